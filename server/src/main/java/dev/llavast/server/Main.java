@@ -1,0 +1,158 @@
+package dev.llavast.server;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The server's command line: {@code java -jar llavast-server.jar [flags]} serves the API until
+ * SIGTERM, then drains. Every flag maps to one field of {@link ServerConfig}.
+ */
+@Command(
+    name = "llavast-server",
+    mixinStandardHelpOptions = true,
+    version = "llavast-server 0.1.0",
+    description = "Serves LLaVA-ST (video and image questions answered with timestamps and boxes) over gRPC.",
+    sortOptions = false)
+public final class Main implements Callable<Integer> {
+  private static final Logger log = LoggerFactory.getLogger(Main.class);
+  private static final ServerConfig D = ServerConfig.defaults();
+
+  @Option(names = "--host", description = "Address to bind (default: ${DEFAULT-VALUE}; use 0.0.0.0 in containers).")
+  String host = "0.0.0.0";
+
+  @Option(names = "--port", description = "gRPC port (default: ${DEFAULT-VALUE}).")
+  int port = ServerConfig.DEFAULT_PORT;
+
+  @Option(names = "--metrics-port", description = "Prometheus /metrics port, -1 to disable (default: ${DEFAULT-VALUE}).")
+  int metricsPort = ServerConfig.DEFAULT_METRICS_PORT;
+
+  @Option(names = "--model-dir", description = "Checkpoint directory (config.json, safetensors, tokenizer.json). "
+      + "Without it the server runs a random-weight demo checkpoint.")
+  Path modelDir;
+
+  @Option(names = "--devices", description = "cpu, cpu:N (N CPU workers) or cuda:0,1,... (default: ${DEFAULT-VALUE}).")
+  String devices = D.devices();
+
+  @Option(names = "--handler-threads", description = "gRPC handler threads (default: ${DEFAULT-VALUE}).")
+  int handlerThreads = D.handlerThreads();
+
+  @Option(names = "--max-queued-requests", description = "Waiting requests before RESOURCE_EXHAUSTED (default: ${DEFAULT-VALUE}).")
+  int maxQueuedRequests = D.maxQueuedRequests();
+
+  @Option(names = "--max-queued-prompt-tokens", description = "Waiting prompt tokens before RESOURCE_EXHAUSTED (default: ${DEFAULT-VALUE}).")
+  int maxQueuedPromptTokens = D.maxQueuedPromptTokens();
+
+  @Option(names = "--max-new-tokens-limit", description = "Largest max_new_tokens accepted (default: ${DEFAULT-VALUE}).")
+  int maxNewTokensLimit = D.maxNewTokensLimit();
+
+  @Option(names = "--default-max-new-tokens", description = "max_new_tokens when a request leaves it unset (default: ${DEFAULT-VALUE}).")
+  int defaultMaxNewTokens = D.defaultMaxNewTokens();
+
+  @Option(names = "--max-upload-bytes", description = "Size cap of one media item (default: ${DEFAULT-VALUE}).")
+  long maxUploadBytes = D.maxUploadBytes();
+
+  @Option(names = "--max-chunk-bytes", description = "Size cap of one upload chunk (default: ${DEFAULT-VALUE}).")
+  int maxChunkBytes = D.maxChunkBytes();
+
+  @Option(names = "--max-sessions", description = "Open sessions at most (default: ${DEFAULT-VALUE}).")
+  int maxSessions = D.maxSessions();
+
+  @Option(names = "--session-ttl", converter = DurationConverter.class,
+      description = "Idle time before a session expires, e.g. 600s, 10m (default: 10m).")
+  Duration sessionTtl = D.sessionTtl();
+
+  @Option(names = "--feature-cache-bytes", description = "Host memory for cached video features (default: ${DEFAULT-VALUE}).")
+  long featureCacheBytes = D.featureCacheBytes();
+
+  @Option(names = "--kv-blocks", description = "KV blocks per worker; 0 sizes the pool from device memory (default: ${DEFAULT-VALUE}).")
+  int kvBlocks = D.kvBlocks();
+
+  @Option(names = "--kv-block-size", description = "Tokens per KV block (default: ${DEFAULT-VALUE}).")
+  int kvBlockSize = D.kvBlockSize();
+
+  @Option(names = "--max-batch-tokens", description = "Token budget of one scheduler step (default: ${DEFAULT-VALUE}).")
+  int maxBatchTokens = D.maxBatchTokens();
+
+  @Option(names = "--max-running-sequences", description = "Sequences one worker runs at once (default: ${DEFAULT-VALUE}).")
+  int maxRunningSequences = D.maxRunningSequences();
+
+  @Option(names = "--drain-timeout", converter = DurationConverter.class,
+      description = "On SIGTERM, time for running streams to finish, e.g. 30s (default: 30s).")
+  Duration drainTimeout = D.drainTimeout();
+
+  @Option(names = "--worker-stall-timeout", converter = DurationConverter.class,
+      description = "A worker loop silent this long turns liveness NOT_SERVING (default: 60s).")
+  Duration workerStallTimeout = D.workerStallTimeout();
+
+  @Option(names = "--media-dir", description = "Where uploaded media are stored (default: a temporary directory).")
+  Path mediaDir;
+
+  /** The configuration these flags describe. */
+  ServerConfig toConfig() {
+    return new ServerConfig(host, port, metricsPort, Optional.ofNullable(modelDir), devices, handlerThreads,
+        maxQueuedRequests, maxQueuedPromptTokens, maxNewTokensLimit, defaultMaxNewTokens, maxUploadBytes,
+        maxChunkBytes, maxSessions, sessionTtl, featureCacheBytes, kvBlocks, kvBlockSize, maxBatchTokens,
+        maxRunningSequences, drainTimeout, workerStallTimeout, Optional.ofNullable(mediaDir));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    ServerConfig config;
+    try {
+      config = toConfig();
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+    }
+    LlavaStServer server = LlavaStServer.startSkeleton(config);
+    Thread hook = new Thread(() -> {
+      boolean clean = server.drain(config.drainTimeout());
+      log.info("drained {}", clean ? "cleanly" : "after cancelling the calls still running");
+    }, "sigterm-drain");
+    Runtime.getRuntime().addShutdownHook(hook);
+    log.warn("no model is loaded in this build: readiness stays NOT_SERVING and generation answers UNIMPLEMENTED");
+    server.awaitTermination();
+    return 0;
+  }
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new Main()).execute(args));
+  }
+
+  /** Parses {@code 30s}, {@code 5m}, {@code 1h}, {@code 250ms}, plain seconds, or ISO-8601 ({@code PT30S}). */
+  static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
+    @Override
+    public Duration convert(String value) {
+      String v = value.trim().toLowerCase(Locale.ROOT);
+      try {
+        if (v.startsWith("pt") || v.startsWith("p")) {
+          return Duration.parse(value.trim().toUpperCase(Locale.ROOT));
+        }
+        if (v.endsWith("ms")) {
+          return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
+        }
+        if (v.endsWith("s")) {
+          return Duration.ofMillis(Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 1000));
+        }
+        if (v.endsWith("m")) {
+          return Duration.ofSeconds(Long.parseLong(v.substring(0, v.length() - 1)) * 60);
+        }
+        if (v.endsWith("h")) {
+          return Duration.ofHours(Long.parseLong(v.substring(0, v.length() - 1)));
+        }
+        return Duration.ofMillis(Math.round(Double.parseDouble(v) * 1000));
+      } catch (NumberFormatException | DateTimeParseException e) {
+        throw new CommandLine.TypeConversionException("'" + value
+            + "' is not a duration: use e.g. 30s, 5m, 1h, 250ms or PT30S");
+      }
+    }
+  }
+}

@@ -1,0 +1,150 @@
+package dev.llavast.server;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * Everything the server is configured with, from command-line flags ({@link Main}) or built in code
+ * (tests). Immutable; any thread.
+ *
+ * <p>The constants below (port defaults, health service names, the media routing header) are an
+ * interface to the outside world: Kubernetes probes, proxies and clients depend on them. The k8s
+ * manifests test reads them from here.
+ *
+ * @param host address to bind the gRPC and metrics ports to ({@code 0.0.0.0} in containers)
+ * @param port gRPC port (0 picks a free port)
+ * @param metricsPort Prometheus {@code /metrics} port (0 picks a free port, -1 disables)
+ * @param modelDir checkpoint directory; empty means the random-weight demo checkpoint
+ * @param devices {@code cpu}, {@code cpu:N} (N CPU workers) or {@code cuda:0,1,...}
+ * @param handlerThreads bound of the gRPC handler executor (handlers never touch tensors)
+ * @param maxQueuedRequests admission limit: requests waiting across workers
+ * @param maxQueuedPromptTokens admission limit: prompt tokens waiting across workers
+ * @param maxNewTokensLimit largest {@code max_new_tokens} a request may ask for
+ * @param defaultMaxNewTokens used when a request leaves {@code max_new_tokens} unset
+ * @param maxUploadBytes size cap of one media item
+ * @param maxChunkBytes size cap of one upload chunk (and the inbound message size)
+ * @param maxSessions open sessions at most
+ * @param sessionTtl default idle time before a session expires
+ * @param featureCacheBytes host memory for cached packed visual features
+ * @param kvBlocks KV blocks per worker; 0 derives the count from the memory the device reports
+ * @param kvBlockSize token slots per KV block
+ * @param maxBatchTokens token budget of one scheduler step
+ * @param maxRunningSequences sequences one worker runs at once
+ * @param drainTimeout on SIGTERM, how long running streams may take to finish
+ * @param workerStallTimeout a worker loop silent for longer turns liveness NOT_SERVING
+ * @param mediaDir where uploaded media are stored; empty means a temporary directory
+ */
+public record ServerConfig(
+    String host,
+    int port,
+    int metricsPort,
+    Optional<Path> modelDir,
+    String devices,
+    int handlerThreads,
+    int maxQueuedRequests,
+    int maxQueuedPromptTokens,
+    int maxNewTokensLimit,
+    int defaultMaxNewTokens,
+    long maxUploadBytes,
+    int maxChunkBytes,
+    int maxSessions,
+    Duration sessionTtl,
+    long featureCacheBytes,
+    int kvBlocks,
+    int kvBlockSize,
+    int maxBatchTokens,
+    int maxRunningSequences,
+    Duration drainTimeout,
+    Duration workerStallTimeout,
+    Optional<Path> mediaDir) {
+
+  /** Default gRPC port. */
+  public static final int DEFAULT_PORT = 50051;
+  /** Default Prometheus port. */
+  public static final int DEFAULT_METRICS_PORT = 9464;
+  /** Path of the Prometheus endpoint on the metrics port. */
+  public static final String METRICS_PATH = "/metrics";
+  /**
+   * gRPC health service name for readiness: SERVING only after the model loaded and a real 1-token
+   * generation passed, NOT_SERVING while draining.
+   */
+  public static final String READINESS_SERVICE = "llavast.readiness";
+  /** gRPC health service name for liveness: SERVING while the process and its worker loops are alive. */
+  public static final String LIVENESS_SERVICE = "llavast.liveness";
+  /** Request header carrying the media id, so an L7 proxy can route questions about one video to one pod. */
+  public static final String MEDIA_ID_HEADER = "x-media-id";
+  /** Default drain timeout; the Kubernetes grace period must cover it plus the preStop delay. */
+  public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
+
+  public ServerConfig {
+    Objects.requireNonNull(host, "host");
+    Objects.requireNonNull(modelDir, "modelDir");
+    Objects.requireNonNull(devices, "devices");
+    Objects.requireNonNull(sessionTtl, "sessionTtl");
+    Objects.requireNonNull(drainTimeout, "drainTimeout");
+    Objects.requireNonNull(workerStallTimeout, "workerStallTimeout");
+    Objects.requireNonNull(mediaDir, "mediaDir");
+    requireRange("port", port, 0, 65535);
+    requireRange("metrics-port", metricsPort, -1, 65535);
+    requireRange("handler-threads", handlerThreads, 1, 4096);
+    requireRange("max-queued-requests", maxQueuedRequests, 1, 1_000_000);
+    requireRange("max-queued-prompt-tokens", maxQueuedPromptTokens, 1, Integer.MAX_VALUE);
+    requireRange("max-new-tokens-limit", maxNewTokensLimit, 1, 1_000_000);
+    requireRange("default-max-new-tokens", defaultMaxNewTokens, 1, maxNewTokensLimit);
+    if (maxUploadBytes <= 0) {
+      throw new IllegalArgumentException("max-upload-bytes must be > 0, got " + maxUploadBytes);
+    }
+    requireRange("max-chunk-bytes", maxChunkBytes, 1024, 64 << 20);
+    requireRange("max-sessions", maxSessions, 0, 1_000_000);
+    if (featureCacheBytes < 0) {
+      throw new IllegalArgumentException("feature-cache-bytes must be >= 0, got " + featureCacheBytes);
+    }
+    requireRange("kv-blocks", kvBlocks, 0, Integer.MAX_VALUE);
+    requireRange("kv-block-size", kvBlockSize, 1, 4096);
+    requireRange("max-batch-tokens", maxBatchTokens, 1, Integer.MAX_VALUE);
+    requireRange("max-running-sequences", maxRunningSequences, 1, 65536);
+    requirePositive("session-ttl", sessionTtl);
+    requirePositive("worker-stall-timeout", workerStallTimeout);
+    if (drainTimeout.isNegative()) {
+      throw new IllegalArgumentException("drain-timeout must be >= 0, got " + drainTimeout);
+    }
+    DeviceSpec.parse(devices); // fail early on a malformed device list
+  }
+
+  /** The defaults of every flag, bound to loopback: what tests start from. */
+  public static ServerConfig defaults() {
+    return new ServerConfig(
+        "127.0.0.1", DEFAULT_PORT, DEFAULT_METRICS_PORT, Optional.empty(), "cpu", 32,
+        256, 256 * 3000, 4096, 256,
+        2L << 30, 4 << 20, 1024, Duration.ofMinutes(10),
+        1L << 30, 0, 16, 2048, 64,
+        DEFAULT_DRAIN_TIMEOUT, Duration.ofSeconds(60), Optional.empty());
+  }
+
+  /** A copy listening on free loopback ports (for tests). */
+  public ServerConfig withEphemeralPorts() {
+    return new ServerConfig("127.0.0.1", 0, metricsPort < 0 ? -1 : 0, modelDir, devices, handlerThreads,
+        maxQueuedRequests, maxQueuedPromptTokens, maxNewTokensLimit, defaultMaxNewTokens, maxUploadBytes,
+        maxChunkBytes, maxSessions, sessionTtl, featureCacheBytes, kvBlocks, kvBlockSize, maxBatchTokens,
+        maxRunningSequences, drainTimeout, workerStallTimeout, mediaDir);
+  }
+
+  /** The parsed {@link #devices()} list. */
+  public DeviceSpec deviceSpec() {
+    return DeviceSpec.parse(devices);
+  }
+
+  private static void requireRange(String flag, long value, long min, long max) {
+    if (value < min || value > max) {
+      throw new IllegalArgumentException("--" + flag + " must be in [" + min + ", " + max + "], got " + value);
+    }
+  }
+
+  private static void requirePositive(String flag, Duration d) {
+    if (d.isZero() || d.isNegative()) {
+      throw new IllegalArgumentException("--" + flag + " must be > 0, got " + d);
+    }
+  }
+}

@@ -1,0 +1,68 @@
+package dev.llavast.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+class ServerConfigTest {
+
+  @Test
+  void parsesDeviceLists() {
+    assertThat(DeviceSpec.parse("cpu")).isEqualTo(new DeviceSpec(false, List.of(0)));
+    assertThat(DeviceSpec.parse("cpu:3").names()).containsExactly("cpu:0", "cpu:1", "cpu:2");
+    assertThat(DeviceSpec.parse("cuda:0,2")).isEqualTo(new DeviceSpec(true, List.of(0, 2)));
+    assertThat(DeviceSpec.parse("CUDA:1").names()).containsExactly("cuda:1");
+    for (String bad : List.of("gpu", "cpu:0", "cuda:", "cuda:0,,1", "cpu:2,3", "")) {
+      assertThatThrownBy(() -> DeviceSpec.parse(bad))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("--devices must be")
+          .hasMessageContaining("'" + bad + "'");
+    }
+    assertThatThrownBy(() -> DeviceSpec.parse("cuda:1,1")).hasMessageContaining("twice");
+  }
+
+  @Test
+  void flagsMapOntoTheConfig() {
+    Main main = new Main();
+    new CommandLine(main).parseArgs("--port", "6000", "--metrics-port", "-1", "--devices", "cpu:2",
+        "--drain-timeout", "45s", "--session-ttl", "2m", "--max-queued-requests", "10", "--kv-blocks", "512");
+    ServerConfig c = main.toConfig();
+    assertThat(c.port()).isEqualTo(6000);
+    assertThat(c.metricsPort()).isEqualTo(-1);
+    assertThat(c.deviceSpec().names()).containsExactly("cpu:0", "cpu:1");
+    assertThat(c.drainTimeout()).isEqualTo(Duration.ofSeconds(45));
+    assertThat(c.sessionTtl()).isEqualTo(Duration.ofMinutes(2));
+    assertThat(c.maxQueuedRequests()).isEqualTo(10);
+    assertThat(c.kvBlocks()).isEqualTo(512);
+    assertThat(c.modelDir()).isEmpty();
+  }
+
+  @Test
+  void rejectsOutOfRangeValuesNamingTheFlag() {
+    Main main = new Main();
+    new CommandLine(main).parseArgs("--default-max-new-tokens", "9000", "--max-new-tokens-limit", "4096");
+    assertThatThrownBy(main::toConfig)
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("--default-max-new-tokens must be in [1, 4096], got 9000");
+
+    int exit = new CommandLine(new Main()).setErr(new java.io.PrintWriter(java.io.Writer.nullWriter()))
+        .execute("--drain-timeout", "soon");
+    assertThat(exit).isEqualTo(2);
+  }
+
+  @Test
+  void durationConverterAcceptsCommonForms() {
+    Main.DurationConverter c = new Main.DurationConverter();
+    assertThat(c.convert("250ms")).isEqualTo(Duration.ofMillis(250));
+    assertThat(c.convert("1.5s")).isEqualTo(Duration.ofMillis(1500));
+    assertThat(c.convert("3m")).isEqualTo(Duration.ofMinutes(3));
+    assertThat(c.convert("1h")).isEqualTo(Duration.ofHours(1));
+    assertThat(c.convert("PT20S")).isEqualTo(Duration.ofSeconds(20));
+    assertThat(c.convert("12")).isEqualTo(Duration.ofSeconds(12));
+    assertThatThrownBy(() -> c.convert("x")).hasMessageContaining("is not a duration");
+  }
+}
