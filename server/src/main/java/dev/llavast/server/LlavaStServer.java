@@ -46,6 +46,7 @@ public final class LlavaStServer implements AutoCloseable {
   private final long startNanos = System.nanoTime();
   private volatile boolean ready;
   private volatile boolean draining;
+  private Boolean drained; // guarded by this; null until drain() has run
 
   private LlavaStServer(ServerConfig config, List<BindableService> apiServices) throws IOException {
     this.config = config;
@@ -151,36 +152,33 @@ public final class LlavaStServer implements AutoCloseable {
    * Graceful shutdown: readiness NOT_SERVING, no new calls, running calls get {@code timeout} to
    * finish, then they are cancelled. Returns whether everything finished in time.
    */
-  public boolean drain(Duration timeout) {
-    synchronized (this) {
-      if (!draining) {
-        draining = true;
-        ready = false;
-        health.setStatus(ServerConfig.READINESS_SERVICE, ServingStatus.NOT_SERVING);
-        log.info("draining: readiness off, no new calls, {} s for running calls", timeout.toSeconds());
-      }
+  public synchronized boolean drain(Duration timeout) {
+    if (drained != null) {
+      return drained; // a second caller (signal handler, then shutdown hook) sees the first outcome
     }
+    draining = true;
+    ready = false;
+    health.setStatus(ServerConfig.READINESS_SERVICE, ServingStatus.NOT_SERVING);
+    log.info("draining: readiness off, no new calls, {} ms for running calls", timeout.toMillis());
     server.shutdown();
     boolean clean;
     try {
       clean = server.awaitTermination(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      if (!clean) {
+        server.shutdownNow();
+        server.awaitTermination(5, TimeUnit.SECONDS);
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      clean = false;
-    }
-    if (!clean) {
       server.shutdownNow();
-      try {
-        server.awaitTermination(5, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
+      clean = false;
     }
     health.enterTerminalState();
     handlers.shutdown();
     if (metricsServer != null) {
       metricsServer.close();
     }
+    drained = clean;
     return clean;
   }
 

@@ -113,14 +113,26 @@ public final class Main implements Callable<Integer> {
       throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
     }
     LlavaStServer server = LlavaStServer.startSkeleton(config);
-    Thread hook = new Thread(() -> {
+    Runnable drain = () -> {
       boolean clean = server.drain(config.drainTimeout());
       log.info("drained {}", clean ? "cleanly" : "after cancelling the calls still running");
-    }, "sigterm-drain");
-    Runtime.getRuntime().addShutdownHook(hook);
+    };
+    // SIGTERM and SIGINT drain and then let main() return 0 (a plain shutdown hook would exit 143).
+    // A shutdown hook covers the other ways the JVM can be asked to stop.
+    onSignal("TERM", drain);
+    onSignal("INT", drain);
+    Runtime.getRuntime().addShutdownHook(new Thread(drain, "shutdown-drain"));
     log.warn("no model is loaded in this build: readiness stays NOT_SERVING and generation answers UNIMPLEMENTED");
     server.awaitTermination();
     return 0;
+  }
+
+  private static void onSignal(String name, Runnable action) {
+    try {
+      sun.misc.Signal.handle(new sun.misc.Signal(name), sig -> new Thread(action, "sig" + name.toLowerCase(Locale.ROOT) + "-drain").start());
+    } catch (IllegalArgumentException e) {
+      log.debug("signal {} cannot be handled on this platform: {}", name, e.getMessage());
+    }
   }
 
   public static void main(String[] args) {
