@@ -95,7 +95,7 @@ public final class ModelConfigs {
 
     r.expectString("mm_projector_type", "mlp2x_gelu");
     r.expectString("mm_resampler_type", "fast_slow_resampler");
-    if (vPatch > 0 && vImage % vPatch == 0) {
+    if (vPatch > 0 && vImage >= vPatch) {
       int grid = vImage / vPatch;
       if (grid % 3 == 0) {
         r.expectInt("mm_perceiver_latents", (grid / 3) * (grid / 3));

@@ -33,11 +33,11 @@ public final class TinyCheckpoints {
   /** BPE merges of the tiny tokenizer (on GPT-2 byte symbols; 'Ġ' is a space). */
   private static final String[] MERGES = {
     "Ġ t", "h e", "Ġ a", "i n", "e r", "o u", "a n", "r e", "o n", "Ġt he", "Ġ w", "Ġ s", "e n", "a t", "Ġ i",
-    "s t", "Ġ o", "Ġ c", "i s", "Ġa re", "Ġw h", "e d", "i t", "o r", "Ġ h", "Ġh e", "l l", "Ġ f", "Ġ b", "Ġ p",
-    "Ġ m", "e s", "a s", "in g", "Ġ d", "a l", "a r", "Ġ y", "Ġy ou", "Ġ l", "Ġ n", "i d", "e o", "Ġ v", "Ġv id", "Ġvid eo",
-    "Ġ in", "Ġt h", "Ġth is", "Ġhe l", "p f", "Ġhel pf", "u l", "Ġhelpf ul", "Ġ as", "s is", "Ġas sis",
-    "t an", "Ġassis tan", "Ġassistan t", "Ġ Y", "Y ou", "s y", "sy st", "syst em", "u s", "us er",
-    "as s", "ass is", "assis tan", "assistan t"
+    "s t", "Ġ o", "Ġ c", "i s", "Ġa re", "Ġw h", "e d", "i t", "o r", "Ġ he", "Ġ h", "l l", "Ġ f", "Ġ b", "Ġ p",
+    "Ġ m", "e s", "a s", "in g", "Ġ d", "a l", "a r", "Ġ y", "Ġy ou", "Ġ l", "Ġ n", "i d", "e o", "Ġ v",
+    "Ġv id", "Ġvid eo", "Ġ in", "Ġt h", "Ġth is", "Ġhe l", "p f", "Ġhel pf", "u l", "Ġhelpf ul", "Ġ as", "s is",
+    "Ġas sis", "t an", "Ġassis tan", "Ġassistan t", "Ġ Y", "Y ou", "s y", "sy st", "e m", "syst em", "u s",
+    "us er", "as s", "ass is", "assis tan", "assistan t"
   };
 
   /** Model sizes. */
