@@ -155,7 +155,7 @@ public final class ChatTemplate {
       first = false;
       ids.add(sp.imStart()).addAll(assistantRole).addAll(newline);
       if (t.assistantText() != null) {
-        appendText(ids, values, t.assistantText(), "assistant turn");
+        appendText(ids, values, t.assistantText(), 0, "assistant turn");
       } else {
         for (int id : t.assistantIds()) {
           if (id < 0 || id >= sp.extendedVocabSize() || sp.isControl(id)) {
@@ -200,12 +200,12 @@ public final class ChatTemplate {
       }
       value = "\n" + text; // the reference tokenizes "<video>\n{question}" as one string
     }
-    appendText(ids, values, value, "user message");
+    appendText(ids, values, value, value.length() - text.length(), "user message");
     ids.add(sp.imEnd()).addAll(newline);
   }
 
   /** Replaces coordinates by value-slot tokens, encodes the whole string once, records the values. */
-  private void appendText(IntList ids, List<PromptInput.ValueToken> values, String text, String where) {
+  private void appendText(IntList ids, List<PromptInput.ValueToken> values, String text, int shift, String where) {
     StringBuilder sb = new StringBuilder(text.length());
     List<Float> vals = new ArrayList<>();
     Matcher m = COORD.matcher(text);
@@ -223,17 +223,17 @@ public final class ChatTemplate {
         slot = "<" + m.group(2) + "-" + m.group(3) + ">";
       }
       if (!NUMBER.matcher(body).matches()) {
-        throw new PromptFormatException("malformed coordinate '" + m.group() + "' at character " + m.start()
+        throw new PromptFormatException("malformed coordinate '" + m.group() + "' at character " + (m.start() - shift)
             + " of the " + where + ": expected a number in [0, 1] such as <t0.41>, <h0.05>, <w0.3>");
       }
       String plain = text.substring(last, m.start());
-      checkPlain(plain, where);
+      checkPlain(plain, last - shift, where);
       sb.append(plain).append(slot);
       vals.add(normalize(body));
       last = m.end();
     }
     String tail = text.substring(last);
-    checkPlain(tail, where);
+    checkPlain(tail, last - shift, where);
     sb.append(tail);
     int[] enc = tokenizer.encode(sb.toString());
     int k = 0;
@@ -253,7 +253,7 @@ public final class ChatTemplate {
   }
 
   private int[] encodePlain(String text, String where) {
-    checkPlain(text, where);
+    checkPlain(text, 0, where);
     int[] enc = tokenizer.encode(text);
     for (int id : enc) {
       if (sp.isValueSlot(id)) {
@@ -263,12 +263,12 @@ public final class ChatTemplate {
     return enc;
   }
 
-  private void checkPlain(String text, String where) {
+  private void checkPlain(String text, int offset, String where) {
     for (String f : forbidden) {
       int at = text.indexOf(f);
       if (at >= 0) {
         throw new PromptFormatException("the " + where + " contains the reserved token " + f + " at character "
-            + at + "; control and media marker tokens cannot be written in text");
+            + (offset + at) + "; control and media marker tokens cannot be written in text");
       }
     }
     for (String slot : List.of(SpecialTokens.TEMP_INPUT, SpecialTokens.TEMP_OUTPUT, SpecialTokens.HEIGHT_INPUT,
