@@ -22,7 +22,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -108,11 +107,11 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
       }
       Map<String, SafetensorsFile> shards = new LinkedHashMap<>();
       List<String> problems = new ArrayList<>();
-      for (Iterator<Map.Entry<String, JsonNode>> it = weightMap.fields(); it.hasNext(); ) {
-        Map.Entry<String, JsonNode> e = it.next();
+      for (Map.Entry<String, JsonNode> e : weightMap.properties()) {
         String shardName = e.getValue().asText();
-        Path shardPath = dir.resolve(shardName).normalize();
-        if (!shardPath.getParent().equals(dir.normalize())) {
+        Path base = dir.toAbsolutePath().normalize();
+        Path shardPath = base.resolve(shardName).normalize();
+        if (!base.equals(shardPath.getParent())) {
           problems.add("tensor " + e.getKey() + " maps to shard '" + shardName + "' outside the checkpoint directory");
           continue;
         }

@@ -8,7 +8,6 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -96,13 +95,12 @@ final class SafetensorsFile {
       }
       Map<String, Entry> entries = new LinkedHashMap<>();
       Map<String, String> metadata = new LinkedHashMap<>();
-      for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
-        Map.Entry<String, JsonNode> f = it.next();
+      for (Map.Entry<String, JsonNode> f : root.properties()) {
         String name = f.getKey();
         JsonNode v = f.getValue();
         if ("__metadata__".equals(name)) {
           if (v.isObject()) {
-            v.fields().forEachRemaining(m -> metadata.put(m.getKey(), m.getValue().asText()));
+            v.properties().forEach(m -> metadata.put(m.getKey(), m.getValue().asText()));
           }
           continue;
         }

@@ -12,7 +12,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
@@ -70,8 +69,7 @@ public final class Tokenizer implements AutoCloseable {
     Map<Integer, String> addedById = new HashMap<>();
     JsonNode vocab = root.path("model").path("vocab");
     if (vocab.isObject()) {
-      for (Iterator<Map.Entry<String, JsonNode>> it = vocab.fields(); it.hasNext(); ) {
-        Map.Entry<String, JsonNode> e = it.next();
+      for (Map.Entry<String, JsonNode> e : vocab.properties()) {
         ids.put(e.getKey(), e.getValue().asInt());
         vocabById.put(e.getValue().asInt(), e.getKey());
       }
