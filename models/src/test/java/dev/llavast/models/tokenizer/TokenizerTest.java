@@ -144,6 +144,33 @@ class TokenizerTest {
   }
 
   @Test
+  void windowedFallbackForNonByteLevelDecodersAlsoNeverSplitsCharacters() throws Exception {
+    // same vocabulary, decoder wrapped in a Sequence: the byte table is not used, DJL's decode is
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode root = (ObjectNode) json.readTree(dir.resolve("tokenizer.json").toFile());
+    ObjectNode seq = json.createObjectNode().put("type", "Sequence");
+    seq.putArray("decoders").add(root.get("decoder"));
+    root.set("decoder", seq);
+    Path wrapped = Files.createTempDirectory(dir, "seq").resolve("tokenizer.json");
+    json.writeValue(wrapped.toFile(), root);
+    try (Tokenizer t = Tokenizer.load(wrapped, config.vocabSize(), 100)) {
+      String text = "x 日本 😀 <TEMP-099> é";
+      int[] ids = t.encode(text);
+      assertThat(t.tokenBytes(ids[0])).isNull(); // fallback path
+      assertThat(t.decode(ids)).isEqualTo(text);
+      StreamDecoder dec = t.newStreamDecoder();
+      StringBuilder all = new StringBuilder();
+      for (int id : ids) {
+        String piece = dec.push(id);
+        assertThat(piece).doesNotContain("\uFFFD");
+        all.append(piece);
+      }
+      all.append(dec.finish());
+      assertThat(all.toString()).isEqualTo(text);
+    }
+  }
+
+  @Test
   void streamingFinishFlushesAnIncompleteCharacterAsReplacement() {
     int[] ids = tok.encode("😀");
     StreamDecoder dec = tok.newStreamDecoder();
