@@ -132,9 +132,10 @@ public record ModelConfig(
       requirePositive("vision_config.num_attention_heads", numAttentionHeads);
       requirePositive("vision_config.image_size", imageSize);
       requirePositive("vision_config.patch_size", patchSize);
-      if (imageSize % patchSize != 0) {
+      // 384 / 14 is not whole: the stride-14 convolution keeps floor(384 / 14) = 27 patches per side
+      if (imageSize < patchSize) {
         throw new IllegalArgumentException("vision_config.image_size " + imageSize
-            + " is not a multiple of patch_size " + patchSize);
+            + " is smaller than patch_size " + patchSize);
       }
       if (hiddenSize % numAttentionHeads != 0) {
         throw new IllegalArgumentException("vision_config.hidden_size " + hiddenSize
@@ -147,7 +148,7 @@ public record ModelConfig(
       return new VisionConfig(1152, 4304, 26, 16, 384, 14, 1e-6);
     }
 
-    /** Patches per side (27). */
+    /** Patches per side: {@code floor(image_size / patch_size)} (27). */
     public int gridSize() {
       return imageSize / patchSize;
     }

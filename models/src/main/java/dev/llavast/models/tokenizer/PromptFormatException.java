@@ -1,0 +1,10 @@
+package dev.llavast.models.tokenizer;
+
+/** A question or conversation turn that cannot be rendered (malformed coordinate, forbidden token). */
+public final class PromptFormatException extends IllegalArgumentException {
+  private static final long serialVersionUID = 1L;
+
+  public PromptFormatException(String message) {
+    super(message);
+  }
+}
