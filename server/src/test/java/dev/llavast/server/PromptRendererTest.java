@@ -1,0 +1,55 @@
+package dev.llavast.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.llavast.api.v1.BoxInput;
+import dev.llavast.api.v1.Prompt;
+import dev.llavast.api.v1.PromptPart;
+import dev.llavast.api.v1.SpanInput;
+import dev.llavast.api.v1.Task;
+import org.junit.jupiter.api.Test;
+
+class PromptRendererTest {
+  // A 30 fps clip of 301 frames (10 s, D - 1 = 300) at 640x480.
+  private static final PromptRenderer.Geometry G = new PromptRenderer.Geometry(301, 30, 640, 480);
+
+  @Test
+  void structuredPartsBecomeShorthandNormalizedBySpec() {
+    Prompt p = Prompt.newBuilder()
+        .addParts(PromptPart.newBuilder().setText("What happens during "))
+        .addParts(PromptPart.newBuilder().setSpan(SpanInput.newBuilder().setStartSeconds(4.09).setEndSeconds(6.39)))
+        .addParts(PromptPart.newBuilder().setText(" to the object in "))
+        .addParts(PromptPart.newBuilder().setBox(BoxInput.newBuilder().setX1Px(192).setY1Px(21.6).setX2Px(463.36)
+            .setY2Px(480)))
+        .addParts(PromptPart.newBuilder().setText("? Starts in "))
+        .addParts(PromptPart.newBuilder().setTimestampSeconds(12)) // past the clip: clipped to 1
+        .build();
+    // 4.09 s * 30 / 300 = 0.409; 6.39 -> 0.639; 192/640 = 0.3; 21.6/480 = 0.045; 463.36/640 = 0.724; 480/480 = 1
+    assertThat(PromptRenderer.render(p, Task.TASK_FREE_FORM, G)).isEqualTo(
+        "What happens during {<t0.409>,<t0.639>} to the object in [<w0.3>,<h0.045>,<w0.724>,<h1>]? Starts in <t1>");
+  }
+
+  @Test
+  void plainTextPassesThroughAndTemplatesWrapIt() {
+    Prompt p = Prompt.newBuilder().setText("person dressing by putting a jacket on").build();
+    assertThat(PromptRenderer.render(p, Task.TASK_TVG, G)).isEqualTo(
+        "Give you a textual query: 'person dressing by putting a jacket on'. When does the described content occur "
+            + "in the video? Please return the start and end timestamps.");
+    assertThat(PromptRenderer.wrap(Task.TASK_STVG, "a child wearing a red hat holds a bat")).isEqualTo(
+        "At which time interval in the video can we see a child wearing a red hat holds a bat occurring? Please "
+            + "describe the location of the corresponding subject/object in this video.Please firstly give the "
+            + "timestamps, and then give the spatial bounding box corresponding to each timestamp in the time period.");
+    assertThat(PromptRenderer.wrap(Task.TASK_FREE_FORM, "anything")).isEqualTo("anything");
+  }
+
+  @Test
+  void shorthandRoundsToThreeDecimalsAndClips() {
+    assertThat(PromptRenderer.shorthand('t', 0.4094)).isEqualTo("<t0.409>");
+    assertThat(PromptRenderer.shorthand('t', 0.0)).isEqualTo("<t0>");
+    assertThat(PromptRenderer.shorthand('w', -0.2)).isEqualTo("<w0>");
+    assertThat(PromptRenderer.shorthand('h', 1.7)).isEqualTo("<h1>");
+    assertThat(PromptRenderer.shorthand('h', 0.05)).isEqualTo("<h0.05>");
+    // An image (no fps) has no time axis: time normalizes to 0.
+    assertThat(PromptRenderer.normalizedTime(3, new PromptRenderer.Geometry(1, 0, 10, 10))).isZero();
+  }
+}
