@@ -11,7 +11,7 @@ import java.util.function.Predicate;
  * <p>The affine worker counts as overloaded when it carries more than {@code slackTokens} more load
  * than the least loaded eligible worker, or when it already has queued work while another worker is
  * completely idle; so affinity never leaves a worker starving while another has a queue. Unhealthy
- * or stopped workers are never chosen.
+ * workers are chosen only when no worker is healthy (so a lone worker can recover); stopped ones never.
  *
  * <p>Thread-safe: any thread.
  */
@@ -52,7 +52,18 @@ final class Dispatcher {
         bestLoad = load;
       }
     }
-    if (best == null || mediaKey == null) {
+    if (best == null) {
+      // No healthy worker: fall back to a live unhealthy one, so that a lone worker can recover
+      // (a successful step makes it healthy again). The server is not ready meanwhile.
+      for (Worker w : workers) {
+        if (w.isAlive() && eligible.test(w) && w.load() < bestLoad) {
+          best = w;
+          bestLoad = w.load();
+        }
+      }
+      return best;
+    }
+    if (mediaKey == null) {
       return best;
     }
     Integer a;

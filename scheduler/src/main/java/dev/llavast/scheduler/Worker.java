@@ -770,8 +770,9 @@ final class Worker implements Runnable {
     }
   }
 
+  /** Releases in reverse so that, once cached, a prefix's tail is evicted before its head. */
   private void releaseBlocks(Sequence s) {
-    for (int i = 0; i < s.numBlocks; i++) {
+    for (int i = s.numBlocks - 1; i >= 0; i--) {
       blocks.release(s.blocks[i]);
     }
     s.numBlocks = 0;
