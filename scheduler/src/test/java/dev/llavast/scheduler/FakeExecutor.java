@@ -34,6 +34,8 @@ final class FakeExecutor implements ModelExecutor {
   volatile Predicate<PreparedMedia> failEncodeWhen = m -> false;
   volatile Runnable onStep = () -> {};
   volatile boolean throwError;
+  /** Return one sampled token too few (a broken executor). */
+  volatile boolean dropOneSample;
 
   /** What one sequence did in one step. */
   record StepRecord(long sequenceId, int start, int length, boolean sample, boolean prefill) {}
@@ -119,6 +121,9 @@ final class FakeExecutor implements ModelExecutor {
         lps[r] = -0.5f;
         r++;
       }
+    }
+    if (dropOneSample) {
+      return new StepResult(java.util.Arrays.copyOf(out, samples - 1), java.util.Arrays.copyOf(lps, samples - 1));
     }
     return new StepResult(out, lps);
   }
