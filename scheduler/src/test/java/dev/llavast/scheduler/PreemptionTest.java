@@ -97,6 +97,30 @@ class PreemptionTest extends SchedulerTestBase {
     assertThat(b.tokens()).isEqualTo(FakeExecutor.expected(text(2, 8), SamplingParams.greedy(16)));
   }
 
+  @Test
+  void noAdmissionInAStepThatPreempted() {
+    startManual(1, 512, b -> b.kvBlocks(6));
+    RecordingSink a = sink("a");
+    RecordingSink b = sink("b");
+    RecordingSink w = sink("w");
+    RequestHandle ha = submit("a", text(1, 4), 20, a);
+    RequestHandle hb = submit("b", text(2, 16), 8, b);
+    step(); // a holds 1 block, b 4: one free
+    RequestHandle hw = scheduler.submit(GenerationRequest.of("w", text(3, 4), SamplingParams.greedy(2)).withPriority(1),
+        w);
+    step(); // a's decode takes the last free block; b's needs one more: b preempts itself
+    assertThat(hb.status()).isEqualTo(RequestStatus.WAITING);
+    assertThat(scheduler.worker(0).blockManager().available()).isEqualTo(4); // b's blocks, now cached
+    assertThat(hw.status()).as("w fits now but must wait one step").isEqualTo(RequestStatus.WAITING);
+    step();
+    assertThat(hw.status()).isEqualTo(RequestStatus.DECODING);
+    assertThat(ha.status()).isEqualTo(RequestStatus.DECODING);
+    runUntilIdle(200);
+    assertThat(a.tokens()).isEqualTo(FakeExecutor.expected(text(1, 4), SamplingParams.greedy(20)));
+    assertThat(b.tokens()).isEqualTo(FakeExecutor.expected(text(2, 16), SamplingParams.greedy(8)));
+    assertThat(w.tokens()).isEqualTo(FakeExecutor.expected(text(3, 4), SamplingParams.greedy(2)));
+  }
+
   private void assertNoAdmissionInPreemptingSteps() {
     List<List<StepRecord>> plans = executors.get(0).plans;
     assertThat(events).hasSameSizeAs(plans);
