@@ -165,6 +165,8 @@ public final class SchedulerBuilder {
    * Sizes the KV pools, allocates them on the executors and starts the workers.
    *
    * @throws IllegalArgumentException if no executor was added, or a pool cannot be sized
+   * @throws IllegalStateException if an executor fails to allocate its KV pool (the others are
+   *     stopped and closed)
    */
   public Scheduler build() {
     if (executors.isEmpty()) {

@@ -59,7 +59,20 @@ final class SchedulerImpl implements Scheduler {
       }
     } else {
       for (Worker w : workers) {
-        w.start();
+        try {
+          w.start();
+        } catch (RuntimeException e) {
+          // reported below through w.started
+        }
+      }
+    }
+    for (Worker w : workers) {
+      try {
+        w.started.join();
+      } catch (RuntimeException e) {
+        shutdown(Duration.ZERO);
+        throw new IllegalStateException("worker " + w.index + " (" + w.device + ") could not allocate its KV pool of "
+            + w.totalBlocks() + " blocks", e.getCause() != null ? e.getCause() : e);
       }
     }
   }

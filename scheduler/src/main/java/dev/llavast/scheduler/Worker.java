@@ -55,6 +55,8 @@ final class Worker implements Runnable {
   private boolean stopped; // guarded by acceptLock
   final AtomicLong waitingTokens = new AtomicLong();
   private final CountDownLatch terminated = new CountDownLatch(1);
+  /** Completes once the KV pool is allocated (or fails with the allocation error). */
+  final CompletableFuture<Void> started = new CompletableFuture<>();
 
   // ---- worker thread only ----
   private final List<Sequence> pending = new ArrayList<>();
@@ -184,7 +186,13 @@ final class Worker implements Runnable {
 
   /** Allocates the executor's KV pool. Worker thread (or the building thread in manual mode). */
   void start() {
-    executor.allocateKvCache(blocks.numBlocks(), blockSize);
+    try {
+      executor.allocateKvCache(blocks.numBlocks(), blockSize);
+      started.complete(null);
+    } catch (RuntimeException e) {
+      started.completeExceptionally(e);
+      throw e;
+    }
   }
 
   @Override

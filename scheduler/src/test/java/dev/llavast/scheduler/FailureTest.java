@@ -82,6 +82,21 @@ class FailureTest extends SchedulerTestBase {
   }
 
   @Test
+  void kvPoolAllocationFailureFailsTheBuildAndClosesEveryExecutor() {
+    FakeExecutor.failAllocate = true;
+    try {
+      assertThatThrownBy(() -> startThreaded(2, 512, b -> {}))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("could not allocate its KV pool of 64 blocks")
+          .hasRootCauseMessage("injected: no memory for 64 blocks");
+    } finally {
+      FakeExecutor.failAllocate = false;
+    }
+    assertThat(scheduler).isNull();
+    assertThat(executors).hasSize(2).allSatisfy(e -> assertThat(e.closes.get()).isEqualTo(1));
+  }
+
+  @Test
   void fatalErrorInTheLoopFailsEveryRequestAndMarksTheWorkerDead() throws Exception {
     startThreaded(1, 512, b -> {});
     executors.get(0).throwError = true;

@@ -34,6 +34,7 @@ final class FakeExecutor implements ModelExecutor {
   volatile Predicate<PreparedMedia> failEncodeWhen = m -> false;
   volatile Runnable onStep = () -> {};
   volatile boolean throwError;
+  static volatile boolean failAllocate;
   /** Return one sampled token too few (a broken executor). */
   volatile boolean dropOneSample;
 
@@ -55,6 +56,9 @@ final class FakeExecutor implements ModelExecutor {
 
   @Override
   public void allocateKvCache(int numBlocks, int blockSize) {
+    if (failAllocate) {
+      throw new IllegalStateException("injected: no memory for " + numBlocks + " blocks");
+    }
     kv = new long[numBlocks][blockSize];
     written = new boolean[numBlocks][blockSize];
     this.blockSize = blockSize;
