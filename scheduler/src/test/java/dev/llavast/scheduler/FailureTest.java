@@ -112,6 +112,7 @@ class FailureTest extends SchedulerTestBase {
     assertThat(scheduler.isReady()).isFalse();
     assertThatThrownBy(() -> submit("b", text(2, 6), 5, new RecordingSink("b")))
         .isInstanceOf(SchedulerUnavailableException.class);
+    assertThat(scheduler.worker(0).awaitTermination(Duration.ofSeconds(10).toNanos())).isTrue();
     assertThat(executors.get(0).closes.get()).isEqualTo(1);
   }
 }

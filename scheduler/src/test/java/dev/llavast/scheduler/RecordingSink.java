@@ -63,6 +63,7 @@ class RecordingSink implements TokenSink {
   }
 
   private void terminal() {
+    callbackThread = Thread.currentThread();
     if (++terminals > 1) {
       violation = "more than one terminal callback";
     }
