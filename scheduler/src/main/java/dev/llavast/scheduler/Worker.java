@@ -71,6 +71,7 @@ final class Worker implements Runnable {
   private int stepPreemptions;
   private int consecutiveFailures;
   private boolean anyDone;
+  private boolean lastStepFailed;
 
   // ---- shutdown flags: any thread ----
   volatile boolean draining;
@@ -304,8 +305,6 @@ final class Worker implements Runnable {
     }
     return true;
   }
-
-  private boolean lastStepFailed;
 
   private void drainInbox() {
     Object m;

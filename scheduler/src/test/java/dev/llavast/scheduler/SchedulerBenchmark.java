@@ -13,9 +13,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * call), which stays meaningful on a machine shared with other processes, where wall-clock
  * percentiles include time the thread was descheduled.
  *
- * <p>Run: {@code ./mvnw -B -q -pl scheduler test-compile} then
- * {@code java -cp scheduler/target/classes:scheduler/target/test-classes:<slf4j-api.jar>
- * dev.llavast.scheduler.SchedulerBenchmark}.
+ * <p>Run from the repository root: {@code ./mvnw -B -q -pl scheduler test-compile} then
+ * {@code java -cp scheduler/target/classes:scheduler/target/test-classes:$HOME/.m2/repository/org/slf4j/slf4j-api/2.0.17/slf4j-api-2.0.17.jar
+ * dev.llavast.scheduler.SchedulerBenchmark}. Three rounds per size; the first warms the JIT.
  */
 public final class SchedulerBenchmark {
   private static final int PROMPT = 64;
@@ -59,8 +59,8 @@ public final class SchedulerBenchmark {
   public static void main(String[] args) {
     System.out.printf("%-8s %-7s %-9s %-9s %-9s %-9s %-12s%n", "running", "steps", "mean_us", "p50_us", "p99_us",
         "avg_batch", "cpu_us/iter");
-    for (int round = 0; round < 2; round++) {
-      System.out.println(round == 0 ? "# round 1 (JIT warming)" : "# round 2");
+    for (int round = 0; round < 3; round++) {
+      System.out.println(round == 0 ? "# round 1 (JIT warming)" : "# round " + (round + 1));
       for (int n : new int[] {8, 64, 256}) {
         run(n);
       }
