@@ -9,6 +9,12 @@ package dev.llavast.scheduler;
  * {@code tokenIds} holds the one previously sampled id (which may be an extended id beyond the
  * text vocabulary) at {@code startPosition}.
  *
+ * <p>After a preemption the scheduler recomputes a sequence from its prompt <i>and</i> the tokens
+ * it had generated: such a run may extend past the prompt (or lie wholly beyond it), and its ids at
+ * positions {@code >= prompt.length()} are previously generated ids, to be embedded exactly as a
+ * decode step would embed them. {@code sample} is true only on the run that ends at the last known
+ * token, so the next token is sampled with {@code generated.length} as its index.
+ *
  * <p>K/V for positions {@code [0, startPosition)} are already in the blocks named by
  * {@code blockTable}; the executor writes K/V for the new positions into the slots
  * {@code blockTable[p / blockSize]}, offset {@code p % blockSize}. The block table covers at least
