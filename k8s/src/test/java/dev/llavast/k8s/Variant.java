@@ -16,7 +16,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 
@@ -33,7 +35,14 @@ record Variant(String dir, List<Resource> resources) {
     return Path.of(System.getProperty("basedir", ".")).toAbsolutePath().normalize();
   }
 
+  private static final Map<String, Variant> RENDERED = new ConcurrentHashMap<>();
+
+  /** The rendered and parsed variant; rendered once per test JVM (callers must not modify it). */
   static Variant render(String dir) {
+    return RENDERED.computeIfAbsent(dir, Variant::renderNow);
+  }
+
+  private static Variant renderNow(String dir) {
     List<Resource> parsed = new ArrayList<>();
     for (var tree : Kustomize.render(moduleDir().resolve(dir))) {
       parsed.add(Manifests.parse(tree));
