@@ -104,14 +104,15 @@ class CheckersTest {
     JsonNode out = StrategicMerge.merge(base, patch);
     JsonNode spec = out.path("spec").path("template").path("spec");
     JsonNode c = spec.path("containers").get(0);
-    // env merges by name: A kept, B replaced, C appended.
-    assertThat(c.path("env").toString()).isEqualTo("[{\"name\":\"A\",\"value\":\"1\"},{\"name\":\"B\",\"value\":\"20\"},"
-        + "{\"name\":\"C\",\"value\":\"3\"}]");
-    assertThat(c.path("volumeMounts").size()).isEqualTo(2);
+    // env merges by name: the patch's items first (B replaced, C added), then the base's others (A),
+    // the order kubectl kustomize produces.
+    assertThat(c.path("env").toString()).isEqualTo("[{\"name\":\"B\",\"value\":\"20\"},{\"name\":\"C\",\"value\":\"3\"},"
+        + "{\"name\":\"A\",\"value\":\"1\"}]");
+    assertThat(names(c.path("volumeMounts"), "mountPath")).containsExactly("/w", "/v");
     assertThat(c.path("args").toString()).isEqualTo("[\"--two\"]"); // no merge key: replaced
     assertThat(c.path("image").asString()).isEqualTo("x:1.0"); // untouched fields stay
     assertThat(c.path("resources").path("limits").path("nvidia.com/gpu").asString()).isEqualTo("1");
-    assertThat(spec.path("containers").size()).isEqualTo(2); // the sidecar stays
+    assertThat(names(spec.path("containers"), "name")).containsExactly("c", "side"); // the sidecar stays
     assertThat(spec.path("volumes").size()).isEqualTo(2);
     assertThat(spec.path("tolerations").toString()).isEqualTo("[{\"key\":\"k2\",\"operator\":\"Exists\"}]");
     assertThat(base.path("spec").path("template").path("spec").path("volumes").size()).as("base unchanged").isEqualTo(1);
@@ -120,6 +121,12 @@ class CheckersTest {
     assertThat(StrategicMerge.merge(base, delete).path("spec").has("selector")).isFalse();
     ObjectNode directive = (ObjectNode) Yaml.readOne("spec: {$patch: replace}", "directive");
     assertThatThrownBy(() -> StrategicMerge.merge(base, directive)).hasMessageContaining("$patch");
+  }
+
+  private static List<String> names(JsonNode list, String field) {
+    List<String> out = new java.util.ArrayList<>();
+    list.forEach(item -> out.add(item.path(field).asString()));
+    return out;
   }
 
   @Test

@@ -1,5 +1,7 @@
 package dev.llavast.k8s;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ArrayNode;
@@ -8,8 +10,8 @@ import tools.jackson.databind.node.ObjectNode;
 /**
  * The subset of Kubernetes strategic merge patch that our overlays use: mappings merge key by
  * key, a {@code null} value deletes a key, the lists Kubernetes declares with a merge key
- * (containers by name, volumeMounts by mountPath, ...) merge item by item, and every other list is
- * replaced. Patch directives ({@code $patch}, {@code $retainKeys}, ...) are refused rather than
+ * (containers by name, volumeMounts by mountPath, ...) merge item by item in Kubernetes' order, and
+ * every other list is replaced. Patch directives ({@code $patch}, {@code $retainKeys}, ...) are refused rather than
  * misapplied. Stateless; any thread.
  */
 final class StrategicMerge {
@@ -62,23 +64,35 @@ final class StrategicMerge {
     return MERGE_KEYS.get(field);
   }
 
+  /**
+   * As Kubernetes orders a merged list: the patch's items first, in patch order (each merged into
+   * the base item with the same key, if any), then the base items the patch does not name.
+   */
   private static ArrayNode mergeList(ArrayNode base, ArrayNode patch, String mergeKey, String path) {
-    ArrayNode out = base.deepCopy();
+    ArrayNode out = base.arrayNode();
+    List<JsonNode> patchKeys = new ArrayList<>();
     for (JsonNode item : patch) {
       if (!item.isObject() || !item.has(mergeKey)) {
         throw new IllegalArgumentException("item of " + path + " has no merge key '" + mergeKey + "': " + item);
       }
-      ObjectNode match = null;
-      for (JsonNode existing : out) {
-        if (existing.isObject() && item.get(mergeKey).equals(existing.get(mergeKey))) {
-          match = (ObjectNode) existing;
+      JsonNode key = item.get(mergeKey);
+      if (patchKeys.contains(key)) {
+        throw new IllegalArgumentException(path + " names " + mergeKey + "=" + key + " twice");
+      }
+      patchKeys.add(key);
+      ObjectNode merged = null;
+      for (JsonNode existing : base) {
+        if (existing.isObject() && key.equals(existing.get(mergeKey))) {
+          merged = ((ObjectNode) existing).deepCopy();
+          mergeInto(merged, (ObjectNode) item, path + "[" + mergeKey + "=" + key + "]");
           break;
         }
       }
-      if (match == null) {
-        out.add(item.deepCopy());
-      } else {
-        mergeInto(match, (ObjectNode) item, path + "[" + mergeKey + "=" + item.get(mergeKey) + "]");
+      out.add(merged != null ? merged : item.deepCopy());
+    }
+    for (JsonNode existing : base) {
+      if (!patchKeys.contains(existing.get(mergeKey))) {
+        out.add(existing.deepCopy());
       }
     }
     return out;
