@@ -115,6 +115,16 @@ record EnvoyConfig(JsonNode root) {
     return upstreamSocket().path("port_value").asInt();
   }
 
+  /** The cluster's DEFAULT-priority max_requests (Envoy's default is 1024). */
+  long maxRequests() {
+    for (JsonNode t : cluster().path("circuit_breakers").path("thresholds")) {
+      if (t.path("priority").asString("DEFAULT").equals("DEFAULT") && t.has("max_requests")) {
+        return t.get("max_requests").asLong();
+      }
+    }
+    return 1024;
+  }
+
   String healthCheckService() {
     return only(cluster().path("health_checks"), "health check").path("grpc_health_check").path("service_name").asString("");
   }

@@ -332,7 +332,12 @@ class ManifestsTest {
     assertThat(metric.getType()).isEqualTo("Pods");
     assertThat(metric.getPods().getMetric().getName()).isEqualTo(QUEUE_METRIC);
     assertThat(metric.getPods().getTarget().getType()).isEqualTo("AverageValue");
-    assertThat(bytes(metric.getPods().getTarget().getAverageValue())).isGreaterThan(0);
+    long perPod = bytes(metric.getPods().getTarget().getAverageValue());
+    assertThat(perPod).isGreaterThan(0);
+    // Scale out well before a pod's queue is full and it starts answering RESOURCE_EXHAUSTED.
+    assertThat(perPod).as("HPA target vs --max-queued-requests").isLessThanOrEqualTo(v.serverFlags().maxQueuedRequests() / 4);
+    // The HPA owns the replica count: a replicas field in the Deployment would reset it on every apply.
+    assertThat(v.serverDeployment().getSpec().getReplicas()).as("server Deployment replicas").isNull();
     // The adapter rule publishes exactly that name, per pod and namespace.
     assertThat(AdapterRule.load().publishedNames()).contains(QUEUE_METRIC);
   }
@@ -350,6 +355,9 @@ class ManifestsTest {
     assertThat(envoy.upstreamAddress()).isEqualTo(Variant.HEADLESS_SERVICE + "." + NAMESPACE + ".svc.cluster.local");
     assertThat(envoy.upstreamPort()).isEqualTo(v.serverFlags().port());
     assertThat(envoy.healthCheckService()).isEqualTo(ServerConfig.READINESS_SERVICE);
+    // Envoy must not cap concurrent streams below what the server pods admit at the HPA's maximum.
+    int maxPods = v.get(HorizontalPodAutoscaler.class, Variant.SERVER_DEPLOYMENT).getSpec().getMaxReplicas();
+    assertThat(envoy.maxRequests()).isGreaterThanOrEqualTo((long) maxPods * v.serverFlags().maxQueuedRequests());
     assertThat(envoy.adminAddress()).as("Envoy's admin API stays on loopback").isEqualTo("127.0.0.1");
     Container c = Variant.container(v.get(Deployment.class, Variant.ENVOY_DEPLOYMENT), "envoy");
     assertThat(containerPort(c, "grpc")).isEqualTo(envoy.listenerPort());

@@ -131,7 +131,8 @@ record Variant(String dir, List<Resource> resources) {
           spec.findOption("--devices").getValue(),
           Optional.ofNullable(spec.findOption("--model-dir").<Path>getValue()),
           Optional.ofNullable(spec.findOption("--media-dir").<Path>getValue()),
-          spec.findOption("--host").getValue());
+          spec.findOption("--host").getValue(),
+          spec.findOption("--max-queued-requests").getValue());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } finally {
@@ -147,5 +148,5 @@ record Variant(String dir, List<Resource> resources) {
 
   /** The server flags the manifests care about, as typed by the server's command line. */
   record ServerFlags(int port, int metricsPort, Duration drainTimeout, String devices, Optional<Path> modelDir,
-      Optional<Path> mediaDir, String host) {}
+      Optional<Path> mediaDir, String host, int maxQueuedRequests) {}
 }
