@@ -234,7 +234,7 @@ class ManifestsTest {
     String name = dir + " server";
     assertThat(env(c, "DJL_OFFLINE")).isEqualTo("true");
     String djlCache = env(c, "DJL_CACHE_DIR");
-    assertThat(v.volumeAt(pod, c, djlCache).map(Volume::getEmptyDir)).as(name + " DJL cache on an emptyDir").isPresent();
+    assertThat(Variant.volumeAt(pod, c, djlCache).map(Volume::getEmptyDir)).as(name + " DJL cache on an emptyDir").isPresent();
     assertWritableVolume(pod, c, djlCache, name);
     assertThat(flags.mediaDir()).as(name + " --media-dir").isPresent();
     assertWritableVolume(pod, c, flags.mediaDir().orElseThrow().toString(), name);
@@ -305,9 +305,9 @@ class ManifestsTest {
 
     // Weights: --model-dir is a read-only mount of a read-only, ReadOnlyMany claim.
     String modelDir = flags.modelDir().orElseThrow(() -> new AssertionError("gpu overlay: --model-dir unset")).toString();
-    VolumeMount mount = v.mountAt(c, modelDir).orElseThrow(() -> new AssertionError("--model-dir is on no volume"));
+    VolumeMount mount = Variant.mountAt(c, modelDir).orElseThrow(() -> new AssertionError("--model-dir is on no volume"));
     assertThat(mount.getReadOnly()).isTrue();
-    Volume weights = v.volumeAt(pod, c, modelDir).orElseThrow();
+    Volume weights = Variant.volumeAt(pod, c, modelDir).orElseThrow();
     assertThat(weights.getPersistentVolumeClaim()).isNotNull();
     assertThat(weights.getPersistentVolumeClaim().getReadOnly()).isTrue();
     PersistentVolumeClaim claim = v.get(PersistentVolumeClaim.class, weights.getPersistentVolumeClaim().getClaimName());
@@ -366,7 +366,7 @@ class ManifestsTest {
     assertThat(i).isGreaterThanOrEqualTo(0);
     String path = c.getArgs().get(i + 1);
     PodSpec pod = v.get(Deployment.class, Variant.ENVOY_DEPLOYMENT).getSpec().getTemplate().getSpec();
-    assertThat(v.volumeAt(pod, c, path).map(vol -> vol.getConfigMap().getName())).contains(Variant.ENVOY_CONFIG_MAP);
+    assertThat(Variant.volumeAt(pod, c, path).map(vol -> vol.getConfigMap().getName())).contains(Variant.ENVOY_CONFIG_MAP);
     assertThat(Path.of(path).getFileName().toString()).isEqualTo(EnvoyConfig.KEY);
   }
 
