@@ -175,6 +175,11 @@ public final class MediaDecoder {
   private VideoInfo probe(FFmpegFrameGrabber g) {
     int w = g.getImageWidth();
     int h = g.getImageHeight();
+    if (w <= 0 || h <= 0) {
+      // FFmpeg learns the size from the first decodable frame; none could be decoded while probing
+      throw new MediaException(Reason.NO_FRAMES, "the video stream has no decodable frame (size " + w + "x" + h
+          + " unknown)");
+    }
     limits.checkDimensions(w, h);
     double fps = g.getVideoFrameRate();
     if (!(fps > 0) || !Double.isFinite(fps) || fps > 1000) {
