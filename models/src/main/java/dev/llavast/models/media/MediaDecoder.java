@@ -62,6 +62,17 @@ public final class MediaDecoder {
     return limits;
   }
 
+  /**
+   * Decodes content of unknown kind: JPEG, PNG, BMP and GIF bytes (by their magic numbers) as an image, anything
+   * else as a video sampled to {@code numFrames} over {@code clip} (null: the whole video).
+   */
+  public DecodedMedia decode(byte[] content, int numFrames, ClipRange clip) {
+    if (looksLikeImage(content)) {
+      return decodeImage(content);
+    }
+    return decodeVideo(content, numFrames, clip);
+  }
+
   // ---------------------------------------------------------------- videos
 
   /** The container's metadata, without decoding any frame. */

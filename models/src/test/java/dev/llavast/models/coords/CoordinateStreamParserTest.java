@@ -152,6 +152,19 @@ class CoordinateStreamParserTest {
   }
 
   @Test
+  void displayRendering() {
+    List<Piece> p = parse(toks(txt("During the span of {"), t(3), t(40), txt("}. Box: "), t(3), txt(": ["),
+        w(10), h(20), w(50), h(80), txt("] "), h(2)));
+    // bin 3 -> frame rint(25.12) = 25 -> 1 s; bin 40 -> frame 335 -> 13.4 s; 10/99 = 0.10101 -> 0.101
+    assertThat(CoordinateFormat.render(p)).isEqualTo(
+        "During the span of 1s - 13.4s. Box: 1s: [0.101,0.202,0.505,0.808] <HEIGHT-002>");
+    CoordinateStreamParser img = codec.parser(null, space);
+    List<Piece> q = new ArrayList<>(img.onBin(V + 33));
+    q.addAll(img.finish());
+    assertThat(CoordinateFormat.render(q)).isEqualTo("0.333");
+  }
+
+  @Test
   void svgTimedBoxes() {
     List<Piece> p = parseAllWays(toks(txt("Object bounding box: "), t(33), txt(": ["), w(42), h(39), w(54),
         h(73), txt("], "), t(35), txt(":"), txt("["), w(42), h(40), w(55), h(74), txt("]")));

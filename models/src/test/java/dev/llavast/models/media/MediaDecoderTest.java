@@ -270,6 +270,15 @@ class MediaDecoderTest {
   }
 
   @Test
+  void decodeDispatchesOnContent() throws Exception {
+    assertThat(decoder.decode(encode(new BufferedImage(3, 2, BufferedImage.TYPE_INT_RGB), "png"), 100, null)
+        .kind()).isEqualTo(DecodedMedia.Kind.IMAGE);
+    DecodedMedia v = decoder.decode(Files.readAllBytes(video), 3, null);
+    assertThat(v.kind()).isEqualTo(DecodedMedia.Kind.VIDEO);
+    assertThat(v.sampledIndices()).containsExactly(0, 14, 29); // 14.5 -> 14 (half-even)
+  }
+
+  @Test
   void sniffing() throws Exception {
     assertThat(MediaDecoder.looksLikeImage(encode(new BufferedImage(2, 2, BufferedImage.TYPE_INT_RGB), "png")))
         .isTrue();
