@@ -23,6 +23,7 @@ import java.util.Set;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
+import javax.imageio.stream.MemoryCacheImageInputStream;
 import org.bytedeco.ffmpeg.avformat.AVFormatContext;
 import org.bytedeco.ffmpeg.avformat.AVStream;
 import org.bytedeco.ffmpeg.global.avcodec;
@@ -87,6 +88,8 @@ public final class MediaDecoder {
 
   /**
    * Decodes {@code numFrames} frames sampled from {@code clip} (or the whole video when {@code clip} is null).
+   * Holds every distinct sampled frame at full size ({@code W * H * 3} bytes each); a server should prefer
+   * {@link ImagePreprocessor#prepareVideo}, which resizes frames as they arrive.
    *
    * @throws MediaException when the file is not a usable video
    */
@@ -115,6 +118,7 @@ public final class MediaDecoder {
   /**
    * Decodes the sampled frames of a video and hands each distinct one to {@code consumer} as soon as it is
    * decoded (see {@link SampledFrameConsumer} for the contract), so full-size frames need not all be held.
+   * An interrupted calling thread stops decoding with a {@link java.util.concurrent.CancellationException}.
    *
    * @param numFrames frames to sample, {@code >= 1}
    * @param clip the clip to sample from, or null for the whole video
@@ -249,6 +253,10 @@ public final class MediaDecoder {
         throw new MediaException(Reason.DECODE_TIMEOUT, "decoding " + file.getFileName() + " took longer than "
             + limits.maxDecodeTime() + " (reached frame " + index + ")");
       }
+      if (Thread.currentThread().isInterrupted()) {
+        throw new java.util.concurrent.CancellationException("decoding " + file.getFileName()
+            + " was interrupted at frame " + index);
+      }
       if (index >= limits.maxFrameCount()) {
         throw new MediaException(Reason.TOO_LONG, file.getFileName() + " has more than "
             + limits.maxFrameCount() + " frames");
@@ -301,7 +309,7 @@ public final class MediaDecoder {
   public DecodedMedia decodeImage(byte[] content) {
     limits.checkBytes(content.length);
     RgbImage img;
-    try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(content))) {
+    try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(content))) {
       img = readImage(in);
     } catch (IOException e) {
       throw new MediaException(Reason.UNREADABLE, "not a readable image: " + e.getMessage(), e);

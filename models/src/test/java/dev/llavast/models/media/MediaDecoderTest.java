@@ -196,6 +196,17 @@ class MediaDecoderTest {
     assertReason(() -> decoder.decodeVideo(video, 100, ClipRange.frames(30, 40)), Reason.INVALID_CLIP);
   }
 
+  @Test
+  void interruptedDecodeStops() {
+    Thread.currentThread().interrupt();
+    try {
+      assertThatThrownBy(() -> decoder.decodeVideo(video, 100, null))
+          .isInstanceOf(java.util.concurrent.CancellationException.class).hasMessageContaining("interrupted");
+    } finally {
+      Thread.interrupted();
+    }
+  }
+
   // ------------------------------------------------------------------ images
 
   @Test
