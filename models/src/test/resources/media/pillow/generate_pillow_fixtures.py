@@ -71,12 +71,17 @@ def make(pattern, w, h):
     return a
 
 
-lines = ["# name pattern width height sha256(raw 384x384x3 RGB output)  pillow=" + PIL.__version__]
-for name, pattern, w, h in CASES:
-    img = Image.fromarray(make(pattern, w, h), "RGB")
-    out = img.resize((384, 384), Image.BICUBIC)
-    raw = np.asarray(out, dtype=np.uint8).tobytes()
-    out.save(name + ".png", optimize=True)
-    lines.append(f"{name} {pattern} {w} {h} {hashlib.sha256(raw).hexdigest()}")
-open("fixtures.txt", "w").write("\n".join(lines) + "\n")
-print("\n".join(lines))
+def main():
+    lines = ["# name pattern width height sha256(raw 384x384x3 RGB output)  pillow=" + PIL.__version__]
+    for name, pattern, w, h in CASES:
+        img = Image.fromarray(make(pattern, w, h), "RGB")
+        out = img.resize((384, 384), Image.BICUBIC)
+        raw = np.asarray(out, dtype=np.uint8).tobytes()
+        out.save(name + ".png", optimize=True)
+        lines.append(f"{name} {pattern} {w} {h} {hashlib.sha256(raw).hexdigest()}")
+    open("fixtures.txt", "w").write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -29,6 +29,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class ImagePreprocessorTest {
   private static final String DIR = "/media/pillow/";
+  /** Grey levels ImageIO's JPEG decoder may differ from Pillow's by (measured on JDK 17: 0). */
+  private static final int DECODE_TOLERANCE = 1;
   private static ExecutorService pool;
 
   @BeforeAll
@@ -133,6 +135,42 @@ class ImagePreprocessorTest {
         f.name(), maxErr, differing);
     assertThat(maxErr).as("max error vs Pillow, grey levels").isLessThanOrEqualTo(1);
     assertThat(actual.rgb()).as("bit-exact vs Pillow").isEqualTo(expected.rgb());
+  }
+
+  static int maxError(RgbImage a, RgbImage b) {
+    assertThat(a.width()).isEqualTo(b.width());
+    assertThat(a.height()).isEqualTo(b.height());
+    int max = 0;
+    for (int i = 0; i < a.rgb().length; i++) {
+      max = Math.max(max, Math.abs((a.rgb()[i] & 0xff) - (b.rgb()[i] & 0xff)));
+    }
+    return max;
+  }
+
+  static byte[] resource(String name) throws IOException {
+    try (InputStream in = ImagePreprocessorTest.class.getResourceAsStream(DIR + name)) {
+      return in.readAllBytes();
+    }
+  }
+
+  @Test
+  void jpegPathAgainstPillow() throws Exception {
+    // photo_97x61.jpg was written by Pillow; .decoded.png is Image.open().convert('RGB'), .resized.png its
+    // 384x384 BICUBIC resize (generate_jpeg_fixture.py)
+    MediaDecoder decoder = new MediaDecoder(MediaLimits.defaults());
+    RgbImage ours = decoder.decodeImage(resource("photo_97x61.jpg")).frames().get(0);
+    RgbImage pillowDecoded = decoder.decodeImage(resource("photo_97x61.decoded.png")).frames().get(0);
+    RgbImage pillowResized = decoder.decodeImage(resource("photo_97x61.resized.png")).frames().get(0);
+    ImagePreprocessor pre = new ImagePreprocessor();
+
+    int decodeErr = maxError(ours, pillowDecoded);
+    int endToEndErr = maxError(pre.resize(ours), pillowResized);
+    System.out.printf("jpeg vs Pillow: decode max error %d, decode+resize max error %d grey levels%n",
+        decodeErr, endToEndErr);
+    // the resize itself is exact; JPEG decoders (ImageIO's libjpeg vs libjpeg-turbo) may differ slightly
+    assertThat(maxError(pre.resize(pillowDecoded), pillowResized)).isZero();
+    assertThat(decodeErr).isLessThanOrEqualTo(DECODE_TOLERANCE);
+    assertThat(endToEndErr).isLessThanOrEqualTo(DECODE_TOLERANCE);
   }
 
   @Test
