@@ -28,6 +28,7 @@ import org.bytedeco.ffmpeg.avformat.AVFormatContext;
 import org.bytedeco.ffmpeg.avformat.AVStream;
 import org.bytedeco.ffmpeg.global.avcodec;
 import org.bytedeco.ffmpeg.global.avutil;
+import org.bytedeco.ffmpeg.global.swscale;
 import org.bytedeco.javacv.FFmpegFrameGrabber;
 import org.bytedeco.javacv.Frame;
 
@@ -173,6 +174,9 @@ public final class MediaDecoder {
   private FFmpegFrameGrabber open(Path file) {
     FFmpegFrameGrabber g = new FFmpegFrameGrabber(file.toFile());
     g.setPixelFormat(avutil.AV_PIX_FMT_RGB24);
+    // YUV -> RGB with bicubic chroma interpolation, the default of FFmpeg's scale filter that decord's filter
+    // graph goes through [inferred: not checked against decord's output]; JavaCV's own default is bilinear.
+    g.setImageScalingFlags(swscale.SWS_BICUBIC);
     try {
       g.start();
     } catch (org.bytedeco.javacv.FrameGrabber.Exception | RuntimeException e) {
