@@ -293,12 +293,14 @@ public final class MediaDecoder {
   private static RgbImage toRgb(Frame f) {
     int w = f.imageWidth;
     int h = f.imageHeight;
-    if (f.imageChannels != 3 || f.imageDepth != Frame.DEPTH_UBYTE) {
-      throw new IllegalStateException("expected 3-channel uint8 frames from the RGB24 converter, got "
-          + f.imageChannels + " channels of depth " + f.imageDepth);
+    int stride = f.imageStride;
+    // JavaCV reports imageChannels as stride / width, so a padded RGB24 row looks like "5 channels": trust the
+    // pixel format we asked for and the stride, not that field.
+    if (f.imageDepth != Frame.DEPTH_UBYTE || stride < 3 * w) {
+      throw new IllegalStateException("expected RGB24 rows of at least " + (3 * w) + " bytes, got depth "
+          + f.imageDepth + " and stride " + stride);
     }
     ByteBuffer buf = ((ByteBuffer) f.image[0]).duplicate();
-    int stride = f.imageStride;
     byte[] out = new byte[w * h * 3];
     for (int y = 0; y < h; y++) {
       buf.position(y * stride);

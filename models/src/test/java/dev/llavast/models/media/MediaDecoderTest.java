@@ -115,6 +115,25 @@ class MediaDecoderTest {
   }
 
   @Test
+  void rowsWithPaddedStridesAreCopiedRowByRow() throws Exception {
+    // 3 * 66 = 198 bytes per row: not a multiple of the decoder's alignment
+    Path odd = TestVideos.write(dir.resolve("odd.mp4"), 66, 50, 5, 5.0, false);
+    DecodedMedia m = decoder.decodeVideo(odd, 5, null);
+    assertThat(m.info().width()).isEqualTo(66);
+    assertThat(m.info().height()).isEqualTo(50);
+    for (int i = 0; i < 5; i++) {
+      RgbImage f = m.frames().get(i);
+      int[] c = TestVideos.colour(i);
+      for (int[] xy : new int[][] {{0, 0}, {65, 0}, {0, 49}, {65, 49}, {33, 25}}) {
+        for (int ch = 0; ch < 3; ch++) {
+          assertThat(f.get(xy[0], xy[1], ch)).as("frame %d at %d,%d ch %d", i, xy[0], xy[1], ch)
+              .isCloseTo(c[ch], within(4));
+        }
+      }
+    }
+  }
+
+  @Test
   void truncatedStreamIsResampledOverTheDecodableFrames() throws Exception {
     byte[] all = Files.readAllBytes(faststart);
     // the index says 30 frames; cut the data after about half of them
