@@ -112,6 +112,11 @@ public final class ImagePreprocessor {
     return new PixelFrames(mediaKey, media.isVideo(), t, size, pixels);
   }
 
+  /** {@link #preprocess} plus the media's sampling metadata (for images and pre-decoded frames). */
+  public Prepared prepare(DecodedMedia media, String mediaKey, Executor executor) {
+    return Prepared.of(preprocess(media, mediaKey, executor), media);
+  }
+
   /**
    * Decodes and preprocesses a video in one stream: each sampled frame is resized on {@code executor} as soon as
    * it is decoded, so at most {@code maxInFlight} full-size frames are held at once. Runs the decoding on the

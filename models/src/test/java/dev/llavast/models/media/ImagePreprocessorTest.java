@@ -221,6 +221,19 @@ class ImagePreprocessorTest {
   }
 
   @Test
+  void imagePreparesOneFrameWithItsOriginalSize() {
+    DecodedMedia img = MediaDecoder.asImage(RgbImage.solid(50, 37, 0, 255, 0));
+    ImagePreprocessor.Prepared p = new ImagePreprocessor().prepare(img, "img", pool);
+    assertThat(p.pixels().video()).isFalse();
+    assertThat(p.pixels().frames()).isEqualTo(1);
+    assertThat(p.pixels().mediaKey()).isEqualTo("img");
+    assertThat(p.kind()).isEqualTo(DecodedMedia.Kind.IMAGE);
+    assertThat(p.sampling().info().width()).isEqualTo(50);
+    assertThat(p.sampling().info().height()).isEqualTo(37);
+    assertThat(p.pixels().pixels()[384 * 384 + 5]).isEqualTo(1f); // G plane
+  }
+
+  @Test
   void preprocessBuildsPixelFramesInParallelAndSharesRepeatedFrames() {
     RgbImage red = RgbImage.solid(40, 30, 255, 0, 0);
     RgbImage blue = RgbImage.solid(40, 30, 0, 0, 255);
