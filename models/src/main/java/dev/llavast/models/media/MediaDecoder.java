@@ -1,0 +1,542 @@
+package dev.llavast.models.media;
+
+import dev.llavast.models.media.MediaException.Reason;
+import java.awt.image.BufferedImage;
+import java.awt.image.ComponentColorModel;
+import java.awt.image.DataBuffer;
+import java.awt.image.Raster;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
+import javax.imageio.stream.MemoryCacheImageInputStream;
+import org.bytedeco.ffmpeg.avformat.AVFormatContext;
+import org.bytedeco.ffmpeg.avformat.AVStream;
+import org.bytedeco.ffmpeg.global.avcodec;
+import org.bytedeco.ffmpeg.global.avutil;
+import org.bytedeco.ffmpeg.global.swscale;
+import org.bytedeco.javacv.FFmpegFrameGrabber;
+import org.bytedeco.javacv.Frame;
+
+/**
+ * Decodes videos (FFmpeg through JavaCV), images (ImageIO: JPEG, PNG, BMP, GIF; no EXIF rotation, like
+ * {@code PIL.Image.open(...).convert("RGB")}) and pre-decoded frames into RGB frames, sampling videos per spec
+ * §1.1 ({@link FrameSampler}).
+ *
+ * <p>Videos are decoded sequentially once: every frame goes through the decoder (needed for inter-coded
+ * streams), only the sampled ones are converted to RGB and kept. Decoding is bounded by {@link MediaLimits}
+ * (bytes, size, duration, frames decoded, wall-clock time) and every way a file can be bad ends in a
+ * {@link MediaException}.
+ *
+ * <p>Thread-safe and stateless apart from its limits: any number of threads may decode at once, each call uses
+ * its own native decoder. Calls are CPU-bound and blocking; run them on a bounded CPU pool, never on a device
+ * thread or a gRPC event loop.
+ */
+public final class MediaDecoder {
+  private static final Set<String> IMAGE_FORMATS = Set.of("jpeg", "png", "bmp", "gif");
+
+  static {
+    // FFmpeg prints every demuxer complaint about hostile input to stderr; keep only real errors.
+    avutil.av_log_set_level(avutil.AV_LOG_ERROR);
+  }
+
+  private final MediaLimits limits;
+
+  public MediaDecoder(MediaLimits limits) {
+    this.limits = Objects.requireNonNull(limits, "limits");
+  }
+
+  public MediaLimits limits() {
+    return limits;
+  }
+
+  /**
+   * Decodes content of unknown kind: JPEG, PNG, BMP and GIF bytes (by their magic numbers) as an image, anything
+   * else as a video sampled to {@code numFrames} over {@code clip} (null: the whole video).
+   */
+  public DecodedMedia decode(byte[] content, int numFrames, ClipRange clip) {
+    if (looksLikeImage(content)) {
+      return decodeImage(content);
+    }
+    return decodeVideo(content, numFrames, clip);
+  }
+
+  // ---------------------------------------------------------------- videos
+
+  /** The container's metadata, without decoding any frame. */
+  public VideoInfo probeVideo(Path file) {
+    checkFile(file);
+    try (FFmpegFrameGrabber g = open(file)) {
+      return probe(g);
+    } catch (org.bytedeco.javacv.FrameGrabber.Exception e) {
+      throw new MediaException(Reason.UNREADABLE, "cannot close decoder for " + file, e);
+    }
+  }
+
+  /**
+   * Decodes {@code numFrames} frames sampled from {@code clip} (or the whole video when {@code clip} is null).
+   * Holds every distinct sampled frame at full size ({@code W * H * 3} bytes each); a server should prefer
+   * {@link ImagePreprocessor#prepareVideo}, which resizes frames as they arrive.
+   *
+   * @throws MediaException when the file is not a usable video
+   */
+  public DecodedMedia decodeVideo(Path file, int numFrames, ClipRange clip) {
+    Map<Integer, RgbImage> kept = new HashMap<>();
+    VideoSampling s = streamVideo(file, numFrames, clip, kept::put);
+    List<RgbImage> frames = new ArrayList<>(numFrames);
+    for (int idx : s.sampledIndices()) {
+      frames.add(kept.get(idx));
+    }
+    return new DecodedMedia(DecodedMedia.Kind.VIDEO, s.info(), s.clipStart(), s.clipEnd(), s.sampledIndices(),
+        frames);
+  }
+
+  /** Like {@link #decodeVideo(Path, int, ClipRange)} for content in memory (written to a temporary file). */
+  public DecodedMedia decodeVideo(byte[] content, int numFrames, ClipRange clip) {
+    limits.checkBytes(content.length);
+    Path tmp = writeTemp(content);
+    try {
+      return decodeVideo(tmp, numFrames, clip);
+    } finally {
+      deleteQuietly(tmp);
+    }
+  }
+
+  /**
+   * Decodes the sampled frames of a video and hands each distinct one to {@code consumer} as soon as it is
+   * decoded (see {@link SampledFrameConsumer} for the contract), so full-size frames need not all be held.
+   * An interrupted calling thread stops decoding with a {@link java.util.concurrent.CancellationException}.
+   *
+   * @param numFrames frames to sample, {@code >= 1}
+   * @param clip the clip to sample from, or null for the whole video
+   * @return metadata and the original index of every sampled frame
+   */
+  public VideoSampling streamVideo(Path file, int numFrames, ClipRange clip, SampledFrameConsumer consumer) {
+    if (numFrames < 1) {
+      throw new IllegalArgumentException("numFrames must be >= 1, got " + numFrames);
+    }
+    checkFile(file);
+    long deadline = System.nanoTime() + limits.maxDecodeTime().toNanos();
+    VideoInfo info;
+    int[] se;
+    int[] indices;
+    Set<Integer> delivered = new java.util.HashSet<>();
+    int decodable;
+    try (FFmpegFrameGrabber g = open(file)) {
+      info = probe(g);
+      se = clip == null ? ClipRange.whole(info.frameCount()) : clip.resolve(info.frameCount(), info.fps());
+      indices = FrameSampler.sample(se[0], se[1], numFrames);
+      decodable = decodeSelected(g, file, indices, delivered, consumer, deadline);
+    } catch (org.bytedeco.javacv.FrameGrabber.Exception e) {
+      throw new MediaException(Reason.UNREADABLE, "cannot close decoder for " + file, e);
+    }
+    if (decodable > indices[indices.length - 1]) {
+      return new VideoSampling(info, se[0], se[1], indices);
+    }
+    // The stream ended before the frames the container promised: sample again over what is really there.
+    if (decodable == 0) {
+      throw new MediaException(Reason.NO_FRAMES, "no frame of " + file.getFileName() + " could be decoded"
+          + " (the container declares " + info.frameCount() + ")");
+    }
+    info = new VideoInfo(info.width(), info.height(), info.fps(), info.durationSeconds(), decodable);
+    if (clip != null && se[0] >= decodable) {
+      throw new MediaException(Reason.NO_FRAMES, "the clip starts at frame " + se[0] + " but only " + decodable
+          + " frames of " + file.getFileName() + " can be decoded");
+    }
+    se = clip == null ? ClipRange.whole(decodable) : clip.resolve(decodable, info.fps());
+    indices = FrameSampler.sample(se[0], se[1], numFrames);
+    try (FFmpegFrameGrabber g = open(file)) {
+      int again = decodeSelected(g, file, indices, delivered, consumer, deadline);
+      if (again <= indices[indices.length - 1]) {
+        throw new MediaException(Reason.UNREADABLE, file.getFileName() + " decoded " + decodable
+            + " frames the first time and " + again + " the second time");
+      }
+    } catch (org.bytedeco.javacv.FrameGrabber.Exception e) {
+      throw new MediaException(Reason.UNREADABLE, "cannot close decoder for " + file, e);
+    }
+    return new VideoSampling(info, se[0], se[1], indices);
+  }
+
+  private FFmpegFrameGrabber open(Path file) {
+    FFmpegFrameGrabber g = new FFmpegFrameGrabber(file.toFile());
+    g.setPixelFormat(avutil.AV_PIX_FMT_RGB24);
+    // YUV -> RGB with bicubic chroma interpolation, the default of FFmpeg's scale filter that decord's filter
+    // graph goes through [inferred: not checked against decord's output]; JavaCV's own default is bilinear.
+    g.setImageScalingFlags(swscale.SWS_BICUBIC);
+    try {
+      g.start();
+    } catch (org.bytedeco.javacv.FrameGrabber.Exception | RuntimeException e) {
+      closeQuietly(g);
+      throw new MediaException(Reason.UNREADABLE, file.getFileName() + " is not a readable video: "
+          + e.getMessage(), e);
+    }
+    if (!g.hasVideo()) {
+      closeQuietly(g);
+      throw new MediaException(Reason.NO_VIDEO_STREAM, file.getFileName() + " has no video stream");
+    }
+    return g;
+  }
+
+  private VideoInfo probe(FFmpegFrameGrabber g) {
+    int w = g.getImageWidth();
+    int h = g.getImageHeight();
+    if (w <= 0 || h <= 0) {
+      // FFmpeg learns the size from the first decodable frame; none could be decoded while probing
+      throw new MediaException(Reason.NO_FRAMES, "the video stream has no decodable frame (size " + w + "x" + h
+          + " unknown)");
+    }
+    limits.checkDimensions(w, h);
+    double fps = g.getVideoFrameRate();
+    if (!(fps > 0) || !Double.isFinite(fps) || fps > 1000) {
+      throw new MediaException(Reason.UNREADABLE, "frame rate " + fps + " is not in (0, 1000]");
+    }
+    long us = g.getLengthInTime();
+    double duration = us > 0 ? us / 1e6 : 0.0;
+    if (duration > limits.maxDurationSeconds()) {
+      throw new MediaException(Reason.TOO_LONG, String.format(Locale.ROOT,
+          "duration %.3f s is over the limit of %.3f s", duration, limits.maxDurationSeconds()));
+    }
+    long n = streamFrameCount(g);
+    if (n <= 0) {
+      n = Math.round(fps * duration);
+    }
+    if (n > limits.maxFrameCount()) {
+      throw new MediaException(Reason.TOO_LONG, "the video declares " + n + " frames, over the limit of "
+          + limits.maxFrameCount());
+    }
+    if (n <= 0) {
+      // Neither a frame count nor a duration: decode to the end (bounded) and sample over what is there.
+      n = limits.maxFrameCount();
+    }
+    if (duration == 0.0) {
+      duration = n / fps;
+    }
+    return new VideoInfo(w, h, fps, duration, (int) n);
+  }
+
+  /** {@code nb_frames} of the first video stream, as decord reads it; 0 when unknown. */
+  private static long streamFrameCount(FFmpegFrameGrabber g) {
+    AVFormatContext ctx = g.getFormatContext();
+    for (int i = 0; i < ctx.nb_streams(); i++) {
+      AVStream st = ctx.streams(i);
+      if (st.codecpar().codec_type() == avutil.AVMEDIA_TYPE_VIDEO
+          && st.codecpar().codec_id() != avcodec.AV_CODEC_ID_NONE) {
+        return st.nb_frames();
+      }
+    }
+    return 0;
+  }
+
+  /**
+   * Decodes frames 0.. in order until the last wanted one, converting only the wanted ones not yet delivered.
+   *
+   * @return the number of frames decoded (less than the last wanted index + 1 when the stream ended early)
+   */
+  private int decodeSelected(FFmpegFrameGrabber g, Path file, int[] indices, Set<Integer> delivered,
+      SampledFrameConsumer consumer, long deadline) {
+    int[] wanted = Arrays.stream(indices).distinct().sorted().toArray();
+    int last = wanted[wanted.length - 1];
+    int next = 0; // position in wanted
+    int index = 0;
+    while (index <= last) {
+      if (System.nanoTime() - deadline > 0) {
+        throw new MediaException(Reason.DECODE_TIMEOUT, "decoding " + file.getFileName() + " took longer than "
+            + limits.maxDecodeTime() + " (reached frame " + index + ")");
+      }
+      if (Thread.currentThread().isInterrupted()) {
+        throw new java.util.concurrent.CancellationException("decoding " + file.getFileName()
+            + " was interrupted at frame " + index);
+      }
+      if (index >= limits.maxFrameCount()) {
+        throw new MediaException(Reason.TOO_LONG, file.getFileName() + " has more than "
+            + limits.maxFrameCount() + " frames");
+      }
+      boolean want = wanted[next] == index && !delivered.contains(index);
+      Frame f;
+      try {
+        f = g.grabFrame(false, true, want, false, false);
+      } catch (org.bytedeco.javacv.FrameGrabber.Exception | RuntimeException e) {
+        break; // a broken packet mid-stream: treat as the end of the decodable part
+      }
+      if (f == null) {
+        break;
+      }
+      if (f.image == null) {
+        continue;
+      }
+      if (want) {
+        consumer.accept(index, toRgb(f));
+        delivered.add(index);
+      }
+      if (wanted[next] == index) {
+        next++;
+      }
+      index++;
+    }
+    return index;
+  }
+
+  private static RgbImage toRgb(Frame f) {
+    int w = f.imageWidth;
+    int h = f.imageHeight;
+    int stride = f.imageStride;
+    // JavaCV reports imageChannels as stride / width, so a padded RGB24 row looks like "5 channels": trust the
+    // pixel format we asked for and the stride, not that field.
+    if (f.imageDepth != Frame.DEPTH_UBYTE || stride < 3 * w) {
+      throw new IllegalStateException("expected RGB24 rows of at least " + (3 * w) + " bytes, got depth "
+          + f.imageDepth + " and stride " + stride);
+    }
+    ByteBuffer buf = ((ByteBuffer) f.image[0]).duplicate();
+    byte[] out = new byte[w * h * 3];
+    for (int y = 0; y < h; y++) {
+      buf.position(y * stride);
+      buf.get(out, y * w * 3, w * 3);
+    }
+    return new RgbImage(w, h, out);
+  }
+
+  // ---------------------------------------------------------------- images
+
+  /** Decodes a JPEG, PNG, BMP or GIF (first frame) to RGB, without applying EXIF orientation. */
+  public DecodedMedia decodeImage(byte[] content) {
+    limits.checkBytes(content.length);
+    RgbImage img;
+    try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(content))) {
+      img = readImage(in);
+    } catch (IOException e) {
+      throw new MediaException(Reason.UNREADABLE, "not a readable image: " + e.getMessage(), e);
+    }
+    return asImage(img);
+  }
+
+  /** Decodes an image file; see {@link #decodeImage(byte[])}. */
+  public DecodedMedia decodeImage(Path file) {
+    checkFile(file);
+    try {
+      return decodeImage(Files.readAllBytes(file));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + file, e);
+    }
+  }
+
+  /** Wraps one RGB picture as an image request. */
+  public static DecodedMedia asImage(RgbImage img) {
+    return new DecodedMedia(DecodedMedia.Kind.IMAGE, new VideoInfo(img.width(), img.height(), 0.0, 0.0, 1),
+        0, 0, new int[] {0}, List.of(img));
+  }
+
+  private RgbImage readImage(ImageInputStream in) throws IOException {
+    if (in == null) {
+      throw new MediaException(Reason.UNREADABLE, "no image input stream");
+    }
+    Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
+    ImageReader reader = null;
+    while (readers.hasNext()) {
+      ImageReader r = readers.next();
+      if (IMAGE_FORMATS.contains(r.getFormatName().toLowerCase(Locale.ROOT))) {
+        reader = r;
+        break;
+      }
+    }
+    if (reader == null) {
+      throw new MediaException(Reason.UNREADABLE, "not a JPEG, PNG, BMP or GIF image");
+    }
+    List<String> warnings = new ArrayList<>();
+    try {
+      reader.setInput(in, true, true);
+      reader.addIIOReadWarningListener((source, warning) -> warnings.add(warning));
+      int w = reader.getWidth(0);
+      int h = reader.getHeight(0);
+      limits.checkDimensions(w, h);
+      BufferedImage bi = reader.read(0);
+      if (!warnings.isEmpty()) {
+        // e.g. "Premature end of JPEG file": Pillow refuses truncated images by default, so do we.
+        throw new MediaException(Reason.UNREADABLE, "damaged " + reader.getFormatName() + " image: "
+            + String.join("; ", warnings));
+      }
+      return toRgb(bi);
+    } catch (IOException | RuntimeException e) {
+      if (e instanceof MediaException me) {
+        throw me;
+      }
+      throw new MediaException(Reason.UNREADABLE, "damaged " + reader.getFormatName() + " image: "
+          + e.getMessage(), e);
+    } finally {
+      reader.dispose();
+    }
+  }
+
+  /**
+   * The picture's stored 8-bit samples as RGB: grey is replicated, alpha is dropped (not composited), embedded
+   * colour profiles are ignored (as PIL's {@code convert("RGB")} does). Other layouts go through
+   * {@link BufferedImage#getRGB}.
+   */
+  public static RgbImage toRgb(BufferedImage bi) {
+    int w = bi.getWidth();
+    int h = bi.getHeight();
+    byte[] out = new byte[w * h * 3];
+    Raster r = bi.getRaster();
+    int bands = r.getNumBands();
+    if (bi.getColorModel() instanceof ComponentColorModel
+        && r.getTransferType() == DataBuffer.TYPE_BYTE && bands >= 1 && bands <= 4) {
+      int[] row = new int[w * bands];
+      for (int y = 0; y < h; y++) {
+        r.getPixels(0, y, w, 1, row);
+        int o = y * w * 3;
+        for (int x = 0; x < w; x++) {
+          int p = x * bands;
+          if (bands <= 2) {
+            byte v = (byte) row[p];
+            out[o++] = v;
+            out[o++] = v;
+            out[o++] = v;
+          } else {
+            out[o++] = (byte) row[p];
+            out[o++] = (byte) row[p + 1];
+            out[o++] = (byte) row[p + 2];
+          }
+        }
+      }
+    } else {
+      int[] argb = new int[w];
+      for (int y = 0; y < h; y++) {
+        bi.getRGB(0, y, w, 1, argb, 0, w);
+        int o = y * w * 3;
+        for (int x = 0; x < w; x++) {
+          int v = argb[x];
+          out[o++] = (byte) (v >> 16);
+          out[o++] = (byte) (v >> 8);
+          out[o++] = (byte) v;
+        }
+      }
+    }
+    return new RgbImage(w, h, out);
+  }
+
+  // ---------------------------------------------------------------- pre-decoded frames
+
+  /**
+   * Pre-decoded frames used as given: {@code T = frames.size()}, no sampling, sampled index {@code i} is frame
+   * {@code i}.
+   *
+   * @param fps the frames' rate, used only to map answers back to seconds; must be positive
+   */
+  public DecodedMedia fromFrames(List<RgbImage> frames, double fps) {
+    checkFrames(frames, fps);
+    int n = frames.size();
+    int[] idx = new int[n];
+    Arrays.setAll(idx, i -> i);
+    return new DecodedMedia(DecodedMedia.Kind.FRAMES, framesInfo(frames, fps), 0, n - 1, idx, frames);
+  }
+
+  /** Pre-decoded frames sampled like a video: {@code numFrames} frames of {@code clip} (null: all). */
+  public DecodedMedia sampleFrames(List<RgbImage> frames, double fps, int numFrames, ClipRange clip) {
+    checkFrames(frames, fps);
+    int n = frames.size();
+    int[] se = clip == null ? ClipRange.whole(n) : clip.resolve(n, fps);
+    int[] idx = FrameSampler.sample(se[0], se[1], numFrames);
+    List<RgbImage> picked = new ArrayList<>(numFrames);
+    for (int i : idx) {
+      picked.add(frames.get(i));
+    }
+    return new DecodedMedia(DecodedMedia.Kind.FRAMES, framesInfo(frames, fps), se[0], se[1], idx, picked);
+  }
+
+  private void checkFrames(List<RgbImage> frames, double fps) {
+    if (frames == null || frames.isEmpty()) {
+      throw new MediaException(Reason.EMPTY, "no frames given");
+    }
+    if (!(fps > 0) || !Double.isFinite(fps)) {
+      throw new MediaException(Reason.INVALID_FRAMES, "fps must be a positive number, got " + fps);
+    }
+    if (frames.size() > limits.maxFrameCount()) {
+      throw new MediaException(Reason.TOO_LONG, frames.size() + " frames given, over the limit of "
+          + limits.maxFrameCount());
+    }
+    RgbImage first = frames.get(0);
+    limits.checkDimensions(first.width(), first.height());
+    for (int i = 1; i < frames.size(); i++) {
+      RgbImage f = frames.get(i);
+      if (f.width() != first.width() || f.height() != first.height()) {
+        throw new MediaException(Reason.INVALID_FRAMES, "frame " + i + " is " + f.width() + "x" + f.height()
+            + " but frame 0 is " + first.width() + "x" + first.height());
+      }
+    }
+  }
+
+  private static VideoInfo framesInfo(List<RgbImage> frames, double fps) {
+    RgbImage first = frames.get(0);
+    return new VideoInfo(first.width(), first.height(), fps, frames.size() / fps, frames.size());
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /** True when the bytes start like a JPEG, PNG, BMP or GIF file. */
+  public static boolean looksLikeImage(byte[] head) {
+    return startsWith(head, 0xFF, 0xD8, 0xFF)
+        || startsWith(head, 0x89, 'P', 'N', 'G')
+        || startsWith(head, 'B', 'M')
+        || startsWith(head, 'G', 'I', 'F', '8');
+  }
+
+  private static boolean startsWith(byte[] b, int... magic) {
+    if (b.length < magic.length) {
+      return false;
+    }
+    for (int i = 0; i < magic.length; i++) {
+      if ((b[i] & 0xff) != magic[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private void checkFile(Path file) {
+    Objects.requireNonNull(file, "file");
+    try {
+      limits.checkBytes(Files.size(file));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the size of " + file, e);
+    }
+  }
+
+  private static Path writeTemp(byte[] content) {
+    try {
+      Path tmp = Files.createTempFile("llavast-media-", ".bin");
+      Files.write(tmp, content);
+      return tmp;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write a temporary media file", e);
+    }
+  }
+
+  private static void deleteQuietly(Path p) {
+    try {
+      Files.deleteIfExists(p);
+    } catch (IOException ignored) {
+      // a stray temp file is not worth failing the request for
+    }
+  }
+
+  private static void closeQuietly(FFmpegFrameGrabber g) {
+    try {
+      g.close();
+    } catch (Exception ignored) {
+      // already failing
+    }
+  }
+}

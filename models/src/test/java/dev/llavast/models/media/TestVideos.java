@@ -1,0 +1,74 @@
+package dev.llavast.models.media;
+
+import java.nio.ByteBuffer;
+import java.nio.ShortBuffer;
+import java.nio.file.Path;
+import org.bytedeco.ffmpeg.global.avcodec;
+import org.bytedeco.ffmpeg.global.avutil;
+import org.bytedeco.javacv.FFmpegFrameRecorder;
+import org.bytedeco.javacv.Frame;
+
+/** Writes small videos with known content for the decoder tests. */
+final class TestVideos {
+  private TestVideos() {}
+
+  /** The colour of frame {@code i}: R and G encode the index, B is fixed. */
+  static int[] colour(int i) {
+    return new int[] {4 + 8 * i, 250 - 8 * i, 128};
+  }
+
+  /** The frame index a decoded colour encodes (lossy codecs move values by a few levels). */
+  static int indexOf(RgbImage img) {
+    int r = img.get(img.width() / 2, img.height() / 2, 0);
+    return Math.round((r - 4) / 8f);
+  }
+
+  /**
+   * An MPEG-4 Part 2 video of {@code frames} solid-colour frames at {@code fps}.
+   *
+   * @param faststart put the index (moov) first, so a truncated file still opens
+   */
+  static Path write(Path file, int width, int height, int frames, double fps, boolean faststart) throws Exception {
+    try (FFmpegFrameRecorder rec = new FFmpegFrameRecorder(file.toFile(), width, height, 0)) {
+      rec.setFormat("mp4");
+      rec.setVideoCodec(avcodec.AV_CODEC_ID_MPEG4);
+      rec.setFrameRate(fps);
+      rec.setPixelFormat(avutil.AV_PIX_FMT_YUV420P);
+      rec.setVideoQuality(1); // qscale 1: near-lossless on flat frames
+      rec.setGopSize(5);
+      if (faststart) {
+        rec.setOption("movflags", "faststart");
+      }
+      rec.start();
+      Frame f = new Frame(width, height, Frame.DEPTH_UBYTE, 3);
+      for (int i = 0; i < frames; i++) {
+        ByteBuffer b = (ByteBuffer) f.image[0];
+        int[] c = colour(i);
+        for (int y = 0; y < height; y++) {
+          for (int x = 0; x < width; x++) {
+            int p = y * f.imageStride + x * 3;
+            b.put(p, (byte) c[0]);
+            b.put(p + 1, (byte) c[1]);
+            b.put(p + 2, (byte) c[2]);
+          }
+        }
+        rec.record(f, avutil.AV_PIX_FMT_RGB24);
+      }
+      rec.stop();
+    }
+    return file;
+  }
+
+  /** A WAV file with one second of silence: a container without video. */
+  static Path writeAudioOnly(Path file) throws Exception {
+    try (FFmpegFrameRecorder rec = new FFmpegFrameRecorder(file.toFile(), 1)) {
+      rec.setFormat("wav");
+      rec.setSampleRate(8000);
+      rec.setAudioCodec(avcodec.AV_CODEC_ID_PCM_S16LE);
+      rec.start();
+      rec.recordSamples(8000, 1, ShortBuffer.allocate(8000));
+      rec.stop();
+    }
+    return file;
+  }
+}
