@@ -126,8 +126,8 @@ public final class LlavaStModel implements ModelExecutor {
     this.device = Objects.requireNonNull(device, "device");
     this.dtype = options.computeDtype() != null ? options.computeDtype()
         : device.isGpu() ? DataType.FLOAT16 : DataType.FLOAT32;
-    JniUtils.setGradMode(false);
     this.manager = NDManager.newBaseManager(device, "PyTorch");
+    JniUtils.setGradMode(false);
     try {
       Weights w = new Weights(weights, manager, dtype);
       this.siglip = SiglipEncoder.load(cfg, w);

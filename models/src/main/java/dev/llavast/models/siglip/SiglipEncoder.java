@@ -81,13 +81,20 @@ public final class SiglipEncoder {
     int p = vc.patchSize();
     long cv = vc.hiddenSize();
     NDManager owner = pixels.getManager();
+    long side = pixels.getShape().get(3);
+    long used = (long) g * p;
+    // A stride-P conv ignores the last (S mod P) rows and columns (384 px, P 14: 6 px dropped).
+    NDArray cropped = side == used ? pixels : pixels.get(":, :, 0:" + used + ", 0:" + used); // [n, 3, G*P, G*P]
     NDArray x;
-    try (NDArray p6 = pixels.reshape(n, 3, g, p, g, p);                         // [n, 3, G, P, G, P]
+    try (NDArray p6 = cropped.reshape(n, 3, g, p, g, p);                        // [n, 3, G, P, G, P]
         NDArray perm = p6.transpose(0, 2, 4, 1, 3, 5);                          // [n, G, G, 3, P, P]
         NDArray flat = perm.reshape(n * g * g, 3L * p * p);                     // [n*G*G, 3*P*P]
         NDArray emb = Ops.linear(flat, patchW, patchB);                         // [n*G*G, Cv]
         NDArray emb3 = emb.reshape(n, (long) g * g, cv)) {                      // [n, G*G, Cv]
       x = emb3.add(posEmb);                                                     // [n, G*G, Cv]
+    }
+    if (cropped != pixels) {
+      cropped.close();
     }
     for (Layer layer : layers) {
       NDArray next;
