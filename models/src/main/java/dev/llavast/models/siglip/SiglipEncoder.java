@@ -76,26 +76,8 @@ public final class SiglipEncoder {
    * @return {@code [n, G*G, Cv]} (the last used layer's output, before any post-LN)
    */
   public NDArray forward(NDArray pixels, NDManager scratch) {
-    long n = pixels.getShape().get(0);
-    int g = vc.gridSize();
-    int p = vc.patchSize();
-    long cv = vc.hiddenSize();
     NDManager owner = pixels.getManager();
-    long side = pixels.getShape().get(3);
-    long used = (long) g * p;
-    // A stride-P conv ignores the last (S mod P) rows and columns (384 px, P 14: 6 px dropped).
-    NDArray cropped = side == used ? pixels : pixels.get(":, :, 0:" + used + ", 0:" + used); // [n, 3, G*P, G*P]
-    NDArray x;
-    try (NDArray p6 = cropped.reshape(n, 3, g, p, g, p);                        // [n, 3, G, P, G, P]
-        NDArray perm = p6.transpose(0, 2, 4, 1, 3, 5);                          // [n, G, G, 3, P, P]
-        NDArray flat = perm.reshape(n * g * g, 3L * p * p);                     // [n*G*G, 3*P*P]
-        NDArray emb = Ops.linear(flat, patchW, patchB);                         // [n*G*G, Cv]
-        NDArray emb3 = emb.reshape(n, (long) g * g, cv)) {                      // [n, G*G, Cv]
-      x = emb3.add(posEmb);                                                     // [n, G*G, Cv]
-    }
-    if (cropped != pixels) {
-      cropped.close();
-    }
+    NDArray x = embed(pixels);                                                  // [n, G*G, Cv]
     for (Layer layer : layers) {
       NDArray next;
       try (NDManager lm = scratch.newSubManager()) {
@@ -107,6 +89,32 @@ public final class SiglipEncoder {
       x = next;
     }
     return x;
+  }
+
+  /**
+   * Patch + position embedding: a conv with kernel = stride = P written as one matmul over the
+   * row-major patches. {@code pixels [n, 3, S, S]} -> {@code [n, G*G, Cv]} in pixels' manager.
+   */
+  public NDArray embed(NDArray pixels) {
+    long n = pixels.getShape().get(0);
+    int g = vc.gridSize();
+    int p = vc.patchSize();
+    long cv = vc.hiddenSize();
+    long side = pixels.getShape().get(3);
+    long used = (long) g * p;
+    // A stride-P conv ignores the last (S mod P) rows and columns (384 px, P 14: 6 px dropped).
+    NDArray cropped = side == used ? pixels : pixels.get(":, :, 0:" + used + ", 0:" + used); // [n, 3, G*P, G*P]
+    try (NDArray p6 = cropped.reshape(n, 3, g, p, g, p);                        // [n, 3, G, P, G, P]
+        NDArray perm = p6.transpose(0, 2, 4, 1, 3, 5);                          // [n, G, G, 3, P, P]
+        NDArray flat = perm.reshape(n * g * g, 3L * p * p);                     // [n*G*G, 3*P*P]
+        NDArray emb = Ops.linear(flat, patchW, patchB);                         // [n*G*G, Cv]
+        NDArray emb3 = emb.reshape(n, (long) g * g, cv)) {                      // [n, G*G, Cv]
+      return emb3.add(posEmb);                                                  // [n, G*G, Cv]
+    } finally {
+      if (cropped != pixels) {
+        cropped.close();
+      }
+    }
   }
 
   /** One encoder layer; {@code x [n, L, Cv]} -> {@code [n, L, Cv]} in x's manager. */
