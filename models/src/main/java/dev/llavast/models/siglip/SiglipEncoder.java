@@ -45,9 +45,10 @@ public final class SiglipEncoder {
     long p = vc.patchSize();
     long im = vc.intermediateSize();
     NDArray conv = w.load(PREFIX + "embeddings.patch_embedding.weight", cv, 3, p, p); // [Cv, 3, P, P]
+    // A reshape is a view: conv stays open (in the weights' manager), because a loaded array may be
+    // backed by a Java direct buffer that closing would release under the view.
     NDArray patchW = conv.reshape(cv, 3 * p * p);                                      // [Cv, 3*P*P]
     patchW.attach(w.manager());
-    conv.close();
     NDArray patchB = w.load(PREFIX + "embeddings.patch_embedding.bias", cv);
     NDArray pos = w.load(PREFIX + "embeddings.position_embedding.weight", vc.numPatches(), cv);
     Layer[] layers = new Layer[vc.numHiddenLayers()];
