@@ -18,6 +18,8 @@ import org.junit.jupiter.api.Test;
 
 class EncodeTest {
   static final LlavaStModel.ValueTokenIds IDS = new LlavaStModel.ValueTokenIds(54, 55, 56, 57, 58, 59);
+  /** One torch thread: the build host is a shared 2-core machine. */
+  static final LlavaStModel.Options TEST_OPTIONS = new LlavaStModel.Options(IDS, false, 10, null, 1);
   final ModelConfig cfg = RandomWeights.tinyConfig();
   final RandomWeights rw = new RandomWeights(cfg, 77L);
   final int s = cfg.vision().imageSize();
@@ -54,12 +56,12 @@ class EncodeTest {
     PixelFrames video = new PixelFrames("v", true, frames, s, pixels(frames, 1));
     LlavaStModel.Features a;
     LlavaStModel.Features b;
-    try (LlavaStModel m = new LlavaStModel(c, w, Device.cpu(), new LlavaStModel.Options(IDS, false, chunkA, null))) {
+    try (LlavaStModel m = new LlavaStModel(c, w, Device.cpu(), new LlavaStModel.Options(IDS, false, chunkA, null, 1))) {
       int baseline = m.liveArrayCount();
       a = (LlavaStModel.Features) m.encode(video);
       assertThat(m.liveArrayCount()).isEqualTo(baseline);
     }
-    try (LlavaStModel m = new LlavaStModel(c, w, Device.cpu(), new LlavaStModel.Options(IDS, false, chunkB, null))) {
+    try (LlavaStModel m = new LlavaStModel(c, w, Device.cpu(), new LlavaStModel.Options(IDS, false, chunkB, null, 1))) {
       b = (LlavaStModel.Features) m.encode(video);
     }
     assertThat(a.tokenCount()).isEqualTo(tokens);
@@ -78,7 +80,7 @@ class EncodeTest {
   void imageIsSiglipProjectorAndLapeRowZeroWithoutStp() {
     float[] px = pixels(1, 2);
     LlavaStModel.Features f;
-    try (LlavaStModel m = new LlavaStModel(cfg, rw, Device.cpu(), LlavaStModel.Options.defaults(IDS))) {
+    try (LlavaStModel m = new LlavaStModel(cfg, rw, Device.cpu(), TEST_OPTIONS)) {
       f = (LlavaStModel.Features) m.encode(new PixelFrames("i", false, 1, s, px));
       assertThatThrownBy(() -> m.encode(new PixelFrames("bad", true, 3, s, pixels(3, 3))))
           .isInstanceOf(ExecutorException.class).hasMessageContaining("3 frames").hasMessageContaining("100 frames");

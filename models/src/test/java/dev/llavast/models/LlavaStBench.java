@@ -38,18 +38,20 @@ public final class LlavaStBench {
     int videos = args.length > 2 ? Integer.parseInt(args[2]) : 1;
     int prefill = args.length > 3 ? Integer.parseInt(args[3]) : 512;
     int context = args.length > 4 ? Integer.parseInt(args[4]) : 256;
-    System.out.println(run(preset(name), name, device, videos, prefill, context));
+    int threads = args.length > 5 ? Integer.parseInt(args[5]) : 0;
+    System.out.println(run(preset(name), name, device, videos, prefill, context, threads));
   }
 
-  static String run(ModelConfig cfg, String name, Device device, int videos, int prefill, int context) {
+  static String run(ModelConfig cfg, String name, Device device, int videos, int prefill, int context,
+      int threads) {
     StringBuilder out = new StringBuilder();
     LlavaStModel.ValueTokenIds ids = new LlavaStModel.ValueTokenIds(1, 2, 3, 4, 5, 6);
     long t0 = System.nanoTime();
     RandomWeights w = new RandomWeights(cfg, 1L);
     int block = 16;
-    try (LlavaStModel m = new LlavaStModel(cfg, w, device, LlavaStModel.Options.defaults(ids))) {
-      out.append(String.format(Locale.ROOT, "preset %s on %s, dtype %s, load %.1f s%n", name, device,
-          m.computeDtype(), (System.nanoTime() - t0) / 1e9));
+    try (LlavaStModel m = new LlavaStModel(cfg, w, device, new LlavaStModel.Options(ids, false, 10, null, threads))) {
+      out.append(String.format(Locale.ROOT, "preset %s on %s, dtype %s, cpu threads %s, load %.1f s%n", name, device,
+          m.computeDtype(), threads == 0 ? "default" : threads, (System.nanoTime() - t0) / 1e9));
       int perSeqBlocks = (Math.max(prefill, context) + 64) / block + 1;
       m.allocateKvCache(perSeqBlocks * 33, block);
       int s = cfg.vision().imageSize();

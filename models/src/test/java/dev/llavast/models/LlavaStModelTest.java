@@ -29,6 +29,8 @@ class LlavaStModelTest {
   static final int SLOW_START = 52;
   static final int SLOW_END = 53;
   static final LlavaStModel.ValueTokenIds IDS = new LlavaStModel.ValueTokenIds(54, 55, 56, 57, 58, 59);
+  /** One torch thread: the build host is a shared 2-core machine. */
+  static final LlavaStModel.Options TEST_OPTIONS = new LlavaStModel.Options(IDS, false, 10, null, 1);
   static final int BLOCK = 4;
 
   static ModelConfig cfg;
@@ -41,7 +43,7 @@ class LlavaStModelTest {
     cfg = RandomWeights.tinyConfig();
     weights = new RandomWeights(cfg, 42L);
     ref = new RefQwen2(cfg, weights);
-    model = new LlavaStModel(cfg, weights, Device.cpu(), LlavaStModel.Options.defaults(IDS));
+    model = new LlavaStModel(cfg, weights, Device.cpu(), TEST_OPTIONS);
     model.allocateKvCache(64, BLOCK);
   }
 
@@ -291,7 +293,7 @@ class LlavaStModelTest {
     assertClose(Arrays.copyOfRange(got, 5 * c, 6 * c), width, 2e-6);
 
     try (LlavaStModel fixed = new LlavaStModel(cfg, weights, Device.cpu(),
-        new LlavaStModel.Options(IDS, true, 10, null))) {
+        new LlavaStModel.Options(IDS, true, 10, null, 1))) {
       float[] g2 = embedHost(fixed, p, tokens);
       float[] w50 = new float[c];
       for (int e = 0; e < c; e++) {
@@ -324,6 +326,32 @@ class LlavaStModelTest {
     assertThatThrownBy(() -> model.step(new StepPlan(BLOCK, List.of(step(7, PromptInput.ofTokens(1), new int[] {1},
         0, new int[] {999}, true, new int[0]))))).isInstanceOf(ExecutorException.class).hasMessageContaining("999");
     assertThat(model.liveArrayCount()).isEqualTo(baseline);
+  }
+
+  @Test
+  void missingOrMisShapedWeightsAreNamedAtLoad() {
+    TensorSource hidden = new TensorSource() {
+      @Override
+      public java.util.Set<String> names() {
+        return weights.names();
+      }
+
+      @Override
+      public java.util.Optional<ai.djl.ndarray.types.Shape> shape(String name) {
+        if (name.equals("model.mm_projector.2.bias")) {
+          return java.util.Optional.of(new ai.djl.ndarray.types.Shape(7));
+        }
+        return weights.shape(name);
+      }
+
+      @Override
+      public NDArray load(String name, NDManager manager, ai.djl.ndarray.types.DataType dtype) {
+        return weights.load(name, manager, dtype);
+      }
+    };
+    assertThatThrownBy(() -> new LlavaStModel(cfg, hidden, Device.cpu(), TEST_OPTIONS))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("model.mm_projector.2.bias")
+        .hasMessageContaining("(7)");
   }
 
   static int argmax(float[] x) {

@@ -1,8 +1,6 @@
 package dev.llavast.models.lape;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
@@ -87,10 +85,5 @@ public final class ExtendedVocab {
    */
   public NDArray logits(NDArray hidden) {
     return Ops.linear(hidden, head, null);
-  }
-
-  /** Concatenates row blocks {@code parts} (all in one manager) along axis 0. */
-  static NDArray concatRows(NDList parts) {
-    return NDArrays.concat(parts, 0);
   }
 }
