@@ -125,6 +125,7 @@ class LlavaStModelTest {
     final int chunk;
     int pos;
     final List<Integer> generated = new ArrayList<>();
+    SamplingParams sampling = SamplingParams.greedy(16);
 
     Seq(long id, int[] prompt, int[] table, int enterStep, int chunk) {
       this.id = id;
@@ -139,9 +140,10 @@ class LlavaStModelTest {
       PromptInput p = PromptInput.ofTokens(prompt);
       if (pos < prompt.length) {
         int n = Math.min(chunk, prompt.length - pos);
-        return step(id, p, Arrays.copyOfRange(prompt, pos, pos + n), pos, table, pos + n == prompt.length, gen);
+        return new SequenceStep(id, p, Arrays.copyOfRange(prompt, pos, pos + n), pos, table, pos + n == prompt.length,
+            sampling, gen);
       }
-      return step(id, p, new int[] {generated.get(generated.size() - 1)}, pos, table, true, gen);
+      return new SequenceStep(id, p, new int[] {generated.get(generated.size() - 1)}, pos, table, true, sampling, gen);
     }
 
     void advance(SequenceStep s, Integer sampled) {
@@ -199,6 +201,24 @@ class LlavaStModelTest {
         new Seq(21, b, new int[] {33, 8, 1, 60, 2}, 0, 4)), 6);
     assertThat(mixed).isEqualTo(List.of(solo.get(0), solo.get(2), solo.get(1)));
     assertThat(solo.get(0)).as("greedy output is not degenerate").doesNotHaveDuplicates();
+  }
+
+  @Test
+  void seededSamplingIsTheSameAloneAndInABatch() {
+    SamplingParams temp = new SamplingParams(1.5f, 0.95f, 40, 1.05f, 2024L, 16, new int[0], true);
+    int[] a = {5, 6, 7, 8, 9, 10, 11, 12, 13};
+    int[] b = {40, 41, 42, V + 17, 44, 45};
+    Seq soloA = new Seq(40, a, new int[] {0, 1, 2, 3, 4}, 0, 100);
+    soloA.sampling = temp;
+    Seq soloB = new Seq(41, b, new int[] {0, 1, 2, 3, 4}, 0, 100);
+    soloB.sampling = new SamplingParams(1.5f, 1f, 0, 1f, 7L, 16, new int[0], false);
+    List<Integer> alone = run(List.of(soloA), 6).get(0);
+    List<Integer> aloneB = run(List.of(soloB), 6).get(0);
+    Seq mixA = new Seq(42, a, new int[] {9, 3, 17, 5, 40}, 1, 4);
+    mixA.sampling = temp;
+    Seq mixB = new Seq(43, b, new int[] {33, 8, 1, 60, 2}, 0, 100);
+    mixB.sampling = soloB.sampling;
+    assertThat(run(List.of(mixB, mixA), 6)).isEqualTo(List.of(aloneB, alone));
   }
 
   @Test
