@@ -45,11 +45,31 @@ public final class Bench {
   /** Uploads the media (phase "upload") and runs every level. */
   public BenchReport run() throws InterruptedException {
     List<String> media = uploadAll();
+    warmUp();
     List<LevelResult> levels = new ArrayList<>();
     for (int c : config.concurrency()) {
       levels.add(runLevel(media, c));
     }
     return new BenchReport(config, media, levels);
+  }
+
+  /** Sends the warm-up requests one at a time about an extra generated video; results are dropped. */
+  void warmUp() {
+    if (config.warmupRequests() == 0) {
+      return;
+    }
+    String id = client.uploadFrames(GeneratedVideos.frames(-1 - config.seed(), 8), GeneratedVideos.FPS, "bench-warmup",
+        null).mediaId();
+    progress.phase("warmup", config.warmupRequests());
+    for (int i = 0; i < config.warmupRequests(); i++) {
+      try (var s = client.generateStream(request(List.of(id), 0, 0))) {
+        s.answer();
+      } catch (LlavaStException e) {
+        // a failed warm-up request is not a result; the levels will show errors if the server fails
+      }
+      progress.advance(i + 1);
+    }
+    progress.phaseDone();
   }
 
   List<String> uploadAll() {

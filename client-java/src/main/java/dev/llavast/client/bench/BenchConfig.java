@@ -17,9 +17,11 @@ import java.util.List;
  * @param maxDuration time bound of each level; in-flight requests are cancelled after a grace of the same length
  * @param questions question texts, used in turn
  * @param seed seed of generated videos and arrival times
+ * @param warmupRequests requests sent one at a time before the first level, about an extra generated video
+ *     (so the workload's caches stay cold), and left out of the results
  */
 public record BenchConfig(List<Path> videoFiles, int generatedVideos, int questionsPerVideo, List<Integer> concurrency,
-    int maxNewTokens, double arrivalRate, Duration maxDuration, List<String> questions, long seed) {
+    int maxNewTokens, double arrivalRate, Duration maxDuration, List<String> questions, long seed, int warmupRequests) {
 
   public static final List<String> DEFAULT_QUESTIONS = List.of(
       "Describe what happens in the video.",
@@ -50,6 +52,9 @@ public record BenchConfig(List<Path> videoFiles, int generatedVideos, int questi
     }
     if (maxDuration.isZero() || maxDuration.isNegative()) {
       throw new IllegalArgumentException("maxDuration must be > 0, got " + maxDuration);
+    }
+    if (warmupRequests < 0) {
+      throw new IllegalArgumentException("warmupRequests must be >= 0, got " + warmupRequests);
     }
     if (questions.isEmpty()) {
       throw new IllegalArgumentException("need at least one question");

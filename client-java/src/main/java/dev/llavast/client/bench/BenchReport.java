@@ -23,6 +23,7 @@ public record BenchReport(BenchConfig config, List<String> mediaIds, List<LevelR
     cfg.put("max_new_tokens", config.maxNewTokens());
     cfg.put("arrival_rate_per_s", config.arrivalRate());
     cfg.put("max_duration_s", config.maxDuration().toMillis() / 1000.0);
+    cfg.put("warmup_requests", config.warmupRequests());
     ArrayNode conc = cfg.putArray("concurrency");
     config.concurrency().forEach(conc::add);
     ArrayNode media = root.putArray("media_ids");

@@ -62,6 +62,7 @@ public final class LatencyChart {
       }
     }
     max = max <= 0 ? 1 : max * 1.1;
+    g.setStroke(new BasicStroke(1f));
     g.setColor(Color.BLACK);
     g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 14));
     g.drawString(title, left, 30);

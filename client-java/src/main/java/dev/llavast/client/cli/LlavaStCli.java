@@ -450,6 +450,9 @@ public final class LlavaStCli {
     @Option(names = "--seed", description = "Seed for generated videos and arrivals (default ${DEFAULT-VALUE}).")
     long seed = 1;
 
+    @Option(names = "--warmup", description = "Warm-up requests before measuring, about an extra video (default ${DEFAULT-VALUE}).")
+    int warmup = 2;
+
     @Option(names = "--out", paramLabel = "FILE", description = "Write the report as JSON.")
     Path jsonOut;
 
@@ -477,7 +480,7 @@ public final class LlavaStCli {
         }
       }
       BenchConfig cfg = new BenchConfig(videos, generated, questions, concurrency, maxTokens, rate,
-          Duration.ofMillis((long) (durationSeconds * 1000)), BenchConfig.DEFAULT_QUESTIONS, seed);
+          Duration.ofMillis((long) (durationSeconds * 1000)), BenchConfig.DEFAULT_QUESTIONS, seed, warmup);
       EmbeddedServer server = inProcess == null ? null : EmbeddedServer.find(inProcess).start(serverOptions);
       try (LlavaStClient c = cli.client(server == null ? null : server.target())) {
         BenchReport report = new Bench(c, cfg, cli.bar(progress, false)).run();

@@ -17,6 +17,7 @@ final class ProgressBar implements ProgressListener {
   private long total;
   private long lastDraw;
   private long done;
+  private int lastLength;
 
   ProgressBar(PrintStream err, boolean enabled, boolean bytes) {
     this.err = err;
@@ -43,6 +44,7 @@ final class ProgressBar implements ProgressListener {
   public synchronized void phaseDone() {
     draw(true);
     if (enabled) {
+      lastLength = 0;
       err.println();
       err.flush();
     }
@@ -57,7 +59,10 @@ final class ProgressBar implements ProgressListener {
       return;
     }
     lastDraw = now;
-    err.print("\r" + render(label, done, total, bytes || label.equals("upload")));
+    String line = render(label, done, total, bytes || label.equals("upload"));
+    // pad over a longer previous line
+    err.print("\r" + line + " ".repeat(Math.max(0, lastLength - line.length())));
+    lastLength = line.length();
     err.flush();
   }
 

@@ -181,6 +181,7 @@ class LlavaStCliTest {
     assertThat(r.code()).as(r.err()).isZero();
     assertThat(r.out()).contains("TTFT ms p50/p90/p99").contains("req/s");
     JsonNode j = JSON.readTree(out.toFile());
+    assertThat(j.at("/config/warmup_requests").asInt()).isEqualTo(2);
     assertThat(j.get("media_ids")).hasSize(2);
     JsonNode levels = j.get("levels");
     assertThat(levels).hasSize(2);
@@ -207,11 +208,53 @@ class LlavaStCliTest {
   }
 
   @Test
+  void benchCanStartAnEmbeddedServerThroughTheProviderHook() throws Exception {
+    Result r = cli("", "bench", "--in-process", "fake", "--server-opt", "token-delay-ms=1", "--videos", "1",
+        "--questions", "2", "--concurrency", "2", "--max-tokens", "4", "--warmup", "1", "--duration", "10", "--json");
+    assertThat(r.code()).as(r.err()).isZero();
+    JsonNode l = JSON.readTree(r.out()).get("levels").get(0);
+    assertThat(l.get("succeeded").asInt()).isEqualTo(2);
+    FakeLlavaStServer embedded = dev.llavast.client.fake.FakeEmbeddedServerProvider.LAST.get();
+    // 1 warm-up + 2 measured requests went to the embedded server, none to the --target one
+    assertThat(embedded.callsTo("GenerateStream")).hasSize(3);
+    assertThat(embedded.uploadsCompleted.get()).isEqualTo(2);
+    assertThat(server.calls).isEmpty();
+  }
+
+  @Test
+  void openLoopLatencyCountsFromTheScheduledArrival() throws Exception {
+    // 5 arrivals at 1000/s but only 1 in flight: each request (4 tokens x 10 ms >= 40 ms) waits for
+    // the ones before it, so the last one's latency from its arrival is >= 4 x 40 ms
+    server.tokenDelay(Duration.ofMillis(10));
+    Result r = cli("", "bench", "--videos", "1", "--questions", "5", "--concurrency", "1", "--max-tokens", "4",
+        "--rate", "1000", "--warmup", "0", "--duration", "20", "--json");
+    assertThat(r.code()).as(r.err()).isZero();
+    JsonNode j = JSON.readTree(r.out());
+    assertThat(j.at("/config/arrival_rate_per_s").asDouble()).isEqualTo(1000.0);
+    JsonNode l = j.get("levels").get(0);
+    assertThat(l.get("succeeded").asInt()).isEqualTo(5);
+    assertThat(l.at("/e2e_ms/p99").asDouble()).isGreaterThanOrEqualTo(160.0);
+    assertThat(l.at("/ttft_ms/p99").asDouble()).isGreaterThanOrEqualTo(130.0);
+  }
+
+  @Test
+  void askAboutAnImageGivesBoxesInItsPixels() throws Exception {
+    BufferedImage img = new BufferedImage(200, 100, BufferedImage.TYPE_INT_RGB);
+    Path png = dir.resolve("cat.png");
+    ImageIO.write(img, "png", png.toFile());
+    Result r = cli("", "ask", "--image", png.toString(), "Where is the cat?");
+    assertThat(r.code()).as(r.err()).isZero();
+    // bins 10,20,50,80 of 100 on 200x100: 20.2, 20.2, 101.0, 80.8 px
+    assertThat(r.out()).contains("  box [20,20,101,81]px");
+    assertThat(r.out()).contains("  span 0.00s-0.00s"); // an image has no duration
+  }
+
+  @Test
   void benchStopsAtItsTimeBoundAndCountsErrorsByCode() throws Exception {
     server.tokenDelay(Duration.ofMillis(200));
     long t0 = System.nanoTime();
     Result r = cli("", "bench", "--videos", "1", "--questions", "50", "--concurrency", "2", "--max-tokens", "16",
-        "--duration", "1", "--json");
+        "--duration", "1", "--warmup", "0", "--json");
     double seconds = (System.nanoTime() - t0) / 1e9;
     assertThat(r.code()).as(r.err()).isEqualTo(1); // nothing can finish: 16 tokens take 3.2 s > 1 s + 1 s grace
     JsonNode l = JSON.readTree(r.out()).get("levels").get(0);
