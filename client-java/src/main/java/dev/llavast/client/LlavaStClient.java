@@ -80,6 +80,8 @@ public final class LlavaStClient implements AutoCloseable {
   private final RetryPolicy retry;
   private final ScheduledExecutorService scheduler;
   private final DoubleSupplier random;
+  /** Calls that have not ended; closing the client cancels them. */
+  private final java.util.Set<RetryingCall<?, ?>> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   private LlavaStClient(Builder b) {
     if (b.channel != null) {
@@ -223,7 +225,7 @@ public final class LlavaStClient implements AutoCloseable {
         call.cancel("future cancelled");
       }
     });
-    call.start();
+    track(call).start();
     return out;
   }
 
@@ -235,7 +237,7 @@ public final class LlavaStClient implements AutoCloseable {
         obs -> stub(GenerationServiceGrpc.newStub(channel), mediaId, deadline).generateStream(request, obs),
         retry, scheduler, stream.sink(), random, System::nanoTime, true);
     stream.bind(call);
-    call.start();
+    track(call).start();
     return stream;
   }
 
@@ -245,7 +247,7 @@ public final class LlavaStClient implements AutoCloseable {
     RetryingCall<GenerateRequest, GenerateStreamResponse> call = new RetryingCall<>(
         obs -> stub(GenerationServiceGrpc.newStub(channel), mediaId, deadline).generateStream(request, obs),
         retry, scheduler, toListener(listener), random, System::nanoTime, false);
-    call.start();
+    track(call).start();
     return () -> call.cancel("cancelled by the client");
   }
 
@@ -526,7 +528,7 @@ public final class LlavaStClient implements AutoCloseable {
         obs -> stub(SessionServiceGrpc.newStub(channel), mediaId, deadline).ask(request, obs),
         retry, scheduler, stream.sink(), random, System::nanoTime, true);
     stream.bind(call);
-    call.start();
+    track(call).start();
     return stream;
   }
 
@@ -543,6 +545,12 @@ public final class LlavaStClient implements AutoCloseable {
   }
 
   // ---------------------------------------------------------------- plumbing
+
+  private <C extends RetryingCall<?, ?>> C track(C call) {
+    live.add(call);
+    call.onFinish(() -> live.remove(call));
+    return call;
+  }
 
   /** The media id a request names (empty for inline media: nothing to route by). */
   static String mediaIdOf(MediaRef ref) {
@@ -599,9 +607,15 @@ public final class LlavaStClient implements AutoCloseable {
     return channel;
   }
 
-  /** Shuts the owned channel down (waiting up to 5 s); a given channel is left open. Idempotent. */
+  /**
+   * Cancels the calls still running (their listeners, futures and iterators see CANCELLED), then
+   * shuts the owned channel down (waiting up to 5 s); a given channel is left open. Idempotent.
+   */
   @Override
   public void close() {
+    for (RetryingCall<?, ?> c : live.toArray(new RetryingCall<?, ?>[0])) {
+      c.cancel("client closed");
+    }
     scheduler.shutdownNow();
     if (ownedChannel != null) {
       ownedChannel.shutdown();

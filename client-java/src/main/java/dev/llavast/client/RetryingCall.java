@@ -34,6 +34,7 @@ final class RetryingCall<ReqT, RespT> {
   private final LongSupplier nanoTime;
   private final boolean manualFlow;
   private final long startNanos;
+  private Runnable onFinish = () -> {};
 
   private int attempts;
   private boolean received;
@@ -53,6 +54,11 @@ final class RetryingCall<ReqT, RespT> {
     this.nanoTime = nanoTime;
     this.manualFlow = manualFlow;
     this.startNanos = nanoTime.getAsLong();
+  }
+
+  /** Runs once when the call has delivered its terminal callback (the client's bookkeeping of live calls). */
+  synchronized void onFinish(Runnable r) {
+    this.onFinish = r;
   }
 
   void start() {
@@ -103,6 +109,7 @@ final class RetryingCall<ReqT, RespT> {
     if (c != null) {
       c.cancel(why, null);
     } else if (deliverNow) {
+      finish();
       downstream.onError(LlavaStException.from(io.grpc.Status.CANCELLED.withDescription(why).asRuntimeException())
           .withAttempts(attempts));
     }
@@ -126,12 +133,17 @@ final class RetryingCall<ReqT, RespT> {
         Duration delay = policy.backoff(made, e.retryDelay(), random.getAsDouble());
         Duration elapsedAtNext = Duration.ofNanos(nanoTime.getAsLong() - startNanos).plus(delay);
         if (policy.shouldRetry(e, made, elapsedAtNext)) {
-          pendingRetry = scheduler.schedule(this::start, delay.toNanos(), TimeUnit.NANOSECONDS);
-          return;
+          try {
+            pendingRetry = scheduler.schedule(this::start, delay.toNanos(), TimeUnit.NANOSECONDS);
+            return;
+          } catch (java.util.concurrent.RejectedExecutionException closed) {
+            // the client is closing: report this attempt's error instead of retrying
+          }
         }
       }
       finished = true;
     }
+    finish();
     downstream.onError(e.withAttempts(made));
   }
 
@@ -174,8 +186,17 @@ final class RetryingCall<ReqT, RespT> {
         }
         finished = true;
       }
+      finish();
       downstream.onCompleted();
     }
+  }
+
+  private void finish() {
+    Runnable r;
+    synchronized (this) {
+      r = onFinish;
+    }
+    r.run();
   }
 
   /** Default random source: a thread-local uniform double in [0, 1). */
