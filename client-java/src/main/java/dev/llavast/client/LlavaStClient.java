@@ -313,7 +313,7 @@ public final class LlavaStClient implements AutoCloseable {
         .setExpectedSizeBytes(size)
         .build();
     int chunk = options.chunkBytes();
-    UploadResult r = uploadWithRetry(localId, header, size, () -> fileChunks(file, chunk), options.progress());
+    UploadResult r = uploadWithRetry(localId, header, size, () -> new FileChunks(file, chunk), options.progress());
     if (!r.mediaId().equals(localId)) {
       throw new IllegalStateException("server media id " + r.mediaId() + " differs from the local sha256 " + localId
           + " of " + file + "; the file changed during the upload or the server hashes differently");
@@ -368,36 +368,48 @@ public final class LlavaStClient implements AutoCloseable {
     java.util.Iterator<ByteString> open() throws IOException;
   }
 
-  private static java.util.Iterator<ByteString> fileChunks(Path file, int chunkBytes) throws IOException {
-    InputStream in = Files.newInputStream(file);
-    return new java.util.Iterator<>() {
-      ByteString next = read();
+  /** A file read in chunks; closed by the upload when it ends, normally or not. Not thread-safe. */
+  private static final class FileChunks implements java.util.Iterator<ByteString>, java.io.Closeable {
+    private final Path file;
+    private final InputStream in;
+    private final int chunkBytes;
+    private ByteString next;
 
-      private ByteString read() {
-        try {
-          byte[] b = in.readNBytes(chunkBytes);
-          if (b.length == 0) {
-            in.close();
-            return null;
-          }
-          return ByteString.copyFrom(b);
-        } catch (IOException e) {
-          throw new UncheckedIOException("cannot read " + file, e);
-        }
-      }
+    FileChunks(Path file, int chunkBytes) throws IOException {
+      this.file = file;
+      this.chunkBytes = chunkBytes;
+      this.in = Files.newInputStream(file);
+      this.next = read();
+    }
 
-      @Override
-      public boolean hasNext() {
-        return next != null;
+    private ByteString read() {
+      try {
+        byte[] b = in.readNBytes(chunkBytes);
+        return b.length == 0 ? null : ByteString.copyFrom(b);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read " + file, e);
       }
+    }
 
-      @Override
-      public ByteString next() {
-        ByteString b = next;
-        next = read();
-        return b;
+    @Override
+    public boolean hasNext() {
+      return next != null;
+    }
+
+    @Override
+    public ByteString next() {
+      if (next == null) {
+        throw new java.util.NoSuchElementException("end of " + file);
       }
-    };
+      ByteString b = next;
+      next = read();
+      return b;
+    }
+
+    @Override
+    public void close() throws IOException {
+      in.close();
+    }
   }
 
   private UploadResult uploadWithRetry(String mediaId, UploadHeader header, long total, ChunkSource chunks,
@@ -453,10 +465,11 @@ public final class LlavaStClient implements AutoCloseable {
     @SuppressWarnings("unchecked")
     ClientCallStreamObserver<UploadMediaRequest> req = (ClientCallStreamObserver<UploadMediaRequest>)
         stub(MediaServiceGrpc.newStub(channel), mediaId, uploadDeadline).uploadMedia(obs);
+    java.util.Iterator<ByteString> it = null;
     try {
       req.onNext(UploadMediaRequest.newBuilder().setHeader(header).build());
       long sent = 0;
-      java.util.Iterator<ByteString> it = source.open();
+      it = source.open();
       while (it.hasNext() && !result.isDone()) {
         synchronized (ready) {
           while (!req.isReady() && !result.isDone()) {
@@ -485,6 +498,14 @@ public final class LlavaStClient implements AutoCloseable {
       throw new UncheckedIOException(e instanceof IOException io ? io : ((UncheckedIOException) e).getCause());
     } catch (ExecutionException e) {
       throw LlavaStException.from(e.getCause());
+    } finally {
+      if (it instanceof java.io.Closeable c) {
+        try {
+          c.close();
+        } catch (IOException ignored) {
+          // read-only file: nothing was lost
+        }
+      }
     }
   }
 
@@ -630,11 +651,4 @@ public final class LlavaStClient implements AutoCloseable {
     }
   }
 
-  static List<String> names(List<? extends Enum<?>> es) {
-    List<String> out = new ArrayList<>();
-    for (Enum<?> e : es) {
-      out.add(e.name());
-    }
-    return out;
-  }
 }

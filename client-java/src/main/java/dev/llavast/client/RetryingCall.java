@@ -4,7 +4,6 @@ import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
-import java.util.Optional;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -202,9 +201,5 @@ final class RetryingCall<ReqT, RespT> {
   /** Default random source: a thread-local uniform double in [0, 1). */
   static double uniform() {
     return java.util.concurrent.ThreadLocalRandom.current().nextDouble();
-  }
-
-  static Optional<Duration> none() {
-    return Optional.empty();
   }
 }

@@ -9,8 +9,9 @@ public interface EmbeddedServer extends AutoCloseable {
   /** The gRPC target to connect to, e.g. {@code 127.0.0.1:43121}. */
   String target();
 
+  /** Stops the server; implementations handle interruption themselves (no checked exception). */
   @Override
-  void close() throws Exception;
+  void close();
 
   /** Starts embedded servers; found with {@link java.util.ServiceLoader}. */
   interface Provider {

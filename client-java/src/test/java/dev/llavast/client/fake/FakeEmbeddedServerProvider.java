@@ -27,7 +27,7 @@ public final class FakeEmbeddedServerProvider implements EmbeddedServer.Provider
       }
 
       @Override
-      public void close() throws Exception {
+      public void close() {
         s.close();
       }
     };

@@ -180,9 +180,13 @@ public final class FakeLlavaStServer implements AutoCloseable {
   }
 
   @Override
-  public void close() throws InterruptedException {
+  public void close() {
     server.shutdownNow();
-    server.awaitTermination(5, TimeUnit.SECONDS);
+    try {
+      server.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /** Runs the fake on 127.0.0.1:PORT (default 50051) until killed; for the other-language examples. */
