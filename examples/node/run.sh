@@ -16,8 +16,9 @@ trap cleanup EXIT
 if [ "${1:-}" = "--fake" ]; then
   shift
   port="${FAKE_PORT:-50151}"
-  (cd "$root" && ./mvnw -B -q -pl client-java -am test-compile -DskipTests >/dev/null \
-    && ./mvnw -B -q -pl client-java dependency:build-classpath -Dmdep.outputFile=target/cp.txt -Dmdep.includeScope=test >/dev/null)
+  # one reactor build, so the proto module resolves to proto/target/classes (no install needed)
+  (cd "$root" && ./mvnw -B -q -pl client-java -am test-compile dependency:build-classpath \
+    -Dmdep.outputFile=target/cp.txt -Dmdep.includeScope=test >/dev/null)
   cp="$root/client-java/target/test-classes:$root/client-java/target/classes:$(cat "$root/client-java/target/cp.txt")"
   java -cp "$cp" dev.llavast.client.fake.FakeLlavaStServer "$port" "${FAKE_TOKEN_DELAY_MS:-20}" &
   fake_pid=$!

@@ -141,10 +141,12 @@ public final class Bench {
           break;
         }
       }
-      long scheduled = config.arrivalRate() > 0 ? nextArrival : System.nanoTime();
       if (!slots.tryAcquire(Math.max(0, stopIssuing - System.nanoTime()), TimeUnit.NANOSECONDS)) {
         break;
       }
+      // open loop: latency counts from the arrival, including any wait for a free slot;
+      // closed loop: a client sends when its previous request ended, so from now
+      long scheduled = config.arrivalRate() > 0 ? nextArrival : System.nanoTime();
       int i = issued++;
       inFlight.put(i, issue(request(media, i, concurrency), scheduled, sample -> {
         samples.add(sample);

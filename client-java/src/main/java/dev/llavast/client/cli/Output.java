@@ -69,6 +69,7 @@ final class Output {
     u.put("generated_tokens", a.usage().getGeneratedTokens());
     u.put("feature_cache_hit", a.usage().getFeatureCacheHit());
     n.put("client_ttft_seconds", clientTtftSeconds);
+    n.put("server_ttft_seconds", a.timings().getTimeToFirstTokenSeconds());
     n.put("server_total_seconds", a.timings().getTotalSeconds());
     return n;
   }

@@ -238,6 +238,19 @@ class LlavaStCliTest {
   }
 
   @Test
+  void closedLoopLatencyStartsWhenTheClientSends() throws Exception {
+    // C=1, 4 tokens x 50 ms: each request takes ~200 ms from its own send. Counting from before the
+    // wait for the previous request would give ~250 ms TTFT and ~400 ms end to end.
+    server.tokenDelay(Duration.ofMillis(50));
+    Result r = cli("", "bench", "--videos", "1", "--questions", "4", "--concurrency", "1", "--max-tokens", "4",
+        "--warmup", "0", "--duration", "20", "--json");
+    assertThat(r.code()).as(r.err()).isZero();
+    JsonNode l = JSON.readTree(r.out()).get("levels").get(0);
+    assertThat(l.at("/ttft_ms/p50").asDouble()).isBetween(50.0, 150.0);
+    assertThat(l.at("/e2e_ms/p50").asDouble()).isBetween(200.0, 330.0);
+  }
+
+  @Test
   void askAboutAnImageGivesBoxesInItsPixels() throws Exception {
     BufferedImage img = new BufferedImage(200, 100, BufferedImage.TYPE_INT_RGB);
     Path png = dir.resolve("cat.png");
