@@ -104,8 +104,9 @@ public final class LatencyChart {
         px = xs[i];
         py = y;
       }
-      g.fillRect(right - 60, top + 4 + 16 * s, 10, 10);
-      g.drawString(names[s], right - 45, top + 13 + 16 * s);
+      // legend in the title row, clear of the data
+      g.fillRect(right - 150 + 52 * s, 32, 10, 10);
+      g.drawString(names[s], right - 136 + 52 * s, 41);
     }
   }
 }
