@@ -65,9 +65,11 @@ final class GenerationSink implements TokenSink {
       boolean featureCacheHit,
       int visualTokens) {}
 
-  private final Context ctx;
+  // Set by bind() before the prompt is released to the scheduler; the prompt future's completion
+  // orders these writes before every worker-thread read.
+  private Context ctx;
+  private CoordinateStreamParser parser;
   private final StreamDecoder decoder;
-  private final CoordinateStreamParser parser;
   private final Output out;
   private final Metrics metrics;
   private final LongSupplier nanoClock;
@@ -89,20 +91,27 @@ final class GenerationSink implements TokenSink {
   /**
    * @param onAnswer receives the generated ids when the answer completes normally (sessions keep them)
    */
-  GenerationSink(Context ctx, StreamDecoder decoder, CoordinateStreamParser parser, Output out, Metrics metrics,
-      LongSupplier nanoClock, Consumer<List<Integer>> onAnswer) {
-    this.ctx = ctx;
+  GenerationSink(List<String> stops, StreamDecoder decoder, Output out, Metrics metrics, LongSupplier nanoClock,
+      Consumer<List<Integer>> onAnswer) {
     this.decoder = decoder;
-    this.parser = parser;
     this.out = out;
     this.metrics = metrics;
     this.nanoClock = nanoClock;
     this.onAnswer = onAnswer;
     int longest = 0;
-    for (String s : ctx.stops()) {
+    for (String s : stops) {
       longest = Math.max(longest, s.length());
     }
     this.maxStopChars = longest;
+  }
+
+  /**
+   * Supplies what is known once the media is resolved: the request's context and the coordinate
+   * parser for the media's geometry. Called once, before the prompt is handed to the scheduler.
+   */
+  void bind(Context context, CoordinateStreamParser coordinateParser) {
+    this.ctx = context;
+    this.parser = coordinateParser;
   }
 
   @Override
