@@ -75,9 +75,36 @@ final class FeatureCache {
     return Optional.of(f.join());
   }
 
-  /** Removes every key that starts with {@code prefix} (all preprocessing variants of one media). */
-  void invalidatePrefix(String prefix) {
-    cache.synchronous().asMap().keySet().removeIf(k -> k.startsWith(prefix));
+  /**
+   * Removes every key that starts with {@code prefix} (all preprocessing variants of one media).
+   * Loads in flight are dropped from the cache (their waiters still get them).
+   *
+   * @return host bytes of the completed entries removed
+   */
+  long invalidatePrefix(String prefix) {
+    long released = 0;
+    var map = cache.asMap();
+    for (String k : java.util.List.copyOf(map.keySet())) {
+      if (!k.startsWith(prefix)) {
+        continue;
+      }
+      CompletableFuture<MediaFeatures> f = map.remove(k);
+      if (f != null && f.isDone() && !f.isCompletedExceptionally()) {
+        released += f.join().bytes();
+      }
+    }
+    return released;
+  }
+
+  /** True if a completed entry whose key starts with {@code prefix} is cached now. */
+  boolean containsPrefix(String prefix) {
+    for (var e : cache.asMap().entrySet()) {
+      CompletableFuture<MediaFeatures> f = e.getValue();
+      if (e.getKey().startsWith(prefix) && f.isDone() && !f.isCompletedExceptionally()) {
+        return true;
+      }
+    }
+    return false;
   }
 
   long entries() {
