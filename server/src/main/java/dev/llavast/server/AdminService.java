@@ -6,6 +6,7 @@ import dev.llavast.api.v1.GetServerStatusRequest;
 import dev.llavast.api.v1.ModelInfo;
 import dev.llavast.api.v1.ServerStatus;
 import io.grpc.stub.StreamObserver;
+import java.util.Optional;
 import java.util.function.Supplier;
 
 /**
@@ -14,16 +15,26 @@ import java.util.function.Supplier;
  */
 final class AdminService extends AdminServiceGrpc.AdminServiceImplBase {
   private final Supplier<ServerStatus> status;
+  private final Supplier<Optional<ModelInfo>> modelInfo;
 
-  /** @param status builds a fresh status snapshot; called on handler threads, must be thread-safe */
-  AdminService(Supplier<ServerStatus> status) {
+  /**
+   * @param status builds a fresh status snapshot; called on handler threads, must be thread-safe
+   * @param modelInfo the loaded model's facts, or empty when no model is loaded
+   */
+  AdminService(Supplier<ServerStatus> status, Supplier<Optional<ModelInfo>> modelInfo) {
     this.status = status;
+    this.modelInfo = modelInfo;
   }
 
   @Override
   public void getModelInfo(GetModelInfoRequest request, StreamObserver<ModelInfo> response) {
-    response.onError(ApiErrors.notImplemented("AdminService.GetModelInfo",
-        "no model is loaded in this build; model loading lands with the model issue"));
+    Optional<ModelInfo> info = modelInfo.get();
+    if (info.isEmpty()) {
+      response.onError(ApiErrors.notImplemented("AdminService.GetModelInfo", "no model is loaded in this server"));
+      return;
+    }
+    response.onNext(info.get());
+    response.onCompleted();
   }
 
   @Override

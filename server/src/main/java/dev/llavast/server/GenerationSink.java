@@ -73,7 +73,7 @@ final class GenerationSink implements TokenSink {
   private final Output out;
   private final Metrics metrics;
   private final LongSupplier nanoClock;
-  private final Consumer<List<Integer>> onAnswer;
+  private Consumer<List<Integer>> onAnswer;
   private final int maxStopChars;
 
   private final StringBuilder text = new StringBuilder(); // the whole answer so far (raw, literal bin tokens)
@@ -109,6 +109,11 @@ final class GenerationSink implements TokenSink {
    * Supplies what is known once the media is resolved: the request's context and the coordinate
    * parser for the media's geometry. Called once, before the prompt is handed to the scheduler.
    */
+  /** Replaces the consumer of the finished answer's ids. Call before the prompt is released. */
+  void onAnswer(Consumer<List<Integer>> consumer) {
+    this.onAnswer = consumer;
+  }
+
   void bind(Context context, CoordinateStreamParser coordinateParser) {
     this.ctx = context;
     this.parser = coordinateParser;

@@ -48,10 +48,27 @@ public final class LlavaStServer implements AutoCloseable {
   private volatile boolean draining;
   private Boolean drained; // guarded by this; null until drain() has run
 
-  private LlavaStServer(ServerConfig config, List<BindableService> apiServices) throws IOException {
+  /** What a model backend adds to the bare server. All methods are thread-safe. */
+  interface Backend {
+    /** The API services (media, generation, sessions). */
+    List<BindableService> services(java.util.concurrent.Executor handlerExecutor, java.util.function.BooleanSupplier draining);
+
+    /** Fills model-dependent parts of a status snapshot (queues, workers, caches). */
+    void status(ServerStatus.Builder status);
+
+    /** The loaded model's facts. */
+    java.util.Optional<dev.llavast.api.v1.ModelInfo> modelInfo();
+
+    /** Called when the drain timeout passed with calls still running: cancel them all now. */
+    void cancelAll();
+  }
+
+  private final Backend backend;
+
+  private LlavaStServer(ServerConfig config, PrometheusRegistry registry, Backend backend) throws IOException {
     this.config = config;
-    this.registry = new PrometheusRegistry();
-    JvmMetrics.builder().register(registry);
+    this.registry = registry;
+    this.backend = backend;
     this.health = new HealthStatusManager();
     health.setStatus(ServerConfig.LIVENESS_SERVICE, ServingStatus.SERVING);
     health.setStatus(ServerConfig.READINESS_SERVICE, ServingStatus.NOT_SERVING);
@@ -64,10 +81,10 @@ public final class LlavaStServer implements AutoCloseable {
         .maxInboundMessageSize(config.maxChunkBytes() + (64 << 10))
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true);
-    for (BindableService service : apiServices) {
+    for (BindableService service : backend.services(handlers, this::isDraining)) {
       builder.addService(ServerInterceptors.intercept(service, metrics));
     }
-    builder.addService(ServerInterceptors.intercept(new AdminService(this::status), metrics));
+    builder.addService(ServerInterceptors.intercept(new AdminService(this::status, backend::modelInfo), metrics));
     builder.addService(ServerInterceptors.intercept(health.getHealthService(), metrics));
     builder.addService(ProtoReflectionServiceV1.newInstance());
     this.server = builder.build();
@@ -98,14 +115,30 @@ public final class LlavaStServer implements AutoCloseable {
    *
    * @throws IOException if a port cannot be bound
    */
-  public static LlavaStServer start(ServerConfig config, List<BindableService> apiServices) throws IOException {
-    return new LlavaStServer(config, apiServices);
+  static LlavaStServer start(ServerConfig config, PrometheusRegistry registry, Backend backend) throws IOException {
+    JvmMetrics.builder().register(registry);
+    return new LlavaStServer(config, registry, backend);
   }
 
-  /** Starts a server whose API methods answer UNIMPLEMENTED until their issues land. */
+  /** Starts a server with no model: API methods answer UNIMPLEMENTED, readiness stays NOT_SERVING. */
   public static LlavaStServer startSkeleton(ServerConfig config) throws IOException {
-    return start(config, List.of(new PendingServices.Media(), new PendingServices.Generation(),
-        new PendingServices.Sessions()));
+    return start(config, new PrometheusRegistry(), new Backend() {
+      @Override
+      public List<BindableService> services(java.util.concurrent.Executor e, java.util.function.BooleanSupplier d) {
+        return List.of(new PendingServices.Media(), new PendingServices.Generation(), new PendingServices.Sessions());
+      }
+
+      @Override
+      public void status(ServerStatus.Builder status) {}
+
+      @Override
+      public java.util.Optional<dev.llavast.api.v1.ModelInfo> modelInfo() {
+        return java.util.Optional.empty();
+      }
+
+      @Override
+      public void cancelAll() {}
+    });
   }
 
   /** The bound gRPC port. */
@@ -165,6 +198,9 @@ public final class LlavaStServer implements AutoCloseable {
     try {
       clean = server.awaitTermination(timeout.toMillis(), TimeUnit.MILLISECONDS);
       if (!clean) {
+        log.info("drain timeout passed with calls running: cancelling them");
+        backend.cancelAll();
+        server.awaitTermination(2, TimeUnit.SECONDS);
         server.shutdownNow();
         server.awaitTermination(5, TimeUnit.SECONDS);
       }
@@ -193,11 +229,12 @@ public final class LlavaStServer implements AutoCloseable {
   }
 
   private ServerStatus status() {
-    return ServerStatus.newBuilder()
+    ServerStatus.Builder b = ServerStatus.newBuilder()
         .setReady(isReady())
         .setDraining(draining)
-        .setUptimeSeconds((System.nanoTime() - startNanos) / 1e9)
-        .build();
+        .setUptimeSeconds((System.nanoTime() - startNanos) / 1e9);
+    backend.status(b);
+    return b.build();
   }
 
   private static ExecutorService boundedExecutor(int threads) {

@@ -112,9 +112,10 @@ public final class Main implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
     }
-    LlavaStServer server = LlavaStServer.startSkeleton(config);
+    Serving serving = Serving.start(config);
+    LlavaStServer server = serving.server();
     Runnable drain = () -> {
-      boolean clean = server.drain(config.drainTimeout());
+      boolean clean = serving.drain(config.drainTimeout());
       log.info("drained {}", clean ? "cleanly" : "after cancelling the calls still running");
     };
     // SIGTERM and SIGINT drain and then let main() return 0 (a plain shutdown hook would exit 143).
@@ -122,7 +123,6 @@ public final class Main implements Callable<Integer> {
     onSignal("TERM", drain);
     onSignal("INT", drain);
     Runtime.getRuntime().addShutdownHook(new Thread(drain, "shutdown-drain"));
-    log.warn("no model is loaded in this build: readiness stays NOT_SERVING and generation answers UNIMPLEMENTED");
     server.awaitTermination();
     return 0;
   }

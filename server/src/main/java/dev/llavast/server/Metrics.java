@@ -88,8 +88,10 @@ public final class Metrics {
   /**
    * Scheduler gauges and counters, read from a fresh {@link SchedulerStats} snapshot when scraped:
    * running and waiting requests, KV usage per worker, preemptions and prefix-cache tokens.
+   *
+   * @param workerName the label of worker {@code i} (unique per worker, e.g. {@code cpu:1})
    */
-  public void scheduler(Supplier<SchedulerStats> stats) {
+  public void scheduler(Supplier<SchedulerStats> stats, java.util.function.IntFunction<String> workerName) {
     GaugeWithCallback.builder().name("llavast_requests_running").help("Sequences running on the workers.")
         .callback(cb -> cb.call(stats.get().running())).register(registry);
     GaugeWithCallback.builder().name("llavast_requests_waiting")
@@ -102,7 +104,7 @@ public final class Metrics {
         .labelNames("worker")
         .callback(cb -> {
           for (SchedulerStats.WorkerStats w : stats.get().workers()) {
-            cb.call(w.kvUsageRatio(), w.device());
+            cb.call(w.kvUsageRatio(), workerName.apply(w.index()));
           }
         }).register(registry);
     CounterWithCallback.builder().name("llavast_preemptions_total")

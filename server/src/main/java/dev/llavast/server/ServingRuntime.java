@@ -45,6 +45,8 @@ final class ServingRuntime implements AutoCloseable {
   final boolean demo;
   final String modelName;
   final List<String> devices;
+  /** Compute dtype of the executors, e.g. {@code float32}. */
+  final String dtype;
   final Scheduler scheduler;
   final Metrics metrics;
   final MediaStore mediaStore;
@@ -64,6 +66,7 @@ final class ServingRuntime implements AutoCloseable {
     this.demo = demo;
     this.devices = List.copyOf(devices);
     this.modelName = demo ? DemoCheckpoint.MODEL_NAME : model.directory().getFileName().toString();
+    this.dtype = executors.get(0).computeDtype().name().toLowerCase(java.util.Locale.ROOT);
     this.lastProgressNanos = new AtomicLongArray(executors.size());
     for (int i = 0; i < executors.size(); i++) {
       lastProgressNanos.set(i, System.nanoTime());
@@ -101,10 +104,9 @@ final class ServingRuntime implements AutoCloseable {
     this.featureCache = new FeatureCache(config.featureCacheBytes(), callbacks, metrics);
     this.sessions = new SessionStore(config.maxSessions(), config.sessionTtl(), Duration.ofHours(1), System::nanoTime);
     if (metrics != null) {
-      metrics.scheduler(scheduler::stats);
+      metrics.scheduler(scheduler::stats, i -> this.devices.get(i));
       metrics.sessions(sessions::openCount);
-      metrics.modelInfo(modelName, executors.get(0).computeDtype().name().toLowerCase(java.util.Locale.ROOT),
-          String.join(",", devices), demo);
+      metrics.modelInfo(modelName, dtype, String.join(",", devices), demo);
     }
     this.watchdog = Executors.newSingleThreadScheduledExecutor(daemon("worker-watchdog"));
     watchdog.scheduleAtFixedRate(this::checkLiveness, 1, 1, TimeUnit.SECONDS);

@@ -19,7 +19,8 @@ class MetricsTest {
     m.requestSuccess.labelValues("stop").inc();
     m.requestFailure.labelValues("OVERLOADED").inc();
     m.scheduler(() -> new dev.llavast.scheduler.SchedulerStats(3, 7500, java.util.List.of(
-        new dev.llavast.scheduler.SchedulerStats.WorkerStats(0, "cpu:0", true, 2, 1, 4, 100, 25, 10, 0, 5, 4000, 3000, 50, 0))));
+        new dev.llavast.scheduler.SchedulerStats.WorkerStats(0, "cpu()", true, 2, 1, 4, 100, 25, 10, 0, 5, 4000, 3000, 50, 0))),
+        i -> "cpu:" + i);
     m.sessions(() -> 2);
     m.ttft.observe(0.3);
     m.e2e.observe(600);

@@ -1,0 +1,148 @@
+package dev.llavast.server;
+
+import dev.llavast.api.v1.AskRequest;
+import dev.llavast.api.v1.CloseSessionRequest;
+import dev.llavast.api.v1.CreateSessionRequest;
+import dev.llavast.api.v1.GenerateStreamResponse;
+import dev.llavast.api.v1.GetSessionRequest;
+import dev.llavast.api.v1.MediaKind;
+import dev.llavast.api.v1.MediaRef;
+import dev.llavast.api.v1.SessionInfo;
+import dev.llavast.api.v1.SessionServiceGrpc;
+import dev.llavast.models.tokenizer.ChatTemplate;
+import dev.llavast.scheduler.RequestHandle;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalInt;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * {@code SessionService}: conversations about one media item. Each {@code Ask} renders the whole
+ * conversation (earlier questions, and earlier answers fed back as their generated ids, coordinate
+ * tokens included), so the video's KV prefix is reused from the prefix cache and only the new
+ * turn is prefilled. Handlers never block.
+ */
+final class SessionServiceImpl extends SessionServiceGrpc.SessionServiceImplBase {
+  private final ServingRuntime rt;
+  private final GenerationServiceImpl generation;
+  private final MediaPipeline pipeline;
+  private final MediaStore.MediaProbe probe;
+  private final Executor handlerExecutor;
+
+  SessionServiceImpl(ServingRuntime rt, GenerationServiceImpl generation, MediaPipeline pipeline,
+      MediaStore.MediaProbe probe, Executor handlerExecutor) {
+    this.rt = rt;
+    this.generation = generation;
+    this.pipeline = pipeline;
+    this.probe = probe;
+    this.handlerExecutor = handlerExecutor;
+  }
+
+  @Override
+  public void createSession(CreateSessionRequest request, StreamObserver<SessionInfo> response) {
+    try {
+      MediaStore.StoredMedia media = storedMedia(request.getMedia());
+      dev.llavast.models.media.ClipRange clip = MediaPipeline.clipOf(request.hasClip() ? request.getClip() : null,
+          "clip");
+      if (request.getSystemPrompt().length() > RequestValidator.MAX_PROMPT_CHARS) {
+        throw ApiErrors.invalidArgument(List.of(new ApiErrors.FieldViolation("system_prompt",
+            "has " + request.getSystemPrompt().length() + " characters, more than " + RequestValidator.MAX_PROMPT_CHARS)));
+      }
+      if (!Double.isFinite(request.getTtlSeconds()) || request.getTtlSeconds() < 0) {
+        throw ApiErrors.invalidArgument(List.of(new ApiErrors.FieldViolation("ttl_seconds",
+            "must be a finite number >= 0 (0 = server default), got " + request.getTtlSeconds())));
+      }
+      SessionStore.Session s = rt.sessions.create(media.mediaId(),
+          request.hasClip() ? request.getClip() : dev.llavast.api.v1.ClipRange.getDefaultInstance(),
+          request.getSystemPrompt(), request.getTtlSeconds());
+      // Start loading the features now, so the first question does not wait for them.
+      pipeline.resolve(media, clip, OptionalInt.empty());
+      response.onNext(s.info());
+      response.onCompleted();
+    } catch (StatusRuntimeException e) {
+      response.onError(e);
+    }
+  }
+
+  @Override
+  public void ask(AskRequest request, StreamObserver<GenerateStreamResponse> response) {
+    ServerCallStreamObserver<GenerateStreamResponse> call = (ServerCallStreamObserver<GenerateStreamResponse>) response;
+    AtomicReference<RequestHandle> handle = new AtomicReference<>();
+    FlowControlledStream<GenerateStreamResponse> stream = new FlowControlledStream<>(call, handlerExecutor,
+        GenerationServiceImpl.MAX_BUFFERED_MESSAGES, () -> {
+          RequestHandle h = handle.get();
+          if (h != null) {
+            h.cancel();
+          }
+        });
+    GenerationSink.Output out = GenerationServiceImpl.streamOutput(stream);
+    SessionStore.AskTurn turn;
+    try {
+      turn = rt.sessions.beginAsk(request.getSessionId());
+    } catch (StatusRuntimeException e) {
+      out.fail(e);
+      return;
+    }
+    SessionStore.Session s = turn.session;
+    List<ChatTemplate.Turn> history = new ArrayList<>();
+    for (SessionStore.Turn t : s.turns()) {
+      history.add(ChatTemplate.Turn.ids(t.question(), t.answerTokenIds()));
+    }
+    GenerationServiceImpl.Job job = new GenerationServiceImpl.Job(request.getRequestId(),
+        MediaRef.newBuilder().setMediaId(s.mediaId).build(),
+        s.clip.getStartSeconds() == 0 && s.clip.getEndSeconds() == 0 ? null : s.clip,
+        request.getPrompt(), request.getTask(),
+        request.hasSampling() ? request.getSampling() : dev.llavast.api.v1.SamplingParams.getDefaultInstance(),
+        request.getPriority(), request.getOutput(), s.systemPrompt, history,
+        a -> turn.commit(new SessionStore.Turn(a.question(), a.ids().stream().mapToInt(Integer::intValue).toArray(),
+            a.contextTokens())),
+        turn::close);
+    generation.start(job, call, handle, out);
+  }
+
+  @Override
+  public void getSession(GetSessionRequest request, StreamObserver<SessionInfo> response) {
+    try {
+      response.onNext(rt.sessions.find(request.getSessionId()).info());
+      response.onCompleted();
+    } catch (StatusRuntimeException e) {
+      response.onError(e);
+    }
+  }
+
+  @Override
+  public void closeSession(CloseSessionRequest request, StreamObserver<SessionInfo> response) {
+    try {
+      response.onNext(rt.sessions.close(request.getSessionId()));
+      response.onCompleted();
+    } catch (StatusRuntimeException e) {
+      response.onError(e);
+    }
+  }
+
+  /** The session's media: an uploaded id, or inline bytes stored through the upload path. */
+  private MediaStore.StoredMedia storedMedia(MediaRef ref) {
+    List<ApiErrors.FieldViolation> v = new ArrayList<>();
+    new RequestValidator(rt.config).media("media", ref, v);
+    RequestValidator.throwIfAny(v);
+    try {
+      switch (ref.getSourceCase()) {
+        case MEDIA_ID:
+          return rt.mediaStore.get(ref.getMediaId()).orElseThrow(() -> MediaServiceImpl.notFound(ref.getMediaId()));
+        case VIDEO_BYTES:
+          return rt.mediaStore.putInline(MediaKind.MEDIA_KIND_VIDEO, List.of(ref.getVideoBytes()), 0, probe);
+        case IMAGE_BYTES:
+          return rt.mediaStore.putInline(MediaKind.MEDIA_KIND_IMAGE, List.of(ref.getImageBytes()), 0, probe);
+        default:
+          return rt.mediaStore.putInline(MediaKind.MEDIA_KIND_FRAMES, ref.getFrames().getImagesList(),
+              ref.getFrames().getFps(), probe);
+      }
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("could not store inline media", e);
+    }
+  }
+}
