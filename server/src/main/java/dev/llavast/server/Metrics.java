@@ -6,7 +6,9 @@ import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import dev.llavast.scheduler.SchedulerStats;
 import java.util.function.DoubleSupplier;
+import java.util.function.Supplier;
 
 /**
  * The server's own Prometheus metrics, with the stable names of {@code shared/docs/ANCHORS.md}
@@ -26,14 +28,7 @@ public final class Metrics {
   final Counter generationTokens;
   final Counter requestSuccess;
   final Counter requestFailure;
-  final Counter preemptions;
-  final Counter prefixQueries;
-  final Counter prefixHits;
   final Counter featureCacheRequests;
-  final Gauge requestsRunning;
-  final Gauge requestsWaiting;
-  final Gauge kvUsage;
-  final Gauge sessionsActive;
   final Histogram ttft;
   final Histogram interToken;
   final Histogram e2e;
@@ -54,18 +49,8 @@ public final class Metrics {
         .help("Requests that finished, by finish reason.").labelNames("finish_reason").register(registry);
     requestFailure = Counter.builder().name("llavast_request_failure_total")
         .help("Requests that failed, by error reason (errors.proto).").labelNames("reason").register(registry);
-    preemptions = counter("llavast_preemptions_total", "Sequences preempted for lack of KV blocks (recomputed later).");
-    prefixQueries = counter("llavast_prefix_cache_queries_total", "Prompt tokens looked up in the KV prefix cache.");
-    prefixHits = counter("llavast_prefix_cache_hits_total", "Prompt tokens served from the KV prefix cache.");
     featureCacheRequests = Counter.builder().name("llavast_feature_cache_requests_total")
         .help("Feature cache lookups by result.").labelNames("result").register(registry);
-    requestsRunning = Gauge.builder().name("llavast_requests_running")
-        .help("Sequences running on the workers.").register(registry);
-    requestsWaiting = Gauge.builder().name("llavast_requests_waiting")
-        .help("Requests admitted and waiting to run (the autoscaling signal).").register(registry);
-    kvUsage = Gauge.builder().name("llavast_kv_cache_usage_ratio")
-        .help("Fraction of KV blocks in use, per worker.").labelNames("worker").register(registry);
-    sessionsActive = Gauge.builder().name("llavast_sessions_active").help("Open sessions.").register(registry);
     ttft = histogram("llavast_time_to_first_token_seconds", "Time from arrival to the first generated token.", TTFT);
     interToken = histogram("llavast_inter_token_latency_seconds", "Time between consecutive generated tokens.", INTER_TOKEN);
     e2e = exponential("llavast_e2e_request_latency_seconds", "Time from arrival to the final message.");
@@ -98,6 +83,45 @@ public final class Metrics {
     CounterWithCallback.builder().name("llavast_feature_cache_evictions_total")
         .help("Feature cache entries evicted.")
         .callback(cb -> cb.call(evictions.getAsDouble())).register(registry);
+  }
+
+  /**
+   * Scheduler gauges and counters, read from a fresh {@link SchedulerStats} snapshot when scraped:
+   * running and waiting requests, KV usage per worker, preemptions and prefix-cache tokens.
+   */
+  public void scheduler(Supplier<SchedulerStats> stats) {
+    GaugeWithCallback.builder().name("llavast_requests_running").help("Sequences running on the workers.")
+        .callback(cb -> cb.call(stats.get().running())).register(registry);
+    GaugeWithCallback.builder().name("llavast_requests_waiting")
+        .help("Requests admitted and waiting to run, media still loading included (the autoscaling signal).")
+        .callback(cb -> {
+          SchedulerStats s = stats.get();
+          cb.call(s.queuedRequests() + s.waiting());
+        }).register(registry);
+    GaugeWithCallback.builder().name("llavast_kv_cache_usage_ratio").help("Fraction of KV blocks in use, per worker.")
+        .labelNames("worker")
+        .callback(cb -> {
+          for (SchedulerStats.WorkerStats w : stats.get().workers()) {
+            cb.call(w.kvUsageRatio(), w.device());
+          }
+        }).register(registry);
+    CounterWithCallback.builder().name("llavast_preemptions_total")
+        .help("Sequences preempted for lack of KV blocks (recomputed later).")
+        .callback(cb -> cb.call(stats.get().preemptionsTotal())).register(registry);
+    CounterWithCallback.builder().name("llavast_prefix_cache_queries_total")
+        .help("Prompt tokens looked up in the KV prefix cache.")
+        .callback(cb -> cb.call(stats.get().workers().stream().mapToLong(SchedulerStats.WorkerStats::prefixQueryTokensTotal).sum()))
+        .register(registry);
+    CounterWithCallback.builder().name("llavast_prefix_cache_hits_total")
+        .help("Prompt tokens served from the KV prefix cache.")
+        .callback(cb -> cb.call(stats.get().workers().stream().mapToLong(SchedulerStats.WorkerStats::prefixHitTokensTotal).sum()))
+        .register(registry);
+  }
+
+  /** Active sessions, read when scraped. */
+  public void sessions(java.util.function.IntSupplier open) {
+    GaugeWithCallback.builder().name("llavast_sessions_active").help("Open sessions.")
+        .callback(cb -> cb.call(open.getAsInt())).register(registry);
   }
 
   private Counter counter(String name, String help) {

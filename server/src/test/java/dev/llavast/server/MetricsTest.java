@@ -18,7 +18,9 @@ class MetricsTest {
     m.featureCache(() -> 1234, () -> 2);
     m.requestSuccess.labelValues("stop").inc();
     m.requestFailure.labelValues("OVERLOADED").inc();
-    m.kvUsage.labelValues("cpu:0").set(0.25);
+    m.scheduler(() -> new dev.llavast.scheduler.SchedulerStats(3, 7500, java.util.List.of(
+        new dev.llavast.scheduler.SchedulerStats.WorkerStats(0, "cpu:0", true, 2, 1, 4, 100, 25, 10, 0, 5, 4000, 3000, 50, 0))));
+    m.sessions(() -> 2);
     m.ttft.observe(0.3);
     m.e2e.observe(600);
 
@@ -26,12 +28,12 @@ class MetricsTest {
     PrometheusTextFormatWriter.create().write(out, registry.scrape());
     String text = out.toString(StandardCharsets.UTF_8);
     assertThat(text).contains(
-        "llavast_requests_running ", "llavast_requests_waiting ", "llavast_kv_cache_usage_ratio{worker=\"cpu:0\"} 0.25",
-        "llavast_feature_cache_bytes 1234", "llavast_sessions_active ",
+        "llavast_requests_running 4", "llavast_requests_waiting 5", "llavast_kv_cache_usage_ratio{worker=\"cpu:0\"} 0.25",
+        "llavast_feature_cache_bytes 1234", "llavast_sessions_active 2",
         "llavast_model_info{devices=\"cpu:0\",dtype=\"float32\",model=\"llava-st-demo-tiny\",random_weights=\"true\"} 1",
         "llavast_prompt_tokens_total ", "llavast_generation_tokens_total ",
         "llavast_request_success_total{finish_reason=\"stop\"} 1", "llavast_request_failure_total{reason=\"OVERLOADED\"} 1",
-        "llavast_preemptions_total ", "llavast_prefix_cache_queries_total ", "llavast_prefix_cache_hits_total ",
+        "llavast_preemptions_total 5", "llavast_prefix_cache_queries_total 4000", "llavast_prefix_cache_hits_total 3000",
         "llavast_feature_cache_evictions_total 2",
         "llavast_time_to_first_token_seconds_bucket{le=\"0.3\"} 1", "llavast_time_to_first_token_seconds_bucket{le=\"40.0\"} 1",
         "llavast_inter_token_latency_seconds_bucket{le=\"0.64\"} 0",

@@ -105,6 +105,15 @@ public final class CoordinateStreamParser {
     return end();
   }
 
+  /**
+   * Whether the parser holds symbols of a group that is not complete yet. A streaming server holds
+   * back the text of those symbols too, so that a group's text and its structured value leave in
+   * the same message.
+   */
+  public boolean holding() {
+    return !held.isEmpty();
+  }
+
   /** The end of the answer: emits whatever is held (a pending timestamp, or an unfinished group as text). */
   public List<Piece> finish() {
     begin();

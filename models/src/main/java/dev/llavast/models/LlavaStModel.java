@@ -1,0 +1,436 @@
+package dev.llavast.models;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import dev.llavast.models.lape.CoordinateLerp;
+import dev.llavast.models.lape.ExtendedVocab;
+import dev.llavast.models.lape.Lape;
+import dev.llavast.models.nn.Weights;
+import dev.llavast.models.packer.SpatialTemporalPacker;
+import dev.llavast.models.projector.Projector;
+import dev.llavast.models.qwen2.PagedBatch;
+import dev.llavast.models.qwen2.Qwen2Model;
+import dev.llavast.models.sampling.Sampler;
+import dev.llavast.models.siglip.SiglipEncoder;
+import dev.llavast.scheduler.ExecutorException;
+import dev.llavast.scheduler.ExecutorSpec;
+import dev.llavast.scheduler.MediaFeatures;
+import dev.llavast.scheduler.ModelExecutor;
+import dev.llavast.scheduler.PreparedMedia;
+import dev.llavast.scheduler.PromptInput;
+import dev.llavast.scheduler.SequenceStep;
+import dev.llavast.scheduler.StepPlan;
+import dev.llavast.scheduler.StepResult;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * LLaVA-ST on one device: SigLIP -> projector -> LAPE -> STP for {@link #encode}, and batched, paged
+ * Qwen2 steps with the extended (V + 3·bins) vocabulary for {@link #step}.
+ *
+ * <p>All weights, the precomputed extended embedding table and head, and the KV pool live in one
+ * long-lived NDManager for the device (fp32 on CPU). Every encode and step runs in a sub-manager that
+ * is closed before the call returns; {@link #liveArrayCount()} lets tests check that.
+ *
+ * <p>Threading: as {@link ModelExecutor}: {@link #spec()} and {@link #liveArrayCount()} from any
+ * thread, everything else from the device's worker thread only (the constructor may run on another
+ * thread; each call turns grad mode off on its own thread).
+ */
+public final class LlavaStModel implements ModelExecutor {
+
+  /**
+   * Ids of the six value-slot tokens (from the tokenizer; never hard-coded). A {@link PromptInput.ValueToken}
+   * must sit on one of them.
+   */
+  public record ValueTokenIds(int tempInput, int tempOutput, int heightInput, int heightOutput, int widthInput,
+      int widthOutput) {}
+
+  /**
+   * Construction options.
+   *
+   * @param valueTokenIds the value-slot ids
+   * @param fixWidthInput false (default) reproduces the release: a {@code <WIDTH-INPUT>} keeps its plain
+   *     embedding and its value is ignored; true lerps it over the width input table like the others
+   * @param visionChunkFrames frames per SigLIP chunk (bounds encode memory)
+   * @param computeDtype FLOAT32 or FLOAT16, or null for the device default (fp32 on CPU, fp16 on GPU)
+   * @param cpuThreads PyTorch intra-op threads to set (process-wide) when the device is the CPU; 0 keeps the
+   *     engine default. On an oversubscribed host, 1 avoids OpenMP threads spinning against each other
+   *     (measured here: a tiny decode step 145 ms with 2 threads, 2-9 ms with 1)
+   */
+  public record Options(ValueTokenIds valueTokenIds, boolean fixWidthInput, int visionChunkFrames,
+      DataType computeDtype, int cpuThreads) {
+    public Options {
+      if (cpuThreads < 0) {
+        throw new IllegalArgumentException("cpuThreads must be >= 0, got " + cpuThreads);
+      }
+      Objects.requireNonNull(valueTokenIds, "valueTokenIds");
+      if (visionChunkFrames <= 0) {
+        throw new IllegalArgumentException("visionChunkFrames must be > 0, got " + visionChunkFrames);
+      }
+      if (computeDtype != null && computeDtype != DataType.FLOAT32 && computeDtype != DataType.FLOAT16) {
+        throw new IllegalArgumentException("computeDtype must be FLOAT32 or FLOAT16, got " + computeDtype);
+      }
+    }
+
+    /** Release behaviour (width-input quirk kept), 10-frame vision chunks, device-default dtype. */
+    public static Options defaults(ValueTokenIds ids) {
+      return new Options(ids, false, 10, null, 0);
+    }
+  }
+
+  /**
+   * Packed features in host memory: {@code [tokenCount, hidden]} fp32 row-major (video: the
+   * (F/5)·81 slow STP tokens, 1 620 for the release; image: the G² = 729 LAPE-injected projector tokens).
+   * Immutable by contract; any thread.
+   */
+  public record Features(String mediaKey, boolean video, int tokenCount, int hidden, float[] data)
+      implements MediaFeatures {
+    public Features {
+      Objects.requireNonNull(mediaKey, "mediaKey");
+      if ((long) tokenCount * hidden != data.length) {
+        throw new IllegalArgumentException("features must hold [" + tokenCount + ", " + hidden + "] floats, got "
+            + data.length);
+      }
+    }
+
+    @Override
+    public long bytes() {
+      return 4L * data.length;
+    }
+  }
+
+  private final ModelConfig cfg;
+  private final Options options;
+  private final Device device;
+  private final DataType dtype;
+  private final NDManager manager;
+  private final SiglipEncoder siglip;
+  private final Projector projector;
+  private final Lape lape;
+  private final SpatialTemporalPacker packer;
+  private final ExtendedVocab vocab;
+  private final Qwen2Model llm;
+  private final ExecutorSpec spec;
+
+  /**
+   * Loads every weight onto {@code device}.
+   *
+   * @throws IllegalArgumentException if a tensor is missing or mis-shaped (the message names it)
+   */
+  public LlavaStModel(ModelConfig cfg, TensorSource weights, Device device, Options options) {
+    this.cfg = Objects.requireNonNull(cfg, "cfg");
+    this.options = Objects.requireNonNull(options, "options");
+    this.device = Objects.requireNonNull(device, "device");
+    this.dtype = options.computeDtype() != null ? options.computeDtype()
+        : device.isGpu() ? DataType.FLOAT16 : DataType.FLOAT32;
+    this.manager = NDManager.newBaseManager(device, "PyTorch");
+    JniUtils.setGradMode(false);
+    if (options.cpuThreads() > 0 && !device.isGpu()) {
+      JniUtils.setNumThreads(options.cpuThreads());
+    }
+    try {
+      Weights w = new Weights(weights, manager, dtype);
+      this.siglip = SiglipEncoder.load(cfg, w);
+      this.projector = Projector.load(cfg, w);
+      this.lape = Lape.load(cfg, w);
+      this.packer = SpatialTemporalPacker.load(cfg, w);
+      this.vocab = ExtendedVocab.load(cfg, w);
+      this.llm = Qwen2Model.load(cfg, w);
+    } catch (RuntimeException e) {
+      manager.close();
+      throw e;
+    }
+    this.spec = new ExecutorSpec(device.toString(), cfg.maxPositionEmbeddings(),
+        cfg.kvBytesPerToken(dtype.getNumOfBytes()), -1L);
+  }
+
+  public ModelConfig config() {
+    return cfg;
+  }
+
+  public DataType computeDtype() {
+    return dtype;
+  }
+
+  @Override
+  public ExecutorSpec spec() {
+    return spec;
+  }
+
+  /** NDArrays currently alive in this model's manager tree (weights + KV pool at rest). Any thread. */
+  public int liveArrayCount() {
+    return manager.getManagedArrays().size();
+  }
+
+  @Override
+  public void allocateKvCache(int numBlocks, int blockSize) {
+    JniUtils.setGradMode(false);
+    llm.allocateKvCache(numBlocks, blockSize);
+  }
+
+  // ------------------------------------------------------------------------------------------ encode
+
+  @Override
+  public MediaFeatures encode(PreparedMedia media) {
+    if (!(media instanceof PixelFrames px)) {
+      throw new ExecutorException("LlavaStModel encodes PixelFrames, got "
+          + (media == null ? "null" : media.getClass().getName()));
+    }
+    ModelConfig.VisionConfig vc = cfg.vision();
+    int expectedFrames = px.video() ? cfg.numFrames() : 1;
+    if (px.size() != vc.imageSize() || px.frames() != expectedFrames) {
+      throw new ExecutorException("media " + px.mediaKey() + " has " + px.frames() + " frames of " + px.size()
+          + " px; expected " + expectedFrames + " frames of " + vc.imageSize() + " px");
+    }
+    JniUtils.setGradMode(false);
+    try (NDManager enc = manager.newSubManager()) {
+      int frames = px.frames();
+      int s = px.size();
+      int frameFloats = 3 * s * s;
+      List<NDArray> stageA = new ArrayList<>();
+      float[] imageOut = null;
+      for (int t0 = 0; t0 < frames; t0 += options.visionChunkFrames()) {
+        int n = Math.min(options.visionChunkFrames(), frames - t0);
+        try (NDManager cm = enc.newSubManager()) {
+          float[] chunk = Arrays.copyOfRange(px.pixels(), t0 * frameFloats, (t0 + n) * frameFloats);
+          NDArray pix = toDtype(cm.create(chunk, new Shape(n, 3, s, s)));   // [n, 3, S, S]
+          NDArray v = siglip.forward(pix, cm);                               // [n, G², Cv]
+          NDArray p = projector.forward(v);                                  // [n, G², C]
+          NDArray l = lape.inject(p, px.video() ? t0 : 0);                   // [n, G², C]
+          if (px.video()) {
+            NDArray a = packer.spatial(l);                                   // [n, S_A, C]
+            a.attach(enc);
+            stageA.add(a);
+          } else {
+            imageOut = hostFloats(l);                                        // [G², C]
+          }
+        }
+      }
+      if (!px.video()) {
+        return new Features(px.mediaKey(), false, vc.numPatches(), cfg.hiddenSize(), imageOut);
+      }
+      NDArray all = stageA.size() == 1 ? stageA.get(0) : NDArrays.concat(new NDList(stageA), 0); // [F, S_A, C]
+      NDArray slow = packer.slow(all);                                                          // [F/5·S_A, C]
+      float[] data = hostFloats(slow);
+      return new Features(px.mediaKey(), true, (int) slow.getShape().get(0), cfg.hiddenSize(), data);
+    } catch (ExecutorException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw new ExecutorException("encoding " + px.mediaKey() + " failed: " + e.getMessage(), e);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------- step
+
+  @Override
+  public StepResult step(StepPlan plan) {
+    List<SequenceStep> seqs = plan.sequences();
+    float[][] logits = stepLogits(plan);
+    int sampled = 0;
+    boolean anyLogprobs = false;
+    for (SequenceStep s : seqs) {
+      if (s.sample()) {
+        sampled++;
+        anyLogprobs |= s.sampling().logprobs();
+      }
+    }
+    int[] ids = new int[sampled];
+    float[] lps = anyLogprobs ? new float[sampled] : null;
+    int k = 0;
+    for (SequenceStep s : seqs) {
+      if (!s.sample()) {
+        continue;
+      }
+      int[] generated = s.generated() == null ? new int[0] : s.generated();
+      Sampler.Sample pick = Sampler.sample(logits[k], 0, vocab.extendedSize(), s.sampling(), generated);
+      ids[k] = pick.tokenId();
+      if (lps != null) {
+        lps[k] = s.sampling().logprobs() ? pick.logprob() : Float.NaN;
+      }
+      k++;
+    }
+    return new StepResult(ids, lps);
+  }
+
+  /**
+   * Runs the batch and returns the fp32 logits {@code [V + 3·bins]} of every sequence step that samples,
+   * in plan order. Worker thread only.
+   */
+  float[][] stepLogits(StepPlan plan) {
+    JniUtils.setGradMode(false);
+    List<SequenceStep> seqs = plan.sequences();
+    if (seqs.isEmpty()) {
+      return new float[0][];
+    }
+    try (NDManager step = manager.newSubManager()) {
+      NDArray x = embed(seqs, step);                                    // [N, C]
+      List<PagedBatch.Run> runs = new ArrayList<>(seqs.size());
+      for (SequenceStep s : seqs) {
+        runs.add(new PagedBatch.Run(s.startPosition(), s.tokenIds().length, s.blockTable(), s.sample()));
+      }
+      NDArray hidden = llm.forward(x, new PagedBatch(plan.blockSize(), runs), step); // [M, C]
+      if (hidden == null) {
+        return new float[0][];
+      }
+      NDArray lg = vocab.logits(hidden);                                 // [M, V + 3 bins]
+      int m = (int) lg.getShape().get(0);
+      int width = (int) lg.getShape().get(1);
+      float[] flat = hostFloats(lg);
+      float[][] rows = new float[m][];
+      for (int i = 0; i < m; i++) {
+        rows[i] = Arrays.copyOfRange(flat, i * width, (i + 1) * width);
+      }
+      return rows;
+    } catch (IllegalArgumentException | IllegalStateException e) {
+      throw new ExecutorException("step rejected: " + e.getMessage(), e);
+    } catch (ExecutorException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw new ExecutorException("step failed: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The input embeddings of the batch, rows concatenated in plan order (spec §6.2-6.3): ids from the
+   * extended table, visual spans spliced over their positions (markers included), value tokens replaced
+   * by lerps of the LAPE input tables ({@code <WIDTH-INPUT>} untouched unless {@code fixWidthInput}).
+   *
+   * @return {@code [N, C]} owned by {@code step}
+   */
+  NDArray embed(List<SequenceStep> seqs, NDManager step) {
+    int c = cfg.hiddenSize();
+    int n = 0;
+    for (SequenceStep s : seqs) {
+      n += s.tokenIds().length;
+    }
+    long[] rowA = new long[n];
+    long[] rowB = new long[n];
+    float[] wA = new float[n];
+    float[] wB = new float[n];
+    long[] order = new long[n];
+    boolean lerp = false;
+    List<float[]> visualSrc = new ArrayList<>();
+    List<Integer> visualOff = new ArrayList<>();
+    int r = 0;
+    for (SequenceStep s : seqs) {
+      int[] ids = s.tokenIds();
+      int start = s.startPosition();
+      for (int j = 0; j < ids.length; j++) {
+        int id = ids[j];
+        if (id < 0 || id >= vocab.extendedSize()) {
+          throw new IllegalArgumentException("sequence " + s.sequenceId() + " has token id " + id + " at position "
+              + (start + j) + ", outside [0, " + vocab.extendedSize() + ")");
+        }
+        rowA[r + j] = id;
+        rowB[r + j] = id;
+        wA[r + j] = 1f;
+        order[r + j] = r + j;
+      }
+      int end = start + ids.length;
+      PromptInput prompt = s.prompt();
+      if (start < prompt.length()) {
+        for (PromptInput.ValueToken v : prompt.valueTokens()) {
+          if (v.position() < start || v.position() >= end) {
+            continue;
+          }
+          int row = r + v.position() - start;
+          int axis = valueAxis(ids[v.position() - start], v, s.sequenceId());
+          if (axis < 0) {
+            continue; // <WIDTH-INPUT> in release mode: plain embedding, value ignored
+          }
+          CoordinateLerp cl = CoordinateLerp.of(v.value(), cfg.numCoordinateBins());
+          int base = cfg.vocabSize() + axis * cfg.numCoordinateBins();
+          rowA[row] = base + cl.lo();
+          wA[row] = 1f - cl.weightHi();
+          rowB[row] = base + cl.hi();
+          wB[row] = cl.weightHi();
+          lerp = true;
+        }
+        for (PromptInput.VisualSpan span : prompt.visualSpans()) {
+          int from = Math.max(start, span.start());
+          int to = Math.min(end, span.start() + span.length());
+          if (from >= to) {
+            continue;
+          }
+          if (!(span.features() instanceof Features f) || f.hidden() != c) {
+            throw new IllegalArgumentException("sequence " + s.sequenceId() + " splices features "
+                + span.features().getClass().getName() + " that this model did not encode (hidden " + c + ")");
+          }
+          for (int p = from; p < to; p++) {
+            order[r + p - start] = n + visualSrc.size();
+            visualSrc.add(f.data());
+            visualOff.add((span.featureOffset() + p - span.start()) * c);
+          }
+        }
+      }
+      r += ids.length;
+    }
+    NDArray base = vocab.embedBlend(rowA, wA, lerp ? rowB : null, wB, step);     // [N, C]
+    if (visualSrc.isEmpty()) {
+      return base;
+    }
+    int nv = visualSrc.size();
+    float[] vis = new float[nv * c];
+    for (int i = 0; i < nv; i++) {
+      System.arraycopy(visualSrc.get(i), visualOff.get(i), vis, i * c, c);
+    }
+    try (NDArray v = toDtype(step.create(vis, new Shape(nv, c)));              // [Nv, C]
+        NDArray all = NDArrays.concat(new NDList(base, v), 0);                  // [N + Nv, C]
+        NDArray idx = step.create(order)) {                                     // [N]
+      base.close();
+      return all.get(new NDIndex("{}", idx));                                   // [N, C]
+    }
+  }
+
+  /** 0 temporal, 1 height, 2 width, -1 for an ignored {@code <WIDTH-INPUT>}. */
+  private int valueAxis(int id, PromptInput.ValueToken v, long seq) {
+    ValueTokenIds t = options.valueTokenIds();
+    if (id == t.tempInput() || id == t.tempOutput()) {
+      return 0;
+    }
+    if (id == t.heightInput() || id == t.heightOutput()) {
+      return 1;
+    }
+    if (id == t.widthOutput()) {
+      return 2;
+    }
+    if (id == t.widthInput()) {
+      return options.fixWidthInput() ? 2 : -1;
+    }
+    throw new IllegalArgumentException("sequence " + seq + " has value " + v.value() + " at position " + v.position()
+        + " on token id " + id + ", which is not a TEMP/HEIGHT/WIDTH INPUT/OUTPUT slot " + t);
+  }
+
+  private NDArray toDtype(NDArray a) {
+    if (a.getDataType() == dtype) {
+      return a;
+    }
+    NDArray c = a.toType(dtype, false);
+    a.close();
+    return c;
+  }
+
+  private static float[] hostFloats(NDArray a) {
+    if (a.getDataType() == DataType.FLOAT32) {
+      return a.toFloatArray();
+    }
+    try (NDArray f = a.toType(DataType.FLOAT32, false)) {
+      return f.toFloatArray();
+    }
+  }
+
+  @Override
+  public void close() {
+    llm.close();
+    manager.close();
+  }
+}

@@ -1,0 +1,185 @@
+package dev.llavast.models.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.LayerNorm;
+
+/**
+ * The neural-network operations that DJL 0.36 does not ship fused, composed from basic ops.
+ *
+ * <p>Ownership: DJL puts the result of an op into the manager of its <em>first</em> input. Every
+ * method here takes the activation as its first input, so results land in the activation's manager
+ * (the caller's per-step manager), never in the weights' long-lived manager. Intermediate arrays
+ * are closed before returning. Stateless; any thread that has the engine's grad mode off.
+ */
+public final class Ops {
+  private static final float SQRT_2_OVER_PI = (float) Math.sqrt(2.0 / Math.PI);
+
+  private Ops() {}
+
+  /** {@code x · Wᵀ + b}; {@code x [..., in]}, {@code w [out, in]}, {@code b [out]} or null -> {@code [..., out]}. */
+  public static NDArray linear(NDArray x, NDArray w, NDArray b) {
+    NDList out = b == null ? Linear.linear(x, w) : Linear.linear(x, w, b);
+    return out.singletonOrThrow();
+  }
+
+  /**
+   * RMSNorm: {@code x / sqrt(mean(x², -1) + eps) · w}, computed in fp32 and cast back to x's dtype
+   * (as HF Qwen2). {@code x [..., C]}, {@code w [C]} -> {@code [..., C]}.
+   */
+  public static NDArray rmsNorm(NDArray x, NDArray w, float eps) {
+    DataType dt = x.getDataType();
+    boolean up = dt != DataType.FLOAT32;
+    NDArray x32 = up ? x.toType(DataType.FLOAT32, false) : x; // [..., C]
+    try (NDArray sq = x32.square();                            // [..., C]
+        NDArray ms = sq.mean(new int[] {-1}, true);             // [..., 1]
+        NDArray msEps = ms.add(eps);                            // [..., 1]
+        NDArray root = msEps.sqrt();                            // [..., 1]
+        NDArray inv = root.pow(-1f)) {                          // [..., 1]
+      NDArray normed = x32.mul(inv);                            // [..., C]
+      if (up) {
+        NDArray cast = normed.toType(dt, false);
+        normed.close();
+        x32.close();
+        normed = cast;
+      }
+      NDArray out = normed.mul(w);                              // [..., C]
+      normed.close();
+      return out;
+    }
+  }
+
+  /** LayerNorm over the last axis with affine weight and bias. {@code x [..., C]} -> {@code [..., C]}. */
+  public static NDArray layerNorm(NDArray x, NDArray w, NDArray b, float eps) {
+    long c = x.getShape().get(x.getShape().dimension() - 1);
+    return LayerNorm.layerNorm(x, new Shape(c), w, b, eps).singletonOrThrow();
+  }
+
+  /** Exact GELU, {@code x · Φ(x)} with the erf (PyTorch {@code nn.GELU()}). Same shape. */
+  public static NDArray geluErf(NDArray x) {
+    return Activation.gelu(x);
+  }
+
+  /** Tanh-approximated GELU ({@code gelu_pytorch_tanh}): {@code 0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))}. */
+  public static NDArray geluTanh(NDArray x) {
+    try (NDArray x3 = x.pow(3);                       // [...]
+        NDArray inner = x3.mul(0.044715f);            // [...]
+        NDArray sum = inner.add(x);                   // [...]
+        NDArray scaled = sum.mul(SQRT_2_OVER_PI);     // [...]
+        NDArray t = scaled.tanh();                    // [...]
+        NDArray onePlus = t.add(1f);                  // [...]
+        NDArray half = x.mul(0.5f)) {                 // [...]
+      return half.mul(onePlus);
+    }
+  }
+
+  /** SiLU, {@code x · sigmoid(x)}. Same shape. */
+  public static NDArray silu(NDArray x) {
+    try (NDArray s = Activation.sigmoid(x)) {
+      return x.mul(s);
+    }
+  }
+
+  /**
+   * Rotary position embedding, rotate-half (non-interleaved) form:
+   * {@code x·cos + rotate_half(x)·sin}, {@code rotate_half([a, b]) = [-b, a]}.
+   *
+   * @param x {@code [N, H, D]}
+   * @param cos {@code [N, 1, D]}
+   * @param sin {@code [N, 1, D]}
+   * @return {@code [N, H, D]}
+   */
+  public static NDArray rope(NDArray x, NDArray cos, NDArray sin) {
+    long d = x.getShape().get(2);
+    long half = d / 2;
+    try (NDArray x1 = x.get(":, :, :" + half);       // [N, H, D/2]
+        NDArray x2 = x.get(":, :, " + half + ":");   // [N, H, D/2]
+        NDArray negX2 = x2.neg();                    // [N, H, D/2]
+        NDArray rot = NDArrays.concat(new NDList(negX2, x1), 2); // [N, H, D]
+        NDArray a = x.mul(cos);                      // [N, H, D]
+        NDArray b = rot.mul(sin)) {                  // [N, H, D]
+      return a.add(b);
+    }
+  }
+
+  /**
+   * Host-side RoPE tables for the given positions, as HF computes them in fp32:
+   * {@code inv_freq[i] = 1/θ^(2i/D)}, angle {@code = pos · inv_freq}, duplicated to D.
+   *
+   * @return {@code [cos, sin]}, each {@code N * D} floats laid out {@code [N, D]}
+   */
+  public static float[][] ropeTables(long[] positions, int headDim, double theta) {
+    int half = headDim / 2;
+    float[] inv = new float[half];
+    for (int i = 0; i < half; i++) {
+      inv[i] = (float) (1.0 / Math.pow(theta, (2.0 * i) / headDim));
+    }
+    float[] cos = new float[positions.length * headDim];
+    float[] sin = new float[positions.length * headDim];
+    for (int n = 0; n < positions.length; n++) {
+      float p = (float) positions[n];
+      for (int i = 0; i < half; i++) {
+        float angle = p * inv[i];
+        float c = (float) Math.cos(angle);
+        float s = (float) Math.sin(angle);
+        cos[n * headDim + i] = c;
+        cos[n * headDim + half + i] = c;
+        sin[n * headDim + i] = s;
+        sin[n * headDim + half + i] = s;
+      }
+    }
+    return new float[][] {cos, sin};
+  }
+
+  /**
+   * Softmax attention: {@code softmax(q·kᵀ·scale + mask)·v}, softmax in fp32.
+   *
+   * @param q {@code [B, H, Lq, D]}
+   * @param k {@code [B, H, Lk, D]}
+   * @param v {@code [B, H, Lk, D]}
+   * @param mask additive, broadcastable to {@code [B, H, Lq, Lk]}, or null
+   * @return {@code [B, H, Lq, D]}
+   */
+  public static NDArray attention(NDArray q, NDArray k, NDArray v, NDArray mask, float scale) {
+    try (NDArray kt = k.transpose(0, 1, 3, 2);            // [B, H, D, Lk]
+        NDArray raw = q.matMul(kt);                       // [B, H, Lq, Lk]
+        NDArray scores = raw.mul(scale)) {                // [B, H, Lq, Lk]
+      NDArray probs = softmaxLastFp32(scores, mask);      // [B, H, Lq, Lk], q's dtype
+      NDArray out = probs.matMul(v);                      // [B, H, Lq, D]
+      probs.close();
+      return out;
+    }
+  }
+
+  /** Softmax over the last axis in fp32 after adding an optional mask; result in the input's dtype. */
+  public static NDArray softmaxLastFp32(NDArray scores, NDArray mask) {
+    DataType dt = scores.getDataType();
+    NDArray s32 = dt == DataType.FLOAT32 ? scores : scores.toType(DataType.FLOAT32, false);
+    NDArray masked = mask == null ? s32 : s32.add(mask);
+    NDArray p = masked.softmax(-1);
+    if (masked != s32) {
+      masked.close();
+    }
+    if (s32 != scores) {
+      s32.close();
+    }
+    if (dt != DataType.FLOAT32) {
+      NDArray c = p.toType(dt, false);
+      p.close();
+      return c;
+    }
+    return p;
+  }
+
+  /** Moves {@code a} into {@code owner} (for results of ops whose first input is a long-lived weight). */
+  public static NDArray own(NDArray a, NDManager owner) {
+    a.attach(owner);
+    return a;
+  }
+}
