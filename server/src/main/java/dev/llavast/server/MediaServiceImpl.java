@@ -58,7 +58,7 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
         pipeline::hasCachedFeatures, pipeline::invalidate);
   }
 
-  /** For tests without a scheduler: {@code features} is the cache the pipeline would use. */
+  /** Without a pipeline object: {@code features} is the cache the pipeline uses (keys under {@link MediaPipeline#keyPrefix}). */
   MediaServiceImpl(ServerConfig config, MediaStore store, MediaStore.MediaProbe probe, Executor probeExecutor,
       FeatureCache features) {
     this(config.maxChunkBytes(), config.maxUploadBytes(), store, probe, probeExecutor,
