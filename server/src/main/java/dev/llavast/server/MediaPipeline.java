@@ -188,6 +188,7 @@ final class MediaPipeline {
     CompletableFuture<Resolved> out = new CompletableFuture<>();
     CompletableFuture<FeatureCache.Lookup> lookup;
     try {
+      checkClip(media, effective);
       lookup = cache.get(key, k -> load(media, effective, k, preferredWorker));
     } catch (RuntimeException e) {
       out.completeExceptionally(MediaErrors.map(e));
@@ -262,6 +263,29 @@ final class MediaPipeline {
           "invalid " + field + ": " + bad).violation(field, bad).build();
     }
     return ClipRange.seconds(s, e == 0 ? Double.MAX_VALUE : e);
+  }
+
+  /**
+   * Checks a clip against the media's probed metadata, before any decoding: a clip that starts
+   * after the last frame is refused here (the decoder checks again against the frames it finds).
+   * Cheap; any thread.
+   *
+   * @throws StatusRuntimeException INVALID_ARGUMENT / INVALID_REQUEST on the {@code clip} field
+   */
+  static void checkClip(StoredMedia media, ClipRange clip) {
+    if (clip == null || media.kind() == MediaKind.MEDIA_KIND_IMAGE) {
+      return;
+    }
+    MediaStore.MediaMetadata m = media.meta();
+    if (m.frameCount() <= 0 || !(m.fps() > 0)) {
+      return; // nothing to check against; the decoder decides
+    }
+    try {
+      clip.resolve((int) Math.min(Integer.MAX_VALUE, m.frameCount()), m.fps());
+    } catch (MediaException e) {
+      throw MediaErrors.toStatus(new MediaException(e.reason(), "the media is " + m.durationSeconds()
+          + " s long (" + m.frameCount() + " frames at " + m.fps() + " fps): " + e.getMessage(), e));
+    }
   }
 
   // ---------------------------------------------------------------- the load (one per key)

@@ -58,7 +58,7 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
         pipeline::hasCachedFeatures, pipeline::invalidate);
   }
 
-  /** For tests without a scheduler: {@code features} is the cache the pipeline would use. */
+  /** Without a pipeline object: {@code features} is the cache the pipeline uses (keys under {@link MediaPipeline#keyPrefix}). */
   MediaServiceImpl(ServerConfig config, MediaStore store, MediaStore.MediaProbe probe, Executor probeExecutor,
       FeatureCache features) {
     this(config.maxChunkBytes(), config.maxUploadBytes(), store, probe, probeExecutor,
@@ -110,7 +110,7 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
 
   /** Validates the {@code sha256:<64 lowercase hex>} form of a media id. */
   static String checkId(String id) {
-    if (!MEDIA_ID.matcher(id).matches()) {
+    if (!isMediaId(id)) {
       String shown = id.length() > 80 ? id.substring(0, 80) + "..." : id;
       throw ApiErrors.invalidArgument(java.util.List.of(new ApiErrors.FieldViolation("media_id",
           "must be \"sha256:\" followed by 64 lowercase hex digits, got \"" + shown + "\"")));
@@ -118,6 +118,12 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
     return id;
   }
 
+  /** True for the {@code sha256:<64 lowercase hex>} form of a media id. */
+  static boolean isMediaId(String id) {
+    return MEDIA_ID.matcher(id).matches();
+  }
+
+  /** NOT_FOUND / MEDIA_NOT_FOUND naming the id. */
   static StatusRuntimeException notFound(String id) {
     return ApiErrors.builder(Code.NOT_FOUND, ErrorReason.ERROR_REASON_MEDIA_NOT_FOUND, "no media with id " + id)
         .metadata("media_id", id)

@@ -193,13 +193,16 @@ class MediaPipelineTest {
   @Test
   void aClipOutsideTheVideoOrReversedIsInvalidArgumentOnTheClipField() throws Exception {
     StoredMedia v = video(30, 10);
-    Throwable t = catchThrowable(() -> join(pipeline.resolve(v, ClipRange.seconds(5.0, 6.0), OptionalInt.empty())));
+    CompletableFuture<Resolved> outside = pipeline.resolve(v, ClipRange.seconds(5.0, 6.0), OptionalInt.empty());
+    assertThat(outside).as("refused before any decoding").isCompletedExceptionally();
+    Throwable t = catchThrowable(() -> join(outside));
     StatusRuntimeException e = (StatusRuntimeException) (t instanceof ExecutionException ? t.getCause() : t);
     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(RequestValidatorTest.unpack(e, ErrorInfo.class).getReason()).isEqualTo("INVALID_REQUEST");
     assertThat(RequestValidatorTest.unpack(e, BadRequest.class).getFieldViolations(0).getField()).isEqualTo("clip");
-    assertThat(e.getStatus().getDescription()).contains("frame 50").contains("29");
+    assertThat(e.getStatus().getDescription()).contains("frame 50").contains("29").contains("30 frames at 10.0 fps");
     assertThat(model.encodes).hasValue(0);
+    assertThat(decodes).hasValue(0);
 
     StatusRuntimeException reversed = (StatusRuntimeException) catchThrowable(() -> MediaPipeline.clipOf(
         dev.llavast.api.v1.ClipRange.newBuilder().setStartSeconds(3).setEndSeconds(1).build(), "clip_range"));
