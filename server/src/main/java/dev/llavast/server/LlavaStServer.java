@@ -122,10 +122,16 @@ public final class LlavaStServer implements AutoCloseable {
 
   /** Starts a server with no model: API methods answer UNIMPLEMENTED, readiness stays NOT_SERVING. */
   public static LlavaStServer startSkeleton(ServerConfig config) throws IOException {
+    return start(config, List.of(new PendingServices.Media(), new PendingServices.Generation(),
+        new PendingServices.Sessions()));
+  }
+
+  /** Starts a server with the given API services and no model behind the admin service. */
+  static LlavaStServer start(ServerConfig config, List<BindableService> apiServices) throws IOException {
     return start(config, new PrometheusRegistry(), new Backend() {
       @Override
       public List<BindableService> services(java.util.concurrent.Executor e, java.util.function.BooleanSupplier d) {
-        return List.of(new PendingServices.Media(), new PendingServices.Generation(), new PendingServices.Sessions());
+        return apiServices;
       }
 
       @Override
