@@ -1,6 +1,5 @@
 package dev.llavast.server;
 
-import com.google.protobuf.ByteString;
 import com.google.rpc.Code;
 import dev.llavast.api.v1.AbortRequest;
 import dev.llavast.api.v1.AbortResponse;
@@ -62,16 +61,16 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
 
   private final ServingRuntime rt;
   private final MediaPipeline pipeline;
-  private final MediaStore.MediaProbe probe;
+  private final MediaRefResolver mediaRefs;
   private final RequestValidator validator;
   private final Executor handlerExecutor;
   private final BooleanSupplier draining;
 
-  GenerationServiceImpl(ServingRuntime rt, MediaPipeline pipeline, MediaStore.MediaProbe probe,
+  GenerationServiceImpl(ServingRuntime rt, MediaPipeline pipeline, MediaRefResolver mediaRefs,
       Executor handlerExecutor, BooleanSupplier draining) {
     this.rt = rt;
     this.pipeline = pipeline;
-    this.probe = probe;
+    this.mediaRefs = mediaRefs;
     this.validator = new RequestValidator(rt.config);
     this.handlerExecutor = handlerExecutor;
     this.draining = draining;
@@ -207,7 +206,7 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
       // Media work starts only after admission.
       CompletableFuture<MediaStore.StoredMedia> storedFuture = stored != null
           ? CompletableFuture.completedFuture(stored)
-          : CompletableFuture.supplyAsync(() -> storeInline(job.media()), rt.mediaPool);
+          : mediaRefs.resolve(job.media(), "media");
       long mediaStart = System.nanoTime();
       storedFuture
           .thenCompose(s -> pipeline.resolve(s, clip, OptionalInt.empty()).thenApply(r -> new Object[] {s, r}))
@@ -285,25 +284,6 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
       b.setClip(job.clip());
     }
     validator.validate(b.build());
-  }
-
-  /** Stores inline media through the same path as an upload. Media pool thread. */
-  private MediaStore.StoredMedia storeInline(MediaRef ref) {
-    try {
-      switch (ref.getSourceCase()) {
-        case VIDEO_BYTES:
-          return rt.mediaStore.putInline(MediaKind.MEDIA_KIND_VIDEO, List.of(ref.getVideoBytes()), 0, probe);
-        case IMAGE_BYTES:
-          return rt.mediaStore.putInline(MediaKind.MEDIA_KIND_IMAGE, List.of(ref.getImageBytes()), 0, probe);
-        case FRAMES:
-          List<ByteString> frames = ref.getFrames().getImagesList();
-          return rt.mediaStore.putInline(MediaKind.MEDIA_KIND_FRAMES, frames, ref.getFrames().getFps(), probe);
-        default:
-          throw new IllegalStateException("no inline media"); // validated earlier
-      }
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException("could not store inline media", e);
-    }
   }
 
   private MediaKind kindOf(MediaRef ref) {

@@ -39,6 +39,8 @@ public final class Serving implements AutoCloseable, LlavaStServer.Backend {
   private final ServingRuntime rt;
   private final MediaPipeline pipeline;
   private final DecoderProbe probe;
+  private final MediaRefResolver mediaRefs;
+  private final ExecutorService decodePool;
   private final ExecutorService framePool;
   private final LlavaStServer server;
   private final java.util.concurrent.ScheduledExecutorService health;
@@ -47,10 +49,13 @@ public final class Serving implements AutoCloseable, LlavaStServer.Backend {
     this.rt = rt;
     MediaDecoder decoder = new MediaDecoder(MediaLimits.defaults());
     this.probe = new DecoderProbe(decoder);
-    this.framePool = Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors()),
-        ServingRuntime.daemon("media-frame"));
+    int cpus = Math.max(2, Runtime.getRuntime().availableProcessors());
+    // Decodes wait on per-frame work, so frames get their own pool (sharing one could deadlock).
+    this.decodePool = MediaPipeline.newDecodePool(cpus, 4 * config.maxQueuedRequests());
+    this.framePool = MediaPipeline.newFramePool(cpus);
+    this.mediaRefs = new MediaRefResolver(rt.mediaStore, probe, decodePool);
     ModelConfig mc = rt.modelConfig();
-    this.pipeline = new MediaPipeline(decoder, new ImagePreprocessor(), rt.scheduler, rt.featureCache, rt.mediaPool,
+    this.pipeline = new MediaPipeline(decoder, new ImagePreprocessor(), rt.scheduler, rt.featureCache, decodePool,
         framePool, MediaPipeline.Params.of(mc, rt.modelName + "@" + DemoCheckpoint.VERSION), rt.metrics);
     this.server = LlavaStServer.start(config, registry, this);
     this.health = Executors.newSingleThreadScheduledExecutor(ServingRuntime.daemon("health"));
@@ -95,11 +100,11 @@ public final class Serving implements AutoCloseable, LlavaStServer.Backend {
 
   @Override
   public List<BindableService> services(Executor handlerExecutor, BooleanSupplier draining) {
-    GenerationServiceImpl generation = new GenerationServiceImpl(rt, pipeline, probe, handlerExecutor, draining);
+    GenerationServiceImpl generation = new GenerationServiceImpl(rt, pipeline, mediaRefs, handlerExecutor, draining);
     return List.of(
-        new MediaServiceImpl(rt.config, rt.mediaStore, probe, rt.mediaPool, pipeline),
+        new MediaServiceImpl(rt.config, rt.mediaStore, probe, decodePool, pipeline),
         generation,
-        new SessionServiceImpl(rt, generation, pipeline, probe, handlerExecutor));
+        new SessionServiceImpl(rt, generation, pipeline, mediaRefs, handlerExecutor));
   }
 
   @Override
@@ -176,6 +181,7 @@ public final class Serving implements AutoCloseable, LlavaStServer.Backend {
     }
     released = true;
     health.shutdownNow();
+    decodePool.shutdownNow();
     framePool.shutdownNow();
     try {
       rt.close();

@@ -52,7 +52,6 @@ final class ServingRuntime implements AutoCloseable {
   final MediaStore mediaStore;
   final FeatureCache featureCache;
   final SessionStore sessions;
-  final ExecutorService mediaPool;
   final ExecutorService callbacks;
   private final ScheduledExecutorService watchdog;
   private final AtomicLongArray lastProgressNanos;
@@ -72,8 +71,6 @@ final class ServingRuntime implements AutoCloseable {
       lastProgressNanos.set(i, System.nanoTime());
     }
     this.callbacks = Executors.newFixedThreadPool(2, daemon("scheduler-callback"));
-    this.mediaPool = Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors()),
-        daemon("media-decode"));
     int blocks = config.kvBlocks() > 0 ? config.kvBlocks() : defaultKvBlocks(executors.get(0), config);
     this.scheduler = Scheduler.builder()
         .executors(executors)
@@ -224,7 +221,6 @@ final class ServingRuntime implements AutoCloseable {
   public void close() throws IOException {
     watchdog.shutdownNow();
     scheduler.close();
-    mediaPool.shutdownNow();
     callbacks.shutdownNow();
     mediaStore.close();
     model.close();

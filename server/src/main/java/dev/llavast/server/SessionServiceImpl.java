@@ -5,7 +5,6 @@ import dev.llavast.api.v1.CloseSessionRequest;
 import dev.llavast.api.v1.CreateSessionRequest;
 import dev.llavast.api.v1.GenerateStreamResponse;
 import dev.llavast.api.v1.GetSessionRequest;
-import dev.llavast.api.v1.MediaKind;
 import dev.llavast.api.v1.MediaRef;
 import dev.llavast.api.v1.SessionInfo;
 import dev.llavast.api.v1.SessionServiceGrpc;
@@ -30,42 +29,56 @@ final class SessionServiceImpl extends SessionServiceGrpc.SessionServiceImplBase
   private final ServingRuntime rt;
   private final GenerationServiceImpl generation;
   private final MediaPipeline pipeline;
-  private final MediaStore.MediaProbe probe;
+  private final MediaRefResolver mediaRefs;
   private final Executor handlerExecutor;
 
   SessionServiceImpl(ServingRuntime rt, GenerationServiceImpl generation, MediaPipeline pipeline,
-      MediaStore.MediaProbe probe, Executor handlerExecutor) {
+      MediaRefResolver mediaRefs, Executor handlerExecutor) {
     this.rt = rt;
     this.generation = generation;
     this.pipeline = pipeline;
-    this.probe = probe;
+    this.mediaRefs = mediaRefs;
     this.handlerExecutor = handlerExecutor;
   }
 
   @Override
   public void createSession(CreateSessionRequest request, StreamObserver<SessionInfo> response) {
     try {
-      MediaStore.StoredMedia media = storedMedia(request.getMedia());
       dev.llavast.models.media.ClipRange clip = MediaPipeline.clipOf(request.hasClip() ? request.getClip() : null,
           "clip");
+      List<ApiErrors.FieldViolation> v = new ArrayList<>();
       if (request.getSystemPrompt().length() > RequestValidator.MAX_PROMPT_CHARS) {
-        throw ApiErrors.invalidArgument(List.of(new ApiErrors.FieldViolation("system_prompt",
-            "has " + request.getSystemPrompt().length() + " characters, more than " + RequestValidator.MAX_PROMPT_CHARS)));
+        v.add(new ApiErrors.FieldViolation("system_prompt", "has " + request.getSystemPrompt().length()
+            + " characters, more than " + RequestValidator.MAX_PROMPT_CHARS));
       }
       if (!Double.isFinite(request.getTtlSeconds()) || request.getTtlSeconds() < 0) {
-        throw ApiErrors.invalidArgument(List.of(new ApiErrors.FieldViolation("ttl_seconds",
-            "must be a finite number >= 0 (0 = server default), got " + request.getTtlSeconds())));
+        v.add(new ApiErrors.FieldViolation("ttl_seconds",
+            "must be a finite number >= 0 (0 = server default), got " + request.getTtlSeconds()));
       }
-      SessionStore.Session s = rt.sessions.create(media.mediaId(),
-          request.hasClip() ? request.getClip() : dev.llavast.api.v1.ClipRange.getDefaultInstance(),
-          request.getSystemPrompt(), request.getTtlSeconds());
-      // Start loading the features now, so the first question does not wait for them.
-      pipeline.resolve(media, clip, OptionalInt.empty());
-      response.onNext(s.info());
-      response.onCompleted();
+      RequestValidator.throwIfAny(v);
     } catch (StatusRuntimeException e) {
       response.onError(e);
+      return;
     }
+    mediaRefs.resolve(request.getMedia(), "media").whenComplete((media, error) -> {
+      if (error != null) {
+        response.onError(SchedulerErrors.toStatus(error));
+        return;
+      }
+      try {
+        MediaPipeline.checkClip(media, MediaPipeline.clipOf(request.hasClip() ? request.getClip() : null, "clip"));
+        SessionStore.Session s = rt.sessions.create(media.mediaId(),
+            request.hasClip() ? request.getClip() : dev.llavast.api.v1.ClipRange.getDefaultInstance(),
+            request.getSystemPrompt(), request.getTtlSeconds());
+        // Start loading the features now, so the first question does not wait for them.
+        pipeline.resolve(media, MediaPipeline.clipOf(request.hasClip() ? request.getClip() : null, "clip"),
+            OptionalInt.empty());
+        response.onNext(s.info());
+        response.onCompleted();
+      } catch (StatusRuntimeException e) {
+        response.onError(e);
+      }
+    });
   }
 
   @Override
@@ -121,28 +134,6 @@ final class SessionServiceImpl extends SessionServiceGrpc.SessionServiceImplBase
       response.onCompleted();
     } catch (StatusRuntimeException e) {
       response.onError(e);
-    }
-  }
-
-  /** The session's media: an uploaded id, or inline bytes stored through the upload path. */
-  private MediaStore.StoredMedia storedMedia(MediaRef ref) {
-    List<ApiErrors.FieldViolation> v = new ArrayList<>();
-    new RequestValidator(rt.config).media("media", ref, v);
-    RequestValidator.throwIfAny(v);
-    try {
-      switch (ref.getSourceCase()) {
-        case MEDIA_ID:
-          return rt.mediaStore.get(ref.getMediaId()).orElseThrow(() -> MediaServiceImpl.notFound(ref.getMediaId()));
-        case VIDEO_BYTES:
-          return rt.mediaStore.putInline(MediaKind.MEDIA_KIND_VIDEO, List.of(ref.getVideoBytes()), 0, probe);
-        case IMAGE_BYTES:
-          return rt.mediaStore.putInline(MediaKind.MEDIA_KIND_IMAGE, List.of(ref.getImageBytes()), 0, probe);
-        default:
-          return rt.mediaStore.putInline(MediaKind.MEDIA_KIND_FRAMES, ref.getFrames().getImagesList(),
-              ref.getFrames().getFps(), probe);
-      }
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException("could not store inline media", e);
     }
   }
 }
