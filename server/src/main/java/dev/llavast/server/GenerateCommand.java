@@ -129,7 +129,8 @@ final class GenerateCommand implements Callable<Integer> {
       + "\").")
   String systemPrompt;
 
-  @Option(names = "--task", description = "How to read the answer: ${COMPLETION-CANDIDATES} (default: FREE).")
+  @Option(names = "--task", description = "How to read the answer: REC, REG, DGC, TVG, TR, STVG, SVG, ELC, DVC or FREE"
+      + " (default: ${DEFAULT-VALUE}).")
   String task = "FREE";
 
   @Option(names = "--max-new-tokens", description = "Tokens to generate at most (default: ${DEFAULT-VALUE}).")
