@@ -21,6 +21,7 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     version = "llavast-server 0.1.0",
     description = "Serves LLaVA-ST (video and image questions answered with timestamps and boxes) over gRPC.",
+    subcommands = GenerateCommand.class,
     sortOptions = false)
 public final class Main implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(Main.class);
