@@ -1,5 +1,6 @@
 package dev.llavast.models.lape;
 
+import dev.llavast.models.CheckpointLayout;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -32,9 +33,9 @@ public final class ExtendedVocab {
     long c = cfg.hiddenSize();
     long bins = cfg.numCoordinateBins();
     NDArray embed = w.loadConcat(
-        java.util.List.of("model.embed_tokens.weight", Lape.TEMPORAL_INPUT, Lape.HEIGHT_INPUT, Lape.WIDTH_INPUT),
+        java.util.List.of(CheckpointLayout.EMBED_TOKENS, Lape.TEMPORAL_INPUT, Lape.HEIGHT_INPUT, Lape.WIDTH_INPUT),
         java.util.List.of(new long[] {v, c}, new long[] {bins, c}, new long[] {bins, c}, new long[] {bins, c}));
-    String headName = cfg.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
+    String headName = cfg.tieWordEmbeddings() ? CheckpointLayout.EMBED_TOKENS : CheckpointLayout.LM_HEAD;
     NDArray head = w.loadConcat(
         java.util.List.of(headName, Lape.TEMPORAL_OUTPUT, Lape.HEIGHT_OUTPUT, Lape.WIDTH_OUTPUT),
         java.util.List.of(new long[] {v, c}, new long[] {bins, c}, new long[] {bins, c}, new long[] {bins, c}));

@@ -1,5 +1,6 @@
 package dev.llavast.models.lape;
 
+import dev.llavast.models.CheckpointLayout;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import dev.llavast.models.ModelConfig;
@@ -13,12 +14,12 @@ import dev.llavast.models.nn.Weights;
  * weights' manager. Worker thread only.
  */
 public final class Lape {
-  public static final String TEMPORAL_INPUT = "model.temporal_input_embeddings.weight";
-  public static final String TEMPORAL_OUTPUT = "model.temporal_output_embeddings.weight";
-  public static final String HEIGHT_INPUT = "model.spatial_height_input_embeddings.weight";
-  public static final String HEIGHT_OUTPUT = "model.spatial_height_output_embeddings.weight";
-  public static final String WIDTH_INPUT = "model.spatial_width_input_embeddings.weight";
-  public static final String WIDTH_OUTPUT = "model.spatial_width_output_embeddings.weight";
+  public static final String TEMPORAL_INPUT = CheckpointLayout.TEMPORAL_INPUT;
+  public static final String TEMPORAL_OUTPUT = CheckpointLayout.TEMPORAL_OUTPUT;
+  public static final String HEIGHT_INPUT = CheckpointLayout.HEIGHT_INPUT;
+  public static final String HEIGHT_OUTPUT = CheckpointLayout.HEIGHT_OUTPUT;
+  public static final String WIDTH_INPUT = CheckpointLayout.WIDTH_INPUT;
+  public static final String WIDTH_OUTPUT = CheckpointLayout.WIDTH_OUTPUT;
 
   private final int grid;
   private final int hidden;

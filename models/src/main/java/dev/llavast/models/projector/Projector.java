@@ -1,5 +1,6 @@
 package dev.llavast.models.projector;
 
+import dev.llavast.models.CheckpointLayout;
 import ai.djl.ndarray.NDArray;
 import dev.llavast.models.ModelConfig;
 import dev.llavast.models.nn.Ops;
@@ -26,8 +27,8 @@ public final class Projector {
     long c = cfg.hiddenSize();
     long cv = cfg.mmHiddenSize();
     return new Projector(
-        w.load("model.mm_projector.0.weight", c, cv), w.load("model.mm_projector.0.bias", c),
-        w.load("model.mm_projector.2.weight", c, c), w.load("model.mm_projector.2.bias", c));
+        w.load(CheckpointLayout.PROJECTOR_0_WEIGHT, c, cv), w.load(CheckpointLayout.PROJECTOR_0_BIAS, c),
+        w.load(CheckpointLayout.PROJECTOR_2_WEIGHT, c, c), w.load(CheckpointLayout.PROJECTOR_2_BIAS, c));
   }
 
   /** {@code x [..., Cv]} -> {@code [..., C]} in x's manager. */

@@ -1,5 +1,6 @@
 package dev.llavast.models.qwen2;
 
+import dev.llavast.models.CheckpointLayout;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
@@ -76,7 +77,7 @@ public final class Qwen2Model implements AutoCloseable {
               List.of(new long[] {im, c}, new long[] {im, c})),
           w.load(p + "mlp.down_proj.weight", c, im));
     }
-    NDArray norm = w.load("model.norm.weight", c);
+    NDArray norm = w.load(CheckpointLayout.FINAL_NORM, c);
     return new Qwen2Model(cfg, w.dtype(), w.manager(), layers, norm);
   }
 

@@ -1,5 +1,6 @@
 package dev.llavast.models.siglip;
 
+import dev.llavast.models.CheckpointLayout;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.llavast.models.ModelConfig;
@@ -15,7 +16,7 @@ import java.util.List;
  * loader's manager. Worker thread only.
  */
 public final class SiglipEncoder {
-  static final String PREFIX = "model.vision_tower.vision_tower.vision_model.";
+  static final String PREFIX = CheckpointLayout.VISION_PREFIX;
 
   private final ModelConfig.VisionConfig vc;
   private final NDArray patchW;  // [Cv, 3*P*P] (conv weight [Cv, 3, P, P] flattened)
