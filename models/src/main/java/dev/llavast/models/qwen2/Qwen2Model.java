@@ -208,9 +208,9 @@ public final class Qwen2Model implements AutoCloseable {
       NDArray qg = q.get(new NDIndex("{}", gr.qRows()));                       // [S*Qm, Hq, D]
       NDArray q5 = qg.reshape(s, qm, hkv, g, d).transpose(0, 2, 3, 1, 4)      // [S, Hkv, G, Qm, D]
           .reshape(s, hkv, g * qm, d);                                         // [S, Hkv, G*Qm, D]
-      NDIndex at = new NDIndex("{}, {}", gr.kvBlock(), gr.kvSlot());
-      NDArray kg = Ops.own(kPool[l].get(at), lm);                              // [S*Lk, Hkv, D]
-      NDArray vg = Ops.own(vPool[l].get(at), lm);                              // [S*Lk, Hkv, D]
+      NDIndex at = new NDIndex("{}", gr.kvBlock());                            // whole blocks: index_select on dim 0
+      NDArray kg = Ops.own(kPool[l].get(at), lm);                              // [S*Lk/bs, bs, Hkv, D]
+      NDArray vg = Ops.own(vPool[l].get(at), lm);                              // [S*Lk/bs, bs, Hkv, D]
       NDArray kt = kg.reshape(s, lk, hkv, d).transpose(0, 2, 3, 1);           // [S, Hkv, D, Lk]
       NDArray vt = vg.reshape(s, lk, hkv, d).transpose(0, 2, 1, 3);           // [S, Hkv, Lk, D]
       NDArray scores = q5.matMul(kt).mul(scale).reshape(s, hkv, g, qm, lk);   // [S, Hkv, G, Qm, Lk]

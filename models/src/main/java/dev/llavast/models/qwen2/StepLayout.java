@@ -16,14 +16,18 @@ import java.util.List;
  * manager. Worker thread only.
  */
 final class StepLayout {
-  /** One attention group: {@code S} runs padded to {@code qMax} queries and {@code kMax} keys. */
+  /**
+   * One attention group: {@code S} runs padded to {@code qMax} queries and {@code kMax} keys. Keys are
+   * gathered as whole blocks (one contiguous copy per block), so {@code kMax} is a multiple of the
+   * block size; key position {@code p} of run {@code s} is slot {@code p % bs} of its block
+   * {@code p / bs}, and positions past the run's context are masked.
+   */
   record Group(
       int seqs,
       int qMax,
       int kMax,
       NDArray qRows,     // [S*Qm] int64: input row of (s, j); padding repeats the run's first row
-      NDArray kvBlock,   // [S*Lk] int64: pool block of key position p of run s
-      NDArray kvSlot,    // [S*Lk] int64: slot in that block
+      NDArray kvBlock,   // [S*Lk/bs] int64: pool block b of run s (whole blocks in logical order; padding repeats block 0)
       NDArray mask,      // [S, 1, 1, Qm, Lk] fp32: 0 where (s, j) may see key p, -inf elsewhere
       NDArray outRows) {} // [n_g] int64 valid rows of the padded [S*Qm] output, or null when no padding
 
@@ -123,21 +127,21 @@ final class StepLayout {
     int lk = 0;
     for (int i : members) {
       qm = Math.max(qm, runs.get(i).length());
-      lk = Math.max(lk, runs.get(i).startPosition() + runs.get(i).length());
+      int ctx = runs.get(i).startPosition() + runs.get(i).length();
+      lk = Math.max(lk, (ctx + bs - 1) / bs * bs);
     }
+    int nb = lk / bs;
     long[] qRows = new long[s * qm];
-    long[] kb = new long[s * lk];
-    long[] ks = new long[s * lk];
+    long[] kb = new long[s * nb];
     float[] mask = new float[s * qm * lk];
     List<Long> out = new ArrayList<>();
     boolean padded = false;
     for (int si = 0; si < s; si++) {
       PagedBatch.Run run = runs.get(members.get(si));
       int ctx = run.startPosition() + run.length();
-      for (int p = 0; p < lk; p++) {
-        int pp = p < ctx ? p : 0;
-        kb[si * lk + p] = run.blockTable()[pp / bs];
-        ks[si * lk + p] = pp % bs;
+      int used = (ctx + bs - 1) / bs;
+      for (int b = 0; b < nb; b++) {
+        kb[si * nb + b] = run.blockTable()[b < used ? b : 0];
       }
       for (int j = 0; j < qm; j++) {
         boolean real = j < run.length();
@@ -154,7 +158,7 @@ final class StepLayout {
       }
     }
     NDArray outRows = padded ? step.create(out.stream().mapToLong(Long::longValue).toArray()) : null;
-    return new Group(s, qm, lk, step.create(qRows), step.create(kb), step.create(ks),
+    return new Group(s, qm, lk, step.create(qRows), step.create(kb),
         step.create(mask, new Shape(s, 1, 1, qm, lk)), outRows);
   }
 
