@@ -111,10 +111,22 @@ final class SessionServiceImpl extends SessionServiceGrpc.SessionServiceImplBase
         request.getPrompt(), request.getTask(),
         request.hasSampling() ? request.getSampling() : dev.llavast.api.v1.SamplingParams.getDefaultInstance(),
         request.getPriority(), request.getOutput(), s.systemPrompt, history,
-        a -> turn.commit(new SessionStore.Turn(a.question(), a.ids().stream().mapToInt(Integer::intValue).toArray(),
+        a -> turn.commit(new SessionStore.Turn(a.question(), replayableIds(a.ids(), rt.model.specialTokens()),
             a.contextTokens())),
         turn::close);
     generation.start(job, call, handle, out);
+  }
+
+  /**
+   * The generated ids of an answer as a later turn replays them. A control or media-marker token,
+   * or a bare value slot, in an answer (a trained model does not write them; random weights do) is
+   * dropped: the chat template refuses such ids in an assistant turn, so keeping one would fail
+   * every later Ask of the session. Any thread.
+   */
+  static int[] replayableIds(List<Integer> ids, dev.llavast.models.tokenizer.SpecialTokens sp) {
+    return ids.stream().mapToInt(Integer::intValue)
+        .filter(id -> id >= 0 && id < sp.extendedVocabSize() && !sp.isControl(id) && !sp.isValueSlot(id))
+        .toArray();
   }
 
   @Override

@@ -1,0 +1,162 @@
+package dev.llavast.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.ByteString;
+import dev.llavast.api.v1.AdminServiceGrpc;
+import dev.llavast.api.v1.GetServerStatusRequest;
+import dev.llavast.api.v1.MediaInfo;
+import dev.llavast.api.v1.MediaKind;
+import dev.llavast.api.v1.MediaServiceGrpc;
+import dev.llavast.api.v1.ServerStatus;
+import dev.llavast.api.v1.UploadHeader;
+import dev.llavast.api.v1.UploadMediaRequest;
+import dev.llavast.api.v1.WorkerStatus;
+import dev.llavast.models.TinyCheckpoints;
+import io.grpc.ManagedChannel;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real server on loopback with a client channel to it, for the end-to-end tests. Test thread only.
+ */
+final class E2eClient implements AutoCloseable {
+  final Serving serving;
+  final ManagedChannel channel;
+
+  private E2eClient(Serving serving) {
+    this.serving = serving;
+    this.channel = NettyChannelBuilder.forAddress("127.0.0.1", serving.server().port()).usePlaintext()
+        .maxInboundMessageSize(64 << 20).build();
+  }
+
+  /** Writes the tiny random-weight checkpoint into {@code dir} and returns it. */
+  static Path tinyCheckpoint(Path dir, long seed) throws Exception {
+    TinyCheckpoints.write(dir, TinyCheckpoints.Preset.TINY, seed);
+    return dir;
+  }
+
+  /** A config on free loopback ports with the given model, devices and limits; the rest are defaults. */
+  static ServerConfig config(Path modelDir, String devices, int maxQueuedRequests, long maxUploadBytes,
+      int kvBlocks, int maxRunningSequences) {
+    ServerConfig d = ServerConfig.defaults().withEphemeralPorts();
+    return new ServerConfig(d.host(), d.port(), d.metricsPort(), Optional.of(modelDir), devices, d.handlerThreads(),
+        maxQueuedRequests, d.maxQueuedPromptTokens(), d.maxNewTokensLimit(), d.defaultMaxNewTokens(), maxUploadBytes,
+        d.maxChunkBytes(), d.maxSessions(), d.sessionTtl(), d.featureCacheBytes(), kvBlocks, d.kvBlockSize(),
+        d.maxBatchTokens(), maxRunningSequences, Duration.ofSeconds(5), d.workerStallTimeout(), d.mediaDir());
+  }
+
+  /** Starts a server and waits until readiness is SERVING (the warm-up generation passed). */
+  static E2eClient start(ServerConfig config, Duration readyWithin) throws Exception {
+    Serving s = Serving.start(config);
+    E2eClient c = new E2eClient(s);
+    try {
+      HealthGrpc.HealthBlockingStub health = HealthGrpc.newBlockingStub(c.channel);
+      long end = System.nanoTime() + readyWithin.toNanos();
+      while (true) {
+        ServingStatus st = health.withDeadlineAfter(5, TimeUnit.SECONDS)
+            .check(HealthCheckRequest.newBuilder().setService(ServerConfig.READINESS_SERVICE).build()).getStatus();
+        if (st == ServingStatus.SERVING) {
+          break;
+        }
+        if (System.nanoTime() > end) {
+          throw new AssertionError("readiness still " + st + " after " + readyWithin);
+        }
+        Thread.sleep(50);
+      }
+      return c;
+    } catch (Exception | AssertionError e) {
+      c.close();
+      throw e;
+    }
+  }
+
+  /** Uploads bytes as one media item in chunks of at most 64 KiB. */
+  MediaInfo upload(MediaKind kind, byte[] bytes, String label) throws Exception {
+    CompletableFuture<MediaInfo> done = new CompletableFuture<>();
+    StreamObserver<UploadMediaRequest> req = MediaServiceGrpc.newStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS)
+        .uploadMedia(new StreamObserver<>() {
+          @Override
+          public void onNext(MediaInfo value) {
+            done.complete(value);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            done.completeExceptionally(t);
+          }
+
+          @Override
+          public void onCompleted() {}
+        });
+    req.onNext(UploadMediaRequest.newBuilder()
+        .setHeader(UploadHeader.newBuilder().setKind(kind).setLabel(label)).build());
+    for (int off = 0; off < bytes.length; off += 64 << 10) {
+      req.onNext(UploadMediaRequest.newBuilder()
+          .setChunk(ByteString.copyFrom(bytes, off, Math.min(64 << 10, bytes.length - off))).build());
+    }
+    req.onCompleted();
+    try {
+      return done.get(60, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof Exception x) {
+        throw x;
+      }
+      throw e;
+    }
+  }
+
+  ServerStatus status() {
+    return AdminServiceGrpc.newBlockingStub(channel).withDeadlineAfter(5, TimeUnit.SECONDS)
+        .getServerStatus(GetServerStatusRequest.getDefaultInstance());
+  }
+
+  /** KV blocks referenced by a sequence, over all workers. */
+  int kvBlocksUsed() {
+    return status().getWorkersList().stream().mapToInt(WorkerStatus::getKvBlocksUsed).sum();
+  }
+
+  /** Polls until no KV block is referenced by a sequence (cached prefix blocks do not count). */
+  void awaitNoBlocksUsed(Duration within) throws InterruptedException {
+    long end = System.nanoTime() + within.toNanos();
+    int used = kvBlocksUsed();
+    while (used != 0 && System.nanoTime() < end) {
+      Thread.sleep(20);
+      used = kvBlocksUsed();
+    }
+    assertThat(used).as("KV blocks still used %s after the request ended", within).isZero();
+  }
+
+  /** The Prometheus text of {@code /metrics}. */
+  String scrapeMetrics() throws Exception {
+    HttpResponse<String> r = HttpClient.newHttpClient().send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + serving.server().metricsPort()
+            + ServerConfig.METRICS_PATH)).timeout(Duration.ofSeconds(10)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).isEqualTo(200);
+    return r.body();
+  }
+
+  @Override
+  public void close() {
+    channel.shutdownNow();
+    try {
+      channel.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    serving.close();
+  }
+}

@@ -1,0 +1,24 @@
+package dev.llavast.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.rpc.ErrorInfo;
+import dev.llavast.scheduler.InvalidRequestException;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import org.junit.jupiter.api.Test;
+
+class SchedulerErrorsTest {
+  @Test
+  void aDuplicateRequestIdIsAlreadyExistsNotPromptTooLong() {
+    StatusRuntimeException dup = SchedulerErrors.toStatus(
+        new InvalidRequestException("request id abc is already in flight"));
+    assertThat(dup.getStatus().getCode()).isEqualTo(Status.Code.ALREADY_EXISTS);
+    assertThat(RequestValidatorTest.unpack(dup, ErrorInfo.class).getReason()).isEqualTo("DUPLICATE_REQUEST_ID");
+
+    StatusRuntimeException tooLong = SchedulerErrors.toStatus(new InvalidRequestException(
+        "request r: prompt of 3000 tokens + maxNewTokens 4096 can never fit: context limit 4096 tokens"));
+    assertThat(tooLong.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(RequestValidatorTest.unpack(tooLong, ErrorInfo.class).getReason()).isEqualTo("PROMPT_TOO_LONG");
+  }
+}
