@@ -110,7 +110,13 @@ public final class Serving implements AutoCloseable, LlavaStServer.Backend {
   @Override
   public void status(ServerStatus.Builder b) {
     SchedulerStats stats = rt.scheduler.stats();
-    b.setQueueDepth(stats.queuedRequests() + stats.waiting());
+    // admitted but not running: waiting (ready, or preempted) plus waiting for their prompt. Not
+    // queuedRequests() on top: that admission count covers the same never-run sequences again.
+    int queued = 0;
+    for (SchedulerStats.WorkerStats w : stats.workers()) {
+      queued += w.waiting() + w.pendingPrompt();
+    }
+    b.setQueueDepth(queued);
     for (SchedulerStats.WorkerStats w : stats.workers()) {
       b.addWorkers(WorkerStatus.newBuilder()
           .setDevice(rt.devices.get(w.index()))
