@@ -155,6 +155,9 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
     private final ServerCallStreamObserver<MediaInfo> responses;
     private MediaStore.Upload upload;
     private long expectedSize;
+    // content bytes received (the chunks' sizes): what expected_size_bytes announces. Not
+    // upload.size(), which also counts the 4-byte length the store puts before each frame.
+    private long received;
     private boolean finished;
 
     UploadCall(ServerCallStreamObserver<MediaInfo> responses) {
@@ -177,8 +180,9 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
             throw invalid("chunk", "holds " + n + " bytes, over the limit of " + maxChunkBytes);
           }
           upload.append(request.getChunk());
-          if (expectedSize > 0 && upload.size() > expectedSize) {
-            throw invalid("header.expected_size_bytes", "the upload sent " + upload.size()
+          received += n;
+          if (expectedSize > 0 && received > expectedSize) {
+            throw invalid("header.expected_size_bytes", "the upload sent " + received
                 + " bytes, more than the " + expectedSize + " announced");
           }
         }
@@ -240,9 +244,9 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
         respondError(invalid("header", "the stream ended without a header"));
         return;
       }
-      if (expectedSize > 0 && upload.size() != expectedSize) {
+      if (expectedSize > 0 && received != expectedSize) {
         abortQuietly();
-        respondError(invalid("header.expected_size_bytes", "the upload sent " + upload.size()
+        respondError(invalid("header.expected_size_bytes", "the upload sent " + received
             + " bytes but announced " + expectedSize));
         return;
       }

@@ -328,13 +328,23 @@ class ClientAgainstServerTest {
   }
 
   @Test
-  void theEmbeddedServerProviderIsFoundAndServes() throws Exception {
+  void benchStartsTheRealServerInProcessAndMeasuresGeneratedFrameVideos() throws Exception {
     EmbeddedServer.Provider p = EmbeddedServer.find(LlavaStEmbeddedServerProvider.NAME);
     assertThat(p).isInstanceOf(LlavaStEmbeddedServerProvider.class);
-    try (EmbeddedServer s = p.start(Map.of("devices", "cpu"))) {
-      Result r = cliAt(s.target(), "", "model", "--json");
-      assertThat(r.code()).as(r.err()).isZero();
-      assertThat(JSON.readTree(r.out()).get("devices")).hasSize(1);
-    }
+    // one command: an embedded real server (tiny random-weight checkpoint), one generated video uploaded
+    // as MEDIA_KIND_FRAMES, two questions about it
+    Result r = cliAt("127.0.0.1:1", "", "bench", "--in-process=llavast", "--server-opt", "model=tiny",
+        "--server-opt", "devices=cpu", "--videos", "1", "--questions", "2", "--concurrency", "1",
+        "--max-tokens", "4", "--duration", "60", "--warmup", "0", "--json");
+    assertThat(r.code()).as(r.out() + r.err()).isZero();
+    JsonNode j = JSON.readTree(r.out());
+    assertThat(j.get("media_ids")).hasSize(1);
+    JsonNode level = j.get("levels").get(0);
+    assertThat(level.get("requests").asInt()).isEqualTo(2);
+    assertThat(level.get("succeeded").asInt()).as(level.toString()).isEqualTo(2);
+    assertThat(level.get("errors").size()).isZero();
+    assertThat(level.get("generated_tokens").asInt()).isBetween(2, 8);
+    // the first question encodes the video, the second finds its features cached
+    assertThat(level.get("feature_cache_hit_ratio").asDouble()).isEqualTo(0.5);
   }
 }

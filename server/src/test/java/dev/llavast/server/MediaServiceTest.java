@@ -223,9 +223,24 @@ class MediaServiceTest {
     assertThat(frames.getDurationSeconds()).isEqualTo(1.5);
     assertThat(frames.getWidthPx()).isEqualTo(20);
     assertThat(frames.getSizeBytes()).isEqualTo(12 + f0.length + f1.length + f2.length);
-
     MediaInfo got = blocking.getMedia(GetMediaRequest.newBuilder().setMediaId(v.getMediaId()).build());
     assertThat(got).isEqualTo(v);
+    assertThat(store.count()).isEqualTo(3);
+    assertThat(filesLeft()).hasSize(3);
+    // expected_size_bytes announces the content sent (the frames' bytes), not the stored size with
+    // its 4-byte frame lengths: the same frames announced that way are accepted (and already present)
+    long content = f0.length + f1.length + f2.length;
+    MediaInfo announced = upload(List.of(header(MediaKind.MEDIA_KIND_FRAMES, "frames", 2.0, content),
+        chunk(f0, 0, f0.length), chunk(f1, 0, f1.length), chunk(f2, 0, f2.length)));
+    assertThat(announced.getMediaId()).isEqualTo(frames.getMediaId());
+    assertThat(announced.getAlreadyPresent()).isTrue();
+    StatusRuntimeException overAnnounced = uploadFails(List.of(
+        header(MediaKind.MEDIA_KIND_FRAMES, "frames", 2.0, content - 1),
+        chunk(f0, 0, f0.length), chunk(f1, 0, f1.length), chunk(f2, 0, f2.length)));
+    assertThat(field(overAnnounced)).isEqualTo("header.expected_size_bytes");
+    assertThat(overAnnounced.getStatus().getDescription()).contains("sent " + content + " bytes");
+
+    awaitNoPartialFiles();
     assertThat(store.count()).isEqualTo(3);
     assertThat(filesLeft()).hasSize(3);
   }
