@@ -195,7 +195,6 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
       CompletableFuture<PromptInput> prompt = new CompletableFuture<>();
       GenerationSink sink = new GenerationSink(job.sampling().getStopList(), rt.model.tokenizer().newStreamDecoder(),
           out, rt.metrics, System::nanoTime, ids -> {});
-      GenerationSink[] sinkRef = {sink};
       RequestHandle h = rt.scheduler.submit(new GenerationRequest(requestId, prompt, provisional.tokenIds().length,
           stored == null ? null : stored.mediaId(), sampling, priorityOf(job.priority()), timeout), sink);
       handle.set(h);
@@ -218,7 +217,7 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
             try {
               MediaStore.StoredMedia s = (MediaStore.StoredMedia) pair[0];
               MediaPipeline.Resolved r = (MediaPipeline.Resolved) pair[1];
-              bindAndRelease(job, requestId, s, r, media, sinkRef[0], prompt, arrival, mediaStart);
+              bindAndRelease(job, requestId, s, r, media, sink, prompt, arrival, mediaStart);
             } catch (RuntimeException e) {
               prompt.completeExceptionally(e);
             }
