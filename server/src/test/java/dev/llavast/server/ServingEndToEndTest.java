@@ -66,6 +66,12 @@ import org.junit.jupiter.api.io.TempDir;
 class ServingEndToEndTest {
   private static final Pattern COORD_TOKEN = Pattern.compile("<(TEMP|WIDTH|HEIGHT)-\\d+>");
 
+  /**
+   * A clip start no answer-producing test uses: requests on it wait for one shared decode + encode
+   * (seconds), which holds them in flight for the abort, deadline and duplicate-id tests.
+   */
+  private static final double SHARED_CLIP_START = 0.25;
+
   @TempDir static Path dir;
   static Path model;
   static E2eClient c;
@@ -317,7 +323,7 @@ class ServingEndToEndTest {
   }
 
   /**
-   * Starts a streamed request on a clip of the video that no request has encoded yet, and returns
+   * Starts a streamed request on a clip of the video that is not encoded yet, and returns
    * once the scheduler holds it (queued while its media is decoded and encoded, which takes seconds):
    * a request that is certainly in flight, whatever its answer would be.
    */
@@ -335,7 +341,7 @@ class ServingEndToEndTest {
   @Test
   @Order(6)
   void abortStopsARequestFromAnotherCall() throws Exception {
-    Iterator<GenerateStreamResponse> it = inFlight("e2e-abort", 0.25);
+    Iterator<GenerateStreamResponse> it = inFlight("e2e-abort", SHARED_CLIP_START);
     assertThat(gen().abort(AbortRequest.newBuilder().setRequestId("e2e-abort").build()).getFound()).isTrue();
     StatusRuntimeException e = failure(() -> it.forEachRemaining(r -> {}));
     assertStatus(e, Status.Code.CANCELLED, "CANCELLED");
@@ -346,11 +352,11 @@ class ServingEndToEndTest {
   @Test
   @Order(7)
   void anExpiredDeadlineEndsTheRequestAndFreesItsBlocks() throws Exception {
-    // A video this server has not encoded yet: its decode and encode outlast a 300 ms deadline.
-    byte[] other = Files.readAllBytes(MediaTestFiles.movingSquare(dir.resolve("other.mp4"), 80, 48, 30, 10.0));
-    String otherId = c.upload(MediaKind.MEDIA_KIND_VIDEO, other, "other.mp4").getMediaId();
+    // The clip the abort test started loading: its decode and encode outlast a 300 ms deadline (the
+    // load is shared, so this costs no second encode).
     StatusRuntimeException e = failure(() -> drain(gen.withDeadlineAfter(300, TimeUnit.MILLISECONDS)
-        .generateStream(longAsk(otherId).build())));
+        .generateStream(longAsk(videoId).setClip(ClipRange.newBuilder().setStartSeconds(SHARED_CLIP_START))
+            .build())));
     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
     c.awaitNoBlocksUsed(Duration.ofSeconds(10));
   }
@@ -358,7 +364,7 @@ class ServingEndToEndTest {
   @Test
   @Order(8)
   void aDuplicateRequestIdIsRefusedWhileTheFirstRuns() throws Exception {
-    Iterator<GenerateStreamResponse> first = inFlight("e2e-dup", 0.5);
+    Iterator<GenerateStreamResponse> first = inFlight("e2e-dup", SHARED_CLIP_START);
     StatusRuntimeException e = failure(() -> gen().generate(ask(imageId, "Hi", 4).setRequestId("e2e-dup").build()));
     assertStatus(e, Status.Code.ALREADY_EXISTS, "DUPLICATE_REQUEST_ID");
     // The first one is unaffected: still in flight, so Abort finds it.
