@@ -245,8 +245,9 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
       ChatTemplate.Media media, GenerationSink sink, CompletableFuture<PromptInput> prompt, long arrival,
       long mediaStart) {
     MediaPipeline.Geometry g = r.geometry();
-    RenderedPrompt rendered = render(job, media,
+    String question = PromptRenderer.render(job.prompt(), job.task(),
         new PromptRenderer.Geometry(g.clipFrameCount(), g.fps(), g.widthPx(), g.heightPx()));
+    RenderedPrompt rendered = chat(job, media, question);
     CoordinateCodec codec = rt.model.codec();
     TimeAxis time = g.video() && g.fps() > 0 ? codec.time(g.clipStartFrame(), g.clipEndFrame(), g.fps()) : null;
     double mediaSeconds = (System.nanoTime() - mediaStart) / 1e9;
@@ -256,21 +257,19 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
         GenerationSink.task(job.task()), job.task(), job.output(), job.sampling().getStopList(),
         g.clipStartSeconds(), arrival, decode, encode, Math.max(0, mediaSeconds - decode - encode), r.cacheHit(),
         rendered.visualLength());
-    String question = questionText(job, g);
     sink.bind(ctx, codec.parser(time, codec.space(g.widthPx(), g.heightPx())));
     sink.onAnswer(ids -> job.onAnswer().accept(new Answer(question, ids, rendered.tokenIds().length + ids.size())));
     prompt.complete(rendered.toPromptInput(r.features()));
   }
 
   private RenderedPrompt render(Job job, ChatTemplate.Media media, PromptRenderer.Geometry g) {
-    String question = PromptRenderer.render(job.prompt(), job.task(), g);
-    String system = job.systemPrompt() == null || job.systemPrompt().isEmpty() ? null : job.systemPrompt();
-    return rt.model.chatTemplate().render(system, media, job.history(), question);
+    return chat(job, media, PromptRenderer.render(job.prompt(), job.task(), g));
   }
 
-  private static String questionText(Job job, MediaPipeline.Geometry g) {
-    return PromptRenderer.render(job.prompt(), job.task(),
-        new PromptRenderer.Geometry(g.clipFrameCount(), g.fps(), g.widthPx(), g.heightPx()));
+  /** The whole conversation (system prompt, earlier turns, this question) as token ids. */
+  private RenderedPrompt chat(Job job, ChatTemplate.Media media, String question) {
+    String system = job.systemPrompt() == null || job.systemPrompt().isEmpty() ? null : job.systemPrompt();
+    return rt.model.chatTemplate().render(system, media, job.history(), question);
   }
 
   private void validate(Job job) {
