@@ -285,45 +285,34 @@ final class GenerationSink implements TokenSink {
     return start < 0 ? text.length() : Math.max(start, sentChars);
   }
 
-  private int byteOffsetOfGroupEnding() {
-    int start = openGroupStartIgnoringHold();
-    return text.substring(0, start).getBytes(StandardCharsets.UTF_8).length;
+  /** The most recent group opener in {@link #text}: a bracket or brace, else the last bin token. */
+  private int lastOpener() {
+    int start = Math.max(text.lastIndexOf("{"), text.lastIndexOf("["));
+    return start >= 0 ? start : text.lastIndexOf("<TEMP-");
   }
 
-  private int openGroupStartIgnoringHold() {
-    int brace = text.lastIndexOf("{");
-    int bracket = text.lastIndexOf("[");
-    int bin = text.lastIndexOf("<TEMP-");
-    int start = Math.max(brace, bracket);
-    if (start < 0) {
-      start = Math.max(0, bin);
-    }
-    return start;
-  }
-
+  /** A completed group as an API coordinate, with the UTF-8 offset of its first character; null for plain text. */
   private Coordinate toCoordinate(Piece p) {
     Coordinate.Builder c = Coordinate.newBuilder();
+    int start;
     if (p instanceof Timestamp t) {
       c.setTimestamp(timestamp(t));
-      int at = text.lastIndexOf("<TEMP-");
-      c.setTextOffsetBytes(at < 0 ? 0 : text.substring(0, at).getBytes(StandardCharsets.UTF_8).length);
-      return c.build();
-    }
-    if (p instanceof Span s) {
+      start = text.lastIndexOf("<TEMP-");
+    } else if (p instanceof Span s) {
       c.setSpan(span(s));
+      start = lastOpener();
     } else if (p instanceof Box b) {
       c.setBox(box(b));
+      start = lastOpener();
     } else if (p instanceof TimedBox tb) {
       c.setTimedBox(timedBox(tb));
       int bracket = text.lastIndexOf("[");
-      int bin = bracket < 0 ? -1 : text.lastIndexOf("<TEMP-", bracket);
-      c.setTextOffsetBytes(bin < 0 ? 0 : text.substring(0, bin).getBytes(StandardCharsets.UTF_8).length);
-      return c.build();
+      start = bracket < 0 ? -1 : text.lastIndexOf("<TEMP-", bracket); // "<TEMP-012>: [..]" starts at its bin
     } else {
       return null;
     }
-    c.setTextOffsetBytes(byteOffsetOfGroupEnding());
-    return c.build();
+    int offset = start < 0 ? 0 : text.substring(0, start).getBytes(StandardCharsets.UTF_8).length;
+    return c.setTextOffsetBytes(offset).build();
   }
 
   private dev.llavast.api.v1.Timestamp timestamp(Timestamp t) {
