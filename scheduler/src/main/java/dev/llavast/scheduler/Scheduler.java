@@ -23,8 +23,8 @@ public interface Scheduler extends AutoCloseable {
    *
    * @throws OverloadedException the waiting queue is full by request count or by queued prompt tokens
    * @throws InvalidRequestException the request can never fit (prompt + max new tokens beyond the
-   *     context limit or the KV pool, or more prompt tokens than the whole queue may hold), or its
-   *     request id is already in flight
+   *     context limit or the KV pool, or more prompt tokens than the whole queue may hold)
+   * @throws DuplicateRequestException a request with the same request id is already in flight
    * @throws SchedulerUnavailableException shutting down, or no healthy worker
    */
   RequestHandle submit(GenerationRequest request, TokenSink sink);

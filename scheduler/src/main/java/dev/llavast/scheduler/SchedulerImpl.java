@@ -146,7 +146,7 @@ final class SchedulerImpl implements Scheduler {
       s.holdsQueueSlot = true;
       s.reservedTokens = p;
       if (inFlight.putIfAbsent(request.requestId(), s) != null) {
-        throw new InvalidRequestException("request id " + request.requestId() + " is already in flight");
+        throw new DuplicateRequestException(request.requestId());
       }
       s.waitingLoad = p;
       w.waitingTokens.addAndGet(p);

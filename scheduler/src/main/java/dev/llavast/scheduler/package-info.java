@@ -17,7 +17,8 @@
  * // admission first, before any media is decoded
  * RequestHandle h = scheduler.submit(
  *     GenerationRequest.pending(id, promptFuture, expectedPromptTokens, mediaKey, sampling, priority, timeout),
- *     sink);                             // throws OverloadedException / InvalidRequestException
+ *     sink);                             // throws OverloadedException / InvalidRequestException /
+ *                                        // DuplicateRequestException
  * // media work: features = scheduler.encode(preparedMedia) runs on a worker between steps
  * // client gone: h.cancel(); Abort RPC: scheduler.cancel(id)
  * // metrics: scheduler.stats(); readiness: scheduler.isReady(); SIGTERM: scheduler.shutdown(grace)

@@ -72,8 +72,14 @@ class AdmissionTest extends SchedulerTestBase {
   void duplicateRequestIdIsRejected() {
     startManual(1, 512, b -> {});
     submit("a", text(1, 4), 2, sink("a"));
-    assertThatThrownBy(() -> submit("a", text(1, 4), 2, new RecordingSink("dup")))
-        .isInstanceOf(InvalidRequestException.class).hasMessageContaining("already in flight");
+    RecordingSink dup = new RecordingSink("dup");
+    assertThatThrownBy(() -> submit("a", text(1, 4), 2, dup))
+        .isInstanceOfSatisfying(DuplicateRequestException.class, e -> {
+          assertThat(e.requestId()).isEqualTo("a");
+          assertThat(e.reason()).isEqualTo("DUPLICATE_REQUEST_ID");
+          assertThat(e).hasMessage("request id a is already in flight");
+        })
+        .isNotInstanceOf(InvalidRequestException.class);
     assertThat(scheduler.stats().queuedRequests()).isEqualTo(1);
     runUntilIdle(20);
     submit("a", text(1, 4), 2, sink("again")); // fine once the first ended

@@ -2,7 +2,7 @@ package dev.llavast.server;
 
 import com.google.rpc.Code;
 import dev.llavast.api.v1.ErrorReason;
-import dev.llavast.scheduler.InvalidRequestException;
+import dev.llavast.scheduler.DuplicateRequestException;
 import dev.llavast.scheduler.OverloadedException;
 import dev.llavast.scheduler.PromptFailedException;
 import dev.llavast.scheduler.SchedulerException;
@@ -23,15 +23,15 @@ final class SchedulerErrors {
     if (e instanceof PromptFailedException pf && pf.getCause() != null) {
       return toStatus(pf.getCause());
     }
+    if (e instanceof DuplicateRequestException dup) {
+      return ApiErrors.of(Code.ALREADY_EXISTS, ErrorReason.ERROR_REASON_DUPLICATE_REQUEST_ID, dup.getMessage());
+    }
     if (e instanceof SchedulerException se) {
       switch (se.reason()) {
         case "QUEUE_FULL":
           Duration retry = e instanceof OverloadedException o ? o.retryAfter() : Duration.ofSeconds(1);
           return ApiErrors.overloaded(se.getMessage(), retry);
         case "INVALID_REQUEST":
-          if (isDuplicateRequestId(se)) {
-            return ApiErrors.of(Code.ALREADY_EXISTS, ErrorReason.ERROR_REASON_DUPLICATE_REQUEST_ID, se.getMessage());
-          }
           return ApiErrors.of(Code.INVALID_ARGUMENT, ErrorReason.ERROR_REASON_PROMPT_TOO_LONG, se.getMessage());
         case "CANCELLED":
           return ApiErrors.of(Code.CANCELLED, ErrorReason.ERROR_REASON_CANCELLED, se.getMessage());
@@ -48,17 +48,6 @@ final class SchedulerErrors {
     }
     return ApiErrors.of(Code.INTERNAL, ErrorReason.ERROR_REASON_MODEL_FAILURE,
         "internal error: " + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage()));
-  }
-
-  /**
-   * Whether the scheduler refused a request because its id is already in flight. The scheduler
-   * reports that as an {@link InvalidRequestException} like a prompt that can never fit, told apart
-   * only by its message ({@code "request id X is already in flight"}); the API gives it its own
-   * status (ALREADY_EXISTS / DUPLICATE_REQUEST_ID). The end-to-end test pins the message.
-   */
-  static boolean isDuplicateRequestId(SchedulerException e) {
-    return e instanceof InvalidRequestException && e.getMessage() != null
-        && e.getMessage().endsWith(" is already in flight");
   }
 
   /** The API reason name of an error, for the failure metric. */
