@@ -22,7 +22,8 @@ public final class Sampler {
    *
    * @param tokenId the id
    * @param logprob natural log of its probability under the distribution it was drawn from (greedy:
-   *     log-softmax of the penalised logits at temperature 1)
+   *     log-softmax of the penalised logits at temperature 1, computed only when the request asks for
+   *     logprobs, else NaN: the log-sum-exp over the vocabulary costs more than the argmax)
    * @param stop whether the id is one of the request's stop ids
    */
   public record Sample(int tokenId, float logprob, boolean stop) {}
@@ -43,7 +44,7 @@ public final class Sampler {
     float logprob;
     if (p.isGreedy()) {
       id = argmax(x);
-      logprob = (float) (x[id] - logSumExp(x));
+      logprob = p.logprobs() ? (float) (x[id] - logSumExp(x)) : Float.NaN;
     } else {
       float inv = 1f / p.temperature();
       for (int i = 0; i < vocab; i++) {

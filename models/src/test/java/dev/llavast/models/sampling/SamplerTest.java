@@ -21,6 +21,9 @@ class SamplerTest {
     double lse = Math.log(Math.exp(0) + Math.exp(2) + Math.exp(1) + Math.exp(-1));
     assertThat((double) s.logprob()).isCloseTo(2 - lse, within(1e-6));
     assertThat(s.stop()).isFalse();
+    Sampler.Sample quiet = Sampler.sample(logits, 0, 4, SamplingParams.greedy(10), new int[0]);
+    assertThat(quiet.tokenId()).isEqualTo(1);
+    assertThat(quiet.logprob()).as("not asked for").isNaN();
   }
 
   @Test
