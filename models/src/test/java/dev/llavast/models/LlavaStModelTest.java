@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -114,6 +115,106 @@ class LlavaStModelTest {
     float[] chunked = model.stepLogits(new StepPlan(BLOCK, List.of(step(3, p, Arrays.copyOfRange(prompt, 10, 13), 10,
         table, true, new int[0]))))[0];
     assertClose(chunked, oneShot, 1e-5);
+  }
+
+  /**
+   * Prefill chunks and decodes that share prefix blocks attend through the split (cascade) path; every
+   * logit row must still equal the contiguous reference on that sequence's full token history. Two
+   * families share a 16-token prefix (4 blocks of 4): one on consecutive pool blocks (read as a slice), one
+   * on scattered blocks (gathered); tails of different lengths prefill together; a sixth sequence shares
+   * nothing and its prefill chunk runs in the decode steps.
+   * (StepLayoutTest checks that these tables form two shared groups.)
+   */
+  @Test
+  void sharedPrefixDecodesMatchContiguousReference() {
+    int baseline = model.liveArrayCount();
+    int[] pre = {3, 9, 27, 17, 11, 19, 5, 15, 45, 7, 21, 63, 61, 35, 1, 13}; // no marker ids (49..59)
+    int[][] tails = {{2, 4, 6}, {8, 10}, {12, 14, 16, 18, 20}, {22, 24, 26, 28}, {30, 32, 34, 36, 38, 40, 42}};
+    int[][] tables = {
+        {10, 11, 12, 13, 30, 31, 32}, {10, 11, 12, 13, 33, 34, 35}, {10, 11, 12, 13, 36, 37, 38},
+        {22, 5, 17, 2, 39, 40, 41}, {22, 5, 17, 2, 42, 43, 44}};
+    int[][] history = new int[tails.length][];
+    float[][] last = new float[tails.length][];
+    // the first member of each family prefills the whole prompt; then the others prefill only their
+    // tails, all in one step (members 1 and 2 share the prefix there: a shared prefill group)
+    List<SequenceStep> tailsStep = new ArrayList<>();
+    for (int i = 0; i < tails.length; i++) {
+      history[i] = concat(pre, tails[i]);
+      if (i == 0 || i == 3) {
+        last[i] = model.stepLogits(new StepPlan(BLOCK, List.of(step(60 + i, PromptInput.ofTokens(history[i]),
+            history[i], 0, tables[i], true, new int[0]))))[0];
+      } else {
+        tailsStep.add(step(60 + i, PromptInput.ofTokens(history[i]), tails[i], pre.length, tables[i], true,
+            new int[0]));
+      }
+    }
+    float[][] tailLogits = model.stepLogits(new StepPlan(BLOCK, tailsStep));
+    last[1] = tailLogits[0];
+    last[2] = tailLogits[1];
+    last[4] = tailLogits[2];
+    for (int i = 0; i < tails.length; i++) {
+      assertClose(last[i], ref.forward(refEmbeddings(history[i]))[history[i].length - 1], 1e-4);
+    }
+    int[] loner = {33, 35, 37, 39, 41, 43, 45, 47, 9};
+    int[] lonerTable = {50, 51, 52, 53, 54};
+    for (int t = 0; t < 3; t++) {
+      List<SequenceStep> batch = new ArrayList<>();
+      for (int i = 0; i < tails.length; i++) {
+        int next = argmax(last[i]);
+        history[i] = concat(history[i], new int[] {next});
+        batch.add(step(60 + i, PromptInput.ofTokens(history[i]), new int[] {next}, history[i].length - 1, tables[i],
+            true, new int[] {next}));
+      }
+      // a prefill chunk of an unrelated sequence between the decodes
+      batch.add(2, step(70, PromptInput.ofTokens(loner), Arrays.copyOfRange(loner, 3 * t, 3 * t + 3), 3 * t,
+          lonerTable, false, new int[0]));
+      float[][] got = model.stepLogits(new StepPlan(BLOCK, batch));
+      assertThat(got).hasNumberOfRows(tails.length);
+      for (int i = 0; i < tails.length; i++) {
+        float[][] want = ref.forward(refEmbeddings(history[i]));
+        assertClose(got[i], want[history[i].length - 1], 1e-4);
+        last[i] = got[i];
+      }
+    }
+    assertThat(model.liveArrayCount()).isEqualTo(baseline);
+  }
+
+  /**
+   * Attention is tiled along the queries so that no score tile exceeds 1 Mi elements; tiles must not
+   * change a number. (Tiny config: 2 KV heads x 2 group heads, so a tile holds 2^20 / (4 x keys)
+   * queries: 372 for the 700-token one-shot prefill, 431 for the 3 x 200 rows against the 608-key prefix.)
+   */
+  @Test
+  void longPrefillsAndWideSharedGroupsAreTiledWithoutChangingANumber() {
+    try (LlavaStModel big = new LlavaStModel(cfg, weights, Device.cpu(), TEST_OPTIONS)) {
+      big.allocateKvCache(200, 16);
+      SplittableRandom rng = new SplittableRandom(7);
+      int[] prompt = rng.ints(808, 0, 49).toArray(); // no marker ids (49..59)
+      int[] table = IntStream.range(0, 51).toArray();
+      float[] oneShot = big.stepLogits(new StepPlan(16, List.of(step(80, PromptInput.ofTokens(prompt),
+          Arrays.copyOf(prompt, 700), 0, table, true, new int[0]))))[0];
+      assertClose(oneShot, ref.forward(refEmbeddings(Arrays.copyOf(prompt, 700)))[699], 1e-4);
+
+      // 3 questions of 200 tokens on a 608-token (38-block) prefix, prefilled together
+      int[][] tails = new int[3][];
+      List<SequenceStep> batch = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        tails[i] = concat(Arrays.copyOf(prompt, 608), rng.ints(200, 0, 49).toArray());
+        int[] t = IntStream.concat(IntStream.range(0, 38), IntStream.range(60 + 13 * i, 73 + 13 * i)).toArray();
+        batch.add(step(81 + i, PromptInput.ofTokens(tails[i]), Arrays.copyOfRange(tails[i], 608, 808), 608, t, true,
+            new int[0]));
+      }
+      float[][] got = big.stepLogits(new StepPlan(16, batch));
+      for (int i = 0; i < 3; i++) {
+        assertClose(got[i], ref.forward(refEmbeddings(tails[i]))[807], 1e-4);
+      }
+    }
+  }
+
+  static int[] concat(int[] a, int[] b) {
+    int[] c = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, c, a.length, b.length);
+    return c;
   }
 
   /** One sequence of the consistency test: its prompt, block table, and when it enters the batch. */

@@ -25,6 +25,9 @@ import java.util.List;
  * <p>Threading: all methods run on the owning device worker thread only.
  */
 public final class Qwen2Model implements AutoCloseable {
+  /** Most fp32 score elements in one attention tile (4 MiB). */
+  static final long MAX_SCORE_ELEMENTS = 1L << 20;
+
   private final ModelConfig cfg;
   private final DataType dtype;
   private final NDManager manager;
@@ -195,34 +198,156 @@ public final class Qwen2Model implements AutoCloseable {
 
   /** Attention of every row against its own sequence's cached keys; rows come back in input order. */
   private NDArray attention(int l, NDArray q, StepLayout layout, NDManager lm) {
-    int hq = cfg.numAttentionHeads();
-    int hkv = cfg.numKeyValueHeads();
-    int g = hq / hkv;
-    int d = cfg.headDim();
-    float scale = (float) (1.0 / Math.sqrt(d));
     List<NDArray> outs = new ArrayList<>();
     for (StepLayout.Group gr : layout.groups) {
-      int s = gr.seqs();
-      int qm = gr.qMax();
-      int lk = gr.kMax();
-      NDArray qg = q.get(new NDIndex("{}", gr.qRows()));                       // [S*Qm, Hq, D]
-      NDArray q5 = qg.reshape(s, qm, hkv, g, d).transpose(0, 2, 3, 1, 4)      // [S, Hkv, G, Qm, D]
-          .reshape(s, hkv, g * qm, d);                                         // [S, Hkv, G*Qm, D]
-      NDIndex at = new NDIndex("{}", gr.kvBlock());                            // whole blocks: index_select on dim 0
-      NDArray kg = Ops.own(kPool[l].get(at), lm);                              // [S*Lk/bs, bs, Hkv, D]
-      NDArray vg = Ops.own(vPool[l].get(at), lm);                              // [S*Lk/bs, bs, Hkv, D]
-      NDArray kt = kg.reshape(s, lk, hkv, d).transpose(0, 2, 3, 1);           // [S, Hkv, D, Lk]
-      NDArray vt = vg.reshape(s, lk, hkv, d).transpose(0, 2, 1, 3);           // [S, Hkv, Lk, D]
-      NDArray scores = q5.matMul(kt).mul(scale).reshape(s, hkv, g, qm, lk);   // [S, Hkv, G, Qm, Lk]
-      NDArray probs = Ops.softmaxLastFp32(scores, gr.mask())                  // [S, Hkv, G, Qm, Lk]
-          .reshape(s, hkv, g * qm, lk);                                        // [S, Hkv, G*Qm, Lk]
-      NDArray o = probs.matMul(vt)                                             // [S, Hkv, G*Qm, D]
-          .reshape(s, hkv, g, qm, d).transpose(0, 3, 1, 2, 4)                 // [S, Qm, Hkv, G, D]
-          .reshape(s * qm, hq * d);                                            // [S*Qm, Hq D]
-      outs.add(gr.outRows() == null ? o : o.get(new NDIndex("{}", gr.outRows()))); // [n_g, Hq D]
+      outs.add(gr instanceof StepLayout.Shared sh ? shared(l, q, sh, lm) : padded(l, q, (StepLayout.Padded) gr, lm));
     }
     NDArray cat = outs.size() == 1 ? outs.get(0) : NDArrays.concat(new NDList(outs), 0); // [N, Hq D] group order
     return layout.reorder == null ? cat : cat.get(new NDIndex("{}", layout.reorder));    // [N, Hq D]
+  }
+
+  /** One padded group: every run's keys gathered whole blocks at a time, one masked softmax. */
+  private NDArray padded(int l, NDArray q, StepLayout.Padded gr, NDManager lm) {
+    int hkv = cfg.numKeyValueHeads();
+    int d = cfg.headDim();
+    int s = gr.seqs();
+    int qm = gr.qMax();
+    int lk = gr.kMax();
+    NDArray qg = q.get(new NDIndex("{}", gr.qRows())).mul(scale());         // [S*Qm, Hq, D], scaled once here
+    NDArray q4 = queryMajor(qg, s, qm);                                      // [S, Hkv, Qm*G, D]
+    NDIndex at = new NDIndex("{}", gr.kvBlock());                            // whole blocks: index_select on dim 0
+    NDArray kg = Ops.own(kPool[l].get(at), lm);                              // [S*Lk/bs, bs, Hkv, D]
+    NDArray vg = Ops.own(vPool[l].get(at), lm);                              // [S*Lk/bs, bs, Hkv, D]
+    NDArray kt = kg.reshape(s, lk, hkv, d).transpose(0, 2, 3, 1);           // [S, Hkv, D, Lk]
+    NDArray vt = vg.reshape(s, lk, hkv, d).transpose(0, 2, 1, 3);           // [S, Hkv, Lk, D]
+    NDArray o = attend(q4, kt, vt, gr.mask(), false).out();                  // [S, Hkv, Qm*G, D]
+    NDArray rows = rowMajor(o, s, qm);                                       // [S*Qm, Hq D]
+    return gr.outRows() == null ? rows : rows.get(new NDIndex("{}", gr.outRows())); // [n_g, Hq D]
+  }
+
+  /**
+   * One shared-prefix group ("cascade" attention). The prefix's K/V are read once and all query rows of
+   * a KV head meet them in one matmul (tiled); each member's suffix is attended as a padded group. The
+   * two softmaxes are merged exactly: with {@code lse_p}, {@code lse_s} the parts' log-sum-exps and
+   * {@code M} the larger, weights {@code w = exp(lse_part - M)} and
+   * {@code out = (w_p * o_p + w_s * o_s) / (w_p + w_s)}, {@code o_part} being the part's normalized output.
+   */
+  private NDArray shared(int l, NDArray q, StepLayout.Shared gr, NDManager lm) {
+    int hkv = cfg.numKeyValueHeads();
+    int g = cfg.numAttentionHeads() / hkv;
+    int d = cfg.headDim();
+    int s = gr.seqs();
+    int qm = gr.qMax();
+    int lp = gr.prefixBlocks() * blockSize;
+    int ls = gr.suffixKeys();
+    NDArray qg = q.get(new NDIndex("{}", gr.qRows())).mul(scale());         // [S*Qm, Hq, D], scaled once here
+    NDArray q4 = queryMajor(qg, s, qm);                                      // [S, Hkv, Qm*G, D]
+    NDArray qp = q4.transpose(1, 0, 2, 3).reshape(1, hkv, s * qm * g, d);   // [1, Hkv, S*Qm*G, D]
+
+    NDIndex prefixAt = gr.prefixStart() >= 0
+        ? new NDIndex().addSliceDim(gr.prefixStart(), gr.prefixStart() + gr.prefixBlocks()) // a view, no copy
+        : new NDIndex("{}", gr.prefixBlock());                                               // index_select copy
+    NDArray kp = Ops.own(kPool[l].get(prefixAt), lm).reshape(1, lp, hkv, d); // [1, Lp, Hkv, D]
+    NDArray vp = Ops.own(vPool[l].get(prefixAt), lm).reshape(1, lp, hkv, d); // [1, Lp, Hkv, D]
+    Part prefix = attend(qp, kp.transpose(0, 2, 3, 1), vp.transpose(0, 2, 1, 3), null, true); // [1, Hkv, S*Qm*G, D|1]
+
+    NDIndex suffixAt = new NDIndex("{}", gr.suffixBlock());
+    NDArray ks = Ops.own(kPool[l].get(suffixAt), lm);                        // [S*Ls/bs, bs, Hkv, D]
+    NDArray vs = Ops.own(vPool[l].get(suffixAt), lm);                        // [S*Ls/bs, bs, Hkv, D]
+    NDArray kst = ks.reshape(s, ls, hkv, d).transpose(0, 2, 3, 1);          // [S, Hkv, D, Ls]
+    NDArray vst = vs.reshape(s, ls, hkv, d).transpose(0, 2, 1, 3);          // [S, Hkv, Ls, D]
+    Part suffix = attend(q4, kst, vst, gr.suffixMask(), true);               // [S, Hkv, Qm*G, D|1]
+    NDArray suffixOut = suffix.out().transpose(1, 0, 2, 3).reshape(1, hkv, s * qm * g, d); // [1, Hkv, S*Qm*G, D]
+    NDArray suffixLse = suffix.lse().transpose(1, 0, 2, 3).reshape(1, hkv, s * qm * g, 1); // [1, Hkv, S*Qm*G, 1]
+
+    NDArray lse = prefix.lse().maximum(suffixLse);                           // [1, Hkv, S*Qm*G, 1]
+    NDArray wp = prefix.lse().sub(lse).exp();                                // [1, Hkv, S*Qm*G, 1]
+    NDArray ws = suffixLse.sub(lse).exp();                                   // [1, Hkv, S*Qm*G, 1]
+    NDArray o = prefix.out().mul(wp).add(suffixOut.mul(ws)).div(wp.add(ws)); // [1, Hkv, S*Qm*G, D] fp32
+    NDArray rows = rowMajor(o.reshape(hkv, s, qm * g, d).transpose(1, 0, 2, 3), s, qm); // [S*Qm, Hq D]
+    return gr.outRows() == null ? rows : rows.get(new NDIndex("{}", gr.outRows())); // [n_g, Hq D]
+  }
+
+  /** {@code [S*Qm, Hq, D]} -> {@code [S, Hkv, Qm*G, D]}: a KV head's rows ordered (query, group head). */
+  private NDArray queryMajor(NDArray qg, int s, int qm) {
+    int hkv = cfg.numKeyValueHeads();
+    int g = cfg.numAttentionHeads() / hkv;
+    int d = cfg.headDim();
+    return qg.reshape(s, qm, hkv, g, d).transpose(0, 2, 1, 3, 4)             // [S, Hkv, Qm, G, D]
+        .reshape(s, hkv, qm * g, d);                                         // [S, Hkv, Qm*G, D]
+  }
+
+  /** {@code [S, Hkv, Qm*G, D]} -> {@code [S*Qm, Hq D]} in the model's dtype. */
+  private NDArray rowMajor(NDArray o, int s, int qm) {
+    int hkv = cfg.numKeyValueHeads();
+    int g = cfg.numAttentionHeads() / hkv;
+    int d = cfg.headDim();
+    NDArray rows = o.reshape(s, hkv, qm, g, d).transpose(0, 2, 1, 3, 4)      // [S, Qm, Hkv, G, D]
+        .reshape(s * qm, hkv * g * d);                                       // [S*Qm, Hq D]
+    return rows.getDataType() == dtype ? rows : rows.toType(dtype, false);
+  }
+
+  /**
+   * A softmax's normalized output {@code [.., R, D]} and, when asked for, its row log-sum-exp
+   * {@code [.., R, 1]}; both fp32 when the log-sum-exp is there (they are merged), else the output is in
+   * the model's dtype.
+   */
+  private record Part(NDArray out, NDArray lse) {}
+
+  /**
+   * {@code softmax(q·kᵀ + mask)·v} over the keys, tiled along the query rows so that no score tile
+   * exceeds {@link #MAX_SCORE_ELEMENTS} (large temporaries are slow to allocate on CPU; a 512-token
+   * prefill chunk against 2,600 keys would otherwise make 40 MB score arrays). Scores, softmax and
+   * statistics are fp32; the products run in the model's dtype, and so does the output unless
+   * {@code withLse}.
+   *
+   * <p>The log-sum-exp needs no reduction of its own: {@code logSoftmax = score - lse} for every key, so
+   * key 0 (never masked: a prefix has no mask and every row sees its first key) gives
+   * {@code lse = score_0 - logSoftmax_0}. Two fused softmax kernels cost less than the max reductions a
+   * stable exp-and-sum would need.
+   *
+   * @param q {@code [B, H, R, D]}, rows ordered (query, group head), already scaled
+   * @param kt {@code [B, H, D, L]}
+   * @param v {@code [B, H, L, D]}
+   * @param mask {@code [B, 1, R/G, 1, L]} (one row per query, shared by its G heads) or null
+   * @return out {@code [B, H, R, D]} and lse {@code [B, H, R, 1]} (null unless {@code withLse}), owned
+   *     by q's manager
+   */
+  private Part attend(NDArray q, NDArray kt, NDArray v, NDArray mask, boolean withLse) {
+    Shape qs = q.getShape();
+    long b = qs.get(0);
+    long h = qs.get(1);
+    long r = qs.get(2);
+    long keys = kt.getShape().get(3);
+    int g = cfg.numAttentionHeads() / cfg.numKeyValueHeads();
+    long queries = r / g;
+    long perTile = Math.max(1, Math.min(queries, MAX_SCORE_ELEMENTS / (b * h * g * keys))); // queries per tile
+    List<NDArray> outs = new ArrayList<>();
+    List<NDArray> lses = new ArrayList<>();
+    for (long from = 0; from < queries; from += perTile) {
+      long to = Math.min(queries, from + perTile);
+      NDArray qt = perTile == queries ? q : q.get(new NDIndex(":, :, {}:{}", from * g, to * g)); // [B, H, T*G, D]
+      NDArray sc = qt.matMul(kt);                                            // [B, H, T*G, L]
+      NDArray s32 = sc.getDataType() == DataType.FLOAT32 ? sc : sc.toType(DataType.FLOAT32, false);
+      if (mask != null) {
+        NDArray mt = perTile == queries ? mask : mask.get(new NDIndex(":, :, {}:{}", from, to)); // [B, 1, T, 1, L]
+        s32 = s32.reshape(b, h, to - from, g, keys).add(mt).reshape(b, h, (to - from) * g, keys); // [B, H, T*G, L]
+      }
+      NDArray probs = s32.softmax(-1);                                       // [B, H, T*G, L]
+      NDArray o = (dtype == DataType.FLOAT32 ? probs : probs.toType(dtype, false)).matMul(v); // [B, H, T*G, D]
+      outs.add(!withLse || o.getDataType() == DataType.FLOAT32 ? o : o.toType(DataType.FLOAT32, false));
+      if (withLse) {
+        NDIndex first = new NDIndex("..., 0:1");
+        lses.add(s32.get(first).sub(s32.logSoftmax(-1).get(first)));       // [B, H, T*G, 1]
+      }
+    }
+    NDArray out = outs.size() == 1 ? outs.get(0) : NDArrays.concat(new NDList(outs), 2);  // [B, H, R, D]
+    NDArray lse = !withLse ? null : lses.size() == 1 ? lses.get(0) : NDArrays.concat(new NDList(lses), 2);
+    return new Part(out, lse);
+  }
+
+  private float scale() {
+    return (float) (1.0 / Math.sqrt(cfg.headDim()));
   }
 
   private void releaseKv() {

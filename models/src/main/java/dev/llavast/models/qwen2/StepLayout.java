@@ -7,32 +7,63 @@ import ai.djl.ndarray.types.Shape;
 import dev.llavast.models.ModelConfig;
 import dev.llavast.models.nn.Ops;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 
 /**
  * Host-side plan of one paged step, computed once and shared by all layers: RoPE tables, the pool
- * slots to write, and the attention groups (all single-token decode runs together; each longer run
- * alone, so a long prefill chunk never pads the decodes). Every NDArray here is owned by the step
- * manager. Worker thread only.
+ * slots to write, and the attention groups. Runs whose block tables start with the same full blocks
+ * (many questions on one video share its ~2,540-token prefix) form {@link Shared} groups that read the
+ * common prefix once for all of them; single-token decodes and longer runs (prefill chunks) are grouped
+ * apart, so a long chunk never pads the decodes. The other decodes go in {@link Padded} groups of at
+ * most {@link #MAX_DECODE_GROUP}, and every other longer run is a padded group alone. Every NDArray
+ * here is owned by the step manager. Worker thread only.
  */
 final class StepLayout {
+  /** An attention group; its output rows are its members' rows in member order. */
+  sealed interface Group permits Padded, Shared {}
+
   /**
-   * One attention group: {@code S} runs padded to {@code qMax} queries and {@code kMax} keys. Keys are
-   * gathered as whole blocks (one contiguous copy per block), so {@code kMax} is a multiple of the
-   * block size; key position {@code p} of run {@code s} is slot {@code p % bs} of its block
-   * {@code p / bs}, and positions past the run's context are masked.
+   * {@code S} runs padded to {@code qMax} queries and {@code kMax} keys. Keys are gathered as whole
+   * blocks (one contiguous copy per block), so {@code kMax} is a multiple of the block size; key
+   * position {@code p} of run {@code s} is slot {@code p % bs} of its block {@code p / bs}, and
+   * positions past the run's context are masked.
    */
-  record Group(
+  record Padded(
       int seqs,
       int qMax,
       int kMax,
       NDArray qRows,     // [S*Qm] int64: input row of (s, j); padding repeats the run's first row
       NDArray kvBlock,   // [S*Lk/bs] int64: pool block b of run s (whole blocks in logical order; padding repeats block 0)
-      NDArray mask,      // [S, 1, 1, Qm, Lk] fp32: 0 where (s, j) may see key p, -inf elsewhere
-      NDArray outRows) {} // [n_g] int64 valid rows of the padded [S*Qm] output, or null when no padding
+      NDArray mask,      // [S, 1, Qm, 1, Lk] fp32: 0 where (s, j) may see key p, -inf elsewhere
+      NDArray outRows) implements Group {} // [n_g] int64 valid rows of the padded [S*Qm] output, or null when no padding
 
-  /** Most single-token decode runs attended in one group. */
+  /**
+   * {@code S} runs whose first {@code prefixBlocks} blocks are the same pool blocks, all of them full and
+   * before every member's first query, padded to {@code qMax} queries. Attention is split in two and
+   * merged by log-sum-exp: the shared prefix (one read, one matmul for all query rows of a KV head, no
+   * mask) and each member's own suffix (blocks {@code prefixBlocks ..}, padded to {@code suffixKeys} and
+   * masked like {@link Padded}, causally for prefill chunks).
+   */
+  record Shared(
+      int seqs,
+      int qMax,
+      int prefixBlocks,
+      int suffixKeys,
+      NDArray qRows,       // [S*Qm] int64: input row of (s, j); padding repeats the run's first row
+      long prefixStart,    // first pool block when the prefix blocks are consecutive (a slice, no copy), else -1
+      NDArray prefixBlock, // [P] int64: pool blocks of the prefix, or null when prefixStart >= 0
+      NDArray suffixBlock, // [S*Ls/bs] int64: pool block b of member s after the prefix (padding repeats its first)
+      NDArray suffixMask,  // [S, 1, Qm, 1, Ls] fp32: 0 where (s, j) sees suffix key i, -inf elsewhere
+      NDArray outRows) implements Group {} // [n_g] int64 valid rows of the padded [S*Qm] output, or null when no padding
+
+  /** Most single-token decode runs attended in one padded group. */
   static final int MAX_DECODE_GROUP = 8;
+  /** Most runs in one shared-prefix group (bounds its suffix gather and mask; scores are tiled anyway). */
+  static final int MAX_SHARED_GROUP = 64;
+  /** Fewest shared keys worth the split: below this the extra ops cost more than the reads they save. */
+  static final int MIN_SHARED_KEYS = 16;
 
   final int rows;
   final NDArray cos;        // [N, 1, D]
@@ -87,35 +118,40 @@ final class StepLayout {
     writeBlock = step.create(wb);
     writeSlot = step.create(ws);
 
-    List<List<Integer>> plan = new ArrayList<>();
     List<Integer> decodes = new ArrayList<>();
+    List<Integer> chunks = new ArrayList<>();
     for (int i = 0; i < runs.size(); i++) {
-      if (runs.get(i).length() == 1) {
-        decodes.add(i);
-      }
+      (runs.get(i).length() == 1 ? decodes : chunks).add(i);
     }
-    // Groups in first-appearance order: the decode groups where the first decode is, each long run alone.
-    // Decodes go in groups of at most MAX_DECODE_GROUP sequences: one group's gathered K/V stays small
-    // (measured on CPU: 8 decodes x 2,600 keys ~100 ms a step, 32 in one group ~3.2 s, superlinear).
-    boolean decodesPlaced = false;
-    for (int i = 0; i < runs.size(); i++) {
-      if (runs.get(i).length() == 1) {
-        if (!decodesPlaced) {
-          for (int from = 0; from < decodes.size(); from += MAX_DECODE_GROUP) {
-            plan.add(decodes.subList(from, Math.min(decodes.size(), from + MAX_DECODE_GROUP)));
-          }
-          decodesPlaced = true;
+    // Decodes first, then prefill chunks; shared groups before padded ones (the output is put back in
+    // row order by `reorder`).
+    List<List<Integer>> members = new ArrayList<>();
+    for (List<Integer> kind : List.of(decodes, chunks)) {
+      List<Integer> alone = new ArrayList<>();
+      for (SharedPlan sp : sharedPlans(kind, runs, bs)) {
+        if (sp.members().size() < 2) {
+          alone.addAll(sp.members());
+        } else {
+          members.add(sp.members());
+          groups.add(shared(sp, runs, rowOffset, bs, step));
         }
-      } else {
-        plan.add(List.of(i));
+      }
+      alone.sort(null);
+      // other decodes in padded groups of at most MAX_DECODE_GROUP: a group gathers S whole contexts of K/V
+      // (8 x 2,600 keys of SMALL = 10 MB per layer; 32 in one group once cost 3.2 s a step on CPU); other
+      // chunks alone
+      int per = kind == decodes ? MAX_DECODE_GROUP : 1;
+      for (int from = 0; from < alone.size(); from += per) {
+        List<Integer> part = alone.subList(from, Math.min(alone.size(), from + per));
+        members.add(part);
+        groups.add(padded(part, runs, rowOffset, bs, step));
       }
     }
     long[] order = new long[rows];
     int cat = 0;
     boolean identity = true;
-    for (List<Integer> members : plan) {
-      groups.add(group(members, runs, rowOffset, bs, step));
-      for (int i : members) {
+    for (List<Integer> group : members) {
+      for (int i : group) {
         for (int j = 0; j < runs.get(i).length(); j++) {
           int row = rowOffset[i] + j;
           order[row] = cat;
@@ -127,7 +163,113 @@ final class StepLayout {
     reorder = identity ? null : step.create(order);
   }
 
-  private static Group group(List<Integer> members, List<PagedBatch.Run> runs, int[] rowOffset, int bs,
+  /** Runs that attend together over their first {@code prefixBlocks} blocks. */
+  record SharedPlan(List<Integer> members, int prefixBlocks) {}
+
+  /**
+   * Splits runs into shared-prefix candidates: runs sorted by block table, then cut greedily
+   * wherever adding the next run would shrink the common prefix below half of what the group shares so
+   * far or below {@link #MIN_SHARED_KEYS} (a question on another video shares only the system prompt's
+   * first block, so it starts a new group). Only full blocks before a run's first query count, so every
+   * member keeps at least its own keys in its suffix. Members are in row order; plans of one run are returned too
+   * (the caller pads them).
+   */
+  static List<SharedPlan> sharedPlans(List<Integer> candidates, List<PagedBatch.Run> runs, int bs) {
+    List<Integer> sorted = new ArrayList<>(candidates);
+    sorted.sort(Comparator.comparing((Integer i) -> runs.get(i),
+        (a, b) -> Arrays.compare(a.blockTable(), 0, full(a, bs), b.blockTable(), 0, full(b, bs))));
+    List<SharedPlan> plans = new ArrayList<>();
+    List<Integer> cur = new ArrayList<>();
+    int prefix = 0;
+    for (int i : sorted) {
+      PagedBatch.Run run = runs.get(i);
+      if (!cur.isEmpty()) {
+        PagedBatch.Run first = runs.get(cur.get(0));
+        int common = Math.min(prefix, Math.min(full(run, bs), commonBlocks(first.blockTable(), run.blockTable())));
+        if (common * bs >= MIN_SHARED_KEYS && 2 * common >= prefix && cur.size() < MAX_SHARED_GROUP) {
+          cur.add(i);
+          prefix = common;
+          continue;
+        }
+        plans.add(new SharedPlan(cur.stream().sorted().toList(), prefix));
+        cur.clear();
+      }
+      cur.add(i);
+      prefix = full(run, bs);
+    }
+    if (!cur.isEmpty()) {
+      plans.add(new SharedPlan(cur.stream().sorted().toList(), prefix));
+    }
+    return plans;
+  }
+
+  /** Length of the longest common prefix of two block tables. */
+  private static int commonBlocks(int[] a, int[] b) {
+    int m = Arrays.mismatch(a, b);
+    return m < 0 ? a.length : m;
+  }
+
+  /** Full blocks strictly before the run's first query position. */
+  private static int full(PagedBatch.Run run, int bs) {
+    return run.startPosition() / bs;
+  }
+
+  private static Shared shared(SharedPlan plan, List<PagedBatch.Run> runs, int[] rowOffset, int bs,
+      NDManager step) {
+    List<Integer> members = plan.members();
+    int s = members.size();
+    int p = plan.prefixBlocks();
+    int[] table = runs.get(members.get(0)).blockTable();
+    boolean consecutive = true;
+    long[] prefix = new long[p];
+    for (int b = 0; b < p; b++) {
+      prefix[b] = table[b];
+      consecutive &= table[b] == table[0] + b;
+    }
+    int qm = 0;
+    int suffixBlocks = 0;
+    for (int i : members) {
+      PagedBatch.Run run = runs.get(i);
+      qm = Math.max(qm, run.length());
+      suffixBlocks = Math.max(suffixBlocks, blocksUpTo(run, bs) - p);
+    }
+    int ls = suffixBlocks * bs;
+    long[] qRows = new long[s * qm];
+    long[] kb = new long[s * suffixBlocks];
+    float[] mask = new float[s * qm * ls];
+    List<Long> out = new ArrayList<>();
+    for (int si = 0; si < s; si++) {
+      PagedBatch.Run run = runs.get(members.get(si));
+      int used = blocksUpTo(run, bs) - p;
+      for (int b = 0; b < suffixBlocks; b++) {
+        kb[si * suffixBlocks + b] = run.blockTable()[p + (b < used ? b : 0)];
+      }
+      for (int j = 0; j < qm; j++) {
+        boolean real = j < run.length();
+        qRows[si * qm + j] = rowOffset[members.get(si)] + (real ? j : 0);
+        if (real) {
+          out.add((long) (si * qm + j));
+        }
+        // last visible suffix key; a padding row sees key 0 only (so its softmax stays finite)
+        int visible = real ? run.startPosition() + j - p * bs : 0;
+        int base = (si * qm + j) * ls;
+        for (int k = 0; k < ls; k++) {
+          mask[base + k] = k <= visible ? 0f : Float.NEGATIVE_INFINITY;
+        }
+      }
+    }
+    NDArray outRows = out.size() < s * qm ? step.create(out.stream().mapToLong(Long::longValue).toArray()) : null;
+    return new Shared(s, qm, p, ls, step.create(qRows), consecutive ? table[0] : -1,
+        consecutive ? null : step.create(prefix), step.create(kb), step.create(mask, new Shape(s, 1, qm, 1, ls)),
+        outRows);
+  }
+
+  /** Blocks holding the run's keys up to its last query. */
+  private static int blocksUpTo(PagedBatch.Run run, int bs) {
+    return (run.startPosition() + run.length() + bs - 1) / bs;
+  }
+
+  private static Padded padded(List<Integer> members, List<PagedBatch.Run> runs, int[] rowOffset, int bs,
       NDManager step) {
     int s = members.size();
     int qm = 0;
@@ -159,14 +301,14 @@ final class StepLayout {
         }
         int visible = real ? run.startPosition() + j : 0; // last visible key position
         int base = (si * qm + j) * lk;
-        for (int p = 0; p < lk; p++) {
-          mask[base + p] = p <= visible ? 0f : Float.NEGATIVE_INFINITY;
+        for (int k = 0; k < lk; k++) {
+          mask[base + k] = k <= visible ? 0f : Float.NEGATIVE_INFINITY;
         }
       }
     }
     NDArray outRows = padded ? step.create(out.stream().mapToLong(Long::longValue).toArray()) : null;
-    return new Group(s, qm, lk, step.create(qRows), step.create(kb),
-        step.create(mask, new Shape(s, 1, 1, qm, lk)), outRows);
+    return new Padded(s, qm, lk, step.create(qRows), step.create(kb),
+        step.create(mask, new Shape(s, 1, qm, 1, lk)), outRows);
   }
 
   private static NDArray cast(NDArray a, DataType dt) {
