@@ -245,6 +245,7 @@ class ManifestsTest {
     long direct = jvmSize(jvm, "-XX:MaxDirectMemorySize=");
     assertThat(jvmSize(jvm, "-Xms")).as(name + " -Xms = -Xmx").isEqualTo(heap);
     assertThat(jvm).contains("-XX:+ExitOnOutOfMemoryError");
+    assertThat(jvm).as(name + ": heap faulted in at start, not under traffic").contains("-XX:+AlwaysPreTouch");
     Map<String, Quantity> requests = c.getResources().getRequests();
     Map<String, Quantity> limits = c.getResources().getLimits();
     long memRequest = bytes(requests.get("memory"));
