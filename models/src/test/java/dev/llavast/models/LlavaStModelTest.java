@@ -180,7 +180,7 @@ class LlavaStModelTest {
   }
 
   /**
-   * Attention is tiled along the queries so that no score tile exceeds 1 Mi elements; tiles must not
+   * Attention is tiled along the queries so that no score tile exceeds 1 Mi elements (CPU); tiles must not
    * change a number. (Tiny config: 2 KV heads x 2 group heads, so a tile holds 2^20 / (4 x keys)
    * queries: 372 for the 700-token one-shot prefill, 431 for the 3 x 200 rows against the 608-key prefix.)
    */

@@ -25,15 +25,13 @@ import java.util.List;
  * <p>Threading: all methods run on the owning device worker thread only.
  */
 public final class Qwen2Model implements AutoCloseable {
-  /** Most fp32 score elements in one attention tile (4 MiB). */
-  static final long MAX_SCORE_ELEMENTS = 1L << 20;
-
   private final ModelConfig cfg;
   private final DataType dtype;
   private final NDManager manager;
   private final Layer[] layers;
   private final NDArray finalNorm; // [C]
   private final float eps;
+  private final long scoreTile; // most fp32 score elements per attention tile on this device
   private NDManager kvManager;
   private NDArray[] kPool; // per layer [blocks, blockSize, Hkv, D]
   private NDArray[] vPool; // per layer [blocks, blockSize, Hkv, D]
@@ -56,6 +54,7 @@ public final class Qwen2Model implements AutoCloseable {
     this.layers = layers;
     this.finalNorm = finalNorm;
     this.eps = (float) cfg.rmsNormEps();
+    this.scoreTile = Ops.scoreTileElements(manager.getDevice());
   }
 
   /** Loads {@code model.layers.*} and {@code model.norm.weight}, owned by {@code w.manager()}. */
@@ -296,7 +295,7 @@ public final class Qwen2Model implements AutoCloseable {
 
   /**
    * {@code softmax(q·kᵀ + mask)·v} over the keys, tiled along the query rows so that no score tile
-   * exceeds {@link #MAX_SCORE_ELEMENTS} (large temporaries are slow to allocate on CPU; a 512-token
+   * exceeds {@link Ops#scoreTileElements} (large temporaries are slow to allocate on CPU; a 512-token
    * prefill chunk against 2,600 keys would otherwise make 40 MB score arrays). Scores, softmax and
    * statistics are fp32; the products run in the model's dtype, and so does the output unless
    * {@code withLse}.
@@ -321,7 +320,7 @@ public final class Qwen2Model implements AutoCloseable {
     long keys = kt.getShape().get(3);
     int g = cfg.numAttentionHeads() / cfg.numKeyValueHeads();
     long queries = r / g;
-    long perTile = Math.max(1, Math.min(queries, MAX_SCORE_ELEMENTS / (b * h * g * keys))); // queries per tile
+    long perTile = Math.max(1, Math.min(queries, scoreTile / (b * h * g * keys))); // queries per tile
     List<NDArray> outs = new ArrayList<>();
     List<NDArray> lses = new ArrayList<>();
     for (long from = 0; from < queries; from += perTile) {

@@ -54,6 +54,20 @@ class OpsTest {
   }
 
   @Test
+  void geluTanhMatchesTheTanhFormulaOverItsRange() {
+    float[] xs = new float[401];
+    for (int i = 0; i < xs.length; i++) {
+      xs[i] = -10f + i * 0.05f;
+    }
+    float[] got = Ops.geluTanh(m.create(xs)).toFloatArray();
+    for (int i = 0; i < xs.length; i++) {
+      double x = xs[i];
+      double want = 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+      assertThat((double) got[i]).as("x = %s", x).isCloseTo(want, within(2e-6));
+    }
+  }
+
+  @Test
   void siluIsXTimesSigmoid() {
     float[] got = Ops.silu(m.create(new float[] {1f, -2f})).toFloatArray();
     assertThat((double) got[0]).isCloseTo(1 / (1 + Math.exp(-1)), within(1e-6));
@@ -154,6 +168,55 @@ class OpsTest {
           acc += s[j] / sum * v[j * d + e];
         }
         want[i * d + e] = (float) acc;
+      }
+    }
+    assertClose(got, want, 1e-5);
+  }
+
+  @Test
+  void attentionTilesLongQueriesWithoutChangingANumber() {
+    // [1, 2, 1100, 8] x 500 keys = 1.1 Mi score elements > 2^20 on CPU: two tiles of 1048 and 52 queries
+    int h = 2;
+    int lq = 1100;
+    int lk = 500;
+    int d = 8;
+    float[] q = rand(h * lq * d);
+    float[] k = rand(h * lk * d);
+    float[] v = rand(h * lk * d);
+    float[] mask = new float[lq * lk]; // causal over the last lk queries' positions
+    for (int i = 0; i < lq; i++) {
+      for (int j = 0; j < lk; j++) {
+        mask[i * lk + j] = j <= i * lk / lq ? 0f : Float.NEGATIVE_INFINITY;
+      }
+    }
+    float scale = 0.35f;
+    float[] got = Ops.attention(m.create(q, new Shape(1, h, lq, d)), m.create(k, new Shape(1, h, lk, d)),
+        m.create(v, new Shape(1, h, lk, d)), m.create(mask, new Shape(1, 1, lq, lk)), scale).toFloatArray();
+    float[] want = new float[h * lq * d];
+    for (int head = 0; head < h; head++) {
+      for (int i = 0; i < lq; i++) {
+        double[] s = new double[lk];
+        double max = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < lk; j++) {
+          double dot = 0;
+          for (int e = 0; e < d; e++) {
+            dot += q[(head * lq + i) * d + e] * k[(head * lk + j) * d + e];
+          }
+          s[j] = mask[i * lk + j] == Float.NEGATIVE_INFINITY ? Double.NEGATIVE_INFINITY : dot * scale;
+          max = Math.max(max, s[j]);
+        }
+        double sum = 0;
+        for (int j = 0; j < lk; j++) {
+          s[j] = Math.exp(s[j] - max);
+          sum += s[j];
+        }
+        for (int e = 0; e < d; e++) {
+          double acc = 0;
+          for (int j = 0; j < lk; j++) {
+            acc += s[j] / sum * v[(head * lk + j) * d + e];
+          }
+          want[(head * lq + i) * d + e] = (float) acc;
+        }
       }
     }
     assertClose(got, want, 1e-5);
