@@ -171,8 +171,8 @@ final class StepLayout {
    * wherever adding the next run would shrink the common prefix below half of what the group shares so
    * far or below {@link #MIN_SHARED_KEYS} (a question on another video shares only the system prompt's
    * first block, so it starts a new group). Only full blocks before a run's first query count, so every
-   * member keeps at least its own keys in its suffix. Members are in row order; plans of one run are returned too
-   * (the caller pads them).
+   * member keeps at least its own keys in its suffix. Members are in row order; plans of one run are
+   * returned too (the caller pads them).
    */
   static List<SharedPlan> sharedPlans(List<Integer> candidates, List<PagedBatch.Run> runs, int bs) {
     List<Integer> sorted = new ArrayList<>(candidates);
@@ -217,7 +217,6 @@ final class StepLayout {
   private static Shared shared(SharedPlan plan, List<PagedBatch.Run> runs, int[] rowOffset, int bs,
       NDManager step) {
     List<Integer> members = plan.members();
-    int s = members.size();
     int p = plan.prefixBlocks();
     int[] table = runs.get(members.get(0)).blockTable();
     boolean consecutive = true;
@@ -226,42 +225,25 @@ final class StepLayout {
       prefix[b] = table[b];
       consecutive &= table[b] == table[0] + b;
     }
-    int qm = 0;
     int suffixBlocks = 0;
     for (int i : members) {
-      PagedBatch.Run run = runs.get(i);
-      qm = Math.max(qm, run.length());
-      suffixBlocks = Math.max(suffixBlocks, blocksUpTo(run, bs) - p);
+      suffixBlocks = Math.max(suffixBlocks, blocksUpTo(runs.get(i), bs) - p);
     }
-    int ls = suffixBlocks * bs;
-    long[] qRows = new long[s * qm];
-    long[] kb = new long[s * suffixBlocks];
-    float[] mask = new float[s * qm * ls];
-    List<Long> out = new ArrayList<>();
-    for (int si = 0; si < s; si++) {
-      PagedBatch.Run run = runs.get(members.get(si));
-      int used = blocksUpTo(run, bs) - p;
-      for (int b = 0; b < suffixBlocks; b++) {
-        kb[si * suffixBlocks + b] = run.blockTable()[p + (b < used ? b : 0)];
-      }
-      for (int j = 0; j < qm; j++) {
-        boolean real = j < run.length();
-        qRows[si * qm + j] = rowOffset[members.get(si)] + (real ? j : 0);
-        if (real) {
-          out.add((long) (si * qm + j));
-        }
-        // last visible suffix key; a padding row sees key 0 only (so its softmax stays finite)
-        int visible = real ? run.startPosition() + j - p * bs : 0;
-        int base = (si * qm + j) * ls;
-        for (int k = 0; k < ls; k++) {
-          mask[base + k] = k <= visible ? 0f : Float.NEGATIVE_INFINITY;
-        }
-      }
+    Queries q = queries(members, runs, rowOffset, suffixBlocks * bs, p * bs, step);
+    return new Shared(members.size(), q.qMax(), p, suffixBlocks * bs, q.rows(), consecutive ? table[0] : -1,
+        consecutive ? null : step.create(prefix), blockList(members, runs, p, suffixBlocks, bs, step), q.mask(),
+        q.outRows());
+  }
+
+  private static Padded padded(List<Integer> members, List<PagedBatch.Run> runs, int[] rowOffset, int bs,
+      NDManager step) {
+    int nb = 0;
+    for (int i : members) {
+      nb = Math.max(nb, blocksUpTo(runs.get(i), bs));
     }
-    NDArray outRows = out.size() < s * qm ? step.create(out.stream().mapToLong(Long::longValue).toArray()) : null;
-    return new Shared(s, qm, p, ls, step.create(qRows), consecutive ? table[0] : -1,
-        consecutive ? null : step.create(prefix), step.create(kb), step.create(mask, new Shape(s, 1, qm, 1, ls)),
-        outRows);
+    Queries q = queries(members, runs, rowOffset, nb * bs, 0, step);
+    return new Padded(members.size(), q.qMax(), nb * bs, q.rows(), blockList(members, runs, 0, nb, bs, step),
+        q.mask(), q.outRows());
   }
 
   /** Blocks holding the run's keys up to its last query. */
@@ -269,46 +251,61 @@ final class StepLayout {
     return (run.startPosition() + run.length() + bs - 1) / bs;
   }
 
-  private static Padded padded(List<Integer> members, List<PagedBatch.Run> runs, int[] rowOffset, int bs,
+  /**
+   * The pool blocks {@code from .. from+count} of every member, in member order: {@code [S*count]} int64.
+   * A member with fewer blocks up to its last query repeats its block {@code from} (those keys are masked).
+   */
+  private static NDArray blockList(List<Integer> members, List<PagedBatch.Run> runs, int from, int count, int bs,
       NDManager step) {
+    long[] kb = new long[members.size() * count];
+    for (int si = 0; si < members.size(); si++) {
+      PagedBatch.Run run = runs.get(members.get(si));
+      int used = blocksUpTo(run, bs) - from;
+      for (int b = 0; b < count; b++) {
+        kb[si * count + b] = run.blockTable()[from + (b < used ? b : 0)];
+      }
+    }
+    return step.create(kb);
+  }
+
+  /**
+   * Members' query rows padded to the longest run.
+   *
+   * @param qMax the longest run
+   * @param rows {@code [S*Qm]} int64: input row of (s, j); padding repeats the run's first row
+   * @param outRows {@code [n_g]} int64 valid rows of the padded output, or null when nothing is padded
+   * @param mask {@code [S, 1, Qm, 1, Lk]} fp32: key {@code k} (position {@code keyBase + k}) is visible to
+   *     (s, j) when at or before its position; a padding row sees key 0 only, so its softmax stays finite
+   */
+  private record Queries(int qMax, NDArray rows, NDArray outRows, NDArray mask) {}
+
+  private static Queries queries(List<Integer> members, List<PagedBatch.Run> runs, int[] rowOffset, int lk,
+      int keyBase, NDManager step) {
     int s = members.size();
     int qm = 0;
-    int lk = 0;
     for (int i : members) {
       qm = Math.max(qm, runs.get(i).length());
-      int ctx = runs.get(i).startPosition() + runs.get(i).length();
-      lk = Math.max(lk, (ctx + bs - 1) / bs * bs);
     }
-    int nb = lk / bs;
     long[] qRows = new long[s * qm];
-    long[] kb = new long[s * nb];
     float[] mask = new float[s * qm * lk];
     List<Long> out = new ArrayList<>();
-    boolean padded = false;
     for (int si = 0; si < s; si++) {
       PagedBatch.Run run = runs.get(members.get(si));
-      int ctx = run.startPosition() + run.length();
-      int used = (ctx + bs - 1) / bs;
-      for (int b = 0; b < nb; b++) {
-        kb[si * nb + b] = run.blockTable()[b < used ? b : 0];
-      }
       for (int j = 0; j < qm; j++) {
         boolean real = j < run.length();
-        padded |= !real;
         qRows[si * qm + j] = rowOffset[members.get(si)] + (real ? j : 0);
         if (real) {
           out.add((long) (si * qm + j));
         }
-        int visible = real ? run.startPosition() + j : 0; // last visible key position
+        int visible = real ? run.startPosition() + j - keyBase : 0; // last visible key
         int base = (si * qm + j) * lk;
         for (int k = 0; k < lk; k++) {
           mask[base + k] = k <= visible ? 0f : Float.NEGATIVE_INFINITY;
         }
       }
     }
-    NDArray outRows = padded ? step.create(out.stream().mapToLong(Long::longValue).toArray()) : null;
-    return new Padded(s, qm, lk, step.create(qRows), step.create(kb),
-        step.create(mask, new Shape(s, 1, qm, 1, lk)), outRows);
+    NDArray outRows = out.size() < s * qm ? step.create(out.stream().mapToLong(Long::longValue).toArray()) : null;
+    return new Queries(qm, step.create(qRows), outRows, step.create(mask, new Shape(s, 1, qm, 1, lk)));
   }
 
   private static NDArray cast(NDArray a, DataType dt) {
