@@ -214,7 +214,9 @@ public final class Qwen2Model implements AutoCloseable {
     int lk = gr.kMax();
     NDArray qg = q.get(new NDIndex("{}", gr.qRows())).mul(scale());         // [S*Qm, Hq, D], scaled once here
     NDArray q4 = queryMajor(qg, s, qm);                                      // [S, Hkv, Qm*G, D]
-    NDIndex at = new NDIndex("{}", gr.kvBlock());                            // whole blocks: index_select on dim 0
+    NDIndex at = gr.kvStart() >= 0
+        ? new NDIndex().addSliceDim(gr.kvStart(), gr.kvStart() + lk / blockSize) // one run's consecutive blocks: a view
+        : new NDIndex("{}", gr.kvBlock());                                       // whole blocks: index_select on dim 0
     NDArray kg = Ops.own(kPool[l].get(at), lm);                              // [S*Lk/bs, bs, Hkv, D]
     NDArray vg = Ops.own(vPool[l].get(at), lm);                              // [S*Lk/bs, bs, Hkv, D]
     NDArray kt = kg.reshape(s, lk, hkv, d).transpose(0, 2, 3, 1);           // [S, Hkv, D, Lk]

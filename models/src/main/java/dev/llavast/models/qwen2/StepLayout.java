@@ -17,7 +17,8 @@ import java.util.List;
  * (many questions on one video share its ~2,540-token prefix) form {@link Shared} groups that read the
  * common prefix once for all of them; single-token decodes and longer runs (prefill chunks) are grouped
  * apart, so a long chunk never pads the decodes. The other decodes go in {@link Padded} groups of at
- * most {@link #MAX_DECODE_GROUP}, and every other longer run is a padded group alone. Every NDArray
+ * most {@link #MAX_DECODE_GROUP} whose K/V gather stays within {@link Ops#scoreTileElements}, and every
+ * other longer run is a padded group alone. Every NDArray
  * here is owned by the step manager. Worker thread only.
  */
 final class StepLayout {
@@ -35,7 +36,9 @@ final class StepLayout {
       int qMax,
       int kMax,
       NDArray qRows,     // [S*Qm] int64: input row of (s, j); padding repeats the run's first row
-      NDArray kvBlock,   // [S*Lk/bs] int64: pool block b of run s (whole blocks in logical order; padding repeats block 0)
+      long kvStart,      // first pool block when S = 1 and its blocks are consecutive (a slice, no copy), else -1
+      NDArray kvBlock,   // [S*Lk/bs] int64: pool block b of run s (whole blocks in logical order; padding repeats
+                         // block 0), or null when kvStart >= 0
       NDArray mask,      // [S, 1, Qm, 1, Lk] fp32: 0 where (s, j) may see key p, -inf elsewhere
       NDArray outRows) implements Group {} // [n_g] int64 valid rows of the padded [S*Qm] output, or null when no padding
 
@@ -58,7 +61,7 @@ final class StepLayout {
       NDArray suffixMask,  // [S, 1, Qm, 1, Ls] fp32: 0 where (s, j) sees suffix key i, -inf elsewhere
       NDArray outRows) implements Group {} // [n_g] int64 valid rows of the padded [S*Qm] output, or null when no padding
 
-  /** Most single-token decode runs attended in one padded group. */
+  /** Most single-token decode runs attended in one padded group (fewer when their K/V gather would be large). */
   static final int MAX_DECODE_GROUP = 8;
   /** Most runs in one shared-prefix group (bounds its suffix gather and mask; scores are tiled anyway). */
   static final int MAX_SHARED_GROUP = 64;
@@ -118,6 +121,10 @@ final class StepLayout {
     writeBlock = step.create(wb);
     writeSlot = step.create(ws);
 
+    long kvRow = (long) cfg.numKeyValueHeads() * d; // K elements per key
+    // A quarter of the score budget: on CPU, 3 decodes x 2,600 keys of SMALL gathered into one padded group
+    // (1.0 M K elements) cost more than 3 single-run groups (32 decodes on 32 videos: 450 vs 184 ms a step).
+    long kvTile = Ops.scoreTileElements(step.getDevice()) / 4;
     List<Integer> decodes = new ArrayList<>();
     List<Integer> chunks = new ArrayList<>();
     for (int i = 0; i < runs.size(); i++) {
@@ -136,13 +143,28 @@ final class StepLayout {
           groups.add(shared(sp, runs, rowOffset, bs, step));
         }
       }
-      alone.sort(null);
-      // other decodes in padded groups of at most MAX_DECODE_GROUP: a group gathers S whole contexts of K/V
-      // (8 x 2,600 keys of SMALL = 10 MB per layer; 32 in one group once cost 3.2 s a step on CPU); other
-      // chunks alone
-      int per = kind == decodes ? MAX_DECODE_GROUP : 1;
-      for (int from = 0; from < alone.size(); from += per) {
-        List<Integer> part = alone.subList(from, Math.min(alone.size(), from + per));
+      // Shortest contexts first: a padded group pads its members to at most twice its first one's keys.
+      alone.sort(Comparator.comparingInt((Integer i) -> blocksUpTo(runs.get(i), bs)).thenComparingInt(i -> i));
+      // Other chunks alone; other decodes in padded groups that gather at most kvTile K (and as many V)
+      // elements and hold at most MAX_DECODE_GROUP runs: a group copies S whole contexts, and on CPU 8 x
+      // 2,600 keys of SMALL (10 MB per layer) cost ~410 ms a step against ~35 ms for 8 single-run groups.
+      List<Integer> part = new ArrayList<>();
+      int firstKeys = 0;
+      for (int i : alone) {
+        int keys = blocksUpTo(runs.get(i), bs) * bs;
+        boolean fits = kind == decodes && part.size() < MAX_DECODE_GROUP && keys <= 2 * firstKeys
+            && (long) (part.size() + 1) * keys * kvRow <= kvTile;
+        if (!part.isEmpty() && !fits) {
+          members.add(part);
+          groups.add(padded(part, runs, rowOffset, bs, step));
+          part = new ArrayList<>();
+        }
+        if (part.isEmpty()) {
+          firstKeys = keys;
+        }
+        part.add(i);
+      }
+      if (!part.isEmpty()) {
         members.add(part);
         groups.add(padded(part, runs, rowOffset, bs, step));
       }
@@ -242,8 +264,13 @@ final class StepLayout {
       nb = Math.max(nb, blocksUpTo(runs.get(i), bs));
     }
     Queries q = queries(members, runs, rowOffset, nb * bs, 0, step);
-    return new Padded(members.size(), q.qMax(), nb * bs, q.rows(), blockList(members, runs, 0, nb, bs, step),
-        q.mask(), q.outRows());
+    int[] table = runs.get(members.get(0)).blockTable();
+    boolean consecutive = members.size() == 1;
+    for (int b = 1; b < nb && consecutive; b++) {
+      consecutive = table[b] == table[0] + b;
+    }
+    return new Padded(members.size(), q.qMax(), nb * bs, q.rows(), consecutive ? table[0] : -1,
+        consecutive ? null : blockList(members, runs, 0, nb, bs, step), q.mask(), q.outRows());
   }
 
   /** Blocks holding the run's keys up to its last query. */

@@ -110,6 +110,8 @@ class StepLayoutTest {
       assertThat(gather.qRows().toLongArray()).containsExactly(6, 7);
       StepLayout.Padded alone = (StepLayout.Padded) layout.groups.get(2);
       assertThat(alone.qRows().toLongArray()).containsExactly(8);
+      assertThat(alone.kvStart()).as("blocks 40, 41, 42: read as a slice").isEqualTo(40);
+      assertThat(alone.kvBlock()).isNull();
       StepLayout.Padded prefill = (StepLayout.Padded) layout.groups.get(3);
       assertThat(prefill.qMax()).isEqualTo(3);
       assertThat(prefill.qRows().toLongArray()).containsExactly(2, 3, 4);
@@ -129,7 +131,9 @@ class StepLayoutTest {
       StepLayout layout = new StepLayout(new PagedBatch(BS, runs), 64, RandomWeights.tinyConfig(), m,
           DataType.FLOAT32);
       assertThat(layout.groups).hasSize(2);
-      assertThat(layout.groups.get(0)).isInstanceOf(StepLayout.Padded.class); // the decode, alone
+      StepLayout.Padded decode = (StepLayout.Padded) layout.groups.get(0); // the decode, alone
+      assertThat(decode.kvStart()).as("blocks 0..9 then 20: gathered").isEqualTo(-1);
+      assertThat(decode.kvBlock().toLongArray()).containsExactly(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20);
       StepLayout.Shared sh = (StepLayout.Shared) layout.groups.get(1);
       assertThat(sh.qMax()).isEqualTo(3);
       assertThat(sh.prefixBlocks()).isEqualTo(4);
@@ -150,6 +154,27 @@ class StepLayoutTest {
       }
       // concatenation: decode (row 3), shared (rows 0, 1, 2, 4, 5)
       assertThat(layout.reorder.toLongArray()).containsExactly(1, 2, 3, 0, 4, 5);
+    }
+  }
+
+  @Test
+  void decodesArePaddedWithSimilarContextsAndWithinTheGatherBudget() {
+    // tiny config: 2 KV heads x 8 dims = 16 K elements a key; CPU gather budget 2^20 / 4 = 262,144
+    // elements = 16,384 keys: four 4,004-key contexts fit in one group, a fifth does not
+    List<PagedBatch.Run> runs = new ArrayList<>();
+    for (int i = 0; i < 15; i++) {
+      runs.add(i % 3 == 0
+          ? decode(4000, blocks(1100 * (i / 3), 1001))            // 4,004 keys
+          : decode(30, blocks(6000 + 8 * i, 8)));                 // 32 keys
+    }
+    try (NDManager m = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+      StepLayout layout = new StepLayout(new PagedBatch(BS, runs), 7000, RandomWeights.tinyConfig(), m,
+          DataType.FLOAT32);
+      // short contexts first (8 + 2), then the long ones (4 + 1): a short one is never padded to 4,004 keys
+      assertThat(layout.groups).extracting(g -> ((StepLayout.Padded) g).kMax())
+          .containsExactly(32, 32, 4004, 4004);
+      assertThat(layout.groups).extracting(g -> ((StepLayout.Padded) g).seqs())
+          .containsExactly(StepLayout.MAX_DECODE_GROUP, 10 - StepLayout.MAX_DECODE_GROUP, 4, 1);
     }
   }
 }
