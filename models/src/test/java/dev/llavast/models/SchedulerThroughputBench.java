@@ -7,6 +7,7 @@ import dev.llavast.scheduler.GenerationRequest;
 import dev.llavast.scheduler.PromptInput;
 import dev.llavast.scheduler.SamplingParams;
 import dev.llavast.scheduler.Scheduler;
+import dev.llavast.scheduler.SchedulerBuilder;
 import dev.llavast.scheduler.SchedulerException;
 import dev.llavast.scheduler.SchedulerListener;
 import dev.llavast.scheduler.TokenSink;
@@ -47,6 +48,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <pre>
  * ./mvnw -B -o -q -pl models -am test -Pslow -Dtest=SchedulerThroughputBenchTest -Dsurefire.failIfNoSpecifiedTests=false
  * </pre>
+ * or the main with {@code [maxNewTokens 64] [torchThreads 1] [maxBatchTokens 512] [cpuWorkers 1]}. With
+ * several workers, streams that the dispatcher moves off the video's worker make the other worker prefill
+ * the video prefix itself (its cache is its own), inside the measured wall time.
  * Runs on the calling thread (plus the scheduler's worker thread).
  */
 public final class SchedulerThroughputBench {
@@ -63,14 +67,16 @@ public final class SchedulerThroughputBench {
     int maxNew = args.length > 0 ? Integer.parseInt(args[0]) : 64;
     int threads = args.length > 1 ? Integer.parseInt(args[1]) : 1;
     int maxBatchTokens = args.length > 2 ? Integer.parseInt(args[2]) : 512;
-    System.out.println(table(run(new int[] {1, 8, 32}, maxNew, threads, maxBatchTokens), maxNew, threads,
-        maxBatchTokens));
+    int workers = args.length > 3 ? Integer.parseInt(args[3]) : 1;
+    System.out.println(table(run(new int[] {1, 8, 32}, maxNew, threads, maxBatchTokens, workers), maxNew, threads,
+        maxBatchTokens, workers));
   }
 
-  static String table(List<Row> rows, int maxNew, int threads, int maxBatchTokens) {
+  static String table(List<Row> rows, int maxNew, int threads, int maxBatchTokens, int workers) {
     StringBuilder sb = new StringBuilder();
-    sb.append(String.format(Locale.ROOT, "# SMALL preset, 1 CPU worker, %d torch thread(s), maxBatchTokens %d,"
-        + " %d new tokens per stream, greedy, no stop tokens%n", threads, maxBatchTokens, maxNew));
+    sb.append(String.format(Locale.ROOT, "# SMALL preset, %d CPU worker(s), %d torch thread(s), maxBatchTokens %d,"
+        + " %d new tokens per stream, greedy, no stop tokens%s%n", workers, threads, maxBatchTokens, maxNew,
+        workers > 1 ? " (decode_tok/s and model_ms are per worker)" : ""));
     sb.append(String.format(Locale.ROOT, "%-8s %-9s %-8s %-9s %-8s %-12s %-6s %-9s %-9s %-9s %-9s %-8s%n",
         "streams", "primer_s", "wall_s", "tokens", "tok/s", "decode_tok/s", "steps", "avg_batch", "book_us",
         "book_p99", "model_ms", "book_%"));
@@ -90,12 +96,12 @@ public final class SchedulerThroughputBench {
   }
 
   /** Writes the SMALL checkpoint to a temporary directory and measures every level in {@code streams}. */
-  static List<Row> run(int[] streams, int maxNew, int threads, int maxBatchTokens) throws Exception {
+  static List<Row> run(int[] streams, int maxNew, int threads, int maxBatchTokens, int workers) throws Exception {
     Path dir = Files.createTempDirectory("llavast-small-");
     try {
       TinyCheckpoints.write(dir, TinyCheckpoints.Preset.SMALL, 3);
       try (LlavaSt model = LlavaSt.open(dir)) {
-        return run(model, streams, maxNew, threads, maxBatchTokens);
+        return run(model, streams, maxNew, threads, maxBatchTokens, workers);
       }
     } finally {
       try (var files = Files.walk(dir)) {
@@ -104,8 +110,8 @@ public final class SchedulerThroughputBench {
     }
   }
 
-  private static List<Row> run(LlavaSt model, int[] streams, int maxNew, int threads, int maxBatchTokens)
-      throws Exception {
+  private static List<Row> run(LlavaSt model, int[] streams, int maxNew, int threads, int maxBatchTokens,
+      int workers) throws Exception {
     int maxStreams = Arrays.stream(streams).max().orElse(1);
     ConcurrentLinkedQueue<SchedulerListener.StepEvent> events = new ConcurrentLinkedQueue<>();
     int promptLen = model.chatTemplate().render(ChatTemplate.Media.VIDEO, question(0)).length();
@@ -114,7 +120,11 @@ public final class SchedulerThroughputBench {
     int perStream = (promptLen % BLOCK + 64 + maxNew) / BLOCK + 2;
     int kvBlocks = 2 * (promptLen / BLOCK + 1) + (maxStreams + 1) * perStream;
     List<Row> rows = new ArrayList<>();
-    try (Scheduler s = Scheduler.builder().addExecutor(model.newExecutor(Device.cpu(), false, threads))
+    SchedulerBuilder builder = Scheduler.builder();
+    for (int w = 0; w < workers; w++) {
+      builder.addExecutor(model.newExecutor(Device.cpu(), false, threads));
+    }
+    try (Scheduler s = builder
         .blockSize(BLOCK).kvBlocks(kvBlocks).maxBatchTokens(maxBatchTokens).maxRunningSequences(maxStreams)
         .maxQueuedRequests(2 * maxStreams).idlePoll(Duration.ofMillis(1)).listener(new SchedulerListener() {
           @Override

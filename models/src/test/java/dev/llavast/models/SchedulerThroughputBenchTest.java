@@ -16,8 +16,8 @@ import org.junit.jupiter.api.Test;
 class SchedulerThroughputBenchTest {
   @Test
   void throughputAtOneEightAndThirtyTwoStreams() throws Exception {
-    List<SchedulerThroughputBench.Row> rows = SchedulerThroughputBench.run(new int[] {1, 8, 32}, 64, 1, 512);
-    System.out.println(SchedulerThroughputBench.table(rows, 64, 1, 512));
+    List<SchedulerThroughputBench.Row> rows = SchedulerThroughputBench.run(new int[] {1, 8, 32}, 64, 1, 512, 1);
+    System.out.println(SchedulerThroughputBench.table(rows, 64, 1, 512, 1));
     assertThat(rows).extracting(SchedulerThroughputBench.Row::generated).containsExactly(64L, 8 * 64L, 32 * 64L);
   }
 }
