@@ -188,6 +188,7 @@ class LlavaStModelTest {
   void longPrefillsAndWideSharedGroupsAreTiledWithoutChangingANumber() {
     try (LlavaStModel big = new LlavaStModel(cfg, weights, Device.cpu(), TEST_OPTIONS)) {
       big.allocateKvCache(200, 16);
+      int baseline = big.liveArrayCount();
       SplittableRandom rng = new SplittableRandom(7);
       int[] prompt = rng.ints(808, 0, 49).toArray(); // no marker ids (49..59)
       int[] table = IntStream.range(0, 51).toArray();
@@ -208,6 +209,7 @@ class LlavaStModelTest {
       for (int i = 0; i < 3; i++) {
         assertClose(got[i], ref.forward(refEmbeddings(tails[i]))[807], 1e-4);
       }
+      assertThat(big.liveArrayCount()).as("tiles and their temporaries all closed").isEqualTo(baseline);
     }
   }
 
