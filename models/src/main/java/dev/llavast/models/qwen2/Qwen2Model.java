@@ -312,7 +312,7 @@ public final class Qwen2Model implements AutoCloseable {
    * @param v {@code [B, H, L, D]}
    * @param mask {@code [B, 1, R/G, 1, L]} (one row per query, shared by its G heads) or null
    * @return out {@code [B, H, R, D]} and lse {@code [B, H, R, 1]} (null unless {@code withLse}), owned
-   *     by q's manager
+   *     by q's manager; every tile's temporaries are closed before the next tile
    */
   private Part attend(NDArray q, NDArray kt, NDArray v, NDArray mask, boolean withLse) {
     Shape qs = q.getShape();
@@ -323,23 +323,34 @@ public final class Qwen2Model implements AutoCloseable {
     int g = cfg.numAttentionHeads() / cfg.numKeyValueHeads();
     long queries = r / g;
     long perTile = Math.max(1, Math.min(queries, scoreTile / (b * h * g * keys))); // queries per tile
+    NDManager owner = q.getManager();
     List<NDArray> outs = new ArrayList<>();
     List<NDArray> lses = new ArrayList<>();
     for (long from = 0; from < queries; from += perTile) {
       long to = Math.min(queries, from + perTile);
-      NDArray qt = perTile == queries ? q : q.get(new NDIndex(":, :, {}:{}", from * g, to * g)); // [B, H, T*G, D]
-      NDArray sc = qt.matMul(kt);                                            // [B, H, T*G, L]
-      NDArray s32 = sc.getDataType() == DataType.FLOAT32 ? sc : sc.toType(DataType.FLOAT32, false);
-      if (mask != null) {
-        NDArray mt = perTile == queries ? mask : mask.get(new NDIndex(":, :, {}:{}", from, to)); // [B, 1, T, 1, L]
-        s32 = s32.reshape(b, h, to - from, g, keys).add(mt).reshape(b, h, (to - from) * g, keys); // [B, H, T*G, L]
-      }
-      NDArray probs = s32.softmax(-1);                                       // [B, H, T*G, L]
-      NDArray o = (dtype == DataType.FLOAT32 ? probs : probs.toType(dtype, false)).matMul(v); // [B, H, T*G, D]
-      outs.add(!withLse || o.getDataType() == DataType.FLOAT32 ? o : o.toType(DataType.FLOAT32, false));
-      if (withLse) {
-        NDIndex first = new NDIndex("..., 0:1");
-        lses.add(s32.get(first).sub(s32.logSoftmax(-1).get(first)));       // [B, H, T*G, 1]
+      try (NDManager tm = owner.newSubManager()) { // a tile's temporaries go before the next tile's come
+        q.tempAttach(tm);
+        NDArray qt = perTile == queries ? q : q.get(new NDIndex(":, :, {}:{}", from * g, to * g)); // [B, H, T*G, D]
+        NDArray sc = qt.matMul(kt);                                          // [B, H, T*G, L]
+        NDArray s32 = sc.getDataType() == DataType.FLOAT32 ? sc : sc.toType(DataType.FLOAT32, false);
+        if (mask != null) {
+          NDArray mt = perTile == queries ? mask : mask.get(new NDIndex(":, :, {}:{}", from, to)); // [B, 1, T, 1, L]
+          s32 = s32.reshape(b, h, to - from, g, keys).add(mt).reshape(b, h, (to - from) * g, keys); // [B, H, T*G, L]
+          if (mt != mask) {
+            mt.close();
+          }
+        }
+        NDArray probs = s32.softmax(-1);                                     // [B, H, T*G, L]
+        NDArray o = (dtype == DataType.FLOAT32 ? probs : probs.toType(dtype, false)).matMul(v); // [B, H, T*G, D]
+        NDArray kept = !withLse || o.getDataType() == DataType.FLOAT32 ? o : o.toType(DataType.FLOAT32, false);
+        kept.attach(owner);
+        outs.add(kept);
+        if (withLse) {
+          NDIndex first = new NDIndex("..., 0:1");
+          NDArray lse = s32.get(first).sub(s32.logSoftmax(-1).get(first));  // [B, H, T*G, 1]
+          lse.attach(owner);
+          lses.add(lse);
+        }
       }
     }
     NDArray out = outs.size() == 1 ? outs.get(0) : NDArrays.concat(new NDList(outs), 2);  // [B, H, R, D]
