@@ -36,6 +36,15 @@ public interface TokenSink {
    */
   boolean onToken(int tokenId, float logprob);
 
+  /**
+   * The stop token that ends the answer was sampled; {@link #onFinish} with
+   * {@link FinishReason#STOP_TOKEN} follows at once. For sinks that report which stop token ended an
+   * answer and its log-probability.
+   *
+   * @param logprob its log-probability, or {@code Float.NaN} when not requested
+   */
+  default void onStopToken(int tokenId, float logprob) {}
+
   /** Terminal: generation ended normally. */
   void onFinish(FinishReason reason, Usage usage);
 

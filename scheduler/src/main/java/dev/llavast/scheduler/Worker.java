@@ -719,6 +719,13 @@ final class Worker implements Runnable {
       s.setStatus(RequestStatus.DECODING);
     }
     if (s.sampling.isStopToken(token)) {
+      try {
+        s.sink.onStopToken(token, logprob);
+      } catch (RuntimeException e) {
+        end(s, new InternalSchedulerException("sink of request " + s.requestId() + " threw from onStopToken", e),
+            null, now);
+        return;
+      }
       end(s, null, FinishReason.STOP_TOKEN, now);
       return;
     }
