@@ -6,10 +6,14 @@ import java.time.format.DateTimeParseException;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import dev.llavast.server.cli.EngineOptions;
+import dev.llavast.server.cli.GenerateCommand;
+import dev.llavast.server.grpc.LlavaStServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -27,6 +31,8 @@ public final class Main implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(Main.class);
   private static final ServerConfig D = ServerConfig.defaults();
 
+  @Mixin EngineOptions engine;
+
   @Option(names = "--host", description = "Address to bind (default: ${DEFAULT-VALUE}; use 0.0.0.0 in containers).")
   String host = "0.0.0.0";
 
@@ -35,13 +41,6 @@ public final class Main implements Callable<Integer> {
 
   @Option(names = "--metrics-port", description = "Prometheus /metrics port, -1 to disable (default: ${DEFAULT-VALUE}).")
   int metricsPort = ServerConfig.DEFAULT_METRICS_PORT;
-
-  @Option(names = "--model-dir", description = "Checkpoint directory (config.json, safetensors, tokenizer.json). "
-      + "Without it the server runs a random-weight demo checkpoint.")
-  Path modelDir;
-
-  @Option(names = "--devices", description = "cpu, cpu:N (N CPU workers) or cuda:0,1,... (default: ${DEFAULT-VALUE}).")
-  String devices = D.devices();
 
   @Option(names = "--handler-threads", description = "gRPC handler threads (default: ${DEFAULT-VALUE}).")
   int handlerThreads = D.handlerThreads();
@@ -71,21 +70,6 @@ public final class Main implements Callable<Integer> {
       description = "Idle time before a session expires, e.g. 600s, 10m (default: 10m).")
   Duration sessionTtl = D.sessionTtl();
 
-  @Option(names = "--feature-cache-bytes", description = "Host memory for cached video features (default: ${DEFAULT-VALUE}).")
-  long featureCacheBytes = D.featureCacheBytes();
-
-  @Option(names = "--kv-blocks", description = "KV blocks per worker; 0 sizes the pool from device memory (default: ${DEFAULT-VALUE}).")
-  int kvBlocks = D.kvBlocks();
-
-  @Option(names = "--kv-block-size", description = "Tokens per KV block (default: ${DEFAULT-VALUE}).")
-  int kvBlockSize = D.kvBlockSize();
-
-  @Option(names = "--max-batch-tokens", description = "Token budget of one scheduler step (default: ${DEFAULT-VALUE}).")
-  int maxBatchTokens = D.maxBatchTokens();
-
-  @Option(names = "--max-running-sequences", description = "Sequences one worker runs at once (default: ${DEFAULT-VALUE}).")
-  int maxRunningSequences = D.maxRunningSequences();
-
   @Option(names = "--drain-timeout", converter = DurationConverter.class,
       description = "On SIGTERM, time for running streams to finish, e.g. 30s (default: 30s).")
   Duration drainTimeout = D.drainTimeout();
@@ -99,10 +83,11 @@ public final class Main implements Callable<Integer> {
 
   /** The configuration these flags describe. */
   ServerConfig toConfig() {
-    return new ServerConfig(host, port, metricsPort, Optional.ofNullable(modelDir), devices, handlerThreads,
-        maxQueuedRequests, maxQueuedPromptTokens, maxNewTokensLimit, defaultMaxNewTokens, maxUploadBytes,
-        maxChunkBytes, maxSessions, sessionTtl, featureCacheBytes, kvBlocks, kvBlockSize, maxBatchTokens,
-        maxRunningSequences, drainTimeout, workerStallTimeout, Optional.ofNullable(mediaDir));
+    return new ServerConfig(host, port, metricsPort, Optional.ofNullable(engine.modelDir), engine.devices,
+        handlerThreads, maxQueuedRequests, maxQueuedPromptTokens, maxNewTokensLimit, defaultMaxNewTokens,
+        maxUploadBytes, maxChunkBytes, maxSessions, sessionTtl, engine.featureCacheBytes, engine.kvBlocks,
+        engine.kvBlockSize, engine.maxBatchTokens, engine.maxRunningSequences, drainTimeout, workerStallTimeout,
+        Optional.ofNullable(mediaDir));
   }
 
   @Override

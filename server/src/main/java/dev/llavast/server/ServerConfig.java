@@ -1,5 +1,7 @@
 package dev.llavast.server;
 
+import dev.llavast.server.generation.DeviceSpec;
+import dev.llavast.server.generation.EngineConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
@@ -134,6 +136,13 @@ public record ServerConfig(
   /** The parsed {@link #devices()} list. */
   public DeviceSpec deviceSpec() {
     return DeviceSpec.parse(devices);
+  }
+
+  /** The engine's part of this configuration. */
+  public EngineConfig engine() {
+    return new EngineConfig(modelDir, deviceSpec(), maxQueuedRequests, maxQueuedPromptTokens, defaultMaxNewTokens,
+        maxUploadBytes, maxSessions, sessionTtl, featureCacheBytes, kvBlocks, kvBlockSize, maxBatchTokens,
+        maxRunningSequences, workerStallTimeout, mediaDir);
   }
 
   private static void requireRange(String flag, long value, long min, long max) {

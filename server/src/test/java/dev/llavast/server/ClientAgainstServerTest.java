@@ -1,5 +1,9 @@
 package dev.llavast.server;
 
+import dev.llavast.server.generation.DemoCheckpoint;
+
+import dev.llavast.server.media.MediaTestFiles;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -262,7 +266,7 @@ class ClientAgainstServerTest {
     }
     assertThat(started("UploadMedia") - uploadsBefore).isEqualTo(1);
     assertThat(started("Ask") - asksBefore).isEqualTo(3);
-    assertThat(serving.runtime().sessions.openCount()).isZero(); // closed at EOF
+    assertThat(serving.engine().sessions().openCount()).isZero(); // closed at EOF
   }
 
   @Test

@@ -1,5 +1,7 @@
 package dev.llavast.server;
 
+import dev.llavast.server.generation.DeviceSpec;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -1,5 +1,17 @@
 package dev.llavast.server;
 
+import dev.llavast.models.coords.Task;
+import dev.llavast.server.errors.ApiException;
+import dev.llavast.server.generation.AnswerListener;
+import dev.llavast.server.generation.Engine;
+import dev.llavast.server.generation.FinalAnswer;
+import dev.llavast.server.generation.GenerationJob;
+import dev.llavast.server.generation.Question;
+import dev.llavast.server.generation.Sampling;
+import dev.llavast.server.media.MediaStore.StoredMedia;
+
+import dev.llavast.server.media.MediaTestFiles;
+
 import dev.llavast.api.v1.GenerateRequest;
 import dev.llavast.api.v1.GenerateStreamResponse;
 import dev.llavast.api.v1.GenerationServiceGrpc;
@@ -7,7 +19,6 @@ import dev.llavast.api.v1.MediaKind;
 import dev.llavast.api.v1.MediaRef;
 import dev.llavast.api.v1.Prompt;
 import dev.llavast.api.v1.SamplingParams;
-import dev.llavast.api.v1.Task;
 import dev.llavast.models.TinyCheckpoints;
 import dev.llavast.models.media.ImagePreprocessor;
 import dev.llavast.models.media.MediaDecoder;
@@ -99,7 +110,7 @@ public final class ServingBenchmark {
       for (int i = 0; i < concurrency; i++) {
         questions.add("Question " + i + ": what does the square do?");
       }
-      InProcess inProcess = new InProcess(c.serving.runtime(), videoId);
+      InProcess inProcess = new InProcess(c.serving.engine(), videoId);
       // warm both paths once (prefix cache filled, JIT warm)
       grpcRound(stub, videoId, questions, maxNew);
       inProcess.round(questions, maxNew);
@@ -200,57 +211,39 @@ public final class ServingBenchmark {
   }
 
   /**
-   * The same prompts as the server renders them (same template, same cached features, same
-   * sampling), submitted straight to the scheduler with a sink that only counts.
+   * The same questions through the server's engine in-process ({@link Engine#start}, the path the
+   * {@code generate} command takes): same template, same cached features, same sampling and answer
+   * assembly, with a listener that only counts; what gRPC streaming adds is the difference.
    */
   static final class InProcess implements AutoCloseable {
-    private final ServingRuntime rt;
-    private final ExecutorService decodePool = MediaPipeline.newDecodePool(2, 16);
-    private final ExecutorService framePool = MediaPipeline.newFramePool(2);
-    private final MediaPipeline.Resolved media;
-    private final String mediaId;
+    private final Engine engine;
+    private final StoredMedia media;
     private final AtomicInteger ids = new AtomicInteger();
 
-    InProcess(ServingRuntime rt, String mediaId) throws Exception {
-      this.rt = rt;
-      this.mediaId = mediaId;
-      // Same parameters as Serving's pipeline, so this is a feature-cache hit on the uploaded video.
-      MediaPipeline p = new MediaPipeline(new MediaDecoder(MediaLimits.defaults()), new ImagePreprocessor(),
-          rt.scheduler, rt.featureCache, decodePool, framePool,
-          MediaPipeline.Params.of(rt.modelConfig(), rt.modelName + "@" + DemoCheckpoint.VERSION), null);
-      this.media = p.resolve(rt.mediaStore.get(mediaId).orElseThrow(), null, OptionalInt.empty())
-          .get(10, TimeUnit.MINUTES);
-      if (!media.cacheHit()) {
-        throw new IllegalStateException("expected the in-process path to reuse the server's cached features");
-      }
+    InProcess(Engine engine, String mediaId) {
+      this.engine = engine;
+      this.media = engine.media(mediaId);
     }
 
     Round round(List<String> questions, int maxNew) throws Exception {
-      MediaPipeline.Geometry g = media.geometry();
       long start = System.nanoTime();
       List<CompletableFuture<Integer>> all = new ArrayList<>();
       for (String q : questions) {
-        String question = PromptRenderer.render(Prompt.newBuilder().setText(q).build(), Task.TASK_FREE_FORM,
-            new PromptRenderer.Geometry(g.clipFrameCount(), g.fps(), g.widthPx(), g.heightPx()));
-        RenderedPrompt rendered = rt.model.chatTemplate().render(null, ChatTemplate.Media.VIDEO, List.of(), question);
-        PromptInput prompt = rendered.toPromptInput(media.features());
-        dev.llavast.scheduler.SamplingParams sampling = new dev.llavast.scheduler.SamplingParams(0f, 1f, 0, 1f, 0L,
-            maxNew, rt.model.stopTokenIds(), false);
         CompletableFuture<Integer> done = new CompletableFuture<>();
-        rt.scheduler.submit(GenerationRequest.of("bench-" + ids.incrementAndGet(), prompt, mediaId, sampling, 0, null),
-            new TokenSink() {
+        engine.start(new GenerationJob("bench-" + ids.incrementAndGet(), GenerationJob.Media.of(media), null,
+            Question.text(q), Task.FREE_FORM, Sampling.greedy(maxNew), 0, null, null, List.of()),
+            new AnswerListener() {
               @Override
-              public boolean onToken(int tokenId, float logprob) {
-                return true;
+              public void onFinish(FinalAnswer answer) {
+                if (!answer.featureCacheHit()) {
+                  done.completeExceptionally(new IllegalStateException(
+                      "expected the in-process path to reuse the server's cached features"));
+                }
+                done.complete(answer.usage().generatedTokens());
               }
 
               @Override
-              public void onFinish(FinishReason reason, Usage usage) {
-                done.complete(usage.generatedTokens());
-              }
-
-              @Override
-              public void onError(SchedulerException error, Usage usage) {
+              public void onError(ApiException error) {
                 done.completeExceptionally(error);
               }
             });
@@ -264,9 +257,6 @@ public final class ServingBenchmark {
     }
 
     @Override
-    public void close() {
-      decodePool.shutdownNow();
-      framePool.shutdownNow();
-    }
+    public void close() {}
   }
 }

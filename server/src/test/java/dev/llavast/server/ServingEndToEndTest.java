@@ -1,5 +1,9 @@
 package dev.llavast.server;
 
+import dev.llavast.server.grpc.RequestValidatorTest;
+
+import dev.llavast.server.media.MediaTestFiles;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 

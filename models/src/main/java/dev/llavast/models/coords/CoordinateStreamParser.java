@@ -114,6 +114,15 @@ public final class CoordinateStreamParser {
     return !held.isEmpty();
   }
 
+  /**
+   * How many of the symbols fed so far the parser holds: always the last ones fed, a text
+   * character each, or a coordinate id. A streaming server that knows where each symbol's text
+   * begins holds back its text from the first held symbol.
+   */
+  public int heldSymbols() {
+    return held.size();
+  }
+
   /** The end of the answer: emits whatever is held (a pending timestamp, or an unfinished group as text). */
   public List<Piece> finish() {
     begin();

@@ -21,5 +21,5 @@ public enum Task {
   /** Dense video captioning: every span. */
   DVC,
   /** Anything else: text and whatever groups appear, uninterpreted. */
-  FREE
+  FREE_FORM
 }

@@ -69,7 +69,7 @@ public record TaskResult(
       case ELC -> new TaskResult(task, plain, null, firstTime, null, allTimed, List.of(), List.of(),
           caption(plain));
       case DVC -> new TaskResult(task, plain, null, null, null, none, List.of(), allSpans, null);
-      case FREE -> new TaskResult(task, plain, firstSpan, firstTime, firstBox, allTimed, allBoxes, allSpans, null);
+      case FREE_FORM -> new TaskResult(task, plain, firstSpan, firstTime, firstBox, allTimed, allBoxes, allSpans, null);
     };
   }
 

@@ -1,0 +1,53 @@
+package dev.llavast.server.generation;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * What the engine is built from: the model, its devices, the scheduler's limits and the media and
+ * session stores. The server's {@code ServerConfig} adds the transports' settings to it; the
+ * {@code generate} command builds one from its own flags. Immutable; any thread.
+ *
+ * @param modelDir checkpoint directory; empty means the random-weight demo checkpoint
+ * @param devices the parsed {@code --devices}
+ * @param maxQueuedRequests admission limit: requests waiting across workers
+ * @param maxQueuedPromptTokens admission limit: prompt tokens waiting across workers
+ * @param defaultMaxNewTokens used when a request leaves its token limit unset
+ * @param maxUploadBytes size cap of one media item
+ * @param maxSessions open sessions at most
+ * @param sessionTtl default idle time before a session expires
+ * @param featureCacheBytes host memory for cached packed visual features
+ * @param kvBlocks KV blocks per worker; 0 derives the count from the memory the device reports
+ * @param kvBlockSize token slots per KV block
+ * @param maxBatchTokens token budget of one scheduler step
+ * @param maxRunningSequences sequences one worker runs at once
+ * @param workerStallTimeout a worker loop silent for longer is reported not live
+ * @param mediaDir where media are stored; empty means a temporary directory removed on close
+ */
+public record EngineConfig(
+    Optional<Path> modelDir,
+    DeviceSpec devices,
+    int maxQueuedRequests,
+    int maxQueuedPromptTokens,
+    int defaultMaxNewTokens,
+    long maxUploadBytes,
+    int maxSessions,
+    Duration sessionTtl,
+    long featureCacheBytes,
+    int kvBlocks,
+    int kvBlockSize,
+    int maxBatchTokens,
+    int maxRunningSequences,
+    Duration workerStallTimeout,
+    Optional<Path> mediaDir) {
+
+  public EngineConfig {
+    Objects.requireNonNull(modelDir, "modelDir");
+    Objects.requireNonNull(devices, "devices");
+    Objects.requireNonNull(sessionTtl, "sessionTtl");
+    Objects.requireNonNull(workerStallTimeout, "workerStallTimeout");
+    Objects.requireNonNull(mediaDir, "mediaDir");
+  }
+}

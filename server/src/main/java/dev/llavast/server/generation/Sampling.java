@@ -1,0 +1,31 @@
+package dev.llavast.server.generation;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * How to sample an answer, as a request states it; unset values are 0 and the engine applies the
+ * defaults (greedy, top-p 1, no top-k, no repetition penalty, the configured token limit). The
+ * transports have already checked the ranges.
+ *
+ * @param temperature 0 is greedy
+ * @param topP nucleus mass; 0 means 1
+ * @param topK 0 disables
+ * @param repetitionPenalty 0 means 1 (none)
+ * @param seed the sampling seed; null means 0
+ * @param maxNewTokens 0 means the configured default
+ * @param stops stop strings: the answer ends before the first one that appears
+ * @param referencePreset the reference implementation's sampling (its temperature, top-p and top-k)
+ * @param logprobs whether to compute each token's log-probability
+ */
+public record Sampling(float temperature, float topP, int topK, float repetitionPenalty, Long seed, int maxNewTokens,
+    List<String> stops, boolean referencePreset, boolean logprobs) {
+  public Sampling {
+    stops = List.copyOf(Objects.requireNonNull(stops, "stops"));
+  }
+
+  /** Greedy decoding of at most {@code maxNewTokens} tokens (0: the default). */
+  public static Sampling greedy(int maxNewTokens) {
+    return new Sampling(0f, 0f, 0, 0f, null, maxNewTokens, List.of(), false, false);
+  }
+}

@@ -1,0 +1,277 @@
+package dev.llavast.server.media;
+
+import dev.llavast.models.ModelConfig;
+import dev.llavast.models.media.ClipRange;
+import dev.llavast.models.media.DecodedMedia;
+import dev.llavast.models.media.ImagePreprocessor;
+import dev.llavast.models.media.MediaDecoder;
+import dev.llavast.models.media.MediaException;
+import dev.llavast.models.media.MediaKeys;
+import dev.llavast.models.media.RgbImage;
+import dev.llavast.models.media.VideoInfo;
+import dev.llavast.models.media.VideoSampling;
+import dev.llavast.scheduler.MediaFeatures;
+import dev.llavast.scheduler.Scheduler;
+import dev.llavast.server.concurrent.DaemonThreads;
+import dev.llavast.server.errors.ApiException;
+import dev.llavast.server.media.MediaStore.StoredMedia;
+import dev.llavast.server.observability.Metrics;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.OptionalInt;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Stored media to packed visual features, through the {@link FeatureCache}: a hit costs nothing; a
+ * miss decodes and preprocesses on the bounded decode pool (per-frame resizing on the frame pool),
+ * then submits ONE encode job to the scheduler. Concurrent requests for the same key share that one
+ * load; a failed load is not cached; a caller that cancels its future never cancels the shared load.
+ *
+ * <p>The cache value keeps, with the features, the {@link MediaGeometry} that prompts and coordinate
+ * decoding need (original size, fps, clip, sampled frames), so a hit knows it without decoding.
+ *
+ * <p>Thread-safe; {@link #resolve} may be called from any thread (it never blocks: all work runs on
+ * the pools and the scheduler's workers).
+ */
+public final class MediaPipeline {
+  private final MediaDecoder decoder;
+  private final ImagePreprocessor preprocessor;
+  private final Scheduler scheduler;
+  private final FeatureCache cache;
+  private final Executor decodePool;
+  private final Executor framePool;
+  private final Params params;
+  private final Metrics metrics;
+
+  /**
+   * What, besides the content, determines the features: frames sampled per video, the vision
+   * tower's input side, and the checkpoint whose encoder made them.
+   *
+   * @param numFrames frames sampled from a video or a frame sequence (100 for LLaVA-ST)
+   * @param imageSize resize side in pixels (384)
+   * @param packerVersion identifies the model/packer (e.g. checkpoint name and revision)
+   */
+  public record Params(int numFrames, int imageSize, String packerVersion) {
+    public Params {
+      if (numFrames < 1 || imageSize < 1) {
+        throw new IllegalArgumentException("numFrames and imageSize must be >= 1, got " + numFrames + ", "
+            + imageSize);
+      }
+      Objects.requireNonNull(packerVersion, "packerVersion");
+    }
+
+    /** The model's own values: {@code num_frames} and {@code vision_config.image_size}. */
+    public static Params of(ModelConfig config, String packerVersion) {
+      return new Params(config.numFrames(), config.vision().imageSize(), packerVersion);
+    }
+  }
+
+  /**
+   * The features of one request's media.
+   *
+   * @param mediaKey the cache key (media id + preprocessing parameters); also the features' key
+   * @param features the packed features (immutable; safe to hold after eviction)
+   * @param cacheHit true when this request started no decode and no encode
+   * @param geometry how to map answers back to seconds and pixels
+   * @param decodeTime decode + preprocess time of the load this request started (zero on a hit)
+   * @param encodeTime submit-to-done time of the encode job this request started (zero on a hit)
+   */
+  public record Resolved(String mediaKey, MediaFeatures features, boolean cacheHit, MediaGeometry geometry, Duration decodeTime,
+      Duration encodeTime) {}
+
+  /** The cache value: features plus what the load learned. */
+  public record Encoded(MediaFeatures features, MediaGeometry geometry, long decodeNanos, long encodeNanos)
+      implements MediaFeatures {
+    @Override
+    public String mediaKey() {
+      return features.mediaKey();
+    }
+
+    @Override
+    public int tokenCount() {
+      return features.tokenCount();
+    }
+
+    @Override
+    public long bytes() {
+      return features.bytes() + 4L * geometry.sampledIndices().length + 128;
+    }
+  }
+
+  /**
+   * @param decodePool runs one decode + preprocess per miss (bounded; blocks on frame-pool work, so
+   *     it must not be the frame pool)
+   * @param framePool runs per-frame resizing; its tasks never block
+   */
+  public MediaPipeline(MediaDecoder decoder, ImagePreprocessor preprocessor, Scheduler scheduler, FeatureCache cache,
+      Executor decodePool, Executor framePool, Params params, Metrics metrics) {
+    this.decoder = Objects.requireNonNull(decoder, "decoder");
+    this.preprocessor = Objects.requireNonNull(preprocessor, "preprocessor");
+    this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
+    this.cache = Objects.requireNonNull(cache, "cache");
+    this.decodePool = Objects.requireNonNull(decodePool, "decodePool");
+    this.framePool = Objects.requireNonNull(framePool, "framePool");
+    this.params = Objects.requireNonNull(params, "params");
+    this.metrics = metrics;
+    if (preprocessor.size() != params.imageSize()) {
+      throw new IllegalArgumentException("preprocessor size " + preprocessor.size() + " != params.imageSize "
+          + params.imageSize());
+    }
+  }
+
+  /**
+   * The features of {@code media} over {@code clip}, from the cache or loaded once. Never blocks.
+   * The returned future is the caller's own: cancelling it leaves the shared load running.
+   *
+   * @param clip the clip in seconds, or null for the whole media (ignored for an image)
+   * @param preferredWorker the worker that should run the encode (e.g. the one holding the media's
+   *     prefix), or empty
+   * @return completes with the features, or fails with a {@link ApiException} for bad media
+   *     (INVALID_ARGUMENT), deleted media (NOT_FOUND) or a full decode queue (RESOURCE_EXHAUSTED),
+   *     or with the scheduler's exception when the encode fails
+   */
+  public CompletableFuture<Resolved> resolve(StoredMedia media, ClipRange clip, OptionalInt preferredWorker) {
+    Objects.requireNonNull(media, "media");
+    Objects.requireNonNull(preferredWorker, "preferredWorker");
+    ClipRange effective = media.kind() == DecodedMedia.Kind.IMAGE ? null : clip;
+    String key = mediaKey(media, effective);
+    CompletableFuture<Resolved> out = new CompletableFuture<>();
+    CompletableFuture<FeatureCache.Lookup> lookup;
+    try {
+      Clips.checkAgainst(media, effective);
+      lookup = cache.get(key, k -> load(media, effective, k, preferredWorker));
+    } catch (RuntimeException e) {
+      out.completeExceptionally(MediaErrors.map(e));
+      return out;
+    }
+    lookup.whenComplete((l, e) -> {
+      if (e != null) {
+        out.completeExceptionally(MediaErrors.map(e));
+        return;
+      }
+      Encoded enc = (Encoded) l.features();
+      out.complete(new Resolved(key, enc.features(), l.hit(), enc.geometry(),
+          l.hit() ? Duration.ZERO : Duration.ofNanos(enc.decodeNanos()),
+          l.hit() ? Duration.ZERO : Duration.ofNanos(enc.encodeNanos())));
+    });
+    return out;
+  }
+
+  /**
+   * The cache key: {@code <media id>/<MediaKeys hash>}. The media id is already the content's
+   * SHA-256, so it stands in for the content instead of hashing the file again; the prefix lets
+   * {@link #invalidate} drop every variant of one media.
+   */
+  public String mediaKey(StoredMedia media, ClipRange clip) {
+    DecodedMedia.Kind kind = media.kind();
+    int frames = kind == DecodedMedia.Kind.IMAGE ? 1 : params.numFrames();
+    MediaKeys.Params p = new MediaKeys.Params(kind, frames, params.imageSize(),
+    kind == DecodedMedia.Kind.IMAGE ? null : clip, params.packerVersion());
+    return keyPrefix(media.mediaId()) + MediaKeys.of(media.mediaId().getBytes(StandardCharsets.US_ASCII), p);
+  }
+
+  /** Prefix shared by every cache key of one media id. */
+  public static String keyPrefix(String mediaId) {
+    return mediaId + "/";
+  }
+
+  /** Drops every cached variant of a media item; returns the host bytes released. */
+  public long invalidate(String mediaId) {
+    return cache.invalidatePrefix(keyPrefix(mediaId));
+  }
+
+  /** True if some features of this media are cached now. */
+  public boolean hasCachedFeatures(String mediaId) {
+    return cache.containsPrefix(keyPrefix(mediaId));
+  }
+
+  // ---------------------------------------------------------------- the load (one per key)
+
+  private CompletableFuture<MediaFeatures> load(StoredMedia media, ClipRange clip, String key,
+      OptionalInt preferredWorker) {
+    CompletableFuture<Decoded> decoded;
+    try {
+      decoded = CompletableFuture.supplyAsync(() -> decode(media, clip, key), decodePool);
+    } catch (RejectedExecutionException e) {
+      return CompletableFuture.failedFuture(ApiException.overloaded(
+          "the media decode queue is full; retry later", Duration.ofSeconds(1)));
+    }
+    return decoded.thenCompose(d -> {
+      long t0 = System.nanoTime();
+      return scheduler.encode(d.prepared().pixels(), preferredWorker).thenApply(f -> {
+        long encodeNanos = System.nanoTime() - t0;
+        metrics.visionEncode.observe(encodeNanos / 1e9);
+        ImagePreprocessor.Prepared p = d.prepared();
+        return (MediaFeatures) new Encoded(f, MediaGeometry.of(p.kind(), p.sampling()), d.decodeNanos(), encodeNanos);
+      });
+    });
+  }
+
+  private record Decoded(ImagePreprocessor.Prepared prepared, long decodeNanos) {}
+
+  /** Decode pool thread: decodes and preprocesses; blocking. */
+  private Decoded decode(StoredMedia media, ClipRange clip, String key) {
+    long t0 = System.nanoTime();
+    ImagePreprocessor.Prepared p = switch (media.kind()) {
+      case VIDEO -> preprocessor.prepareVideo(decoder, media.file(), params.numFrames(), clip, key,
+          framePool);
+      case IMAGE -> preprocessor.prepare(decoder.decodeImage(media.file()), key, framePool);
+      case FRAMES -> preprocessor.prepare(decodeFrames(media, clip), key, framePool);
+    };
+    long nanos = System.nanoTime() - t0;
+    metrics.mediaDecode.observe(nanos / 1e9);
+    return new Decoded(p, nanos);
+  }
+
+  private DecodedMedia decodeFrames(StoredMedia media, ClipRange clip) {
+    List<byte[]> encoded;
+    try {
+      encoded = MediaStore.readFrames(media.file());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read stored frames of " + media.mediaId(), e);
+    }
+    List<RgbImage> frames = new ArrayList<>(encoded.size());
+    for (int i = 0; i < encoded.size(); i++) {
+      try {
+        frames.add(decoder.decodeImage(encoded.get(i)).frames().get(0));
+      } catch (MediaException e) {
+        throw new MediaException(e.reason(), "frame " + i + ": " + e.getMessage(), e);
+      }
+      encoded.set(i, null); // the encoded bytes are no longer needed
+    }
+    return decoder.sampleFrames(frames, media.meta().fps(), params.numFrames(), clip);
+  }
+
+  // ---------------------------------------------------------------- pools
+
+  /**
+   * A pool for decodes: {@code threads} threads, at most {@code queue} waiting loads; beyond that a
+   * miss fails with RESOURCE_EXHAUSTED instead of queueing without bound.
+   */
+  public static ExecutorService newDecodePool(int threads, int queue) {
+    return new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(queue),
+        DaemonThreads.factory("llavast-media-decode"), new ThreadPoolExecutor.AbortPolicy());
+  }
+
+  /**
+   * A pool for per-frame resizing; when its queue is full the submitting (decode) thread does the
+   * work itself, so it never rejects and never deadlocks.
+   */
+  public static ExecutorService newFramePool(int threads) {
+    return new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(threads * 64),
+        DaemonThreads.factory("llavast-media-frame"), new ThreadPoolExecutor.CallerRunsPolicy());
+  }
+}

@@ -1,0 +1,149 @@
+package dev.llavast.server.observability;
+
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import dev.llavast.scheduler.SchedulerStats;
+import java.util.function.DoubleSupplier;
+import java.util.function.Supplier;
+
+/**
+ * The server's own Prometheus metrics, with the stable names of {@code shared/docs/ANCHORS.md}
+ * (modelled on vLLM's, so dashboards translate). No label ever carries a request, media or session
+ * id. Thread-safe: every method may be called from any thread (handlers, workers, cache loaders).
+ */
+public final class Metrics {
+  private static final double[] TTFT = {0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+      20, 40};
+  private static final double[] INTER_TOKEN = {0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15,
+      0.2, 0.3, 0.4, 0.5, 0.64};
+  private static final double[] STEP = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+  private static final double[] BATCH = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+  private static final double[] TOKENS = {1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768};
+
+  public final Counter promptTokens;
+  public final Counter generationTokens;
+  public final Counter requestSuccess;
+  public final Counter requestFailure;
+  public final Counter featureCacheRequests;
+  public final Histogram ttft;
+  public final Histogram interToken;
+  public final Histogram e2e;
+  public final Histogram queueTime;
+  public final Histogram mediaDecode;
+  public final Histogram visionEncode;
+  public final Histogram stepDuration;
+  public final Histogram batchSize;
+  public final Histogram requestPromptTokens;
+  public final Histogram requestGenerationTokens;
+  private final PrometheusRegistry registry;
+
+  /**
+   * Metrics that nobody scrapes (their own registry): for the {@code generate} command and tests,
+   * so that no caller ever checks for a missing instance.
+   */
+  public static Metrics noop() {
+    return new Metrics(new PrometheusRegistry());
+  }
+
+  public Metrics(PrometheusRegistry registry) {
+    this.registry = registry;
+    promptTokens = counter("llavast_prompt_tokens_total", "Prompt tokens processed (prefilled or served from the prefix cache).");
+    generationTokens = counter("llavast_generation_tokens_total", "Tokens generated.");
+    requestSuccess = Counter.builder().name("llavast_request_success_total")
+        .help("Requests that finished, by finish reason.").labelNames("finish_reason").register(registry);
+    requestFailure = Counter.builder().name("llavast_request_failure_total")
+        .help("Requests that failed, by error reason (errors.proto).").labelNames("reason").register(registry);
+    featureCacheRequests = Counter.builder().name("llavast_feature_cache_requests_total")
+        .help("Feature cache lookups by result.").labelNames("result").register(registry);
+    ttft = histogram("llavast_time_to_first_token_seconds", "Time from arrival to the first generated token.", TTFT);
+    interToken = histogram("llavast_inter_token_latency_seconds", "Time between consecutive generated tokens.", INTER_TOKEN);
+    e2e = exponential("llavast_e2e_request_latency_seconds", "Time from arrival to the final message.");
+    queueTime = exponential("llavast_request_queue_time_seconds", "Time waiting for admission to a worker.");
+    mediaDecode = exponential("llavast_media_decode_seconds", "Time decoding and preprocessing one media item.");
+    visionEncode = exponential("llavast_vision_encode_seconds", "Time running the vision encoder on one media item.");
+    stepDuration = histogram("llavast_step_duration_seconds", "Duration of one scheduler step (model execution included).", STEP);
+    batchSize = histogram("llavast_batch_size", "Sequences in one scheduler step.", BATCH);
+    requestPromptTokens = histogram("llavast_request_prompt_tokens", "Prompt tokens per request.", TOKENS);
+    requestGenerationTokens = histogram("llavast_request_generation_tokens", "Generated tokens per request.", TOKENS);
+  }
+
+  /** Registers {@code llavast_model_info} (value 1, with descriptive labels of the loaded model). */
+  public void modelInfo(String model, String dtype, String devices, boolean randomWeights) {
+    Gauge.builder().name("llavast_model_info").help("The loaded model; the value is always 1.")
+        .labelNames("model", "dtype", "devices", "random_weights").register(registry)
+        .labelValues(model, dtype, devices, Boolean.toString(randomWeights)).set(1);
+  }
+
+  /**
+   * Feature-cache gauges and counters read from the cache when scraped.
+   *
+   * @param weightBytes current weight of the cache
+   * @param evictions evictions so far
+   */
+  public void featureCache(DoubleSupplier weightBytes, DoubleSupplier evictions) {
+    GaugeWithCallback.builder().name("llavast_feature_cache_bytes")
+        .help("Host bytes held by cached visual features.")
+        .callback(cb -> cb.call(weightBytes.getAsDouble())).register(registry);
+    CounterWithCallback.builder().name("llavast_feature_cache_evictions_total")
+        .help("Feature cache entries evicted.")
+        .callback(cb -> cb.call(evictions.getAsDouble())).register(registry);
+  }
+
+  /**
+   * Scheduler gauges and counters, read from a fresh {@link SchedulerStats} snapshot when scraped:
+   * running and waiting requests, KV usage per worker, preemptions and prefix-cache tokens.
+   *
+   * @param workerName the label of worker {@code i} (unique per worker, e.g. {@code cpu:1})
+   */
+  public void scheduler(Supplier<SchedulerStats> stats, java.util.function.IntFunction<String> workerName) {
+    GaugeWithCallback.builder().name("llavast_requests_running").help("Sequences running on the workers.")
+        .callback(cb -> cb.call(stats.get().running())).register(registry);
+    GaugeWithCallback.builder().name("llavast_requests_waiting")
+        .help("Requests admitted and waiting to run, media still loading included (the autoscaling signal).")
+        .callback(cb -> {
+          SchedulerStats s = stats.get();
+          cb.call(s.queuedRequests() + s.waiting());
+        }).register(registry);
+    GaugeWithCallback.builder().name("llavast_kv_cache_usage_ratio").help("Fraction of KV blocks in use, per worker.")
+        .labelNames("worker")
+        .callback(cb -> {
+          for (SchedulerStats.WorkerStats w : stats.get().workers()) {
+            cb.call(w.kvUsageRatio(), workerName.apply(w.index()));
+          }
+        }).register(registry);
+    CounterWithCallback.builder().name("llavast_preemptions_total")
+        .help("Sequences preempted for lack of KV blocks (recomputed later).")
+        .callback(cb -> cb.call(stats.get().preemptionsTotal())).register(registry);
+    CounterWithCallback.builder().name("llavast_prefix_cache_queries_total")
+        .help("Prompt tokens looked up in the KV prefix cache.")
+        .callback(cb -> cb.call(stats.get().workers().stream().mapToLong(SchedulerStats.WorkerStats::prefixQueryTokensTotal).sum()))
+        .register(registry);
+    CounterWithCallback.builder().name("llavast_prefix_cache_hits_total")
+        .help("Prompt tokens served from the KV prefix cache.")
+        .callback(cb -> cb.call(stats.get().workers().stream().mapToLong(SchedulerStats.WorkerStats::prefixHitTokensTotal).sum()))
+        .register(registry);
+  }
+
+  /** Active sessions, read when scraped. */
+  public void sessions(java.util.function.IntSupplier open) {
+    GaugeWithCallback.builder().name("llavast_sessions_active").help("Open sessions.")
+        .callback(cb -> cb.call(open.getAsInt())).register(registry);
+  }
+
+  private Counter counter(String name, String help) {
+    return Counter.builder().name(name).help(help).register(registry);
+  }
+
+  private Histogram histogram(String name, String help, double[] bounds) {
+    return Histogram.builder().name(name).help(help).classicUpperBounds(bounds).register(registry);
+  }
+
+  private Histogram exponential(String name, String help) {
+    // 0.01 s doubling 17 times reaches ~655 s: covers everything up to the 600 s the anchors ask for.
+    return Histogram.builder().name(name).help(help).classicExponentialUpperBounds(0.01, 2, 17).register(registry);
+  }
+}
