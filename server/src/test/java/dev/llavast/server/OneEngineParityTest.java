@@ -79,7 +79,7 @@ class OneEngineParityTest {
   void anMp4() throws Exception {
     Path video = MediaTestFiles.movingSquare(dir.resolve("sq.mp4"), 72, 40, 45, 9);
     MediaInfo info = server.upload(MediaKind.MEDIA_KIND_VIDEO, Files.readAllBytes(video), "sq.mp4");
-    assertSameTokens(info.getMediaId(), "--video", video.toString());
+    assertSameTokens(PROMPT, info.getMediaId(), "--video", video.toString());
   }
 
   @Test
@@ -87,8 +87,8 @@ class OneEngineParityTest {
     Path png = dir.resolve("img.png");
     Files.write(png, MediaTestFiles.png(90, 50, 200, 30, 120));
     MediaInfo info = server.upload(MediaKind.MEDIA_KIND_IMAGE, Files.readAllBytes(png), "img.png");
-    assertSameTokens(info.getMediaId(), "--image", png.toString(), "--prompt",
-        "Where is the object in [<w0.1>,<h0.2>,<w0.5>,<h0.9>]?");
+    assertSameTokens("Where is the object in [<w0.1>,<h0.2>,<w0.5>,<h0.9>]?", info.getMediaId(), "--image",
+        png.toString());
   }
 
   /** A folder of {@code n} PNG frames whose colour changes, uploaded as MEDIA_KIND_FRAMES and given to generate. */
@@ -102,7 +102,8 @@ class OneEngineParityTest {
     }
     MediaInfo info = uploadFrames(frames, fps);
     assertThat(info.getFrameCount()).isEqualTo(n);
-    JsonNode cli = assertSameTokens(info.getMediaId(), "--frames-dir", folder.toString(), "--fps", Double.toString(fps));
+    JsonNode cli = assertSameTokens(PROMPT, info.getMediaId(), "--frames-dir", folder.toString(), "--fps",
+        Double.toString(fps));
     assertThat(cli.at("/media/frame_count").intValue()).isEqualTo(n);
     assertThat(cli.at("/media/sampled_frames")).hasSize(100);
     assertThat(cli.at("/media/sampled_frames/99").intValue()).isEqualTo(n - 1);
@@ -112,10 +113,10 @@ class OneEngineParityTest {
    * Asks the server (by media id) and the command (by file) the same question; returns the
    * command's JSON after checking that both generated the same ids.
    */
-  private static JsonNode assertSameTokens(String mediaId, String... cliMedia) throws Exception {
-    List<String> args = new ArrayList<>(List.of("generate", "--model-dir", model.toString(), "--prompt", PROMPT,
+  private static JsonNode assertSameTokens(String question, String mediaId, String... cliMedia) throws Exception {
+    List<String> args = new ArrayList<>(List.of("generate", "--model-dir", model.toString(), "--prompt", question,
         "--max-new-tokens", Integer.toString(MAX_NEW), "--json"));
-    args.addAll(List.of(cliMedia)); // a later --prompt overrides the default one
+    args.addAll(List.of(cliMedia));
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
     int exit = new CommandLine(new Main()).setOut(new PrintWriter(out, true)).setErr(new PrintWriter(err, true))
