@@ -5,11 +5,6 @@ public final class DeadlineExceededException extends SchedulerException {
   private static final long serialVersionUID = 1L;
 
   public DeadlineExceededException(String message) {
-    super(message);
-  }
-
-  @Override
-  public String reason() {
-    return "DEADLINE_EXCEEDED";
+    super(SchedulerError.DEADLINE_EXCEEDED, message);
   }
 }

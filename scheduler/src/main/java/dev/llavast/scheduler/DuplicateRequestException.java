@@ -13,17 +13,13 @@ public final class DuplicateRequestException extends SchedulerException {
   private final String requestId;
 
   public DuplicateRequestException(String requestId) {
-    super("request id " + Objects.requireNonNull(requestId, "requestId") + " is already in flight");
+    super(SchedulerError.DUPLICATE_REQUEST_ID,
+        "request id " + Objects.requireNonNull(requestId, "requestId") + " is already in flight");
     this.requestId = requestId;
   }
 
   /** The id that is already in flight. */
   public String requestId() {
     return requestId;
-  }
-
-  @Override
-  public String reason() {
-    return "DUPLICATE_REQUEST_ID";
   }
 }

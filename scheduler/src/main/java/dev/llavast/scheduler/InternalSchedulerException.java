@@ -8,11 +8,6 @@ public final class InternalSchedulerException extends SchedulerException {
   private static final long serialVersionUID = 1L;
 
   public InternalSchedulerException(String message, Throwable cause) {
-    super(message, cause);
-  }
-
-  @Override
-  public String reason() {
-    return "INTERNAL";
+    super(SchedulerError.INTERNAL, message, cause);
   }
 }

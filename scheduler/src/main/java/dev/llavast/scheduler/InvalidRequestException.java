@@ -9,11 +9,6 @@ public final class InvalidRequestException extends SchedulerException {
   private static final long serialVersionUID = 1L;
 
   public InvalidRequestException(String message) {
-    super(message);
-  }
-
-  @Override
-  public String reason() {
-    return "INVALID_REQUEST";
+    super(SchedulerError.INVALID_REQUEST, message);
   }
 }

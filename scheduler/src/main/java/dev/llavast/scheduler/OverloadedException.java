@@ -13,17 +13,12 @@ public final class OverloadedException extends SchedulerException {
   private final Duration retryAfter;
 
   public OverloadedException(String message, Duration retryAfter) {
-    super(message);
+    super(SchedulerError.QUEUE_FULL, message);
     this.retryAfter = Objects.requireNonNull(retryAfter, "retryAfter");
   }
 
   /** How long the client should wait before retrying. */
   public Duration retryAfter() {
     return retryAfter;
-  }
-
-  @Override
-  public String reason() {
-    return "QUEUE_FULL";
   }
 }

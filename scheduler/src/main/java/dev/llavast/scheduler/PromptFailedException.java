@@ -9,11 +9,6 @@ public final class PromptFailedException extends SchedulerException {
   private static final long serialVersionUID = 1L;
 
   public PromptFailedException(String message, Throwable cause) {
-    super(message, cause);
-  }
-
-  @Override
-  public String reason() {
-    return "PROMPT_FAILED";
+    super(SchedulerError.PROMPT_FAILED, message, cause);
   }
 }

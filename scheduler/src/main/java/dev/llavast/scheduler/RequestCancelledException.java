@@ -5,11 +5,6 @@ public final class RequestCancelledException extends SchedulerException {
   private static final long serialVersionUID = 1L;
 
   public RequestCancelledException(String message) {
-    super(message);
-  }
-
-  @Override
-  public String reason() {
-    return "CANCELLED";
+    super(SchedulerError.CANCELLED, message);
   }
 }

@@ -3,20 +3,24 @@ package dev.llavast.scheduler;
 /**
  * Base of every typed error the scheduler reports, either thrown from {@link Scheduler#submit} or
  * delivered to {@link TokenSink#onError}. Each subclass names one failure class that the server maps
- * to one gRPC status code; {@link #reason()} is a stable machine-readable reason for
- * {@code google.rpc.ErrorInfo}.
+ * to one gRPC status code; {@link #reason()} names it for the server, which never reads the message to decide.
  */
 public abstract class SchedulerException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
-  protected SchedulerException(String message, Throwable cause) {
+  private final SchedulerError reason;
+
+  SchedulerException(SchedulerError reason, String message, Throwable cause) {
     super(message, cause);
+    this.reason = reason;
   }
 
-  protected SchedulerException(String message) {
-    super(message);
+  SchedulerException(SchedulerError reason, String message) {
+    this(reason, message, null);
   }
 
-  /** Stable upper-snake-case reason, e.g. {@code QUEUE_FULL}; never changes for a subclass. */
-  public abstract String reason();
+  /** What failed; the same constant for every instance of a subclass. */
+  public final SchedulerError reason() {
+    return reason;
+  }
 }

@@ -8,11 +8,6 @@ public final class SchedulerUnavailableException extends SchedulerException {
   private static final long serialVersionUID = 1L;
 
   public SchedulerUnavailableException(String message) {
-    super(message);
-  }
-
-  @Override
-  public String reason() {
-    return "UNAVAILABLE";
+    super(SchedulerError.UNAVAILABLE, message);
   }
 }

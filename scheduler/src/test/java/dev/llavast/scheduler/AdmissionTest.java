@@ -46,7 +46,7 @@ class AdmissionTest extends SchedulerTestBase {
     assertThatThrownBy(() -> submit("c", text(3, 4), 2, new RecordingSink("c")))
         .isInstanceOfSatisfying(OverloadedException.class, e -> {
           assertThat(e.retryAfter()).isEqualTo(Duration.ofMillis(250));
-          assertThat(e.reason()).isEqualTo("QUEUE_FULL");
+          assertThat(e.reason()).isEqualTo(SchedulerError.QUEUE_FULL);
         })
         .hasMessageContaining("2 requests queued, limit 2");
     step(); // both admitted: the queue is empty again
@@ -76,7 +76,7 @@ class AdmissionTest extends SchedulerTestBase {
     assertThatThrownBy(() -> submit("a", text(1, 4), 2, dup))
         .isInstanceOfSatisfying(DuplicateRequestException.class, e -> {
           assertThat(e.requestId()).isEqualTo("a");
-          assertThat(e.reason()).isEqualTo("DUPLICATE_REQUEST_ID");
+          assertThat(e.reason()).isEqualTo(SchedulerError.DUPLICATE_REQUEST_ID);
           assertThat(e).hasMessage("request id a is already in flight");
         })
         .isNotInstanceOf(InvalidRequestException.class);

@@ -56,14 +56,14 @@ public final class Failures {
   private static ApiException scheduler(SchedulerException e) {
     String message = e.getMessage();
     return switch (e.reason()) {
-      case "QUEUE_FULL" -> ApiException.overloaded(message,
+      case QUEUE_FULL -> ApiException.overloaded(message,
           e instanceof OverloadedException o ? o.retryAfter() : java.time.Duration.ofSeconds(1));
-      case "INVALID_REQUEST" -> ApiException.of(Reason.PROMPT_TOO_LONG, message);
-      case "DUPLICATE_REQUEST_ID" -> ApiException.of(Reason.DUPLICATE_REQUEST_ID, message);
-      case "CANCELLED" -> ApiException.of(Reason.CANCELLED, message);
-      case "DEADLINE_EXCEEDED" -> ApiException.of(Reason.DEADLINE_EXCEEDED, message);
-      case "UNAVAILABLE" -> ApiException.of(Reason.NOT_READY, message);
-      default -> ApiException.of(Reason.MODEL_FAILURE, message);
+      case INVALID_REQUEST -> ApiException.of(Reason.PROMPT_TOO_LONG, message);
+      case DUPLICATE_REQUEST_ID -> ApiException.of(Reason.DUPLICATE_REQUEST_ID, message);
+      case CANCELLED -> ApiException.of(Reason.CANCELLED, message);
+      case DEADLINE_EXCEEDED -> ApiException.of(Reason.DEADLINE_EXCEEDED, message);
+      case UNAVAILABLE -> ApiException.of(Reason.NOT_READY, message);
+      case PROMPT_FAILED, INTERNAL -> ApiException.of(Reason.MODEL_FAILURE, message);
     };
   }
 }
