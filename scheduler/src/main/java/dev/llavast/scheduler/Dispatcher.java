@@ -75,7 +75,7 @@ final class Dispatcher {
       if (aw != best && aw.isHealthy() && eligible.test(aw)) {
         long load = aw.load();
         boolean otherIdle = bestLoad == 0 && best.queuedCount() == 0;
-        boolean affineQueued = aw.waitingTokens.get() > 0;
+        boolean affineQueued = aw.waitingLoad.get() > 0;
         if (load - bestLoad <= slackTokens && !(otherIdle && affineQueued)) {
           return aw;
         }

@@ -21,31 +21,24 @@ final class SchedulerImpl implements Scheduler {
   private final Thread[] threads;
   private final Dispatcher dispatcher;
   private final Ticker ticker;
-  private final int maxQueuedRequests;
-  private final long maxQueuedPromptTokens;
-  private final Duration retryAfter;
+  private final QueueAccounting queue;
   private final ConcurrentHashMap<String, Sequence> inFlight = new ConcurrentHashMap<>();
   private final AtomicLong ids = new AtomicLong();
-  private final Object admissionLock = new Object();
-  private volatile int queuedRequests; // guarded by admissionLock for writes
-  private volatile long queuedTokens; // guarded by admissionLock for writes
   private volatile boolean accepting = true;
   private final Object shutdownLock = new Object();
   private Boolean shutdownResult; // guarded by shutdownLock
 
   SchedulerImpl(SchedulerBuilder b, List<ModelExecutor> executors) {
     this.ticker = b.ticker;
-    this.maxQueuedRequests = b.maxQueuedRequests;
-    this.maxQueuedPromptTokens = b.maxQueuedPromptTokens;
-    this.retryAfter = b.retryAfter;
+    this.queue = new QueueAccounting(b.maxQueuedRequests, b.maxQueuedPromptTokens, b.retryAfter);
     SchedulingPolicy policy = new SchedulingPolicy(b.maxBatchTokens, b.maxRunningSequences, b.encodesPerIteration,
         b.maxConsecutiveFailures);
     workers = new Worker[executors.size()];
     for (int i = 0; i < workers.length; i++) {
       ModelExecutor ex = executors.get(i);
       int numBlocks = b.kvBlocks > 0 ? b.kvBlocks : blocksFromMemory(ex, b);
-      workers[i] = new Worker(i, ex, this, numBlocks, b.blockSize, policy, b.ticker, b.listener, b.callbackExecutor,
-          b.idlePoll.toNanos());
+      workers[i] = new Worker(i, ex, queue, this::onEnded, numBlocks, b.blockSize, policy, b.ticker, b.listener,
+          b.callbackExecutor, b.idlePoll.toNanos());
     }
     long slack = b.affinitySlackTokens >= 0 ? b.affinitySlackTokens : 4L * b.maxBatchTokens;
     dispatcher = new Dispatcher(workers, slack);
@@ -104,9 +97,9 @@ final class SchedulerImpl implements Scheduler {
     }
     int p = request.promptTokens();
     int maxNew = request.sampling().maxNewTokens();
-    if (p > maxQueuedPromptTokens) {
+    if (p > queue.maxTokens()) {
       throw new InvalidRequestException("request " + request.requestId() + " has " + p
-          + " prompt tokens, more than the queue may ever hold (" + maxQueuedPromptTokens + ")");
+          + " prompt tokens, more than the queue may ever hold (" + queue.maxTokens() + ")");
     }
     boolean anyFits = false;
     Worker largest = workers[0];
@@ -120,87 +113,41 @@ final class SchedulerImpl implements Scheduler {
       throw new InvalidRequestException("request " + request.requestId() + ": prompt of " + p
           + " tokens + maxNewTokens " + maxNew + " can never fit: context limit " + largest.maxContext
           + " tokens, KV pool " + largest.totalBlocks() + " blocks (" + (long) largest.totalBlocks()
-          * blockSizeOf(largest) + " token slots)");
+          * largest.blockSize() + " token slots)");
     }
-    synchronized (admissionLock) {
-      if (queuedRequests >= maxQueuedRequests) {
-        throw new OverloadedException("waiting queue is full: " + queuedRequests + " requests queued, limit "
-            + maxQueuedRequests, retryAfter);
-      }
-      if (queuedTokens + p > maxQueuedPromptTokens) {
-        throw new OverloadedException("waiting queue is full: " + queuedTokens + " prompt tokens queued + " + p
-            + " exceeds the limit " + maxQueuedPromptTokens, retryAfter);
-      }
-      queuedRequests++;
-      queuedTokens += p;
-    }
-    Sequence s = null;
-    boolean ok = false;
+    queue.reserve(p);
+    boolean held = false; // once a sequence holds the reservation, releasing it is the sequence's business
     try {
       Worker w = dispatcher.choose(request.mediaKey(), x -> x.fits(p, maxNew));
       if (w == null) {
         throw new SchedulerUnavailableException("no healthy worker can take request " + request.requestId());
       }
       long id = ids.incrementAndGet();
-      s = new Sequence(id, request, sink, id, ticker.read(), w);
-      s.holdsQueueSlot = true;
-      s.reservedTokens = p;
+      Sequence s = new Sequence(id, request, sink, id, ticker.read(), w.index, w::wakeUp);
       if (inFlight.putIfAbsent(request.requestId(), s) != null) {
         throw new DuplicateRequestException(request.requestId());
       }
-      s.waitingLoad = p;
-      w.waitingTokens.addAndGet(p);
-      if (!w.post(s)) {
-        w.waitingTokens.addAndGet(-p);
+      queue.hold(s, p, w.waitingLoad);
+      held = true;
+      if (!w.submit(s)) {
+        queue.release(s);
+        w.waitingLoad.set(s, 0);
         inFlight.remove(request.requestId(), s);
         throw new SchedulerUnavailableException("worker " + w.index + " stopped; request " + request.requestId()
             + " was not accepted");
       }
       dispatcher.served(request.mediaKey(), w.index);
-      ok = true;
-      Sequence seq = s;
-      request.prompt().whenComplete((prompt, error) -> w.promptReady(seq, prompt, error));
+      request.prompt().whenComplete((prompt, error) -> w.promptReady(s, prompt, error));
       return s;
     } finally {
-      if (!ok) {
-        synchronized (admissionLock) {
-          queuedRequests--;
-          queuedTokens -= p;
-        }
+      if (!held) {
+        queue.unreserve(p);
       }
     }
   }
 
-  private static int blockSizeOf(Worker w) {
-    return w.blockManager().blockSize();
-  }
-
-  /** The sequence leaves the queue (admitted or ended). Worker thread. */
-  void releaseSlot(Sequence s) {
-    if (!s.holdsQueueSlot) {
-      return;
-    }
-    s.holdsQueueSlot = false;
-    synchronized (admissionLock) {
-      queuedRequests--;
-      queuedTokens -= s.reservedTokens;
-    }
-    s.reservedTokens = 0;
-  }
-
-  /** The pending prompt arrived with a different length than announced. Worker thread. */
-  void adjustReservation(Sequence s, int tokens) {
-    if (!s.holdsQueueSlot) {
-      return;
-    }
-    synchronized (admissionLock) {
-      queuedTokens += tokens - s.reservedTokens;
-    }
-    s.reservedTokens = tokens;
-  }
-
   /** The sequence made its terminal callback. Worker thread. */
-  void onEnded(Sequence s) {
+  private void onEnded(Sequence s) {
     inFlight.remove(s.requestId(), s);
   }
 
@@ -239,7 +186,7 @@ final class SchedulerImpl implements Scheduler {
       f.completeExceptionally(new SchedulerUnavailableException("no healthy worker to encode " + media.mediaKey()));
       return f;
     }
-    if (!w.post(new Worker.EncodeJob(media, f))) {
+    if (!w.encode(media, f)) {
       f.completeExceptionally(new SchedulerUnavailableException("worker " + w.index + " stopped; encode of "
           + media.mediaKey() + " not accepted"));
       return f;
@@ -256,7 +203,7 @@ final class SchedulerImpl implements Scheduler {
     for (Worker w : workers) {
       ws.add(w.stats());
     }
-    return new SchedulerStats(queuedRequests, queuedTokens, ws);
+    return new SchedulerStats(queue.queuedRequests(), queue.queuedTokens(), ws);
   }
 
   @Override

@@ -16,8 +16,9 @@ final class Sequence implements RequestHandle {
   final long arrival;
   final long submitNanos;
   final long deadlineNanos;
-  final Worker worker;
   final SamplingParams sampling;
+  private final int workerIndex;
+  private final Runnable wakeWorker;
 
   private volatile RequestStatus status;
   private volatile boolean cancelRequested;
@@ -33,13 +34,8 @@ final class Sequence implements RequestHandle {
   int length;
   /** Positions whose K/V are in this sequence's blocks. */
   int numComputed;
-  int[] blocks = new int[8];
-  int numBlocks;
-  /** Content hashes of the leading full blocks, valid for {@code [0, numHashes)}. */
-  long[] blockHashes = new long[8];
-  int numHashes;
-  /** Leading blocks registered in (or taken from) the prefix cache. */
-  int numRegistered;
+  /** The KV blocks; only the worker's {@link KvCacheManager} reads or changes them. */
+  final KvCacheManager.BlockTable kv = new KvCacheManager.BlockTable();
   long admitOrder;
   boolean everAdmitted;
   int cachedTokens;
@@ -54,7 +50,12 @@ final class Sequence implements RequestHandle {
   /** Tokens added to the worker's waiting-token load counter for this sequence. */
   long waitingLoad;
 
-  Sequence(long id, GenerationRequest request, TokenSink sink, long arrival, long submitNanos, Worker worker) {
+  /**
+   * @param workerIndex the worker that owns it
+   * @param wakeWorker makes that worker iterate now (after a cancel); any thread
+   */
+  Sequence(long id, GenerationRequest request, TokenSink sink, long arrival, long submitNanos, int workerIndex,
+      Runnable wakeWorker) {
     this.id = id;
     this.request = request;
     this.sink = sink;
@@ -63,7 +64,8 @@ final class Sequence implements RequestHandle {
     this.submitNanos = submitNanos;
     this.deadlineNanos = request.timeout() == null ? Long.MAX_VALUE
         : saturatedAdd(submitNanos, request.timeout().toNanos());
-    this.worker = worker;
+    this.workerIndex = workerIndex;
+    this.wakeWorker = wakeWorker;
     this.sampling = request.sampling();
     this.status = RequestStatus.PENDING_PROMPT;
   }
@@ -84,7 +86,7 @@ final class Sequence implements RequestHandle {
       return false;
     }
     cancelRequested = true;
-    worker.wakeUp();
+    wakeWorker.run();
     return true;
   }
 
@@ -95,7 +97,7 @@ final class Sequence implements RequestHandle {
 
   @Override
   public int workerIndex() {
-    return worker.index;
+    return workerIndex;
   }
 
   boolean cancelRequested() {
@@ -130,33 +132,6 @@ final class Sequence implements RequestHandle {
     tokens[length++] = id;
   }
 
-  void addBlock(int b) {
-    if (numBlocks == blocks.length) {
-      blocks = Arrays.copyOf(blocks, blocks.length * 2);
-    }
-    blocks[numBlocks++] = b;
-  }
-
-  void setHash(int index, long h) {
-    if (index >= blockHashes.length) {
-      blockHashes = Arrays.copyOf(blockHashes, Math.max(blockHashes.length * 2, index + 1));
-    }
-    blockHashes[index] = h;
-    if (index == numHashes) {
-      numHashes++;
-    }
-  }
-
-  /** The hash of full block {@code index}, computing (and remembering) the chain up to it. */
-  long hashOf(int index, int blockSize) {
-    while (numHashes <= index) {
-      int i = numHashes;
-      long prev = i == 0 ? 0L : blockHashes[i - 1];
-      setHash(i, BlockHasher.hash(prev, tokens, prompt, i, blockSize));
-    }
-    return blockHashes[index];
-  }
-
   Usage usage(long now) {
     long end = endNanos >= 0 ? endNanos : now;
     long queue = (firstAdmitNanos >= 0 ? firstAdmitNanos : end) - submitNanos;
@@ -169,6 +144,6 @@ final class Sequence implements RequestHandle {
   @Override
   public String toString() {
     return "Sequence[" + id + " " + request.requestId() + " " + status + " len=" + length + " computed="
-        + numComputed + " blocks=" + numBlocks + "]";
+        + numComputed + " blocks=" + kv.size() + "]";
   }
 }

@@ -3,9 +3,7 @@ package dev.llavast.scheduler;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
-import java.util.PriorityQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
@@ -13,35 +11,35 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Drives one {@link ModelExecutor} (one device) with iteration-level batching.
+ * The thread around one {@link ModelExecutor} (one device): a typed inbox, the sequences waiting for
+ * their prompt, encode jobs, the {@link StepPlanner}'s steps run on the executor, every sink call,
+ * health, and one immutable statistics snapshot per iteration.
  *
- * <p>Every iteration ({@link #runOnce()}): take new messages; drop cancelled and expired sequences
- * and free their blocks; plan under the token budget and the running limit (decodes first, then
- * continuing prefill chunks, then admissions by priority then arrival, none in a step that
- * preempted); run queued encode jobs under the encode budget; execute the step; deliver tokens and
- * apply stop conditions; free finished sequences.
+ * <p>Every iteration ({@link #runOnce()}): take new messages; end cancelled and expired sequences;
+ * plan; call {@code onStart} of the sequences admitted for the first time; run queued encode jobs
+ * under the encode budget; execute the step; deliver tokens and apply stop conditions; publish
+ * statistics.
  *
- * <p><b>Threading.</b> All state is confined to the worker thread except the inbox ({@link #post},
- * {@link #wakeUp}) and the {@code volatile} statistics and health fields, which any thread may use.
+ * <p><b>Threading.</b> All state is confined to the worker thread except the inbox ({@link #submit},
+ * {@link #encode}, {@link #promptReady}, {@link #wakeUp}), the waiting load, the shutdown flags and
+ * the published snapshot and health, which any thread may use.
  */
 final class Worker implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(Worker.class);
-  private static final Object WAKE = new Object();
-  private static final Comparator<Sequence> WAITING_ORDER =
-      Comparator.<Sequence>comparingInt(s -> -s.priority).thenComparingLong(s -> s.arrival);
 
   final int index;
   final String device;
   final int maxContext;
   private final ModelExecutor executor;
-  private final SchedulerImpl owner;
-  private final BlockManager blocks;
-  private final int blockSize;
+  private final KvCacheManager kv;
+  private final StepPlanner planner;
+  private final QueueAccounting queue;
+  private final Consumer<Sequence> onEnded;
   private final SchedulingPolicy policy;
   private final Ticker ticker;
   private final SchedulerListener listener;
@@ -49,80 +47,121 @@ final class Worker implements Runnable {
   private final long idlePollNanos;
 
   // ---- inbox: any thread ----
-  private final LinkedBlockingQueue<Object> inbox = new LinkedBlockingQueue<>();
+  private final LinkedBlockingQueue<Message> inbox = new LinkedBlockingQueue<>();
   private final AtomicBoolean wakeQueued = new AtomicBoolean();
   private final Object acceptLock = new Object();
   private boolean stopped; // guarded by acceptLock
-  final AtomicLong waitingTokens = new AtomicLong();
+  /** Tokens of this worker's pending and waiting sequences: the dispatcher's queue measure. */
+  final QueueAccounting.WaitingLoad waitingLoad = new QueueAccounting.WaitingLoad();
   private final CountDownLatch terminated = new CountDownLatch(1);
   /** Completes once the KV pool is allocated (or fails with the allocation error). */
   final CompletableFuture<Void> started = new CompletableFuture<>();
 
   // ---- worker thread only ----
   private final List<Sequence> pending = new ArrayList<>();
-  private final PriorityQueue<Sequence> waiting = new PriorityQueue<>(WAITING_ORDER);
-  /** Sorted by priority (high first), then admission order: the last one is the next victim. */
-  private final ArrayList<Sequence> running = new ArrayList<>();
   private final ArrayDeque<EncodeJob> encodes = new ArrayDeque<>();
-  private final ArrayList<Sequence> batch = new ArrayList<>();
-  private final int[] hitBuffer;
-  private long admitCounter;
-  private int planBudget;
-  private int stepPreemptions;
   private int consecutiveFailures;
-  private boolean anyDone;
+  private long stepsTotal;
+  private long stepFailuresTotal;
   private boolean lastStepFailed;
 
   // ---- shutdown flags: any thread ----
   volatile boolean draining;
   volatile boolean abort;
 
-  // ---- statistics: written by the worker, read by anyone ----
+  // ---- published by the worker, read by anyone ----
   private volatile boolean healthy = true;
   private volatile boolean alive = true;
-  private volatile int statWaiting;
-  private volatile int statPending;
-  private volatile int statRunning;
-  private volatile int statUsed;
-  private volatile int statCached;
-  private volatile int statEncodes;
-  private volatile long runningTokens;
-  private volatile long preemptionsTotal;
-  private volatile long prefixQueryTokensTotal;
-  private volatile long prefixHitTokensTotal;
-  private volatile long stepsTotal;
-  private volatile long stepFailuresTotal;
+  private volatile Snapshot snapshot;
 
-  Worker(int index, ModelExecutor executor, SchedulerImpl owner, int numBlocks, int blockSize, SchedulingPolicy policy,
-      Ticker ticker, SchedulerListener listener, Executor callbackExecutor, long idlePollNanos) {
+  Worker(int index, ModelExecutor executor, QueueAccounting queue, Consumer<Sequence> onEnded, int numBlocks,
+      int blockSize, SchedulingPolicy policy, Ticker ticker, SchedulerListener listener, Executor callbackExecutor,
+      long idlePollNanos) {
     this.index = index;
     this.executor = executor;
-    this.owner = owner;
     ExecutorSpec spec = executor.spec();
     this.device = spec.deviceName();
     this.maxContext = spec.maxContextTokens();
-    this.blocks = new BlockManager(numBlocks, blockSize);
-    this.blockSize = blockSize;
+    this.kv = new KvCacheManager(numBlocks, blockSize);
+    this.planner = new StepPlanner(kv, policy, maxContext, waitingLoad);
+    this.queue = queue;
+    this.onEnded = onEnded;
     this.policy = policy;
     this.ticker = ticker;
     this.listener = listener;
     this.callbackExecutor = callbackExecutor;
     this.idlePollNanos = idlePollNanos;
-    this.hitBuffer = new int[numBlocks];
+    publish();
+  }
+
+  /** What the worker thread is told; each kind applies itself. */
+  private sealed interface Message permits NewSequence, PromptReady, EncodeJob, Wake {
+    void applyTo(Worker w);
+  }
+
+  /** A submitted sequence, pending its prompt. */
+  private record NewSequence(Sequence seq) implements Message {
+    @Override
+    public void applyTo(Worker w) {
+      w.pending.add(seq);
+    }
+  }
+
+  /** The prompt future of a pending sequence completed. */
+  private record PromptReady(Sequence seq, PromptInput prompt, Throwable error) implements Message {
+    @Override
+    public void applyTo(Worker w) {
+      w.onPromptReady(this);
+    }
   }
 
   /** An encode request queued for this worker. */
-  record EncodeJob(PreparedMedia media, CompletableFuture<MediaFeatures> future) {}
+  private record EncodeJob(PreparedMedia media, CompletableFuture<MediaFeatures> future) implements Message {
+    @Override
+    public void applyTo(Worker w) {
+      w.encodes.add(this);
+    }
+  }
 
-  /** The prompt future of a pending sequence completed. */
-  private record PromptReady(Sequence seq, PromptInput prompt, Throwable error) {}
+  /** Only makes an idle worker iterate. */
+  private enum Wake implements Message {
+    INSTANCE;
+
+    @Override
+    public void applyTo(Worker w) {
+      w.wakeQueued.set(false);
+    }
+  }
+
+  /**
+   * What {@link #stats()} and {@link #load()} read: one immutable value per iteration.
+   *
+   * @param runningTokens known tokens of the running sequences
+   */
+  private record Snapshot(int waiting, int pending, int running, int usedBlocks, int cachedBlocks, int encodes,
+      long runningTokens, long preemptionsTotal, long prefixQueryTokensTotal, long prefixHitTokensTotal,
+      long stepsTotal, long stepFailuresTotal) {}
 
   // =====================================================================================
   // Any thread
   // =====================================================================================
 
-  /** Queues a new sequence or encode job. Returns false if the worker has stopped. Any thread. */
-  boolean post(Object message) {
+  /** Queues a sequence that waits for its prompt. Returns false if the worker has stopped. Any thread. */
+  boolean submit(Sequence s) {
+    return post(new NewSequence(s));
+  }
+
+  /** Queues an encode job. Returns false if the worker has stopped. Any thread. */
+  boolean encode(PreparedMedia media, CompletableFuture<MediaFeatures> future) {
+    return post(new EncodeJob(media, future));
+  }
+
+  /** Called from the prompt future's completion; any thread. */
+  void promptReady(Sequence s, PromptInput prompt, Throwable error) {
+    post(new PromptReady(s, prompt, error));
+  }
+
+  private boolean post(Message message) {
     synchronized (acceptLock) {
       if (stopped) {
         return false;
@@ -132,15 +171,10 @@ final class Worker implements Runnable {
     }
   }
 
-  /** Called from the prompt future's completion; any thread. */
-  void promptReady(Sequence s, PromptInput prompt, Throwable error) {
-    post(new PromptReady(s, prompt, error));
-  }
-
   /** Makes an idle worker iterate now (cancel, shutdown). Any thread. */
   void wakeUp() {
     if (wakeQueued.compareAndSet(false, true)) {
-      inbox.add(WAKE);
+      inbox.add(Wake.INSTANCE);
     }
   }
 
@@ -154,11 +188,12 @@ final class Worker implements Runnable {
 
   /** Tokens queued plus tokens of running sequences: the dispatcher's load measure. Any thread. */
   long load() {
-    return waitingTokens.get() + runningTokens;
+    return waitingLoad.get() + snapshot.runningTokens();
   }
 
   int queuedCount() {
-    return statWaiting + statPending;
+    Snapshot s = snapshot;
+    return s.waiting() + s.pending();
   }
 
   boolean awaitTermination(long nanos) throws InterruptedException {
@@ -166,19 +201,23 @@ final class Worker implements Runnable {
   }
 
   int totalBlocks() {
-    return blocks.numBlocks();
+    return kv.numBlocks();
+  }
+
+  int blockSize() {
+    return kv.blockSize();
   }
 
   /** Whether a request of this size can ever run here. Any thread (immutable facts). */
   boolean fits(int promptTokens, int maxNewTokens) {
-    return (long) promptTokens + maxNewTokens <= maxContext
-        && blocks.blocksFor(promptTokens + maxNewTokens - 1) <= blocks.numBlocks();
+    return (long) promptTokens + maxNewTokens <= maxContext && kv.canEverHold(promptTokens + maxNewTokens - 1);
   }
 
   SchedulerStats.WorkerStats stats() {
-    return new SchedulerStats.WorkerStats(index, device, isHealthy(), statWaiting, statPending, statRunning,
-        blocks.numBlocks(), statUsed, statCached, statEncodes, preemptionsTotal, prefixQueryTokensTotal,
-        prefixHitTokensTotal, stepsTotal, stepFailuresTotal);
+    Snapshot s = snapshot;
+    return new SchedulerStats.WorkerStats(index, device, isHealthy(), s.waiting(), s.pending(), s.running(),
+        kv.numBlocks(), s.usedBlocks(), s.cachedBlocks(), s.encodes(), s.preemptionsTotal(),
+        s.prefixQueryTokensTotal(), s.prefixHitTokensTotal(), s.stepsTotal(), s.stepFailuresTotal());
   }
 
   // =====================================================================================
@@ -188,7 +227,7 @@ final class Worker implements Runnable {
   /** Allocates the executor's KV pool. Worker thread (or the building thread in manual mode). */
   void start() {
     try {
-      executor.allocateKvCache(blocks.numBlocks(), blockSize);
+      executor.allocateKvCache(kv.numBlocks(), kv.blockSize());
       started.complete(null);
     } catch (RuntimeException e) {
       started.completeExceptionally(e);
@@ -248,9 +287,9 @@ final class Worker implements Runnable {
 
   private void idleWait() {
     try {
-      Object m = inbox.poll(idlePollNanos, TimeUnit.NANOSECONDS);
+      Message m = inbox.poll(idlePollNanos, TimeUnit.NANOSECONDS);
       if (m != null) {
-        handle(m);
+        m.applyTo(this);
       }
     } catch (InterruptedException e) {
       // Shutdown is flag-based; an interrupt just ends the wait.
@@ -260,8 +299,8 @@ final class Worker implements Runnable {
 
   /** Whether anything is queued, pending, running or being encoded. Worker thread. */
   boolean hasWork() {
-    return !pending.isEmpty() || !waiting.isEmpty() || !running.isEmpty() || !encodes.isEmpty()
-        || inbox.stream().anyMatch(m -> m != WAKE);
+    return !pending.isEmpty() || planner.hasWork() || !encodes.isEmpty()
+        || inbox.stream().anyMatch(m -> m != Wake.INSTANCE);
   }
 
   /**
@@ -274,30 +313,30 @@ final class Worker implements Runnable {
     drainInbox();
     long now = ticker.read();
     dropCancelledAndExpired(now);
-    plan(now);
+    StepPlanner.Plan plan = planner.schedule(now);
+    startAdmitted(plan, now);
     long encodeNanos = runEncodes();
-    boolean encoded = encodeNanos >= 0;
-    if (batch.isEmpty()) {
-      publish();
-      return encoded || stepPreemptions > 0;
-    }
-    int batchSize = batch.size();
+    int batchSize = 0;
     int decodes = 0;
     int tokens = 0;
-    for (int i = 0; i < batchSize; i++) {
-      Sequence s = batch.get(i);
-      tokens += s.planRun;
-      if (s.isDecoding()) {
-        decodes++;
+    for (Sequence s : plan.batch()) {
+      if (!s.done) {
+        batchSize++;
+        tokens += s.planRun;
+        decodes += s.isDecoding() ? 1 : 0;
       }
     }
-    long stepNanos = execute();
+    if (batchSize == 0) {
+      publish();
+      return encodeNanos >= 0 || plan.preemptions() > 0;
+    }
+    long stepNanos = execute(plan, batchSize);
     publish();
     long t1 = ticker.read();
     if (listener != SchedulerListener.NONE) {
       long book = (t1 - t0) - stepNanos - Math.max(0, encodeNanos);
       try {
-        listener.onStep(new SchedulerListener.StepEvent(index, batchSize, decodes, tokens, stepPreemptions,
+        listener.onStep(new SchedulerListener.StepEvent(index, batchSize, decodes, tokens, plan.preemptions(),
             stepNanos, Math.max(0, book), lastStepFailed));
       } catch (RuntimeException e) {
         log.warn("listener failed in onStep", e);
@@ -307,23 +346,9 @@ final class Worker implements Runnable {
   }
 
   private void drainInbox() {
-    Object m;
+    Message m;
     while ((m = inbox.poll()) != null) {
-      handle(m);
-    }
-  }
-
-  private void handle(Object m) {
-    if (m == WAKE) {
-      wakeQueued.set(false);
-    } else if (m instanceof Sequence s) {
-      pending.add(s);
-    } else if (m instanceof PromptReady r) {
-      onPromptReady(r);
-    } else if (m instanceof EncodeJob j) {
-      encodes.add(j);
-    } else {
-      throw new IllegalStateException("unknown worker message " + m);
+      m.applyTo(this);
     }
   }
 
@@ -350,17 +375,12 @@ final class Worker implements Runnable {
     if (p.length() == 0 || !fits(p.length(), maxNew)) {
       end(s, new InvalidRequestException("request " + s.requestId() + ": prompt of " + p.length()
           + " tokens + maxNewTokens " + maxNew + " does not fit worker " + index + " (context limit " + maxContext
-          + " tokens, KV pool " + blocks.numBlocks() + " blocks of " + blockSize + ")"), null, now);
+          + " tokens, KV pool " + kv.numBlocks() + " blocks of " + kv.blockSize() + ")"), null, now);
       return;
     }
     s.setPrompt(p);
-    if (s.reservedTokens != p.length()) {
-      owner.adjustReservation(s, p.length());
-      waitingTokens.addAndGet(p.length() - s.waitingLoad);
-      s.waitingLoad = p.length();
-    }
-    s.setStatus(RequestStatus.WAITING);
-    waiting.add(s);
+    queue.adjust(s, p.length());
+    planner.enqueue(s);
   }
 
   private void dropCancelledAndExpired(long now) {
@@ -372,34 +392,9 @@ final class Worker implements Runnable {
         end(s, e, null, now);
       }
     }
-    boolean dropWaiting = false;
-    for (Sequence s : waiting) {
-      if (dropReason(s, now) != null) {
-        dropWaiting = true;
-        break;
-      }
+    for (Sequence s : planner.select(s -> dropReason(s, now) != null)) {
+      end(s, dropReason(s, now), null, now);
     }
-    if (dropWaiting) {
-      List<Sequence> dropped = new ArrayList<>();
-      waiting.removeIf(s -> {
-        boolean d = dropReason(s, now) != null;
-        if (d) {
-          dropped.add(s);
-        }
-        return d;
-      });
-      for (Sequence s : dropped) {
-        end(s, dropReason(s, now), null, now);
-      }
-    }
-    for (int i = 0, n = running.size(); i < n; i++) {
-      Sequence s = running.get(i);
-      SchedulerException e = dropReason(s, now);
-      if (e != null) {
-        end(s, e, null, now);
-      }
-    }
-    removeDoneFromRunning();
   }
 
   private SchedulerException dropReason(Sequence s, long now) {
@@ -413,160 +408,17 @@ final class Worker implements Runnable {
     return null;
   }
 
-  // ---------------------------------------------------------------------------------- planning
-
-  private void plan(long now) {
-    batch.clear();
-    planBudget = policy.maxBatchTokens();
-    stepPreemptions = 0;
-    // 1. decodes of running sequences, in priority then admission order.
-    for (int i = 0; i < running.size() && planBudget > 0; i++) {
-      Sequence s = running.get(i);
-      if (s.planRun > 0 || !s.isDecoding()) {
-        continue;
-      }
-      if (!reserve(s, s.numComputed + 1)) {
-        continue; // s itself was preempted (it was the last one)
-      }
-      schedule(s, 1);
-    }
-    // 2. continuing chunked prefills (and recomputes).
-    for (int i = 0; i < running.size() && planBudget > 0; i++) {
-      Sequence s = running.get(i);
-      if (s.planRun > 0 || s.isDecoding()) {
-        continue;
-      }
-      int want = Math.min(s.length - s.numComputed, planBudget);
-      int canHold = (s.numBlocks + blocks.available()) * blockSize - s.numComputed;
-      if (canHold <= 0) {
-        if (!reserve(s, s.numComputed + 1)) {
-          continue;
-        }
-        canHold = (s.numBlocks + blocks.available()) * blockSize - s.numComputed;
-      }
-      int run = Math.min(want, canHold);
-      if (!reserve(s, s.numComputed + run)) {
-        throw new IllegalStateException("reserved " + run + " positions that were available but allocation failed");
-      }
-      schedule(s, run);
-    }
-    // 3. admissions, unless this step preempted.
-    if (stepPreemptions == 0) {
-      admit(now);
-    }
-  }
-
-  private void schedule(Sequence s, int run) {
-    s.planRun = run;
-    s.planSample = s.numComputed + run == s.length;
-    planBudget -= run;
-    batch.add(s);
-  }
-
-  /**
-   * Makes {@code s} hold blocks for {@code positions} slots, preempting from the end of the running
-   * list while the pool is short.
-   *
-   * @return false if {@code s} itself had to be preempted
-   */
-  private boolean reserve(Sequence s, int positions) {
-    int need = blocks.blocksFor(positions) - s.numBlocks;
-    while (need > blocks.available()) {
-      Sequence victim = running.get(running.size() - 1);
-      preempt(victim);
-      if (victim == s) {
-        return false;
+  /** Sequences admitted for the first time leave the queue and hear {@code onStart}. */
+  private void startAdmitted(StepPlanner.Plan plan, long now) {
+    for (Sequence s : plan.firstAdmitted()) {
+      queue.release(s);
+      try {
+        s.sink.onStart(s.promptLength, s.cachedTokens);
+      } catch (RuntimeException e) {
+        end(s, new InternalSchedulerException("sink of request " + s.requestId() + " threw from onStart", e), null,
+            now);
       }
     }
-    for (; need > 0; need--) {
-      s.addBlock(blocks.allocate());
-    }
-    return true;
-  }
-
-  private void preempt(Sequence v) {
-    running.remove(running.size() - 1);
-    if (v.planRun > 0) {
-      batch.remove(v);
-      planBudget += v.planRun;
-      v.planRun = 0;
-    }
-    releaseBlocks(v);
-    v.numComputed = 0;
-    v.preemptions++;
-    stepPreemptions++;
-    preemptionsTotal++;
-    v.setStatus(RequestStatus.WAITING);
-    v.waitingLoad = v.length;
-    waitingTokens.addAndGet(v.length);
-    waiting.add(v);
-    if (log.isDebugEnabled()) {
-      log.debug("worker {} preempted {} ({} free blocks)", index, v, blocks.available());
-    }
-  }
-
-  private void admit(long now) {
-    while (planBudget > 0 && running.size() < policy.maxRunningSequences() && !waiting.isEmpty()) {
-      Sequence s = waiting.peek();
-      int maxHit = (s.length - 1) / blockSize; // always compute at least the last known token
-      int hits = 0;
-      int hitsEvictable = 0;
-      while (hits < maxHit) {
-        int b = blocks.lookup(s.hashOf(hits, blockSize));
-        if (b == BlockManager.NONE) {
-          break;
-        }
-        if (blocks.isEvictable(b)) {
-          hitsEvictable++;
-        }
-        hitBuffer[hits++] = b;
-      }
-      int newBlocks = blocks.blocksFor(s.length) - hits;
-      if (newBlocks > blocks.available() - hitsEvictable) {
-        break; // strict order: the head waits for memory, nothing overtakes it
-      }
-      waiting.poll();
-      for (int i = 0; i < hits; i++) {
-        blocks.acquire(hitBuffer[i]);
-        s.addBlock(hitBuffer[i]);
-      }
-      int hitTokens = hits * blockSize;
-      s.numRegistered = hits;
-      s.numComputed = hitTokens;
-      prefixQueryTokensTotal += s.length;
-      prefixHitTokensTotal += hitTokens;
-      waitingTokens.addAndGet(-s.waitingLoad);
-      s.waitingLoad = 0;
-      int run = Math.min(s.length - hitTokens, planBudget);
-      for (int need = blocks.blocksFor(hitTokens + run) - s.numBlocks; need > 0; need--) {
-        s.addBlock(blocks.allocate());
-      }
-      s.admitOrder = ++admitCounter;
-      s.setStatus(s.isDecoding() ? RequestStatus.DECODING : RequestStatus.PREFILLING);
-      if (!s.everAdmitted) {
-        s.everAdmitted = true;
-        s.cachedTokens = hitTokens;
-        s.firstAdmitNanos = now;
-        owner.releaseSlot(s);
-        try {
-          s.sink.onStart(s.promptLength, hitTokens);
-        } catch (RuntimeException e) {
-          end(s, new InternalSchedulerException("sink of request " + s.requestId() + " threw from onStart", e), null,
-              now);
-          continue;
-        }
-      }
-      insertRunning(s);
-      schedule(s, run);
-    }
-  }
-
-  private void insertRunning(Sequence s) {
-    int i = running.size();
-    while (i > 0 && running.get(i - 1).priority < s.priority) {
-      i--;
-    }
-    running.add(i, s);
   }
 
   // ---------------------------------------------------------------------------------- encodes
@@ -621,27 +473,25 @@ final class Worker implements Runnable {
 
   // ---------------------------------------------------------------------------------- execution
 
-  /** Runs the planned batch; returns nanoseconds inside the executor. */
-  private long execute() {
-    int n = batch.size();
+  /** Runs the plan's live sequences ({@code n} of them); returns nanoseconds inside the executor. */
+  private long execute(StepPlanner.Plan plan, int n) {
     List<SequenceStep> steps = new ArrayList<>(n);
     int samples = 0;
-    for (int i = 0; i < n; i++) {
-      Sequence s = batch.get(i);
-      int start = s.numComputed;
-      steps.add(new SequenceStep(s.id, s.prompt, Arrays.copyOfRange(s.tokens, start, start + s.planRun), start,
-          Arrays.copyOf(s.blocks, s.numBlocks), s.planSample, s.sampling,
-          Arrays.copyOfRange(s.tokens, s.promptLength, s.length)));
-      if (s.planSample) {
-        samples++;
+    for (Sequence s : plan.batch()) {
+      if (s.done) {
+        continue;
       }
+      int start = s.numComputed;
+      steps.add(new SequenceStep(s.id, s.prompt, Arrays.copyOfRange(s.tokens, start, start + s.planRun),
+          start, kv.blockTable(s), s.planSample, s.sampling,
+          Arrays.copyOfRange(s.tokens, s.promptLength, s.length)));
+      samples += s.planSample ? 1 : 0;
     }
-    StepPlan plan = new StepPlan(blockSize, steps);
     long t = ticker.read();
     StepResult result = null;
     RuntimeException failure = null;
     try {
-      result = executor.step(plan);
+      result = executor.step(new StepPlan(kv.blockSize(), steps));
       if (result == null || result.tokenIds() == null || result.tokenIds().length != samples
           || (result.logprobs() != null && result.logprobs().length != samples)) {
         throw new ExecutorException("executor returned " + describe(result) + " for a step that samples " + samples
@@ -654,43 +504,37 @@ final class Worker implements Runnable {
     long now = ticker.read();
     stepsTotal++;
     if (failure != null) {
-      lastStepFailed = true;
-      stepFailuresTotal++;
-      consecutiveFailures++;
-      if (consecutiveFailures >= policy.maxConsecutiveFailures()) {
-        if (healthy) {
-          log.error("worker {} ({}) unhealthy after {} consecutive step failures", index, device, consecutiveFailures);
-        }
-        healthy = false;
-      }
-      log.warn("worker {} ({}): step of {} sequences failed", index, device, n, failure);
-      for (int i = 0; i < n; i++) {
-        Sequence s = batch.get(i);
-        s.planRun = 0;
-        end(s, new InternalSchedulerException("model step failed on worker " + index + " (" + device + "): "
-            + failure.getMessage(), failure), null, now);
-      }
+      onStepFailure(plan, n, failure, now);
     } else {
       lastStepFailed = false;
       consecutiveFailures = 0;
       healthy = true;
-      int[] ids = result.tokenIds();
+      List<Sequence> sampled = planner.update(plan, result.tokenIds(), now);
       float[] lps = result.logprobs();
-      int r = 0;
-      for (int i = 0; i < n; i++) {
-        Sequence s = batch.get(i);
-        s.numComputed += s.planRun;
-        s.planRun = 0;
-        registerFullBlocks(s);
-        if (s.planSample) {
-          deliver(s, ids[r], lps == null ? Float.NaN : lps[r], now);
-          r++;
-        }
+      for (int i = 0, m = sampled.size(); i < m; i++) {
+        deliver(sampled.get(i), lps == null ? Float.NaN : lps[i], now);
       }
     }
-    batch.clear();
-    removeDoneFromRunning();
+    planner.sweep();
     return stepNanos;
+  }
+
+  private void onStepFailure(StepPlanner.Plan plan, int n, RuntimeException failure, long now) {
+    lastStepFailed = true;
+    stepFailuresTotal++;
+    consecutiveFailures++;
+    if (consecutiveFailures >= policy.maxConsecutiveFailures()) {
+      if (healthy) {
+        log.error("worker {} ({}) unhealthy after {} consecutive step failures", index, device, consecutiveFailures);
+      }
+      healthy = false;
+    }
+    log.warn("worker {} ({}): step of {} sequences failed", index, device, n, failure);
+    planner.fail(plan);
+    for (Sequence s : plan.batch()) {
+      end(s, new InternalSchedulerException("model step failed on worker " + index + " (" + device + "): "
+          + failure.getMessage(), failure), null, now);
+    }
   }
 
   private static String describe(StepResult r) {
@@ -701,71 +545,46 @@ final class Worker implements Runnable {
         + (r.logprobs() == null ? "no" : String.valueOf(r.logprobs().length)) + " logprobs";
   }
 
-  private void registerFullBlocks(Sequence s) {
-    int full = s.numComputed / blockSize;
-    while (s.numRegistered < full) {
-      int i = s.numRegistered;
-      blocks.register(s.blocks[i], s.hashOf(i, blockSize));
-      s.numRegistered++;
-    }
-  }
-
-  private void deliver(Sequence s, int token, float logprob, long now) {
-    if (s.firstTokenNanos < 0) {
-      s.firstTokenNanos = now;
-    }
-    s.appendToken(token);
-    if (s.status() != RequestStatus.DECODING) {
-      s.setStatus(RequestStatus.DECODING);
-    }
-    if (s.sampling.isStopToken(token)) {
-      try {
-        s.sink.onStopToken(token, logprob);
-      } catch (RuntimeException e) {
-        end(s, new InternalSchedulerException("sink of request " + s.requestId() + " threw from onStopToken", e),
-            null, now);
-        return;
-      }
-      end(s, null, FinishReason.STOP_TOKEN, now);
-      return;
-    }
+  /** Hands {@code s}'s new last token to its sink and ends it if a limit or the sink says so. */
+  private void deliver(Sequence s, float logprob, long now) {
+    int token = s.tokens[s.length - 1];
+    FinishReason limit = planner.limitReached(s);
+    String callback = limit == FinishReason.STOP_TOKEN ? "onStopToken" : "onToken";
     boolean more;
     try {
-      more = s.sink.onToken(token, logprob);
+      if (limit == FinishReason.STOP_TOKEN) {
+        s.sink.onStopToken(token, logprob);
+        more = false;
+      } else {
+        more = s.sink.onToken(token, logprob);
+      }
     } catch (RuntimeException e) {
-      end(s, new InternalSchedulerException("sink of request " + s.requestId() + " threw from onToken", e), null, now);
+      end(s, new InternalSchedulerException("sink of request " + s.requestId() + " threw from " + callback, e), null,
+          now);
       return;
     }
-    if (!more) {
-      end(s, null, FinishReason.STOPPED_BY_SINK, now);
-    } else if (s.generatedCount() >= s.sampling.maxNewTokens()) {
-      end(s, null, FinishReason.LENGTH, now);
-    } else if (s.length >= maxContext) {
-      end(s, null, FinishReason.CONTEXT_LIMIT, now);
+    if (limit == FinishReason.STOP_TOKEN || !more) {
+      end(s, null, limit == FinishReason.STOP_TOKEN ? limit : FinishReason.STOPPED_BY_SINK, now);
+    } else if (limit != null) {
+      end(s, null, limit, now);
     }
   }
 
   // ---------------------------------------------------------------------------------- endings
 
   /**
-   * Ends a sequence once: frees its blocks and queue slot, makes its one terminal callback. The
-   * caller removes it from {@code pending}/{@code waiting}; {@code running} is swept by
-   * {@link #removeDoneFromRunning()}.
+   * Ends a sequence once: frees its blocks, waiting load and queue slot, makes its one terminal
+   * callback. The caller removes it from {@code pending}; the planner forgets it at its next sweep.
    */
   private void end(Sequence s, SchedulerException error, FinishReason reason, long now) {
     if (s.done) {
       return;
     }
     s.done = true;
-    anyDone = true;
     s.endNanos = now;
-    releaseBlocks(s);
-    owner.releaseSlot(s);
-    if (s.waitingLoad != 0) {
-      waitingTokens.addAndGet(-s.waitingLoad);
-      s.waitingLoad = 0;
-    }
-    owner.onEnded(s);
+    planner.release(s);
+    queue.release(s);
+    onEnded.accept(s);
     Usage usage = s.usage(now);
     if (error == null) {
       s.setStatus(RequestStatus.FINISHED);
@@ -784,39 +603,15 @@ final class Worker implements Runnable {
     }
   }
 
-  /** Releases in reverse so that, once cached, a prefix's tail is evicted before its head. */
-  private void releaseBlocks(Sequence s) {
-    for (int i = s.numBlocks - 1; i >= 0; i--) {
-      blocks.release(s.blocks[i]);
-    }
-    s.numBlocks = 0;
-    s.numRegistered = 0;
-  }
-
-  private void removeDoneFromRunning() {
-    if (anyDone) {
-      running.removeIf(s -> s.done);
-      anyDone = false;
-    }
-  }
-
   private void abortAll(SchedulerException why) {
     long now = ticker.read();
     for (Sequence s : pending) {
       end(s, why, null, now);
     }
     pending.clear();
-    for (Sequence s : waiting) {
+    for (Sequence s : planner.drain()) {
       end(s, why, null, now);
     }
-    waiting.clear();
-    for (Sequence s : running) {
-      s.planRun = 0;
-      end(s, why, null, now);
-    }
-    running.clear();
-    batch.clear();
-    anyDone = false;
     EncodeJob j;
     while ((j = encodes.poll()) != null) {
       completeLater(j.future(), null, why);
@@ -824,28 +619,25 @@ final class Worker implements Runnable {
   }
 
   private void publish() {
-    statWaiting = waiting.size();
-    statPending = pending.size();
-    statRunning = running.size();
-    statUsed = blocks.usedCount();
-    statCached = blocks.cachedCount();
-    statEncodes = encodes.size();
-    long t = 0;
-    for (int i = 0, n = running.size(); i < n; i++) {
-      t += running.get(i).length;
-    }
-    runningTokens = t;
+    snapshot = new Snapshot(planner.waitingCount(), pending.size(), planner.runningCount(), kv.usedBlocks(),
+        kv.cachedBlocks(), encodes.size(), planner.runningTokens(), planner.preemptionsTotal(),
+        planner.prefixQueryTokensTotal(), planner.prefixHitTokensTotal(), stepsTotal, stepFailuresTotal);
   }
 
   // ---------------------------------------------------------------------------------- tests
 
-  /** For tests: the block manager (worker thread or a quiescent worker only). */
+  /** For tests: the KV cache manager (worker thread or a quiescent worker only). */
+  KvCacheManager kvCache() {
+    return kv;
+  }
+
+  /** For tests: the block pool (worker thread or a quiescent worker only). */
   BlockManager blockManager() {
-    return blocks;
+    return kv.pool();
   }
 
   /** For tests: sequences still held anywhere in this worker. */
   int heldSequences() {
-    return pending.size() + waiting.size() + running.size();
+    return pending.size() + planner.waitingCount() + planner.runningCount();
   }
 }

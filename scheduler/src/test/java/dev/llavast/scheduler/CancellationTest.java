@@ -67,7 +67,7 @@ class CancellationTest extends SchedulerTestBase {
     assertThat(h.status().name()).isEqualTo(state.name());
     BlockManager bm = scheduler.worker(0).blockManager();
     int usedBefore = bm.usedCount();
-    int targetBlocks = ((Sequence) h).numBlocks;
+    int targetBlocks = ((Sequence) h).kv.size();
     if (mode == Mode.CANCEL) {
       assertThat(h.cancel()).isTrue();
     } else {

@@ -87,10 +87,11 @@ class PrefixCacheTest extends SchedulerTestBase {
     step();
     Sequence sa = (Sequence) ha;
     BlockManager bm = scheduler.worker(0).blockManager();
+    int[] table = scheduler.worker(0).kvCache().blockTable(sa);
     assertThat(b.cachedAtStart()).isEqualTo(12);
-    assertThat(bm.refCount(sa.blocks[0])).isEqualTo(2);
-    assertThat(bm.refCount(sa.blocks[2])).isEqualTo(2);
-    assertThat(bm.refCount(sa.blocks[3])).isEqualTo(1); // b recomputes position 15 in its own block
+    assertThat(bm.refCount(table[0])).isEqualTo(2);
+    assertThat(bm.refCount(table[2])).isEqualTo(2);
+    assertThat(bm.refCount(table[3])).isEqualTo(1); // b recomputes position 15 in its own block
     runUntilIdle(50);
     assertThat(a.tokens()).isEqualTo(FakeExecutor.expected(text(9, 16), SamplingParams.greedy(6)));
     assertThat(b.tokens()).isEqualTo(a.tokens());
