@@ -216,7 +216,7 @@ public final class LlavaStCli {
     @Parameters(paramLabel = "QUESTION", description = "The question (LLaVA-ST shorthand like <t0.41> allowed).")
     String question;
 
-    @Option(names = "--max-tokens", description = "Maximum tokens to generate (0: server default).")
+    @Option(names = {"--max-new-tokens", "--max-tokens"}, description = "Maximum tokens to generate (0: server default).")
     int maxTokens;
 
     @Option(names = "--task", description = "Task template: ${COMPLETION-CANDIDATES} (default FREE_FORM).")
@@ -305,7 +305,7 @@ public final class LlavaStCli {
     @ArgGroup(exclusive = true, multiplicity = "1")
     MediaChoice media;
 
-    @Option(names = "--max-tokens", description = "Maximum tokens per answer (0: server default).")
+    @Option(names = {"--max-new-tokens", "--max-tokens"}, description = "Maximum tokens per answer (0: server default).")
     int maxTokens;
 
     @Option(names = "--json", description = "One JSON object per answer (JSON lines).")
@@ -438,7 +438,7 @@ public final class LlavaStCli {
     @Option(names = "--concurrency", split = ",", description = "C, or a sweep like 1,4,16 (default ${DEFAULT-VALUE}).")
     List<Integer> concurrency = new ArrayList<>(List.of(4));
 
-    @Option(names = "--max-tokens", description = "M: max new tokens per request (default ${DEFAULT-VALUE}).")
+    @Option(names = {"--max-new-tokens", "--max-tokens"}, description = "M: max new tokens per request (default ${DEFAULT-VALUE}).")
     int maxTokens = 32;
 
     @Option(names = "--rate", description = "Open-loop arrival rate in requests/s (Poisson); 0 = closed loop (default).")

@@ -1,6 +1,5 @@
 package dev.llavast.server.cli;
 
-import com.google.protobuf.ByteString;
 import dev.llavast.models.coords.Task;
 import dev.llavast.models.media.ClipRange;
 import dev.llavast.models.media.DecodedMedia;
@@ -22,8 +21,8 @@ import dev.llavast.server.media.MediaErrors;
 import dev.llavast.server.media.MediaStore.StoredMedia;
 import dev.llavast.server.observability.Metrics;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintWriter;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -36,13 +35,13 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.stream.Stream;
-import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /**
  * {@code llavast-server generate}: one question about one video, image or frame directory, answered
@@ -244,7 +243,7 @@ public final class GenerateCommand implements Callable<Integer> {
       return new GenerationJob.Media(DecodedMedia.Kind.IMAGE,
           eng.storeWhole(DecodedMedia.Kind.IMAGE, List.of(read(media.image)), 0.0));
     }
-    List<ByteString> frames = new ArrayList<>();
+    List<ByteBuffer> frames = new ArrayList<>();
     for (Path f : frameFiles(media.framesDir)) {
       frames.add(read(f));
     }
@@ -252,9 +251,9 @@ public final class GenerateCommand implements Callable<Integer> {
     return new GenerationJob.Media(DecodedMedia.Kind.FRAMES, stored);
   }
 
-  private static ByteString read(Path file) {
-    try (InputStream in = Files.newInputStream(file)) {
-      return ByteString.readFrom(in);
+  private static ByteBuffer read(Path file) {
+    try {
+      return ByteBuffer.wrap(Files.readAllBytes(file));
     } catch (IOException e) {
       throw ApiException.invalid("media", "cannot read " + file + ": " + e.getMessage());
     }

@@ -9,7 +9,7 @@ import picocli.CommandLine.Option;
  * API's {@code SamplingParams}.
  */
 public final class SamplingOptions {
-  @Option(names = "--max-new-tokens", description = "Tokens to generate at most (default: ${DEFAULT-VALUE}).")
+  @Option(names = {"--max-new-tokens", "--max-tokens"}, description = "Tokens to generate at most (default: ${DEFAULT-VALUE}).")
   public int maxNewTokens = 128;
 
   @Option(names = "--greedy", description = "Greedy decoding (the default); not combinable with --temperature > 0.")

@@ -1,7 +1,6 @@
 package dev.llavast.server.generation;
 
 import ai.djl.Device;
-import com.google.protobuf.ByteString;
 import dev.llavast.models.LlavaSt;
 import dev.llavast.models.LlavaStModel;
 import dev.llavast.models.ModelConfig;
@@ -34,13 +33,13 @@ import dev.llavast.server.media.DecoderProbe;
 import dev.llavast.server.media.FeatureCache;
 import dev.llavast.server.media.MediaGeometry;
 import dev.llavast.server.media.MediaPipeline;
-import dev.llavast.server.media.MediaStore;
 import dev.llavast.server.media.MediaStore.StoredMedia;
+import dev.llavast.server.media.MediaStore;
 import dev.llavast.server.observability.LivenessWatchdog;
 import dev.llavast.server.observability.Metrics;
 import dev.llavast.server.session.SessionStore;
 import java.io.IOException;
-import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -52,7 +51,6 @@ import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -341,7 +339,7 @@ public final class Engine implements AutoCloseable {
    * @param framesFps the frame rate of a frame sequence (0 otherwise)
    * @return completes with the stored media, or fails with an {@link ApiException}
    */
-  public CompletableFuture<StoredMedia> storeWhole(DecodedMedia.Kind kind, Iterable<ByteString> chunks,
+  public CompletableFuture<StoredMedia> storeWhole(DecodedMedia.Kind kind, Iterable<ByteBuffer> chunks,
       double framesFps) {
     return mediaStore.putInlineAsync(kind, chunks, framesFps, probe, decodePool);
   }

@@ -71,7 +71,8 @@ final class MediaRefResolver {
   }
 
   private GenerationJob.Media inline(DecodedMedia.Kind kind, List<ByteString> chunks, double fps) {
-    CompletableFuture<dev.llavast.server.media.MediaStore.StoredMedia> stored = store.putInlineAsync(kind, chunks, fps, probe, probePool)
+    CompletableFuture<dev.llavast.server.media.MediaStore.StoredMedia> stored = store.putInlineAsync(kind,
+        chunks.stream().map(ByteString::asReadOnlyByteBuffer).toList(), fps, probe, probePool)
         .exceptionallyCompose(e -> CompletableFuture.failedFuture(inlineError(e)));
     return new GenerationJob.Media(kind, stored);
   }

@@ -181,7 +181,7 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
           if (n > maxChunkBytes) {
             throw invalid("chunk", "holds " + n + " bytes, over the limit of " + maxChunkBytes);
           }
-          upload.append(request.getChunk());
+          upload.append(request.getChunk().asReadOnlyByteBuffer());
           received += n;
           if (expectedSize > 0 && received > expectedSize) {
             throw invalid("header.expected_size_bytes", "the upload sent " + received

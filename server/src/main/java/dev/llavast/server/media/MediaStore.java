@@ -7,7 +7,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import dev.llavast.models.media.DecodedMedia;
-import com.google.protobuf.ByteString;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -55,11 +54,11 @@ public final class MediaStore implements AutoCloseable {
   }
 
   /** Stores inline media (a request that carries its bytes) through the same path as an upload. */
-  public StoredMedia putInline(DecodedMedia.Kind kind, Iterable<ByteString> chunks, double framesFps, MediaProbe probe)
+  public StoredMedia putInline(DecodedMedia.Kind kind, Iterable<ByteBuffer> chunks, double framesFps, MediaProbe probe)
       throws IOException {
     Upload upload = begin(kind, "", framesFps);
     try {
-      for (ByteString chunk : chunks) {
+      for (ByteBuffer chunk : chunks) {
         upload.append(chunk);
       }
       return upload.finish(probe);
@@ -75,7 +74,7 @@ public final class MediaStore implements AutoCloseable {
    * @return completes with the stored media, or fails with an {@link ApiException}: the media's own
    *     failure, or OVERLOADED when the pool refuses more work
    */
-  public CompletableFuture<StoredMedia> putInlineAsync(DecodedMedia.Kind kind, Iterable<ByteString> chunks,
+  public CompletableFuture<StoredMedia> putInlineAsync(DecodedMedia.Kind kind, Iterable<ByteBuffer> chunks,
       double framesFps, MediaProbe probe, Executor pool) {
     try {
       return CompletableFuture.supplyAsync(() -> {
@@ -177,8 +176,9 @@ public final class MediaStore implements AutoCloseable {
      * @throws ApiException RESOURCE_EXHAUSTED / MEDIA_TOO_LARGE past the cap (the upload
      *     is aborted)
      */
-    public void append(ByteString chunk) throws IOException {
-      long added = chunk.size() + (kind == DecodedMedia.Kind.FRAMES ? 4 : 0);
+    public void append(ByteBuffer chunk) throws IOException {
+      int length = chunk.remaining();
+      long added = length + (kind == DecodedMedia.Kind.FRAMES ? 4 : 0);
       if (size + added > maxBytes) {
         abort();
         throw ApiException.builder(Reason.MEDIA_TOO_LARGE, "media exceeds the upload limit of " + maxBytes + " bytes")
@@ -187,14 +187,21 @@ public final class MediaStore implements AutoCloseable {
             .build();
       }
       if (kind == DecodedMedia.Kind.FRAMES) {
-        byte[] len = ByteBuffer.allocate(4).putInt(chunk.size()).array();
+        byte[] len = ByteBuffer.allocate(4).putInt(length).array();
         sha.update(len);
         out.write(len);
       }
-      for (ByteBuffer b : chunk.asReadOnlyByteBufferList()) {
-        sha.update(b.duplicate());
+      sha.update(chunk.duplicate());
+      if (chunk.hasArray()) {
+        out.write(chunk.array(), chunk.arrayOffset() + chunk.position(), length);
+      } else {
+        byte[] copy = new byte[Math.min(length, 1 << 16)];
+        for (ByteBuffer b = chunk.duplicate(); b.hasRemaining(); ) {
+          int n = Math.min(copy.length, b.remaining());
+          b.get(copy, 0, n);
+          out.write(copy, 0, n);
+        }
       }
-      chunk.writeTo(out);
       size += added;
     }
 

@@ -1,21 +1,20 @@
 package dev.llavast.server.media;
 
-import dev.llavast.models.media.DecodedMedia;
-import dev.llavast.server.observability.Metrics;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
-import com.google.protobuf.ByteString;
 import dev.llavast.models.LlavaSt;
 import dev.llavast.models.TinyCheckpoints;
+import dev.llavast.models.media.DecodedMedia;
 import dev.llavast.models.media.ImagePreprocessor;
 import dev.llavast.models.media.MediaDecoder;
 import dev.llavast.models.media.MediaLimits;
 import dev.llavast.scheduler.Scheduler;
 import dev.llavast.server.media.MediaPipeline.Resolved;
 import dev.llavast.server.media.MediaStore.StoredMedia;
+import dev.llavast.server.observability.Metrics;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -55,7 +54,7 @@ class MediaPipelineModelTest {
           cache, decodePool, framePool, params, metrics);
 
       byte[] video = Files.readAllBytes(MediaTestFiles.movingSquare(dir.resolve("sq.mp4"), 64, 48, 30, 10));
-      StoredMedia v = store.putInline(DecodedMedia.Kind.VIDEO, List.of(ByteString.copyFrom(video)), 0,
+      StoredMedia v = store.putInline(DecodedMedia.Kind.VIDEO, List.of(ByteBuffer.wrap(video)), 0,
           new DecoderProbe(decoder));
       List<CompletableFuture<Resolved>> futures = new ArrayList<>();
       for (int i = 0; i < 4; i++) {
@@ -79,7 +78,7 @@ class MediaPipelineModelTest {
       assertThat(results.get(0).geometry().sampledIndices()[49]).isEqualTo(14);
 
       StoredMedia img = store.putInline(DecodedMedia.Kind.IMAGE,
-          List.of(ByteString.copyFrom(MediaTestFiles.png(50, 40, 10, 200, 30))), 0, new DecoderProbe(decoder));
+          List.of(ByteBuffer.wrap(MediaTestFiles.png(50, 40, 10, 200, 30))), 0, new DecoderProbe(decoder));
       Resolved ri = pipeline.resolve(img, null, OptionalInt.of(0)).get(120, TimeUnit.SECONDS);
       assertThat(ri.features().tokenCount()).isEqualTo(729); // (384 / 14)^2 = 27^2
       assertThat(ri.geometry().video()).isFalse();

@@ -11,7 +11,6 @@ import dev.llavast.server.observability.Metrics;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
-import com.google.protobuf.ByteString;
 import com.google.rpc.BadRequest;
 import com.google.rpc.ErrorInfo;
 import dev.llavast.models.PixelFrames;
@@ -26,6 +25,7 @@ import dev.llavast.server.media.MediaStore.StoredMedia;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -92,7 +92,7 @@ class MediaPipelineTest {
 
   private StoredMedia video(int frames, double fps) throws Exception {
     Path f = MediaTestFiles.movingSquare(dir.resolve("v" + frames + ".mp4"), 64, 48, frames, fps);
-    return store.putInline(DecodedMedia.Kind.VIDEO, List.of(ByteString.copyFrom(Files.readAllBytes(f))), 0,
+    return store.putInline(DecodedMedia.Kind.VIDEO, List.of(ByteBuffer.wrap(Files.readAllBytes(f))), 0,
         new DecoderProbe(decoder));
   }
 
@@ -222,7 +222,7 @@ class MediaPipelineTest {
   @Test
   void imageIsOneFrameNormalizedAndIgnoresTheClip() throws Exception {
     StoredMedia img = store.putInline(DecodedMedia.Kind.IMAGE,
-        List.of(ByteString.copyFrom(MediaTestFiles.png(40, 30, 200, 100, 50))), 0, new DecoderProbe(decoder));
+        List.of(ByteBuffer.wrap(MediaTestFiles.png(40, 30, 200, 100, 50))), 0, new DecoderProbe(decoder));
     Resolved r = join(pipeline.resolve(img, null, OptionalInt.empty()));
     MediaGeometry g = r.geometry();
     assertThat(g.video()).isFalse();
@@ -251,7 +251,7 @@ class MediaPipelineTest {
     StoredMedia frames;
     MediaStore.Upload up = store.begin(DecodedMedia.Kind.FRAMES, "f", 2.0);
     for (int[] c : colours) {
-      up.append(ByteString.copyFrom(MediaTestFiles.png(20, 10, c[0], c[1], c[2])));
+      up.append(ByteBuffer.wrap(MediaTestFiles.png(20, 10, c[0], c[1], c[2])));
     }
     frames = up.finish(new DecoderProbe(decoder));
     assertThat(frames.meta().frameCount()).isEqualTo(3);
@@ -274,7 +274,7 @@ class MediaPipelineTest {
   @Test
   void aFailedLoadIsNotCachedAndTheNextRequestTriesAgain() throws Exception {
     StoredMedia garbage = store.putInline(DecodedMedia.Kind.VIDEO,
-        List.of(ByteString.copyFrom(new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10})), 0,
+        List.of(ByteBuffer.wrap(new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10})), 0,
         (kind, file, fps) -> new MediaStore.MediaMetadata(1, 10, 10, 64, 48)); // a probe that lets anything in
     for (int attempt = 1; attempt <= 2; attempt++) {
       Throwable t = catchThrowable(() -> join(pipeline.resolve(garbage, null, OptionalInt.empty())));

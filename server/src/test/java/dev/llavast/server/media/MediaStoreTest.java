@@ -7,11 +7,11 @@ import dev.llavast.models.media.DecodedMedia;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
-import com.google.protobuf.ByteString;
 import com.google.rpc.ErrorInfo;
 import dev.llavast.server.media.MediaStore.MediaMetadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,14 +38,14 @@ class MediaStoreTest {
     String expected = "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(content));
     try (MediaStore store = new MediaStore(Optional.of(dir), 1 << 20)) {
       MediaStore.Upload up = store.begin(DecodedMedia.Kind.VIDEO, "clip.mp4", 0);
-      up.append(ByteString.copyFrom(content, 0, 10));
-      up.append(ByteString.copyFrom(content, 10, content.length - 10));
+      up.append(ByteBuffer.wrap(content, 0, 10));
+      up.append(ByteBuffer.wrap(content, 10, content.length - 10));
       MediaStore.StoredMedia first = up.finish(probe);
       assertThat(first.mediaId()).isEqualTo(expected);
       assertThat(first.alreadyPresent()).isFalse();
       assertThat(Files.readAllBytes(first.file())).isEqualTo(content);
 
-      MediaStore.StoredMedia again = store.putInline(DecodedMedia.Kind.VIDEO, List.of(ByteString.copyFrom(content)), 0, probe);
+      MediaStore.StoredMedia again = store.putInline(DecodedMedia.Kind.VIDEO, List.of(ByteBuffer.wrap(content)), 0, probe);
       assertThat(again.mediaId()).isEqualTo(expected);
       assertThat(again.alreadyPresent()).isTrue();
       assertThat(probes).hasValue(1);
@@ -66,8 +66,8 @@ class MediaStoreTest {
   void refusesOversizedUploadAsItArrivesAndLeavesNothingBehind() throws Exception {
     try (MediaStore store = new MediaStore(Optional.of(dir), 100)) {
       MediaStore.Upload up = store.begin(DecodedMedia.Kind.VIDEO, "", 0);
-      up.append(ByteString.copyFrom(new byte[60]));
-      ApiException e = catchThrowableOfType(ApiException.class, () -> up.append(ByteString.copyFrom(new byte[60])));
+      up.append(ByteBuffer.wrap(new byte[60]));
+      ApiException e = catchThrowableOfType(ApiException.class, () -> up.append(ByteBuffer.wrap(new byte[60])));
       assertThat(e.kind()).isEqualTo(Reason.Kind.RESOURCE_EXHAUSTED);
       assertThat(e.reason()).isEqualTo(Reason.MEDIA_TOO_LARGE);
       try (var files = Files.list(dir)) {
@@ -84,7 +84,7 @@ class MediaStoreTest {
       assertThat(empty.reason()).isEqualTo(Reason.MEDIA_INVALID);
 
       MediaStore.Upload up = store.begin(DecodedMedia.Kind.IMAGE, "", 0);
-      up.append(ByteString.copyFromUtf8("garbage"));
+      up.append(ByteBuffer.wrap("garbage".getBytes(StandardCharsets.UTF_8)));
       ApiException bad = catchThrowableOfType(ApiException.class, () -> up.finish((k, f, fps) -> {
         throw ApiException.of(Reason.MEDIA_INVALID, "not an image");
       }));
@@ -99,7 +99,8 @@ class MediaStoreTest {
   @Test
   void framesAreLengthPrefixedAndTheFpsIsPartOfTheId() throws Exception {
     try (MediaStore store = new MediaStore(Optional.empty(), 1 << 20)) {
-      List<ByteString> frames = List.of(ByteString.copyFromUtf8("frame-one"), ByteString.copyFromUtf8("frame-2"));
+      List<ByteBuffer> frames = List.of(ByteBuffer.wrap("frame-one".getBytes(StandardCharsets.UTF_8)),
+          ByteBuffer.wrap("frame-2".getBytes(StandardCharsets.UTF_8)));
       MediaStore.StoredMedia at10 = store.putInline(DecodedMedia.Kind.FRAMES, frames, 10, (k, f, fps) -> META);
       MediaStore.StoredMedia at25 = store.putInline(DecodedMedia.Kind.FRAMES, frames, 25, (k, f, fps) -> META);
       assertThat(at10.mediaId()).isNotEqualTo(at25.mediaId());
