@@ -2,6 +2,7 @@ package dev.llavast.models;
 
 import ai.djl.Device;
 import dev.llavast.models.coords.CoordinateCodec;
+import dev.llavast.models.sampling.CoordinateGrammar;
 import dev.llavast.models.tokenizer.ChatTemplate;
 import dev.llavast.models.tokenizer.SpecialTokens;
 import dev.llavast.models.tokenizer.Tokenizer;
@@ -29,6 +30,7 @@ public final class LlavaSt implements AutoCloseable {
   private final Tokenizer tokenizer;
   private final ChatTemplate chatTemplate;
   private final CoordinateCodec codec;
+  private CoordinateGrammar grammar; // guarded by this
 
   private LlavaSt(Path dir, ModelConfig config, GenerationConfig generationConfig, Checkpoint checkpoint,
       Tokenizer tokenizer) {
@@ -84,7 +86,7 @@ public final class LlavaSt implements AutoCloseable {
     LlavaStModel.Options defaults = LlavaStModel.Options.defaults(ids);
     int chunkFrames = device.isGpu() ? defaults.visionChunkFrames() : CPU_VISION_CHUNK_FRAMES;
     return new LlavaStModel(config, checkpoint, device, new LlavaStModel.Options(ids, fixWidthInput,
-        chunkFrames, defaults.computeDtype(), cpuThreads));
+        chunkFrames, defaults.computeDtype(), cpuThreads, grammar()));
   }
 
   /**
@@ -93,6 +95,14 @@ public final class LlavaSt implements AutoCloseable {
    * 100 frames, one thread: encode 10.5 s -> 8.2 s, the tanh-GELU alone 1.7 s -> 0.16 s).
    */
   static final int CPU_VISION_CHUNK_FRAMES = 2;
+
+  /** The tokenizer's coordinate grammar (for constrained decoding), built on first use. Any thread. */
+  public synchronized CoordinateGrammar grammar() {
+    if (grammar == null) {
+      grammar = CoordinateGrammar.of(tokenizer::tokenText, tokenizer.specialTokens());
+    }
+    return grammar;
+  }
 
   /**
    * The ids that end an answer: {@code <|im_end|>} (the reference's stop token) plus any EOS ids of

@@ -17,7 +17,9 @@ import dev.llavast.models.packer.SpatialTemporalPacker;
 import dev.llavast.models.projector.Projector;
 import dev.llavast.models.qwen2.PagedBatch;
 import dev.llavast.models.qwen2.Qwen2Model;
+import dev.llavast.models.sampling.CoordinateGrammar;
 import dev.llavast.models.sampling.Sampler;
+import dev.llavast.models.sampling.TokenMask;
 import dev.llavast.models.siglip.SiglipEncoder;
 import dev.llavast.scheduler.ExecutorException;
 import dev.llavast.scheduler.ExecutorSpec;
@@ -25,6 +27,7 @@ import dev.llavast.scheduler.MediaFeatures;
 import dev.llavast.scheduler.ModelExecutor;
 import dev.llavast.scheduler.PreparedMedia;
 import dev.llavast.scheduler.PromptInput;
+import dev.llavast.scheduler.SamplingParams;
 import dev.llavast.scheduler.SequenceStep;
 import dev.llavast.scheduler.StepPlan;
 import dev.llavast.scheduler.StepResult;
@@ -32,6 +35,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * LLaVA-ST on one device: SigLIP -> projector -> LAPE -> STP for {@link #encode}, and batched, paged
@@ -65,9 +69,11 @@ public final class LlavaStModel implements ModelExecutor {
    * @param cpuThreads PyTorch intra-op threads to set (process-wide) when the device is the CPU; 0 keeps the
    *     engine default. On an oversubscribed host, 1 avoids OpenMP threads spinning against each other
    *     (measured here: a tiny decode step 145 ms with 2 threads, 2-9 ms with 1)
+   * @param grammar the tokenizer's coordinate grammar, for requests with an output constraint; null
+   *     refuses such requests (their step fails)
    */
   public record Options(ValueTokenIds valueTokenIds, boolean fixWidthInput, int visionChunkFrames,
-      DataType computeDtype, int cpuThreads) {
+      DataType computeDtype, int cpuThreads, CoordinateGrammar grammar) {
     public Options {
       if (cpuThreads < 0) {
         throw new IllegalArgumentException("cpuThreads must be >= 0, got " + cpuThreads);
@@ -79,6 +85,12 @@ public final class LlavaStModel implements ModelExecutor {
       if (computeDtype != null && computeDtype != DataType.FLOAT32 && computeDtype != DataType.FLOAT16) {
         throw new IllegalArgumentException("computeDtype must be FLOAT32 or FLOAT16, got " + computeDtype);
       }
+    }
+
+    /** Options without a coordinate grammar. */
+    public Options(ValueTokenIds valueTokenIds, boolean fixWidthInput, int visionChunkFrames, DataType computeDtype,
+        int cpuThreads) {
+      this(valueTokenIds, fixWidthInput, visionChunkFrames, computeDtype, cpuThreads, null);
     }
 
     /** Release behaviour (width-input quirk kept), 10-frame vision chunks, device-default dtype. */
@@ -120,6 +132,7 @@ public final class LlavaStModel implements ModelExecutor {
   private final ExtendedVocab vocab;
   private final Qwen2Model llm;
   private final ExecutorSpec spec;
+  private final LongAdder forcedTokens = new LongAdder();
 
   /**
    * Loads every weight onto {@code device}.
@@ -251,14 +264,42 @@ public final class LlavaStModel implements ModelExecutor {
         continue;
       }
       int[] generated = s.generated() == null ? new int[0] : s.generated();
-      Sampler.Sample pick = Sampler.sample(logits[k], 0, vocab.extendedSize(), s.sampling(), generated);
-      ids[k] = pick.tokenId();
-      if (lps != null) {
-        lps[k] = s.sampling().logprobs() ? pick.logprob() : Float.NaN;
+      TokenMask mask = constraintMask(s.sampling(), generated);
+      int forced = mask == null ? -1 : mask.single();
+      if (forced >= 0) {
+        // The grammar leaves one id (e.g. the bracket after a box's last value): no sampling.
+        ids[k] = forced;
+        forcedTokens.increment();
+        if (lps != null) {
+          lps[k] = s.sampling().logprobs() ? 0f : Float.NaN;
+        }
+      } else {
+        Sampler.Sample pick = Sampler.sample(logits[k], 0, vocab.extendedSize(), s.sampling(), generated, mask);
+        ids[k] = pick.tokenId();
+        if (lps != null) {
+          lps[k] = s.sampling().logprobs() ? pick.logprob() : Float.NaN;
+        }
       }
       k++;
     }
     return new StepResult(ids, lps);
+  }
+
+  /** The ids a constrained sequence may sample next; null for an unconstrained one. Worker thread. */
+  private TokenMask constraintMask(SamplingParams p, int[] generated) {
+    if (p.constraint().isNone()) {
+      return null;
+    }
+    if (options.grammar() == null) {
+      throw new ExecutorException("this executor was built without a coordinate grammar; it cannot honour "
+          + p.constraint().kind());
+    }
+    return options.grammar().mask(p.constraint(), generated, p.maxNewTokens(), p.stopTokenIds());
+  }
+
+  /** Tokens emitted without sampling because a constraint allowed only one id. Any thread. */
+  public long forcedTokens() {
+    return forcedTokens.sum();
   }
 
   /**

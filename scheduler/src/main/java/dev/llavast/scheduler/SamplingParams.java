@@ -13,6 +13,8 @@ package dev.llavast.scheduler;
  * @param maxNewTokens generation stops after this many tokens
  * @param stopTokenIds generation stops when one of these is sampled (it is not emitted as text)
  * @param logprobs whether to return the log-probability of each sampled token
+ * @param constraint a grammar the tokens must follow ({@link OutputConstraint#NONE}: none); the
+ *     executor enforces it, the scheduler only carries it
  */
 public record SamplingParams(
     float temperature,
@@ -22,7 +24,8 @@ public record SamplingParams(
     long seed,
     int maxNewTokens,
     int[] stopTokenIds,
-    boolean logprobs) {
+    boolean logprobs,
+    OutputConstraint constraint) {
 
   public SamplingParams {
     if (!(temperature >= 0f) || Float.isInfinite(temperature)) {
@@ -41,6 +44,18 @@ public record SamplingParams(
       throw new IllegalArgumentException("maxNewTokens must be > 0, got " + maxNewTokens);
     }
     stopTokenIds = stopTokenIds == null ? new int[0] : stopTokenIds.clone();
+    constraint = constraint == null ? OutputConstraint.NONE : constraint;
+  }
+
+  /** Parameters without a constraint. */
+  public SamplingParams(float temperature, float topP, int topK, float repetitionPenalty, long seed, int maxNewTokens,
+      int[] stopTokenIds, boolean logprobs) {
+    this(temperature, topP, topK, repetitionPenalty, seed, maxNewTokens, stopTokenIds, logprobs, OutputConstraint.NONE);
+  }
+
+  /** The same parameters under {@code c}. */
+  public SamplingParams withConstraint(OutputConstraint c) {
+    return new SamplingParams(temperature, topP, topK, repetitionPenalty, seed, maxNewTokens, stopTokenIds, logprobs, c);
   }
 
   /** Greedy decoding of at most {@code maxNewTokens}, stopping at {@code stopTokenIds}. */

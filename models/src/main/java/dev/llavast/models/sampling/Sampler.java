@@ -34,11 +34,21 @@ public final class Sampler {
    * @param generated ids generated so far by this sequence (penalised; its length is the index {@code n})
    */
   public static Sample sample(float[] logits, int offset, int vocab, SamplingParams p, int[] generated) {
+    return sample(logits, offset, vocab, p, generated, null);
+  }
+
+  /**
+   * Samples from {@code logits[offset, offset + vocab)} restricted to {@code mask} (null: no
+   * restriction): ids it does not allow get negative infinity before every other step, so the
+   * penalty, temperature, top-k and top-p act on the masked distribution. The array is not modified.
+   */
+  public static Sample sample(float[] logits, int offset, int vocab, SamplingParams p, int[] generated,
+      TokenMask mask) {
     if (offset < 0 || vocab <= 0 || offset + vocab > logits.length) {
       throw new IllegalArgumentException("logit row [" + offset + ", " + (offset + vocab) + ") outside an array of "
           + logits.length);
     }
-    float[] x = Arrays.copyOfRange(logits, offset, offset + vocab);
+    float[] x = mask == null ? Arrays.copyOfRange(logits, offset, offset + vocab) : mask.apply(logits, offset, vocab);
     applyRepetitionPenalty(x, generated, p.repetitionPenalty());
     int id;
     float logprob;

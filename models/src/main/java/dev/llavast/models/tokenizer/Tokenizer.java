@@ -238,6 +238,14 @@ public final class Tokenizer implements AutoCloseable {
     return hf.decode(l, false);
   }
 
+  /**
+   * The text of one token on its own (special tokens literally); a token that holds part of a
+   * multi-byte character decodes with a replacement character. For classifying the vocabulary.
+   */
+  public String tokenText(int id) {
+    return decode(new int[] {id});
+  }
+
   /** DJL's own decode of {@code ids} (special tokens kept); for the fallback stream path and checks. */
   String decodeRaw(List<Integer> ids) {
     long[] l = new long[ids.size()];
