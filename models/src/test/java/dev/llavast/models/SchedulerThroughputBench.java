@@ -24,6 +24,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.IntFunction;
 
 /**
  * Benchmark main (not a test): generated tokens/s of the real scheduler over one real
@@ -61,7 +62,7 @@ public final class SchedulerThroughputBench {
   /** One row of the table. */
   record Row(int streams, double primerSeconds, double wallSeconds, long generated, double tokensPerSecond,
       double decodeTokensPerSecond, long steps, double meanBatch, double meanBookkeepingMicros,
-      double p99BookkeepingMicros, double meanModelMillis, double bookkeepingShare) {}
+      double p99BookkeepingMicros, double meanModelMillis, double bookkeepingShare, double decodeStepMillis) {}
 
   public static void main(String[] args) throws Exception {
     int maxNew = args.length > 0 ? Integer.parseInt(args[0]) : 64;
@@ -112,26 +113,10 @@ public final class SchedulerThroughputBench {
 
   private static List<Row> run(LlavaSt model, int[] streams, int maxNew, int threads, int maxBatchTokens,
       int workers) throws Exception {
-    int maxStreams = Arrays.stream(streams).max().orElse(1);
     ConcurrentLinkedQueue<SchedulerListener.StepEvent> events = new ConcurrentLinkedQueue<>();
-    int promptLen = model.chatTemplate().render(ChatTemplate.Media.VIDEO, question(0)).length();
-    // One video prefix + every stream's question and generated tokens, plus slack for the cached prefix
-    // of the previous level until it is evicted.
-    int perStream = (promptLen % BLOCK + 64 + maxNew) / BLOCK + 2;
-    int kvBlocks = 2 * (promptLen / BLOCK + 1) + (maxStreams + 1) * perStream;
     List<Row> rows = new ArrayList<>();
-    SchedulerBuilder builder = Scheduler.builder();
-    for (int w = 0; w < workers; w++) {
-      builder.addExecutor(model.newExecutor(Device.cpu(), false, threads));
-    }
-    try (Scheduler s = builder
-        .blockSize(BLOCK).kvBlocks(kvBlocks).maxBatchTokens(maxBatchTokens).maxRunningSequences(maxStreams)
-        .maxQueuedRequests(2 * maxStreams).idlePoll(Duration.ofMillis(1)).listener(new SchedulerListener() {
-          @Override
-          public void onStep(StepEvent e) {
-            events.add(e);
-          }
-        }).build()) {
+    try (Scheduler s = scheduler(model, Arrays.stream(streams).max().orElse(1), maxNew, threads, maxBatchTokens,
+        workers, events)) {
       SamplingParams sampling = SamplingParams.greedy(maxNew); // no stop tokens: every stream runs to maxNew
       runStreams(s, model, "warmup", 1, sampling, events); // JIT and allocator warm-up, not reported
       for (int n : streams) {
@@ -141,8 +126,41 @@ public final class SchedulerThroughputBench {
     return rows;
   }
 
+  /**
+   * A scheduler over {@code workers} CPU executors with a KV pool for one video prefix (twice, for the
+   * previous level's until it is evicted) and {@code maxStreams} streams' questions and tokens.
+   */
+  static Scheduler scheduler(LlavaSt model, int maxStreams, int maxNew, int threads, int maxBatchTokens,
+      int workers, ConcurrentLinkedQueue<SchedulerListener.StepEvent> events) {
+    int promptLen = model.chatTemplate().render(ChatTemplate.Media.VIDEO, question(0)).length();
+    int perStream = (promptLen % BLOCK + 64 + maxNew) / BLOCK + 2;
+    int kvBlocks = 2 * (promptLen / BLOCK + 1) + (maxStreams + 1) * perStream;
+    SchedulerBuilder builder = Scheduler.builder();
+    for (int w = 0; w < workers; w++) {
+      builder.addExecutor(model.newExecutor(Device.cpu(), false, threads));
+    }
+    return builder
+        .blockSize(BLOCK).kvBlocks(kvBlocks).maxBatchTokens(maxBatchTokens).maxRunningSequences(maxStreams)
+        .maxQueuedRequests(2 * maxStreams).idlePoll(Duration.ofMillis(1)).listener(new SchedulerListener() {
+          @Override
+          public void onStep(StepEvent e) {
+            events.add(e);
+          }
+        }).build();
+  }
+
   private static Row runStreams(Scheduler s, LlavaSt model, String videoKey, int n, SamplingParams sampling,
       ConcurrentLinkedQueue<SchedulerListener.StepEvent> events) throws InterruptedException {
+    return runStreams(s, model, videoKey, n, i -> sampling, events);
+  }
+
+  /**
+   * One level: a primer on a new video, then {@code n} streams at once, stream {@code i} sampled with
+   * {@code samplingOf.apply(i)} (every one must run to its token limit).
+   */
+  static Row runStreams(Scheduler s, LlavaSt model, String videoKey, int n, IntFunction<SamplingParams> samplingOf,
+      ConcurrentLinkedQueue<SchedulerListener.StepEvent> events) throws InterruptedException {
+    SamplingParams sampling = samplingOf.apply(0);
     LlavaStModel.Features video = video(model, videoKey);
     ChatTemplate template = model.chatTemplate();
     long p0 = System.nanoTime();
@@ -157,7 +175,7 @@ public final class SchedulerThroughputBench {
     long t0 = System.nanoTime();
     List<Done> done = new ArrayList<>();
     for (int i = 0; i < n; i++) {
-      done.add(submit(s, videoKey + "-" + i, prompts.get(i), videoKey, sampling));
+      done.add(submit(s, videoKey + "-" + i, prompts.get(i), videoKey, samplingOf.apply(i)));
     }
     await(done);
     double wall = (System.nanoTime() - t0) / 1e9;
@@ -175,6 +193,8 @@ public final class SchedulerThroughputBench {
     List<SchedulerListener.StepEvent> ev = new ArrayList<>(events);
     long decodeTokens = 0;
     long decodeNanos = 0;
+    long decodeSteps = 0;
+    long decodeModelNanos = 0;
     long bookNanos = 0;
     long modelNanos = 0;
     long batch = 0;
@@ -188,13 +208,16 @@ public final class SchedulerThroughputBench {
       if (e.decodeSequences() == e.batchSize()) {
         decodeTokens += e.decodeSequences();
         decodeNanos += e.stepNanos() + e.bookkeepingNanos();
+        decodeSteps++;
+        decodeModelNanos += e.stepNanos();
       }
     }
     Arrays.sort(book);
     int steps = ev.size();
     return new Row(n, primer, wall, generated, generated / wall, decodeTokens / (decodeNanos / 1e9), steps,
         (double) batch / steps, bookNanos / 1e3 / steps, book[Math.min(steps - 1, steps * 99 / 100)] / 1e3,
-        modelNanos / 1e6 / steps, (double) bookNanos / (bookNanos + modelNanos));
+        modelNanos / 1e6 / steps, (double) bookNanos / (bookNanos + modelNanos),
+        decodeModelNanos / 1e6 / Math.max(1, decodeSteps));
   }
 
   private static String question(int i) {
@@ -206,7 +229,7 @@ public final class SchedulerThroughputBench {
   }
 
   /** Deterministic random {@code [1620, hidden]} slow-video features for {@code key}. */
-  private static LlavaStModel.Features video(LlavaSt model, String key) {
+  static LlavaStModel.Features video(LlavaSt model, String key) {
     int rows = model.chatTemplate().videoSlowTokens();
     int hidden = model.config().hiddenSize();
     float[] data = new float[rows * hidden];

@@ -3,6 +3,7 @@ package dev.llavast.client.cli;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.MessageOrBuilder;
 import com.google.protobuf.util.JsonFormat;
+import dev.llavast.api.v1.Constraints;
 import dev.llavast.api.v1.GenerateRequest;
 import dev.llavast.api.v1.MediaKind;
 import dev.llavast.api.v1.ModelInfo;
@@ -228,6 +229,11 @@ public final class LlavaStCli {
     @Option(names = "--seed", description = "Sampling seed.")
     Long seed;
 
+    @Option(names = "--constrain", paramLabel = "MODE", description = "Coordinate-constrained decoding: off "
+        + "(default), coordinates (every coordinate group whole and valid) or task-shape (also the --task answer "
+        + "shape).")
+    String constrain = "off";
+
     @Option(names = "--json", description = "Print one JSON object with the whole answer instead of streaming.")
     boolean json;
 
@@ -241,7 +247,8 @@ public final class LlavaStCli {
     public Integer call() throws Exception {
       try (LlavaStClient c = cli.client(null)) {
         String id = resolve(c, media, cli.bar(progress, true), chunkBytes);
-        SamplingParams.Builder s = SamplingParams.newBuilder().setMaxNewTokens(maxTokens).setTemperature(temperature);
+        SamplingParams.Builder s = SamplingParams.newBuilder().setMaxNewTokens(maxTokens).setTemperature(temperature)
+            .setConstraints(constraints(constrain));
         if (seed != null) {
           s.setSeed(seed);
         }
@@ -259,6 +266,17 @@ public final class LlavaStCli {
       }
       return 0;
     }
+  }
+
+  /** {@code off}, {@code coordinates} or {@code task-shape} (any case, '-' or '_') as the API's enum. */
+  static Constraints constraints(String mode) {
+    String m = mode.strip().toUpperCase(Locale.ROOT).replace('-', '_');
+    for (Constraints c : Constraints.values()) {
+      if (c != Constraints.UNRECOGNIZED && c.name().equals("CONSTRAINTS_" + m)) {
+        return c;
+      }
+    }
+    throw new IllegalArgumentException("--constrain must be off, coordinates or task-shape, got '" + mode + "'");
   }
 
   /** Prints a streaming answer (text as it arrives, then coordinates) or one JSON object. */

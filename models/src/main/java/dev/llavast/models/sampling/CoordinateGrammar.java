@@ -17,7 +17,7 @@ import java.util.function.IntPredicate;
  * coordinate id is never allowed outside a group. Brackets and colons are ordinary tokens, found by
  * their text: every token whose text <i>ends</i> with an opening bracket (after text without
  * brackets, e.g. {@code " ["}, {@code "({"}) opens a group, every token whose text <i>starts</i> with
- * the closing bracket (e.g. {@code "}."}, {@code "],"}) closes one, and tokens that hold a bracket
+ * the closing bracket, after blanks or commas (e.g. {@code "}."}, {@code "],"}, {@code " }"}) closes one, and tokens that hold a bracket
  * anywhere else (e.g. {@code "[]"}, {@code "}{"}) are never allowed under a constraint. A group is
  * opened only if it can close within {@code max_new_tokens}; a task shape also reserves room for
  * the groups it still requires, and does not let the answer end before they are there.
@@ -40,8 +40,8 @@ public final class CoordinateGrammar {
   static final int OPEN_BOX_BARE = 5; // whitespace, then '['
   static final int OPEN_BOX = 6; // other text without brackets, then '['
   static final int COLON_OPEN_BOX = 7; // separators, ':', whitespace, '['
-  static final int CLOSE_SPAN = 8; // '}', then text without brackets
-  static final int CLOSE_BOX = 9; // ']', then text without brackets
+  static final int CLOSE_SPAN = 8; // separators, '}', then text without brackets
+  static final int CLOSE_BOX = 9; // separators, ']', then text without brackets
   static final int BROKEN = 10; // a bracket anywhere else: never allowed
   static final int SPECIAL = 11; // control tokens, markers, value slots, empty text: never allowed
   private static final int CLASSES = 12;
@@ -137,10 +137,11 @@ public final class CoordinateGrammar {
       }
       return OPEN_BOX;
     }
-    if (at == 0 && b == '}') {
+    boolean afterSeparators = skipSeparators(t, 0) == at; // a group may hold blanks and commas before it closes
+    if (afterSeparators && b == '}') {
       return CLOSE_SPAN;
     }
-    if (at == 0 && b == ']') {
+    if (afterSeparators && b == ']') {
       return CLOSE_BOX;
     }
     return BROKEN;

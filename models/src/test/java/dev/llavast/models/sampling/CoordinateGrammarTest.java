@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 class CoordinateGrammarTest {
   private static final String[] TEXTS = {
     "a", " the", ",", " ", ":", ": ", ":)", "{", " {", "[", " [", "([", ": [", "}", "}.", "]", "],", "[]", "}{",
-    "<|im_end|>", "box", "x:y", "."
+    "<|im_end|>", "box", "x:y", ".", " }", ",]"
   };
   private static final int V = TEXTS.length;
   private static final int BINS = 100;
@@ -91,7 +91,7 @@ class CoordinateGrammarTest {
       CoordinateGrammar.OPEN_BOX, CoordinateGrammar.COLON_OPEN_BOX, CoordinateGrammar.CLOSE_SPAN,
       CoordinateGrammar.CLOSE_SPAN, CoordinateGrammar.CLOSE_BOX, CoordinateGrammar.CLOSE_BOX,
       CoordinateGrammar.BROKEN, CoordinateGrammar.BROKEN, CoordinateGrammar.SPECIAL, CoordinateGrammar.WORD,
-      CoordinateGrammar.WORD, CoordinateGrammar.WORD
+      CoordinateGrammar.WORD, CoordinateGrammar.WORD, CoordinateGrammar.CLOSE_SPAN, CoordinateGrammar.CLOSE_BOX
     };
     int[] actual = IntStream.range(0, V).map(g::classOf).toArray();
     assertThat(actual).isEqualTo(expected);
@@ -114,7 +114,7 @@ class CoordinateGrammarTest {
     OutputConstraint c = coords(true);
     assertThat(next(c, 100, 0, 8)).isEqualTo(range(t(0), t(100)));
     assertThat(next(c, 100, 0, 8, t(40))).isEqualTo(range(t(40), t(100)));
-    assertThat(next(c, 100, 0, 8, t(40), t(41))).isEqualTo(Set.of(13, 14));
+    assertThat(next(c, 100, 0, 8, t(40), t(41))).isEqualTo(Set.of(13, 14, 23));
     // closed with "}.": outside again
     assertThat(next(c, 100, 0, 8, t(40), t(41), 14)).contains(0, 7, 9, STOP).doesNotContain(13, w(0));
   }
@@ -126,7 +126,7 @@ class CoordinateGrammarTest {
     assertThat(next(c, 100, 11, w(30))).isEqualTo(range(h(0), h(100)));
     assertThat(next(c, 100, 11, w(30), h(60))).isEqualTo(range(w(30), w(100)));
     assertThat(next(c, 100, 11, w(30), h(60), w(99))).isEqualTo(range(h(60), h(100)));
-    assertThat(next(c, 100, 11, w(30), h(60), w(99), h(60))).isEqualTo(Set.of(15, 16));
+    assertThat(next(c, 100, 11, w(30), h(60), w(99), h(60))).isEqualTo(Set.of(15, 16, 24));
   }
 
   @Test
@@ -135,7 +135,7 @@ class CoordinateGrammarTest {
     assertThat(next(c, 100, 20, 4, t(7))).isEqualTo(Set.of(4, 5, 12));
     assertThat(next(c, 100, 20, 4, t(7), 5)).isEqualTo(Set.of(9, 10));
     assertThat(next(c, 100, 20, 4, t(7), 12)).isEqualTo(range(w(0), w(100)));
-    assertThat(next(c, 100, 20, 4, t(7), 5, 10, w(1), h(2), w(3), h(4))).isEqualTo(Set.of(15, 16));
+    assertThat(next(c, 100, 20, 4, t(7), 5, 10, w(1), h(2), w(3), h(4))).isEqualTo(Set.of(15, 16, 24));
   }
 
   @Test

@@ -17,6 +17,7 @@ import dev.llavast.models.tokenizer.RenderedPrompt;
 import dev.llavast.scheduler.FinishReason;
 import dev.llavast.scheduler.GenerationRequest;
 import dev.llavast.scheduler.ModelExecutor;
+import dev.llavast.scheduler.OutputConstraint;
 import dev.llavast.scheduler.PromptInput;
 import dev.llavast.scheduler.RequestHandle;
 import dev.llavast.scheduler.SamplingParams;
@@ -148,6 +149,7 @@ public final class Engine implements AutoCloseable {
     this.videoPromptTokens = model.chatTemplate().render(ChatTemplate.Media.VIDEO, "?").visualLength();
     metrics.scheduler(scheduler::stats, this.devices::get);
     metrics.sessions(sessions::openCount);
+    metrics.forcedTokens(() -> executors.stream().mapToLong(LlavaStModel::forcedTokens).sum());
     metrics.modelInfo(modelName, dtype, String.join(",", devices), demo);
     watchdog.start(scheduler::stats);
     log.info("KV pool: {} blocks of {} tokens per worker on {}", blocks, config.kvBlockSize(), devices);
@@ -214,7 +216,7 @@ public final class Engine implements AutoCloseable {
       // token whatever its value) and malformed shorthand is refused before anything is queued.
       RenderedPrompt provisional = chat(job, media, PromptRenderer.render(job.question(), job.task(),
           new PromptRenderer.Geometry(2, 1, 1, 1)));
-      SamplingParams sampling = sampling(job.sampling());
+      SamplingParams sampling = sampling(job.sampling()).withConstraint(constraint(job));
       CompletableFuture<PromptInput> prompt = new CompletableFuture<>();
       StoredMedia known = job.media().stored().getNow(null);
       RequestHandle handle = scheduler.submit(new GenerationRequest(requestId, prompt, provisional.tokenIds().length,
@@ -279,7 +281,7 @@ public final class Engine implements AutoCloseable {
   }
 
   private SamplingParams sampling(Sampling s) {
-    int max = s.maxNewTokens() == 0 ? config.defaultMaxNewTokens() : s.maxNewTokens();
+    int max = maxNewTokens(s);
     long seed = s.seed() == null ? 0L : s.seed();
     int[] stops = model.stopTokenIds();
     if (s.referencePreset()) {
@@ -289,6 +291,32 @@ public final class Engine implements AutoCloseable {
     }
     return new SamplingParams(s.temperature(), s.topP() == 0 ? 1f : s.topP(), s.topK(),
         s.repetitionPenalty() == 0 ? 1f : s.repetitionPenalty(), seed, max, stops, s.logprobs());
+  }
+
+  /**
+   * The job's output constraint for the executor, checked against the task, the media and the
+   * token limit here, for every door alike.
+   *
+   * @throws ApiException INVALID_ARGUMENT on {@code sampling.constraints} when it cannot be honoured
+   */
+  private OutputConstraint constraint(GenerationJob job) {
+    Sampling.Constraints c = job.sampling().constraints();
+    if (c == Sampling.Constraints.OFF) {
+      return OutputConstraint.NONE;
+    }
+    OutputConstraint.Kind kind = c == Sampling.Constraints.TASK_SHAPE
+        ? OutputConstraint.Kind.TASK_SHAPE : OutputConstraint.Kind.COORDINATES;
+    OutputConstraint oc = new OutputConstraint(kind, job.task().name(), job.media().kind() != DecodedMedia.Kind.IMAGE);
+    String why = model.grammar().refusal(oc, maxNewTokens(job.sampling()));
+    if (why != null) {
+      throw ApiException.invalid("sampling.constraints", why);
+    }
+    metrics.constrainedRequests.labelValues(c.name().toLowerCase(Locale.ROOT)).inc();
+    return oc;
+  }
+
+  private int maxNewTokens(Sampling s) {
+    return s.maxNewTokens() == 0 ? config.defaultMaxNewTokens() : s.maxNewTokens();
   }
 
   private static String newRequestId() {

@@ -17,15 +17,27 @@ import java.util.Objects;
  * @param stops stop strings: the answer ends before the first one that appears
  * @param referencePreset the reference implementation's sampling (its temperature, top-p and top-k)
  * @param logprobs whether to compute each token's log-probability
+ * @param constraints what the answer's coordinates are guaranteed to be
  */
 public record Sampling(float temperature, float topP, int topK, float repetitionPenalty, Long seed, int maxNewTokens,
-    List<String> stops, boolean referencePreset, boolean logprobs) {
+    List<String> stops, boolean referencePreset, boolean logprobs, Constraints constraints) {
   public Sampling {
     stops = List.copyOf(Objects.requireNonNull(stops, "stops"));
+    Objects.requireNonNull(constraints, "constraints");
+  }
+
+  /** Coordinate-constrained decoding. */
+  public enum Constraints {
+    /** The model generates freely. */
+    OFF,
+    /** Every coordinate group is whole and valid; coordinates appear nowhere else. */
+    COORDINATES,
+    /** {@link #COORDINATES} plus the task's answer shape (needs a task). */
+    TASK_SHAPE
   }
 
   /** Greedy decoding of at most {@code maxNewTokens} tokens (0: the default). */
   public static Sampling greedy(int maxNewTokens) {
-    return new Sampling(0f, 0f, 0, 0f, null, maxNewTokens, List.of(), false, false);
+    return new Sampling(0f, 0f, 0, 0f, null, maxNewTokens, List.of(), false, false, Constraints.OFF);
   }
 }

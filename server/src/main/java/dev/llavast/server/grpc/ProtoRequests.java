@@ -80,7 +80,17 @@ final class ProtoRequests {
   /** Sampling as the request states it. */
   static Sampling sampling(dev.llavast.api.v1.SamplingParams s, boolean logprobs) {
     return new Sampling(s.getTemperature(), s.getTopP(), s.getTopK(), s.getRepetitionPenalty(),
-        s.hasSeed() ? s.getSeed() : null, s.getMaxNewTokens(), s.getStopList(), s.getReferencePreset(), logprobs);
+        s.hasSeed() ? s.getSeed() : null, s.getMaxNewTokens(), s.getStopList(), s.getReferencePreset(), logprobs,
+        constraints(s.getConstraints()));
+  }
+
+  private static Sampling.Constraints constraints(dev.llavast.api.v1.Constraints c) {
+    return switch (c) {
+      case CONSTRAINTS_OFF -> Sampling.Constraints.OFF;
+      case CONSTRAINTS_COORDINATES -> Sampling.Constraints.COORDINATES;
+      case CONSTRAINTS_TASK_SHAPE -> Sampling.Constraints.TASK_SHAPE;
+      case UNRECOGNIZED -> throw new IllegalArgumentException("unknown constraints"); // refused by the validator
+    };
   }
 
   /** The API's media kind as the decoder's. */

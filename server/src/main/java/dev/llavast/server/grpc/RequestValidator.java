@@ -220,6 +220,10 @@ final class RequestValidator {
       v.add(new FieldViolation(field + ".max_new_tokens", "must be in [0, " + config.maxNewTokensLimit()
           + "] (0 = server default " + config.defaultMaxNewTokens() + "), got " + s.getMaxNewTokens()));
     }
+    if (dev.llavast.api.v1.Constraints.forNumber(s.getConstraintsValue()) == null) {
+      v.add(new FieldViolation(field + ".constraints", "is not a constraint this server knows: "
+          + s.getConstraintsValue()));
+    }
     if (s.getStopCount() > MAX_STOP_STRINGS) {
       v.add(new FieldViolation(field + ".stop", "has " + s.getStopCount() + " strings, more than " + MAX_STOP_STRINGS));
     }

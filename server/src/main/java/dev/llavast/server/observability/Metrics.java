@@ -29,6 +29,7 @@ public final class Metrics {
   public final Counter requestSuccess;
   public final Counter requestFailure;
   public final Counter featureCacheRequests;
+  public final Counter constrainedRequests;
   public final Histogram ttft;
   public final Histogram interToken;
   public final Histogram e2e;
@@ -59,6 +60,8 @@ public final class Metrics {
         .help("Requests that failed, by error reason (errors.proto).").labelNames("reason").register(registry);
     featureCacheRequests = Counter.builder().name("llavast_feature_cache_requests_total")
         .help("Feature cache lookups by result.").labelNames("result").register(registry);
+    constrainedRequests = Counter.builder().name("llavast_constrained_requests_total")
+        .help("Requests with coordinate-constrained decoding, by mode.").labelNames("mode").register(registry);
     ttft = histogram("llavast_time_to_first_token_seconds", "Time from arrival to the first generated token.", TTFT);
     interToken = histogram("llavast_inter_token_latency_seconds", "Time between consecutive generated tokens.", INTER_TOKEN);
     e2e = exponential("llavast_e2e_request_latency_seconds", "Time from arrival to the final message.");
@@ -76,6 +79,13 @@ public final class Metrics {
     Gauge.builder().name("llavast_model_info").help("The loaded model; the value is always 1.")
         .labelNames("model", "dtype", "devices", "random_weights").register(registry)
         .labelValues(model, dtype, devices, Boolean.toString(randomWeights)).set(1);
+  }
+
+  /** {@code llavast_forced_tokens_total}: tokens a constraint left no choice about, emitted without sampling. */
+  public void forcedTokens(DoubleSupplier total) {
+    CounterWithCallback.builder().name("llavast_forced_tokens_total")
+        .help("Tokens emitted without sampling because the output constraint allowed only one.")
+        .callback(cb -> cb.call(total.getAsDouble())).register(registry);
   }
 
   /**

@@ -190,6 +190,24 @@ class GenerateCommandTest {
   }
 
   @Test
+  void constrainedDecodingShapesTheAnswerAndBadModesAreRefused() throws Exception {
+    String[] args = {"--model-dir", modelDir.toString(), "--image", png.toString(), "--prompt", "the red square",
+        "--task", "REC", "--constrain", "task-shape", "--max-new-tokens", "20", "--temperature", "1", "--seed", "3",
+        "--json"};
+    Run r = run(args);
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(r.json().at("/result/box").isObject()).as(r.out()).isTrue();
+    Run bad = run("--model-dir", modelDir.toString(), "--image", png.toString(), "--prompt", "x", "--constrain",
+        "always");
+    assertThat(bad.exit()).isEqualTo(2);
+    assertThat(bad.err()).contains("--constrain must be off, coordinates or task-shape");
+    Run unshaped = run("--model-dir", modelDir.toString(), "--image", png.toString(), "--prompt", "x", "--task", "TVG",
+        "--constrain", "task-shape");
+    assertThat(unshaped.exit()).isEqualTo(2);
+    assertThat(unshaped.err()).contains("needs a video");
+  }
+
+  @Test
   void videoClipMapsTimestampsToSecondsOfTheClip() throws Exception {
     Path video = writeVideo(dir.resolve("clip.mp4"), 64, 48, 30, 10.0);
     Run r = run("--model-dir", modelDir.toString(), "--video", video.toString(), "--clip-start", "0.5",

@@ -70,6 +70,14 @@ public class RequestValidatorTest {
   }
 
   @Test
+  void anUnknownConstraintIsRefusedByNumber() {
+    GenerateRequest r = valid().setSampling(SamplingParams.newBuilder().setConstraintsValue(7)).build();
+    assertThat(violations(r)).extracting(BadRequest.FieldViolation::getField).containsExactly("sampling.constraints");
+    assertThatCode(() -> validator.validate(valid().setSampling(SamplingParams.newBuilder()
+        .setConstraints(dev.llavast.api.v1.Constraints.CONSTRAINTS_TASK_SHAPE)).build())).doesNotThrowAnyException();
+  }
+
+  @Test
   void requiresMediaAndPrompt() {
     List<BadRequest.FieldViolation> v = violations(GenerateRequest.newBuilder().build());
     assertThat(v).extracting(BadRequest.FieldViolation::getField).containsExactly("media", "prompt");

@@ -22,6 +22,8 @@ class MetricsTest {
         new dev.llavast.scheduler.SchedulerStats.WorkerStats(0, "cpu()", true, 2, 1, 4, 100, 25, 10, 0, 5, 4000, 3000, 50, 0))),
         i -> "cpu:" + i);
     m.sessions(() -> 2);
+    m.forcedTokens(() -> 17);
+    m.constrainedRequests.labelValues("task_shape").inc();
     m.ttft.observe(0.3);
     m.e2e.observe(600);
 
@@ -35,7 +37,8 @@ class MetricsTest {
         "llavast_prompt_tokens_total ", "llavast_generation_tokens_total ",
         "llavast_request_success_total{finish_reason=\"stop\"} 1", "llavast_request_failure_total{reason=\"OVERLOADED\"} 1",
         "llavast_preemptions_total 5", "llavast_prefix_cache_queries_total 4000", "llavast_prefix_cache_hits_total 3000",
-        "llavast_feature_cache_evictions_total 2",
+        "llavast_feature_cache_evictions_total 2", "llavast_forced_tokens_total 17",
+        "llavast_constrained_requests_total{mode=\"task_shape\"} 1",
         "llavast_time_to_first_token_seconds_bucket{le=\"0.3\"} 1", "llavast_time_to_first_token_seconds_bucket{le=\"40.0\"} 1",
         "llavast_inter_token_latency_seconds_bucket{le=\"0.64\"} 0",
         "llavast_e2e_request_latency_seconds_bucket{le=\"655.36\"} 1",
