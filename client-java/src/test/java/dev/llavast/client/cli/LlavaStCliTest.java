@@ -6,6 +6,9 @@ import static org.assertj.core.api.Assertions.within;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.rpc.Code;
+import dev.llavast.api.v1.Constraints;
+import dev.llavast.api.v1.GenerateRequest;
+import dev.llavast.api.v1.Task;
 import dev.llavast.client.MediaIds;
 import dev.llavast.client.fake.FakeLlavaStServer;
 import java.awt.image.BufferedImage;
@@ -96,6 +99,21 @@ class LlavaStCliTest {
     assertThat(lines.get(1)).isEqualTo("  span 2.02s-4.55s");
     assertThat(lines.get(2)).isEqualTo("  box [65,73,323,291]px");
     assertThat(lines.get(3)).startsWith("[STOP, 16 tokens, ttft ").endsWith("media " + MediaIds.of(v) + "]");
+  }
+
+  @Test
+  void askSendsTheConstraintAndTheTaskAndRefusesAnUnknownMode() throws Exception {
+    Path v = video(5003);
+    Result r = cli("", "ask", "--video", v.toString(), "--task", "tvg", "--constrain", "task-shape",
+        "--max-new-tokens", "8", "the dog jumps");
+    assertThat(r.code()).as(r.err()).isZero();
+    GenerateRequest sent = server.lastGenerateStream;
+    assertThat(sent.getSampling().getConstraints()).isEqualTo(Constraints.CONSTRAINTS_TASK_SHAPE);
+    assertThat(sent.getSampling().getMaxNewTokens()).isEqualTo(8);
+    assertThat(sent.getTask()).isEqualTo(Task.TASK_TVG);
+    Result bad = cli("", "ask", "--video", v.toString(), "--constrain", "sometimes", "q");
+    assertThat(bad.code()).isNotZero();
+    assertThat(bad.err()).contains("--constrain must be off, coordinates or task-shape");
   }
 
   @Test

@@ -101,6 +101,8 @@ public final class FakeLlavaStServer implements AutoCloseable {
   public final List<SeenCall> calls = new CopyOnWriteArrayList<>();
   public final List<Integer> chunkSizes = new CopyOnWriteArrayList<>();
   public final AtomicInteger uploadsCompleted = new AtomicInteger();
+  /** The last GenerateStream request received. */
+  public volatile GenerateRequest lastGenerateStream;
   public final AtomicInteger sessionsCreated = new AtomicInteger();
   public final AtomicInteger sessionsClosed = new AtomicInteger();
   public final AtomicInteger cancelledStreams = new AtomicInteger();
@@ -365,6 +367,7 @@ public final class FakeLlavaStServer implements AutoCloseable {
 
     @Override
     public void generateStream(GenerateRequest r, StreamObserver<GenerateStreamResponse> out) {
+      lastGenerateStream = r;
       run(r.getMedia().getMediaId(), r.getPrompt(), r.getSampling(), r.getOutput(), r.getRequestId(), out,
           (ServerCallStreamObserver<GenerateStreamResponse>) out);
     }
