@@ -42,6 +42,10 @@ public final class Main implements Callable<Integer> {
   @Option(names = "--metrics-port", description = "Prometheus /metrics port, -1 to disable (default: ${DEFAULT-VALUE}).")
   int metricsPort = ServerConfig.DEFAULT_METRICS_PORT;
 
+  @Option(names = "--http-port", description = "OpenAI-compatible HTTP API port (/v1/chat/completions), -1 to disable "
+      + "(default: ${DEFAULT-VALUE}).")
+  int httpPort = ServerConfig.DEFAULT_HTTP_PORT;
+
   @Option(names = "--handler-threads", description = "gRPC handler threads (default: ${DEFAULT-VALUE}).")
   int handlerThreads = D.handlerThreads();
 
@@ -83,7 +87,7 @@ public final class Main implements Callable<Integer> {
 
   /** The configuration these flags describe. */
   ServerConfig toConfig() {
-    return new ServerConfig(host, port, metricsPort, Optional.ofNullable(engine.modelDir), engine.devices,
+    return new ServerConfig(host, port, metricsPort, httpPort, Optional.ofNullable(engine.modelDir), engine.devices,
         handlerThreads, maxQueuedRequests, maxQueuedPromptTokens, maxNewTokensLimit, defaultMaxNewTokens,
         maxUploadBytes, maxChunkBytes, maxSessions, sessionTtl, engine.featureCacheBytes, engine.kvBlocks,
         engine.kvBlockSize, engine.maxBatchTokens, engine.maxRunningSequences, drainTimeout, workerStallTimeout,

@@ -18,6 +18,7 @@ import java.util.Optional;
  * @param host address to bind the gRPC and metrics ports to ({@code 0.0.0.0} in containers)
  * @param port gRPC port (0 picks a free port)
  * @param metricsPort Prometheus {@code /metrics} port (0 picks a free port, -1 disables)
+ * @param httpPort OpenAI-compatible HTTP port (0 picks a free port, -1 disables)
  * @param modelDir checkpoint directory; empty means the random-weight demo checkpoint
  * @param devices {@code cpu}, {@code cpu:N} (N CPU workers) or {@code cuda:0,1,...}
  * @param handlerThreads bound of the gRPC handler executor (handlers never touch tensors)
@@ -42,6 +43,7 @@ public record ServerConfig(
     String host,
     int port,
     int metricsPort,
+    int httpPort,
     Optional<Path> modelDir,
     String devices,
     int handlerThreads,
@@ -64,6 +66,8 @@ public record ServerConfig(
 
   /** Default gRPC port. */
   public static final int DEFAULT_PORT = 50051;
+  /** Default port of the OpenAI-compatible HTTP API. */
+  public static final int DEFAULT_HTTP_PORT = 8000;
   /** Default Prometheus port. */
   public static final int DEFAULT_METRICS_PORT = 9464;
   /** Path of the Prometheus endpoint on the metrics port. */
@@ -90,6 +94,7 @@ public record ServerConfig(
     Objects.requireNonNull(mediaDir, "mediaDir");
     requireRange("port", port, 0, 65535);
     requireRange("metrics-port", metricsPort, -1, 65535);
+    requireRange("http-port", httpPort, -1, 65535);
     requireRange("handler-threads", handlerThreads, 1, 4096);
     requireRange("max-queued-requests", maxQueuedRequests, 1, 1_000_000);
     requireRange("max-queued-prompt-tokens", maxQueuedPromptTokens, 1, Integer.MAX_VALUE);
@@ -118,7 +123,7 @@ public record ServerConfig(
   /** The defaults of every flag, bound to loopback: what tests start from. */
   public static ServerConfig defaults() {
     return new ServerConfig(
-        "127.0.0.1", DEFAULT_PORT, DEFAULT_METRICS_PORT, Optional.empty(), "cpu", 32,
+        "127.0.0.1", DEFAULT_PORT, DEFAULT_METRICS_PORT, DEFAULT_HTTP_PORT, Optional.empty(), "cpu", 32,
         256, 256 * 3000, 4096, 256,
         2L << 30, 4 << 20, 1024, Duration.ofMinutes(10),
         1L << 30, 0, 16, 2048, 64,
@@ -127,7 +132,8 @@ public record ServerConfig(
 
   /** A copy listening on free loopback ports (for tests). */
   public ServerConfig withEphemeralPorts() {
-    return new ServerConfig("127.0.0.1", 0, metricsPort < 0 ? -1 : 0, modelDir, devices, handlerThreads,
+    return new ServerConfig("127.0.0.1", 0, metricsPort < 0 ? -1 : 0, httpPort < 0 ? -1 : 0, modelDir, devices,
+        handlerThreads,
         maxQueuedRequests, maxQueuedPromptTokens, maxNewTokensLimit, defaultMaxNewTokens, maxUploadBytes,
         maxChunkBytes, maxSessions, sessionTtl, featureCacheBytes, kvBlocks, kvBlockSize, maxBatchTokens,
         maxRunningSequences, drainTimeout, workerStallTimeout, mediaDir);

@@ -3,10 +3,12 @@ package dev.llavast.server;
 import dev.llavast.server.generation.Engine;
 import dev.llavast.server.grpc.EngineBackend;
 import dev.llavast.server.grpc.LlavaStServer;
+import dev.llavast.server.http.HttpApiServer;
 import dev.llavast.server.observability.Metrics;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -15,7 +17,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The whole server, wired from one {@link ServerConfig}: the {@link Engine} (model, scheduler,
- * media, caches, sessions) behind the gRPC process ({@link LlavaStServer}). {@link #start} returns
+ * media, caches, sessions) behind two doors, the gRPC process ({@link LlavaStServer}) and the
+ * OpenAI-compatible HTTP API ({@link HttpApiServer}, unless {@code --http-port -1}). {@link #start} returns
  * once the ports are bound; readiness turns SERVING when a real one-token generation has passed.
  * {@link #drain} and {@link #close} stop it in order: readiness off, no new calls, running calls
  * finish or are cancelled, then the workers, executors and model files are released.
@@ -27,11 +30,13 @@ public final class Serving implements AutoCloseable {
 
   private final Engine engine;
   private final LlavaStServer server;
+  private final HttpApiServer http; // null when disabled
   private final ScheduledExecutorService health;
 
-  private Serving(Engine engine, LlavaStServer server) {
+  private Serving(Engine engine, LlavaStServer server, HttpApiServer http) {
     this.engine = engine;
     this.server = server;
+    this.http = http;
     this.health = Executors.newSingleThreadScheduledExecutor(
         dev.llavast.server.concurrent.DaemonThreads.factory("health"));
     health.scheduleAtFixedRate(() -> server.setLive(engine.isLive()), 1, 1, TimeUnit.SECONDS);
@@ -44,17 +49,26 @@ public final class Serving implements AutoCloseable {
    */
   public static Serving start(ServerConfig config) throws IOException {
     PrometheusRegistry registry = new PrometheusRegistry();
-    Engine engine = Engine.start(config.engine(), new Metrics(registry));
+    Metrics metrics = new Metrics(registry);
+    Engine engine = Engine.start(config.engine(), metrics);
     Serving s;
+    HttpApiServer http = null;
     try {
-      s = new Serving(engine, LlavaStServer.start(config, registry, new EngineBackend(engine, config)));
+      http = config.httpPort() < 0 ? null : HttpApiServer.start(config.host(), config.httpPort(), engine, metrics);
+      s = new Serving(engine, LlavaStServer.start(config, registry, new EngineBackend(engine, config)), http);
     } catch (IOException | RuntimeException e) {
+      if (http != null) {
+        http.close();
+      }
       engine.close();
       throw e;
     }
     engine.warmUp().whenComplete((v, e) -> {
       if (e == null) {
         s.server.markReady();
+        if (s.http != null) {
+          s.http.markReady();
+        }
         log.info("ready: a one-token generation passed on {}", engine.devices());
       } else {
         log.error("the warm-up generation failed: readiness stays NOT_SERVING", e);
@@ -67,6 +81,11 @@ public final class Serving implements AutoCloseable {
     return server;
   }
 
+  /** The HTTP door, or null when {@code --http-port} is -1. */
+  public HttpApiServer http() {
+    return http;
+  }
+
   /** The engine behind the server (for in-process benchmarks and tests). */
   public Engine engine() {
     return engine;
@@ -74,7 +93,10 @@ public final class Serving implements AutoCloseable {
 
   /** Graceful stop (see {@link LlavaStServer#drain}); then releases the model. Idempotent. */
   public boolean drain(Duration timeout) {
+    CompletableFuture<Boolean> httpDrained = http == null ? CompletableFuture.completedFuture(true)
+        : CompletableFuture.supplyAsync(() -> http.drain(timeout));
     boolean clean = server.drain(timeout);
+    clean &= httpDrained.join();
     release();
     return clean;
   }

@@ -52,7 +52,7 @@ final class E2eClient implements AutoCloseable {
   static ServerConfig config(Path modelDir, String devices, int maxQueuedRequests, long maxUploadBytes,
       int kvBlocks, int maxRunningSequences) {
     ServerConfig d = ServerConfig.defaults().withEphemeralPorts();
-    return new ServerConfig(d.host(), d.port(), d.metricsPort(), Optional.of(modelDir), devices, d.handlerThreads(),
+    return new ServerConfig(d.host(), d.port(), d.metricsPort(), d.httpPort(), Optional.of(modelDir), devices, d.handlerThreads(),
         maxQueuedRequests, d.maxQueuedPromptTokens(), d.maxNewTokensLimit(), d.defaultMaxNewTokens(), maxUploadBytes,
         d.maxChunkBytes(), d.maxSessions(), d.sessionTtl(), d.featureCacheBytes(), kvBlocks, d.kvBlockSize(),
         d.maxBatchTokens(), maxRunningSequences, Duration.ofSeconds(5), d.workerStallTimeout(), d.mediaDir());

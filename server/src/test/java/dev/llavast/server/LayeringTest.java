@@ -8,60 +8,68 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
- * The server's package picture, read from the sources' imports: the transports ({@code grpc}, the
- * {@code cli}) depend on the core, never the reverse, and nothing below the transport line knows
- * gRPC or the protobuf API types.
+ * The server's package picture, read from the sources' imports: the transports ({@code grpc},
+ * {@code http}, the {@code cli}) depend on the core, never the reverse, and nothing below the
+ * transport line knows gRPC or the protobuf API types. {@code api} (the engine's answers as API
+ * messages, shared by the gRPC and HTTP doors) sits between: it may use the core and the API
+ * types, never a transport.
  */
 class LayeringTest {
   private static final Path ROOT = Path.of("src/main/java/dev/llavast/server");
   private static final Set<String> CORE =
       Set.of("generation", "media", "session", "errors", "observability", "concurrent");
-  private static final Set<String> TRANSPORTS = Set.of("grpc", "cli");
+  private static final Set<String> TRANSPORTS = Set.of("grpc", "http", "cli");
+  private static final Set<String> SHARED = Set.of("api");
   private static final Pattern IMPORT = Pattern.compile("^import (?:static )?([\\w.]+)", Pattern.MULTILINE);
 
   @Test
   void theCoreImportsNoTransportAndNoGrpc() throws IOException {
-    List<String> violations = new ArrayList<>();
-    for (String pkg : CORE) {
-      for (Path file : sources(ROOT.resolve(pkg))) {
-        Matcher m = IMPORT.matcher(Files.readString(file));
-        while (m.find()) {
-          String imported = m.group(1);
-          boolean transport = TRANSPORTS.stream().anyMatch(t -> imported.startsWith("dev.llavast.server." + t + "."));
-          boolean grpc = imported.startsWith("io.grpc.") || imported.startsWith("dev.llavast.api.")
-              || imported.startsWith("com.google.rpc.") || imported.startsWith("com.google.protobuf.");
-          if (transport || grpc) {
-            violations.add(ROOT.relativize(file) + " imports " + imported);
-          }
-        }
-      }
-    }
-    assertThat(violations).as("imports below the transport line").isEmpty();
+    assertThat(imports(CORE, imported -> inAny(imported, TRANSPORTS) || inAny(imported, SHARED)
+        || imported.startsWith("io.grpc.") || imported.startsWith("dev.llavast.api.")
+        || imported.startsWith("com.google.rpc.") || imported.startsWith("com.google.protobuf.")))
+        .as("imports below the transport line").isEmpty();
+  }
+
+  @Test
+  void theSharedTranslationImportsNoTransport() throws IOException {
+    assertThat(imports(SHARED, imported -> inAny(imported, TRANSPORTS))).isEmpty();
   }
 
   @Test
   void theTransportsDoNotImportEachOther() throws IOException {
-    List<String> violations = new ArrayList<>();
     for (String pkg : TRANSPORTS) {
+      Set<String> others = new java.util.HashSet<>(TRANSPORTS);
+      others.remove(pkg);
+      assertThat(imports(Set.of(pkg), imported -> inAny(imported, others))).as("%s importing another transport", pkg)
+          .isEmpty();
+    }
+  }
+
+  /** "file imports name" for every import in {@code packages} that {@code forbidden} selects. */
+  private static List<String> imports(Set<String> packages, Predicate<String> forbidden) throws IOException {
+    List<String> found = new ArrayList<>();
+    for (String pkg : packages) {
       for (Path file : sources(ROOT.resolve(pkg))) {
         Matcher m = IMPORT.matcher(Files.readString(file));
         while (m.find()) {
-          String imported = m.group(1);
-          for (String other : TRANSPORTS) {
-            if (!other.equals(pkg) && imported.startsWith("dev.llavast.server." + other + ".")) {
-              violations.add(ROOT.relativize(file) + " imports " + imported);
-            }
+          if (forbidden.test(m.group(1))) {
+            found.add(ROOT.relativize(file) + " imports " + m.group(1));
           }
         }
       }
     }
-    assertThat(violations).as("one transport importing another").isEmpty();
+    return found;
+  }
+
+  private static boolean inAny(String imported, Set<String> packages) {
+    return packages.stream().anyMatch(p -> imported.startsWith("dev.llavast.server." + p + "."));
   }
 
   @Test
@@ -70,7 +78,8 @@ class LayeringTest {
     try (Stream<Path> dirs = Files.list(ROOT)) {
       dirs.filter(Files::isDirectory).forEach(d -> packages.add(d.getFileName().toString()));
     }
-    assertThat(packages).isNotEmpty().allSatisfy(p -> assertThat(CORE.contains(p) || TRANSPORTS.contains(p))
+    assertThat(packages).isNotEmpty().allSatisfy(p -> assertThat(CORE.contains(p) || TRANSPORTS.contains(p)
+        || SHARED.contains(p))
         .as("package %s is neither core nor transport; place it in LayeringTest and the README layout", p).isTrue());
   }
 

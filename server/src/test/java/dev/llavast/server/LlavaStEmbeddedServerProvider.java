@@ -120,7 +120,7 @@ public final class LlavaStEmbeddedServerProvider implements EmbeddedServer.Provi
   /** Loopback, free ports, metrics off, the given model, devices and admission limits. */
   static ServerConfig withModel(ServerConfig d, Optional<Path> modelDir, String devices, int maxQueuedRequests,
       int maxRunningSequences) {
-    return new ServerConfig("127.0.0.1", 0, -1, modelDir, devices, d.handlerThreads(), maxQueuedRequests,
+    return new ServerConfig("127.0.0.1", 0, -1, -1, modelDir, devices, d.handlerThreads(), maxQueuedRequests,
         d.maxQueuedPromptTokens(), d.maxNewTokensLimit(), d.defaultMaxNewTokens(), d.maxUploadBytes(),
         d.maxChunkBytes(), d.maxSessions(), d.sessionTtl(), d.featureCacheBytes(), d.kvBlocks(), d.kvBlockSize(),
         d.maxBatchTokens(), maxRunningSequences, d.drainTimeout(), d.workerStallTimeout(), d.mediaDir());

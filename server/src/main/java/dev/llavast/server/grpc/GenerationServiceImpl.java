@@ -7,6 +7,7 @@ import dev.llavast.api.v1.GenerateRequest;
 import dev.llavast.api.v1.GenerateStreamResponse;
 import dev.llavast.api.v1.GenerationServiceGrpc;
 import dev.llavast.api.v1.OutputOptions;
+import dev.llavast.server.api.ProtoAnswers;
 import dev.llavast.server.errors.ApiException;
 import dev.llavast.server.errors.Reason;
 import dev.llavast.server.generation.AnswerDelta;

@@ -62,11 +62,6 @@ final class ProtoRequests {
     };
   }
 
-  /** The model's task as the API's. */
-  static Task task(dev.llavast.models.coords.Task t) {
-    return t == dev.llavast.models.coords.Task.FREE_FORM ? Task.TASK_FREE_FORM : Task.valueOf("TASK_" + t.name());
-  }
-
   /** The scheduler's priority: higher runs first. */
   static int priority(Priority p) {
     return switch (p) {

@@ -30,6 +30,7 @@ public final class Metrics {
   public final Counter requestFailure;
   public final Counter featureCacheRequests;
   public final Counter constrainedRequests;
+  public final Counter httpRequests;
   public final Histogram ttft;
   public final Histogram interToken;
   public final Histogram e2e;
@@ -60,6 +61,9 @@ public final class Metrics {
         .help("Requests that failed, by error reason (errors.proto).").labelNames("reason").register(registry);
     featureCacheRequests = Counter.builder().name("llavast_feature_cache_requests_total")
         .help("Feature cache lookups by result.").labelNames("result").register(registry);
+    httpRequests = Counter.builder().name("http_requests_total")
+        .help("Requests to the OpenAI-compatible HTTP API, by route and status code.").labelNames("route", "code")
+        .register(registry);
     constrainedRequests = Counter.builder().name("llavast_constrained_requests_total")
         .help("Requests with coordinate-constrained decoding, by mode.").labelNames("mode").register(registry);
     ttft = histogram("llavast_time_to_first_token_seconds", "Time from arrival to the first generated token.", TTFT);

@@ -70,7 +70,7 @@ class MediaServiceTest {
   @BeforeEach
   void setUp() throws Exception {
     ServerConfig d = ServerConfig.defaults();
-    ServerConfig config = new ServerConfig("127.0.0.1", 0, -1, Optional.empty(), "cpu", 8,
+    ServerConfig config = new ServerConfig("127.0.0.1", 0, -1, -1, Optional.empty(), "cpu", 8,
         d.maxQueuedRequests(), d.maxQueuedPromptTokens(), d.maxNewTokensLimit(), d.defaultMaxNewTokens(),
         MAX_UPLOAD, MAX_CHUNK, d.maxSessions(), d.sessionTtl(), 1 << 20, d.kvBlocks(), d.kvBlockSize(),
         d.maxBatchTokens(), d.maxRunningSequences(), d.drainTimeout(), d.workerStallTimeout(), Optional.empty());

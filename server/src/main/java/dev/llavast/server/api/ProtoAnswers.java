@@ -1,4 +1,4 @@
-package dev.llavast.server.grpc;
+package dev.llavast.server.api;
 
 import dev.llavast.api.v1.BoxCoordinate;
 import dev.llavast.api.v1.Coordinate;
@@ -21,16 +21,17 @@ import dev.llavast.server.generation.FinalAnswer;
 import java.util.List;
 
 /**
- * The engine's answers as {@code llavast.v1} messages. Only translation: which groups are whole,
+ * The engine's answers as {@code llavast.v1} messages, for every door that speaks them (gRPC as
+ * messages, HTTP as their JSON). Only translation: which groups are whole,
  * where text may be split and what a task's result holds were decided by the answer assembly.
  * Coordinates carry seconds from the clip's start and, as {@code media_seconds}, from the media's.
  * Stateless; any thread.
  */
-final class ProtoAnswers {
+public final class ProtoAnswers {
   private ProtoAnswers() {}
 
   /** A delta as a stream message. */
-  static GenerateStreamResponse delta(AnswerDelta d, boolean tokenIds, boolean logprobs) {
+  public static GenerateStreamResponse delta(AnswerDelta d, boolean tokenIds, boolean logprobs) {
     GenerateDelta.Builder b = GenerateDelta.newBuilder().setText(d.text());
     addCoordinates(d.coordinates(), d.clipStartSeconds(), b::addCoordinates);
     if (tokenIds) {
@@ -47,7 +48,7 @@ final class ProtoAnswers {
   }
 
   /** The final message of an answer. */
-  static GenerateFinal fin(FinalAnswer a, boolean tokenIds, boolean logprobs) {
+  public static GenerateFinal fin(FinalAnswer a, boolean tokenIds, boolean logprobs) {
     double clipStart = a.media().clipStartSeconds();
     FinalAnswer.Timings t = a.timings();
     GenerateFinal.Builder b = GenerateFinal.newBuilder()
@@ -82,6 +83,13 @@ final class ProtoAnswers {
       }
     }
     return b.build();
+  }
+
+  /** Whole coordinate groups as API messages (a stray bin has none). */
+  public static List<Coordinate> coordinates(List<AnswerCoordinate> groups, double clipStart) {
+    List<Coordinate> out = new java.util.ArrayList<>(groups.size());
+    addCoordinates(groups, clipStart, out::add);
+    return out;
   }
 
   private static void addCoordinates(List<AnswerCoordinate> groups, double clipStart,
@@ -148,7 +156,8 @@ final class ProtoAnswers {
   private static TaskResult result(FinalAnswer a, double clipStart) {
     dev.llavast.models.coords.TaskResult r = a.result();
     Task task = a.task();
-    TaskResult.Builder b = TaskResult.newBuilder().setTask(ProtoRequests.task(task));
+    TaskResult.Builder b = TaskResult.newBuilder().setTask(task == Task.FREE_FORM
+        ? dev.llavast.api.v1.Task.TASK_FREE_FORM : dev.llavast.api.v1.Task.valueOf("TASK_" + task.name()));
     if (r.span() != null) {
       b.setSpan(span(r.span(), clipStart));
     }
