@@ -147,7 +147,7 @@ public record ServerConfig(
   /** The engine's part of this configuration. */
   public EngineConfig engine() {
     return new EngineConfig(modelDir, deviceSpec(), maxQueuedRequests, maxQueuedPromptTokens, defaultMaxNewTokens,
-        maxUploadBytes, maxSessions, sessionTtl, featureCacheBytes, kvBlocks, kvBlockSize, maxBatchTokens,
+        maxNewTokensLimit, maxUploadBytes, maxSessions, sessionTtl, featureCacheBytes, kvBlocks, kvBlockSize, maxBatchTokens,
         maxRunningSequences, workerStallTimeout, mediaDir);
   }
 

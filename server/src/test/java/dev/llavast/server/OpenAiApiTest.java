@@ -154,6 +154,12 @@ class OpenAiApiTest {
         videoQuestion("When does the square move?", dataUrl("video/mp4", mp4)).build());
     assertThat(extension(again).at("/usage/feature_cache_hit").asBoolean()).isTrue();
     assertThat(again.choices().get(0).message().content()).isEqualTo(first.choices().get(0).message().content());
+    StringBuilder streamed = new StringBuilder();
+    try (StreamResponse<ChatCompletionChunk> s = openai.chat().completions().createStreaming(
+        videoQuestion("When does the square move?", dataUrl("video/mp4", mp4)).build())) {
+      s.stream().forEach(c -> c.choices().forEach(ch -> ch.delta().content().ifPresent(streamed::append)));
+    }
+    assertThat(streamed.toString()).isEqualTo(first.choices().get(0).message().content().orElseThrow());
   }
 
   @Test
@@ -280,6 +286,8 @@ class OpenAiApiTest {
         "needs a video");
     assertError(post("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\"},"
         + "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,AAAA\"}}]}]}"), 400, null, null);
+    assertError(post("{\"max_tokens\":100000,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+        + "\"text\":\"q\"}," + image + "]}]}"), 400, "sampling.max_new_tokens", "at most");
     assertError(get("/v1/nothing"), 404, null, "no route");
     byte[] huge = new byte[dev.llavast.server.http.HttpApiServer.MAX_BODY_BYTES + 1];
     assertError(HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))

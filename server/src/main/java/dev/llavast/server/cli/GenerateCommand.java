@@ -184,7 +184,8 @@ public final class GenerateCommand implements Callable<Integer> {
   private EngineConfig engineConfig() {
     EngineConfig d = dev.llavast.server.ServerConfig.defaults().engine();
     return new EngineConfig(Optional.ofNullable(engine.modelDir), DeviceSpec.parse(engine.devices),
-        d.maxQueuedRequests(), d.maxQueuedPromptTokens(), sampling.maxNewTokens, d.maxUploadBytes(), 1,
+        d.maxQueuedRequests(), d.maxQueuedPromptTokens(), sampling.maxNewTokens,
+        Math.max(sampling.maxNewTokens, d.maxNewTokensLimit()), d.maxUploadBytes(), 1,
         d.sessionTtl(), engine.featureCacheBytes, engine.kvBlocks, engine.kvBlockSize, engine.maxBatchTokens,
         engine.maxRunningSequences, d.workerStallTimeout(), Optional.empty());
   }

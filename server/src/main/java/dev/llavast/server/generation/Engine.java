@@ -315,7 +315,16 @@ public final class Engine implements AutoCloseable {
     return oc;
   }
 
+  /**
+   * The request's token limit, or the default when it sets none.
+   *
+   * @throws ApiException INVALID_ARGUMENT on {@code sampling.max_new_tokens} above the server's limit
+   */
   private int maxNewTokens(Sampling s) {
+    if (s.maxNewTokens() > config.maxNewTokensLimit()) {
+      throw ApiException.invalid("sampling.max_new_tokens", "must be at most " + config.maxNewTokensLimit()
+          + ", got " + s.maxNewTokens());
+    }
     return s.maxNewTokens() == 0 ? config.defaultMaxNewTokens() : s.maxNewTokens();
   }
 

@@ -15,6 +15,7 @@ import java.util.Optional;
  * @param maxQueuedRequests admission limit: requests waiting across workers
  * @param maxQueuedPromptTokens admission limit: prompt tokens waiting across workers
  * @param defaultMaxNewTokens used when a request leaves its token limit unset
+ * @param maxNewTokensLimit the largest token limit a request may ask for (every door alike)
  * @param maxUploadBytes size cap of one media item
  * @param maxSessions open sessions at most
  * @param sessionTtl default idle time before a session expires
@@ -32,6 +33,7 @@ public record EngineConfig(
     int maxQueuedRequests,
     int maxQueuedPromptTokens,
     int defaultMaxNewTokens,
+    int maxNewTokensLimit,
     long maxUploadBytes,
     int maxSessions,
     Duration sessionTtl,
