@@ -56,6 +56,7 @@ public final class Serving implements AutoCloseable {
     try {
       http = config.httpPort() < 0 ? null : HttpApiServer.start(config.host(), config.httpPort(), engine, metrics);
       s = new Serving(engine, LlavaStServer.start(config, registry, new EngineBackend(engine, config)), http);
+      metrics.readiness(s.server::isReady);
     } catch (IOException | RuntimeException e) {
       if (http != null) {
         http.close();

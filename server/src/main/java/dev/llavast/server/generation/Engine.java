@@ -152,6 +152,7 @@ public final class Engine implements AutoCloseable {
     metrics.forcedTokens(() -> executors.stream().mapToLong(LlavaStModel::forcedTokens).sum());
     metrics.modelInfo(modelName, dtype, String.join(",", devices), demo);
     watchdog.start(scheduler::stats);
+    metrics.workerProgress(executors.size(), watchdog::secondsSinceProgress, this.devices::get);
     log.info("KV pool: {} blocks of {} tokens per worker on {}", blocks, config.kvBlockSize(), devices);
   }
 

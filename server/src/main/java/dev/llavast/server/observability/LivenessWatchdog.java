@@ -51,6 +51,11 @@ public final class LivenessWatchdog implements AutoCloseable {
     return live;
   }
 
+  /** Seconds since worker {@code index} last made progress; 0 when it was idle at the last check. Any thread. */
+  public double secondsSinceProgress(int index) {
+    return Math.max(0, System.nanoTime() - lastProgressNanos.get(index)) / 1e9;
+  }
+
   /** One check at {@code now}; exposed for tests. */
   void check(SchedulerStats stats, long now) {
     try {

@@ -66,6 +66,17 @@ public final class Metrics {
         .register(registry);
     constrainedRequests = Counter.builder().name("llavast_constrained_requests_total")
         .help("Requests with coordinate-constrained decoding, by mode.").labelNames("mode").register(registry);
+    // Known label values start at 0, so rates and ratios exist before the first event (an alert on a
+    // hit ratio must see a pod that never hit).
+    for (String result : new String[] {"hit", "miss"}) {
+      featureCacheRequests.labelValues(result);
+    }
+    for (dev.llavast.server.errors.Reason reason : dev.llavast.server.errors.Reason.values()) {
+      requestFailure.labelValues(reason.name());
+    }
+    for (String mode : new String[] {"coordinates", "task_shape"}) {
+      constrainedRequests.labelValues(mode);
+    }
     ttft = histogram("llavast_time_to_first_token_seconds", "Time from arrival to the first generated token.", TTFT);
     interToken = histogram("llavast_inter_token_latency_seconds", "Time between consecutive generated tokens.", INTER_TOKEN);
     e2e = exponential("llavast_e2e_request_latency_seconds", "Time from arrival to the final message.");
@@ -129,6 +140,13 @@ public final class Metrics {
             cb.call(w.kvUsageRatio(), workerName.apply(w.index()));
           }
         }).register(registry);
+    GaugeWithCallback.builder().name("llavast_worker_healthy")
+        .help("1 while a worker's steps succeed, 0 after repeated step failures, per worker.").labelNames("worker")
+        .callback(cb -> {
+          for (SchedulerStats.WorkerStats w : stats.get().workers()) {
+            cb.call(w.healthy() ? 1 : 0, workerName.apply(w.index()));
+          }
+        }).register(registry);
     CounterWithCallback.builder().name("llavast_preemptions_total")
         .help("Sequences preempted for lack of KV blocks (recomputed later).")
         .callback(cb -> cb.call(stats.get().preemptionsTotal())).register(registry);
@@ -140,6 +158,29 @@ public final class Metrics {
         .help("Prompt tokens served from the KV prefix cache.")
         .callback(cb -> cb.call(stats.get().workers().stream().mapToLong(SchedulerStats.WorkerStats::prefixHitTokensTotal).sum()))
         .register(registry);
+  }
+
+  /**
+   * {@code llavast_worker_seconds_since_progress{worker}}: how long a worker with work queued has
+   * made no step or encode (under a second while idle); the liveness probe fails past the stall timeout.
+   */
+  public void workerProgress(int workers, java.util.function.IntToDoubleFunction secondsSinceProgress,
+      java.util.function.IntFunction<String> workerName) {
+    GaugeWithCallback.builder().name("llavast_worker_seconds_since_progress")
+        .help("Seconds since a busy worker last made progress (under a second when idle), per worker.")
+        .labelNames("worker")
+        .callback(cb -> {
+          for (int i = 0; i < workers; i++) {
+            cb.call(secondsSinceProgress.applyAsDouble(i), workerName.apply(i));
+          }
+        }).register(registry);
+  }
+
+  /** {@code llavast_ready}: 1 while the server takes new requests (loaded, warmed up, not draining). */
+  public void readiness(java.util.function.BooleanSupplier ready) {
+    GaugeWithCallback.builder().name("llavast_ready")
+        .help("1 while the server is ready for new requests, 0 while loading or draining.")
+        .callback(cb -> cb.call(ready.getAsBoolean() ? 1 : 0)).register(registry);
   }
 
   /** Active sessions, read when scraped. */
