@@ -154,7 +154,7 @@ public final class LlavaStCli {
 
   // ------------------------------------------------------------------ upload
 
-  @Command(name = "upload", description = "Upload a video or image; prints its media id.")
+  @Command(name = "upload", mixinStandardHelpOptions = true, description = "Upload a video or image; prints its media id.")
   static final class Upload implements Callable<Integer> {
     @ParentCommand
     LlavaStCli cli;
@@ -206,7 +206,7 @@ public final class LlavaStCli {
 
   // ------------------------------------------------------------------ ask
 
-  @Command(name = "ask", description = "Ask one question about a video or image; streams the answer.")
+  @Command(name = "ask", mixinStandardHelpOptions = true, description = "Ask one question about a video or image; streams the answer.")
   static final class Ask implements Callable<Integer> {
     @ParentCommand
     LlavaStCli cli;
@@ -220,7 +220,8 @@ public final class LlavaStCli {
     @Option(names = {"--max-new-tokens", "--max-tokens"}, description = "Maximum tokens to generate (0: server default).")
     int maxTokens;
 
-    @Option(names = "--task", description = "Task template: ${COMPLETION-CANDIDATES} (default FREE_FORM).")
+    @Option(names = "--task", completionCandidates = TaskNames.class,
+        description = "Task template: ${COMPLETION-CANDIDATES} (default FREE_FORM).")
     String task = "FREE_FORM";
 
     @Option(names = "--temperature", description = "0 = greedy (default).")
@@ -265,6 +266,19 @@ public final class LlavaStCli {
         }
       }
       return 0;
+    }
+  }
+
+  /** The API's task names without their prefix, for {@code --task}'s help and completion. */
+  static final class TaskNames extends ArrayList<String> {
+    private static final long serialVersionUID = 1L;
+
+    TaskNames() {
+      for (Task t : Task.values()) {
+        if (t != Task.UNRECOGNIZED) {
+          add(t.name().substring("TASK_".length()));
+        }
+      }
     }
   }
 
@@ -315,7 +329,7 @@ public final class LlavaStCli {
 
   // ------------------------------------------------------------------ session
 
-  @Command(name = "session", description = "Interactive: several questions about one video, one per line on stdin.")
+  @Command(name = "session", mixinStandardHelpOptions = true, description = "Interactive: several questions about one video, one per line on stdin.")
   static final class Session implements Callable<Integer> {
     @ParentCommand
     LlavaStCli cli;
@@ -373,7 +387,7 @@ public final class LlavaStCli {
 
   // ------------------------------------------------------------------ status / model
 
-  @Command(name = "status", description = "Server readiness, queue, workers and feature cache.")
+  @Command(name = "status", mixinStandardHelpOptions = true, description = "Server readiness, queue, workers and feature cache.")
   static final class Status implements Callable<Integer> {
     @ParentCommand
     LlavaStCli cli;
@@ -404,7 +418,7 @@ public final class LlavaStCli {
     }
   }
 
-  @Command(name = "model", description = "The loaded model and the server's limits.")
+  @Command(name = "model", mixinStandardHelpOptions = true, description = "The loaded model and the server's limits.")
   static final class Model implements Callable<Integer> {
     @ParentCommand
     LlavaStCli cli;
@@ -439,7 +453,7 @@ public final class LlavaStCli {
 
   // ------------------------------------------------------------------ bench
 
-  @Command(name = "bench", description = "Load generator: V videos x Q questions at C concurrent clients, bounded by count and time.")
+  @Command(name = "bench", mixinStandardHelpOptions = true, description = "Load generator: V videos x Q questions at C concurrent clients, bounded by count and time.")
   static final class BenchCmd implements Callable<Integer> {
     @ParentCommand
     LlavaStCli cli;

@@ -117,6 +117,16 @@ class LlavaStCliTest {
   }
 
   @Test
+  void everySubcommandPrintsItsHelpAndTaskHelpListsTheTasks() throws Exception {
+    for (String sub : List.of("upload", "ask", "session", "status", "model", "bench")) {
+      Result r = cli("", sub, "--help");
+      assertThat(r.code()).as(sub + ": " + r.err()).isZero();
+      assertThat(r.out()).as(sub).startsWith("Usage: llavast " + sub);
+    }
+    assertThat(cli("", "ask", "--help").out()).contains("FREE_FORM, TVG").contains("DVC");
+  }
+
+  @Test
   void askJsonPrintsOneObjectForScripts() throws Exception {
     Path v = video(5001);
     String id = MediaIds.of(v);
