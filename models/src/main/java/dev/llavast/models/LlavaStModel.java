@@ -158,6 +158,7 @@ public final class LlavaStModel implements ModelExecutor {
       this.packer = SpatialTemporalPacker.load(cfg, w);
       this.vocab = ExtendedVocab.load(cfg, w);
       this.llm = Qwen2Model.load(cfg, w);
+      w.finish();
     } catch (RuntimeException e) {
       manager.close();
       throw e;

@@ -9,6 +9,8 @@ import ai.djl.ndarray.types.Shape;
 import dev.llavast.models.TensorSource;
 import java.util.ArrayList;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Loads named weights from a {@link TensorSource} into one long-lived manager, checking shapes.
@@ -17,14 +19,52 @@ import java.util.List;
  * fused q|k|v matrix) are closed before returning. Single-threaded (the loading thread).
  */
 public final class Weights {
+  private static final Logger log = LoggerFactory.getLogger(Weights.class);
+  private static final long PROGRESS_EVERY_NANOS = 5_000_000_000L;
+
   private final TensorSource source;
   private final NDManager manager;
   private final DataType dtype;
+  /** Bytes every tensor of the source takes in {@code dtype} (what loading will bring to the device). */
+  private final long totalBytes;
+  private final long startNanos = System.nanoTime();
+  private long loadedBytes;
+  private long lastReportNanos = startNanos;
 
   public Weights(TensorSource source, NDManager manager, DataType dtype) {
     this.source = source;
     this.manager = manager;
     this.dtype = dtype;
+    long total = 0;
+    for (String name : source.names()) {
+      total += source.shape(name).map(Shape::size).orElse(0L) * dtype.getNumOfBytes();
+    }
+    this.totalBytes = total;
+  }
+
+  /**
+   * Logs how far loading has come (bytes, rate, time left) at most every few seconds, so that a
+   * multi-GB checkpoint does not look hung.
+   */
+  private void progress(long bytes) {
+    loadedBytes += bytes;
+    long now = System.nanoTime();
+    if (now - lastReportNanos >= PROGRESS_EVERY_NANOS) {
+      lastReportNanos = now;
+      double seconds = (now - startNanos) / 1e9;
+      double rate = loadedBytes / seconds;
+      log.info(String.format(java.util.Locale.ROOT, "loading weights: %.2f of %.2f GB (%.0f MB/s, about %.0f s left)",
+          loadedBytes / 1e9, totalBytes / 1e9, rate / 1e6, Math.max(0, totalBytes - loadedBytes) / Math.max(1, rate)));
+    }
+  }
+
+  /** Ends loading: one line with the size and the time it took when it took long enough to matter. */
+  public void finish() {
+    double seconds = (System.nanoTime() - startNanos) / 1e9;
+    if (seconds >= PROGRESS_EVERY_NANOS / 1e9) {
+      log.info(String.format(java.util.Locale.ROOT, "loaded %.2f GB of weights in %.1f s (%.0f MB/s)",
+          loadedBytes / 1e9, seconds, loadedBytes / seconds / 1e6));
+    }
   }
 
   public NDManager manager() {
@@ -59,6 +99,7 @@ public final class Weights {
       a = c;
     }
     a.attach(manager);
+    progress(a.size() * dtype.getNumOfBytes());
     return a;
   }
 
