@@ -26,6 +26,12 @@ import dev.llavast.client.bench.BenchConfig;
 import dev.llavast.client.bench.BenchReport;
 import dev.llavast.client.bench.EmbeddedServer;
 import dev.llavast.client.bench.LatencyChart;
+import dev.llavast.client.eval.Datasets;
+import dev.llavast.client.eval.EvalReport;
+import dev.llavast.client.eval.EvalRunner;
+import dev.llavast.client.eval.EvalSample;
+import dev.llavast.client.eval.Prediction;
+import dev.llavast.client.eval.Scores;
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -54,7 +60,7 @@ import picocli.CommandLine.ParentCommand;
 @Command(name = "llavast", mixinStandardHelpOptions = true, version = "llavast-client 0.1.0",
     description = "Client for LLaVA-ST Serve: ask a video model questions answered with timestamps and boxes.",
     subcommands = {LlavaStCli.Upload.class, LlavaStCli.Ask.class, LlavaStCli.Session.class, LlavaStCli.Status.class,
-        LlavaStCli.Model.class, LlavaStCli.BenchCmd.class})
+        LlavaStCli.Model.class, LlavaStCli.BenchCmd.class, LlavaStCli.Eval.class})
 public final class LlavaStCli {
   @Option(names = {"-t", "--target"}, description = "Server host:port (default: $LLAVAST_TARGET or localhost:50051).")
   String target = System.getenv().getOrDefault("LLAVAST_TARGET", "localhost:50051");
@@ -448,6 +454,98 @@ public final class LlavaStCli {
             l.getMaxSessions());
         return 0;
       }
+    }
+  }
+
+  // ------------------------------------------------------------------ eval
+
+  @Command(name = "eval", mixinStandardHelpOptions = true, description = "Runs a grounding benchmark (Charades-STA, "
+      + "RefCOCO, ST-Align) through the server and prints the paper's metrics in LLaVA-ST's and lmms-eval's "
+      + "conventions.")
+  static final class Eval implements Callable<Integer> {
+    @ParentCommand
+    LlavaStCli cli;
+
+    @Option(names = "--format", required = true, description = "Data set format: ${COMPLETION-CANDIDATES}.",
+        completionCandidates = Formats.class)
+    String format;
+
+    @Option(names = "--annotations", required = true, paramLabel = "FILE", description = "The annotation file.")
+    Path annotations;
+
+    @Option(names = "--media-dir", required = true, paramLabel = "DIR", description = "Folder of the videos or images.")
+    Path mediaDir;
+
+    @Option(names = "--predictions", paramLabel = "FILE",
+        description = "Predictions (JSONL); an existing file is resumed (default: eval-<format>.jsonl).")
+    Path predictions;
+
+    @Option(names = "--concurrency", description = "Parallel questions (default ${DEFAULT-VALUE}).")
+    int concurrency = 4;
+
+    @Option(names = {"--max-new-tokens", "--max-tokens"}, description = "Tokens per answer (default ${DEFAULT-VALUE}, "
+        + "as the paper).")
+    int maxNewTokens = 1024;
+
+    @Option(names = "--sampling", description = "greedy (default) or reference (the checkpoint's preset, as the "
+        + "paper's scripts sample).")
+    String sampling = "greedy";
+
+    @Option(names = "--constrain", paramLabel = "MODE", description = "Coordinate-constrained decoding: off "
+        + "(default), coordinates or task-shape.")
+    String constrain = "off";
+
+    @Option(names = "--limit", description = "Ask at most this many samples (0: all).")
+    int limit;
+
+    @Option(names = "--out", paramLabel = "FILE", description = "Write the report as JSON.")
+    Path out;
+
+    @Option(names = "--plot", paramLabel = "FILE", description = "Write a PNG histogram of per-sample IoU.")
+    Path plot;
+
+    @Option(names = "--progress", description = "Show the progress bar even when not on a terminal.")
+    boolean progress;
+
+    @Override
+    public Integer call() throws Exception {
+      if (!sampling.equals("greedy") && !sampling.equals("reference")) {
+        throw new IllegalArgumentException("--sampling must be greedy or reference, got '" + sampling + "'");
+      }
+      List<EvalSample> samples = Datasets.load(format, annotations, mediaDir);
+      Path file = predictions != null ? predictions : Path.of("eval-" + format.toLowerCase(Locale.ROOT) + ".jsonl");
+      Map<String, Object> settings = new LinkedHashMap<>();
+      settings.put("format", format);
+      settings.put("annotations", annotations.toString());
+      settings.put("samples", samples.size());
+      settings.put("sampling", sampling);
+      settings.put("max_new_tokens", maxNewTokens);
+      settings.put("constraints", constrain);
+      settings.put("concurrency", concurrency);
+      settings.put("predictions", file.toString());
+      try (LlavaStClient c = cli.client(null)) {
+        EvalRunner runner = new EvalRunner(c, new EvalRunner.Options(concurrency, maxNewTokens,
+            sampling.equals("reference"), constraints(constrain), limit));
+        List<Prediction> preds = runner.run(samples, file, cli.bar(progress, false));
+        EvalReport report = new EvalReport(cli.target, c.modelInfo(), settings, Scores.of(samples, preds));
+        cli.out.print(report.table());
+        if (out != null) {
+          Files.writeString(out, Output.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report.json()));
+        }
+        if (plot != null) {
+          report.plot(plot);
+        }
+      }
+      return 0;
+    }
+  }
+
+  /** The data set formats, for {@code --format}'s help. */
+  static final class Formats extends ArrayList<String> {
+    private static final long serialVersionUID = 1L;
+
+    Formats() {
+      super(Datasets.FORMATS);
     }
   }
 
