@@ -351,4 +351,80 @@ class ClientAgainstServerTest {
     // the first question encodes the video, the second finds its features cached
     assertThat(level.get("feature_cache_hit_ratio").asDouble()).isEqualTo(0.5);
   }
+
+  @Test
+  void evalRunsATvgSetThroughTheServerWritesPredictionsAndResumesAfterAKill() throws Exception {
+    Path videos = Files.createDirectories(dir.resolve("tvg-videos"));
+    for (int i = 0; i < 3; i++) {
+      MediaTestFiles.movingSquare(videos.resolve("V" + i + ".mp4"), 64, 48, 20 + 5 * i, 10);
+    }
+    Path ann = Files.writeString(dir.resolve("charades_test.txt"), "V0 0.5 1.5##the square moves right.\n"
+        + "V1 0.0 2.0##the square stops.\nV2 1.0 2.4##the square turns.\nV9 0.0 1.0##a video that is not there.\n");
+    Path preds = dir.resolve("tvg.jsonl");
+    long before = started("Generate");
+    Result first = cli("", "eval", "--format", "charades", "--annotations", ann.toString(), "--media-dir",
+        videos.toString(), "--predictions", preds.toString(), "--max-new-tokens", "12", "--concurrency", "2",
+        "--limit", "2", "--constrain", "task-shape");
+    assertThat(first.code()).as(first.err()).isZero();
+    List<String> lines = Files.readAllLines(preds);
+    assertThat(lines).hasSize(2);
+    JsonNode p = JSON.readTree(lines.get(0));
+    assertThat(p.get("id").asText()).isEqualTo("V0#1");
+    assertThat(p.get("status").asText()).isEqualTo("ok");
+    assertThat(p.get("token_ids")).isNotEmpty();
+    JsonNode span = p.get("coordinates").get(0); // the TVG shape guarantees one span
+    assertThat(span.get("type").asText()).isEqualTo("span");
+    // bin k is sampled frame rint(k / 99 * 19) of the 20-frame clip at 10 fps
+    assertThat(span.at("/start/seconds").asDouble()).isCloseTo(Math.rint(span.at("/start/normalized").asDouble() * 19)
+        / 10.0, within(1e-6));
+    // A kill in the middle of writing the third line leaves half a line.
+    Files.writeString(preds, String.join("\n", lines) + "\n{\"id\":\"V2#3\",\"sta");
+    Result second = cli("", "eval", "--format", "charades", "--annotations", ann.toString(), "--media-dir",
+        videos.toString(), "--predictions", preds.toString(), "--max-new-tokens", "12", "--constrain", "task-shape",
+        "--out", dir.resolve("tvg-report.json").toString(), "--plot", dir.resolve("tvg.png").toString());
+    assertThat(second.code()).as(second.err()).isZero();
+    System.out.println(second.out());
+    List<String> after = Files.readAllLines(preds);
+    assertThat(after).hasSize(4).startsWith(lines.get(0), lines.get(1)); // two asked again, none twice
+    assertThat(started("Generate") - before).isEqualTo(3); // V0, V1, then only V2: V9's file is missing
+    Map<String, String> status = new java.util.HashMap<>();
+    for (String line : after) {
+      JsonNode j = JSON.readTree(line);
+      status.put(j.get("id").asText(), j.get("status").asText());
+    }
+    assertThat(status).containsEntry("V2#3", "ok").containsEntry("V9#4", "missing_media");
+    assertThat(second.out()).contains(DemoCheckpoint.MODEL_NAME).contains("RANDOM-WEIGHT DEMO")
+        .contains("TVG: 3 samples, 0 unparseable").contains("1 missing media").contains("R@1,IoU>0.5")
+        .contains("R@1,IoU>=0.5");
+    JsonNode report = JSON.readTree(dir.resolve("tvg-report.json").toFile());
+    assertThat(report.at("/model/random_weights_demo").asBoolean()).isTrue();
+    assertThat(report.at("/tasks/0/llava_st/mIoU").asDouble()).isBetween(0.0, 1.0);
+    assertThat(Files.size(dir.resolve("tvg.png"))).isPositive();
+  }
+
+  @Test
+  void evalScoresARecSetInBothConventions() throws Exception {
+    Path images = Files.createDirectories(dir.resolve("rec-images"));
+    StringBuilder imgs = new StringBuilder();
+    StringBuilder anns = new StringBuilder();
+    for (int i = 0; i < 3; i++) {
+      Files.write(images.resolve("i" + i + ".png"), MediaTestFiles.png(IMAGE_W, IMAGE_H, 60 * i, 100, 200));
+      imgs.append(i == 0 ? "" : ",").append("{\"id\":").append(i).append(",\"file_name\":\"i").append(i)
+          .append(".png\",\"height\":").append(IMAGE_H).append(",\"width\":").append(IMAGE_W)
+          .append(",\"caption\":\"the blue patch\"}");
+      anns.append(i == 0 ? "" : ",").append("{\"id\":").append(i).append(",\"bbox\":[10,10,40,30]}");
+    }
+    Path ann = Files.writeString(dir.resolve("refcoco_val.json"), "{\"images\":[" + imgs + "],\"annotations\":["
+        + anns + "]}");
+    Result r = cli("", "eval", "--format", "refcoco", "--annotations", ann.toString(), "--media-dir",
+        images.toString(), "--predictions", dir.resolve("rec.jsonl").toString(), "--max-new-tokens", "12",
+        "--constrain", "task-shape");
+    assertThat(r.code()).as(r.err()).isZero();
+    System.out.println(r.out());
+    assertThat(r.out()).contains("REC: 3 samples, 0 unparseable").contains("R1@0.5").contains("ACC@0.5")
+        .contains("Center_ACC");
+    Result bad = cli("", "eval", "--format", "refcoco", "--annotations", dir.resolve("charades_missing.json").toString(),
+        "--media-dir", images.toString());
+    assertThat(bad.code()).isNotZero();
+  }
 }
