@@ -5,11 +5,10 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.llavast.client.Answer;
 import dev.llavast.client.Box;
-import dev.llavast.client.BoxCoordinate;
 import dev.llavast.client.Coordinate;
+import dev.llavast.client.CoordinateJson;
 import dev.llavast.client.LlavaStException;
 import dev.llavast.client.Span;
-import dev.llavast.client.TimedBox;
 import dev.llavast.client.Timestamp;
 import java.io.PrintStream;
 import java.util.Locale;
@@ -43,24 +42,7 @@ final class Output {
     n.put("finish_reason", a.finishReason().name().replace("FINISH_REASON_", ""));
     ArrayNode cs = n.putArray("coordinates");
     for (Coordinate c : a.coordinates()) {
-      ObjectNode o = cs.addObject();
-      o.put("text_offset_bytes", c.textOffsetBytes());
-      if (c.value() instanceof Timestamp t) {
-        o.put("type", "time");
-        time(o.putObject("time"), t);
-      } else if (c.value() instanceof Span s) {
-        o.put("type", "span");
-        time(o.putObject("start"), s.start());
-        time(o.putObject("end"), s.end());
-      } else if (c.value() instanceof Box b) {
-        o.put("type", "box");
-        box(o.putObject("box"), b);
-      } else if (c.value() instanceof TimedBox tb) {
-        o.put("type", "timed_box");
-        time(o.putObject("time"), tb.time());
-        box(o.putObject("box"), tb.box());
-        o.put("sampled_frame", tb.sampledFrame());
-      }
+      cs.add(CoordinateJson.of(c));
     }
     ObjectNode u = n.putObject("usage");
     u.put("prompt_tokens", a.usage().getPromptTokens());
@@ -72,24 +54,6 @@ final class Output {
     n.put("server_ttft_seconds", a.timings().getTimeToFirstTokenSeconds());
     n.put("server_total_seconds", a.timings().getTotalSeconds());
     return n;
-  }
-
-  private static void time(ObjectNode o, Timestamp t) {
-    o.put("seconds", t.seconds());
-    o.put("media_seconds", t.mediaSeconds());
-    o.put("normalized", t.normalized());
-    o.put("bin", t.bin());
-  }
-
-  private static void box(ObjectNode o, Box b) {
-    String[] names = {"x1", "y1", "x2", "y2"};
-    BoxCoordinate[] cs = {b.x1(), b.y1(), b.x2(), b.y2()};
-    for (int i = 0; i < 4; i++) {
-      o.put(names[i] + "_px", cs[i].px());
-    }
-    for (int i = 0; i < 4; i++) {
-      o.put(names[i] + "_normalized", cs[i].normalized());
-    }
   }
 
   static ObjectNode errorJson(LlavaStException e) {

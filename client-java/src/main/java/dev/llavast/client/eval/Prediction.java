@@ -5,12 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.llavast.client.Answer;
-import dev.llavast.client.Box;
-import dev.llavast.client.BoxCoordinate;
+import dev.llavast.client.CoordinateJson;
 import dev.llavast.client.Coordinate;
-import dev.llavast.client.Span;
-import dev.llavast.client.TimedBox;
-import dev.llavast.client.Timestamp;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -36,7 +32,7 @@ public record Prediction(String id, String task, String status, String error, St
   static Prediction of(EvalSample s, Answer a, double latencySeconds) {
     List<JsonNode> coords = new ArrayList<>();
     for (Coordinate c : a.coordinates()) {
-      coords.add(json(c));
+      coords.add(CoordinateJson.of(c));
     }
     int[] ids = a.proto().getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
     return new Prediction(s.id(), s.task().name(), "ok", "", a.text(), ids, coords, latencySeconds);
@@ -55,7 +51,7 @@ public record Prediction(String id, String task, String status, String error, St
     return status.equals("ok");
   }
 
-  /** The first coordinate of {@code type} ({@code span}, {@code box}, {@code timestamp}, {@code timed_box}), or null. */
+  /** The first coordinate of {@code type} ({@code time}, {@code span}, {@code box}, {@code timed_box}), or null. */
   JsonNode first(String type) {
     return coordinates.stream().filter(c -> c.path("type").asText().equals(type)).findFirst().orElse(null);
   }
@@ -88,38 +84,5 @@ public record Prediction(String id, String task, String status, String error, St
     }
     return new Prediction(o.path("id").asText(), o.path("task").asText(), o.path("status").asText(),
         o.path("error").asText(""), o.path("text").asText(""), ids, coords, o.path("latency_s").asDouble());
-  }
-
-  private static JsonNode json(Coordinate c) {
-    ObjectNode o = JSON.createObjectNode();
-    if (c.value() instanceof Timestamp t) {
-      o.put("type", "timestamp");
-      time(o, t);
-    } else if (c.value() instanceof Span s) {
-      o.put("type", "span");
-      time(o.putObject("start"), s.start());
-      time(o.putObject("end"), s.end());
-    } else if (c.value() instanceof Box b) {
-      o.put("type", "box");
-      box(o, b);
-    } else if (c.value() instanceof TimedBox tb) {
-      o.put("type", "timed_box");
-      time(o.putObject("time"), tb.time());
-      box(o.putObject("box"), tb.box());
-    }
-    return o;
-  }
-
-  private static void time(ObjectNode o, Timestamp t) {
-    o.put("seconds", t.seconds()).put("media_seconds", t.mediaSeconds()).put("normalized", t.normalized())
-        .put("bin", t.bin());
-  }
-
-  private static void box(ObjectNode o, Box b) {
-    BoxCoordinate[] cs = {b.x1(), b.y1(), b.x2(), b.y2()};
-    String[] names = {"x1", "y1", "x2", "y2"};
-    for (int i = 0; i < 4; i++) {
-      o.putObject(names[i]).put("px", cs[i].px()).put("normalized", cs[i].normalized()).put("bin", cs[i].bin());
-    }
   }
 }

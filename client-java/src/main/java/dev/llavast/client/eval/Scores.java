@@ -138,8 +138,8 @@ public final class Scores {
     if (b == null) {
       return null;
     }
-    return new double[] {b.at("/x1/normalized").asDouble(), b.at("/y1/normalized").asDouble(),
-        b.at("/x2/normalized").asDouble(), b.at("/y2/normalized").asDouble()};
+    return new double[] {b.at("/box/x1_normalized").asDouble(), b.at("/box/y1_normalized").asDouble(),
+        b.at("/box/x2_normalized").asDouble(), b.at("/box/y2_normalized").asDouble()};
   }
 
   private static TaskScores rec(String kind, List<EvalSample> samples, Map<String, Prediction> byId,
@@ -202,8 +202,8 @@ public final class Scores {
     for (JsonNode tb : p.all("timed_box")) {
       int frame = first + (int) Math.rint(tb.at("/time/bin").asInt() / (double) (Datasets.FRAMES - 1) * (last - first));
       JsonNode b = tb.get("box");
-      pred.putIfAbsent(frame, new double[] {Math.rint(b.at("/x1/px").asDouble()), Math.rint(b.at("/y1/px").asDouble()),
-          Math.rint(b.at("/x2/px").asDouble()), Math.rint(b.at("/y2/px").asDouble())});
+      pred.putIfAbsent(frame, new double[] {Math.rint(b.get("x1_px").asDouble()), Math.rint(b.get("y1_px").asDouble()),
+          Math.rint(b.get("x2_px").asDouble()), Math.rint(b.get("y2_px").asDouble())});
     }
     double tiou = 0;
     boolean parsed = !pred.isEmpty();
@@ -213,9 +213,9 @@ public final class Scores {
       tiou = span == null ? 0 : Iou.temporal(span.at("/start/normalized").asDouble(),
           span.at("/end/normalized").asDouble(), t.start(), t.end());
     } else if (kind.equals("ELC")) {
-      JsonNode end = p.first("timestamp");
+      JsonNode end = p.first("time");
       parsed &= end != null;
-      tiou = end == null ? 0 : Iou.temporal(t.start(), end.get("normalized").asDouble(), t.start(), t.end());
+      tiou = end == null ? 0 : Iou.temporal(t.start(), end.at("/time/normalized").asDouble(), t.start(), t.end());
     }
     double sum = 0;
     int inter = 0;

@@ -28,8 +28,8 @@ class ScoresTest {
   }
 
   private static JsonNode box(double x1, double y1, double x2, double y2) {
-    return json("{\"type\":\"box\",\"x1\":{\"normalized\":" + x1 + "},\"y1\":{\"normalized\":" + y1 + "},"
-        + "\"x2\":{\"normalized\":" + x2 + "},\"y2\":{\"normalized\":" + y2 + "}}");
+    return json("{\"type\":\"box\",\"box\":{\"x1_normalized\":" + x1 + ",\"y1_normalized\":" + y1
+        + ",\"x2_normalized\":" + x2 + ",\"y2_normalized\":" + y2 + "}}");
   }
 
   private static Prediction ok(String id, JsonNode... coords) {
@@ -97,10 +97,10 @@ class ScoresTest {
         new EvalSample.StTruth(0.2, 0.4, Map.of(20, new double[] {0, 0, 10, 10}, 21, new double[] {0, 0, 10, 10}),
             100, 100));
     JsonNode pred = json("{\"type\":\"span\",\"start\":{\"normalized\":0.2},\"end\":{\"normalized\":0.3}}");
-    JsonNode tb20 = json("{\"type\":\"timed_box\",\"time\":{\"bin\":20},\"box\":{\"x1\":{\"px\":0},\"y1\":{\"px\":0},"
-        + "\"x2\":{\"px\":10},\"y2\":{\"px\":5}}}"); // IoU 0.5 on frame 20
-    JsonNode tb30 = json("{\"type\":\"timed_box\",\"time\":{\"bin\":30},\"box\":{\"x1\":{\"px\":0},\"y1\":{\"px\":0},"
-        + "\"x2\":{\"px\":10},\"y2\":{\"px\":10}}}"); // frame 30 has no truth
+    JsonNode tb20 = json("{\"type\":\"timed_box\",\"time\":{\"bin\":20},\"box\":{\"x1_px\":0,\"y1_px\":0,"
+        + "\"x2_px\":10,\"y2_px\":5}}"); // IoU 0.5 on frame 20
+    JsonNode tb30 = json("{\"type\":\"timed_box\",\"time\":{\"bin\":30},\"box\":{\"x1_px\":0,\"y1_px\":0,"
+        + "\"x2_px\":10,\"y2_px\":10}}"); // frame 30 has no truth
     double[] r = Scores.stIous("STVG", s, ok("stvg#0", pred, tb20, tb30));
     assertThat(r[0]).isCloseTo(0.5, within(1e-9)); // [0.2, 0.3] vs [0.2, 0.4]
     assertThat(r[1]).isCloseTo(0.5, within(1e-9)); // one frame in both
