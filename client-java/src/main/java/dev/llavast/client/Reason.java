@@ -24,7 +24,8 @@ public enum Reason {
   MODEL_FAILURE,
   NOT_IMPLEMENTED,
   DUPLICATE_REQUEST_ID,
-  SLOW_CONSUMER;
+  SLOW_CONSUMER,
+  UNAUTHENTICATED;
 
   /** The reason for a raw ErrorInfo reason string; {@link #UNKNOWN} for null, empty or unknown names. */
   public static Reason fromName(String name) {

@@ -85,13 +85,33 @@ public final class Main implements Callable<Integer> {
   @Option(names = "--media-dir", description = "Where uploaded media are stored (default: a temporary directory).")
   Path mediaDir;
 
+  @Option(names = "--api-keys-file", paramLabel = "FILE", description = "API keys, one '<tenant> <key>' per line: "
+      + "every call needs 'authorization: Bearer <key>' and sees only its tenant's media, sessions and requests "
+      + "(default: none, one open tenant).")
+  Path apiKeysFile;
+
+  @Option(names = "--shared-caches", description = "Share cached features and KV prefixes across tenants (one "
+      + "organisation); by default each tenant has its own, so a cache hit tells nothing about others.")
+  boolean sharedCaches;
+
+  @Option(names = "--tls-cert", paramLabel = "PEM", description = "Certificate chain for TLS on the gRPC port.")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "PEM", description = "Private key of --tls-cert.")
+  Path tlsKey;
+
+  @Option(names = "--tls-client-ca", paramLabel = "PEM",
+      description = "Require client certificates that chain to this CA (mutual TLS).")
+  Path tlsClientCa;
+
   /** The configuration these flags describe. */
   ServerConfig toConfig() {
     return new ServerConfig(host, port, metricsPort, httpPort, Optional.ofNullable(engine.modelDir), engine.devices,
         handlerThreads, maxQueuedRequests, maxQueuedPromptTokens, maxNewTokensLimit, defaultMaxNewTokens,
         maxUploadBytes, maxChunkBytes, maxSessions, sessionTtl, engine.featureCacheBytes, engine.kvBlocks,
         engine.kvBlockSize, engine.maxBatchTokens, engine.maxRunningSequences, drainTimeout, workerStallTimeout,
-        Optional.ofNullable(mediaDir));
+        Optional.ofNullable(mediaDir)).withSecurity(new ServerConfig.Security(Optional.ofNullable(apiKeysFile),
+        sharedCaches, Optional.ofNullable(tlsCert), Optional.ofNullable(tlsKey), Optional.ofNullable(tlsClientCa)));
   }
 
   @Override

@@ -38,6 +38,7 @@ import java.util.Optional;
  * @param drainTimeout on SIGTERM, how long running streams may take to finish
  * @param workerStallTimeout a worker loop silent for longer turns liveness NOT_SERVING
  * @param mediaDir where uploaded media are stored; empty means a temporary directory
+ * @param security API keys, tenancy and TLS ({@link Security#OPEN}: one open tenant, plaintext)
  */
 public record ServerConfig(
     String host,
@@ -62,7 +63,8 @@ public record ServerConfig(
     int maxRunningSequences,
     Duration drainTimeout,
     Duration workerStallTimeout,
-    Optional<Path> mediaDir) {
+    Optional<Path> mediaDir,
+    Security security) {
 
   /** Default gRPC port. */
   public static final int DEFAULT_PORT = 50051;
@@ -84,7 +86,57 @@ public record ServerConfig(
   /** Default drain timeout; the Kubernetes grace period must cover it plus the preStop delay. */
   public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
 
+  /**
+   * Who may call and how calls travel.
+   *
+   * @param apiKeysFile {@code <tenant> <key>} lines; empty: no authentication, one open tenant
+   * @param sharedCaches whether tenants share cached features and KV prefixes (a single organisation)
+   * @param tlsCert PEM certificate chain of the gRPC port; empty: plaintext
+   * @param tlsKey PEM private key of {@code tlsCert}
+   * @param tlsClientCa PEM CA that client certificates must chain to (mutual TLS); empty: none asked
+   */
+  public record Security(Optional<Path> apiKeysFile, boolean sharedCaches, Optional<Path> tlsCert,
+      Optional<Path> tlsKey, Optional<Path> tlsClientCa) {
+    /** No keys, per-tenant caches (moot with one tenant), plaintext. */
+    public static final Security OPEN = new Security(Optional.empty(), false, Optional.empty(), Optional.empty(),
+        Optional.empty());
+
+    public Security {
+      Objects.requireNonNull(apiKeysFile, "apiKeysFile");
+      Objects.requireNonNull(tlsCert, "tlsCert");
+      Objects.requireNonNull(tlsKey, "tlsKey");
+      Objects.requireNonNull(tlsClientCa, "tlsClientCa");
+      if (tlsCert.isPresent() != tlsKey.isPresent()) {
+        throw new IllegalArgumentException("tls-cert and tls-key go together");
+      }
+      if (tlsClientCa.isPresent() && tlsCert.isEmpty()) {
+        throw new IllegalArgumentException("tls-client-ca needs tls-cert and tls-key");
+      }
+    }
+  }
+
+  /** A configuration without keys or TLS. */
+  public ServerConfig(String host, int port, int metricsPort, int httpPort, Optional<Path> modelDir, String devices,
+      int handlerThreads, int maxQueuedRequests, int maxQueuedPromptTokens, int maxNewTokensLimit,
+      int defaultMaxNewTokens, long maxUploadBytes, int maxChunkBytes, int maxSessions, Duration sessionTtl,
+      long featureCacheBytes, int kvBlocks, int kvBlockSize, int maxBatchTokens, int maxRunningSequences,
+      Duration drainTimeout, Duration workerStallTimeout, Optional<Path> mediaDir) {
+    this(host, port, metricsPort, httpPort, modelDir, devices, handlerThreads, maxQueuedRequests,
+        maxQueuedPromptTokens, maxNewTokensLimit, defaultMaxNewTokens, maxUploadBytes, maxChunkBytes, maxSessions,
+        sessionTtl, featureCacheBytes, kvBlocks, kvBlockSize, maxBatchTokens, maxRunningSequences, drainTimeout,
+        workerStallTimeout, mediaDir, Security.OPEN);
+  }
+
+  /** The same configuration with {@code s}. */
+  public ServerConfig withSecurity(Security s) {
+    return new ServerConfig(host, port, metricsPort, httpPort, modelDir, devices, handlerThreads, maxQueuedRequests,
+        maxQueuedPromptTokens, maxNewTokensLimit, defaultMaxNewTokens, maxUploadBytes, maxChunkBytes, maxSessions,
+        sessionTtl, featureCacheBytes, kvBlocks, kvBlockSize, maxBatchTokens, maxRunningSequences, drainTimeout,
+        workerStallTimeout, mediaDir, s);
+  }
+
   public ServerConfig {
+    Objects.requireNonNull(security, "security");
     Objects.requireNonNull(host, "host");
     Objects.requireNonNull(modelDir, "modelDir");
     Objects.requireNonNull(devices, "devices");
@@ -136,7 +188,7 @@ public record ServerConfig(
         handlerThreads,
         maxQueuedRequests, maxQueuedPromptTokens, maxNewTokensLimit, defaultMaxNewTokens, maxUploadBytes,
         maxChunkBytes, maxSessions, sessionTtl, featureCacheBytes, kvBlocks, kvBlockSize, maxBatchTokens,
-        maxRunningSequences, drainTimeout, workerStallTimeout, mediaDir);
+        maxRunningSequences, drainTimeout, workerStallTimeout, mediaDir, security);
   }
 
   /** The parsed {@link #devices()} list. */
@@ -148,7 +200,7 @@ public record ServerConfig(
   public EngineConfig engine() {
     return new EngineConfig(modelDir, deviceSpec(), maxQueuedRequests, maxQueuedPromptTokens, defaultMaxNewTokens,
         maxNewTokensLimit, maxUploadBytes, maxSessions, sessionTtl, featureCacheBytes, kvBlocks, kvBlockSize, maxBatchTokens,
-        maxRunningSequences, workerStallTimeout, mediaDir);
+        maxRunningSequences, workerStallTimeout, mediaDir, security.sharedCaches());
   }
 
   private static void requireRange(String flag, long value, long min, long max) {

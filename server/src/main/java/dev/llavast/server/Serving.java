@@ -5,6 +5,7 @@ import dev.llavast.server.grpc.EngineBackend;
 import dev.llavast.server.grpc.LlavaStServer;
 import dev.llavast.server.http.HttpApiServer;
 import dev.llavast.server.observability.Metrics;
+import dev.llavast.server.tenancy.ApiKeys;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.time.Duration;
@@ -48,14 +49,23 @@ public final class Serving implements AutoCloseable {
    * @throws IOException if the model cannot be read or a port cannot be bound
    */
   public static Serving start(ServerConfig config) throws IOException {
+    ApiKeys keys = config.security().apiKeysFile().isPresent()
+        ? ApiKeys.load(config.security().apiKeysFile().get()) : ApiKeys.open();
+    if (keys.required()) {
+      log.info("API keys: {} tenants; every call but health checks needs 'authorization: Bearer <key>'; caches {}",
+          keys.tenants(), config.security().sharedCaches() ? "shared across tenants" : "per tenant");
+    } else {
+      log.warn("no --api-keys-file: any client may call, and all share one open tenant");
+    }
     PrometheusRegistry registry = new PrometheusRegistry();
     Metrics metrics = new Metrics(registry);
     Engine engine = Engine.start(config.engine(), metrics);
     Serving s;
     HttpApiServer http = null;
     try {
-      http = config.httpPort() < 0 ? null : HttpApiServer.start(config.host(), config.httpPort(), engine, metrics);
-      s = new Serving(engine, LlavaStServer.start(config, registry, new EngineBackend(engine, config)), http);
+      http = config.httpPort() < 0 ? null
+          : HttpApiServer.start(config.host(), config.httpPort(), engine, metrics, keys);
+      s = new Serving(engine, LlavaStServer.start(config, registry, new EngineBackend(engine, config), keys), http);
       metrics.readiness(s.server::isReady);
     } catch (IOException | RuntimeException e) {
       if (http != null) {

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import dev.llavast.server.tenancy.Tenant;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -38,9 +39,9 @@ public final class ConstrainedDecodingReport {
         Metrics.noop())) {
       ConstrainedDecodingTest.engine = engine;
       Path mp4 = MediaTestFiles.movingSquare(dir.resolve("sq.mp4"), 64, 48, 30, 10);
-      StoredMedia video = engine.storeWhole(DecodedMedia.Kind.VIDEO,
+      StoredMedia video = engine.storeWhole(Tenant.OPEN, DecodedMedia.Kind.VIDEO,
           List.of(ByteBuffer.wrap(Files.readAllBytes(mp4))), 0).get(60, TimeUnit.SECONDS);
-      StoredMedia image = engine.storeWhole(DecodedMedia.Kind.IMAGE,
+      StoredMedia image = engine.storeWhole(Tenant.OPEN, DecodedMedia.Kind.IMAGE,
           List.of(ByteBuffer.wrap(MediaTestFiles.png(80, 60, 10, 200, 30))), 0).get(60, TimeUnit.SECONDS);
       System.out.printf("%-6s %6s %22s %22s%n", "task", "n", "constrained ok/shaped", "unconstrained ok/shaped");
       int[] sum = new int[4];

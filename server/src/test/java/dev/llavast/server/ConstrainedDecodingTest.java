@@ -31,6 +31,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import dev.llavast.server.tenancy.Tenant;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -55,9 +56,9 @@ class ConstrainedDecodingTest {
     Path model = E2eClient.tinyCheckpoint(dir.resolve("ckpt"), 5);
     engine = Engine.start(E2eClient.config(model, "cpu", 256, 64 << 20, 0, 32).engine(), Metrics.noop());
     Path mp4 = MediaTestFiles.movingSquare(dir.resolve("sq.mp4"), 64, 48, 30, 10);
-    video = engine.storeWhole(DecodedMedia.Kind.VIDEO, List.of(ByteBuffer.wrap(Files.readAllBytes(mp4))), 0)
+    video = engine.storeWhole(Tenant.OPEN, DecodedMedia.Kind.VIDEO, List.of(ByteBuffer.wrap(Files.readAllBytes(mp4))), 0)
         .get(60, TimeUnit.SECONDS);
-    image = engine.storeWhole(DecodedMedia.Kind.IMAGE,
+    image = engine.storeWhole(Tenant.OPEN, DecodedMedia.Kind.IMAGE,
         List.of(ByteBuffer.wrap(MediaTestFiles.png(80, 60, 10, 200, 30))), 0).get(60, TimeUnit.SECONDS);
   }
 

@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 class LayeringTest {
   private static final Path ROOT = Path.of("src/main/java/dev/llavast/server");
   private static final Set<String> CORE =
-      Set.of("generation", "media", "session", "errors", "observability", "concurrent");
+      Set.of("generation", "media", "session", "errors", "observability", "concurrent", "tenancy");
   private static final Set<String> TRANSPORTS = Set.of("grpc", "http", "cli");
   private static final Set<String> SHARED = Set.of("api");
   private static final Pattern IMPORT = Pattern.compile("^import (?:static )?([\\w.]+)", Pattern.MULTILINE);

@@ -42,6 +42,7 @@ import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
+import dev.llavast.server.tenancy.Tenant;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -222,7 +223,7 @@ public final class ServingBenchmark {
 
     InProcess(Engine engine, String mediaId) {
       this.engine = engine;
-      this.media = engine.media(mediaId);
+      this.media = engine.media(Tenant.OPEN, mediaId);
     }
 
     Round round(List<String> questions, int maxNew) throws Exception {

@@ -20,6 +20,7 @@ import dev.llavast.server.media.Clips;
 import dev.llavast.server.media.MediaErrors;
 import dev.llavast.server.media.MediaStore.StoredMedia;
 import dev.llavast.server.observability.Metrics;
+import dev.llavast.server.tenancy.Tenant;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.ByteBuffer;
@@ -187,7 +188,7 @@ public final class GenerateCommand implements Callable<Integer> {
         d.maxQueuedRequests(), d.maxQueuedPromptTokens(), sampling.maxNewTokens,
         Math.max(sampling.maxNewTokens, d.maxNewTokensLimit()), d.maxUploadBytes(), 1,
         d.sessionTtl(), engine.featureCacheBytes, engine.kvBlocks, engine.kvBlockSize, engine.maxBatchTokens,
-        engine.maxRunningSequences, d.workerStallTimeout(), Optional.empty());
+        engine.maxRunningSequences, d.workerStallTimeout(), Optional.empty(), false);
   }
 
   /** Runs the job on the engine and waits for its answer. */
@@ -238,17 +239,17 @@ public final class GenerateCommand implements Callable<Integer> {
   private GenerationJob.Media media(Engine eng) {
     if (media.video != null) {
       return new GenerationJob.Media(DecodedMedia.Kind.VIDEO,
-          eng.storeWhole(DecodedMedia.Kind.VIDEO, List.of(read(media.video)), 0.0));
+          eng.storeWhole(Tenant.OPEN, DecodedMedia.Kind.VIDEO, List.of(read(media.video)), 0.0));
     }
     if (media.image != null) {
       return new GenerationJob.Media(DecodedMedia.Kind.IMAGE,
-          eng.storeWhole(DecodedMedia.Kind.IMAGE, List.of(read(media.image)), 0.0));
+          eng.storeWhole(Tenant.OPEN, DecodedMedia.Kind.IMAGE, List.of(read(media.image)), 0.0));
     }
     List<ByteBuffer> frames = new ArrayList<>();
     for (Path f : frameFiles(media.framesDir)) {
       frames.add(read(f));
     }
-    CompletableFuture<StoredMedia> stored = eng.storeWhole(DecodedMedia.Kind.FRAMES, frames, fps);
+    CompletableFuture<StoredMedia> stored = eng.storeWhole(Tenant.OPEN, DecodedMedia.Kind.FRAMES, frames, fps);
     return new GenerationJob.Media(DecodedMedia.Kind.FRAMES, stored);
   }
 

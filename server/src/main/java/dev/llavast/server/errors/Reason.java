@@ -39,7 +39,9 @@ public enum Reason {
   /** A request with the same id is running. */
   DUPLICATE_REQUEST_ID(Kind.ALREADY_EXISTS),
   /** A client stopped reading a stream for longer than the server buffers. */
-  SLOW_CONSUMER(Kind.FAILED_PRECONDITION);
+  SLOW_CONSUMER(Kind.FAILED_PRECONDITION),
+  /** No API key, or one the server does not know. */
+  UNAUTHENTICATED(Kind.UNAUTHENTICATED);
 
   private final Kind kind;
 
@@ -67,6 +69,7 @@ public enum Reason {
     CANCELLED,
     DEADLINE_EXCEEDED,
     INTERNAL,
-    UNIMPLEMENTED
+    UNIMPLEMENTED,
+    UNAUTHENTICATED
   }
 }

@@ -39,6 +39,7 @@ import dev.llavast.server.media.MediaStore;
 import dev.llavast.server.observability.LivenessWatchdog;
 import dev.llavast.server.observability.Metrics;
 import dev.llavast.server.session.SessionStore;
+import dev.llavast.server.tenancy.Tenant;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -144,7 +145,8 @@ public final class Engine implements AutoCloseable {
     this.framePool = MediaPipeline.newFramePool(cpus);
     this.featureCache = new FeatureCache(config.featureCacheBytes(), callbacks, metrics);
     this.pipeline = new MediaPipeline(decoder, new ImagePreprocessor(), scheduler, featureCache, decodePool,
-        framePool, MediaPipeline.Params.of(model.config(), modelName + "@" + DemoCheckpoint.VERSION), metrics);
+        framePool, MediaPipeline.Params.of(model.config(), modelName + "@" + DemoCheckpoint.VERSION)
+            .withSharedCaches(config.sharedCaches()), metrics);
     this.sessions = new SessionStore(config.maxSessions(), config.sessionTtl(), Duration.ofHours(1), System::nanoTime);
     this.videoPromptTokens = model.chatTemplate().render(ChatTemplate.Media.VIDEO, "?").visualLength();
     metrics.scheduler(scheduler::stats, this.devices::get);
@@ -220,7 +222,9 @@ public final class Engine implements AutoCloseable {
       SamplingParams sampling = sampling(job.sampling()).withConstraint(constraint(job));
       CompletableFuture<PromptInput> prompt = new CompletableFuture<>();
       StoredMedia known = job.media().stored().getNow(null);
-      RequestHandle handle = scheduler.submit(new GenerationRequest(requestId, prompt, provisional.tokenIds().length,
+      // The scheduler knows the id inside the tenant's namespace: another tenant's Abort cannot reach it.
+      RequestHandle handle = scheduler.submit(new GenerationRequest(job.tenant().scope(requestId), prompt,
+          provisional.tokenIds().length,
           known == null ? null : known.mediaId(), sampling, job.priority(), job.timeout()), sink);
 
       // Media work starts only after admission.
@@ -336,8 +340,8 @@ public final class Engine implements AutoCloseable {
   }
 
   /** Cancels an in-flight request by id (any door may have started it); false if none runs. */
-  public boolean cancel(String requestId) {
-    return scheduler.cancel(requestId);
+  public boolean cancel(Tenant tenant, String requestId) {
+    return scheduler.cancel(tenant.scope(requestId));
   }
 
   /**
@@ -377,9 +381,9 @@ public final class Engine implements AutoCloseable {
    * @param framesFps the frame rate of a frame sequence (0 otherwise)
    * @return completes with the stored media, or fails with an {@link ApiException}
    */
-  public CompletableFuture<StoredMedia> storeWhole(DecodedMedia.Kind kind, Iterable<ByteBuffer> chunks,
+  public CompletableFuture<StoredMedia> storeWhole(Tenant tenant, DecodedMedia.Kind kind, Iterable<ByteBuffer> chunks,
       double framesFps) {
-    return mediaStore.putInlineAsync(kind, chunks, framesFps, probe, decodePool);
+    return mediaStore.putInlineAsync(tenant, kind, chunks, framesFps, probe, decodePool);
   }
 
   /**
@@ -387,8 +391,8 @@ public final class Engine implements AutoCloseable {
    *
    * @throws ApiException MEDIA_NOT_FOUND if there is none
    */
-  public StoredMedia media(String mediaId) {
-    return mediaStore.get(mediaId).orElseThrow(() -> ApiException.of(Reason.MEDIA_NOT_FOUND,
+  public StoredMedia media(Tenant tenant, String mediaId) {
+    return mediaStore.get(tenant, mediaId).orElseThrow(() -> ApiException.of(Reason.MEDIA_NOT_FOUND,
         "no media with id '" + mediaId + "'; upload it first (MediaService.UploadMedia)"));
   }
 

@@ -26,6 +26,7 @@ import java.util.Optional;
  * @param maxRunningSequences sequences one worker runs at once
  * @param workerStallTimeout a worker loop silent for longer is reported not live
  * @param mediaDir where media are stored; empty means a temporary directory removed on close
+ * @param sharedCaches whether tenants share cached features (and so KV prefixes); off by default
  */
 public record EngineConfig(
     Optional<Path> modelDir,
@@ -43,7 +44,8 @@ public record EngineConfig(
     int maxBatchTokens,
     int maxRunningSequences,
     Duration workerStallTimeout,
-    Optional<Path> mediaDir) {
+    Optional<Path> mediaDir,
+    boolean sharedCaches) {
 
   public EngineConfig {
     Objects.requireNonNull(modelDir, "modelDir");

@@ -5,6 +5,7 @@ import dev.llavast.models.media.ClipRange;
 import dev.llavast.models.media.DecodedMedia;
 import dev.llavast.models.tokenizer.ChatTemplate;
 import dev.llavast.server.media.MediaStore.StoredMedia;
+import dev.llavast.server.tenancy.Tenant;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -24,6 +25,7 @@ import java.util.concurrent.CompletableFuture;
  * @param timeout time allowed from arrival to the last token, or null for none
  * @param systemPrompt null or empty for the model's default
  * @param history earlier turns of the conversation (sessions), oldest first
+ * @param tenant whose request it is: its request id lives in that tenant's namespace
  */
 public record GenerationJob(
     String requestId,
@@ -35,7 +37,8 @@ public record GenerationJob(
     int priority,
     Duration timeout,
     String systemPrompt,
-    List<ChatTemplate.Turn> history) {
+    List<ChatTemplate.Turn> history,
+    Tenant tenant) {
 
   public GenerationJob {
     Objects.requireNonNull(requestId, "requestId");
@@ -43,7 +46,14 @@ public record GenerationJob(
     Objects.requireNonNull(question, "question");
     Objects.requireNonNull(task, "task");
     Objects.requireNonNull(sampling, "sampling");
+    Objects.requireNonNull(tenant, "tenant");
     history = List.copyOf(history);
+  }
+
+  /** A job of the open tenant (a server without API keys, the {@code generate} command). */
+  public GenerationJob(String requestId, Media media, ClipRange clip, Question question, Task task, Sampling sampling,
+      int priority, Duration timeout, String systemPrompt, List<ChatTemplate.Turn> history) {
+    this(requestId, media, clip, question, task, sampling, priority, timeout, systemPrompt, history, Tenant.OPEN);
   }
 
   /**

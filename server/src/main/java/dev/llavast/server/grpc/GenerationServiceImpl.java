@@ -90,7 +90,7 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
       response.onError(GrpcErrors.toStatus(ApiException.invalid("request_id", "is required")));
       return;
     }
-    response.onNext(AbortResponse.newBuilder().setFound(engine.cancel(request.getRequestId())).build());
+    response.onNext(AbortResponse.newBuilder().setFound(engine.cancel(Tenants.current(), request.getRequestId())).build());
     response.onCompleted();
   }
 

@@ -81,6 +81,7 @@ public final class GrpcErrors {
       case DEADLINE_EXCEEDED -> Code.DEADLINE_EXCEEDED;
       case INTERNAL -> Code.INTERNAL;
       case UNIMPLEMENTED -> Code.UNIMPLEMENTED;
+      case UNAUTHENTICATED -> Code.UNAUTHENTICATED;
     };
   }
 }

@@ -2,6 +2,7 @@ package dev.llavast.server.grpc;
 
 import dev.llavast.server.ServerConfig;
 import dev.llavast.server.concurrent.DaemonThreads;
+import dev.llavast.server.tenancy.ApiKeys;
 import dev.llavast.api.v1.ServerStatus;
 import io.grpc.BindableService;
 import io.grpc.Server;
@@ -67,7 +68,8 @@ public final class LlavaStServer implements AutoCloseable {
 
   private final Backend backend;
 
-  private LlavaStServer(ServerConfig config, PrometheusRegistry registry, Backend backend) throws IOException {
+  private LlavaStServer(ServerConfig config, PrometheusRegistry registry, Backend backend, ApiKeys keys)
+      throws IOException {
     this.config = config;
     this.registry = registry;
     this.backend = backend;
@@ -83,12 +85,18 @@ public final class LlavaStServer implements AutoCloseable {
         .maxInboundMessageSize(config.maxChunkBytes() + (64 << 10))
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true);
+    // Interceptors run last-added first: metrics see every call, rejected ones included.
+    Tenants tenants = new Tenants(keys);
     for (BindableService service : backend.services(handlers, this::isDraining)) {
-      builder.addService(ServerInterceptors.intercept(service, metrics));
+      builder.addService(ServerInterceptors.intercept(service, tenants, metrics));
     }
-    builder.addService(ServerInterceptors.intercept(new AdminService(this::status, backend::modelInfo), metrics));
+    builder.addService(ServerInterceptors.intercept(new AdminService(this::status, backend::modelInfo), tenants,
+        metrics));
     builder.addService(ServerInterceptors.intercept(health.getHealthService(), metrics));
-    builder.addService(ProtoReflectionServiceV1.newInstance());
+    builder.addService(ServerInterceptors.intercept(ProtoReflectionServiceV1.newInstance(), tenants));
+    if (config.security().tlsCert().isPresent()) {
+      builder.sslContext(Tls.serverContext(config.security()));
+    }
     this.server = builder.build();
 
     HTTPServer http = null;
@@ -119,8 +127,14 @@ public final class LlavaStServer implements AutoCloseable {
    */
   public static LlavaStServer start(ServerConfig config, PrometheusRegistry registry, Backend backend)
       throws IOException {
+    return start(config, registry, backend, ApiKeys.open());
+  }
+
+  /** Starts a server whose API calls need one of {@code keys} (health checks never do). */
+  public static LlavaStServer start(ServerConfig config, PrometheusRegistry registry, Backend backend, ApiKeys keys)
+      throws IOException {
     JvmMetrics.builder().register(registry);
-    return new LlavaStServer(config, registry, backend);
+    return new LlavaStServer(config, registry, backend, keys);
   }
 
   /** Starts a server with the given API services and no model behind the admin service. */

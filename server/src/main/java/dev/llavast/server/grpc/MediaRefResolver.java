@@ -51,7 +51,7 @@ final class MediaRefResolver {
           throw ApiException.invalid(field + ".media_id", "must be \"sha256:\" followed by 64 lowercase hex digits,"
               + " got \"" + (id.length() > 80 ? id.substring(0, 80) + "..." : id) + "\"");
         }
-        yield GenerationJob.Media.of(store.get(id).orElseThrow(() -> MediaServiceImpl.notFound(id)));
+        yield GenerationJob.Media.of(store.get(Tenants.current(), id).orElseThrow(() -> MediaServiceImpl.notFound(id)));
       }
       case VIDEO_BYTES -> inline(DecodedMedia.Kind.VIDEO, List.of(ref.getVideoBytes()), 0.0);
       case IMAGE_BYTES -> inline(DecodedMedia.Kind.IMAGE, List.of(ref.getImageBytes()), 0.0);
@@ -71,7 +71,7 @@ final class MediaRefResolver {
   }
 
   private GenerationJob.Media inline(DecodedMedia.Kind kind, List<ByteString> chunks, double fps) {
-    CompletableFuture<dev.llavast.server.media.MediaStore.StoredMedia> stored = store.putInlineAsync(kind,
+    CompletableFuture<dev.llavast.server.media.MediaStore.StoredMedia> stored = store.putInlineAsync(Tenants.current(), kind,
         chunks.stream().map(ByteString::asReadOnlyByteBuffer).toList(), fps, probe, probePool)
         .exceptionallyCompose(e -> CompletableFuture.failedFuture(inlineError(e)));
     return new GenerationJob.Media(kind, stored);

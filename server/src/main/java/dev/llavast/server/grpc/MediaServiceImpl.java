@@ -15,6 +15,7 @@ import dev.llavast.server.errors.Reason;
 import dev.llavast.server.media.FeatureCache;
 import dev.llavast.server.media.MediaPipeline;
 import dev.llavast.server.media.MediaStore;
+import dev.llavast.server.tenancy.Tenant;
 import dev.llavast.server.media.MediaStore.StoredMedia;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -50,8 +51,8 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
   private final Executor probeExecutor;
   private final int maxChunkBytes;
   private final long maxUploadBytes;
-  private final Predicate<String> featuresCached;
-  private final java.util.function.ToLongFunction<String> invalidateFeatures;
+  private final Predicate<StoredMedia> featuresCached;
+  private final java.util.function.ToLongBiFunction<Tenant, String> invalidateFeatures;
 
   /**
    * @param probeExecutor bounded CPU pool for probes (a full pool answers RESOURCE_EXHAUSTED)
@@ -59,20 +60,24 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
    */
   MediaServiceImpl(int maxChunkBytes, long maxUploadBytes, MediaStore store, MediaStore.MediaProbe probe,
       Executor probeExecutor, MediaPipeline pipeline) {
-    this(maxChunkBytes, maxUploadBytes, store, probe, probeExecutor, pipeline::hasCachedFeatures, pipeline::invalidate);
+    this(maxChunkBytes, maxUploadBytes, store, probe, probeExecutor,
+        m -> pipeline.hasCachedFeatures(m.tenant(), m.mediaId()), pipeline::invalidate);
   }
 
-  /** Without a pipeline object: {@code features} is the cache the pipeline uses (keys under {@link MediaPipeline#keyPrefix}). */
+  /**
+   * Without a pipeline object: {@code features} is the cache the pipeline uses (keys under the
+   * media id, as {@link MediaPipeline#keyPrefix} makes them for the open tenant).
+   */
   MediaServiceImpl(int maxChunkBytes, long maxUploadBytes, MediaStore store, MediaStore.MediaProbe probe,
       Executor probeExecutor, FeatureCache features) {
     this(maxChunkBytes, maxUploadBytes, store, probe, probeExecutor,
-        id -> features.containsPrefix(MediaPipeline.keyPrefix(id)),
-        id -> features.invalidatePrefix(MediaPipeline.keyPrefix(id)));
+        m -> features.containsPrefix(m.tenant().scope(m.mediaId()) + "/"),
+        (tenant, id) -> features.invalidatePrefix(tenant.scope(id) + "/"));
   }
 
   private MediaServiceImpl(int maxChunkBytes, long maxUploadBytes, MediaStore store, MediaStore.MediaProbe probe,
-      Executor probeExecutor, Predicate<String> featuresCached,
-      java.util.function.ToLongFunction<String> invalidateFeatures) {
+      Executor probeExecutor, Predicate<StoredMedia> featuresCached,
+      java.util.function.ToLongBiFunction<Tenant, String> invalidateFeatures) {
     this.store = Objects.requireNonNull(store, "store");
     this.probe = Objects.requireNonNull(probe, "probe");
     this.probeExecutor = Objects.requireNonNull(probeExecutor, "probeExecutor");
@@ -91,7 +96,7 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
   public void getMedia(GetMediaRequest request, StreamObserver<MediaInfo> responses) {
     try {
       String id = checkId(request.getMediaId());
-      StoredMedia m = store.get(id).orElseThrow(() -> notFound(id));
+      StoredMedia m = store.get(Tenants.current(), id).orElseThrow(() -> notFound(id));
       responses.onNext(info(m, false));
       responses.onCompleted();
     } catch (RuntimeException e) {
@@ -103,8 +108,8 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
   public void deleteMedia(DeleteMediaRequest request, StreamObserver<DeleteMediaResponse> responses) {
     try {
       String id = checkId(request.getMediaId());
-      long stored = store.delete(id).orElseThrow(() -> notFound(id));
-      long features = invalidateFeatures.applyAsLong(id);
+      long stored = store.delete(Tenants.current(), id).orElseThrow(() -> notFound(id));
+      long features = invalidateFeatures.applyAsLong(Tenants.current(), id);
       responses.onNext(DeleteMediaResponse.newBuilder().setReleasedBytes(stored + features).build());
       responses.onCompleted();
     } catch (RuntimeException e) {
@@ -145,7 +150,7 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
         .setWidthPx(meta.widthPx())
         .setHeightPx(meta.heightPx())
         .setAlreadyPresent(fromThisUpload && m.alreadyPresent())
-        .setFeaturesCached(featuresCached.test(m.mediaId()))
+        .setFeaturesCached(featuresCached.test(m))
         .build();
   }
 
@@ -228,7 +233,7 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
             .build();
       }
       expectedSize = expected;
-      upload = store.begin(ProtoRequests.kind(kind), h.getLabel(), kind == MediaKind.MEDIA_KIND_FRAMES ? fps : 0.0);
+      upload = store.begin(Tenants.current(), ProtoRequests.kind(kind), h.getLabel(), kind == MediaKind.MEDIA_KIND_FRAMES ? fps : 0.0);
     }
 
     @Override

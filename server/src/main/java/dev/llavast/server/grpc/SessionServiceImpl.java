@@ -77,7 +77,7 @@ final class SessionServiceImpl extends SessionServiceGrpc.SessionServiceImplBase
       }
       try {
         Clips.checkAgainst(stored, clip);
-        SessionStore.Session s = sessions.create(stored.mediaId(), clip, request.getSystemPrompt(),
+        SessionStore.Session s = sessions.create(Tenants.current(), stored.mediaId(), clip, request.getSystemPrompt(),
             request.getTtlSeconds());
         // Start loading the features now, so the first question does not wait for them.
         engine.prefetch(stored, clip);
@@ -106,14 +106,14 @@ final class SessionServiceImpl extends SessionServiceGrpc.SessionServiceImplBase
       validator.question(request.getRequestId(), request.hasPrompt() ? request.getPrompt() : null,
           request.getTaskValue(), request.getPriorityValue(), request.hasSampling() ? request.getSampling() : null, v);
       RequestValidator.throwIfAny(v);
-      SessionStore.AskTurn t = sessions.beginAsk(request.getSessionId());
+      SessionStore.AskTurn t = sessions.beginAsk(Tenants.current(), request.getSessionId());
       turn.set(t);
       SessionStore.Session s = t.session;
       List<ChatTemplate.Turn> history = new ArrayList<>();
       for (SessionStore.Turn past : s.turns()) {
         history.add(ChatTemplate.Turn.ids(past.question(), past.answerTokenIds()));
       }
-      return new GenerationJob(request.getRequestId(), GenerationJob.Media.of(engine.media(s.mediaId)), s.clip,
+      return new GenerationJob(request.getRequestId(), GenerationJob.Media.of(engine.media(Tenants.current(), s.mediaId)), s.clip,
           ProtoRequests.question(request.getPrompt()), ProtoRequests.task(request.getTask()),
           ProtoRequests.sampling(request.getSampling(), request.getOutput().getReturnLogprobs()),
           ProtoRequests.priority(request.getPriority()), GenerationServiceImpl.timeout(), s.systemPrompt, history);
@@ -143,7 +143,7 @@ final class SessionServiceImpl extends SessionServiceGrpc.SessionServiceImplBase
   @Override
   public void getSession(GetSessionRequest request, StreamObserver<SessionInfo> response) {
     try {
-      response.onNext(info(sessions.find(request.getSessionId()).info()));
+      response.onNext(info(sessions.find(Tenants.current(), request.getSessionId()).info()));
       response.onCompleted();
     } catch (RuntimeException e) {
       response.onError(GrpcErrors.toStatus(e));
@@ -153,7 +153,7 @@ final class SessionServiceImpl extends SessionServiceGrpc.SessionServiceImplBase
   @Override
   public void closeSession(CloseSessionRequest request, StreamObserver<SessionInfo> response) {
     try {
-      response.onNext(info(sessions.close(request.getSessionId())));
+      response.onNext(info(sessions.close(Tenants.current(), request.getSessionId())));
       response.onCompleted();
     } catch (RuntimeException e) {
       response.onError(GrpcErrors.toStatus(e));

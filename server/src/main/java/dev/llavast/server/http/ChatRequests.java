@@ -13,6 +13,7 @@ import dev.llavast.server.generation.GenerationJob;
 import dev.llavast.server.generation.Question;
 import dev.llavast.server.generation.Sampling;
 import dev.llavast.server.media.Clips;
+import dev.llavast.server.tenancy.Tenant;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -58,10 +59,11 @@ final class ChatRequests {
    * Parses {@code body}; media given inline start storing on the engine's pool.
    *
    * @param requestId the id the answer runs under (Abort and the logs know it)
+   * @param tenant whose request it is
    * @throws ApiException INVALID_REQUEST naming the field at fault, MEDIA_NOT_FOUND for an unknown
    *     reference, NOT_FOUND for a model this server does not serve
    */
-  static Chat parse(JsonNode body, String servedModel, Engine engine, String requestId) {
+  static Chat parse(JsonNode body, String servedModel, Engine engine, String requestId, Tenant tenant) {
     if (body == null || !body.isObject()) {
       throw ApiException.invalid("body", "must be a JSON object");
     }
@@ -87,10 +89,10 @@ final class ChatRequests {
     ApiException.throwIfAny(v);
     double fps = number(ext, "fps", 1.0, v);
     ApiException.throwIfAny(v);
-    GenerationJob.Media media = media(c.media, fps, engine);
+    GenerationJob.Media media = media(c.media, fps, engine, tenant);
     ClipRange clip = clip(ext.path("clip"));
     GenerationJob job = new GenerationJob(requestId, media, clip, Question.text(c.question), task, sampling, 0, null,
-        c.system, c.history);
+        c.system, c.history, tenant);
     return new Chat(job, body.path("stream").asBoolean(false),
         body.path("stream_options").path("include_usage").asBoolean(false), seconds);
   }
@@ -288,7 +290,7 @@ final class ChatRequests {
   }
 
   /** The conversation's media: one video, one image, or several images as the frames of one video. */
-  private static GenerationJob.Media media(List<MediaPart> parts, double fps, Engine engine) {
+  private static GenerationJob.Media media(List<MediaPart> parts, double fps, Engine engine, Tenant tenant) {
     boolean anyVideo = parts.stream().anyMatch(MediaPart::video);
     if (anyVideo && parts.size() > 1) {
       throw ApiException.invalid(parts.get(1).field(), "a video_url part must be the only media of the conversation");
@@ -302,9 +304,9 @@ final class ChatRequests {
           throw ApiException.invalid(p.field() + ".url", "a media reference is 'llavast:media/sha256:' and 64 "
               + "lowercase hex digits");
         }
-        return GenerationJob.Media.of(engine.media(id));
+        return GenerationJob.Media.of(engine.media(tenant, id));
       }
-      return new GenerationJob.Media(kind, engine.storeWhole(kind, List.of(bytes(p)), 0));
+      return new GenerationJob.Media(kind, engine.storeWhole(tenant, kind, List.of(bytes(p)), 0));
     }
     if (!(fps > 0 && fps <= 1000)) {
       throw ApiException.invalid("llavast.fps", "must be in (0, 1000], got " + fps);
@@ -313,7 +315,8 @@ final class ChatRequests {
     for (MediaPart p : parts) {
       frames.add(bytes(p));
     }
-    return new GenerationJob.Media(DecodedMedia.Kind.FRAMES, engine.storeWhole(DecodedMedia.Kind.FRAMES, frames, fps));
+    return new GenerationJob.Media(DecodedMedia.Kind.FRAMES, engine.storeWhole(tenant, DecodedMedia.Kind.FRAMES, frames,
+        fps));
   }
 
   private static ByteBuffer bytes(MediaPart p) {

@@ -4,6 +4,7 @@ import dev.llavast.server.errors.ApiException;
 import dev.llavast.server.errors.Reason;
 import dev.llavast.server.generation.Engine;
 import dev.llavast.server.observability.Metrics;
+import dev.llavast.server.tenancy.ApiKeys;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -50,6 +51,7 @@ public final class HttpApiServer implements AutoCloseable {
 
   private final Engine engine;
   private final Metrics metrics;
+  private final ApiKeys keys;
   private final EventLoopGroup boss;
   private final EventLoopGroup workers;
   private final ChannelGroup channels = new DefaultChannelGroup("llavast-http", GlobalEventExecutor.INSTANCE);
@@ -59,20 +61,23 @@ public final class HttpApiServer implements AutoCloseable {
   private volatile boolean draining;
   private Channel server;
 
-  private HttpApiServer(Engine engine, Metrics metrics) {
+  private HttpApiServer(Engine engine, Metrics metrics, ApiKeys keys) {
     this.engine = engine;
     this.metrics = metrics;
+    this.keys = keys;
     this.boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     this.workers = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
   }
 
   /**
-   * Binds {@code host:port} (0 picks a free port).
+   * Binds {@code host:port} (0 picks a free port). Every route but {@code /health} needs one of
+   * {@code keys} ({@code Authorization: Bearer <key>}) when there are keys.
    *
    * @throws IOException if the port cannot be bound
    */
-  public static HttpApiServer start(String host, int port, Engine engine, Metrics metrics) throws IOException {
-    HttpApiServer s = new HttpApiServer(engine, metrics);
+  public static HttpApiServer start(String host, int port, Engine engine, Metrics metrics, ApiKeys keys)
+      throws IOException {
+    HttpApiServer s = new HttpApiServer(engine, metrics, keys);
     try {
       s.server = new ServerBootstrap()
           .group(s.boss, s.workers)
@@ -120,6 +125,10 @@ public final class HttpApiServer implements AutoCloseable {
 
   Metrics metrics() {
     return metrics;
+  }
+
+  ApiKeys keys() {
+    return keys;
   }
 
   long startedEpochSeconds() {

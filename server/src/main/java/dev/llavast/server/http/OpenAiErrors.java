@@ -31,6 +31,7 @@ final class OpenAiErrors {
       case DEADLINE_EXCEEDED -> HttpResponseStatus.GATEWAY_TIMEOUT;
       case INTERNAL -> HttpResponseStatus.INTERNAL_SERVER_ERROR;
       case UNIMPLEMENTED -> HttpResponseStatus.NOT_IMPLEMENTED;
+      case UNAUTHENTICATED -> HttpResponseStatus.UNAUTHORIZED;
     };
   }
 

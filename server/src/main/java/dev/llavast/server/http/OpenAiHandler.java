@@ -15,6 +15,7 @@ import dev.llavast.server.generation.AnswerListener;
 import dev.llavast.server.generation.Engine;
 import dev.llavast.server.generation.Failures;
 import dev.llavast.server.generation.FinalAnswer;
+import dev.llavast.server.tenancy.Tenant;
 import io.netty.buffer.ByteBufInputStream;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
@@ -37,6 +38,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.util.HexFormat;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -71,10 +73,12 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     String path = req.uri().split("\\?", 2)[0];
     boolean keepAlive = HttpUtil.isKeepAlive(req);
     try {
+      Tenant tenant = path.equals(HEALTH) ? Tenant.OPEN
+          : door.keys().authenticate(Optional.ofNullable(req.headers().get(HttpHeaderNames.AUTHORIZATION)));
       switch (path) {
         case CHAT -> {
           requireMethod(req, HttpMethod.POST);
-          chat(ctx, req, keepAlive);
+          chat(ctx, req, keepAlive, tenant);
         }
         case MODELS -> {
           requireMethod(req, HttpMethod.GET);
@@ -125,7 +129,7 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
   // ------------------------------------------------------------------------------ chat
 
-  private void chat(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive) {
+  private void chat(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive, Tenant tenant) {
     if (!door.isReady()) {
       throw ApiException.of(Reason.NOT_READY, door.isDraining() ? "the server is draining; retry on another replica"
           : "the model is still loading; retry shortly");
@@ -138,7 +142,7 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
     Engine engine = door.engine();
     String id = "chatcmpl-" + HexFormat.of().formatHex(randomBytes());
-    ChatRequests.Chat chat = ChatRequests.parse(body, engine.modelName(), engine, id);
+    ChatRequests.Chat chat = ChatRequests.parse(body, engine.modelName(), engine, id, tenant);
     Answer answer = new Answer(ctx, id, chat, keepAlive);
     door.started();
     ChannelFutureListener onClose = f -> answer.clientGone();

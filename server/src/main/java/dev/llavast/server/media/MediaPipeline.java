@@ -14,6 +14,7 @@ import dev.llavast.scheduler.MediaFeatures;
 import dev.llavast.scheduler.Scheduler;
 import dev.llavast.server.concurrent.DaemonThreads;
 import dev.llavast.server.errors.ApiException;
+import dev.llavast.server.tenancy.Tenant;
 import dev.llavast.server.media.MediaStore.StoredMedia;
 import dev.llavast.server.observability.Metrics;
 import java.io.IOException;
@@ -63,8 +64,9 @@ public final class MediaPipeline {
    * @param numFrames frames sampled from a video or a frame sequence (100 for LLaVA-ST)
    * @param imageSize resize side in pixels (384)
    * @param packerVersion identifies the model/packer (e.g. checkpoint name and revision)
+   * @param sharedCaches whether tenants share cached features (else each tenant's media has its own keys)
    */
-  public record Params(int numFrames, int imageSize, String packerVersion) {
+  public record Params(int numFrames, int imageSize, String packerVersion, boolean sharedCaches) {
     public Params {
       if (numFrames < 1 || imageSize < 1) {
         throw new IllegalArgumentException("numFrames and imageSize must be >= 1, got " + numFrames + ", "
@@ -75,7 +77,17 @@ public final class MediaPipeline {
 
     /** The model's own values: {@code num_frames} and {@code vision_config.image_size}. */
     public static Params of(ModelConfig config, String packerVersion) {
-      return new Params(config.numFrames(), config.vision().imageSize(), packerVersion);
+      return new Params(config.numFrames(), config.vision().imageSize(), packerVersion, false);
+    }
+
+    /** Parameters without per-tenant cache keys. */
+    public Params(int numFrames, int imageSize, String packerVersion) {
+      this(numFrames, imageSize, packerVersion, false);
+    }
+
+    /** The same parameters with the caches shared (or not) across tenants. */
+    public Params withSharedCaches(boolean shared) {
+      return new Params(numFrames, imageSize, packerVersion, shared);
     }
   }
 
@@ -180,22 +192,27 @@ public final class MediaPipeline {
     int frames = kind == DecodedMedia.Kind.IMAGE ? 1 : params.numFrames();
     MediaKeys.Params p = new MediaKeys.Params(kind, frames, params.imageSize(),
     kind == DecodedMedia.Kind.IMAGE ? null : clip, params.packerVersion());
-    return keyPrefix(media.mediaId()) + MediaKeys.of(media.mediaId().getBytes(StandardCharsets.US_ASCII), p);
+    return keyPrefix(media.tenant(), media.mediaId())
+        + MediaKeys.of(media.mediaId().getBytes(StandardCharsets.US_ASCII), p);
   }
 
-  /** Prefix shared by every cache key of one media id. */
-  public static String keyPrefix(String mediaId) {
-    return mediaId + "/";
+  /**
+   * Prefix shared by every cache key of one tenant's media id. Keys are per tenant unless the
+   * caches are shared: a hit's speed would otherwise tell a tenant what another one asked about
+   * (and the prefix KV cache follows the features' key).
+   */
+  public String keyPrefix(Tenant tenant, String mediaId) {
+    return (params.sharedCaches() ? mediaId : tenant.scope(mediaId)) + "/";
   }
 
-  /** Drops every cached variant of a media item; returns the host bytes released. */
-  public long invalidate(String mediaId) {
-    return cache.invalidatePrefix(keyPrefix(mediaId));
+  /** Drops every cached variant of a tenant's media item; returns the host bytes released. */
+  public long invalidate(Tenant tenant, String mediaId) {
+    return cache.invalidatePrefix(keyPrefix(tenant, mediaId));
   }
 
-  /** True if some features of this media are cached now. */
-  public boolean hasCachedFeatures(String mediaId) {
-    return cache.containsPrefix(keyPrefix(mediaId));
+  /** True if some features of this tenant's media are cached now. */
+  public boolean hasCachedFeatures(Tenant tenant, String mediaId) {
+    return cache.containsPrefix(keyPrefix(tenant, mediaId));
   }
 
   // ---------------------------------------------------------------- the load (one per key)

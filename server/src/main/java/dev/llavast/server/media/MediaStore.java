@@ -2,6 +2,7 @@ package dev.llavast.server.media;
 
 import dev.llavast.server.errors.ApiException;
 import dev.llavast.server.errors.Reason;
+import dev.llavast.server.tenancy.Tenant;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -48,15 +49,18 @@ public final class MediaStore implements AutoCloseable {
     this.maxBytes = maxBytes;
   }
 
-  /** Starts an upload. The caller must end it with {@link Upload#finish} or {@link Upload#abort}. */
-  public Upload begin(DecodedMedia.Kind kind, String label, double framesFps) throws IOException {
-    return new Upload(kind, label, framesFps);
+  /**
+   * Starts an upload into {@code tenant}'s namespace. The caller must end it with
+   * {@link Upload#finish} or {@link Upload#abort}.
+   */
+  public Upload begin(Tenant tenant, DecodedMedia.Kind kind, String label, double framesFps) throws IOException {
+    return new Upload(tenant, kind, label, framesFps);
   }
 
   /** Stores inline media (a request that carries its bytes) through the same path as an upload. */
-  public StoredMedia putInline(DecodedMedia.Kind kind, Iterable<ByteBuffer> chunks, double framesFps, MediaProbe probe)
-      throws IOException {
-    Upload upload = begin(kind, "", framesFps);
+  public StoredMedia putInline(Tenant tenant, DecodedMedia.Kind kind, Iterable<ByteBuffer> chunks, double framesFps,
+      MediaProbe probe) throws IOException {
+    Upload upload = begin(tenant, kind, "", framesFps);
     try {
       for (ByteBuffer chunk : chunks) {
         upload.append(chunk);
@@ -74,12 +78,12 @@ public final class MediaStore implements AutoCloseable {
    * @return completes with the stored media, or fails with an {@link ApiException}: the media's own
    *     failure, or OVERLOADED when the pool refuses more work
    */
-  public CompletableFuture<StoredMedia> putInlineAsync(DecodedMedia.Kind kind, Iterable<ByteBuffer> chunks,
-      double framesFps, MediaProbe probe, Executor pool) {
+  public CompletableFuture<StoredMedia> putInlineAsync(Tenant tenant, DecodedMedia.Kind kind,
+      Iterable<ByteBuffer> chunks, double framesFps, MediaProbe probe, Executor pool) {
     try {
       return CompletableFuture.supplyAsync(() -> {
         try {
-          return putInline(kind, chunks, framesFps, probe);
+          return putInline(tenant, kind, chunks, framesFps, probe);
         } catch (IOException e) {
           throw new UncheckedIOException("could not store the media", e);
         }
@@ -90,13 +94,17 @@ public final class MediaStore implements AutoCloseable {
     }
   }
 
-  public Optional<StoredMedia> get(String mediaId) {
-    return Optional.ofNullable(items.get(mediaId));
+  /** {@code tenant}'s item with this id; another tenant's item with the same content is not it. */
+  public Optional<StoredMedia> get(Tenant tenant, String mediaId) {
+    return Optional.ofNullable(items.get(tenant.scope(mediaId)));
   }
 
-  /** Removes an item and its file; returns the bytes released, or empty if unknown. */
-  public Optional<Long> delete(String mediaId) {
-    StoredMedia m = items.remove(mediaId);
+  /**
+   * Removes {@code tenant}'s item and its file (other tenants' copies of the same content stay);
+   * returns the bytes released, or empty if {@code tenant} has no such item.
+   */
+  public Optional<Long> delete(Tenant tenant, String mediaId) {
+    StoredMedia m = items.remove(tenant.scope(mediaId));
     if (m == null) {
       return Optional.empty();
     }
@@ -148,6 +156,7 @@ public final class MediaStore implements AutoCloseable {
 
   /** One upload in progress. Not thread-safe; one call at a time. */
   public final class Upload {
+    private final Tenant tenant;
     private final DecodedMedia.Kind kind;
     private final String label;
     private final double framesFps;
@@ -157,7 +166,8 @@ public final class MediaStore implements AutoCloseable {
     private long size;
     private boolean done;
 
-    private Upload(DecodedMedia.Kind kind, String label, double framesFps) throws IOException {
+    private Upload(Tenant tenant, DecodedMedia.Kind kind, String label, double framesFps) throws IOException {
+      this.tenant = tenant;
       this.kind = kind;
       this.label = label;
       this.framesFps = framesFps;
@@ -224,8 +234,10 @@ public final class MediaStore implements AutoCloseable {
       if (kind == DecodedMedia.Kind.FRAMES) {
         sha.update(ByteBuffer.allocate(8).putDouble(framesFps).array());
       }
-      String id = "sha256:" + HexFormat.of().formatHex(sha.digest());
-      StoredMedia existing = items.get(id);
+      String hex = HexFormat.of().formatHex(sha.digest());
+      String id = "sha256:" + hex;
+      String key = tenant.scope(id);
+      StoredMedia existing = items.get(key);
       if (existing != null) {
         abort();
         return existing.asAlreadyPresent();
@@ -237,11 +249,12 @@ public final class MediaStore implements AutoCloseable {
         abort();
         throw e;
       }
-      Path file = dir.resolve(id.substring("sha256:".length()));
+      // Each tenant has its own copy: a shared one would tell a tenant what another uploaded.
+      Path file = dir.resolve(tenant.id().isEmpty() ? hex : tenant.id() + "-" + hex);
       Files.move(temp, file, StandardCopyOption.REPLACE_EXISTING);
       done = true;
-      StoredMedia stored = new StoredMedia(id, kind, label, file, size, meta, false);
-      StoredMedia raced = items.putIfAbsent(id, stored);
+      StoredMedia stored = new StoredMedia(tenant, id, kind, label, file, size, meta, false);
+      StoredMedia raced = items.putIfAbsent(key, stored);
       if (raced != null) {
         return raced.asAlreadyPresent(); // the same content finished concurrently; same file name
       }
@@ -275,11 +288,16 @@ public final class MediaStore implements AutoCloseable {
   /** What a probe learned. Durations in seconds, sizes in pixels of the original media. */
   public record MediaMetadata(double durationSeconds, long frameCount, double fps, int widthPx, int heightPx) {}
 
-  /** One stored item. Immutable. */
-  public record StoredMedia(String mediaId, DecodedMedia.Kind kind, String label, Path file, long sizeBytes, MediaMetadata meta,
-      boolean alreadyPresent) {
+  /**
+   * One stored item of one tenant. Immutable.
+   *
+   * @param tenant whose item it is
+   * @param mediaId the content hash the client knows it by
+   */
+  public record StoredMedia(Tenant tenant, String mediaId, DecodedMedia.Kind kind, String label, Path file,
+      long sizeBytes, MediaMetadata meta, boolean alreadyPresent) {
     public StoredMedia asAlreadyPresent() {
-      return new StoredMedia(mediaId, kind, label, file, sizeBytes, meta, true);
+      return new StoredMedia(tenant, mediaId, kind, label, file, sizeBytes, meta, true);
     }
   }
 }

@@ -3,6 +3,7 @@ package dev.llavast.server.session;
 import dev.llavast.models.media.ClipRange;
 import dev.llavast.server.errors.ApiException;
 import dev.llavast.server.errors.Reason;
+import dev.llavast.server.tenancy.Tenant;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -46,7 +47,7 @@ public final class SessionStore {
    * @param ttlSeconds idle TTL; 0 means the default
    * @throws ApiException TOO_MANY_SESSIONS at the limit
    */
-  public Session create(String mediaId, ClipRange clip, String systemPrompt, double ttlSeconds) {
+  public Session create(Tenant tenant, String mediaId, ClipRange clip, String systemPrompt, double ttlSeconds) {
     expire();
     Duration ttl = ttlSeconds <= 0 ? defaultTtl : Duration.ofMillis(Math.round(ttlSeconds * 1000));
     if (ttl.compareTo(maxTtl) > 0) {
@@ -60,7 +61,7 @@ public final class SessionStore {
       byte[] raw = new byte[16];
       RANDOM.nextBytes(raw);
       Session s = new Session("ses_" + HexFormat.of().formatHex(raw), mediaId, clip, systemPrompt, ttl);
-      sessions.put(s.id, s);
+      sessions.put(tenant.scope(s.id), s);
       return s;
     }
   }
@@ -71,8 +72,8 @@ public final class SessionStore {
    * @throws ApiException SESSION_NOT_FOUND if unknown,
    *     SESSION_CLOSED if closed or expired
    */
-  public Session open(String id) {
-    Session s = find(id);
+  public Session open(Tenant tenant, String id) {
+    Session s = find(tenant, id);
     synchronized (s) {
       if (s.state != State.OPEN) {
         throw ApiException.of(Reason.SESSION_CLOSED,
@@ -82,10 +83,10 @@ public final class SessionStore {
     return s;
   }
 
-  /** Any session, open or not. SESSION_NOT_FOUND if unknown. */
-  public Session find(String id) {
+  /** Any session of {@code tenant}, open or not. SESSION_NOT_FOUND if unknown (another tenant's is unknown). */
+  public Session find(Tenant tenant, String id) {
     expire();
-    Session s = sessions.get(id);
+    Session s = sessions.get(tenant.scope(id));
     if (s == null) {
       throw ApiException.of(Reason.SESSION_NOT_FOUND, "no session with id '" + id + "'");
     }
@@ -97,8 +98,8 @@ public final class SessionStore {
    *
    * @throws ApiException SESSION_BUSY if another Ask runs on it
    */
-  public AskTurn beginAsk(String id) {
-    Session s = open(id);
+  public AskTurn beginAsk(Tenant tenant, String id) {
+    Session s = open(tenant, id);
     if (!s.busy.compareAndSet(false, true)) {
       throw ApiException.of(Reason.SESSION_BUSY,
           "session " + id + " is answering another question; ask again when it finishes");
@@ -108,8 +109,8 @@ public final class SessionStore {
   }
 
   /** Closes a session (idempotent) and returns its final info. */
-  public Snapshot close(String id) {
-    Session s = find(id);
+  public Snapshot close(Tenant tenant, String id) {
+    Session s = find(tenant, id);
     synchronized (s) {
       if (s.state == State.OPEN) {
         s.state = State.CLOSED;

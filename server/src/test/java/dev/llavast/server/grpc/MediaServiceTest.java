@@ -49,6 +49,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import dev.llavast.server.tenancy.Tenant;
 import org.junit.jupiter.api.io.TempDir;
 
 /** MediaService over a real Netty server on 127.0.0.1, with the real decoder as probe. */
@@ -413,13 +414,13 @@ class MediaServiceTest {
     MediaInfo img = upload(chunked(header(MediaKind.MEDIA_KIND_IMAGE, "", 0, 0), png, MAX_CHUNK));
     String id = img.getMediaId();
     // features of this media land in the cache (as the pipeline would put them)
-    cache.get(MediaPipeline.keyPrefix(id) + "variant", k -> CompletableFuture.completedFuture(
+    cache.get((id + "/") + "variant", k -> CompletableFuture.completedFuture(
         new CountingModelExecutor.Features(k, 1, 1000))).get(5, TimeUnit.SECONDS);
     assertThat(blocking.getMedia(GetMediaRequest.newBuilder().setMediaId(id).build()).getFeaturesCached()).isTrue();
 
     long released = blocking.deleteMedia(DeleteMediaRequest.newBuilder().setMediaId(id).build()).getReleasedBytes();
     assertThat(released).isEqualTo(png.length + 1000);
-    assertThat(cache.containsPrefix(MediaPipeline.keyPrefix(id))).isFalse();
+    assertThat(cache.containsPrefix((id + "/"))).isFalse();
     assertThat(filesLeft()).isEmpty();
     StatusRuntimeException gone = catchThrowableOfType(StatusRuntimeException.class,
         () -> blocking.getMedia(GetMediaRequest.newBuilder().setMediaId(id).build()));

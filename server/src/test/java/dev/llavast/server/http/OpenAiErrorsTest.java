@@ -33,6 +33,7 @@ class OpenAiErrorsTest {
     expected.put(Reason.NOT_IMPLEMENTED, 501);
     expected.put(Reason.DUPLICATE_REQUEST_ID, 409);
     expected.put(Reason.SLOW_CONSUMER, 409);
+    expected.put(Reason.UNAUTHENTICATED, 401);
     assertThat(expected.keySet()).containsExactlyInAnyOrder(Reason.values());
     expected.forEach((reason, status) -> assertThat(OpenAiErrors.status(ApiException.of(reason, "x")).code())
         .as("%s", reason).isEqualTo(status));

@@ -26,6 +26,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import dev.llavast.server.tenancy.Tenant;
 import org.junit.jupiter.api.io.TempDir;
 
 /** MediaPipeline with the real tiny LLaVA-ST model (random weights) as the scheduler's executor. */
@@ -54,7 +55,7 @@ class MediaPipelineModelTest {
           cache, decodePool, framePool, params, metrics);
 
       byte[] video = Files.readAllBytes(MediaTestFiles.movingSquare(dir.resolve("sq.mp4"), 64, 48, 30, 10));
-      StoredMedia v = store.putInline(DecodedMedia.Kind.VIDEO, List.of(ByteBuffer.wrap(video)), 0,
+      StoredMedia v = store.putInline(Tenant.OPEN, DecodedMedia.Kind.VIDEO, List.of(ByteBuffer.wrap(video)), 0,
           new DecoderProbe(decoder));
       List<CompletableFuture<Resolved>> futures = new ArrayList<>();
       for (int i = 0; i < 4; i++) {
@@ -77,7 +78,7 @@ class MediaPipelineModelTest {
       assertThat(results.get(0).geometry().sampledIndices()[99]).isEqualTo(29);
       assertThat(results.get(0).geometry().sampledIndices()[49]).isEqualTo(14);
 
-      StoredMedia img = store.putInline(DecodedMedia.Kind.IMAGE,
+      StoredMedia img = store.putInline(Tenant.OPEN, DecodedMedia.Kind.IMAGE,
           List.of(ByteBuffer.wrap(MediaTestFiles.png(50, 40, 10, 200, 30))), 0, new DecoderProbe(decoder));
       Resolved ri = pipeline.resolve(img, null, OptionalInt.of(0)).get(120, TimeUnit.SECONDS);
       assertThat(ri.features().tokenCount()).isEqualTo(729); // (384 / 14)^2 = 27^2

@@ -43,6 +43,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import dev.llavast.server.tenancy.Tenant;
 import org.junit.jupiter.api.io.TempDir;
 
 /** MediaPipeline over a real MediaStore, real decoder and a real Scheduler with a counting fake model. */
@@ -92,7 +93,7 @@ class MediaPipelineTest {
 
   private StoredMedia video(int frames, double fps) throws Exception {
     Path f = MediaTestFiles.movingSquare(dir.resolve("v" + frames + ".mp4"), 64, 48, frames, fps);
-    return store.putInline(DecodedMedia.Kind.VIDEO, List.of(ByteBuffer.wrap(Files.readAllBytes(f))), 0,
+    return store.putInline(Tenant.OPEN, DecodedMedia.Kind.VIDEO, List.of(ByteBuffer.wrap(Files.readAllBytes(f))), 0,
         new DecoderProbe(decoder));
   }
 
@@ -221,7 +222,7 @@ class MediaPipelineTest {
 
   @Test
   void imageIsOneFrameNormalizedAndIgnoresTheClip() throws Exception {
-    StoredMedia img = store.putInline(DecodedMedia.Kind.IMAGE,
+    StoredMedia img = store.putInline(Tenant.OPEN, DecodedMedia.Kind.IMAGE,
         List.of(ByteBuffer.wrap(MediaTestFiles.png(40, 30, 200, 100, 50))), 0, new DecoderProbe(decoder));
     Resolved r = join(pipeline.resolve(img, null, OptionalInt.empty()));
     MediaGeometry g = r.geometry();
@@ -249,7 +250,7 @@ class MediaPipelineTest {
   void framesAreSampledLikeAVideo() throws Exception {
     int[][] colours = {{10, 20, 30}, {100, 110, 120}, {240, 230, 220}};
     StoredMedia frames;
-    MediaStore.Upload up = store.begin(DecodedMedia.Kind.FRAMES, "f", 2.0);
+    MediaStore.Upload up = store.begin(Tenant.OPEN, DecodedMedia.Kind.FRAMES, "f", 2.0);
     for (int[] c : colours) {
       up.append(ByteBuffer.wrap(MediaTestFiles.png(20, 10, c[0], c[1], c[2])));
     }
@@ -273,7 +274,7 @@ class MediaPipelineTest {
 
   @Test
   void aFailedLoadIsNotCachedAndTheNextRequestTriesAgain() throws Exception {
-    StoredMedia garbage = store.putInline(DecodedMedia.Kind.VIDEO,
+    StoredMedia garbage = store.putInline(Tenant.OPEN, DecodedMedia.Kind.VIDEO,
         List.of(ByteBuffer.wrap(new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10})), 0,
         (kind, file, fps) -> new MediaStore.MediaMetadata(1, 10, 10, 64, 48)); // a probe that lets anything in
     for (int attempt = 1; attempt <= 2; attempt++) {
@@ -284,7 +285,7 @@ class MediaPipelineTest {
       assertThat(decodes).hasValue(attempt);
     }
     assertThat(model.encodes).hasValue(0);
-    assertThat(pipeline.hasCachedFeatures(garbage.mediaId())).isFalse();
+    assertThat(pipeline.hasCachedFeatures(Tenant.OPEN, garbage.mediaId())).isFalse();
 
     StoredMedia v = video(10, 10);
     model.failEncode = true;
@@ -306,7 +307,7 @@ class MediaPipelineTest {
     assertThat(second.cacheHit()).as("joined the load the first request started").isTrue();
     assertThat(decodes).hasValue(1);
     assertThat(model.encodes).hasValue(1);
-    assertThat(pipeline.hasCachedFeatures(v.mediaId())).isTrue();
+    assertThat(pipeline.hasCachedFeatures(Tenant.OPEN, v.mediaId())).isTrue();
   }
 
   @Test
@@ -314,10 +315,10 @@ class MediaPipelineTest {
     StoredMedia v = video(10, 10);
     join(pipeline.resolve(v, null, OptionalInt.empty()));
     join(pipeline.resolve(v, ClipRange.seconds(0.2, 0.5), OptionalInt.empty()));
-    assertThat(pipeline.hasCachedFeatures(v.mediaId())).isTrue();
+    assertThat(pipeline.hasCachedFeatures(Tenant.OPEN, v.mediaId())).isTrue();
     // each entry: 16 B per token x 5 tokens + 4 B per sampled index x 5 + 128 B of geometry
-    assertThat(pipeline.invalidate(v.mediaId())).isEqualTo(2 * (16 * 5 + 4 * 5 + 128));
-    assertThat(pipeline.hasCachedFeatures(v.mediaId())).isFalse();
+    assertThat(pipeline.invalidate(Tenant.OPEN, v.mediaId())).isEqualTo(2 * (16 * 5 + 4 * 5 + 128));
+    assertThat(pipeline.hasCachedFeatures(Tenant.OPEN, v.mediaId())).isFalse();
     assertThat(join(pipeline.resolve(v, null, OptionalInt.empty())).cacheHit()).isFalse();
     assertThat(decodes).hasValue(3);
   }

@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
+import dev.llavast.server.tenancy.Tenant;
 import org.junit.jupiter.api.io.TempDir;
 
 class MediaStoreTest {
@@ -37,7 +38,7 @@ class MediaStoreTest {
     byte[] content = "not really a video, but bytes".getBytes(StandardCharsets.UTF_8);
     String expected = "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(content));
     try (MediaStore store = new MediaStore(Optional.of(dir), 1 << 20)) {
-      MediaStore.Upload up = store.begin(DecodedMedia.Kind.VIDEO, "clip.mp4", 0);
+      MediaStore.Upload up = store.begin(Tenant.OPEN, DecodedMedia.Kind.VIDEO, "clip.mp4", 0);
       up.append(ByteBuffer.wrap(content, 0, 10));
       up.append(ByteBuffer.wrap(content, 10, content.length - 10));
       MediaStore.StoredMedia first = up.finish(probe);
@@ -45,7 +46,7 @@ class MediaStoreTest {
       assertThat(first.alreadyPresent()).isFalse();
       assertThat(Files.readAllBytes(first.file())).isEqualTo(content);
 
-      MediaStore.StoredMedia again = store.putInline(DecodedMedia.Kind.VIDEO, List.of(ByteBuffer.wrap(content)), 0, probe);
+      MediaStore.StoredMedia again = store.putInline(Tenant.OPEN, DecodedMedia.Kind.VIDEO, List.of(ByteBuffer.wrap(content)), 0, probe);
       assertThat(again.mediaId()).isEqualTo(expected);
       assertThat(again.alreadyPresent()).isTrue();
       assertThat(probes).hasValue(1);
@@ -55,9 +56,9 @@ class MediaStoreTest {
         assertThat(files.count()).as("no partial files left").isEqualTo(1);
       }
 
-      assertThat(store.delete(expected)).contains((long) content.length);
-      assertThat(store.get(expected)).isEmpty();
-      assertThat(store.delete(expected)).isEmpty();
+      assertThat(store.delete(Tenant.OPEN, expected)).contains((long) content.length);
+      assertThat(store.get(Tenant.OPEN, expected)).isEmpty();
+      assertThat(store.delete(Tenant.OPEN, expected)).isEmpty();
       assertThat(store.storedBytes()).isZero();
     }
   }
@@ -65,7 +66,7 @@ class MediaStoreTest {
   @Test
   void refusesOversizedUploadAsItArrivesAndLeavesNothingBehind() throws Exception {
     try (MediaStore store = new MediaStore(Optional.of(dir), 100)) {
-      MediaStore.Upload up = store.begin(DecodedMedia.Kind.VIDEO, "", 0);
+      MediaStore.Upload up = store.begin(Tenant.OPEN, DecodedMedia.Kind.VIDEO, "", 0);
       up.append(ByteBuffer.wrap(new byte[60]));
       ApiException e = catchThrowableOfType(ApiException.class, () -> up.append(ByteBuffer.wrap(new byte[60])));
       assertThat(e.kind()).isEqualTo(Reason.Kind.RESOURCE_EXHAUSTED);
@@ -80,10 +81,10 @@ class MediaStoreTest {
   void emptyOrUnprobeableUploadIsInvalidAndLeavesNothingBehind() throws Exception {
     try (MediaStore store = new MediaStore(Optional.of(dir), 100)) {
       ApiException empty = catchThrowableOfType(ApiException.class,
-          () -> store.begin(DecodedMedia.Kind.IMAGE, "", 0).finish((k, f, fps) -> META));
+          () -> store.begin(Tenant.OPEN, DecodedMedia.Kind.IMAGE, "", 0).finish((k, f, fps) -> META));
       assertThat(empty.reason()).isEqualTo(Reason.MEDIA_INVALID);
 
-      MediaStore.Upload up = store.begin(DecodedMedia.Kind.IMAGE, "", 0);
+      MediaStore.Upload up = store.begin(Tenant.OPEN, DecodedMedia.Kind.IMAGE, "", 0);
       up.append(ByteBuffer.wrap("garbage".getBytes(StandardCharsets.UTF_8)));
       ApiException bad = catchThrowableOfType(ApiException.class, () -> up.finish((k, f, fps) -> {
         throw ApiException.of(Reason.MEDIA_INVALID, "not an image");
@@ -101,8 +102,8 @@ class MediaStoreTest {
     try (MediaStore store = new MediaStore(Optional.empty(), 1 << 20)) {
       List<ByteBuffer> frames = List.of(ByteBuffer.wrap("frame-one".getBytes(StandardCharsets.UTF_8)),
           ByteBuffer.wrap("frame-2".getBytes(StandardCharsets.UTF_8)));
-      MediaStore.StoredMedia at10 = store.putInline(DecodedMedia.Kind.FRAMES, frames, 10, (k, f, fps) -> META);
-      MediaStore.StoredMedia at25 = store.putInline(DecodedMedia.Kind.FRAMES, frames, 25, (k, f, fps) -> META);
+      MediaStore.StoredMedia at10 = store.putInline(Tenant.OPEN, DecodedMedia.Kind.FRAMES, frames, 10, (k, f, fps) -> META);
+      MediaStore.StoredMedia at25 = store.putInline(Tenant.OPEN, DecodedMedia.Kind.FRAMES, frames, 25, (k, f, fps) -> META);
       assertThat(at10.mediaId()).isNotEqualTo(at25.mediaId());
       assertThat(MediaStore.readFrames(at10.file())).extracting(b -> new String(b, StandardCharsets.UTF_8))
           .containsExactly("frame-one", "frame-2");
