@@ -85,8 +85,13 @@ final class E2eClient implements AutoCloseable {
 
   /** Uploads bytes as one media item in chunks of at most 64 KiB. */
   MediaInfo upload(MediaKind kind, byte[] bytes, String label) throws Exception {
+    return upload(channel, kind, bytes, label);
+  }
+
+  /** Uploads through {@code ch} (e.g. the channel with a tenant's API key). */
+  static MediaInfo upload(io.grpc.Channel ch, MediaKind kind, byte[] bytes, String label) throws Exception {
     CompletableFuture<MediaInfo> done = new CompletableFuture<>();
-    StreamObserver<UploadMediaRequest> req = MediaServiceGrpc.newStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS)
+    StreamObserver<UploadMediaRequest> req = MediaServiceGrpc.newStub(ch).withDeadlineAfter(60, TimeUnit.SECONDS)
         .uploadMedia(new StreamObserver<>() {
           @Override
           public void onNext(MediaInfo value) {

@@ -101,7 +101,7 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
     return new GenerationJob(r.getRequestId(), media, ProtoRequests.clip(r.hasClip() ? r.getClip() : null, "clip"),
         ProtoRequests.question(r.getPrompt()), ProtoRequests.task(r.getTask()),
         ProtoRequests.sampling(r.getSampling(), r.getOutput().getReturnLogprobs()),
-        ProtoRequests.priority(r.getPriority()), timeout(), null, List.of());
+        ProtoRequests.priority(r.getPriority()), timeout(), null, List.of(), Tenants.current());
   }
 
   /** Supplies a job; may refuse it with an {@link ApiException}. */

@@ -15,6 +15,7 @@ import dev.llavast.server.generation.Engine;
 import dev.llavast.server.generation.GenerationJob;
 import dev.llavast.server.media.Clips;
 import dev.llavast.server.session.SessionStore;
+import dev.llavast.server.tenancy.Tenant;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
@@ -113,10 +114,12 @@ final class SessionServiceImpl extends SessionServiceGrpc.SessionServiceImplBase
       for (SessionStore.Turn past : s.turns()) {
         history.add(ChatTemplate.Turn.ids(past.question(), past.answerTokenIds()));
       }
-      return new GenerationJob(request.getRequestId(), GenerationJob.Media.of(engine.media(Tenants.current(), s.mediaId)), s.clip,
+      Tenant tenant = Tenants.current();
+      return new GenerationJob(request.getRequestId(), GenerationJob.Media.of(engine.media(tenant, s.mediaId)), s.clip,
           ProtoRequests.question(request.getPrompt()), ProtoRequests.task(request.getTask()),
           ProtoRequests.sampling(request.getSampling(), request.getOutput().getReturnLogprobs()),
-          ProtoRequests.priority(request.getPriority()), GenerationServiceImpl.timeout(), s.systemPrompt, history);
+          ProtoRequests.priority(request.getPriority()), GenerationServiceImpl.timeout(), s.systemPrompt, history,
+          tenant);
     }, GenerationServiceImpl.streamListener(stream, request.getOutput(),
         a -> turn.get().commit(new SessionStore.Turn(a.question(),
             replayableIds(a.tokenIds(), engine.model().specialTokens()), a.prompt().length() + a.tokenIds().length)),
