@@ -176,7 +176,7 @@ class TenancyTest {
           running.next();
         }
       });
-      if (abortedByOwner) {
+      if (abortedByOwner && end != null) { // (the answer may also have ended on its own meanwhile)
         assertThat(end.getStatus().getCode()).isEqualTo(Status.Code.CANCELLED);
       }
     }

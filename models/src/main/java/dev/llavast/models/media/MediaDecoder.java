@@ -83,7 +83,7 @@ public final class MediaDecoder {
     try (FFmpegFrameGrabber g = open(file)) {
       return probe(g);
     } catch (org.bytedeco.javacv.FrameGrabber.Exception e) {
-      throw new MediaException(Reason.UNREADABLE, "cannot close decoder for " + file, e);
+      throw new MediaException(Reason.UNREADABLE, "cannot close the video decoder", e);
     }
   }
 
@@ -142,31 +142,31 @@ public final class MediaDecoder {
       indices = FrameSampler.sample(se[0], se[1], numFrames);
       decodable = decodeSelected(g, file, indices, delivered, consumer, deadline);
     } catch (org.bytedeco.javacv.FrameGrabber.Exception e) {
-      throw new MediaException(Reason.UNREADABLE, "cannot close decoder for " + file, e);
+      throw new MediaException(Reason.UNREADABLE, "cannot close the video decoder", e);
     }
     if (decodable > indices[indices.length - 1]) {
       return new VideoSampling(info, se[0], se[1], indices);
     }
     // The stream ended before the frames the container promised: sample again over what is really there.
     if (decodable == 0) {
-      throw new MediaException(Reason.NO_FRAMES, "no frame of " + file.getFileName() + " could be decoded"
+      throw new MediaException(Reason.NO_FRAMES, "no frame of the video could be decoded"
           + " (the container declares " + info.frameCount() + ")");
     }
     info = new VideoInfo(info.width(), info.height(), info.fps(), info.durationSeconds(), decodable);
     if (clip != null && se[0] >= decodable) {
       throw new MediaException(Reason.NO_FRAMES, "the clip starts at frame " + se[0] + " but only " + decodable
-          + " frames of " + file.getFileName() + " can be decoded");
+          + " frames of the video can be decoded");
     }
     se = clip == null ? ClipRange.whole(decodable) : clip.resolve(decodable, info.fps());
     indices = FrameSampler.sample(se[0], se[1], numFrames);
     try (FFmpegFrameGrabber g = open(file)) {
       int again = decodeSelected(g, file, indices, delivered, consumer, deadline);
       if (again <= indices[indices.length - 1]) {
-        throw new MediaException(Reason.UNREADABLE, file.getFileName() + " decoded " + decodable
+        throw new MediaException(Reason.UNREADABLE, "the video decoded " + decodable
             + " frames the first time and " + again + " the second time");
       }
     } catch (org.bytedeco.javacv.FrameGrabber.Exception e) {
-      throw new MediaException(Reason.UNREADABLE, "cannot close decoder for " + file, e);
+      throw new MediaException(Reason.UNREADABLE, "cannot close the video decoder", e);
     }
     return new VideoSampling(info, se[0], se[1], indices);
   }
@@ -181,12 +181,14 @@ public final class MediaDecoder {
       g.start();
     } catch (org.bytedeco.javacv.FrameGrabber.Exception | RuntimeException e) {
       closeQuietly(g);
-      throw new MediaException(Reason.UNREADABLE, file.getFileName() + " is not a readable video: "
-          + e.getMessage(), e);
+      // The library's message names the server's file and gives advice meant for developers: it stays in the
+      // cause (for the log), the caller's message says what is wrong with the media.
+      throw new MediaException(Reason.UNREADABLE, "the media is not a video in a container and codec FFmpeg reads",
+          e);
     }
     if (!g.hasVideo()) {
       closeQuietly(g);
-      throw new MediaException(Reason.NO_VIDEO_STREAM, file.getFileName() + " has no video stream");
+      throw new MediaException(Reason.NO_VIDEO_STREAM, "the media has no video stream");
     }
     return g;
   }
@@ -254,7 +256,7 @@ public final class MediaDecoder {
     int index = 0;
     while (index <= last) {
       if (System.nanoTime() - deadline > 0) {
-        throw new MediaException(Reason.DECODE_TIMEOUT, "decoding " + file.getFileName() + " took longer than "
+        throw new MediaException(Reason.DECODE_TIMEOUT, "decoding the video took longer than "
             + limits.maxDecodeTime() + " (reached frame " + index + ")");
       }
       if (Thread.currentThread().isInterrupted()) {
@@ -262,7 +264,7 @@ public final class MediaDecoder {
             + " was interrupted at frame " + index);
       }
       if (index >= limits.maxFrameCount()) {
-        throw new MediaException(Reason.TOO_LONG, file.getFileName() + " has more than "
+        throw new MediaException(Reason.TOO_LONG, "the video has more than "
             + limits.maxFrameCount() + " frames");
       }
       boolean want = wanted[next] == index && !delivered.contains(index);
@@ -318,7 +320,7 @@ public final class MediaDecoder {
     try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(content))) {
       img = readImage(in);
     } catch (IOException e) {
-      throw new MediaException(Reason.UNREADABLE, "not a readable image: " + e.getMessage(), e);
+      throw new MediaException(Reason.UNREADABLE, "not a readable image", e);
     }
     return asImage(img);
   }
@@ -373,8 +375,7 @@ public final class MediaDecoder {
       if (e instanceof MediaException me) {
         throw me;
       }
-      throw new MediaException(Reason.UNREADABLE, "damaged " + reader.getFormatName() + " image: "
-          + e.getMessage(), e);
+      throw new MediaException(Reason.UNREADABLE, "damaged " + reader.getFormatName() + " image", e);
     } finally {
       reader.dispose();
     }

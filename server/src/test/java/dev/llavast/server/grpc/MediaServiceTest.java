@@ -348,6 +348,10 @@ class MediaServiceTest {
       assertThat(e).as(label).isNotNull();
       assertThat(e.getStatus().getCode()).as(label).isEqualTo(Status.Code.INVALID_ARGUMENT);
       assertThat(reason(e)).as(label).isEqualTo("MEDIA_INVALID");
+      // in our words: no server path, class name, source line or library advice
+      assertThat(e.getStatus().getDescription()).as(label).doesNotContain("/").doesNotContain("Exception")
+          .doesNotContain(".java:").doesNotContain(".part").doesNotContain("setFormat")
+          .doesNotContain("FFmpegLogCallback").doesNotContain("javacv");
     }
     awaitNoPartialFiles();
     assertThat(filesLeft()).isEmpty();
