@@ -238,6 +238,12 @@ public final class MediaStore implements AutoCloseable {
       String id = "sha256:" + hex;
       String key = tenant.scope(id);
       StoredMedia existing = items.get(key);
+      if (existing != null && existing.kind() != kind) {
+        abort(); // the same bytes under another kind would come back as what they were stored as
+        throw ApiException.builder(Reason.MEDIA_INVALID, "these bytes are already stored as " + existing.kind()
+            + ", not " + kind).metadata("media_error", "KIND_MISMATCH")
+            .metadata("detected_kind", existing.kind().name()).build();
+      }
       if (existing != null) {
         abort();
         return existing.asAlreadyPresent();

@@ -325,6 +325,26 @@ class MediaServiceTest {
   }
 
   @Test
+  void theDeclaredKindMustBeWhatTheBytesAre() throws Exception {
+    byte[] png = MediaTestFiles.png(20, 10, 1, 2, 3);
+    StatusRuntimeException asVideo = uploadFails(chunked(header(MediaKind.MEDIA_KIND_VIDEO, "still", 0, 0), png,
+        MAX_CHUNK));
+    assertThat(asVideo.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(reason(asVideo)).isEqualTo("MEDIA_INVALID");
+    assertThat(RequestValidatorTest.unpack(asVideo, ErrorInfo.class).getMetadataMap())
+        .containsEntry("detected_kind", "IMAGE").containsEntry("media_error", "KIND_MISMATCH");
+    byte[] video = video();
+    MediaInfo stored = upload(chunked(header(MediaKind.MEDIA_KIND_VIDEO, "v", 0, 0), video, MAX_CHUNK));
+    StatusRuntimeException asImage = uploadFails(chunked(header(MediaKind.MEDIA_KIND_IMAGE, "v as image", 0, 0),
+        video, MAX_CHUNK));
+    assertThat(reason(asImage)).isEqualTo("MEDIA_INVALID");
+    assertThat(RequestValidatorTest.unpack(asImage, ErrorInfo.class).getMetadataMap())
+        .containsEntry("detected_kind", "VIDEO");
+    assertThat(store.count()).isEqualTo(1);
+    assertThat(stored.getKind()).isEqualTo(MediaKind.MEDIA_KIND_VIDEO);
+  }
+
+  @Test
   void undecodableContentIsMediaInvalidAndTheServerKeepsServing() throws Exception {
     byte[] garbage = new byte[5000];
     new java.util.Random(7).nextBytes(garbage);
