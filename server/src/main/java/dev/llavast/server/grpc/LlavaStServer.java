@@ -17,6 +17,7 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutorService;
@@ -85,13 +86,16 @@ public final class LlavaStServer implements AutoCloseable {
         .maxInboundMessageSize(config.maxChunkBytes() + (64 << 10))
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true);
-    // Interceptors run last-added first: metrics see every call, rejected ones included.
+    // Interceptors run last-added first: metrics see every call, rejected ones included; the
+    // guard sits next to the service, so every API call ends with a status that has its ErrorInfo.
     Tenants tenants = new Tenants(keys);
-    for (BindableService service : backend.services(handlers, this::isDraining)) {
-      builder.addService(ServerInterceptors.intercept(service, tenants, metrics));
+    CallGuard guard = new CallGuard();
+    List<BindableService> api = new ArrayList<>(backend.services(handlers, this::isDraining));
+    api.add(new AdminService(this::status, backend::modelInfo));
+    for (BindableService service : api) {
+      builder.addService(ServerInterceptors.intercept(CallGuard.lenient(service.bindService()), guard, tenants,
+          metrics));
     }
-    builder.addService(ServerInterceptors.intercept(new AdminService(this::status, backend::modelInfo), tenants,
-        metrics));
     builder.addService(ServerInterceptors.intercept(health.getHealthService(), metrics));
     builder.addService(ServerInterceptors.intercept(ProtoReflectionServiceV1.newInstance(), tenants));
     if (config.security().tlsCert().isPresent()) {
