@@ -67,6 +67,10 @@ public final class Main implements Callable<Integer> {
   @Option(names = "--max-chunk-bytes", description = "Size cap of one upload chunk (default: ${DEFAULT-VALUE}).")
   int maxChunkBytes = D.maxChunkBytes();
 
+  @Option(names = "--max-inline-media-bytes", description = "Size cap of the media bytes inline in one request"
+      + " (video, image or all frames); larger media go through UploadMedia (default: ${DEFAULT-VALUE}).")
+  long maxInlineMediaBytes = D.maxInlineMediaBytes();
+
   @Option(names = "--max-sessions", description = "Open sessions at most (default: ${DEFAULT-VALUE}).")
   int maxSessions = D.maxSessions();
 
@@ -111,7 +115,8 @@ public final class Main implements Callable<Integer> {
         maxUploadBytes, maxChunkBytes, maxSessions, sessionTtl, engine.featureCacheBytes, engine.kvBlocks,
         engine.kvBlockSize, engine.maxBatchTokens, engine.maxRunningSequences, drainTimeout, workerStallTimeout,
         Optional.ofNullable(mediaDir)).withSecurity(new ServerConfig.Security(Optional.ofNullable(apiKeysFile),
-        sharedCaches, Optional.ofNullable(tlsCert), Optional.ofNullable(tlsKey), Optional.ofNullable(tlsClientCa)));
+        sharedCaches, Optional.ofNullable(tlsCert), Optional.ofNullable(tlsKey), Optional.ofNullable(tlsClientCa)))
+        .withMaxInlineMediaBytes(maxInlineMediaBytes);
   }
 
   @Override

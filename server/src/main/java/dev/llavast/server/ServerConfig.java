@@ -39,6 +39,8 @@ import java.util.Optional;
  * @param workerStallTimeout a worker loop silent for longer turns liveness NOT_SERVING
  * @param mediaDir where uploaded media are stored; empty means a temporary directory
  * @param security API keys, tenancy and TLS ({@link Security#OPEN}: one open tenant, plaintext)
+ * @param maxInlineMediaBytes size cap of the media bytes inline in one request (video, image or
+ *     all frames together); larger media go through UploadMedia
  */
 public record ServerConfig(
     String host,
@@ -64,7 +66,8 @@ public record ServerConfig(
     Duration drainTimeout,
     Duration workerStallTimeout,
     Optional<Path> mediaDir,
-    Security security) {
+    Security security,
+    long maxInlineMediaBytes) {
 
   /** Default gRPC port. */
   public static final int DEFAULT_PORT = 50051;
@@ -115,6 +118,14 @@ public record ServerConfig(
     }
   }
 
+  /** Default cap of media inline in one request: a typical short clip fits. */
+  public static final long DEFAULT_MAX_INLINE_MEDIA_BYTES = 32L << 20;
+  /**
+   * What the gRPC transport accepts on top of the largest media field: room for everything else a
+   * request may hold within its own limits (a prompt of 32,768 characters is at most 128 KiB).
+   */
+  static final int INBOUND_HEADROOM_BYTES = 1 << 20;
+
   /** A configuration without keys or TLS. */
   public ServerConfig(String host, int port, int metricsPort, int httpPort, Optional<Path> modelDir, String devices,
       int handlerThreads, int maxQueuedRequests, int maxQueuedPromptTokens, int maxNewTokensLimit,
@@ -124,7 +135,7 @@ public record ServerConfig(
     this(host, port, metricsPort, httpPort, modelDir, devices, handlerThreads, maxQueuedRequests,
         maxQueuedPromptTokens, maxNewTokensLimit, defaultMaxNewTokens, maxUploadBytes, maxChunkBytes, maxSessions,
         sessionTtl, featureCacheBytes, kvBlocks, kvBlockSize, maxBatchTokens, maxRunningSequences, drainTimeout,
-        workerStallTimeout, mediaDir, Security.OPEN);
+        workerStallTimeout, mediaDir, Security.OPEN, DEFAULT_MAX_INLINE_MEDIA_BYTES);
   }
 
   /** The same configuration with {@code s}. */
@@ -132,7 +143,24 @@ public record ServerConfig(
     return new ServerConfig(host, port, metricsPort, httpPort, modelDir, devices, handlerThreads, maxQueuedRequests,
         maxQueuedPromptTokens, maxNewTokensLimit, defaultMaxNewTokens, maxUploadBytes, maxChunkBytes, maxSessions,
         sessionTtl, featureCacheBytes, kvBlocks, kvBlockSize, maxBatchTokens, maxRunningSequences, drainTimeout,
-        workerStallTimeout, mediaDir, s);
+        workerStallTimeout, mediaDir, s, maxInlineMediaBytes);
+  }
+
+  /** The same configuration with inline media capped at {@code bytes}. */
+  public ServerConfig withMaxInlineMediaBytes(long bytes) {
+    return new ServerConfig(host, port, metricsPort, httpPort, modelDir, devices, handlerThreads, maxQueuedRequests,
+        maxQueuedPromptTokens, maxNewTokensLimit, defaultMaxNewTokens, maxUploadBytes, maxChunkBytes, maxSessions,
+        sessionTtl, featureCacheBytes, kvBlocks, kvBlockSize, maxBatchTokens, maxRunningSequences, drainTimeout,
+        workerStallTimeout, mediaDir, security, bytes);
+  }
+
+  /**
+   * The one limit the transport itself enforces: a gRPC message larger than this ends with a bare
+   * RESOURCE_EXHAUSTED before any of our code sees it. Every field limit lies below it, so a field
+   * over its own limit is answered by validation, with its reason and field.
+   */
+  public int maxInboundMessageBytes() {
+    return (int) Math.max(maxChunkBytes, maxInlineMediaBytes) + INBOUND_HEADROOM_BYTES;
   }
 
   public ServerConfig {
@@ -156,6 +184,7 @@ public record ServerConfig(
       throw new IllegalArgumentException("max-upload-bytes must be > 0, got " + maxUploadBytes);
     }
     requireRange("max-chunk-bytes", maxChunkBytes, 1024, 64 << 20);
+    requireRange("max-inline-media-bytes", maxInlineMediaBytes, 1024, 1L << 30);
     requireRange("max-sessions", maxSessions, 0, 1_000_000);
     if (featureCacheBytes < 0) {
       throw new IllegalArgumentException("feature-cache-bytes must be >= 0, got " + featureCacheBytes);
@@ -188,7 +217,7 @@ public record ServerConfig(
         handlerThreads,
         maxQueuedRequests, maxQueuedPromptTokens, maxNewTokensLimit, defaultMaxNewTokens, maxUploadBytes,
         maxChunkBytes, maxSessions, sessionTtl, featureCacheBytes, kvBlocks, kvBlockSize, maxBatchTokens,
-        maxRunningSequences, drainTimeout, workerStallTimeout, mediaDir, security);
+        maxRunningSequences, drainTimeout, workerStallTimeout, mediaDir, security, maxInlineMediaBytes);
   }
 
   /** The parsed {@link #devices()} list. */

@@ -1,5 +1,9 @@
 package dev.llavast.server.grpc;
 
+import dev.llavast.server.errors.FieldViolation;
+
+import java.util.ArrayList;
+
 import dev.llavast.api.v1.AbortRequest;
 import dev.llavast.api.v1.AbortResponse;
 import dev.llavast.api.v1.GenerateFinal;
@@ -86,8 +90,13 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
 
   @Override
   public void abort(AbortRequest request, StreamObserver<AbortResponse> response) {
+    List<FieldViolation> v = new ArrayList<>();
     if (request.getRequestId().isEmpty()) {
-      response.onError(GrpcErrors.toStatus(ApiException.invalid("request_id", "is required")));
+      v.add(new FieldViolation("request_id", "is required"));
+    }
+    RequestValidator.requestId("request_id", request.getRequestId(), v);
+    if (!v.isEmpty()) {
+      response.onError(GrpcErrors.toStatus(ApiException.invalid(v)));
       return;
     }
     response.onNext(AbortResponse.newBuilder().setFound(engine.cancel(Tenants.current(), request.getRequestId())).build());

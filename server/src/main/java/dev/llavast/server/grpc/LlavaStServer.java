@@ -83,7 +83,7 @@ public final class LlavaStServer implements AutoCloseable {
     NettyServerBuilder builder = NettyServerBuilder
         .forAddress(new InetSocketAddress(config.host(), config.port()))
         .executor(handlers)
-        .maxInboundMessageSize(config.maxChunkBytes() + (64 << 10))
+        .maxInboundMessageSize(config.maxInboundMessageBytes())
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true);
     // Interceptors run last-added first: metrics see every call, rejected ones included; the

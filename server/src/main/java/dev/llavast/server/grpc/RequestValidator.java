@@ -11,6 +11,7 @@ import dev.llavast.api.v1.SamplingParams;
 import dev.llavast.api.v1.SpanInput;
 import dev.llavast.server.errors.ApiException;
 import dev.llavast.server.errors.FieldViolation;
+import dev.llavast.server.errors.Reason;
 import dev.llavast.server.media.Clips;
 import dev.llavast.server.ServerConfig;
 import java.util.ArrayList;
@@ -57,7 +58,30 @@ final class RequestValidator {
     }
     questionFields(request.hasPrompt() ? request.getPrompt() : null, request.getTaskValue(),
         request.getPriorityValue(), request.hasSampling() ? request.getSampling() : null, v);
+    throwIfAny(request.getMedia(), v);
+  }
+
+  /**
+   * Throws when {@code v} holds anything: MEDIA_TOO_LARGE when {@code media} is inline and over
+   * its cap (the violations name every field), else INVALID_REQUEST.
+   */
+  void throwIfAny(MediaRef media, List<FieldViolation> v) {
+    long inline = inlineBytes(media);
+    if (inline > config.maxInlineMediaBytes()) {
+      throw ApiException.builder(Reason.MEDIA_TOO_LARGE, "inline media of " + inline + " bytes is over the limit of "
+          + config.maxInlineMediaBytes() + " bytes; upload it with UploadMedia and refer to its media_id")
+          .violations(v).metadata("limit_bytes", Long.toString(config.maxInlineMediaBytes())).build();
+    }
     throwIfAny(v);
+  }
+
+  private static long inlineBytes(MediaRef media) {
+    return switch (media.getSourceCase()) {
+      case VIDEO_BYTES -> media.getVideoBytes().size();
+      case IMAGE_BYTES -> media.getImageBytes().size();
+      case FRAMES -> media.getFrames().getImagesList().stream().mapToLong(b -> b.size()).sum();
+      default -> 0;
+    };
   }
 
   /**
@@ -134,8 +158,9 @@ final class RequestValidator {
   private void inlineSize(String field, long size, List<FieldViolation> v) {
     if (size == 0) {
       v.add(new FieldViolation(field, "is empty"));
-    } else if (size > config.maxUploadBytes()) {
-      v.add(new FieldViolation(field, "is " + size + " bytes, more than the limit of " + config.maxUploadBytes()));
+    } else if (size > config.maxInlineMediaBytes()) {
+      v.add(new FieldViolation(field, "is " + size + " bytes, more than the inline limit of "
+          + config.maxInlineMediaBytes()));
     }
   }
 

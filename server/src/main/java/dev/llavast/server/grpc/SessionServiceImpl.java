@@ -64,7 +64,8 @@ final class SessionServiceImpl extends SessionServiceGrpc.SessionServiceImplBase
         v.add(new FieldViolation("ttl_seconds",
             "must be a finite number >= 0 (0 = server default), got " + request.getTtlSeconds()));
       }
-      RequestValidator.throwIfAny(v);
+      validator.media("media", request.getMedia(), v);
+      validator.throwIfAny(request.getMedia(), v);
       clip = ProtoRequests.clip(request.hasClip() ? request.getClip() : null, "clip");
       media = mediaRefs.resolve(request.getMedia(), "media");
     } catch (RuntimeException e) {

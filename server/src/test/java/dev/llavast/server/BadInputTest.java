@@ -1,0 +1,252 @@
+package dev.llavast.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import com.google.protobuf.ByteString;
+import com.google.rpc.BadRequest;
+import com.google.rpc.ErrorInfo;
+import dev.llavast.api.v1.AbortRequest;
+import dev.llavast.api.v1.AskRequest;
+import dev.llavast.api.v1.CreateSessionRequest;
+import dev.llavast.api.v1.GenerateRequest;
+import dev.llavast.api.v1.GenerationServiceGrpc;
+import dev.llavast.api.v1.MediaInfo;
+import dev.llavast.api.v1.MediaKind;
+import dev.llavast.api.v1.MediaRef;
+import dev.llavast.api.v1.MediaServiceGrpc;
+import dev.llavast.api.v1.Prompt;
+import dev.llavast.api.v1.SamplingParams;
+import dev.llavast.api.v1.SessionInfo;
+import dev.llavast.api.v1.SessionServiceGrpc;
+import dev.llavast.api.v1.UploadHeader;
+import dev.llavast.api.v1.UploadMediaRequest;
+import dev.llavast.server.grpc.RequestValidatorTest;
+import dev.llavast.server.media.MediaTestFiles;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 17, items 1 and 2, over a real server: every enum field with a number the server does not
+ * know is refused at once with a violation naming it (and a session's Ask so refused leaves the
+ * session free), and every size-limited field is answered by our validation with its reason and
+ * field at, just under and just over its limit; only a message over the transport's one limit gets
+ * gRPC's own RESOURCE_EXHAUSTED. Each call has a 20 s deadline: a hang fails the test.
+ */
+@Timeout(180)
+class BadInputTest {
+  private static final int INLINE_CAP = 64 << 10;
+  @TempDir
+  static Path dir;
+  static E2eClient c;
+  static String imageId;
+  static byte[] png;
+
+  @BeforeAll
+  static void start() throws Exception {
+    ServerConfig config = E2eClient.config(E2eClient.tinyCheckpoint(dir.resolve("ckpt"), 17), "cpu", 32, 64 << 20,
+        0, 8).withMaxInlineMediaBytes(INLINE_CAP);
+    c = E2eClient.start(config, Duration.ofMinutes(3));
+    png = MediaTestFiles.png(80, 60, 30, 200, 30);
+    imageId = c.upload(MediaKind.MEDIA_KIND_IMAGE, png, "green.png").getMediaId();
+  }
+
+  @AfterAll
+  static void stop() {
+    if (c != null) {
+      c.close();
+    }
+  }
+
+  private static GenerationServiceGrpc.GenerationServiceBlockingStub gen() {
+    return GenerationServiceGrpc.newBlockingStub(c.channel).withDeadlineAfter(20, TimeUnit.SECONDS);
+  }
+
+  private static SessionServiceGrpc.SessionServiceBlockingStub sessions() {
+    return SessionServiceGrpc.newBlockingStub(c.channel).withDeadlineAfter(20, TimeUnit.SECONDS);
+  }
+
+  private static GenerateRequest.Builder ask(String text) {
+    return GenerateRequest.newBuilder().setMedia(MediaRef.newBuilder().setMediaId(imageId))
+        .setPrompt(Prompt.newBuilder().setText(text)).setSampling(SamplingParams.newBuilder().setMaxNewTokens(2));
+  }
+
+  private static StatusRuntimeException failure(Runnable call) {
+    StatusRuntimeException e = catchThrowableOfType(call::run, StatusRuntimeException.class);
+    assertThat(e).as("the call fails").isNotNull();
+    return e;
+  }
+
+  /** Asserts {@code e} is INVALID_ARGUMENT with {@code reason} and a violation of {@code field}. */
+  private static void assertRefused(StatusRuntimeException e, String reason, String field) {
+    assertThat(e.getStatus().getCode()).as("%s", e).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(RequestValidatorTest.unpack(e, ErrorInfo.class).getReason()).isEqualTo(reason);
+    assertThat(RequestValidatorTest.unpack(e, BadRequest.class).getFieldViolationsList())
+        .anySatisfy(v -> assertThat(v.getField()).isEqualTo(field));
+    assertThat(e.getStatus().getDescription()).hasSizeLessThan(2000);
+  }
+
+  /** Asserts the call did not fail on {@code field} (it may succeed or fail for another reason). */
+  private static void assertNotRefusedOn(Runnable call, String field) {
+    try {
+      call.run();
+    } catch (StatusRuntimeException e) {
+      assertThat(e.getStatus().getCode()).as("%s", e).isNotIn(Status.Code.DEADLINE_EXCEEDED, Status.Code.UNKNOWN,
+          Status.Code.INTERNAL);
+      if (e.getStatus().getCode() == Status.Code.INVALID_ARGUMENT) {
+        assertThat(RequestValidatorTest.unpack(e, ErrorInfo.class).getReason()).isNotEqualTo("MEDIA_TOO_LARGE");
+        if (io.grpc.protobuf.StatusProto.fromThrowable(e).getDetailsList().stream()
+            .anyMatch(a -> a.is(BadRequest.class))) {
+          assertThat(RequestValidatorTest.unpack(e, BadRequest.class).getFieldViolationsList())
+              .noneSatisfy(v -> assertThat(v.getField()).isEqualTo(field));
+        }
+      }
+    }
+  }
+
+  @Test
+  void everyEnumFieldWithAnUnknownNumberIsRefusedAtOnce() throws Exception {
+    record Bad(String field, Consumer<GenerateRequest.Builder> edit) {}
+    for (Bad b : List.of(
+        new Bad("task", r -> r.setTaskValue(99)),
+        new Bad("task", r -> r.setTaskValue(-1)),
+        new Bad("priority", r -> r.setPriorityValue(42)),
+        new Bad("sampling.constraints", r -> r.setSampling(SamplingParams.newBuilder().setMaxNewTokens(2)
+            .setConstraintsValue(77))))) {
+      GenerateRequest.Builder r = ask("Hi");
+      b.edit().accept(r);
+      assertRefused(failure(() -> gen().generate(r.build())), "INVALID_REQUEST", b.field());
+      assertRefused(failure(() -> gen().generateStream(r.build()).forEachRemaining(x -> {})), "INVALID_REQUEST",
+          b.field());
+    }
+
+    SessionInfo s = sessions().createSession(CreateSessionRequest.newBuilder()
+        .setMedia(MediaRef.newBuilder().setMediaId(imageId)).build());
+    for (int i = 0; i < 2; i++) {
+      assertRefused(failure(() -> sessions().ask(AskRequest.newBuilder().setSessionId(s.getSessionId())
+          .setPrompt(Prompt.newBuilder().setText("Hi")).setTaskValue(99).build()).forEachRemaining(x -> {})),
+          "INVALID_REQUEST", "task");
+      assertRefused(failure(() -> sessions().ask(AskRequest.newBuilder().setSessionId(s.getSessionId())
+          .setPrompt(Prompt.newBuilder().setText("Hi")).setPriorityValue(42).build()).forEachRemaining(x -> {})),
+          "INVALID_REQUEST", "priority");
+    }
+    // The refused turns left the session free: a good question is answered.
+    sessions().ask(AskRequest.newBuilder().setSessionId(s.getSessionId()).setPrompt(Prompt.newBuilder().setText("Hi"))
+        .setSampling(SamplingParams.newBuilder().setMaxNewTokens(2)).build()).forEachRemaining(x -> {});
+
+    StatusRuntimeException kind = upload(UploadHeader.newBuilder().setKindValue(99).build(), List.of(png));
+    assertRefused(kind, "INVALID_REQUEST", "header.kind");
+    c.awaitNoBlocksUsed(Duration.ofSeconds(10));
+  }
+
+  @Test
+  void everySizeLimitedFieldIsAnsweredByValidationAtUnderAndOverItsLimit() throws Exception {
+    int promptMax = 32_768;
+    assertNotRefusedOn(() -> gen().generate(ask("a".repeat(promptMax - 1)).build()), "prompt.text");
+    assertNotRefusedOn(() -> gen().generate(ask("a".repeat(promptMax)).build()), "prompt.text");
+    assertRefused(failure(() -> gen().generate(ask("a".repeat(promptMax + 1)).build())), "INVALID_REQUEST",
+        "prompt.text");
+    assertRefused(failure(() -> gen().generate(ask("a".repeat(1 << 20)).build())), "INVALID_REQUEST", "prompt.text");
+
+    for (int n : new int[] {127, 128}) {
+      assertNotRefusedOn(() -> gen().generate(ask("Hi").setRequestId("r".repeat(n)).build()), "request_id");
+      assertThat(gen().abort(AbortRequest.newBuilder().setRequestId("r".repeat(n)).build()).getFound()).isFalse();
+    }
+    for (int n : new int[] {129, 1 << 20}) {
+      assertRefused(failure(() -> gen().generate(ask("Hi").setRequestId("r".repeat(n)).build())), "INVALID_REQUEST",
+          "request_id");
+      assertRefused(failure(() -> gen().abort(AbortRequest.newBuilder().setRequestId("r".repeat(n)).build())),
+          "INVALID_REQUEST", "request_id");
+    }
+
+    for (int n : new int[] {promptMax - 1, promptMax}) {
+      SessionInfo s = sessions().createSession(CreateSessionRequest.newBuilder()
+          .setMedia(MediaRef.newBuilder().setMediaId(imageId)).setSystemPrompt("s".repeat(n)).build());
+      sessions().closeSession(dev.llavast.api.v1.CloseSessionRequest.newBuilder().setSessionId(s.getSessionId())
+          .build());
+    }
+    for (int n : new int[] {promptMax + 1, 1 << 20}) {
+      assertRefused(failure(() -> sessions().createSession(CreateSessionRequest.newBuilder()
+          .setMedia(MediaRef.newBuilder().setMediaId(imageId)).setSystemPrompt("s".repeat(n)).build())),
+          "INVALID_REQUEST", "system_prompt");
+    }
+
+    // Inline media: a real image well under the cap is answered; random bytes at and just under
+    // the cap pass the size check (and are then refused as not an image); one byte over is
+    // MEDIA_TOO_LARGE naming the field, in a Generate and in a CreateSession alike.
+    gen().generate(ask("Hi").setMedia(MediaRef.newBuilder().setImageBytes(ByteString.copyFrom(png))).build());
+    for (int n : new int[] {INLINE_CAP - 1, INLINE_CAP}) {
+      assertNotRefusedOn(() -> gen().generate(ask("Hi").setMedia(MediaRef.newBuilder()
+          .setImageBytes(ByteString.copyFrom(new byte[n]))).build()), "media.image_bytes");
+    }
+    for (int n : new int[] {INLINE_CAP + 1, 1 << 20}) {
+      assertRefused(failure(() -> gen().generate(ask("Hi").setMedia(MediaRef.newBuilder()
+          .setImageBytes(ByteString.copyFrom(new byte[n]))).build())), "MEDIA_TOO_LARGE", "media.image_bytes");
+      assertRefused(failure(() -> gen().generate(ask("Hi").setMedia(MediaRef.newBuilder()
+          .setVideoBytes(ByteString.copyFrom(new byte[n]))).build())), "MEDIA_TOO_LARGE", "media.video_bytes");
+      assertRefused(failure(() -> sessions().createSession(CreateSessionRequest.newBuilder().setMedia(MediaRef
+          .newBuilder().setImageBytes(ByteString.copyFrom(new byte[n]))).build())), "MEDIA_TOO_LARGE",
+          "media.image_bytes");
+    }
+
+    // Upload chunks: at the chunk cap accepted (the bytes are then no image), one over refused.
+    int chunkMax = c.serving.server().config().maxChunkBytes();
+    StatusRuntimeException at = upload(UploadHeader.newBuilder().setKind(MediaKind.MEDIA_KIND_IMAGE).build(),
+        List.of(new byte[chunkMax]));
+    assertThat(RequestValidatorTest.unpack(at, ErrorInfo.class).getReason()).isEqualTo("MEDIA_INVALID");
+    assertRefused(upload(UploadHeader.newBuilder().setKind(MediaKind.MEDIA_KIND_IMAGE).build(),
+        List.of(new byte[chunkMax + 1])), "INVALID_REQUEST", "chunk");
+
+    // The one transport limit: a message over it never reaches our code.
+    int transport = c.serving.server().config().maxInboundMessageBytes();
+    StatusRuntimeException huge = failure(() -> gen().generate(ask("Hi").setMedia(MediaRef.newBuilder()
+        .setImageBytes(ByteString.copyFrom(new byte[transport + 1]))).build()));
+    assertThat(huge.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+
+    assertThat(gen().generate(ask("Still serving?").build()).getUsage().getGeneratedTokens()).isBetween(1, 2);
+    c.awaitNoBlocksUsed(Duration.ofSeconds(10));
+  }
+
+  /** Uploads {@code chunks} after {@code header}; returns the error the upload ended with. */
+  private static StatusRuntimeException upload(UploadHeader header, List<byte[]> chunks) throws Exception {
+    CompletableFuture<MediaInfo> done = new CompletableFuture<>();
+    StreamObserver<UploadMediaRequest> req = MediaServiceGrpc.newStub(c.channel).withDeadlineAfter(20,
+        TimeUnit.SECONDS).uploadMedia(new StreamObserver<>() {
+          @Override
+          public void onNext(MediaInfo value) {
+            done.complete(value);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            done.completeExceptionally(t);
+          }
+
+          @Override
+          public void onCompleted() {}
+        });
+    req.onNext(UploadMediaRequest.newBuilder().setHeader(header).build());
+    chunks.forEach(b -> req.onNext(UploadMediaRequest.newBuilder().setChunk(ByteString.copyFrom(b)).build()));
+    req.onCompleted();
+    try {
+      MediaInfo info = done.get(30, TimeUnit.SECONDS);
+      throw new AssertionError("the upload was accepted: " + info);
+    } catch (ExecutionException e) {
+      assertThat(e.getCause()).isInstanceOf(StatusRuntimeException.class);
+      return (StatusRuntimeException) e.getCause();
+    }
+  }
+}
