@@ -9,23 +9,16 @@ import dev.llavast.api.v1.GenerateRequest;
 import dev.llavast.api.v1.GenerateFinal;
 import dev.llavast.api.v1.GenerationServiceGrpc;
 import dev.llavast.api.v1.GetServerStatusRequest;
+import dev.llavast.server.RawCall;
 import dev.llavast.server.ServerConfig;
-import io.grpc.CallOptions;
-import io.grpc.ClientCall;
 import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
-import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.StreamObserver;
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
+import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -85,52 +78,13 @@ class CallGuardTest {
     byte[] garbage = {(byte) 0x0a, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff};
     for (String method : List.of(AdminServiceGrpc.getGetServerStatusMethod().getFullMethodName(),
         GenerationServiceGrpc.getGenerateMethod().getFullMethodName())) {
-      Status status = rawCall(method, garbage);
-      assertThat(status.getCode()).as(method).isEqualTo(Status.Code.INVALID_ARGUMENT);
-      assertThat(status.getDescription()).contains("not a valid").doesNotContain("protobuf", "Exception");
-      ErrorInfo info = errorInfo(status.asRuntimeException(lastTrailers));
-      assertThat(info.getReason()).isEqualTo("INVALID_REQUEST");
+      RawCall.Result r = RawCall.unary(channel, method, garbage, Duration.ofSeconds(10));
+      assertThat(r.status().getCode()).as(method).isEqualTo(Status.Code.INVALID_ARGUMENT);
+      assertThat(r.status().getDescription()).contains("not a valid").doesNotContain("protobuf", "Exception");
+      assertThat(r.reason()).isEqualTo("INVALID_REQUEST");
     }
     assertThat(AdminServiceGrpc.newBlockingStub(channel).getServerStatus(GetServerStatusRequest.getDefaultInstance())
         .getReady()).isFalse();
-  }
-
-  private Metadata lastTrailers;
-
-  /** Sends {@code bytes} as the one request message of {@code method} and returns how the call ended. */
-  private Status rawCall(String method, byte[] bytes) throws Exception {
-    MethodDescriptor.Marshaller<byte[]> raw = new MethodDescriptor.Marshaller<>() {
-      @Override
-      public InputStream stream(byte[] value) {
-        return new ByteArrayInputStream(value);
-      }
-
-      @Override
-      public byte[] parse(InputStream stream) {
-        try {
-          return stream.readAllBytes();
-        } catch (IOException e) {
-          throw new UncheckedIOException(e);
-        }
-      }
-    };
-    MethodDescriptor<byte[], byte[]> descriptor = MethodDescriptor.<byte[], byte[]>newBuilder()
-        .setType(MethodDescriptor.MethodType.UNARY).setFullMethodName(method)
-        .setRequestMarshaller(raw).setResponseMarshaller(raw).build();
-    ClientCall<byte[], byte[]> call = channel.newCall(descriptor, CallOptions.DEFAULT.withDeadlineAfter(10,
-        TimeUnit.SECONDS));
-    CompletableFuture<Status> closed = new CompletableFuture<>();
-    call.start(new ClientCall.Listener<>() {
-      @Override
-      public void onClose(Status status, Metadata trailers) {
-        lastTrailers = trailers;
-        closed.complete(status);
-      }
-    }, new Metadata());
-    call.request(1);
-    call.sendMessage(bytes);
-    call.halfClose();
-    return closed.get(15, TimeUnit.SECONDS);
   }
 
   private static ErrorInfo errorInfo(StatusRuntimeException e) {
