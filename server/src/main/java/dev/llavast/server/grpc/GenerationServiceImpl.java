@@ -137,7 +137,14 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
       listener.onError(dev.llavast.server.generation.Failures.toApi(e));
       return;
     }
-    handle.set(engine.start(j, listener));
+    try {
+      handle.set(engine.start(j, listener));
+    } catch (RuntimeException e) {
+      // An unexpected failure still ends through the listener, which releases what the call holds
+      // (a session's turn); CallGuard would only end the call.
+      listener.onError(dev.llavast.server.generation.Failures.toApi(e));
+      return;
+    }
     if (call.isCancelled()) {
       cancel(handle);
     }
