@@ -14,18 +14,15 @@ import dev.llavast.api.v1.GenerationServiceGrpc;
 import dev.llavast.api.v1.MediaInfo;
 import dev.llavast.api.v1.MediaKind;
 import dev.llavast.api.v1.MediaRef;
-import dev.llavast.api.v1.MediaServiceGrpc;
 import dev.llavast.api.v1.Prompt;
 import dev.llavast.api.v1.SamplingParams;
 import dev.llavast.api.v1.SessionInfo;
 import dev.llavast.api.v1.SessionServiceGrpc;
 import dev.llavast.api.v1.UploadHeader;
-import dev.llavast.api.v1.UploadMediaRequest;
 import dev.llavast.server.grpc.RequestValidatorTest;
 import dev.llavast.server.media.MediaTestFiles;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -300,25 +297,7 @@ class BadInputTest {
 
   /** Uploads {@code chunks} after {@code header}; returns the error the upload ended with. */
   private static StatusRuntimeException upload(UploadHeader header, List<byte[]> chunks) throws Exception {
-    CompletableFuture<MediaInfo> done = new CompletableFuture<>();
-    StreamObserver<UploadMediaRequest> req = MediaServiceGrpc.newStub(c.channel).withDeadlineAfter(20,
-        TimeUnit.SECONDS).uploadMedia(new StreamObserver<>() {
-          @Override
-          public void onNext(MediaInfo value) {
-            done.complete(value);
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            done.completeExceptionally(t);
-          }
-
-          @Override
-          public void onCompleted() {}
-        });
-    req.onNext(UploadMediaRequest.newBuilder().setHeader(header).build());
-    chunks.forEach(b -> req.onNext(UploadMediaRequest.newBuilder().setChunk(ByteString.copyFrom(b)).build()));
-    req.onCompleted();
+    CompletableFuture<MediaInfo> done = E2eClient.uploadAsync(c.channel, header, chunks);
     try {
       MediaInfo info = done.get(30, TimeUnit.SECONDS);
       throw new AssertionError("the upload was accepted: " + info);

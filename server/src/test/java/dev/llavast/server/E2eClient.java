@@ -90,6 +90,25 @@ final class E2eClient implements AutoCloseable {
 
   /** Uploads through {@code ch} (e.g. the channel with a tenant's API key). */
   static MediaInfo upload(io.grpc.Channel ch, MediaKind kind, byte[] bytes, String label) throws Exception {
+    java.util.List<byte[]> chunks = new java.util.ArrayList<>();
+    for (int off = 0; off < bytes.length; off += 64 << 10) {
+      chunks.add(java.util.Arrays.copyOfRange(bytes, off, Math.min(off + (64 << 10), bytes.length)));
+    }
+    CompletableFuture<MediaInfo> done = uploadAsync(ch, UploadHeader.newBuilder().setKind(kind).setLabel(label)
+        .build(), chunks);
+    try {
+      return done.get(60, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof Exception x) {
+        throw x;
+      }
+      throw e;
+    }
+  }
+
+  /** Sends {@code header} then one message per chunk; the future ends as the upload does. */
+  static CompletableFuture<MediaInfo> uploadAsync(io.grpc.Channel ch, UploadHeader header,
+      java.util.List<byte[]> chunks) {
     CompletableFuture<MediaInfo> done = new CompletableFuture<>();
     StreamObserver<UploadMediaRequest> req = MediaServiceGrpc.newStub(ch).withDeadlineAfter(60, TimeUnit.SECONDS)
         .uploadMedia(new StreamObserver<>() {
@@ -106,21 +125,10 @@ final class E2eClient implements AutoCloseable {
           @Override
           public void onCompleted() {}
         });
-    req.onNext(UploadMediaRequest.newBuilder()
-        .setHeader(UploadHeader.newBuilder().setKind(kind).setLabel(label)).build());
-    for (int off = 0; off < bytes.length; off += 64 << 10) {
-      req.onNext(UploadMediaRequest.newBuilder()
-          .setChunk(ByteString.copyFrom(bytes, off, Math.min(64 << 10, bytes.length - off))).build());
-    }
+    req.onNext(UploadMediaRequest.newBuilder().setHeader(header).build());
+    chunks.forEach(b -> req.onNext(UploadMediaRequest.newBuilder().setChunk(ByteString.copyFrom(b)).build()));
     req.onCompleted();
-    try {
-      return done.get(60, TimeUnit.SECONDS);
-    } catch (java.util.concurrent.ExecutionException e) {
-      if (e.getCause() instanceof Exception x) {
-        throw x;
-      }
-      throw e;
-    }
+    return done;
   }
 
   ServerStatus status() {
