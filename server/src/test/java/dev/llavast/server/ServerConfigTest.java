@@ -41,6 +41,13 @@ class ServerConfigTest {
     assertThat(c.maxQueuedRequests()).isEqualTo(10);
     assertThat(c.kvBlocks()).isEqualTo(512);
     assertThat(c.modelDir()).isEmpty();
+    assertThat(c.maxInlineMediaBytes()).isEqualTo(32L << 20);
+    assertThat(c.maxInboundMessageBytes()).as("the largest media field plus 1 MiB").isEqualTo(33 << 20);
+
+    Main inline = new Main();
+    new CommandLine(inline).parseArgs("--max-inline-media-bytes", "1048576", "--max-chunk-bytes", "2097152");
+    assertThat(inline.toConfig().maxInlineMediaBytes()).isEqualTo(1 << 20);
+    assertThat(inline.toConfig().maxInboundMessageBytes()).isEqualTo(3 << 20);
   }
 
   @Test
