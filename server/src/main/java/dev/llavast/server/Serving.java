@@ -64,7 +64,8 @@ public final class Serving implements AutoCloseable {
     HttpApiServer http = null;
     try {
       http = config.httpPort() < 0 ? null
-          : HttpApiServer.start(config.host(), config.httpPort(), engine, metrics, keys);
+          : HttpApiServer.start(config.host(), config.httpPort(), engine, metrics, keys,
+              config.maxInlineMediaBytes());
       s = new Serving(engine, LlavaStServer.start(config, registry, new EngineBackend(engine, config), keys), http);
       metrics.readiness(s.server::isReady);
     } catch (IOException | RuntimeException e) {

@@ -207,6 +207,11 @@ class BadInputTest {
           "media.image_bytes");
     }
 
+    // The HTTP door applies the same cap to the decoded data: URL.
+    assertThat(httpImage(new byte[INLINE_CAP + 1])).contains("\"code\":\"MEDIA_TOO_LARGE\"")
+        .contains("\"param\":\"messages[0].content[1].url\"").startsWith("413 ");
+    assertThat(httpImage(png)).startsWith("200 ");
+
     // Upload chunks: at the chunk cap accepted (the bytes are then no image), one over refused.
     int chunkMax = c.serving.server().config().maxChunkBytes();
     StatusRuntimeException at = upload(UploadHeader.newBuilder().setKind(MediaKind.MEDIA_KIND_IMAGE).build(),
@@ -293,6 +298,19 @@ class BadInputTest {
       }
     }
     return b;
+  }
+
+  /** POSTs a chat completion about {@code image} (a data: URL); returns "status body". */
+  private static String httpImage(byte[] image) throws Exception {
+    String body = "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\"},"
+        + "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,"
+        + java.util.Base64.getEncoder().encodeToString(image) + "\"}}]}],\"max_tokens\":2}";
+    java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+        java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + c.serving.http().port()
+            + "/v1/chat/completions")).timeout(Duration.ofSeconds(20)).header("content-type", "application/json")
+            .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body)).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString());
+    return r.statusCode() + " " + r.body();
   }
 
   /** Uploads {@code chunks} after {@code header}; returns the error the upload ended with. */

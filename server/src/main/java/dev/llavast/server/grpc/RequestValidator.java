@@ -11,8 +11,8 @@ import dev.llavast.api.v1.SamplingParams;
 import dev.llavast.api.v1.SpanInput;
 import dev.llavast.server.errors.ApiException;
 import dev.llavast.server.errors.FieldViolation;
-import dev.llavast.server.errors.Reason;
 import dev.llavast.server.media.Clips;
+import dev.llavast.server.media.MediaErrors;
 import dev.llavast.server.ServerConfig;
 import java.util.ArrayList;
 import java.util.List;
@@ -63,25 +63,24 @@ final class RequestValidator {
 
   /**
    * Throws when {@code v} holds anything: MEDIA_TOO_LARGE when {@code media} is inline and over
-   * its cap (the violations name every field), else INVALID_REQUEST.
+   * its cap (with every other violation too), else INVALID_REQUEST.
    */
   void throwIfAny(MediaRef media, List<FieldViolation> v) {
-    long inline = inlineBytes(media);
-    if (inline > config.maxInlineMediaBytes()) {
-      throw ApiException.builder(Reason.MEDIA_TOO_LARGE, "inline media of " + inline + " bytes is over the limit of "
-          + config.maxInlineMediaBytes() + " bytes; upload it with UploadMedia and refer to its media_id")
-          .violations(v).metadata("limit_bytes", Long.toString(config.maxInlineMediaBytes())).build();
-    }
-    throwIfAny(v);
-  }
-
-  private static long inlineBytes(MediaRef media) {
-    return switch (media.getSourceCase()) {
+    long inline = switch (media.getSourceCase()) {
       case VIDEO_BYTES -> media.getVideoBytes().size();
       case IMAGE_BYTES -> media.getImageBytes().size();
       case FRAMES -> media.getFrames().getImagesList().stream().mapToLong(b -> b.size()).sum();
       default -> 0;
     };
+    if (inline > config.maxInlineMediaBytes()) {
+      String field = switch (media.getSourceCase()) {
+        case VIDEO_BYTES -> "media.video_bytes";
+        case IMAGE_BYTES -> "media.image_bytes";
+        default -> "media.frames.images";
+      };
+      throw MediaErrors.inlineTooLarge(field, inline, config.maxInlineMediaBytes(), v);
+    }
+    throwIfAny(v);
   }
 
   /**
@@ -155,12 +154,10 @@ final class RequestValidator {
     }
   }
 
-  private void inlineSize(String field, long size, List<FieldViolation> v) {
+  /** An empty inline item; the size cap is {@link #throwIfAny(MediaRef, List)}'s. */
+  private static void inlineSize(String field, long size, List<FieldViolation> v) {
     if (size == 0) {
       v.add(new FieldViolation(field, "is empty"));
-    } else if (size > config.maxInlineMediaBytes()) {
-      v.add(new FieldViolation(field, "is " + size + " bytes, more than the inline limit of "
-          + config.maxInlineMediaBytes()));
     }
   }
 

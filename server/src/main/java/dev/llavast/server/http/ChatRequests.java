@@ -13,6 +13,7 @@ import dev.llavast.server.generation.GenerationJob;
 import dev.llavast.server.generation.Question;
 import dev.llavast.server.generation.Sampling;
 import dev.llavast.server.media.Clips;
+import dev.llavast.server.media.MediaErrors;
 import dev.llavast.server.tenancy.Tenant;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -60,10 +61,12 @@ final class ChatRequests {
    *
    * @param requestId the id the answer runs under (Abort and the logs know it)
    * @param tenant whose request it is
+   * @param maxInlineMediaBytes cap of the decoded data: URL media, all together (MEDIA_TOO_LARGE over it)
    * @throws ApiException INVALID_REQUEST naming the field at fault, MEDIA_NOT_FOUND for an unknown
    *     reference, NOT_FOUND for a model this server does not serve
    */
-  static Chat parse(JsonNode body, String servedModel, Engine engine, String requestId, Tenant tenant) {
+  static Chat parse(JsonNode body, String servedModel, Engine engine, String requestId, Tenant tenant,
+      long maxInlineMediaBytes) {
     if (body == null || !body.isObject()) {
       throw ApiException.invalid("body", "must be a JSON object");
     }
@@ -89,7 +92,7 @@ final class ChatRequests {
     ApiException.throwIfAny(v);
     double fps = number(ext, "fps", 1.0, v);
     ApiException.throwIfAny(v);
-    GenerationJob.Media media = media(c.media, fps, engine, tenant);
+    GenerationJob.Media media = media(c.media, fps, engine, tenant, maxInlineMediaBytes);
     ClipRange clip = clip(ext.path("clip"));
     GenerationJob job = new GenerationJob(requestId, media, clip, Question.text(c.question), task, sampling, 0, null,
         c.system, c.history, tenant);
@@ -290,7 +293,8 @@ final class ChatRequests {
   }
 
   /** The conversation's media: one video, one image, or several images as the frames of one video. */
-  private static GenerationJob.Media media(List<MediaPart> parts, double fps, Engine engine, Tenant tenant) {
+  private static GenerationJob.Media media(List<MediaPart> parts, double fps, Engine engine, Tenant tenant,
+      long maxInline) {
     boolean anyVideo = parts.stream().anyMatch(MediaPart::video);
     if (anyVideo && parts.size() > 1) {
       throw ApiException.invalid(parts.get(1).field(), "a video_url part must be the only media of the conversation");
@@ -306,7 +310,8 @@ final class ChatRequests {
         }
         return GenerationJob.Media.of(engine.media(tenant, id));
       }
-      return new GenerationJob.Media(kind, engine.storeWhole(tenant, kind, List.of(bytes(p)), 0));
+      return new GenerationJob.Media(kind, engine.storeWhole(tenant, kind, List.of(capped(bytes(p), p.field(),
+          maxInline)), 0));
     }
     if (!(fps > 0 && fps <= 1000)) {
       throw ApiException.invalid("llavast.fps", "must be in (0, 1000], got " + fps);
@@ -315,8 +320,23 @@ final class ChatRequests {
     for (MediaPart p : parts) {
       frames.add(bytes(p));
     }
+    capped(frames, maxInline);
     return new GenerationJob.Media(DecodedMedia.Kind.FRAMES, engine.storeWhole(tenant, DecodedMedia.Kind.FRAMES, frames,
         fps));
+  }
+
+  private static ByteBuffer capped(ByteBuffer b, String field, long limit) {
+    if (b.remaining() > limit) {
+      throw MediaErrors.inlineTooLarge(field + ".url", b.remaining(), limit, List.of());
+    }
+    return b;
+  }
+
+  private static void capped(List<ByteBuffer> frames, long limit) {
+    long total = frames.stream().mapToLong(ByteBuffer::remaining).sum();
+    if (total > limit) {
+      throw MediaErrors.inlineTooLarge("messages", total, limit, List.of());
+    }
   }
 
   private static ByteBuffer bytes(MediaPart p) {

@@ -60,8 +60,10 @@ public final class HttpApiServer implements AutoCloseable {
   private volatile boolean ready;
   private volatile boolean draining;
   private Channel server;
+  private final long maxInlineMediaBytes;
 
-  private HttpApiServer(Engine engine, Metrics metrics, ApiKeys keys) {
+  private HttpApiServer(Engine engine, Metrics metrics, ApiKeys keys, long maxInlineMediaBytes) {
+    this.maxInlineMediaBytes = maxInlineMediaBytes;
     this.engine = engine;
     this.metrics = metrics;
     this.keys = keys;
@@ -71,13 +73,14 @@ public final class HttpApiServer implements AutoCloseable {
 
   /**
    * Binds {@code host:port} (0 picks a free port). Every route but {@code /health} needs one of
-   * {@code keys} ({@code Authorization: Bearer <key>}) when there are keys.
+   * {@code keys} ({@code Authorization: Bearer <key>}) when there are keys. Media inline in a
+   * chat request (data: URLs, decoded) are capped at {@code maxInlineMediaBytes} in all.
    *
    * @throws IOException if the port cannot be bound
    */
-  public static HttpApiServer start(String host, int port, Engine engine, Metrics metrics, ApiKeys keys)
-      throws IOException {
-    HttpApiServer s = new HttpApiServer(engine, metrics, keys);
+  public static HttpApiServer start(String host, int port, Engine engine, Metrics metrics, ApiKeys keys,
+      long maxInlineMediaBytes) throws IOException {
+    HttpApiServer s = new HttpApiServer(engine, metrics, keys, maxInlineMediaBytes);
     try {
       s.server = new ServerBootstrap()
           .group(s.boss, s.workers)
@@ -117,6 +120,11 @@ public final class HttpApiServer implements AutoCloseable {
 
   boolean isDraining() {
     return draining;
+  }
+
+  /** The cap of media inline in one chat request. */
+  long maxInlineMediaBytes() {
+    return maxInlineMediaBytes;
   }
 
   Engine engine() {

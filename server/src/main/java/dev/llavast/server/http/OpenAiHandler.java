@@ -142,7 +142,8 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
     Engine engine = door.engine();
     String id = "chatcmpl-" + HexFormat.of().formatHex(randomBytes());
-    ChatRequests.Chat chat = ChatRequests.parse(body, engine.modelName(), engine, id, tenant);
+    ChatRequests.Chat chat = ChatRequests.parse(body, engine.modelName(), engine, id, tenant,
+        door.maxInlineMediaBytes());
     Answer answer = new Answer(ctx, id, chat, keepAlive);
     door.started();
     ChannelFutureListener onClose = f -> answer.clientGone();

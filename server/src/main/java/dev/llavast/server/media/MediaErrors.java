@@ -35,6 +35,18 @@ public final class MediaErrors {
     };
   }
 
+  /**
+   * The error for media sent inline in a request (not uploaded) over their cap: the one rule both
+   * doors apply. {@code field} names the request field, {@code limit} goes into the ErrorInfo.
+   */
+  public static ApiException inlineTooLarge(String field, long bytes, long limit,
+      java.util.List<dev.llavast.server.errors.FieldViolation> violations) {
+    return ApiException.builder(Reason.MEDIA_TOO_LARGE, "inline media of " + bytes + " bytes is over the limit of "
+        + limit + " bytes; upload it with UploadMedia and refer to its media id")
+        .violation(field, "is " + bytes + " bytes, more than the inline limit of " + limit)
+        .violations(violations).metadata("limit_bytes", Long.toString(limit)).build();
+  }
+
   /** The API error for any failure of media work: media failures mapped, the rest unchanged. */
   public static Throwable map(Throwable t) {
     Throwable c = unwrap(t);
