@@ -60,8 +60,17 @@ public final class FeatureCache {
     });
     boolean hit = !loaded[0];
     metrics.featureCacheRequests.labelValues(hit ? "hit" : "miss").inc();
-    // thenApply gives a dependent future: cancelling it leaves `shared` running for the others.
-    return shared.thenApply(f -> new Lookup(f, hit));
+    // A dependent future: cancelling it leaves `shared` running for the others. A failed load
+    // leaves the cache before any waiter sees the failure (Caffeine's own removal runs after the
+    // dependents registered later), so a request that follows one that failed loads again.
+    return shared.handle((f, e) -> {
+      if (e != null) {
+        cache.asMap().remove(mediaKey, shared);
+        throw e instanceof java.util.concurrent.CompletionException c ? c
+            : new java.util.concurrent.CompletionException(e);
+      }
+      return new Lookup(f, hit);
+    });
   }
 
   /** The cached features if present and complete. */
