@@ -8,9 +8,9 @@ import java.util.concurrent.LinkedBlockingQueue;
 
 /**
  * A streaming answer as a blocking iterator: zero or more {@link Delta}s, then one {@link Answer}.
- * A failed call throws {@link LlavaStException} from {@link #hasNext()}/{@link #next()}.
- * {@link #close()} before the end cancels the call on the server. Messages are pulled with gRPC
- * flow control: the server is asked for the next message only after the previous one was taken.
+ * A failed call throws {@link LlavaStException} from {@link #hasNext()}/{@link #next()}. {@link
+ * #close()} before the end cancels the call on the server. Messages are pulled with gRPC flow
+ * control: the server is asked for the next message only after the previous one was taken.
  *
  * <p>Thread-safety: iterate from one thread; {@link #close()} may be called from any thread.
  */
@@ -59,8 +59,15 @@ public final class AnswerStream implements Iterator<StreamEvent>, AutoCloseable 
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         close();
-        throw new LlavaStException(io.grpc.Status.Code.CANCELLED, "CANCELLED", "interrupted while waiting for the stream",
-            java.util.Map.of(), java.util.List.of(), null, 1, e);
+        throw new LlavaStException(
+            io.grpc.Status.Code.CANCELLED,
+            "CANCELLED",
+            "interrupted while waiting for the stream",
+            java.util.Map.of(),
+            java.util.List.of(),
+            null,
+            1,
+            e);
       }
     }
     if (head == COMPLETED) {

@@ -18,7 +18,11 @@ final class Convert {
   }
 
   static Box box(dev.llavast.api.v1.Box b) {
-    return new Box(boxCoordinate(b.getX1()), boxCoordinate(b.getY1()), boxCoordinate(b.getX2()), boxCoordinate(b.getY2()));
+    return new Box(
+        boxCoordinate(b.getX1()),
+        boxCoordinate(b.getY1()),
+        boxCoordinate(b.getX2()),
+        boxCoordinate(b.getY2()));
   }
 
   static Span span(dev.llavast.api.v1.Span s) {
@@ -30,14 +34,18 @@ final class Convert {
   }
 
   static Coordinate coordinate(dev.llavast.api.v1.Coordinate c) {
-    CoordinateValue v = switch (c.getValueCase()) {
-      case TIMESTAMP -> timestamp(c.getTimestamp());
-      case SPAN -> span(c.getSpan());
-      case BOX -> box(c.getBox());
-      case TIMED_BOX -> timedBox(c.getTimedBox());
-      case VALUE_NOT_SET -> throw new IllegalArgumentException(
-          "coordinate at text offset " + c.getTextOffsetBytes() + " has no value; expected one of timestamp, span, box, timed_box");
-    };
+    CoordinateValue v =
+        switch (c.getValueCase()) {
+          case TIMESTAMP -> timestamp(c.getTimestamp());
+          case SPAN -> span(c.getSpan());
+          case BOX -> box(c.getBox());
+          case TIMED_BOX -> timedBox(c.getTimedBox());
+          case VALUE_NOT_SET ->
+              throw new IllegalArgumentException(
+                  "coordinate at text offset "
+                      + c.getTextOffsetBytes()
+                      + " has no value; expected one of timestamp, span, box, timed_box");
+        };
     return new Coordinate(v, c.getTextOffsetBytes());
   }
 
@@ -50,14 +58,16 @@ final class Convert {
   }
 
   static Delta delta(GenerateDelta d) {
-    return new Delta(d.getText(), d.getTokenIdsList(), d.getLogprobsList(), coordinates(d.getCoordinatesList()));
+    return new Delta(
+        d.getText(), d.getTokenIdsList(), d.getLogprobsList(), coordinates(d.getCoordinatesList()));
   }
 
   static StreamEvent event(GenerateStreamResponse r) {
     return switch (r.getEventCase()) {
       case DELTA -> delta(r.getDelta());
       case FINAL -> Answer.of(r.getFinal());
-      case EVENT_NOT_SET -> throw new IllegalArgumentException("stream message has neither delta nor final");
+      case EVENT_NOT_SET ->
+          throw new IllegalArgumentException("stream message has neither delta nor final");
     };
   }
 }

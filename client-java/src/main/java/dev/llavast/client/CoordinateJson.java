@@ -5,9 +5,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /**
  * One coordinate group as the client's JSON outputs write it (the CLI's {@code --json} answers and
- * {@code eval}'s predictions): {@code type} ({@code time}, {@code span}, {@code box},
- * {@code timed_box}); times as {@code seconds}, {@code media_seconds}, {@code normalized},
- * {@code bin}; boxes as {@code x1_px}…, {@code x1_normalized}…, {@code x1_bin}…. Stateless.
+ * {@code eval}'s predictions): {@code type} ({@code time}, {@code span}, {@code box}, {@code
+ * timed_box}); times as {@code seconds}, {@code media_seconds}, {@code normalized}, {@code bin};
+ * boxes as {@code x1_px}…, {@code x1_normalized}…, {@code x1_bin}…. Stateless.
  */
 public final class CoordinateJson {
   private CoordinateJson() {}

@@ -1,4 +1,6 @@
 package dev.llavast.client;
 
-/** The value of one structured coordinate in generated text: a time, a span, a box or a timed box. */
+/**
+ * The value of one structured coordinate in generated text: a time, a span, a box or a timed box.
+ */
 public sealed interface CoordinateValue permits Timestamp, Span, Box, TimedBox {}

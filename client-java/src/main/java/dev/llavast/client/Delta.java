@@ -10,7 +10,8 @@ import java.util.List;
  * @param logprobs their log-probabilities (empty unless requested)
  * @param coordinates coordinate groups completed by this delta
  */
-public record Delta(String text, List<Integer> tokenIds, List<Float> logprobs, List<Coordinate> coordinates)
+public record Delta(
+    String text, List<Integer> tokenIds, List<Float> logprobs, List<Coordinate> coordinates)
     implements StreamEvent {
   public Delta {
     tokenIds = List.copyOf(tokenIds);

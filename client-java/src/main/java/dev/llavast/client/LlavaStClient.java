@@ -43,7 +43,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
@@ -67,11 +66,13 @@ import java.util.function.Function;
 public final class LlavaStClient implements AutoCloseable {
   /**
    * Request header with the media id, so an L7 proxy can route every call about one video to the
-   * same replica (its feature and prefix caches). Same value as the server's
-   * {@code ServerConfig.MEDIA_ID_HEADER}, repeated here because the client does not depend on the server.
+   * same replica (its feature and prefix caches). Same value as the server's {@code
+   * ServerConfig.MEDIA_ID_HEADER}, repeated here because the client does not depend on the server.
    */
   public static final String MEDIA_ID_HEADER = "x-media-id";
-  static final Metadata.Key<String> MEDIA_ID_KEY = Metadata.Key.of(MEDIA_ID_HEADER, Metadata.ASCII_STRING_MARSHALLER);
+
+  static final Metadata.Key<String> MEDIA_ID_KEY =
+      Metadata.Key.of(MEDIA_ID_HEADER, Metadata.ASCII_STRING_MARSHALLER);
 
   private final Channel channel;
   private final ManagedChannel ownedChannel;
@@ -80,8 +81,10 @@ public final class LlavaStClient implements AutoCloseable {
   private final RetryPolicy retry;
   private final ScheduledExecutorService scheduler;
   private final DoubleSupplier random;
+
   /** Calls that have not ended; closing the client cancels them. */
-  private final java.util.Set<RetryingCall<?, ?>> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final java.util.Set<RetryingCall<?, ?>> live =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   private LlavaStClient(Builder b) {
     if (b.channel != null) {
@@ -89,10 +92,12 @@ public final class LlavaStClient implements AutoCloseable {
       this.ownedChannel = null;
     } else {
       Objects.requireNonNull(b.target, "target (host:port) or channel must be set");
-      ManagedChannel mc = Grpc.newChannelBuilder(b.target,
-              b.tls ? TlsChannelCredentials.create() : InsecureChannelCredentials.create())
-          .maxInboundMessageSize(64 << 20)
-          .build();
+      ManagedChannel mc =
+          Grpc.newChannelBuilder(
+                  b.target,
+                  b.tls ? TlsChannelCredentials.create() : InsecureChannelCredentials.create())
+              .maxInboundMessageSize(64 << 20)
+              .build();
       this.channel = mc;
       this.ownedChannel = mc;
     }
@@ -100,11 +105,13 @@ public final class LlavaStClient implements AutoCloseable {
     this.uploadDeadline = b.uploadDeadline;
     this.retry = b.retry;
     this.random = b.random;
-    this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "llavast-client-retry");
-      t.setDaemon(true);
-      return t;
-    });
+    this.scheduler =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "llavast-client-retry");
+              t.setDaemon(true);
+              return t;
+            });
   }
 
   public static Builder builder() {
@@ -185,7 +192,9 @@ public final class LlavaStClient implements AutoCloseable {
 
   /** Same, limited to {@code maxNewTokens} generated tokens. */
   public static GenerateRequest question(String mediaId, String text, int maxNewTokens) {
-    return question(mediaId, text).setSampling(SamplingParams.newBuilder().setMaxNewTokens(maxNewTokens)).build();
+    return question(mediaId, text)
+        .setSampling(SamplingParams.newBuilder().setMaxNewTokens(maxNewTokens))
+        .build();
   }
 
   // ---------------------------------------------------------------- generation
@@ -193,8 +202,11 @@ public final class LlavaStClient implements AutoCloseable {
   /** Runs one request and returns its final result. Blocks; any thread. */
   public Answer generate(GenerateRequest request) {
     String mediaId = mediaIdOf(request.getMedia());
-    GenerateFinal f = blocking(mediaId, () -> GenerationServiceGrpc.newBlockingStub(channel),
-        s -> s.generate(request));
+    GenerateFinal f =
+        blocking(
+            mediaId,
+            () -> GenerationServiceGrpc.newBlockingStub(channel),
+            s -> s.generate(request));
     return Answer.of(f);
   }
 
@@ -202,29 +214,39 @@ public final class LlavaStClient implements AutoCloseable {
   public CompletableFuture<Answer> generateAsync(GenerateRequest request) {
     String mediaId = mediaIdOf(request.getMedia());
     CompletableFuture<Answer> out = new CompletableFuture<>();
-    RetryingCall<GenerateRequest, GenerateFinal> call = new RetryingCall<>(
-        obs -> stub(GenerationServiceGrpc.newStub(channel), mediaId, deadline).generate(request, obs),
-        retry, scheduler, new StreamObserver<>() {
-          @Override
-          public void onNext(GenerateFinal value) {
-            out.complete(Answer.of(value));
-          }
+    RetryingCall<GenerateRequest, GenerateFinal> call =
+        new RetryingCall<>(
+            obs ->
+                stub(GenerationServiceGrpc.newStub(channel), mediaId, deadline)
+                    .generate(request, obs),
+            retry,
+            scheduler,
+            new StreamObserver<>() {
+              @Override
+              public void onNext(GenerateFinal value) {
+                out.complete(Answer.of(value));
+              }
 
-          @Override
-          public void onError(Throwable t) {
-            out.completeExceptionally(t);
-          }
+              @Override
+              public void onError(Throwable t) {
+                out.completeExceptionally(t);
+              }
 
-          @Override
-          public void onCompleted() {
-            out.completeExceptionally(new IllegalStateException("Generate completed without a response"));
+              @Override
+              public void onCompleted() {
+                out.completeExceptionally(
+                    new IllegalStateException("Generate completed without a response"));
+              }
+            },
+            random,
+            System::nanoTime,
+            false);
+    out.whenComplete(
+        (a, t) -> {
+          if (out.isCancelled()) {
+            call.cancel("future cancelled");
           }
-        }, random, System::nanoTime, false);
-    out.whenComplete((a, t) -> {
-      if (out.isCancelled()) {
-        call.cancel("future cancelled");
-      }
-    });
+        });
     track(call).start();
     return out;
   }
@@ -233,9 +255,17 @@ public final class LlavaStClient implements AutoCloseable {
   public AnswerStream generateStream(GenerateRequest request) {
     String mediaId = mediaIdOf(request.getMedia());
     AnswerStream stream = new AnswerStream();
-    RetryingCall<GenerateRequest, GenerateStreamResponse> call = new RetryingCall<>(
-        obs -> stub(GenerationServiceGrpc.newStub(channel), mediaId, deadline).generateStream(request, obs),
-        retry, scheduler, stream.sink(), random, System::nanoTime, true);
+    RetryingCall<GenerateRequest, GenerateStreamResponse> call =
+        new RetryingCall<>(
+            obs ->
+                stub(GenerationServiceGrpc.newStub(channel), mediaId, deadline)
+                    .generateStream(request, obs),
+            retry,
+            scheduler,
+            stream.sink(),
+            random,
+            System::nanoTime,
+            true);
     stream.bind(call);
     track(call).start();
     return stream;
@@ -244,17 +274,28 @@ public final class LlavaStClient implements AutoCloseable {
   /** Streams the answer to a listener. Any thread. */
   public Cancellable generateStream(GenerateRequest request, StreamListener listener) {
     String mediaId = mediaIdOf(request.getMedia());
-    RetryingCall<GenerateRequest, GenerateStreamResponse> call = new RetryingCall<>(
-        obs -> stub(GenerationServiceGrpc.newStub(channel), mediaId, deadline).generateStream(request, obs),
-        retry, scheduler, toListener(listener), random, System::nanoTime, false);
+    RetryingCall<GenerateRequest, GenerateStreamResponse> call =
+        new RetryingCall<>(
+            obs ->
+                stub(GenerationServiceGrpc.newStub(channel), mediaId, deadline)
+                    .generateStream(request, obs),
+            retry,
+            scheduler,
+            toListener(listener),
+            random,
+            System::nanoTime,
+            false);
     track(call).start();
     return () -> call.cancel("cancelled by the client");
   }
 
   /** Aborts a running request by its request id, from any connection; true if it was found. */
   public boolean abort(String requestId) {
-    return blocking("", () -> GenerationServiceGrpc.newBlockingStub(channel),
-        s -> s.abort(AbortRequest.newBuilder().setRequestId(requestId).build())).getFound();
+    return blocking(
+            "",
+            () -> GenerationServiceGrpc.newBlockingStub(channel),
+            s -> s.abort(AbortRequest.newBuilder().setRequestId(requestId).build()))
+        .getFound();
   }
 
   static StreamObserver<GenerateStreamResponse> toListener(StreamListener l) {
@@ -287,8 +328,8 @@ public final class LlavaStClient implements AutoCloseable {
   }
 
   /**
-   * Uploads a file in chunks. The sha256 id is computed locally first; with
-   * {@code skipIfPresent} a GetMedia finding that id skips the upload. Blocks; any thread.
+   * Uploads a file in chunks. The sha256 id is computed locally first; with {@code skipIfPresent} a
+   * GetMedia finding that id skips the upload. Blocks; any thread.
    */
   public UploadResult upload(Path file, UploadOptions options) {
     long size;
@@ -307,16 +348,25 @@ public final class LlavaStClient implements AutoCloseable {
       }
     }
     MediaKind kind = options.kind() != null ? options.kind() : kindOf(file);
-    UploadHeader header = UploadHeader.newBuilder()
-        .setKind(kind)
-        .setLabel(options.label() != null ? options.label() : file.getFileName().toString())
-        .setExpectedSizeBytes(size)
-        .build();
+    UploadHeader header =
+        UploadHeader.newBuilder()
+            .setKind(kind)
+            .setLabel(options.label() != null ? options.label() : file.getFileName().toString())
+            .setExpectedSizeBytes(size)
+            .build();
     int chunk = options.chunkBytes();
-    UploadResult r = uploadWithRetry(localId, header, size, () -> new FileChunks(file, chunk), options.progress());
+    UploadResult r =
+        uploadWithRetry(
+            localId, header, size, () -> new FileChunks(file, chunk), options.progress());
     if (!r.mediaId().equals(localId)) {
-      throw new IllegalStateException("server media id " + r.mediaId() + " differs from the local sha256 " + localId
-          + " of " + file + "; the file changed during the upload or the server hashes differently");
+      throw new IllegalStateException(
+          "server media id "
+              + r.mediaId()
+              + " differs from the local sha256 "
+              + localId
+              + " of "
+              + file
+              + "; the file changed during the upload or the server hashes differently");
     }
     return r;
   }
@@ -325,25 +375,39 @@ public final class LlavaStClient implements AutoCloseable {
    * Uploads pre-decoded frames (each an encoded JPEG or PNG) as one MEDIA_KIND_FRAMES item, one
    * frame per message. Blocks; any thread.
    */
-  public UploadResult uploadFrames(List<byte[]> images, double fps, String label, UploadProgress progress) {
+  public UploadResult uploadFrames(
+      List<byte[]> images, double fps, String label, UploadProgress progress) {
     if (images.isEmpty() || !(fps > 0)) {
-      throw new IllegalArgumentException("need at least one frame and fps > 0, got " + images.size() + " frames, fps " + fps);
+      throw new IllegalArgumentException(
+          "need at least one frame and fps > 0, got " + images.size() + " frames, fps " + fps);
     }
     long total = 0;
     for (byte[] img : images) {
       total += img.length;
     }
-    UploadHeader header = UploadHeader.newBuilder().setKind(MediaKind.MEDIA_KIND_FRAMES).setFramesFps(fps)
-        .setLabel(label == null ? "" : label).setExpectedSizeBytes(total).build();
-    return uploadWithRetry("", header, total, () -> images.stream().map(ByteString::copyFrom).iterator(),
+    UploadHeader header =
+        UploadHeader.newBuilder()
+            .setKind(MediaKind.MEDIA_KIND_FRAMES)
+            .setFramesFps(fps)
+            .setLabel(label == null ? "" : label)
+            .setExpectedSizeBytes(total)
+            .build();
+    return uploadWithRetry(
+        "",
+        header,
+        total,
+        () -> images.stream().map(ByteString::copyFrom).iterator(),
         progress == null ? UploadProgress.NONE : progress);
   }
 
   /** The media's metadata, or empty if the server does not know it. Blocks; any thread. */
   public Optional<MediaInfo> getMedia(String mediaId) {
     try {
-      return Optional.of(blocking(mediaId, () -> MediaServiceGrpc.newBlockingStub(channel),
-          s -> s.getMedia(GetMediaRequest.newBuilder().setMediaId(mediaId).build())));
+      return Optional.of(
+          blocking(
+              mediaId,
+              () -> MediaServiceGrpc.newBlockingStub(channel),
+              s -> s.getMedia(GetMediaRequest.newBuilder().setMediaId(mediaId).build())));
     } catch (LlavaStException e) {
       if (e.code() == Status.Code.NOT_FOUND) {
         return Optional.empty();
@@ -354,13 +418,17 @@ public final class LlavaStClient implements AutoCloseable {
 
   /** Deletes a media item; returns the bytes released. Blocks; any thread. */
   public long deleteMedia(String mediaId) {
-    return blocking(mediaId, () -> MediaServiceGrpc.newBlockingStub(channel),
-        s -> s.deleteMedia(DeleteMediaRequest.newBuilder().setMediaId(mediaId).build())).getReleasedBytes();
+    return blocking(
+            mediaId,
+            () -> MediaServiceGrpc.newBlockingStub(channel),
+            s -> s.deleteMedia(DeleteMediaRequest.newBuilder().setMediaId(mediaId).build()))
+        .getReleasedBytes();
   }
 
   static MediaKind kindOf(Path file) {
     String n = file.getFileName().toString().toLowerCase(Locale.ROOT);
-    return n.endsWith(".jpg") || n.endsWith(".jpeg") || n.endsWith(".png") ? MediaKind.MEDIA_KIND_IMAGE
+    return n.endsWith(".jpg") || n.endsWith(".jpeg") || n.endsWith(".png")
+        ? MediaKind.MEDIA_KIND_IMAGE
         : MediaKind.MEDIA_KIND_VIDEO;
   }
 
@@ -369,7 +437,8 @@ public final class LlavaStClient implements AutoCloseable {
   }
 
   /** A file read in chunks; closed by the upload when it ends, normally or not. Not thread-safe. */
-  private static final class FileChunks implements java.util.Iterator<ByteString>, java.io.Closeable {
+  private static final class FileChunks
+      implements java.util.Iterator<ByteString>, java.io.Closeable {
     private final Path file;
     private final InputStream in;
     private final int chunkBytes;
@@ -412,7 +481,11 @@ public final class LlavaStClient implements AutoCloseable {
     }
   }
 
-  private UploadResult uploadWithRetry(String mediaId, UploadHeader header, long total, ChunkSource chunks,
+  private UploadResult uploadWithRetry(
+      String mediaId,
+      UploadHeader header,
+      long total,
+      ChunkSource chunks,
       UploadProgress progress) {
     long start = System.nanoTime();
     int attempt = 0;
@@ -430,41 +503,50 @@ public final class LlavaStClient implements AutoCloseable {
     }
   }
 
-  private MediaInfo uploadOnce(String mediaId, UploadHeader header, long total, ChunkSource source,
-      UploadProgress progress, int[] sentChunks) {
+  private MediaInfo uploadOnce(
+      String mediaId,
+      UploadHeader header,
+      long total,
+      ChunkSource source,
+      UploadProgress progress,
+      int[] sentChunks) {
     CompletableFuture<MediaInfo> result = new CompletableFuture<>();
     Object ready = new Object();
-    ClientResponseObserver<UploadMediaRequest, MediaInfo> obs = new ClientResponseObserver<>() {
-      @Override
-      public void beforeStart(ClientCallStreamObserver<UploadMediaRequest> rs) {
-        rs.setOnReadyHandler(() -> {
-          synchronized (ready) {
-            ready.notifyAll();
+    ClientResponseObserver<UploadMediaRequest, MediaInfo> obs =
+        new ClientResponseObserver<>() {
+          @Override
+          public void beforeStart(ClientCallStreamObserver<UploadMediaRequest> rs) {
+            rs.setOnReadyHandler(
+                () -> {
+                  synchronized (ready) {
+                    ready.notifyAll();
+                  }
+                });
           }
-        });
-      }
 
-      @Override
-      public void onNext(MediaInfo value) {
-        result.complete(value);
-      }
+          @Override
+          public void onNext(MediaInfo value) {
+            result.complete(value);
+          }
 
-      @Override
-      public void onError(Throwable t) {
-        result.completeExceptionally(t);
-        synchronized (ready) {
-          ready.notifyAll();
-        }
-      }
+          @Override
+          public void onError(Throwable t) {
+            result.completeExceptionally(t);
+            synchronized (ready) {
+              ready.notifyAll();
+            }
+          }
 
-      @Override
-      public void onCompleted() {
-        result.completeExceptionally(new IllegalStateException("UploadMedia completed without MediaInfo"));
-      }
-    };
+          @Override
+          public void onCompleted() {
+            result.completeExceptionally(
+                new IllegalStateException("UploadMedia completed without MediaInfo"));
+          }
+        };
     @SuppressWarnings("unchecked")
-    ClientCallStreamObserver<UploadMediaRequest> req = (ClientCallStreamObserver<UploadMediaRequest>)
-        stub(MediaServiceGrpc.newStub(channel), mediaId, uploadDeadline).uploadMedia(obs);
+    ClientCallStreamObserver<UploadMediaRequest> req =
+        (ClientCallStreamObserver<UploadMediaRequest>)
+            stub(MediaServiceGrpc.newStub(channel), mediaId, uploadDeadline).uploadMedia(obs);
     java.util.Iterator<ByteString> it = null;
     try {
       req.onNext(UploadMediaRequest.newBuilder().setHeader(header).build());
@@ -492,10 +574,12 @@ public final class LlavaStClient implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       req.cancel("interrupted", e);
-      throw LlavaStException.from(Status.CANCELLED.withDescription("upload interrupted").asRuntimeException());
+      throw LlavaStException.from(
+          Status.CANCELLED.withDescription("upload interrupted").asRuntimeException());
     } catch (IOException | UncheckedIOException e) {
       req.cancel("cannot read the media", e);
-      throw new UncheckedIOException(e instanceof IOException io ? io : ((UncheckedIOException) e).getCause());
+      throw new UncheckedIOException(
+          e instanceof IOException io ? io : ((UncheckedIOException) e).getCause());
     } catch (ExecutionException e) {
       throw LlavaStException.from(e.getCause());
     } finally {
@@ -511,7 +595,9 @@ public final class LlavaStClient implements AutoCloseable {
 
   // ---------------------------------------------------------------- sessions
 
-  /** Uploads the video (skipped if the server has it) and opens a session on it. Blocks; any thread. */
+  /**
+   * Uploads the video (skipped if the server has it) and opens a session on it. Blocks; any thread.
+   */
   public VideoSession openSession(Path video) {
     return openSession(video, UploadOptions.defaults());
   }
@@ -522,32 +608,57 @@ public final class LlavaStClient implements AutoCloseable {
 
   /** Opens a session on an uploaded media item. Blocks; any thread. */
   public VideoSession openSession(String mediaId) {
-    return openSession(CreateSessionRequest.newBuilder().setMedia(MediaRef.newBuilder().setMediaId(mediaId)).build());
+    return openSession(
+        CreateSessionRequest.newBuilder()
+            .setMedia(MediaRef.newBuilder().setMediaId(mediaId))
+            .build());
   }
 
-  /** Opens a session with full control of the request (clip, system prompt, ttl). Blocks; any thread. */
+  /**
+   * Opens a session with full control of the request (clip, system prompt, ttl). Blocks; any
+   * thread.
+   */
   public VideoSession openSession(CreateSessionRequest request) {
     String mediaId = mediaIdOf(request.getMedia());
-    SessionInfo info = blocking(mediaId, () -> SessionServiceGrpc.newBlockingStub(channel),
-        s -> s.createSession(request));
+    SessionInfo info =
+        blocking(
+            mediaId,
+            () -> SessionServiceGrpc.newBlockingStub(channel),
+            s -> s.createSession(request));
     return new VideoSession(this, info);
   }
 
   SessionInfo closeSession(String sessionId, String mediaId) {
-    return blocking(mediaId, () -> SessionServiceGrpc.newBlockingStub(channel),
-        s -> s.closeSession(dev.llavast.api.v1.CloseSessionRequest.newBuilder().setSessionId(sessionId).build()));
+    return blocking(
+        mediaId,
+        () -> SessionServiceGrpc.newBlockingStub(channel),
+        s ->
+            s.closeSession(
+                dev.llavast.api.v1.CloseSessionRequest.newBuilder()
+                    .setSessionId(sessionId)
+                    .build()));
   }
 
   SessionInfo getSession(String sessionId, String mediaId) {
-    return blocking(mediaId, () -> SessionServiceGrpc.newBlockingStub(channel),
-        s -> s.getSession(dev.llavast.api.v1.GetSessionRequest.newBuilder().setSessionId(sessionId).build()));
+    return blocking(
+        mediaId,
+        () -> SessionServiceGrpc.newBlockingStub(channel),
+        s ->
+            s.getSession(
+                dev.llavast.api.v1.GetSessionRequest.newBuilder().setSessionId(sessionId).build()));
   }
 
   AnswerStream ask(dev.llavast.api.v1.AskRequest request, String mediaId) {
     AnswerStream stream = new AnswerStream();
-    RetryingCall<dev.llavast.api.v1.AskRequest, GenerateStreamResponse> call = new RetryingCall<>(
-        obs -> stub(SessionServiceGrpc.newStub(channel), mediaId, deadline).ask(request, obs),
-        retry, scheduler, stream.sink(), random, System::nanoTime, true);
+    RetryingCall<dev.llavast.api.v1.AskRequest, GenerateStreamResponse> call =
+        new RetryingCall<>(
+            obs -> stub(SessionServiceGrpc.newStub(channel), mediaId, deadline).ask(request, obs),
+            retry,
+            scheduler,
+            stream.sink(),
+            random,
+            System::nanoTime,
+            true);
     stream.bind(call);
     track(call).start();
     return stream;
@@ -556,12 +667,16 @@ public final class LlavaStClient implements AutoCloseable {
   // ---------------------------------------------------------------- admin
 
   public ModelInfo modelInfo() {
-    return blocking("", () -> AdminServiceGrpc.newBlockingStub(channel),
+    return blocking(
+        "",
+        () -> AdminServiceGrpc.newBlockingStub(channel),
         s -> s.getModelInfo(GetModelInfoRequest.getDefaultInstance()));
   }
 
   public ServerStatus serverStatus() {
-    return blocking("", () -> AdminServiceGrpc.newBlockingStub(channel),
+    return blocking(
+        "",
+        () -> AdminServiceGrpc.newBlockingStub(channel),
         s -> s.getServerStatus(GetServerStatusRequest.getDefaultInstance()));
   }
 
@@ -590,8 +705,8 @@ public final class LlavaStClient implements AutoCloseable {
   }
 
   /** A unary call with retries, in the calling thread. */
-  private <S extends AbstractStub<S>, T> T blocking(String mediaId, java.util.function.Supplier<S> stubs,
-      Function<S, T> call) {
+  private <S extends AbstractStub<S>, T> T blocking(
+      String mediaId, java.util.function.Supplier<S> stubs, Function<S, T> call) {
     long start = System.nanoTime();
     int attempt = 0;
     while (true) {
@@ -650,5 +765,4 @@ public final class LlavaStClient implements AutoCloseable {
       }
     }
   }
-
 }

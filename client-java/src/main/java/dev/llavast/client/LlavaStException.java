@@ -20,10 +20,13 @@ import java.util.Optional;
  */
 public class LlavaStException extends RuntimeException {
   private static final long serialVersionUID = 1L;
+
   /** {@code ErrorInfo.domain} of the errors of LLaVA-ST Serve. */
   public static final String DOMAIN = "llavast.dev";
 
-  /** One bad request field: its path in the request (e.g. {@code sampling.top_p}) and what is wrong. */
+  /**
+   * One bad request field: its path in the request (e.g. {@code sampling.top_p}) and what is wrong.
+   */
   public record FieldViolation(String field, String description) {}
 
   private final Status.Code code;
@@ -35,10 +38,22 @@ public class LlavaStException extends RuntimeException {
   private final int attempts;
   private final String statusMessage;
 
-  public LlavaStException(Status.Code code, String reasonName, String message, Map<String, String> metadata,
-      List<FieldViolation> violations, Duration retryDelay, int attempts, Throwable cause) {
-    super(code + (reasonName.isEmpty() ? "" : " / " + reasonName) + ": " + message
-        + (attempts > 1 ? " (after " + attempts + " attempts)" : ""), cause);
+  public LlavaStException(
+      Status.Code code,
+      String reasonName,
+      String message,
+      Map<String, String> metadata,
+      List<FieldViolation> violations,
+      Duration retryDelay,
+      int attempts,
+      Throwable cause) {
+    super(
+        code
+            + (reasonName.isEmpty() ? "" : " / " + reasonName)
+            + ": "
+            + message
+            + (attempts > 1 ? " (after " + attempts + " attempts)" : ""),
+        cause);
     this.code = code;
     this.reasonName = reasonName;
     this.reason = Reason.fromName(reasonName);
@@ -94,7 +109,8 @@ public class LlavaStException extends RuntimeException {
     if (n == attempts) {
       return this;
     }
-    return new LlavaStException(code, reasonName, statusMessage, metadata, violations, retryDelay, n, getCause());
+    return new LlavaStException(
+        code, reasonName, statusMessage, metadata, violations, retryDelay, n, getCause());
   }
 
   /** Lifts any failure of a call into a LlavaStException (UNKNOWN code for non-gRPC failures). */
@@ -128,7 +144,8 @@ public class LlavaStException extends RuntimeException {
             metadata = info.getMetadataMap();
           }
         } else if (any.is(BadRequest.class)) {
-          for (BadRequest.FieldViolation v : any.unpack(BadRequest.class).getFieldViolationsList()) {
+          for (BadRequest.FieldViolation v :
+              any.unpack(BadRequest.class).getFieldViolationsList()) {
             violations.add(new FieldViolation(v.getField(), v.getDescription()));
           }
         } else if (any.is(RetryInfo.class)) {
@@ -139,8 +156,13 @@ public class LlavaStException extends RuntimeException {
         // a malformed detail is not worth failing the error path for; the status code still stands
       }
     }
-    String msg = status.getDescription() != null ? status.getDescription()
-        : (status.getCause() != null ? String.valueOf(status.getCause()) : status.getCode().name());
-    return new LlavaStException(status.getCode(), reasonName, msg, metadata, violations, retry, 1, t);
+    String msg =
+        status.getDescription() != null
+            ? status.getDescription()
+            : (status.getCause() != null
+                ? String.valueOf(status.getCause())
+                : status.getCode().name());
+    return new LlavaStException(
+        status.getCode(), reasonName, msg, metadata, violations, retry, 1, t);
   }
 }

@@ -8,7 +8,10 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
-/** Content ids as the server computes them: {@code "sha256:" + lowercase hex}. Stateless; any thread. */
+/**
+ * Content ids as the server computes them: {@code "sha256:" + lowercase hex}. Stateless; any
+ * thread.
+ */
 public final class MediaIds {
   public static final String PREFIX = "sha256:";
 

@@ -1,10 +1,10 @@
 package dev.llavast.client;
 
 /**
- * The server's machine-readable error reason ({@code google.rpc.ErrorInfo.reason}, domain
- * {@value LlavaStException#DOMAIN}), mirroring {@code llavast.v1.ErrorReason} without its prefix.
- * {@link #UNKNOWN} when the error carried no ErrorInfo of our domain (a proxy, a transport failure)
- * or a reason this client does not know yet ({@link LlavaStException#reasonName()} keeps the raw name).
+ * The server's machine-readable error reason ({@code google.rpc.ErrorInfo.reason}, domain {@value
+ * LlavaStException#DOMAIN}), mirroring {@code llavast.v1.ErrorReason} without its prefix. {@link
+ * #UNKNOWN} when the error carried no ErrorInfo of our domain (a proxy, a transport failure) or a
+ * reason this client does not know yet ({@link LlavaStException#reasonName()} keeps the raw name).
  */
 public enum Reason {
   UNKNOWN,
@@ -27,7 +27,10 @@ public enum Reason {
   SLOW_CONSUMER,
   UNAUTHENTICATED;
 
-  /** The reason for a raw ErrorInfo reason string; {@link #UNKNOWN} for null, empty or unknown names. */
+  /**
+   * The reason for a raw ErrorInfo reason string; {@link #UNKNOWN} for null, empty or unknown
+   * names.
+   */
   public static Reason fromName(String name) {
     if (name == null || name.isEmpty()) {
       return UNKNOWN;

@@ -17,7 +17,8 @@ import java.util.function.LongSupplier;
  * for each message, then exactly one of {@code onCompleted} or {@code onError(LlavaStException)}.
  *
  * <p>Thread-safety: {@link #start()} once from any thread; {@link #cancel} and {@link #request}
- * from any thread. Downstream callbacks arrive on gRPC's executor or the retry scheduler, one at a time.
+ * from any thread. Downstream callbacks arrive on gRPC's executor or the retry scheduler, one at a
+ * time.
  */
 final class RetryingCall<ReqT, RespT> {
   /** Starts one attempt: calls the async stub with the given observer (and a fresh deadline). */
@@ -43,8 +44,14 @@ final class RetryingCall<ReqT, RespT> {
   private ClientCallStreamObserver<ReqT> current;
   private ScheduledFuture<?> pendingRetry;
 
-  RetryingCall(Starter<ReqT, RespT> starter, RetryPolicy policy, ScheduledExecutorService scheduler,
-      StreamObserver<RespT> downstream, DoubleSupplier random, LongSupplier nanoTime, boolean manualFlow) {
+  RetryingCall(
+      Starter<ReqT, RespT> starter,
+      RetryPolicy policy,
+      ScheduledExecutorService scheduler,
+      StreamObserver<RespT> downstream,
+      DoubleSupplier random,
+      LongSupplier nanoTime,
+      boolean manualFlow) {
     this.starter = starter;
     this.policy = policy;
     this.scheduler = scheduler;
@@ -55,7 +62,10 @@ final class RetryingCall<ReqT, RespT> {
     this.startNanos = nanoTime.getAsLong();
   }
 
-  /** Runs once when the call has delivered its terminal callback (the client's bookkeeping of live calls). */
+  /**
+   * Runs once when the call has delivered its terminal callback (the client's bookkeeping of live
+   * calls).
+   */
   synchronized void onFinish(Runnable r) {
     this.onFinish = r;
   }
@@ -109,8 +119,9 @@ final class RetryingCall<ReqT, RespT> {
       c.cancel(why, null);
     } else if (deliverNow) {
       finish();
-      downstream.onError(LlavaStException.from(io.grpc.Status.CANCELLED.withDescription(why).asRuntimeException())
-          .withAttempts(attempts));
+      downstream.onError(
+          LlavaStException.from(io.grpc.Status.CANCELLED.withDescription(why).asRuntimeException())
+              .withAttempts(attempts));
     }
   }
 

@@ -6,12 +6,15 @@ import dev.llavast.api.v1.MediaKind;
  * How {@link LlavaStClient#upload} sends a file.
  *
  * @param chunkBytes bytes per UploadMedia message (at most the server's {@code max_chunk_bytes})
- * @param kind media kind, or null to guess from the file extension (jpg/jpeg/png: image; else video)
+ * @param kind media kind, or null to guess from the file extension (jpg/jpeg/png: image; else
+ *     video)
  * @param label label sent to the server, or null for the file name
  * @param progress progress callback
- * @param skipIfPresent look the locally computed sha256 id up first and skip the upload if the server has it
+ * @param skipIfPresent look the locally computed sha256 id up first and skip the upload if the
+ *     server has it
  */
-public record UploadOptions(int chunkBytes, MediaKind kind, String label, UploadProgress progress, boolean skipIfPresent) {
+public record UploadOptions(
+    int chunkBytes, MediaKind kind, String label, UploadProgress progress, boolean skipIfPresent) {
   public static final int DEFAULT_CHUNK_BYTES = 1 << 20;
 
   public UploadOptions {

@@ -6,8 +6,8 @@ import dev.llavast.api.v1.SamplingParams;
 import dev.llavast.api.v1.SessionInfo;
 
 /**
- * A conversation about one uploaded video: the video is uploaded and encoded once, then each
- * {@link #ask} adds a turn. Closing it closes the server session (the media stays uploaded).
+ * A conversation about one uploaded video: the video is uploaded and encoded once, then each {@link
+ * #ask} adds a turn. Closing it closes the server session (the media stays uploaded).
  *
  * <p>Thread-safety: the server runs one Ask at a time per session (a concurrent one fails with
  * SESSION_BUSY), so use a session from one thread at a time; {@link #close()} from any thread.
@@ -44,8 +44,10 @@ public final class VideoSession implements AutoCloseable {
 
   /** Asks and streams the answer; close the stream to cancel. */
   public AnswerStream askStream(String question, int maxNewTokens) {
-    return askStream(AskRequest.newBuilder().setPrompt(Prompt.newBuilder().setText(question))
-        .setSampling(SamplingParams.newBuilder().setMaxNewTokens(maxNewTokens)));
+    return askStream(
+        AskRequest.newBuilder()
+            .setPrompt(Prompt.newBuilder().setText(question))
+            .setSampling(SamplingParams.newBuilder().setMaxNewTokens(maxNewTokens)));
   }
 
   /** Asks with a full request (task, sampling, output options); the session id is filled in. */

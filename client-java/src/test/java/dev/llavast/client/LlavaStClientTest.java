@@ -28,16 +28,19 @@ import org.junit.jupiter.api.io.TempDir;
 
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
 class LlavaStClientTest {
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
   FakeLlavaStServer server;
   LlavaStClient client;
 
   @BeforeEach
   void setUp() throws Exception {
     server = FakeLlavaStServer.start();
-    client = LlavaStClient.builder().target(server.target()).deadline(Duration.ofSeconds(10))
-        .retryPolicy(RetryPolicy.defaults().withJitter(0)).build();
+    client =
+        LlavaStClient.builder()
+            .target(server.target())
+            .deadline(Duration.ofSeconds(10))
+            .retryPolicy(RetryPolicy.defaults().withJitter(0))
+            .build();
   }
 
   @AfterEach
@@ -59,7 +62,8 @@ class LlavaStClientTest {
     Path p = dir.resolve("abc.mp4");
     Files.writeString(p, "abc", StandardCharsets.US_ASCII);
     // FIPS 180-2 test vector for "abc"
-    assertThat(MediaIds.of(p)).isEqualTo("sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assertThat(MediaIds.of(p))
+        .isEqualTo("sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     assertThat(client.upload(p).mediaId()).isEqualTo(MediaIds.of(p));
   }
 
@@ -68,17 +72,22 @@ class LlavaStClientTest {
     int size = 2 * (1 << 20) + 12345;
     Path p = video("clip.mp4", size, 1);
     List<long[]> progress = new CopyOnWriteArrayList<>();
-    UploadResult r = client.upload(p, UploadOptions.defaults().withProgress((s, t) -> progress.add(new long[] {s, t})));
+    UploadResult r =
+        client.upload(
+            p, UploadOptions.defaults().withProgress((s, t) -> progress.add(new long[] {s, t})));
 
     assertThat(r.skipped()).isFalse();
     assertThat(r.chunks()).isEqualTo(3);
     assertThat(server.chunkSizes).containsExactly(1 << 20, 1 << 20, 12345);
-    assertThat(progress).extracting(a -> a[0]).containsExactly((long) (1 << 20), 2L << 20, (long) size);
+    assertThat(progress)
+        .extracting(a -> a[0])
+        .containsExactly((long) (1 << 20), 2L << 20, (long) size);
     assertThat(progress).extracting(a -> a[1]).containsOnly((long) size);
     assertThat(r.media().getSizeBytes()).isEqualTo(size);
     assertThat(r.media().getLabel()).isEqualTo("clip.mp4");
     // the server saw the id in the routing header of the upload itself
-    assertThat(server.callsTo("UploadMedia")).extracting(FakeLlavaStServer.SeenCall::mediaIdHeader)
+    assertThat(server.callsTo("UploadMedia"))
+        .extracting(FakeLlavaStServer.SeenCall::mediaIdHeader)
         .containsExactly(r.mediaId());
 
     UploadResult again = client.upload(p);
@@ -86,7 +95,8 @@ class LlavaStClientTest {
     assertThat(again.mediaId()).isEqualTo(r.mediaId());
     assertThat(server.uploadsCompleted.get()).isEqualTo(1);
 
-    UploadResult small = client.upload(video("b.mp4", 1000, 2), UploadOptions.defaults().withChunkBytes(300));
+    UploadResult small =
+        client.upload(video("b.mp4", 1000, 2), UploadOptions.defaults().withChunkBytes(300));
     assertThat(small.chunks()).isEqualTo(4);
     assertThat(server.chunkSizes.subList(3, 7)).containsExactly(300, 300, 300, 100);
   }
@@ -113,7 +123,9 @@ class LlavaStClientTest {
     }
     assertThat(deltas).isEqualTo(FakeLlavaStServer.SCRIPT.size());
     assertThat(answer).isNotNull();
-    assertThat(answer.text()).isEqualTo(text.toString()).isEqualTo(String.join("", FakeLlavaStServer.SCRIPT));
+    assertThat(answer.text())
+        .isEqualTo(text.toString())
+        .isEqualTo(String.join("", FakeLlavaStServer.SCRIPT));
     assertThat(answer.finishReason()).isEqualTo(FinishReason.FINISH_REASON_STOP);
     assertThat(answer.coordinates()).isEqualTo(fromDeltas).hasSize(2);
 
@@ -131,7 +143,9 @@ class LlavaStClientTest {
     assertThat(box.y2().px()).isCloseTo(290.9091, within(1e-3));
     assertThat(answer.coordinates().get(1).describe()).isEqualTo("[65,73,323,291]px");
     assertThat(answer.coordinates().get(0).describe()).isEqualTo("2.02s-4.55s");
-    assertThat(server.callsTo("GenerateStream")).extracting(FakeLlavaStServer.SeenCall::mediaIdHeader).containsExactly(id);
+    assertThat(server.callsTo("GenerateStream"))
+        .extracting(FakeLlavaStServer.SeenCall::mediaIdHeader)
+        .containsExactly(id);
   }
 
   @Test
@@ -142,22 +156,24 @@ class LlavaStClientTest {
     Answer async = client.generateAsync(req).get(10, TimeUnit.SECONDS);
     StringBuilder viaDeltas = new StringBuilder();
     CompletableFuture<Answer> done = new CompletableFuture<>();
-    client.generateStream(req, new StreamListener() {
-      @Override
-      public void onDelta(Delta d) {
-        viaDeltas.append(d.text());
-      }
+    client.generateStream(
+        req,
+        new StreamListener() {
+          @Override
+          public void onDelta(Delta d) {
+            viaDeltas.append(d.text());
+          }
 
-      @Override
-      public void onAnswer(Answer a) {
-        done.complete(a);
-      }
+          @Override
+          public void onAnswer(Answer a) {
+            done.complete(a);
+          }
 
-      @Override
-      public void onError(LlavaStException e) {
-        done.completeExceptionally(e);
-      }
-    });
+          @Override
+          public void onError(LlavaStException e) {
+            done.completeExceptionally(e);
+          }
+        });
     Answer listened = done.get(10, TimeUnit.SECONDS);
     String expected = String.join("", FakeLlavaStServer.SCRIPT.subList(0, 6));
     assertThat(blocking.text()).isEqualTo(expected);
@@ -165,7 +181,9 @@ class LlavaStClientTest {
     assertThat(listened.text()).isEqualTo(expected).isEqualTo(viaDeltas.toString());
     assertThat(blocking.finishReason()).isEqualTo(FinishReason.FINISH_REASON_LENGTH);
     assertThat(blocking.usage().getGeneratedTokens()).isEqualTo(6);
-    assertThat(server.callsTo("Generate")).extracting(FakeLlavaStServer.SeenCall::mediaIdHeader).containsOnly(id);
+    assertThat(server.callsTo("Generate"))
+        .extracting(FakeLlavaStServer.SeenCall::mediaIdHeader)
+        .containsOnly(id);
   }
 
   @Test
@@ -191,29 +209,41 @@ class LlavaStClientTest {
 
     // and the async path
     server.overloadNext(1, Code.RESOURCE_EXHAUSTED, Duration.ofMillis(50));
-    assertThat(client.generateAsync(LlavaStClient.question(id, "q", 1)).get(10, TimeUnit.SECONDS).text()).isEqualTo("The");
+    assertThat(
+            client
+                .generateAsync(LlavaStClient.question(id, "q", 1))
+                .get(10, TimeUnit.SECONDS)
+                .text())
+        .isEqualTo("The");
   }
 
   @Test
   void givesUpWithTheReasonAfterItsAttemptBudget() throws Exception {
     String id = client.upload(video("v.mp4", 5000, 6)).mediaId();
     server.overloadNext(1000, Code.RESOURCE_EXHAUSTED, Duration.ofMillis(20));
-    try (LlavaStClient c = LlavaStClient.builder().channel(client.channel())
-        .retryPolicy(RetryPolicy.defaults().withMaxAttempts(3).withJitter(0)).build()) {
+    try (LlavaStClient c =
+        LlavaStClient.builder()
+            .channel(client.channel())
+            .retryPolicy(RetryPolicy.defaults().withMaxAttempts(3).withJitter(0))
+            .build()) {
       int before = server.callsTo("Generate").size();
       assertThatThrownBy(() -> c.generate(LlavaStClient.question(id, "q", 3)))
-          .isInstanceOfSatisfying(LlavaStException.class, e -> {
-            assertThat(e.code()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
-            assertThat(e.reason()).isEqualTo(Reason.OVERLOADED);
-            assertThat(e.attempts()).isEqualTo(3);
-            assertThat(e.retryDelay()).contains(Duration.ofMillis(20));
-            assertThat(e.getMessage()).contains("OVERLOADED").contains("after 3 attempts");
-          });
+          .isInstanceOfSatisfying(
+              LlavaStException.class,
+              e -> {
+                assertThat(e.code()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+                assertThat(e.reason()).isEqualTo(Reason.OVERLOADED);
+                assertThat(e.attempts()).isEqualTo(3);
+                assertThat(e.retryDelay()).contains(Duration.ofMillis(20));
+                assertThat(e.getMessage()).contains("OVERLOADED").contains("after 3 attempts");
+              });
       assertThat(server.callsTo("Generate").size() - before).isEqualTo(3);
 
       CompletableFuture<Answer> f = c.generateAsync(LlavaStClient.question(id, "q", 3));
-      assertThatThrownBy(() -> f.get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(LlavaStException.class)
-          .cause().hasMessageContaining("after 3 attempts");
+      assertThatThrownBy(() -> f.get(10, TimeUnit.SECONDS))
+          .hasCauseInstanceOf(LlavaStException.class)
+          .cause()
+          .hasMessageContaining("after 3 attempts");
     }
   }
 
@@ -221,23 +251,33 @@ class LlavaStClientTest {
   void givesUpWhenTheTimeBudgetWouldBePassed() throws Exception {
     String id = client.upload(video("v.mp4", 5000, 7)).mediaId();
     server.overloadNext(1000, Code.RESOURCE_EXHAUSTED, Duration.ofMillis(200));
-    try (LlavaStClient c = LlavaStClient.builder().channel(client.channel())
-        .retryPolicy(RetryPolicy.defaults().withMaxAttempts(100).withMaxElapsed(Duration.ofMillis(500)).withJitter(0))
-        .build()) {
+    try (LlavaStClient c =
+        LlavaStClient.builder()
+            .channel(client.channel())
+            .retryPolicy(
+                RetryPolicy.defaults()
+                    .withMaxAttempts(100)
+                    .withMaxElapsed(Duration.ofMillis(500))
+                    .withJitter(0))
+            .build()) {
       int before = server.callsTo("Generate").size();
       long t0 = System.nanoTime();
-      // attempts start at ~0, ~200, ~400 ms (plus the attempts' own latency); none may start after 500 ms
-      LlavaStException e = org.junit.jupiter.api.Assertions.assertThrows(LlavaStException.class,
-          () -> c.generate(LlavaStClient.question(id, "q", 3)));
+      // attempts start at ~0, ~200, ~400 ms (plus the attempts' own latency); none may start after
+      // 500 ms
+      LlavaStException e =
+          org.junit.jupiter.api.Assertions.assertThrows(
+              LlavaStException.class, () -> c.generate(LlavaStClient.question(id, "q", 3)));
       long elapsedMs = (System.nanoTime() - t0) / 1_000_000;
       List<FakeLlavaStServer.SeenCall> seen = server.callsTo("Generate");
       seen = seen.subList(before, seen.size());
       assertThat(e.reason()).isEqualTo(Reason.OVERLOADED);
       assertThat(e.attempts()).isEqualTo(seen.size()).isBetween(1, 3);
-      long lastStartMs = (seen.get(seen.size() - 1).nanoTime() - seen.get(0).nanoTime()) / 1_000_000;
+      long lastStartMs =
+          (seen.get(seen.size() - 1).nanoTime() - seen.get(0).nanoTime()) / 1_000_000;
       assertThat(lastStartMs).isLessThanOrEqualTo(500);
       for (int i = 1; i < seen.size(); i++) {
-        assertThat(seen.get(i).nanoTime() - seen.get(i - 1).nanoTime()).isGreaterThanOrEqualTo(200_000_000L);
+        assertThat(seen.get(i).nanoTime() - seen.get(i - 1).nanoTime())
+            .isGreaterThanOrEqualTo(200_000_000L);
       }
       assertThat(elapsedMs).isLessThan(3000);
     }
@@ -250,11 +290,14 @@ class LlavaStClientTest {
     try (AnswerStream s = client.generateStream(LlavaStClient.question(id, "q", 5))) {
       assertThat(s.hasNext()).isTrue();
       assertThat(((Delta) s.next()).text()).isEqualTo("The");
-      assertThatThrownBy(s::hasNext).isInstanceOfSatisfying(LlavaStException.class, e -> {
-        assertThat(e.code()).isEqualTo(Status.Code.UNAVAILABLE);
-        assertThat(e.reason()).isEqualTo(Reason.NOT_READY);
-        assertThat(e.attempts()).isEqualTo(1);
-      });
+      assertThatThrownBy(s::hasNext)
+          .isInstanceOfSatisfying(
+              LlavaStException.class,
+              e -> {
+                assertThat(e.code()).isEqualTo(Status.Code.UNAVAILABLE);
+                assertThat(e.reason()).isEqualTo(Reason.NOT_READY);
+                assertThat(e.attempts()).isEqualTo(1);
+              });
     }
     assertThat(server.callsTo("GenerateStream")).hasSize(1);
   }
@@ -262,26 +305,39 @@ class LlavaStClientTest {
   @Test
   void typedExceptionsCarryReasonAndFieldViolations() throws Exception {
     String id = client.upload(video("v.mp4", 5000, 9)).mediaId();
-    GenerateRequest bad = LlavaStClient.question(id, "q")
-        .setSampling(SamplingParams.newBuilder().setMaxNewTokens(5000).setTopP(1.5f)).build();
-    assertThatThrownBy(() -> client.generate(bad)).isInstanceOfSatisfying(LlavaStException.class, e -> {
-      assertThat(e.code()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-      assertThat(e.reason()).isEqualTo(Reason.INVALID_REQUEST);
-      assertThat(e.attempts()).isEqualTo(1);
-      assertThat(e.violations()).extracting(LlavaStException.FieldViolation::field)
-          .containsExactly("sampling.max_new_tokens", "sampling.top_p");
-      assertThat(e.violations().get(0).description()).contains("5000");
-    });
-    assertThatThrownBy(() -> client.generateStream(LlavaStClient.question("sha256:00", "q", 3)).answer())
-        .isInstanceOfSatisfying(LlavaStException.class, e -> {
-          assertThat(e.code()).isEqualTo(Status.Code.NOT_FOUND);
-          assertThat(e.reason()).isEqualTo(Reason.MEDIA_NOT_FOUND);
-          assertThat(e.reasonName()).isEqualTo("MEDIA_NOT_FOUND");
-          assertThat(e.retryDelay()).isEmpty();
-        });
+    GenerateRequest bad =
+        LlavaStClient.question(id, "q")
+            .setSampling(SamplingParams.newBuilder().setMaxNewTokens(5000).setTopP(1.5f))
+            .build();
+    assertThatThrownBy(() -> client.generate(bad))
+        .isInstanceOfSatisfying(
+            LlavaStException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+              assertThat(e.reason()).isEqualTo(Reason.INVALID_REQUEST);
+              assertThat(e.attempts()).isEqualTo(1);
+              assertThat(e.violations())
+                  .extracting(LlavaStException.FieldViolation::field)
+                  .containsExactly("sampling.max_new_tokens", "sampling.top_p");
+              assertThat(e.violations().get(0).description()).contains("5000");
+            });
+    assertThatThrownBy(
+            () -> client.generateStream(LlavaStClient.question("sha256:00", "q", 3)).answer())
+        .isInstanceOfSatisfying(
+            LlavaStException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(Status.Code.NOT_FOUND);
+              assertThat(e.reason()).isEqualTo(Reason.MEDIA_NOT_FOUND);
+              assertThat(e.reasonName()).isEqualTo("MEDIA_NOT_FOUND");
+              assertThat(e.retryDelay()).isEmpty();
+            });
     server.maxUploadBytes(1000);
-    assertThatThrownBy(() -> client.upload(video("big.mp4", 5000, 10), UploadOptions.defaults().withChunkBytes(600)))
-        .isInstanceOfSatisfying(LlavaStException.class, e -> assertThat(e.reason()).isEqualTo(Reason.MEDIA_TOO_LARGE));
+    assertThatThrownBy(
+            () ->
+                client.upload(
+                    video("big.mp4", 5000, 10), UploadOptions.defaults().withChunkBytes(600)))
+        .isInstanceOfSatisfying(
+            LlavaStException.class, e -> assertThat(e.reason()).isEqualTo(Reason.MEDIA_TOO_LARGE));
     assertThat(client.getMedia("sha256:unknown")).isEmpty();
   }
 
@@ -300,7 +356,8 @@ class LlavaStClientTest {
     while (server.tokensSentBeforeCancel.get() < 0 && System.nanoTime() - t0 < 3_000_000_000L) {
       Thread.sleep(10);
     }
-    assertThat(server.tokensSentBeforeCancel.get()).isBetween(1, FakeLlavaStServer.SCRIPT.size() - 4);
+    assertThat(server.tokensSentBeforeCancel.get())
+        .isBetween(1, FakeLlavaStServer.SCRIPT.size() - 4);
   }
 
   @Test
@@ -310,7 +367,8 @@ class LlavaStClientTest {
     try (VideoSession session = client.openSession(v)) {
       id = session.mediaId();
       assertThat(id).isEqualTo(MediaIds.of(v));
-      for (String q : List.of("Who speaks?", "When does the event happen?", "Where is the person?")) {
+      for (String q :
+          List.of("Who speaks?", "When does the event happen?", "Where is the person?")) {
         Answer a = session.ask(q, 4);
         assertThat(a.text()).isEqualTo("The event happens in");
       }
@@ -319,7 +377,10 @@ class LlavaStClientTest {
     assertThat(server.uploadsCompleted.get()).isEqualTo(1);
     assertThat(server.sessionsCreated.get()).isEqualTo(1);
     assertThat(server.sessionsClosed.get()).isEqualTo(1);
-    assertThat(server.callsTo("Ask")).hasSize(3).extracting(FakeLlavaStServer.SeenCall::mediaIdHeader).containsOnly(id);
+    assertThat(server.callsTo("Ask"))
+        .hasSize(3)
+        .extracting(FakeLlavaStServer.SeenCall::mediaIdHeader)
+        .containsOnly(id);
 
     // a second session on the same file finds it on the server and does not upload again
     try (VideoSession again = client.openSession(v)) {
@@ -334,7 +395,8 @@ class LlavaStClientTest {
   void closingTheClientCancelsRunningCallsAndPendingRetries() throws Exception {
     String id = client.upload(video("v.mp4", 5000, 13)).mediaId();
     server.tokenDelay(Duration.ofMillis(100));
-    CompletableFuture<Answer> running = client.generateAsync(LlavaStClient.question(id, "q").build());
+    CompletableFuture<Answer> running =
+        client.generateAsync(LlavaStClient.question(id, "q").build());
     Thread.sleep(150);
     server.overloadNext(1, Code.RESOURCE_EXHAUSTED, Duration.ofSeconds(20));
     CompletableFuture<Answer> waiting = client.generateAsync(LlavaStClient.question(id, "q", 2));
@@ -345,8 +407,10 @@ class LlavaStClientTest {
     Thread.sleep(100); // the second call is now waiting 20 s for its retry
     client.close();
     for (CompletableFuture<Answer> f : List.of(running, waiting)) {
-      assertThatThrownBy(() -> f.get(5, TimeUnit.SECONDS)).cause().isInstanceOfSatisfying(LlavaStException.class,
-          e -> assertThat(e.code()).isEqualTo(Status.Code.CANCELLED));
+      assertThatThrownBy(() -> f.get(5, TimeUnit.SECONDS))
+          .cause()
+          .isInstanceOfSatisfying(
+              LlavaStException.class, e -> assertThat(e.code()).isEqualTo(Status.Code.CANCELLED));
     }
     assertThat((System.nanoTime() - t0) / 1_000_000).isLessThan(10_000);
   }
@@ -361,7 +425,8 @@ class LlavaStClientTest {
 
   @Test
   void mediaIdHeaderConstantMatchesTheServers() {
-    // ServerConfig.MEDIA_ID_HEADER in the server module; repeated because the client cannot depend on it
+    // ServerConfig.MEDIA_ID_HEADER in the server module; repeated because the client cannot depend
+    // on it
     assertThat(LlavaStClient.MEDIA_ID_HEADER).isEqualTo("x-media-id");
   }
 }

@@ -11,8 +11,15 @@ import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 class RetryPolicyTest {
-  private final RetryPolicy p = new RetryPolicy(5, Duration.ofSeconds(10), Duration.ofMillis(100),
-      Duration.ofMillis(700), 2.0, 0.5, java.util.Set.of(Status.Code.UNAVAILABLE, Status.Code.RESOURCE_EXHAUSTED));
+  private final RetryPolicy p =
+      new RetryPolicy(
+          5,
+          Duration.ofSeconds(10),
+          Duration.ofMillis(100),
+          Duration.ofMillis(700),
+          2.0,
+          0.5,
+          java.util.Set.of(Status.Code.UNAVAILABLE, Status.Code.RESOURCE_EXHAUSTED));
 
   @Test
   void exponentialBackoffIsCappedAndJitteredDownward() {
@@ -29,8 +36,10 @@ class RetryPolicyTest {
   @Test
   void serverHintIsNeverShortened() {
     // hint 1 s, jitter 0.5, u = 0.4: 1000 * 1.2 = 1200 ms, even above maxBackoff
-    assertThat(p.backoff(1, Optional.of(Duration.ofSeconds(1)), 0.4)).isEqualTo(Duration.ofMillis(1200));
-    assertThat(p.backoff(1, Optional.of(Duration.ofSeconds(1)), 0.0)).isEqualTo(Duration.ofSeconds(1));
+    assertThat(p.backoff(1, Optional.of(Duration.ofSeconds(1)), 0.4))
+        .isEqualTo(Duration.ofMillis(1200));
+    assertThat(p.backoff(1, Optional.of(Duration.ofSeconds(1)), 0.0))
+        .isEqualTo(Duration.ofSeconds(1));
   }
 
   @Test
@@ -45,8 +54,10 @@ class RetryPolicyTest {
 
   @Test
   void rejectsNonsense() {
-    assertThatThrownBy(() -> p.withMaxAttempts(0)).hasMessageContaining("maxAttempts must be >= 1, got 0");
-    assertThatThrownBy(() -> p.withJitter(1.5)).hasMessageContaining("jitter must be in [0, 1], got 1.5");
+    assertThatThrownBy(() -> p.withMaxAttempts(0))
+        .hasMessageContaining("maxAttempts must be >= 1, got 0");
+    assertThatThrownBy(() -> p.withJitter(1.5))
+        .hasMessageContaining("jitter must be in [0, 1], got 1.5");
   }
 
   private static LlavaStException ex(Status.Code code) {

@@ -16,11 +16,13 @@ record AdapterRule(ConfigMap configMap, JsonNode config) {
 
   static AdapterRule load() {
     Path file = Variant.moduleDir().resolve(FILE);
-    ConfigMap cm = Manifests.parse(Yaml.readOne(Yaml.read(file), file.toString())).as(ConfigMap.class);
+    ConfigMap cm =
+        Manifests.parse(Yaml.readOne(Yaml.read(file), file.toString())).as(ConfigMap.class);
     if (!Manifests.unknownFields(cm).isEmpty()) {
       throw new AssertionError(file + ": unknown fields " + Manifests.unknownFields(cm));
     }
-    return new AdapterRule(cm, Yaml.readOne(cm.getData().get("config.yaml"), file + " config.yaml"));
+    return new AdapterRule(
+        cm, Yaml.readOne(cm.getData().get("config.yaml"), file + " config.yaml"));
   }
 
   /**
@@ -35,17 +37,21 @@ record AdapterRule(ConfigMap configMap, JsonNode config) {
           || !"namespace".equals(overrides.path("namespace").path("resource").asString(""))) {
         continue;
       }
-      var series = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)\\{").matcher(rule.path("seriesQuery").asString(""));
+      var series =
+          Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)\\{")
+              .matcher(rule.path("seriesQuery").asString(""));
       if (!series.find()) {
         continue;
       }
       String metric = series.group(1);
-      var renamed = Pattern.compile(rule.path("name").path("matches").asString("^(.*)$")).matcher(metric);
+      var renamed =
+          Pattern.compile(rule.path("name").path("matches").asString("^(.*)$")).matcher(metric);
       if (renamed.find()) {
         names.add(renamed.replaceFirst(rule.path("name").path("as").asString("$0")));
       }
       if (!rule.path("metricsQuery").asString("").contains("<<.Series>>")) {
-        throw new AssertionError("metricsQuery of the rule for " + metric + " does not query <<.Series>>");
+        throw new AssertionError(
+            "metricsQuery of the rule for " + metric + " does not query <<.Series>>");
       }
     }
     return names;

@@ -34,9 +34,20 @@ class DockerfileTest {
     // The jar the server module's shade plugin writes (server/pom.xml: finalName llavast-server).
     Path serverPom = Variant.moduleDir().resolve("../server/pom.xml").normalize();
     assertThat(Yaml.read(serverPom)).contains("<finalName>llavast-server</finalName>");
-    assertThat(lines).anyMatch(l -> l.matches("COPY\\s+server/target/llavast-server\\.jar\\s+\\S+"));
-    String copyTarget = lines.stream().filter(l -> l.startsWith("COPY ")).findFirst().orElseThrow().split("\\s+")[2];
-    assertThat(lines).anyMatch(l -> l.startsWith("ENTRYPOINT") && l.contains("\"-jar\"") && l.contains("\"" + copyTarget + "\""));
+    assertThat(lines)
+        .anyMatch(l -> l.matches("COPY\\s+server/target/llavast-server\\.jar\\s+\\S+"));
+    String copyTarget =
+        lines.stream()
+            .filter(l -> l.startsWith("COPY "))
+            .findFirst()
+            .orElseThrow()
+            .split("\\s+")[2];
+    assertThat(lines)
+        .anyMatch(
+            l ->
+                l.startsWith("ENTRYPOINT")
+                    && l.contains("\"-jar\"")
+                    && l.contains("\"" + copyTarget + "\""));
 
     List<String> users = lines.stream().filter(l -> l.startsWith("USER ")).toList();
     assertThat(users).hasSize(1);
@@ -44,8 +55,14 @@ class DockerfileTest {
     assertThat(m.matches()).as(users.get(0)).isTrue();
     long uid = Long.parseLong(m.group(1));
     assertThat(uid).isGreaterThan(0);
-    assertThat(lines.indexOf(users.get(0))).as("USER comes after every RUN").isGreaterThan(
-        lines.stream().filter(l -> l.startsWith("RUN ")).mapToInt(lines::indexOf).max().orElse(-1));
+    assertThat(lines.indexOf(users.get(0)))
+        .as("USER comes after every RUN")
+        .isGreaterThan(
+            lines.stream()
+                .filter(l -> l.startsWith("RUN "))
+                .mapToInt(lines::indexOf)
+                .max()
+                .orElse(-1));
     for (String variant : List.of("overlays/cpu-demo", "overlays/gpu")) {
       Deployment d = Variant.render(variant).serverDeployment();
       var psc = d.getSpec().getTemplate().getSpec().getSecurityContext();

@@ -15,7 +15,8 @@ record EnvoyConfig(JsonNode root) {
       "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
   private static final String RING_HASH =
       "type.googleapis.com/envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash";
-  private static final String HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+  private static final String HTTP_OPTIONS =
+      "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 
   static EnvoyConfig of(Variant v) {
     ConfigMap cm = v.get(ConfigMap.class, Variant.ENVOY_CONFIG_MAP);
@@ -27,8 +28,11 @@ record EnvoyConfig(JsonNode root) {
   }
 
   List<String> schemaViolations() {
-    JsonNode schema = Yaml.readOne(Yaml.read(Variant.moduleDir().resolve("src/test/resources/schemas/envoy-bootstrap.yaml")),
-        "envoy schema");
+    JsonNode schema =
+        Yaml.readOne(
+            Yaml.read(
+                Variant.moduleDir().resolve("src/test/resources/schemas/envoy-bootstrap.yaml")),
+            "envoy schema");
     return KeySchema.violations(root, schema);
   }
 
@@ -41,10 +45,14 @@ record EnvoyConfig(JsonNode root) {
   }
 
   private JsonNode hcm() {
-    JsonNode filter = only(only(listener().path("filter_chains"), "filter chain").path("filters"), "network filter");
+    JsonNode filter =
+        only(
+            only(listener().path("filter_chains"), "filter chain").path("filters"),
+            "network filter");
     JsonNode tc = filter.path("typed_config");
     if (!HCM.equals(tc.path("@type").asString(""))) {
-      throw new AssertionError("the listener's filter is not the HTTP connection manager: " + tc.path("@type"));
+      throw new AssertionError(
+          "the listener's filter is not the HTTP connection manager: " + tc.path("@type"));
     }
     return tc;
   }
@@ -89,7 +97,8 @@ record EnvoyConfig(JsonNode root) {
       return true;
     }
     for (JsonNode p : c.path("load_balancing_policy").path("policies")) {
-      if (RING_HASH.equals(p.path("typed_extension_config").path("typed_config").path("@type").asString(""))) {
+      if (RING_HASH.equals(
+          p.path("typed_extension_config").path("typed_config").path("@type").asString(""))) {
         return true;
       }
     }
@@ -97,7 +106,10 @@ record EnvoyConfig(JsonNode root) {
   }
 
   boolean upstreamHttp2() {
-    return cluster().path("typed_extension_protocol_options").path(HTTP_OPTIONS).path("explicit_http_config")
+    return cluster()
+        .path("typed_extension_protocol_options")
+        .path(HTTP_OPTIONS)
+        .path("explicit_http_config")
         .has("http2_protocol_options");
   }
 
@@ -126,7 +138,10 @@ record EnvoyConfig(JsonNode root) {
   }
 
   String healthCheckService() {
-    return only(cluster().path("health_checks"), "health check").path("grpc_health_check").path("service_name").asString("");
+    return only(cluster().path("health_checks"), "health check")
+        .path("grpc_health_check")
+        .path("service_name")
+        .asString("");
   }
 
   private static JsonNode only(JsonNode list, String what) {

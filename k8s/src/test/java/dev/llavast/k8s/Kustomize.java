@@ -10,11 +10,11 @@ import tools.jackson.databind.node.ObjectNode;
 
 /**
  * Renders a kustomization directory the way {@code kubectl kustomize} does, for the features our
- * kustomizations use: {@code resources} (files and base directories), {@code namespace},
- * {@code configMapGenerator} from files with {@code create}/{@code replace}/{@code merge},
- * strategic-merge {@code patches} by path, and {@code images}. Any other field (or a generator or
- * patch option not listed) is refused, so a kustomization this renderer would misread fails the
- * test instead of passing it.
+ * kustomizations use: {@code resources} (files and base directories), {@code namespace}, {@code
+ * configMapGenerator} from files with {@code create}/{@code replace}/{@code merge}, strategic-merge
+ * {@code patches} by path, and {@code images}. Any other field (or a generator or patch option not
+ * listed) is refused, so a kustomization this renderer would misread fails the test instead of
+ * passing it.
  *
  * <p>Differences from kustomize, on purpose: generated ConfigMaps keep their plain name (kustomize
  * adds a content-hash suffix and rewrites every reference to it consistently, which changes no
@@ -22,12 +22,26 @@ import tools.jackson.databind.node.ObjectNode;
  */
 final class Kustomize {
   private static final Set<String> KUSTOMIZATION_FIELDS =
-      Set.of("apiVersion", "kind", "namespace", "resources", "configMapGenerator", "patches", "images");
-  private static final Set<String> GENERATOR_FIELDS = Set.of("name", "namespace", "behavior", "files");
+      Set.of(
+          "apiVersion",
+          "kind",
+          "namespace",
+          "resources",
+          "configMapGenerator",
+          "patches",
+          "images");
+  private static final Set<String> GENERATOR_FIELDS =
+      Set.of("name", "namespace", "behavior", "files");
   private static final Set<String> PATCH_FIELDS = Set.of("path");
   private static final Set<String> IMAGE_FIELDS = Set.of("name", "newName", "newTag", "digest");
-  private static final Set<String> CLUSTER_SCOPED = Set.of("Namespace", "PersistentVolume", "ClusterRole",
-      "ClusterRoleBinding", "CustomResourceDefinition", "StorageClass");
+  private static final Set<String> CLUSTER_SCOPED =
+      Set.of(
+          "Namespace",
+          "PersistentVolume",
+          "ClusterRole",
+          "ClusterRoleBinding",
+          "CustomResourceDefinition",
+          "StorageClass");
 
   private Kustomize() {}
 
@@ -40,8 +54,13 @@ final class Kustomize {
     JsonNode k = Yaml.readOne(Yaml.read(file), file.toString());
     for (String field : k.propertyNames()) {
       if (!KUSTOMIZATION_FIELDS.contains(field)) {
-        throw new IllegalArgumentException(file + ": field '" + field + "' is not supported by the test renderer; "
-            + "supported: " + KUSTOMIZATION_FIELDS);
+        throw new IllegalArgumentException(
+            file
+                + ": field '"
+                + field
+                + "' is not supported by the test renderer; "
+                + "supported: "
+                + KUSTOMIZATION_FIELDS);
       }
     }
     requireText(k, "apiVersion", "kustomize.config.k8s.io/v1beta1", file);
@@ -89,7 +108,8 @@ final class Kustomize {
       String key = eq >= 0 ? spec.substring(0, eq) : Path.of(spec).getFileName().toString();
       Path src = dir.resolve(eq >= 0 ? spec.substring(eq + 1) : spec).normalize();
       if (!src.startsWith(dir)) {
-        throw new IllegalArgumentException(file + ": generator file " + src + " is outside the kustomization root");
+        throw new IllegalArgumentException(
+            file + ": generator file " + src + " is outside the kustomization root");
       }
       data.put(key, Yaml.read(src));
     }
@@ -97,7 +117,8 @@ final class Kustomize {
     switch (behavior) {
       case "create" -> {
         if (existing != null) {
-          throw new IllegalArgumentException(file + ": ConfigMap " + name + " already exists; use behavior replace or merge");
+          throw new IllegalArgumentException(
+              file + ": ConfigMap " + name + " already exists; use behavior replace or merge");
         }
         ObjectNode cm = Yaml.MAPPER.createObjectNode();
         cm.put("apiVersion", "v1");
@@ -112,11 +133,22 @@ final class Kustomize {
       }
       case "replace", "merge" -> {
         if (existing == null) {
-          throw new IllegalArgumentException(file + ": behavior " + behavior + " needs an existing ConfigMap " + name);
+          throw new IllegalArgumentException(
+              file + ": behavior " + behavior + " needs an existing ConfigMap " + name);
         }
-        if (g.has("namespace") && !g.get("namespace").asString().equals(existing.path("metadata").path("namespace").asString())) {
-          throw new IllegalArgumentException(file + ": ConfigMap " + name + " is in namespace '"
-              + existing.path("metadata").path("namespace").asString() + "', generator names '" + g.get("namespace").asString() + "'");
+        if (g.has("namespace")
+            && !g.get("namespace")
+                .asString()
+                .equals(existing.path("metadata").path("namespace").asString())) {
+          throw new IllegalArgumentException(
+              file
+                  + ": ConfigMap "
+                  + name
+                  + " is in namespace '"
+                  + existing.path("metadata").path("namespace").asString()
+                  + "', generator names '"
+                  + g.get("namespace").asString()
+                  + "'");
         }
         if (behavior.equals("replace")) {
           existing.set("data", data);
@@ -124,8 +156,12 @@ final class Kustomize {
           ((ObjectNode) existing.get("data")).setAll(data);
         }
       }
-      default -> throw new IllegalArgumentException(file + ": unknown generator behavior '" + behavior
-          + "', expected create, replace or merge");
+      default ->
+          throw new IllegalArgumentException(
+              file
+                  + ": unknown generator behavior '"
+                  + behavior
+                  + "', expected create, replace or merge");
     }
   }
 
@@ -137,11 +173,16 @@ final class Kustomize {
       String name = patch.path("metadata").path("name").asString();
       ObjectNode target = find(out, kind, name);
       if (target == null) {
-        throw new IllegalArgumentException(patchFile + ": no " + kind + " named '" + name + "' to patch");
+        throw new IllegalArgumentException(
+            patchFile + ": no " + kind + " named '" + name + "' to patch");
       }
       if (!target.path("apiVersion").equals(patch.path("apiVersion"))) {
-        throw new IllegalArgumentException(patchFile + ": patch apiVersion " + patch.path("apiVersion")
-            + " differs from the target's " + target.path("apiVersion"));
+        throw new IllegalArgumentException(
+            patchFile
+                + ": patch apiVersion "
+                + patch.path("apiVersion")
+                + " differs from the target's "
+                + target.path("apiVersion"));
       }
       out.set(out.indexOf(target), StrategicMerge.merge(target, (ObjectNode) patch));
     }
@@ -157,9 +198,12 @@ final class Kustomize {
           String image = c.path("image").asString();
           if (imageName(image).equals(name)) {
             String newName = img.path("newName").asString(name);
-            String ref = img.has("digest") ? "@" + img.get("digest").asString()
-                : img.has("newTag") ? ":" + img.get("newTag").asString()
-                : image.substring(imageName(image).length());
+            String ref =
+                img.has("digest")
+                    ? "@" + img.get("digest").asString()
+                    : img.has("newTag")
+                        ? ":" + img.get("newTag").asString()
+                        : image.substring(imageName(image).length());
             ((ObjectNode) c).put("image", newName + ref);
             matched = true;
           }
@@ -167,7 +211,8 @@ final class Kustomize {
       }
     }
     if (!matched) {
-      throw new IllegalArgumentException(file + ": images entry '" + name + "' matches no container image");
+      throw new IllegalArgumentException(
+          file + ": images entry '" + name + "' matches no container image");
     }
   }
 
@@ -182,7 +227,8 @@ final class Kustomize {
   private static ObjectNode find(List<ObjectNode> resources, String kind, String name) {
     ObjectNode found = null;
     for (ObjectNode r : resources) {
-      if (r.path("kind").asString().equals(kind) && r.path("metadata").path("name").asString().equals(name)) {
+      if (r.path("kind").asString().equals(kind)
+          && r.path("metadata").path("name").asString().equals(name)) {
         if (found != null) {
           throw new IllegalArgumentException("two " + kind + " resources named " + name);
         }
@@ -195,14 +241,23 @@ final class Kustomize {
   private static void checkFields(JsonNode node, Set<String> allowed, String where) {
     for (String field : node.propertyNames()) {
       if (!allowed.contains(field)) {
-        throw new IllegalArgumentException(where + ": field '" + field + "' is not supported; supported: " + allowed);
+        throw new IllegalArgumentException(
+            where + ": field '" + field + "' is not supported; supported: " + allowed);
       }
     }
   }
 
   private static void requireText(JsonNode k, String field, String expected, Path file) {
     if (!expected.equals(k.path(field).asString())) {
-      throw new IllegalArgumentException(file + ": " + field + " must be " + expected + ", got '" + k.path(field).asString() + "'");
+      throw new IllegalArgumentException(
+          file
+              + ": "
+              + field
+              + " must be "
+              + expected
+              + ", got '"
+              + k.path(field).asString()
+              + "'");
     }
   }
 }

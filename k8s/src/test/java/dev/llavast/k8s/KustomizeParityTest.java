@@ -26,7 +26,8 @@ import tools.jackson.databind.node.ObjectNode;
 class KustomizeParityTest {
   static boolean kubectlAvailable() {
     try {
-      Process p = new ProcessBuilder("kubectl", "version", "--client").redirectErrorStream(true).start();
+      Process p =
+          new ProcessBuilder("kubectl", "version", "--client").redirectErrorStream(true).start();
       p.getInputStream().readAllBytes();
       return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
     } catch (IOException e) {
@@ -42,13 +43,20 @@ class KustomizeParityTest {
   void testRendererMatchesKubectlKustomize(String dir) throws Exception {
     Path out = Files.createTempFile("kustomize", ".yaml");
     try {
-      Process p = new ProcessBuilder("kubectl", "kustomize", Variant.moduleDir().resolve(dir).toString())
-          .redirectOutput(out.toFile()).redirectErrorStream(false).start();
+      Process p =
+          new ProcessBuilder("kubectl", "kustomize", Variant.moduleDir().resolve(dir).toString())
+              .redirectOutput(out.toFile())
+              .redirectErrorStream(false)
+              .start();
       String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-      assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("kubectl kustomize finished within 60 s").isTrue();
+      assertThat(p.waitFor(60, TimeUnit.SECONDS))
+          .as("kubectl kustomize finished within 60 s")
+          .isTrue();
       assertThat(p.exitValue()).as("kubectl kustomize %s: %s", dir, err).isZero();
-      Map<String, JsonNode> real = byId(Yaml.readAll(Yaml.read(out), "kubectl kustomize " + dir), true);
-      Map<String, JsonNode> ours = byId(List.copyOf(Kustomize.render(Variant.moduleDir().resolve(dir))), false);
+      Map<String, JsonNode> real =
+          byId(Yaml.readAll(Yaml.read(out), "kubectl kustomize " + dir), true);
+      Map<String, JsonNode> ours =
+          byId(List.copyOf(Kustomize.render(Variant.moduleDir().resolve(dir))), false);
       assertThat(ours.keySet()).isEqualTo(real.keySet());
       for (String id : real.keySet()) {
         assertThat(ours.get(id)).as("%s: %s", dir, id).isEqualTo(real.get(id));
@@ -58,18 +66,28 @@ class KustomizeParityTest {
     }
   }
 
-  /** Resources by kind/namespace/name; kustomize's hash suffixes removed from names and references. */
+  /**
+   * Resources by kind/namespace/name; kustomize's hash suffixes removed from names and references.
+   */
   private static Map<String, JsonNode> byId(List<JsonNode> docs, boolean stripHashes) {
     Map<String, JsonNode> out = new TreeMap<>();
     for (JsonNode d : docs) {
       JsonNode doc = d;
       if (stripHashes) {
-        String text = Yaml.MAPPER.writeValueAsString(d)
-            .replaceAll("(llavast-server-flags|llavast-envoy-config)-[a-z0-9]{10}\\b", "$1");
+        String text =
+            Yaml.MAPPER
+                .writeValueAsString(d)
+                .replaceAll("(llavast-server-flags|llavast-envoy-config)-[a-z0-9]{10}\\b", "$1");
         doc = Yaml.readOne(text, "normalized");
       }
       ObjectNode meta = (ObjectNode) doc.path("metadata");
-      out.put(doc.path("kind").asString() + "/" + meta.path("namespace").asString("") + "/" + meta.path("name").asString(), doc);
+      out.put(
+          doc.path("kind").asString()
+              + "/"
+              + meta.path("namespace").asString("")
+              + "/"
+              + meta.path("name").asString(),
+          doc);
     }
     return out;
   }

@@ -28,17 +28,19 @@ import tools.jackson.databind.json.JsonMapper;
  */
 final class Manifests {
   /** The API versions we deploy, all current (GA, not deprecated) in Kubernetes 1.29+. */
-  static final Map<String, Class<? extends HasMetadata>> TYPES = Map.of(
-      "v1/Namespace", Namespace.class,
-      "v1/ServiceAccount", ServiceAccount.class,
-      "v1/ConfigMap", ConfigMap.class,
-      "v1/Service", Service.class,
-      "v1/PersistentVolumeClaim", PersistentVolumeClaim.class,
-      "apps/v1/Deployment", Deployment.class,
-      "autoscaling/v2/HorizontalPodAutoscaler", HorizontalPodAutoscaler.class,
-      "policy/v1/PodDisruptionBudget", PodDisruptionBudget.class,
-      // A CRD without a fabric8 model at 8.0.0; its spec is checked against schemas/servicemonitor.yaml.
-      "monitoring.coreos.com/v1/ServiceMonitor", GenericKubernetesResource.class);
+  static final Map<String, Class<? extends HasMetadata>> TYPES =
+      Map.of(
+          "v1/Namespace", Namespace.class,
+          "v1/ServiceAccount", ServiceAccount.class,
+          "v1/ConfigMap", ConfigMap.class,
+          "v1/Service", Service.class,
+          "v1/PersistentVolumeClaim", PersistentVolumeClaim.class,
+          "apps/v1/Deployment", Deployment.class,
+          "autoscaling/v2/HorizontalPodAutoscaler", HorizontalPodAutoscaler.class,
+          "policy/v1/PodDisruptionBudget", PodDisruptionBudget.class,
+          // A CRD without a fabric8 model at 8.0.0; its spec is checked against
+          // schemas/servicemonitor.yaml.
+          "monitoring.coreos.com/v1/ServiceMonitor", GenericKubernetesResource.class);
 
   private static final ObjectMapper JSON = JsonMapper.builder().build();
 
@@ -64,8 +66,13 @@ final class Manifests {
     String gvk = tree.path("apiVersion").asString("") + "/" + tree.path("kind").asString("");
     Class<? extends HasMetadata> type = TYPES.get(gvk);
     if (type == null) {
-      throw new IllegalArgumentException("apiVersion/kind '" + gvk + "' of " + tree.path("metadata").path("name")
-          + " is not one we deploy (current APIs only); expected one of " + TYPES.keySet());
+      throw new IllegalArgumentException(
+          "apiVersion/kind '"
+              + gvk
+              + "' of "
+              + tree.path("metadata").path("name")
+              + " is not one we deploy (current APIs only); expected one of "
+              + TYPES.keySet());
     }
     return new Resource(tree, JSON.treeToValue(tree, type));
   }
@@ -114,7 +121,9 @@ final class Manifests {
       return; // a scalar (String, Integer, Boolean, ...)
     }
     for (Method m : o.getClass().getMethods()) {
-      if (m.getParameterCount() != 0 || Modifier.isStatic(m.getModifiers()) || !m.getName().startsWith("get")
+      if (m.getParameterCount() != 0
+          || Modifier.isStatic(m.getModifiers())
+          || !m.getName().startsWith("get")
           || m.getName().equals("getClass")) {
         continue;
       }

@@ -40,10 +40,30 @@ class MonitoringTest {
   static final Path DASHBOARD = Path.of("monitoring/grafana-dashboard.json");
   static final Path DASHBOARD_CM = Path.of("monitoring/grafana-dashboard-configmap.yaml");
   static final Path RULES = Path.of("monitoring/prometheus-rules.yaml");
-  /** A metric name inside a PromQL expression (label names, functions and keywords are not followed by these). */
-  private static final Pattern METRIC = Pattern.compile("\\b([a-z_][a-z0-9_]*)\\s*(?=\\{|\\[|\\)|$| offset)");
-  private static final Set<String> NOT_METRICS = Set.of("sum", "rate", "max", "min", "count", "time", "vector",
-      "or", "and", "bool", "histogram_quantile", "label_values", "pod", "worker");
+
+  /**
+   * A metric name inside a PromQL expression (label names, functions and keywords are not followed
+   * by these).
+   */
+  private static final Pattern METRIC =
+      Pattern.compile("\\b([a-z_][a-z0-9_]*)\\s*(?=\\{|\\[|\\)|$| offset)");
+
+  private static final Set<String> NOT_METRICS =
+      Set.of(
+          "sum",
+          "rate",
+          "max",
+          "min",
+          "count",
+          "time",
+          "vector",
+          "or",
+          "and",
+          "bool",
+          "histogram_quantile",
+          "label_values",
+          "pod",
+          "worker");
 
   static Serving serving;
   static Set<String> exposed;
@@ -52,19 +72,35 @@ class MonitoringTest {
   static void start() throws Exception {
     serving = Serving.start(ServerConfig.defaults().withEphemeralPorts());
     // One call through each door, so that the per-call counters have their first series.
-    ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", serving.server().port()).usePlaintext()
-        .build();
+    ManagedChannel channel =
+        ManagedChannelBuilder.forAddress("127.0.0.1", serving.server().port())
+            .usePlaintext()
+            .build();
     try {
-      HealthGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
+      HealthGrpc.newBlockingStub(channel)
+          .withDeadlineAfter(30, TimeUnit.SECONDS)
           .check(HealthCheckRequest.newBuilder().setService(ServerConfig.LIVENESS_SERVICE).build());
     } finally {
       channel.shutdownNow();
     }
-    HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + serving.http().port()
-        + "/health")).build(), HttpResponse.BodyHandlers.discarding());
-    String text = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
-        + serving.server().metricsPort() + ServerConfig.METRICS_PATH)).timeout(Duration.ofSeconds(30)).build(),
-        HttpResponse.BodyHandlers.ofString()).body();
+    HttpClient.newHttpClient()
+        .send(
+            HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + serving.http().port() + "/health"))
+                .build(),
+            HttpResponse.BodyHandlers.discarding());
+    String text =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(
+                        URI.create(
+                            "http://127.0.0.1:"
+                                + serving.server().metricsPort()
+                                + ServerConfig.METRICS_PATH))
+                    .timeout(Duration.ofSeconds(30))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString())
+            .body();
     exposed = new TreeSet<>();
     Matcher m = Pattern.compile("(?m)^# TYPE (\\S+) (\\S+)").matcher(text);
     while (m.find()) {
@@ -92,11 +128,13 @@ class MonitoringTest {
     JsonNode d = Yaml.MAPPER.readTree(Files.readString(Variant.moduleDir().resolve(DASHBOARD)));
     List<String> exprs = new ArrayList<>();
     d.get("panels").forEach(p -> p.get("targets").forEach(t -> exprs.add(t.get("expr").asText())));
-    d.at("/templating/list").forEach(v -> {
-      if (v.has("definition")) {
-        exprs.add(v.get("definition").asText());
-      }
-    });
+    d.at("/templating/list")
+        .forEach(
+            v -> {
+              if (v.has("definition")) {
+                exprs.add(v.get("definition").asText());
+              }
+            });
     return exprs;
   }
 
@@ -109,8 +147,9 @@ class MonitoringTest {
 
   static Set<String> metricNames(String expr) {
     Set<String> names = new TreeSet<>();
-    String bare = expr.replaceAll("\"[^\"]*\"", "\"\"") // label values
-        .replaceAll("\\b(by|on|without|ignoring)\\s*\\([^)]*\\)", ""); // grouping label lists
+    String bare =
+        expr.replaceAll("\"[^\"]*\"", "\"\"") // label values
+            .replaceAll("\\b(by|on|without|ignoring)\\s*\\([^)]*\\)", ""); // grouping label lists
     Matcher m = METRIC.matcher(bare);
     while (m.find()) {
       if (!NOT_METRICS.contains(m.group(1))) {
@@ -125,8 +164,12 @@ class MonitoringTest {
     Set<String> used = new TreeSet<>();
     dashboardExpressions().forEach(e -> used.addAll(metricNames(e)));
     rules().forEach(r -> used.addAll(metricNames(r.get("expr").asText())));
-    assertThat(used).contains("llavast_time_to_first_token_seconds_bucket", "grpc_server_handled_total",
-        "llavast_kv_cache_usage_ratio", "process_start_time_seconds");
+    assertThat(used)
+        .contains(
+            "llavast_time_to_first_token_seconds_bucket",
+            "grpc_server_handled_total",
+            "llavast_kv_cache_usage_ratio",
+            "process_start_time_seconds");
     assertThat(exposed).as("metrics on /metrics").containsAll(used);
   }
 
@@ -136,17 +179,24 @@ class MonitoringTest {
     List<String> vars = new ArrayList<>();
     d.at("/templating/list").forEach(v -> vars.add(v.get("name").asText()));
     assertThat(vars).containsExactly("datasource", "pod", "worker");
-    d.get("panels").forEach(p -> {
-      assertThat(p.at("/datasource/uid").asText()).isEqualTo("${datasource}");
-      p.get("targets").forEach(t -> assertThat(t.get("expr").asText()).as(p.get("title").asText())
-          .contains("pod=~\"$pod\""));
-    });
+    d.get("panels")
+        .forEach(
+            p -> {
+              assertThat(p.at("/datasource/uid").asText()).isEqualTo("${datasource}");
+              p.get("targets")
+                  .forEach(
+                      t ->
+                          assertThat(t.get("expr").asText())
+                              .as(p.get("title").asText())
+                              .contains("pod=~\"$pod\""));
+            });
     assertThat(d.get("panels")).hasSizeGreaterThanOrEqualTo(14);
   }
 
   @Test
   void theSidecarConfigMapCarriesTheDashboardUnchanged() throws Exception {
-    JsonNode cm = Yaml.readOne(Yaml.read(Variant.moduleDir().resolve(DASHBOARD_CM)), DASHBOARD_CM.toString());
+    JsonNode cm =
+        Yaml.readOne(Yaml.read(Variant.moduleDir().resolve(DASHBOARD_CM)), DASHBOARD_CM.toString());
     assertThat(cm.at("/metadata/labels/grafana_dashboard").asText()).isEqualTo("1");
     assertThat(Yaml.MAPPER.readTree(cm.at("/data/llavast-serve.json").asText()))
         .isEqualTo(Yaml.MAPPER.readTree(Files.readString(Variant.moduleDir().resolve(DASHBOARD))));
@@ -160,7 +210,8 @@ class MonitoringTest {
     for (JsonNode r : rules) {
       String alert = r.get("alert").asText();
       assertThat(r.at("/annotations/summary").asText()).as(alert).isNotBlank();
-      assertThat(r.at("/annotations/runbook").asText()).isEqualTo("README.md#" + alert.toLowerCase());
+      assertThat(r.at("/annotations/runbook").asText())
+          .isEqualTo("README.md#" + alert.toLowerCase());
       assertThat(readme).as("runbook of " + alert).contains("#### " + alert);
     }
   }

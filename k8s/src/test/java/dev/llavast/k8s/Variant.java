@@ -51,12 +51,19 @@ record Variant(String dir, List<Resource> resources) {
   }
 
   <T extends HasMetadata> List<T> all(Class<T> type) {
-    return resources.stream().map(Resource::typed).filter(type::isInstance).map(type::cast).toList();
+    return resources.stream()
+        .map(Resource::typed)
+        .filter(type::isInstance)
+        .map(type::cast)
+        .toList();
   }
 
   <T extends HasMetadata> T get(Class<T> type, String name) {
-    return all(type).stream().filter(r -> r.getMetadata().getName().equals(name)).findFirst()
-        .orElseThrow(() -> new AssertionError(dir + ": no " + type.getSimpleName() + " named " + name));
+    return all(type).stream()
+        .filter(r -> r.getMetadata().getName().equals(name))
+        .findFirst()
+        .orElseThrow(
+            () -> new AssertionError(dir + ": no " + type.getSimpleName() + " named " + name));
   }
 
   <T extends HasMetadata> boolean has(Class<T> type, String name) {
@@ -72,26 +79,33 @@ record Variant(String dir, List<Resource> resources) {
   }
 
   static Container container(Deployment d, String name) {
-    return d.getSpec().getTemplate().getSpec().getContainers().stream().filter(c -> c.getName().equals(name))
-        .findFirst().orElseThrow(() -> new AssertionError("no container " + name + " in " + d.getMetadata().getName()));
+    return d.getSpec().getTemplate().getSpec().getContainers().stream()
+        .filter(c -> c.getName().equals(name))
+        .findFirst()
+        .orElseThrow(
+            () -> new AssertionError("no container " + name + " in " + d.getMetadata().getName()));
   }
 
   /** The volume that {@code mountPath} (or a parent directory of it) is mounted from. */
   static Optional<Volume> volumeAt(PodSpec pod, Container c, String path) {
-    return mountAt(c, path).flatMap(m -> pod.getVolumes().stream().filter(v -> v.getName().equals(m.getName())).findFirst());
+    return mountAt(c, path)
+        .flatMap(
+            m ->
+                pod.getVolumes().stream().filter(v -> v.getName().equals(m.getName())).findFirst());
   }
 
   /** The volume mount that covers {@code path} (the longest mountPath that is a parent of it). */
   static Optional<VolumeMount> mountAt(Container c, String path) {
     Path p = Path.of(path);
-    return c.getVolumeMounts().stream().filter(m -> p.startsWith(Path.of(m.getMountPath())))
+    return c.getVolumeMounts().stream()
+        .filter(m -> p.startsWith(Path.of(m.getMountPath())))
         .max((a, b) -> Integer.compare(a.getMountPath().length(), b.getMountPath().length()));
   }
 
   /**
    * The server's flags as the server itself parses them: the container's args, with each
-   * {@code @file} read from the ConfigMap mounted at that path, given to the server's own
-   * picocli command line. Fails on a flag the server does not know.
+   * {@code @file} read from the ConfigMap mounted at that path, given to the server's own picocli
+   * command line. Fails on a flag the server does not know.
    */
   ServerFlags serverFlags() {
     Deployment d = serverDeployment();
@@ -106,15 +120,21 @@ record Variant(String dir, List<Resource> resources) {
           continue;
         }
         String file = arg.substring(1);
-        Volume v = volumeAt(pod, c, file).orElseThrow(() -> new AssertionError(dir + ": " + arg + " is on no volume"));
+        Volume v =
+            volumeAt(pod, c, file)
+                .orElseThrow(() -> new AssertionError(dir + ": " + arg + " is on no volume"));
         if (v.getConfigMap() == null) {
           throw new AssertionError(dir + ": " + arg + " is not on a ConfigMap volume");
         }
         ConfigMap cm = get(ConfigMap.class, v.getConfigMap().getName());
-        String key = Path.of(mountAt(c, file).orElseThrow().getMountPath()).relativize(Path.of(file)).toString();
+        String key =
+            Path.of(mountAt(c, file).orElseThrow().getMountPath())
+                .relativize(Path.of(file))
+                .toString();
         String content = cm.getData().get(key);
         if (content == null) {
-          throw new AssertionError(dir + ": ConfigMap " + cm.getMetadata().getName() + " has no key " + key);
+          throw new AssertionError(
+              dir + ": ConfigMap " + cm.getMetadata().getName() + " has no key " + key);
         }
         Path tmp = Files.createTempFile("server", ".args");
         temps.add(tmp);
@@ -147,6 +167,13 @@ record Variant(String dir, List<Resource> resources) {
   }
 
   /** The server flags the manifests care about, as typed by the server's command line. */
-  record ServerFlags(int port, int metricsPort, Duration drainTimeout, String devices, Optional<Path> modelDir,
-      Optional<Path> mediaDir, String host, int maxQueuedRequests) {}
+  record ServerFlags(
+      int port,
+      int metricsPort,
+      Duration drainTimeout,
+      String devices,
+      Optional<Path> modelDir,
+      Optional<Path> mediaDir,
+      String host,
+      int maxQueuedRequests) {}
 }

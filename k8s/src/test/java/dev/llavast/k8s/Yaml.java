@@ -26,7 +26,8 @@ final class Yaml {
         JsonNode doc = it.nextValue();
         if (doc != null && !doc.isNull() && !doc.isMissingNode()) {
           if (!doc.isObject()) {
-            throw new IllegalArgumentException(source + ": a YAML document must be a mapping, got " + doc.getNodeType());
+            throw new IllegalArgumentException(
+                source + ": a YAML document must be a mapping, got " + doc.getNodeType());
           }
           docs.add(doc);
         }
@@ -45,7 +46,8 @@ final class Yaml {
   static JsonNode readOne(String text, String source) {
     List<JsonNode> docs = readAll(text, source);
     if (docs.size() != 1) {
-      throw new IllegalArgumentException(source + ": expected exactly one YAML document, got " + docs.size());
+      throw new IllegalArgumentException(
+          source + ": expected exactly one YAML document, got " + docs.size());
     }
     return docs.get(0);
   }

@@ -29,20 +29,22 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * A LLaVA-ST checkpoint directory in the official Hugging Face layout: {@code model.safetensors}, or
- * shards {@code model-0000X-of-0000N.safetensors} listed by {@code model.safetensors.index.json}.
+ * A LLaVA-ST checkpoint directory in the official Hugging Face layout: {@code model.safetensors},
+ * or shards {@code model-0000X-of-0000N.safetensors} listed by {@code
+ * model.safetensors.index.json}.
  *
- * <p>Only headers are read at {@link #open}. Tensor data is memory-mapped per load, in windows of at
- * most {@value #CHUNK_BYTES} bytes (so shards and tensors over 2 GiB work), copied into the target
- * NDArray and unmapped before {@link #load} returns: no mapping outlives a call, and NDArrays never
- * point into the file. BF16 is widened to float32 in Java and never handed to DJL (it aborts the JVM
- * in DJL 0.36 / PyTorch 2.7.1).
+ * <p>Only headers are read at {@link #open}. Tensor data is memory-mapped per load, in windows of
+ * at most {@value #CHUNK_BYTES} bytes (so shards and tensors over 2 GiB work), copied into the
+ * target NDArray and unmapped before {@link #load} returns: no mapping outlives a call, and
+ * NDArrays never point into the file. BF16 is widened to float32 in Java and never handed to DJL
+ * (it aborts the JVM in DJL 0.36 / PyTorch 2.7.1).
  *
  * <p>Thread-safe for concurrent reads; {@link #close} must not race with a read.
  */
 public final class Checkpoint implements TensorSource, AutoCloseable {
   /** Single-file weights. */
   public static final String SINGLE_FILE = "model.safetensors";
+
   /** Shard index (HF {@code save_pretrained}). */
   public static final String INDEX_FILE = "model.safetensors.index.json";
 
@@ -75,7 +77,10 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
   private final Map<Path, FileChannel> channels;
   private final int chunkBytes;
 
-  private Checkpoint(Path directory, Map<String, SafetensorsFile.Entry> entries, Map<Path, FileChannel> channels,
+  private Checkpoint(
+      Path directory,
+      Map<String, SafetensorsFile.Entry> entries,
+      Map<Path, FileChannel> channels,
       int chunkBytes) {
     this.directory = directory;
     this.entries = entries;
@@ -93,7 +98,10 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
     return open(dir, CHUNK_BYTES);
   }
 
-  /** As {@link #open(Path)}, mapping at most {@code chunkBytes} per window (tests use small windows). */
+  /**
+   * As {@link #open(Path)}, mapping at most {@code chunkBytes} per window (tests use small
+   * windows).
+   */
   static Checkpoint open(Path dir, int chunkBytes) throws IOException {
     Path index = dir.resolve(INDEX_FILE);
     Path single = dir.resolve(SINGLE_FILE);
@@ -112,7 +120,12 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
         Path base = dir.toAbsolutePath().normalize();
         Path shardPath = base.resolve(shardName).normalize();
         if (!base.equals(shardPath.getParent())) {
-          problems.add("tensor " + e.getKey() + " maps to shard '" + shardName + "' outside the checkpoint directory");
+          problems.add(
+              "tensor "
+                  + e.getKey()
+                  + " maps to shard '"
+                  + shardName
+                  + "' outside the checkpoint directory");
           continue;
         }
         SafetensorsFile shard = shards.get(shardName);
@@ -131,14 +144,21 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
         }
         SafetensorsFile.Entry entry = shard.entries().get(e.getKey());
         if (entry == null) {
-          problems.add("tensor " + e.getKey() + " is listed in " + INDEX_FILE + " under " + shardName
-              + " but that shard does not contain it");
+          problems.add(
+              "tensor "
+                  + e.getKey()
+                  + " is listed in "
+                  + INDEX_FILE
+                  + " under "
+                  + shardName
+                  + " but that shard does not contain it");
         } else {
           entries.put(e.getKey(), entry);
         }
       }
       if (!problems.isEmpty()) {
-        throw new IOException(new CheckpointException("inconsistent shard index in " + dir, problems).getMessage());
+        throw new IOException(
+            new CheckpointException("inconsistent shard index in " + dir, problems).getMessage());
       }
     } else if (Files.isRegularFile(single)) {
       SafetensorsFile f = SafetensorsFile.read(single);
@@ -184,23 +204,35 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
   }
 
   /**
-   * Every mismatch between this checkpoint and what {@code config} needs (spec §11): missing tensors,
-   * wrong shapes, unsupported dtypes. Extra tensors are ignored. Empty when the checkpoint fits.
+   * Every mismatch between this checkpoint and what {@code config} needs (spec §11): missing
+   * tensors, wrong shapes, unsupported dtypes. Extra tensors are ignored. Empty when the checkpoint
+   * fits.
    */
   public List<String> problems(ModelConfig config) {
     List<String> problems = new ArrayList<>();
     for (TensorSpec spec : CheckpointLayout.requiredTensors(config)) {
       SafetensorsFile.Entry e = entries.get(spec.name());
       if (e == null) {
-        problems.add("missing tensor " + spec.name() + " (expected shape " + spec.shapeText() + ")");
+        problems.add(
+            "missing tensor " + spec.name() + " (expected shape " + spec.shapeText() + ")");
         continue;
       }
       if (!Arrays.equals(e.shape(), spec.shape().getShape())) {
-        problems.add("tensor " + spec.name() + " has shape " + CheckpointLayout.format(e.shape()) + ", expected "
-            + spec.shapeText());
+        problems.add(
+            "tensor "
+                + spec.name()
+                + " has shape "
+                + CheckpointLayout.format(e.shape())
+                + ", expected "
+                + spec.shapeText());
       }
       if (e.dtype() == null) {
-        problems.add("tensor " + spec.name() + " has dtype " + e.dtypeName() + "; supported: F32, F16, BF16");
+        problems.add(
+            "tensor "
+                + spec.name()
+                + " has dtype "
+                + e.dtypeName()
+                + "; supported: F32, F16, BF16");
       }
     }
     return problems;
@@ -214,7 +246,8 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
   public void validate(ModelConfig config) {
     List<String> problems = problems(config);
     if (!problems.isEmpty()) {
-      throw new CheckpointException("checkpoint " + directory + " does not match its config", problems);
+      throw new CheckpointException(
+          "checkpoint " + directory + " does not match its config", problems);
     }
   }
 
@@ -226,7 +259,8 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
   @Override
   public NDArray load(String name, NDManager manager, DataType dtype) {
     if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT16) {
-      throw new IllegalArgumentException("tensor " + name + ": can load as FLOAT32 or FLOAT16, not " + dtype);
+      throw new IllegalArgumentException(
+          "tensor " + name + ": can load as FLOAT32 or FLOAT16, not " + dtype);
     }
     SafetensorsFile.Entry e = requireEntry(name);
     long[] dims = e.shape();
@@ -238,7 +272,8 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
     }
     long rowsPerChunk = Math.max(1, chunkBytes / (rowElems * 4));
     if (rowElems * 4 > Integer.MAX_VALUE) {
-      throw new IllegalArgumentException("tensor " + name + ": a row of " + rowElems + " elements exceeds 2 GiB");
+      throw new IllegalArgumentException(
+          "tensor " + name + ": a row of " + rowElems + " elements exceeds 2 GiB");
     }
     NDList parts = new NDList();
     try {
@@ -293,7 +328,8 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
     SafetensorsFile.Entry e = requireEntry(name);
     long count = e.elementCount();
     if (count > Integer.MAX_VALUE - 8) {
-      throw new IllegalArgumentException("tensor " + name + " has " + count + " elements, too many for a float[]");
+      throw new IllegalArgumentException(
+          "tensor " + name + " has " + count + " elements, too many for a float[]");
     }
     float[] out = new float[(int) count];
     int elemBytes = e.dtype().bytes();
@@ -328,8 +364,8 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
       throw new IllegalArgumentException("tensor " + name + " is not in checkpoint " + directory);
     }
     if (e.dtype() == null) {
-      throw new IllegalArgumentException("tensor " + name + " has dtype " + e.dtypeName()
-          + "; supported: F32, F16, BF16");
+      throw new IllegalArgumentException(
+          "tensor " + name + " has dtype " + e.dtypeName() + "; supported: F32, F16, BF16");
     }
     return e;
   }
@@ -341,7 +377,8 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
       b.order(ByteOrder.LITTLE_ENDIAN);
       return b;
     } catch (IOException ex) {
-      throw new UncheckedIOException("cannot map " + length + " bytes of tensor " + e.name() + " in " + e.file(), ex);
+      throw new UncheckedIOException(
+          "cannot map " + length + " bytes of tensor " + e.name() + " in " + e.file(), ex);
     }
   }
 

@@ -3,8 +3,8 @@ package dev.llavast.models;
 import java.util.List;
 
 /**
- * A checkpoint does not match what the model needs: one exception for all problems found
- * (missing tensors, wrong shapes, unsupported dtypes, inconsistent shard index), listed one per line.
+ * A checkpoint does not match what the model needs: one exception for all problems found (missing
+ * tensors, wrong shapes, unsupported dtypes, inconsistent shard index), listed one per line.
  */
 public final class CheckpointException extends RuntimeException {
   private static final long serialVersionUID = 1L;
@@ -12,8 +12,13 @@ public final class CheckpointException extends RuntimeException {
   private final transient List<String> problems;
 
   public CheckpointException(String what, List<String> problems) {
-    super(what + ": " + problems.size() + (problems.size() == 1 ? " problem" : " problems") + ":\n  - "
-        + String.join("\n  - ", problems));
+    super(
+        what
+            + ": "
+            + problems.size()
+            + (problems.size() == 1 ? " problem" : " problems")
+            + ":\n  - "
+            + String.join("\n  - ", problems));
     this.problems = List.copyOf(problems);
   }
 

@@ -4,51 +4,72 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Tensor names and shapes of the official LLaVA-ST checkpoint (spec §11), as functions of a
- * {@link ModelConfig}. The forward-pass components load their weights by these names. Stateless; any thread.
+ * Tensor names and shapes of the official LLaVA-ST checkpoint (spec §11), as functions of a {@link
+ * ModelConfig}. The forward-pass components load their weights by these names. Stateless; any
+ * thread.
  *
- * <p>Shapes below use C = {@code hidden_size}, I = {@code intermediate_size}, V = {@code vocab_size},
- * KV = {@code num_key_value_heads * head_dim}, Cv/Iv = the vision tower's widths, E = {@code stp_embed_dim},
- * B = {@code num_coordinate_bins}.
+ * <p>Shapes below use C = {@code hidden_size}, I = {@code intermediate_size}, V = {@code
+ * vocab_size}, KV = {@code num_key_value_heads * head_dim}, Cv/Iv = the vision tower's widths, E =
+ * {@code stp_embed_dim}, B = {@code num_coordinate_bins}.
  */
 public final class CheckpointLayout {
   /** {@code [V, C]} token embedding. */
   public static final String EMBED_TOKENS = "model.embed_tokens.weight";
+
   /** {@code [C]} final RMSNorm. */
   public static final String FINAL_NORM = "model.norm.weight";
+
   /** {@code [V, C]} output head (absent when {@code tie_word_embeddings}). */
   public static final String LM_HEAD = "lm_head.weight";
+
   /** Prefix of every SigLIP tensor. */
   public static final String VISION_PREFIX = "model.vision_tower.vision_tower.vision_model.";
+
   /** {@code [Cv, 3, patch, patch]}. */
-  public static final String PATCH_EMBEDDING_WEIGHT = VISION_PREFIX + "embeddings.patch_embedding.weight";
+  public static final String PATCH_EMBEDDING_WEIGHT =
+      VISION_PREFIX + "embeddings.patch_embedding.weight";
+
   /** {@code [Cv]}. */
-  public static final String PATCH_EMBEDDING_BIAS = VISION_PREFIX + "embeddings.patch_embedding.bias";
+  public static final String PATCH_EMBEDDING_BIAS =
+      VISION_PREFIX + "embeddings.patch_embedding.bias";
+
   /** {@code [grid*grid, Cv]}. */
-  public static final String POSITION_EMBEDDING = VISION_PREFIX + "embeddings.position_embedding.weight";
+  public static final String POSITION_EMBEDDING =
+      VISION_PREFIX + "embeddings.position_embedding.weight";
+
   /** {@code [C, mm_hidden]} first projector linear. */
   public static final String PROJECTOR_0_WEIGHT = "model.mm_projector.0.weight";
+
   /** {@code [C]}. */
   public static final String PROJECTOR_0_BIAS = "model.mm_projector.0.bias";
+
   /** {@code [C, C]} second projector linear. */
   public static final String PROJECTOR_2_WEIGHT = "model.mm_projector.2.weight";
+
   /** {@code [C]}. */
   public static final String PROJECTOR_2_BIAS = "model.mm_projector.2.bias";
+
   /** STP stage A (spatial 27 -> 9). */
   public static final String PACKER_SPATIAL = "token_packer";
+
   /** STP stage B (temporal 100 -> 20). */
   public static final String PACKER_SLOW = "token_packer_slow";
+
   /** STP stage C (discarded by the reference; optional here). */
   public static final String PACKER_FAST = "token_packer_fast";
+
   /** LAPE tables, each {@code [B, C]}. */
   public static final String TEMPORAL_INPUT = "model.temporal_input_embeddings.weight";
+
   public static final String TEMPORAL_OUTPUT = "model.temporal_output_embeddings.weight";
   public static final String HEIGHT_INPUT = "model.spatial_height_input_embeddings.weight";
   public static final String HEIGHT_OUTPUT = "model.spatial_height_output_embeddings.weight";
   public static final String WIDTH_INPUT = "model.spatial_width_input_embeddings.weight";
   public static final String WIDTH_OUTPUT = "model.spatial_width_output_embeddings.weight";
+
   /** Optional leftovers of LLaVA-OneVision, unused by the reference. */
   public static final String IMAGE_NEWLINE = "model.image_newline";
+
   public static final String POST_LAYERNORM_WEIGHT = VISION_PREFIX + "post_layernorm.weight";
   public static final String POST_LAYERNORM_BIAS = VISION_PREFIX + "post_layernorm.bias";
 
@@ -65,8 +86,8 @@ public final class CheckpointLayout {
   }
 
   /**
-   * STP tensor, e.g. {@code packer(PACKER_SLOW, "attn.in_proj_weight")} =
-   * {@code model.vision_resampler.token_packer_slow.devide_attention.attn.in_proj_weight}.
+   * STP tensor, e.g. {@code packer(PACKER_SLOW, "attn.in_proj_weight")} = {@code
+   * model.vision_resampler.token_packer_slow.devide_attention.attn.in_proj_weight}.
    */
   public static String packer(String packerName, String suffix) {
     return "model.vision_resampler." + packerName + ".devide_attention." + suffix;
@@ -136,8 +157,8 @@ public final class CheckpointLayout {
   }
 
   /**
-   * Tensors the release may carry that the model does not use: {@code model.image_newline}, SigLIP's
-   * {@code post_layernorm} and the fast packer. They are ignored when present.
+   * Tensors the release may carry that the model does not use: {@code model.image_newline},
+   * SigLIP's {@code post_layernorm} and the fast packer. They are ignored when present.
    */
   public static List<TensorSpec> optionalTensors(ModelConfig config) {
     List<TensorSpec> out = new ArrayList<>();
@@ -150,7 +171,8 @@ public final class CheckpointLayout {
 
   /** The six LAPE tables in the order temporal, height, width (input then output). */
   public static List<String> lapeTables() {
-    return List.of(TEMPORAL_INPUT, TEMPORAL_OUTPUT, HEIGHT_INPUT, HEIGHT_OUTPUT, WIDTH_INPUT, WIDTH_OUTPUT);
+    return List.of(
+        TEMPORAL_INPUT, TEMPORAL_OUTPUT, HEIGHT_INPUT, HEIGHT_OUTPUT, WIDTH_INPUT, WIDTH_OUTPUT);
   }
 
   /** The point-to-region attention block of one packer (spec §5.1). */

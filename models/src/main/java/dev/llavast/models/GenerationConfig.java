@@ -37,7 +37,13 @@ public record GenerationConfig(
 
   /** No file: nothing set. */
   public static GenerationConfig empty() {
-    return new GenerationConfig(List.of(), OptionalInt.empty(), false, OptionalDouble.empty(), OptionalInt.empty(),
-        OptionalDouble.empty(), OptionalDouble.empty());
+    return new GenerationConfig(
+        List.of(),
+        OptionalInt.empty(),
+        false,
+        OptionalDouble.empty(),
+        OptionalInt.empty(),
+        OptionalDouble.empty(),
+        OptionalDouble.empty());
   }
 }

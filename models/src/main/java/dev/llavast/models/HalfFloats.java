@@ -7,7 +7,9 @@ package dev.llavast.models;
 final class HalfFloats {
   private HalfFloats() {}
 
-  /** bfloat16 bits to float32: a bf16 value is the upper 16 bits of the float32 with the same value. */
+  /**
+   * bfloat16 bits to float32: a bf16 value is the upper 16 bits of the float32 with the same value.
+   */
   static float bf16ToFloat(short bits) {
     return Float.intBitsToFloat((bits & 0xFFFF) << 16);
   }

@@ -16,11 +16,11 @@ import java.util.Set;
  * One LLaVA-ST checkpoint opened from the official layout: its config, tokenizer, chat template,
  * coordinate codec and weights, from which device executors are made ({@link #newExecutor}).
  *
- * <p>{@link #open} validates the checkpoint against its config and the tokenizer's invariants
- * (spec §7.1) and fails with every problem listed. The getters are thread-safe;
- * {@link #newExecutor} may be called from any thread, typically once per device, before serving.
- * {@link #close()} releases the tokenizer and the checkpoint's file handles; executors made from it
- * keep their own copies of the weights and are closed by their owner (the scheduler's worker).
+ * <p>{@link #open} validates the checkpoint against its config and the tokenizer's invariants (spec
+ * §7.1) and fails with every problem listed. The getters are thread-safe; {@link #newExecutor} may
+ * be called from any thread, typically once per device, before serving. {@link #close()} releases
+ * the tokenizer and the checkpoint's file handles; executors made from it keep their own copies of
+ * the weights and are closed by their owner (the scheduler's worker).
  */
 public final class LlavaSt implements AutoCloseable {
   private final Path dir;
@@ -32,7 +32,11 @@ public final class LlavaSt implements AutoCloseable {
   private final CoordinateCodec codec;
   private CoordinateGrammar grammar; // guarded by this
 
-  private LlavaSt(Path dir, ModelConfig config, GenerationConfig generationConfig, Checkpoint checkpoint,
+  private LlavaSt(
+      Path dir,
+      ModelConfig config,
+      GenerationConfig generationConfig,
+      Checkpoint checkpoint,
       Tokenizer tokenizer) {
     this.dir = dir;
     this.config = config;
@@ -81,22 +85,35 @@ public final class LlavaSt implements AutoCloseable {
    */
   public LlavaStModel newExecutor(Device device, boolean fixWidthInput, int cpuThreads) {
     SpecialTokens s = tokenizer.specialTokens();
-    LlavaStModel.ValueTokenIds ids = new LlavaStModel.ValueTokenIds(s.tempInput(), s.tempOutput(), s.heightInput(),
-        s.heightOutput(), s.widthInput(), s.widthOutput());
+    LlavaStModel.ValueTokenIds ids =
+        new LlavaStModel.ValueTokenIds(
+            s.tempInput(),
+            s.tempOutput(),
+            s.heightInput(),
+            s.heightOutput(),
+            s.widthInput(),
+            s.widthOutput());
     LlavaStModel.Options defaults = LlavaStModel.Options.defaults(ids);
     int chunkFrames = device.isGpu() ? defaults.visionChunkFrames() : CPU_VISION_CHUNK_FRAMES;
-    return new LlavaStModel(config, checkpoint, device, new LlavaStModel.Options(ids, fixWidthInput,
-        chunkFrames, defaults.computeDtype(), cpuThreads, grammar()));
+    return new LlavaStModel(
+        config,
+        checkpoint,
+        device,
+        new LlavaStModel.Options(
+            ids, fixWidthInput, chunkFrames, defaults.computeDtype(), cpuThreads, grammar()));
   }
 
   /**
-   * Frames per SigLIP chunk on CPU. A 10-frame chunk's MLP activations ({@code [10·729, I]}) are large
-   * enough that every allocation is a fresh mapping to fault in; with 2 frames they are reused (SMALL,
-   * 100 frames, one thread: encode 10.5 s -> 8.2 s, the tanh-GELU alone 1.7 s -> 0.16 s).
+   * Frames per SigLIP chunk on CPU. A 10-frame chunk's MLP activations ({@code [10·729, I]}) are
+   * large enough that every allocation is a fresh mapping to fault in; with 2 frames they are
+   * reused (SMALL, 100 frames, one thread: encode 10.5 s -> 8.2 s, the tanh-GELU alone 1.7 s ->
+   * 0.16 s).
    */
   static final int CPU_VISION_CHUNK_FRAMES = 2;
 
-  /** The tokenizer's coordinate grammar (for constrained decoding), built on first use. Any thread. */
+  /**
+   * The tokenizer's coordinate grammar (for constrained decoding), built on first use. Any thread.
+   */
   public synchronized CoordinateGrammar grammar() {
     if (grammar == null) {
       grammar = CoordinateGrammar.of(tokenizer::tokenText, tokenizer.specialTokens());

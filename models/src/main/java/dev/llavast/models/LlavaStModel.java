@@ -38,12 +38,12 @@ import java.util.Objects;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * LLaVA-ST on one device: SigLIP -> projector -> LAPE -> STP for {@link #encode}, and batched, paged
- * Qwen2 steps with the extended (V + 3·bins) vocabulary for {@link #step}.
+ * LLaVA-ST on one device: SigLIP -> projector -> LAPE -> STP for {@link #encode}, and batched,
+ * paged Qwen2 steps with the extended (V + 3·bins) vocabulary for {@link #step}.
  *
  * <p>All weights, the precomputed extended embedding table and head, and the KV pool live in one
- * long-lived NDManager for the device (fp32 on CPU). Every encode and step runs in a sub-manager that
- * is closed before the call returns; {@link #liveArrayCount()} lets tests check that.
+ * long-lived NDManager for the device (fp32 on CPU). Every encode and step runs in a sub-manager
+ * that is closed before the call returns; {@link #liveArrayCount()} lets tests check that.
  *
  * <p>Threading: as {@link ModelExecutor}: {@link #spec()} and {@link #liveArrayCount()} from any
  * thread, everything else from the device's worker thread only (the constructor may run on another
@@ -52,43 +52,63 @@ import java.util.concurrent.atomic.LongAdder;
 public final class LlavaStModel implements ModelExecutor {
 
   /**
-   * Ids of the six value-slot tokens (from the tokenizer; never hard-coded). A {@link PromptInput.ValueToken}
-   * must sit on one of them.
+   * Ids of the six value-slot tokens (from the tokenizer; never hard-coded). A {@link
+   * PromptInput.ValueToken} must sit on one of them.
    */
-  public record ValueTokenIds(int tempInput, int tempOutput, int heightInput, int heightOutput, int widthInput,
+  public record ValueTokenIds(
+      int tempInput,
+      int tempOutput,
+      int heightInput,
+      int heightOutput,
+      int widthInput,
       int widthOutput) {}
 
   /**
    * Construction options.
    *
    * @param valueTokenIds the value-slot ids
-   * @param fixWidthInput false (default) reproduces the release: a {@code <WIDTH-INPUT>} keeps its plain
-   *     embedding and its value is ignored; true lerps it over the width input table like the others
+   * @param fixWidthInput false (default) reproduces the release: a {@code <WIDTH-INPUT>} keeps its
+   *     plain embedding and its value is ignored; true lerps it over the width input table like the
+   *     others
    * @param visionChunkFrames frames per SigLIP chunk (bounds encode memory)
-   * @param computeDtype FLOAT32 or FLOAT16, or null for the device default (fp32 on CPU, fp16 on GPU)
-   * @param cpuThreads PyTorch intra-op threads to set (process-wide) when the device is the CPU; 0 keeps the
-   *     engine default. On an oversubscribed host, 1 avoids OpenMP threads spinning against each other
-   *     (measured here: a tiny decode step 145 ms with 2 threads, 2-9 ms with 1)
+   * @param computeDtype FLOAT32 or FLOAT16, or null for the device default (fp32 on CPU, fp16 on
+   *     GPU)
+   * @param cpuThreads PyTorch intra-op threads to set (process-wide) when the device is the CPU; 0
+   *     keeps the engine default. On an oversubscribed host, 1 avoids OpenMP threads spinning
+   *     against each other (measured here: a tiny decode step 145 ms with 2 threads, 2-9 ms with 1)
    * @param grammar the tokenizer's coordinate grammar, for requests with an output constraint; null
    *     refuses such requests (their step fails)
    */
-  public record Options(ValueTokenIds valueTokenIds, boolean fixWidthInput, int visionChunkFrames,
-      DataType computeDtype, int cpuThreads, CoordinateGrammar grammar) {
+  public record Options(
+      ValueTokenIds valueTokenIds,
+      boolean fixWidthInput,
+      int visionChunkFrames,
+      DataType computeDtype,
+      int cpuThreads,
+      CoordinateGrammar grammar) {
     public Options {
       if (cpuThreads < 0) {
         throw new IllegalArgumentException("cpuThreads must be >= 0, got " + cpuThreads);
       }
       Objects.requireNonNull(valueTokenIds, "valueTokenIds");
       if (visionChunkFrames <= 0) {
-        throw new IllegalArgumentException("visionChunkFrames must be > 0, got " + visionChunkFrames);
+        throw new IllegalArgumentException(
+            "visionChunkFrames must be > 0, got " + visionChunkFrames);
       }
-      if (computeDtype != null && computeDtype != DataType.FLOAT32 && computeDtype != DataType.FLOAT16) {
-        throw new IllegalArgumentException("computeDtype must be FLOAT32 or FLOAT16, got " + computeDtype);
+      if (computeDtype != null
+          && computeDtype != DataType.FLOAT32
+          && computeDtype != DataType.FLOAT16) {
+        throw new IllegalArgumentException(
+            "computeDtype must be FLOAT32 or FLOAT16, got " + computeDtype);
       }
     }
 
     /** Options without a coordinate grammar. */
-    public Options(ValueTokenIds valueTokenIds, boolean fixWidthInput, int visionChunkFrames, DataType computeDtype,
+    public Options(
+        ValueTokenIds valueTokenIds,
+        boolean fixWidthInput,
+        int visionChunkFrames,
+        DataType computeDtype,
         int cpuThreads) {
       this(valueTokenIds, fixWidthInput, visionChunkFrames, computeDtype, cpuThreads, null);
     }
@@ -101,16 +121,16 @@ public final class LlavaStModel implements ModelExecutor {
 
   /**
    * Packed features in host memory: {@code [tokenCount, hidden]} fp32 row-major (video: the
-   * (F/5)·81 slow STP tokens, 1 620 for the release; image: the G² = 729 LAPE-injected projector tokens).
-   * Immutable by contract; any thread.
+   * (F/5)·81 slow STP tokens, 1 620 for the release; image: the G² = 729 LAPE-injected projector
+   * tokens). Immutable by contract; any thread.
    */
   public record Features(String mediaKey, boolean video, int tokenCount, int hidden, float[] data)
       implements MediaFeatures {
     public Features {
       Objects.requireNonNull(mediaKey, "mediaKey");
       if ((long) tokenCount * hidden != data.length) {
-        throw new IllegalArgumentException("features must hold [" + tokenCount + ", " + hidden + "] floats, got "
-            + data.length);
+        throw new IllegalArgumentException(
+            "features must hold [" + tokenCount + ", " + hidden + "] floats, got " + data.length);
       }
     }
 
@@ -143,8 +163,10 @@ public final class LlavaStModel implements ModelExecutor {
     this.cfg = Objects.requireNonNull(cfg, "cfg");
     this.options = Objects.requireNonNull(options, "options");
     this.device = Objects.requireNonNull(device, "device");
-    this.dtype = options.computeDtype() != null ? options.computeDtype()
-        : device.isGpu() ? DataType.FLOAT16 : DataType.FLOAT32;
+    this.dtype =
+        options.computeDtype() != null
+            ? options.computeDtype()
+            : device.isGpu() ? DataType.FLOAT16 : DataType.FLOAT32;
     this.manager = NDManager.newBaseManager(device, "PyTorch");
     JniUtils.setGradMode(false);
     if (options.cpuThreads() > 0 && !device.isGpu()) {
@@ -163,8 +185,12 @@ public final class LlavaStModel implements ModelExecutor {
       manager.close();
       throw e;
     }
-    this.spec = new ExecutorSpec(device.toString(), cfg.maxPositionEmbeddings(),
-        cfg.kvBytesPerToken(dtype.getNumOfBytes()), -1L);
+    this.spec =
+        new ExecutorSpec(
+            device.toString(),
+            cfg.maxPositionEmbeddings(),
+            cfg.kvBytesPerToken(dtype.getNumOfBytes()),
+            -1L);
   }
 
   public ModelConfig config() {
@@ -180,7 +206,9 @@ public final class LlavaStModel implements ModelExecutor {
     return spec;
   }
 
-  /** NDArrays currently alive in this model's manager tree (weights + KV pool at rest). Any thread. */
+  /**
+   * NDArrays currently alive in this model's manager tree (weights + KV pool at rest). Any thread.
+   */
   public int liveArrayCount() {
     return manager.getManagedArrays().size();
   }
@@ -191,19 +219,31 @@ public final class LlavaStModel implements ModelExecutor {
     llm.allocateKvCache(numBlocks, blockSize);
   }
 
-  // ------------------------------------------------------------------------------------------ encode
+  // ------------------------------------------------------------------------------------------
+  // encode
 
   @Override
   public MediaFeatures encode(PreparedMedia media) {
     if (!(media instanceof PixelFrames px)) {
-      throw new ExecutorException("LlavaStModel encodes PixelFrames, got "
-          + (media == null ? "null" : media.getClass().getName()));
+      throw new ExecutorException(
+          "LlavaStModel encodes PixelFrames, got "
+              + (media == null ? "null" : media.getClass().getName()));
     }
     ModelConfig.VisionConfig vc = cfg.vision();
     int expectedFrames = px.video() ? cfg.numFrames() : 1;
     if (px.size() != vc.imageSize() || px.frames() != expectedFrames) {
-      throw new ExecutorException("media " + px.mediaKey() + " has " + px.frames() + " frames of " + px.size()
-          + " px; expected " + expectedFrames + " frames of " + vc.imageSize() + " px");
+      throw new ExecutorException(
+          "media "
+              + px.mediaKey()
+              + " has "
+              + px.frames()
+              + " frames of "
+              + px.size()
+              + " px; expected "
+              + expectedFrames
+              + " frames of "
+              + vc.imageSize()
+              + " px");
     }
     JniUtils.setGradMode(false);
     try (NDManager enc = manager.newSubManager()) {
@@ -216,26 +256,30 @@ public final class LlavaStModel implements ModelExecutor {
         int n = Math.min(options.visionChunkFrames(), frames - t0);
         try (NDManager cm = enc.newSubManager()) {
           float[] chunk = Arrays.copyOfRange(px.pixels(), t0 * frameFloats, (t0 + n) * frameFloats);
-          NDArray pix = toDtype(cm.create(chunk, new Shape(n, 3, s, s)));   // [n, 3, S, S]
-          NDArray v = siglip.forward(pix, cm);                               // [n, G², Cv]
-          NDArray p = projector.forward(v);                                  // [n, G², C]
-          NDArray l = lape.inject(p, px.video() ? t0 : 0);                   // [n, G², C]
+          NDArray pix = toDtype(cm.create(chunk, new Shape(n, 3, s, s))); // [n, 3, S, S]
+          NDArray v = siglip.forward(pix, cm); // [n, G², Cv]
+          NDArray p = projector.forward(v); // [n, G², C]
+          NDArray l = lape.inject(p, px.video() ? t0 : 0); // [n, G², C]
           if (px.video()) {
-            NDArray a = packer.spatial(l);                                   // [n, S_A, C]
+            NDArray a = packer.spatial(l); // [n, S_A, C]
             a.attach(enc);
             stageA.add(a);
           } else {
-            imageOut = hostFloats(l);                                        // [G², C]
+            imageOut = hostFloats(l); // [G², C]
           }
         }
       }
       if (!px.video()) {
         return new Features(px.mediaKey(), false, vc.numPatches(), cfg.hiddenSize(), imageOut);
       }
-      NDArray all = stageA.size() == 1 ? stageA.get(0) : NDArrays.concat(new NDList(stageA), 0); // [F, S_A, C]
-      NDArray slow = packer.slow(all);                                                          // [F/5·S_A, C]
+      NDArray all =
+          stageA.size() == 1
+              ? stageA.get(0)
+              : NDArrays.concat(new NDList(stageA), 0); // [F, S_A, C]
+      NDArray slow = packer.slow(all); // [F/5·S_A, C]
       float[] data = hostFloats(slow);
-      return new Features(px.mediaKey(), true, (int) slow.getShape().get(0), cfg.hiddenSize(), data);
+      return new Features(
+          px.mediaKey(), true, (int) slow.getShape().get(0), cfg.hiddenSize(), data);
     } catch (ExecutorException e) {
       throw e;
     } catch (RuntimeException e) {
@@ -243,7 +287,8 @@ public final class LlavaStModel implements ModelExecutor {
     }
   }
 
-  // -------------------------------------------------------------------------------------------- step
+  // --------------------------------------------------------------------------------------------
+  // step
 
   @Override
   public StepResult step(StepPlan plan) {
@@ -275,7 +320,8 @@ public final class LlavaStModel implements ModelExecutor {
           lps[k] = s.sampling().logprobs() ? 0f : Float.NaN;
         }
       } else {
-        Sampler.Sample pick = Sampler.sample(logits[k], 0, vocab.extendedSize(), s.sampling(), generated, mask);
+        Sampler.Sample pick =
+            Sampler.sample(logits[k], 0, vocab.extendedSize(), s.sampling(), generated, mask);
         ids[k] = pick.tokenId();
         if (lps != null) {
           lps[k] = s.sampling().logprobs() ? pick.logprob() : Float.NaN;
@@ -286,14 +332,17 @@ public final class LlavaStModel implements ModelExecutor {
     return new StepResult(ids, lps);
   }
 
-  /** The ids a constrained sequence may sample next; null for an unconstrained one. Worker thread. */
+  /**
+   * The ids a constrained sequence may sample next; null for an unconstrained one. Worker thread.
+   */
   private TokenMask constraintMask(SamplingParams p, int[] generated) {
     if (p.constraint().isNone()) {
       return null;
     }
     if (options.grammar() == null) {
-      throw new ExecutorException("this executor was built without a coordinate grammar; it cannot honour "
-          + p.constraint().kind());
+      throw new ExecutorException(
+          "this executor was built without a coordinate grammar; it cannot honour "
+              + p.constraint().kind());
     }
     return options.grammar().mask(p.constraint(), generated, p.maxNewTokens(), p.stopTokenIds());
   }
@@ -304,8 +353,8 @@ public final class LlavaStModel implements ModelExecutor {
   }
 
   /**
-   * Runs the batch and returns the fp32 logits {@code [V + 3·bins]} of every sequence step that samples,
-   * in plan order. Worker thread only.
+   * Runs the batch and returns the fp32 logits {@code [V + 3·bins]} of every sequence step that
+   * samples, in plan order. Worker thread only.
    */
   float[][] stepLogits(StepPlan plan) {
     JniUtils.setGradMode(false);
@@ -314,16 +363,17 @@ public final class LlavaStModel implements ModelExecutor {
       return new float[0][];
     }
     try (NDManager step = manager.newSubManager()) {
-      NDArray x = embed(seqs, step);                                    // [N, C]
+      NDArray x = embed(seqs, step); // [N, C]
       List<PagedBatch.Run> runs = new ArrayList<>(seqs.size());
       for (SequenceStep s : seqs) {
-        runs.add(new PagedBatch.Run(s.startPosition(), s.tokenIds().length, s.blockTable(), s.sample()));
+        runs.add(
+            new PagedBatch.Run(s.startPosition(), s.tokenIds().length, s.blockTable(), s.sample()));
       }
       NDArray hidden = llm.forward(x, new PagedBatch(plan.blockSize(), runs), step); // [M, C]
       if (hidden == null) {
         return new float[0][];
       }
-      NDArray lg = vocab.logits(hidden);                                 // [M, V + 3 bins]
+      NDArray lg = vocab.logits(hidden); // [M, V + 3 bins]
       int m = (int) lg.getShape().get(0);
       int width = (int) lg.getShape().get(1);
       float[] flat = hostFloats(lg);
@@ -342,9 +392,10 @@ public final class LlavaStModel implements ModelExecutor {
   }
 
   /**
-   * The input embeddings of the batch, rows concatenated in plan order (spec §6.2-6.3): ids from the
-   * extended table, visual spans spliced over their positions (markers included), value tokens replaced
-   * by lerps of the LAPE input tables ({@code <WIDTH-INPUT>} untouched unless {@code fixWidthInput}).
+   * The input embeddings of the batch, rows concatenated in plan order (spec §6.2-6.3): ids from
+   * the extended table, visual spans spliced over their positions (markers included), value tokens
+   * replaced by lerps of the LAPE input tables ({@code <WIDTH-INPUT>} untouched unless {@code
+   * fixWidthInput}).
    *
    * @return {@code [N, C]} owned by {@code step}
    */
@@ -369,8 +420,16 @@ public final class LlavaStModel implements ModelExecutor {
       for (int j = 0; j < ids.length; j++) {
         int id = ids[j];
         if (id < 0 || id >= vocab.extendedSize()) {
-          throw new IllegalArgumentException("sequence " + s.sequenceId() + " has token id " + id + " at position "
-              + (start + j) + ", outside [0, " + vocab.extendedSize() + ")");
+          throw new IllegalArgumentException(
+              "sequence "
+                  + s.sequenceId()
+                  + " has token id "
+                  + id
+                  + " at position "
+                  + (start + j)
+                  + ", outside [0, "
+                  + vocab.extendedSize()
+                  + ")");
         }
         rowA[r + j] = id;
         rowB[r + j] = id;
@@ -404,8 +463,14 @@ public final class LlavaStModel implements ModelExecutor {
             continue;
           }
           if (!(span.features() instanceof Features f) || f.hidden() != c) {
-            throw new IllegalArgumentException("sequence " + s.sequenceId() + " splices features "
-                + span.features().getClass().getName() + " that this model did not encode (hidden " + c + ")");
+            throw new IllegalArgumentException(
+                "sequence "
+                    + s.sequenceId()
+                    + " splices features "
+                    + span.features().getClass().getName()
+                    + " that this model did not encode (hidden "
+                    + c
+                    + ")");
           }
           for (int p = from; p < to; p++) {
             order[r + p - start] = n + visualSrc.size();
@@ -416,7 +481,7 @@ public final class LlavaStModel implements ModelExecutor {
       }
       r += ids.length;
     }
-    NDArray base = vocab.embedBlend(rowA, wA, lerp ? rowB : null, wB, step);     // [N, C]
+    NDArray base = vocab.embedBlend(rowA, wA, lerp ? rowB : null, wB, step); // [N, C]
     if (visualSrc.isEmpty()) {
       return base;
     }
@@ -425,11 +490,11 @@ public final class LlavaStModel implements ModelExecutor {
     for (int i = 0; i < nv; i++) {
       System.arraycopy(visualSrc.get(i), visualOff.get(i), vis, i * c, c);
     }
-    try (NDArray v = toDtype(step.create(vis, new Shape(nv, c)));              // [Nv, C]
-        NDArray all = NDArrays.concat(new NDList(base, v), 0);                  // [N + Nv, C]
-        NDArray idx = step.create(order)) {                                     // [N]
+    try (NDArray v = toDtype(step.create(vis, new Shape(nv, c))); // [Nv, C]
+        NDArray all = NDArrays.concat(new NDList(base, v), 0); // [N + Nv, C]
+        NDArray idx = step.create(order)) { // [N]
       base.close();
-      return all.get(new NDIndex("{}", idx));                                   // [N, C]
+      return all.get(new NDIndex("{}", idx)); // [N, C]
     }
   }
 
@@ -448,8 +513,17 @@ public final class LlavaStModel implements ModelExecutor {
     if (id == t.widthInput()) {
       return options.fixWidthInput() ? 2 : -1;
     }
-    throw new IllegalArgumentException("sequence " + seq + " has value " + v.value() + " at position " + v.position()
-        + " on token id " + id + ", which is not a TEMP/HEIGHT/WIDTH INPUT/OUTPUT slot " + t);
+    throw new IllegalArgumentException(
+        "sequence "
+            + seq
+            + " has value "
+            + v.value()
+            + " at position "
+            + v.position()
+            + " on token id "
+            + id
+            + ", which is not a TEMP/HEIGHT/WIDTH INPUT/OUTPUT slot "
+            + t);
   }
 
   private NDArray toDtype(NDArray a) {

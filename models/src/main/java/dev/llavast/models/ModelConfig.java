@@ -18,14 +18,16 @@ import java.util.Objects;
  * @param vocabSize {@code V}: rows of {@code embed_tokens} and {@code lm_head} (151660); coordinate
  *     bins are the extended ids {@code V .. V + 3*bins - 1}
  * @param maxPositionEmbeddings context limit (32768)
- * @param tieWordEmbeddings whether {@code lm_head} shares {@code embed_tokens} (false in the release)
+ * @param tieWordEmbeddings whether {@code lm_head} shares {@code embed_tokens} (false in the
+ *     release)
  * @param mmHiddenSize vision feature width entering the projector (1152)
  * @param vision the SigLIP tower
  * @param stpEmbedDim packer attention width {@code E} (1024)
  * @param stpNumHeads packer attention heads (8)
  * @param numFrames frames sampled per video (100)
  * @param numCoordinateBins bins per coordinate axis (100)
- * @param torchDtype the checkpoint's stored dtype name ({@code float16}, {@code bfloat16}, {@code float32})
+ * @param torchDtype the checkpoint's stored dtype name ({@code float16}, {@code bfloat16}, {@code
+ *     float32})
  */
 public record ModelConfig(
     int hiddenSize,
@@ -62,20 +64,29 @@ public record ModelConfig(
     requirePositive("num_frames", numFrames);
     requirePositive("num_coordinate_bins", numCoordinateBins);
     if (hiddenSize % numAttentionHeads != 0) {
-      throw new IllegalArgumentException("hidden_size " + hiddenSize + " is not a multiple of num_attention_heads "
-          + numAttentionHeads);
+      throw new IllegalArgumentException(
+          "hidden_size "
+              + hiddenSize
+              + " is not a multiple of num_attention_heads "
+              + numAttentionHeads);
     }
     if (numAttentionHeads % numKeyValueHeads != 0) {
-      throw new IllegalArgumentException("num_attention_heads " + numAttentionHeads
-          + " is not a multiple of num_key_value_heads " + numKeyValueHeads);
+      throw new IllegalArgumentException(
+          "num_attention_heads "
+              + numAttentionHeads
+              + " is not a multiple of num_key_value_heads "
+              + numKeyValueHeads);
     }
     if (stpEmbedDim % stpNumHeads != 0) {
-      throw new IllegalArgumentException("stp_embed_dim " + stpEmbedDim + " is not a multiple of stp_num_heads "
-          + stpNumHeads);
+      throw new IllegalArgumentException(
+          "stp_embed_dim " + stpEmbedDim + " is not a multiple of stp_num_heads " + stpNumHeads);
     }
     if (vision.mmHiddenMismatch(mmHiddenSize)) {
-      throw new IllegalArgumentException("mm_hidden_size " + mmHiddenSize + " differs from vision hidden_size "
-          + vision.hiddenSize());
+      throw new IllegalArgumentException(
+          "mm_hidden_size "
+              + mmHiddenSize
+              + " differs from vision hidden_size "
+              + vision.hiddenSize());
     }
   }
 
@@ -132,14 +143,18 @@ public record ModelConfig(
       requirePositive("vision_config.num_attention_heads", numAttentionHeads);
       requirePositive("vision_config.image_size", imageSize);
       requirePositive("vision_config.patch_size", patchSize);
-      // 384 / 14 is not whole: the stride-14 convolution keeps floor(384 / 14) = 27 patches per side
+      // 384 / 14 is not whole: the stride-14 convolution keeps floor(384 / 14) = 27 patches per
+      // side
       if (imageSize < patchSize) {
-        throw new IllegalArgumentException("vision_config.image_size " + imageSize
-            + " is smaller than patch_size " + patchSize);
+        throw new IllegalArgumentException(
+            "vision_config.image_size " + imageSize + " is smaller than patch_size " + patchSize);
       }
       if (hiddenSize % numAttentionHeads != 0) {
-        throw new IllegalArgumentException("vision_config.hidden_size " + hiddenSize
-            + " is not a multiple of num_attention_heads " + numAttentionHeads);
+        throw new IllegalArgumentException(
+            "vision_config.hidden_size "
+                + hiddenSize
+                + " is not a multiple of num_attention_heads "
+                + numAttentionHeads);
       }
     }
 

@@ -11,24 +11,27 @@ import java.util.OptionalDouble;
 import java.util.OptionalInt;
 
 /**
- * Reads {@code config.json} and {@code generation_config.json} of a LLaVA-ST checkpoint. Stateless; any thread.
+ * Reads {@code config.json} and {@code generation_config.json} of a LLaVA-ST checkpoint. Stateless;
+ * any thread.
  *
- * <p>{@code config.json}: the LLM keys {@code hidden_size}, {@code num_hidden_layers},
- * {@code num_attention_heads}, {@code intermediate_size} and {@code vocab_size} are required; the other
- * LLM keys default as in HF's {@code Qwen2Config} ({@code num_key_value_heads} = heads,
- * {@code rms_norm_eps} 1e-6, {@code rope_theta} 10000, {@code max_position_embeddings} 32768,
- * {@code tie_word_embeddings} false, {@code torch_dtype} float32). The release does not spell out
- * SigLIP's or the packer's sizes, so these default to the official values and are overridden when
- * present: {@code vision_config} {hidden_size 1152, intermediate_size 4304, num_hidden_layers 26 (layers
- * used), num_attention_heads 16, image_size 384, patch_size 14, layer_norm_eps 1e-6},
- * {@code mm_hidden_size} (= vision hidden size), {@code stp_embed_dim} 1024, {@code stp_num_heads} 8,
- * {@code num_frames} 100, {@code num_coordinate_bins} 100. Architecture keys, when present, must name
- * what this implementation runs: {@code mm_projector_type} mlp2x_gelu, {@code mm_resampler_type}
- * fast_slow_resampler, {@code mm_perceiver_latents} = (grid/3)^2, {@code mm_perceiver_latents_fast} 9.
+ * <p>{@code config.json}: the LLM keys {@code hidden_size}, {@code num_hidden_layers}, {@code
+ * num_attention_heads}, {@code intermediate_size} and {@code vocab_size} are required; the other
+ * LLM keys default as in HF's {@code Qwen2Config} ({@code num_key_value_heads} = heads, {@code
+ * rms_norm_eps} 1e-6, {@code rope_theta} 10000, {@code max_position_embeddings} 32768, {@code
+ * tie_word_embeddings} false, {@code torch_dtype} float32). The release does not spell out SigLIP's
+ * or the packer's sizes, so these default to the official values and are overridden when present:
+ * {@code vision_config} {hidden_size 1152, intermediate_size 4304, num_hidden_layers 26 (layers
+ * used), num_attention_heads 16, image_size 384, patch_size 14, layer_norm_eps 1e-6}, {@code
+ * mm_hidden_size} (= vision hidden size), {@code stp_embed_dim} 1024, {@code stp_num_heads} 8,
+ * {@code num_frames} 100, {@code num_coordinate_bins} 100. Architecture keys, when present, must
+ * name what this implementation runs: {@code mm_projector_type} mlp2x_gelu, {@code
+ * mm_resampler_type} fast_slow_resampler, {@code mm_perceiver_latents} = (grid/3)^2, {@code
+ * mm_perceiver_latents_fast} 9.
  */
 public final class ModelConfigs {
   /** The config file name inside a checkpoint directory. */
   public static final String CONFIG_FILE = "config.json";
+
   /** The generation defaults file name inside a checkpoint directory. */
   public static final String GENERATION_CONFIG_FILE = "generation_config.json";
 
@@ -73,8 +76,10 @@ public final class ModelConfigs {
 
     ModelConfig.VisionConfig off = ModelConfig.VisionConfig.official();
     JsonNode visionNode = root.get("vision_config");
-    Reader v = new Reader(visionNode != null && visionNode.isObject() ? visionNode : JSON.createObjectNode(),
-        "vision_config.");
+    Reader v =
+        new Reader(
+            visionNode != null && visionNode.isObject() ? visionNode : JSON.createObjectNode(),
+            "vision_config.");
     if (visionNode != null && !visionNode.isObject() && !visionNode.isNull()) {
       r.problems.add("vision_config must be an object, got " + visionNode);
     }
@@ -107,9 +112,24 @@ public final class ModelConfigs {
       throw new IllegalArgumentException(source + ": " + String.join("; ", r.problems));
     }
     try {
-      return new ModelConfig(hidden, layers, heads, kvHeads, inter, eps, theta, vocab, maxPos, tie, mmHidden,
-          new ModelConfig.VisionConfig(vHidden, vInter, vLayers, vHeads, vImage, vPatch, vEps), stpDim, stpHeads,
-          frames, bins, dtype);
+      return new ModelConfig(
+          hidden,
+          layers,
+          heads,
+          kvHeads,
+          inter,
+          eps,
+          theta,
+          vocab,
+          maxPos,
+          tie,
+          mmHidden,
+          new ModelConfig.VisionConfig(vHidden, vInter, vLayers, vHeads, vImage, vPatch, vEps),
+          stpDim,
+          stpHeads,
+          frames,
+          bins,
+          dtype);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(source + ": " + e.getMessage(), e);
     }
@@ -121,8 +141,8 @@ public final class ModelConfigs {
   }
 
   /**
-   * Reads {@code generation_config.json} in {@code dir}; {@link GenerationConfig#empty()} when the file
-   * does not exist.
+   * Reads {@code generation_config.json} in {@code dir}; {@link GenerationConfig#empty()} when the
+   * file does not exist.
    */
   public static GenerationConfig readGenerationConfig(Path dir) throws IOException {
     Path file = dir.resolve(GENERATION_CONFIG_FILE);
@@ -151,14 +171,20 @@ public final class ModelConfigs {
         r.problems.add("eos_token_id must be an integer or a list of integers, got " + eosNode);
       }
     }
-    OptionalInt pad = r.has("pad_token_id") ? OptionalInt.of(r.optInt("pad_token_id", 0)) : OptionalInt.empty();
+    OptionalInt pad =
+        r.has("pad_token_id") ? OptionalInt.of(r.optInt("pad_token_id", 0)) : OptionalInt.empty();
     boolean doSample = r.optBool("do_sample", false);
-    OptionalDouble temperature = r.has("temperature") ? OptionalDouble.of(r.optDouble("temperature", 1))
-        : OptionalDouble.empty();
+    OptionalDouble temperature =
+        r.has("temperature")
+            ? OptionalDouble.of(r.optDouble("temperature", 1))
+            : OptionalDouble.empty();
     OptionalInt topK = r.has("top_k") ? OptionalInt.of(r.optInt("top_k", 0)) : OptionalInt.empty();
-    OptionalDouble topP = r.has("top_p") ? OptionalDouble.of(r.optDouble("top_p", 1)) : OptionalDouble.empty();
-    OptionalDouble rep = r.has("repetition_penalty") ? OptionalDouble.of(r.optDouble("repetition_penalty", 1))
-        : OptionalDouble.empty();
+    OptionalDouble topP =
+        r.has("top_p") ? OptionalDouble.of(r.optDouble("top_p", 1)) : OptionalDouble.empty();
+    OptionalDouble rep =
+        r.has("repetition_penalty")
+            ? OptionalDouble.of(r.optDouble("repetition_penalty", 1))
+            : OptionalDouble.empty();
     if (!r.problems.isEmpty()) {
       throw new IOException(file + ": " + String.join("; ", r.problems));
     }
@@ -241,7 +267,14 @@ public final class ModelConfigs {
       if (has(key)) {
         String got = optString(key, expected);
         if (!got.equals(expected)) {
-          problems.add(prefix + key + " is \"" + got + "\"; this implementation supports only \"" + expected + "\"");
+          problems.add(
+              prefix
+                  + key
+                  + " is \""
+                  + got
+                  + "\"; this implementation supports only \""
+                  + expected
+                  + "\"");
         }
       }
     }
@@ -250,7 +283,8 @@ public final class ModelConfigs {
       if (has(key)) {
         int got = optInt(key, expected);
         if (got != expected) {
-          problems.add(prefix + key + " is " + got + "; this implementation supports only " + expected);
+          problems.add(
+              prefix + key + " is " + got + "; this implementation supports only " + expected);
         }
       }
     }

@@ -13,8 +13,8 @@ import java.util.Map;
 
 /**
  * The header of one {@code .safetensors} file: 8 bytes little-endian header length {@code N},
- * {@code N} bytes of JSON ({@code name -> {dtype, shape, data_offsets}} plus an optional
- * {@code __metadata__}), then the tensor bytes; {@code data_offsets} are relative to byte {@code 8 + N}.
+ * {@code N} bytes of JSON ({@code name -> {dtype, shape, data_offsets}} plus an optional {@code
+ * __metadata__}), then the tensor bytes; {@code data_offsets} are relative to byte {@code 8 + N}.
  * Offsets are read as longs, so files over 2 GiB work. Immutable after {@link #read}.
  */
 final class SafetensorsFile {
@@ -32,7 +32,13 @@ final class SafetensorsFile {
    * @param fileOffset absolute byte offset of the first element in the file
    * @param byteLength bytes of data
    */
-  record Entry(String name, Path file, String dtypeName, StoredDtype dtype, long[] shape, long fileOffset,
+  record Entry(
+      String name,
+      Path file,
+      String dtypeName,
+      StoredDtype dtype,
+      long[] shape,
+      long fileOffset,
       long byteLength) {
     long elementCount() {
       long n = 1;
@@ -71,14 +77,22 @@ final class SafetensorsFile {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = ch.size();
       if (size < 8) {
-        throw new IOException(file + ": " + size + " bytes is too short for a safetensors file (needs >= 8)");
+        throw new IOException(
+            file + ": " + size + " bytes is too short for a safetensors file (needs >= 8)");
       }
       ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
       readFully(ch, lenBuf, 0);
       long headerLen = lenBuf.flip().getLong();
       if (headerLen <= 0 || headerLen > MAX_HEADER_BYTES || 8 + headerLen > size) {
-        throw new IOException(file + ": header length " + headerLen + " is invalid (file has " + size
-            + " bytes, limit " + MAX_HEADER_BYTES + ")");
+        throw new IOException(
+            file
+                + ": header length "
+                + headerLen
+                + " is invalid (file has "
+                + size
+                + " bytes, limit "
+                + MAX_HEADER_BYTES
+                + ")");
       }
       ByteBuffer header = ByteBuffer.allocate((int) headerLen);
       readFully(ch, header, 8);
@@ -115,10 +129,20 @@ final class SafetensorsFile {
     JsonNode dtypeNode = v.get("dtype");
     JsonNode shapeNode = v.get("shape");
     JsonNode offs = v.get("data_offsets");
-    if (dtypeNode == null || !dtypeNode.isTextual() || shapeNode == null || !shapeNode.isArray() || offs == null
-        || !offs.isArray() || offs.size() != 2) {
-      throw new IOException(file + ": tensor '" + name + "' needs dtype (string), shape (array) and data_offsets"
-          + " ([begin, end]); got " + v);
+    if (dtypeNode == null
+        || !dtypeNode.isTextual()
+        || shapeNode == null
+        || !shapeNode.isArray()
+        || offs == null
+        || !offs.isArray()
+        || offs.size() != 2) {
+      throw new IOException(
+          file
+              + ": tensor '"
+              + name
+              + "' needs dtype (string), shape (array) and data_offsets"
+              + " ([begin, end]); got "
+              + v);
     }
     long[] shape = new long[shapeNode.size()];
     long count = 1;
@@ -133,14 +157,34 @@ final class SafetensorsFile {
     long begin = offs.get(0).asLong(-1);
     long end = offs.get(1).asLong(-1);
     if (begin < 0 || end < begin || end > dataSize) {
-      throw new IOException(file + ": tensor '" + name + "' data_offsets [" + begin + ", " + end
-          + "] lie outside the data section of " + dataSize + " bytes");
+      throw new IOException(
+          file
+              + ": tensor '"
+              + name
+              + "' data_offsets ["
+              + begin
+              + ", "
+              + end
+              + "] lie outside the data section of "
+              + dataSize
+              + " bytes");
     }
     String dtypeName = dtypeNode.asText();
     StoredDtype dtype = StoredDtype.fromSafetensors(dtypeName);
     if (dtype != null && count * dtype.bytes() != end - begin) {
-      throw new IOException(file + ": tensor '" + name + "' is " + dtypeName + " " + shapeNode + " = "
-          + count * dtype.bytes() + " bytes, but data_offsets span " + (end - begin) + " bytes");
+      throw new IOException(
+          file
+              + ": tensor '"
+              + name
+              + "' is "
+              + dtypeName
+              + " "
+              + shapeNode
+              + " = "
+              + count * dtype.bytes()
+              + " bytes, but data_offsets span "
+              + (end - begin)
+              + " bytes");
     }
     return new Entry(name, file, dtypeName, dtype, shape, dataStart + begin, end - begin);
   }

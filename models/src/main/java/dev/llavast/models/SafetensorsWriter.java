@@ -16,9 +16,9 @@ import java.util.Objects;
 import java.util.Set;
 
 /**
- * Writes {@code .safetensors} files (the format {@link Checkpoint} reads): tensors in the given order,
- * the JSON header padded with spaces to a multiple of 8 bytes, data little-endian. Output bytes are a
- * pure function of the arguments. Stateless; any thread.
+ * Writes {@code .safetensors} files (the format {@link Checkpoint} reads): tensors in the given
+ * order, the JSON header padded with spaces to a multiple of 8 bytes, data little-endian. Output
+ * bytes are a pure function of the arguments. Stateless; any thread.
  */
 public final class SafetensorsWriter {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -37,13 +37,21 @@ public final class SafetensorsWriter {
       long n = 1;
       for (long d : shape) {
         if (d < 0) {
-          throw new IllegalArgumentException("tensor '" + name + "': negative dimension in " + Arrays.toString(shape));
+          throw new IllegalArgumentException(
+              "tensor '" + name + "': negative dimension in " + Arrays.toString(shape));
         }
         n *= d;
       }
       if (n != values.length) {
-        throw new IllegalArgumentException("tensor '" + name + "': shape " + Arrays.toString(shape) + " needs " + n
-            + " values, got " + values.length);
+        throw new IllegalArgumentException(
+            "tensor '"
+                + name
+                + "': shape "
+                + Arrays.toString(shape)
+                + " needs "
+                + n
+                + " values, got "
+                + values.length);
       }
     }
 
@@ -53,8 +61,12 @@ public final class SafetensorsWriter {
     }
   }
 
-  /** Writes {@code tensors} to {@code file} (replacing it), with {@code metadata} as {@code __metadata__}. */
-  public static void write(Path file, List<Tensor> tensors, Map<String, String> metadata) throws IOException {
+  /**
+   * Writes {@code tensors} to {@code file} (replacing it), with {@code metadata} as {@code
+   * __metadata__}.
+   */
+  public static void write(Path file, List<Tensor> tensors, Map<String, String> metadata)
+      throws IOException {
     Map<String, Object> header = new LinkedHashMap<>();
     if (!metadata.isEmpty()) {
       header.put("__metadata__", new LinkedHashMap<>(metadata));
@@ -76,8 +88,12 @@ public final class SafetensorsWriter {
     int padded = (json.length + 7) / 8 * 8;
     byte[] headerBytes = Arrays.copyOf(json, padded);
     Arrays.fill(headerBytes, json.length, padded, (byte) ' ');
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-        StandardOpenOption.TRUNCATE_EXISTING)) {
+    try (FileChannel ch =
+        FileChannel.open(
+            file,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE,
+            StandardOpenOption.TRUNCATE_EXISTING)) {
       ByteBuffer lead = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
       writeFully(ch, lead.flip());
       writeFully(ch, ByteBuffer.wrap(headerBytes));
@@ -109,5 +125,4 @@ public final class SafetensorsWriter {
       ch.write(buf);
     }
   }
-
 }

@@ -48,7 +48,9 @@ public enum StoredDtype {
     return null;
   }
 
-  /** The DJL type an array of this dtype is created as: BF16 is widened to FLOAT32 in Java first. */
+  /**
+   * The DJL type an array of this dtype is created as: BF16 is widened to FLOAT32 in Java first.
+   */
   DataType djlLoadType() {
     return this == F16 ? DataType.FLOAT16 : DataType.FLOAT32;
   }

@@ -17,10 +17,11 @@ import java.util.TreeMap;
 /**
  * Writes random-weight LLaVA-ST checkpoints in exactly the official layout (spec §11): the tensor
  * names and shapes of {@link CheckpointLayout} (plus the optional extras the release carries:
- * {@code model.image_newline}, SigLIP's {@code post_layernorm}, the fast packer), {@code config.json}
- * with the official keys and the override keys {@link ModelConfigs} reads, {@code generation_config.json},
- * and a small byte-level BPE {@code tokenizer.json} (+ {@code tokenizer_config.json}) with the ChatML
- * tokens, the 14 marker/value tokens (ids up to V - 1) and the 300 bin tokens at V .. V + 299.
+ * {@code model.image_newline}, SigLIP's {@code post_layernorm}, the fast packer), {@code
+ * config.json} with the official keys and the override keys {@link ModelConfigs} reads, {@code
+ * generation_config.json}, and a small byte-level BPE {@code tokenizer.json} (+ {@code
+ * tokenizer_config.json}) with the ChatML tokens, the 14 marker/value tokens (ids up to V - 1) and
+ * the 300 bin tokens at V .. V + 299.
  *
  * <p>Only widths and depths shrink: 384 px, patch 14 (27 x 27), 100 frames and 100 bins are kept.
  * Weights are normal(0, 0.02); norm weights 1 + normal(0, 0.02), so activations stay finite while a
@@ -28,23 +29,96 @@ import java.util.TreeMap;
  * arguments give byte-identical files. Stateless; any thread (distinct directories).
  */
 public final class TinyCheckpoints {
-  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   /** BPE merges of the tiny tokenizer (on GPT-2 byte symbols; 'Ġ' is a space). */
   private static final String[] MERGES = {
-    "Ġ t", "h e", "Ġ a", "i n", "e r", "o u", "a n", "r e", "o n", "Ġt he", "Ġ w", "Ġ s", "e n", "a t", "Ġ i",
-    "s t", "Ġ o", "Ġ c", "i s", "Ġa re", "Ġw h", "e d", "i t", "o r", "Ġ he", "Ġ h", "l l", "Ġ f", "Ġ b", "Ġ p",
-    "Ġ m", "e s", "a s", "in g", "Ġ d", "a l", "a r", "Ġ y", "Ġy ou", "Ġ l", "Ġ n", "i d", "e o", "Ġ v",
-    "Ġv id", "Ġvid eo", "Ġ in", "Ġt h", "Ġth is", "Ġhe l", "p f", "Ġhel pf", "u l", "Ġhelpf ul", "Ġ as", "s is",
-    "Ġas sis", "t an", "Ġassis tan", "Ġassistan t", "Ġ Y", "Y ou", "s y", "sy st", "e m", "syst em", "u s",
-    "us er", "as s", "ass is", "assis tan", "assistan t"
+    "Ġ t",
+    "h e",
+    "Ġ a",
+    "i n",
+    "e r",
+    "o u",
+    "a n",
+    "r e",
+    "o n",
+    "Ġt he",
+    "Ġ w",
+    "Ġ s",
+    "e n",
+    "a t",
+    "Ġ i",
+    "s t",
+    "Ġ o",
+    "Ġ c",
+    "i s",
+    "Ġa re",
+    "Ġw h",
+    "e d",
+    "i t",
+    "o r",
+    "Ġ he",
+    "Ġ h",
+    "l l",
+    "Ġ f",
+    "Ġ b",
+    "Ġ p",
+    "Ġ m",
+    "e s",
+    "a s",
+    "in g",
+    "Ġ d",
+    "a l",
+    "a r",
+    "Ġ y",
+    "Ġy ou",
+    "Ġ l",
+    "Ġ n",
+    "i d",
+    "e o",
+    "Ġ v",
+    "Ġv id",
+    "Ġvid eo",
+    "Ġ in",
+    "Ġt h",
+    "Ġth is",
+    "Ġhe l",
+    "p f",
+    "Ġhel pf",
+    "u l",
+    "Ġhelpf ul",
+    "Ġ as",
+    "s is",
+    "Ġas sis",
+    "t an",
+    "Ġassis tan",
+    "Ġassistan t",
+    "Ġ Y",
+    "Y ou",
+    "s y",
+    "sy st",
+    "e m",
+    "syst em",
+    "u s",
+    "us er",
+    "as s",
+    "ass is",
+    "assis tan",
+    "assistan t"
   };
 
   /** Model sizes. */
   public enum Preset {
-    /** Unit tests: seconds on CPU. LLM 64 wide, 2 layers, 4/2 heads; vision 32 wide, 2 layers; STP 32/4. */
+    /**
+     * Unit tests: seconds on CPU. LLM 64 wide, 2 layers, 4/2 heads; vision 32 wide, 2 layers; STP
+     * 32/4.
+     */
     TINY(64, 2, 4, 2, 128, 32, 64, 2, 2, 32, 4, 0),
-    /** Benchmarks: matrix work dominates. LLM 512 wide, 4 layers, 8/2 heads, V 8192; vision 128 wide, 3 layers. */
+    /**
+     * Benchmarks: matrix work dominates. LLM 512 wide, 4 layers, 8/2 heads, V 8192; vision 128
+     * wide, 3 layers.
+     */
     SMALL(512, 4, 8, 2, 1408, 128, 512, 3, 4, 128, 4, 8192);
 
     final int hidden;
@@ -60,8 +134,19 @@ public final class TinyCheckpoints {
     final int stpHeads;
     final int vocabTarget; // 0: the BPE vocabulary as it is; else pad so that V equals this
 
-    Preset(int hidden, int layers, int heads, int kvHeads, int intermediate, int visionHidden,
-        int visionIntermediate, int visionLayers, int visionHeads, int stpDim, int stpHeads, int vocabTarget) {
+    Preset(
+        int hidden,
+        int layers,
+        int heads,
+        int kvHeads,
+        int intermediate,
+        int visionHidden,
+        int visionIntermediate,
+        int visionLayers,
+        int visionHeads,
+        int stpDim,
+        int stpHeads,
+        int vocabTarget) {
       this.hidden = hidden;
       this.layers = layers;
       this.heads = heads;
@@ -82,10 +167,25 @@ public final class TinyCheckpoints {
     }
 
     ModelConfig config(StoredDtype dtype) {
-      return new ModelConfig(hidden, layers, heads, kvHeads, intermediate, 1e-6, 1_000_000.0, vocabSize(), 32768,
-          false, visionHidden,
-          new ModelConfig.VisionConfig(visionHidden, visionIntermediate, visionLayers, visionHeads, 384, 14, 1e-6),
-          stpDim, stpHeads, 100, 100, dtype.torchName());
+      return new ModelConfig(
+          hidden,
+          layers,
+          heads,
+          kvHeads,
+          intermediate,
+          1e-6,
+          1_000_000.0,
+          vocabSize(),
+          32768,
+          false,
+          visionHidden,
+          new ModelConfig.VisionConfig(
+              visionHidden, visionIntermediate, visionLayers, visionHeads, 384, 14, 1e-6),
+          stpDim,
+          stpHeads,
+          100,
+          100,
+          dtype.torchName());
     }
 
     /** V: BPE vocabulary + 3 ChatML tokens + 14 markers. */
@@ -98,8 +198,10 @@ public final class TinyCheckpoints {
    * How to store the weights.
    *
    * @param dtype stored element type
-   * @param shards 1: {@code model.safetensors}; more: {@code model-0000X-of-0000N.safetensors} + index
-   * @param optionalTensors also write the release's unused extras (image_newline, post_layernorm, fast packer)
+   * @param shards 1: {@code model.safetensors}; more: {@code model-0000X-of-0000N.safetensors} +
+   *     index
+   * @param optionalTensors also write the release's unused extras (image_newline, post_layernorm,
+   *     fast packer)
    */
   public record Options(StoredDtype dtype, int shards, boolean optionalTensors) {
     /** F32, one file, with the optional extras. */
@@ -121,7 +223,8 @@ public final class TinyCheckpoints {
   }
 
   /** Writes {@code preset} into {@code dir} (created if needed); returns the config written. */
-  public static ModelConfig write(Path dir, Preset preset, long seed, Options options) throws IOException {
+  public static ModelConfig write(Path dir, Preset preset, long seed, Options options)
+      throws IOException {
     Files.createDirectories(dir);
     ModelConfig config = preset.config(options.dtype());
     List<TensorSpec> specs = new ArrayList<>(CheckpointLayout.requiredTensors(config));
@@ -130,12 +233,15 @@ public final class TinyCheckpoints {
     }
     List<SafetensorsWriter.Tensor> tensors = new ArrayList<>();
     for (TensorSpec s : specs) {
-      tensors.add(new SafetensorsWriter.Tensor(s.name(), options.dtype(), s.shape().getShape(), init(s, seed)));
+      tensors.add(
+          new SafetensorsWriter.Tensor(
+              s.name(), options.dtype(), s.shape().getShape(), init(s, seed)));
     }
     writeWeights(dir, tensors, options.shards());
     writeTokenizer(dir, preset);
     JSON.writeValue(dir.resolve(ModelConfigs.CONFIG_FILE).toFile(), configJson(config));
-    JSON.writeValue(dir.resolve(ModelConfigs.GENERATION_CONFIG_FILE).toFile(), generationJson(preset));
+    JSON.writeValue(
+        dir.resolve(ModelConfigs.GENERATION_CONFIG_FILE).toFile(), generationJson(preset));
     return config;
   }
 
@@ -144,23 +250,29 @@ public final class TinyCheckpoints {
     float[] v = new float[Math.toIntExact(n)];
     Random rnd = new Random(seed * 0x9E3779B97F4A7C15L + spec.name().hashCode());
     String name = spec.name();
-    boolean normWeight = name.endsWith("norm.weight") || name.endsWith("layer_norm1.weight")
-        || name.endsWith("layer_norm2.weight") || name.endsWith("ln_q.weight") || name.endsWith("ln_k.weight")
-        || name.endsWith("ln_v.weight");
+    boolean normWeight =
+        name.endsWith("norm.weight")
+            || name.endsWith("layer_norm1.weight")
+            || name.endsWith("layer_norm2.weight")
+            || name.endsWith("ln_q.weight")
+            || name.endsWith("ln_k.weight")
+            || name.endsWith("ln_v.weight");
     for (int i = 0; i < v.length; i++) {
       v[i] = (float) ((normWeight ? 1.0 : 0.0) + 0.02 * rnd.nextGaussian());
     }
     return v;
   }
 
-  private static void writeWeights(Path dir, List<SafetensorsWriter.Tensor> tensors, int shards) throws IOException {
+  private static void writeWeights(Path dir, List<SafetensorsWriter.Tensor> tensors, int shards)
+      throws IOException {
     Map<String, String> meta = Map.of("format", "pt");
     if (shards == 1) {
       SafetensorsWriter.write(dir.resolve(Checkpoint.SINGLE_FILE), tensors, meta);
       return;
     }
     if (shards > tensors.size()) {
-      throw new IllegalArgumentException("cannot split " + tensors.size() + " tensors into " + shards + " shards");
+      throw new IllegalArgumentException(
+          "cannot split " + tensors.size() + " tensors into " + shards + " shards");
     }
     long total = 0;
     for (SafetensorsWriter.Tensor t : tensors) {
@@ -184,7 +296,9 @@ public final class TinyCheckpoints {
     groups.add(current);
     Map<String, String> weightMap = new TreeMap<>();
     for (int g = 0; g < groups.size(); g++) {
-      String file = String.format(java.util.Locale.ROOT, "model-%05d-of-%05d.safetensors", g + 1, groups.size());
+      String file =
+          String.format(
+              java.util.Locale.ROOT, "model-%05d-of-%05d.safetensors", g + 1, groups.size());
       SafetensorsWriter.write(dir.resolve(file), groups.get(g), meta);
       for (SafetensorsWriter.Tensor t : groups.get(g)) {
         weightMap.put(t.name(), file);
@@ -210,11 +324,13 @@ public final class TinyCheckpoints {
     for (String m : MERGES) {
       String[] parts = m.split(" ");
       if (!vocab.containsKey(parts[0]) || !vocab.containsKey(parts[1])) {
-        throw new IllegalStateException("merge '" + m + "' uses a symbol that is not in the vocabulary yet");
+        throw new IllegalStateException(
+            "merge '" + m + "' uses a symbol that is not in the vocabulary yet");
       }
       String merged = parts[0] + parts[1];
       if (vocab.containsKey(merged)) {
-        throw new IllegalStateException("merge '" + m + "' produces '" + merged + "', which already exists");
+        throw new IllegalStateException(
+            "merge '" + m + "' produces '" + merged + "', which already exists");
       }
       merges.add(m);
       vocab.put(merged, vocab.size());
@@ -224,10 +340,12 @@ public final class TinyCheckpoints {
       vocab.put("<|extra_" + vocab.size() + "|>", vocab.size());
     }
     if (vocab.size() != base) {
-      throw new IllegalStateException("BPE vocabulary has " + vocab.size() + " entries, preset expects " + base);
+      throw new IllegalStateException(
+          "BPE vocabulary has " + vocab.size() + " entries, preset expects " + base);
     }
-    List<String> added = new ArrayList<>(List.of(SpecialTokens.END_OF_TEXT, SpecialTokens.IM_START,
-        SpecialTokens.IM_END));
+    List<String> added =
+        new ArrayList<>(
+            List.of(SpecialTokens.END_OF_TEXT, SpecialTokens.IM_START, SpecialTokens.IM_END));
     added.addAll(SpecialTokens.MARKERS);
     for (String axis : new String[] {"TEMP", "HEIGHT", "WIDTH"}) {
       for (int k = 0; k < 100; k++) {

@@ -17,17 +17,17 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * Benchmark main (not a test): what coordinate-constrained decoding costs per decode step.
  *
  * <p>Part 1, the real scheduler over one {@code SMALL} CPU executor (V = 8,192 + 300 bins): 1, 8
- * and 32 streams on a cached ~2,540-token video prompt, greedy, {@code maxNewTokens} each, with none,
- * half and all of the streams under {@code COORDINATES}; the three variants of a level run back to
- * back so they share the machine's state. Reports the mean model time of the pure-decode steps
- * (the mask is built and applied inside the executor's step).
+ * and 32 streams on a cached ~2,540-token video prompt, greedy, {@code maxNewTokens} each, with
+ * none, half and all of the streams under {@code COORDINATES}; the three variants of a level run
+ * back to back so they share the machine's state. Reports the mean model time of the pure-decode
+ * steps (the mask is built and applied inside the executor's step).
  *
- * <p>Part 2, the grammar alone at the real model's size: a synthetic 151,660-id vocabulary (2% of its
- * tokens hold a bracket, as merges like {@code " ["} or {@code "}."} do), the time to replay 100
- * generated ids, build the mask and apply it to one {@code V + 300} row, per token.
+ * <p>Part 2, the grammar alone at the real model's size: a synthetic 151,660-id vocabulary (2% of
+ * its tokens hold a bracket, as merges like {@code " ["} or {@code "}."} do), the time to replay
+ * 100 generated ids, build the mask and apply it to one {@code V + 300} row, per token.
  *
- * <p>Usage from the repository root: {@code ./mvnw -B -q -pl models -am install -DskipTests}, then the
- * main with {@code [maxNewTokens 48] [rounds 2]} on the models test class path.
+ * <p>Usage from the repository root: {@code ./mvnw -B -q -pl models -am install -DskipTests}, then
+ * the main with {@code [maxNewTokens 48] [rounds 2]} on the models test class path.
  */
 public final class ConstrainedStepBench {
   private ConstrainedStepBench() {}
@@ -44,11 +44,21 @@ public final class ConstrainedStepBench {
     ConcurrentLinkedQueue<SchedulerListener.StepEvent> events = new ConcurrentLinkedQueue<>();
     try (LlavaSt model = LlavaSt.open(dir);
         Scheduler s = SchedulerThroughputBench.scheduler(model, 32, maxNew, 1, 512, 1, events)) {
-      SchedulerThroughputBench.runStreams(s, model, "warmup", 4, i -> i % 2 == 0 ? free : constrained, events);
-      System.out.printf(Locale.ROOT, "# SMALL, 1 torch thread, %d new tokens per stream, greedy; decode step ms%n",
+      SchedulerThroughputBench.runStreams(
+          s, model, "warmup", 4, i -> i % 2 == 0 ? free : constrained, events);
+      System.out.printf(
+          Locale.ROOT,
+          "# SMALL, 1 torch thread, %d new tokens per stream, greedy; decode step ms%n",
           maxNew);
-      System.out.printf(Locale.ROOT, "%-6s %-8s %-10s %-10s %-10s %-12s%n", "round", "streams", "none", "half",
-          "all", "all/none");
+      System.out.printf(
+          Locale.ROOT,
+          "%-6s %-8s %-10s %-10s %-10s %-12s%n",
+          "round",
+          "streams",
+          "none",
+          "half",
+          "all",
+          "all/none");
       int video = 0;
       int[] levels = {1, 8, 32};
       double[][][] all = new double[levels.length][3][rounds];
@@ -58,18 +68,39 @@ public final class ConstrainedStepBench {
           for (int k = 0; k < 3; k++) {
             int v = (k + r) % 3; // rotate the order so no variant always runs first
             int constrainedCount = v == 0 ? 0 : v == 1 ? n / 2 : n;
-            all[l][v][r] = SchedulerThroughputBench.runStreams(s, model, "v" + (video++), n,
-                i -> i < constrainedCount ? constrained : free, events).decodeStepMillis();
+            all[l][v][r] =
+                SchedulerThroughputBench.runStreams(
+                        s,
+                        model,
+                        "v" + (video++),
+                        n,
+                        i -> i < constrainedCount ? constrained : free,
+                        events)
+                    .decodeStepMillis();
           }
-          System.out.printf(Locale.ROOT, "%-6d %-8d %-10.2f %-10.2f %-10.2f %-12.3f%n", r + 1, n, all[l][0][r],
-              all[l][1][r], all[l][2][r], all[l][2][r] / all[l][0][r]);
+          System.out.printf(
+              Locale.ROOT,
+              "%-6d %-8d %-10.2f %-10.2f %-10.2f %-12.3f%n",
+              r + 1,
+              n,
+              all[l][0][r],
+              all[l][1][r],
+              all[l][2][r],
+              all[l][2][r] / all[l][0][r]);
         }
       }
       for (int l = 0; l < levels.length; l++) {
         double none = median(all[l][0]);
         double all2 = median(all[l][2]);
-        System.out.printf(Locale.ROOT, "%-6s %-8d %-10.2f %-10.2f %-10.2f %-12.3f%n", "median", levels[l], none,
-            median(all[l][1]), all2, all2 / none);
+        System.out.printf(
+            Locale.ROOT,
+            "%-6s %-8d %-10.2f %-10.2f %-10.2f %-12.3f%n",
+            "median",
+            levels[l],
+            none,
+            median(all[l][1]),
+            all2,
+            all2 / none);
       }
     }
   }
@@ -89,8 +120,10 @@ public final class ConstrainedStepBench {
     for (int i = 0; i < v; i++) {
       texts[i] = rnd.nextInt(50) == 0 ? bracketed[rnd.nextInt(bracketed.length)] : "w" + i;
     }
-    SpecialTokens special = new SpecialTokens(v, 100, v - 17, v - 16, v - 15, v - 14, v - 13, v - 12, v - 11, v - 10,
-        v - 9, v - 8, v - 7, v - 6, v - 5, v - 4, v - 3, v - 2, v - 1, v, v + 100, v + 200);
+    SpecialTokens special =
+        new SpecialTokens(
+            v, 100, v - 17, v - 16, v - 15, v - 14, v - 13, v - 12, v - 11, v - 10, v - 9, v - 8,
+            v - 7, v - 6, v - 5, v - 4, v - 3, v - 2, v - 1, v, v + 100, v + 200);
     long b0 = System.nanoTime();
     CoordinateGrammar g = CoordinateGrammar.of(i -> texts[i], special);
     double buildMs = (System.nanoTime() - b0) / 1e6;
@@ -117,8 +150,14 @@ public final class ConstrainedStepBench {
       sink += java.util.Arrays.copyOf(row, row.length)[i % row.length];
     }
     double copyUs = (System.nanoTime() - t1) / 1e3 / n;
-    System.out.printf(Locale.ROOT, "# grammar at V = %,d: built in %.0f ms (once per model); replay of 100 ids + mask"
-        + " + apply %.1f us per token (the plain row copy it replaces: %.1f us) %s%n", v, buildMs, us, copyUs,
+    System.out.printf(
+        Locale.ROOT,
+        "# grammar at V = %,d: built in %.0f ms (once per model); replay of 100 ids + mask"
+            + " + apply %.1f us per token (the plain row copy it replaces: %.1f us) %s%n",
+        v,
+        buildMs,
+        us,
+        copyUs,
         sink == 42 ? "" : "");
   }
 }

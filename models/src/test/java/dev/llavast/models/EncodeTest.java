@@ -17,9 +17,13 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 class EncodeTest {
-  static final LlavaStModel.ValueTokenIds IDS = new LlavaStModel.ValueTokenIds(54, 55, 56, 57, 58, 59);
+  static final LlavaStModel.ValueTokenIds IDS =
+      new LlavaStModel.ValueTokenIds(54, 55, 56, 57, 58, 59);
+
   /** One torch thread: the build host is a shared 2-core machine. */
-  static final LlavaStModel.Options TEST_OPTIONS = new LlavaStModel.Options(IDS, false, 10, null, 1);
+  static final LlavaStModel.Options TEST_OPTIONS =
+      new LlavaStModel.Options(IDS, false, 10, null, 1);
+
   final ModelConfig cfg = RandomWeights.tinyConfig();
   final RandomWeights rw = new RandomWeights(cfg, 77L);
   final int s = cfg.vision().imageSize();
@@ -40,15 +44,39 @@ class EncodeTest {
     checkVideo(cfg, rw, 100, 1620, 7, 25);
   }
 
-  /** Same path on 10 frames and a 1-layer tower (2 frame groups x 81 tokens), fast enough for every build. */
+  /**
+   * Same path on 10 frames and a 1-layer tower (2 frame groups x 81 tokens), fast enough for every
+   * build.
+   */
   @Test
   void shortVideoChunkingDoesNotChangeTheSlowStream() {
     ModelConfig.VisionConfig v = cfg.vision();
-    ModelConfig small = new ModelConfig(cfg.hiddenSize(), cfg.numHiddenLayers(), cfg.numAttentionHeads(),
-        cfg.numKeyValueHeads(), cfg.intermediateSize(), cfg.rmsNormEps(), cfg.ropeTheta(), cfg.vocabSize(),
-        cfg.maxPositionEmbeddings(), false, cfg.mmHiddenSize(),
-        new ModelConfig.VisionConfig(v.hiddenSize(), v.intermediateSize(), 1, 1, v.imageSize(), v.patchSize(),
-            v.layerNormEps()), cfg.stpEmbedDim(), cfg.stpNumHeads(), 10, 100, "float32");
+    ModelConfig small =
+        new ModelConfig(
+            cfg.hiddenSize(),
+            cfg.numHiddenLayers(),
+            cfg.numAttentionHeads(),
+            cfg.numKeyValueHeads(),
+            cfg.intermediateSize(),
+            cfg.rmsNormEps(),
+            cfg.ropeTheta(),
+            cfg.vocabSize(),
+            cfg.maxPositionEmbeddings(),
+            false,
+            cfg.mmHiddenSize(),
+            new ModelConfig.VisionConfig(
+                v.hiddenSize(),
+                v.intermediateSize(),
+                1,
+                1,
+                v.imageSize(),
+                v.patchSize(),
+                v.layerNormEps()),
+            cfg.stpEmbedDim(),
+            cfg.stpNumHeads(),
+            10,
+            100,
+            "float32");
     checkVideo(small, new RandomWeights(small, 78L), 10, 162, 3, 10);
   }
 
@@ -56,12 +84,16 @@ class EncodeTest {
     PixelFrames video = new PixelFrames("v", true, frames, s, pixels(frames, 1));
     LlavaStModel.Features a;
     LlavaStModel.Features b;
-    try (LlavaStModel m = new LlavaStModel(c, w, Device.cpu(), new LlavaStModel.Options(IDS, false, chunkA, null, 1))) {
+    try (LlavaStModel m =
+        new LlavaStModel(
+            c, w, Device.cpu(), new LlavaStModel.Options(IDS, false, chunkA, null, 1))) {
       int baseline = m.liveArrayCount();
       a = (LlavaStModel.Features) m.encode(video);
       assertThat(m.liveArrayCount()).isEqualTo(baseline);
     }
-    try (LlavaStModel m = new LlavaStModel(c, w, Device.cpu(), new LlavaStModel.Options(IDS, false, chunkB, null, 1))) {
+    try (LlavaStModel m =
+        new LlavaStModel(
+            c, w, Device.cpu(), new LlavaStModel.Options(IDS, false, chunkB, null, 1))) {
       b = (LlavaStModel.Features) m.encode(video);
     }
     assertThat(a.tokenCount()).isEqualTo(tokens);
@@ -83,7 +115,9 @@ class EncodeTest {
     try (LlavaStModel m = new LlavaStModel(cfg, rw, Device.cpu(), TEST_OPTIONS)) {
       f = (LlavaStModel.Features) m.encode(new PixelFrames("i", false, 1, s, px));
       assertThatThrownBy(() -> m.encode(new PixelFrames("bad", true, 3, s, pixels(3, 3))))
-          .isInstanceOf(ExecutorException.class).hasMessageContaining("3 frames").hasMessageContaining("100 frames");
+          .isInstanceOf(ExecutorException.class)
+          .hasMessageContaining("3 frames")
+          .hasMessageContaining("100 frames");
     }
     assertThat(f.tokenCount()).isEqualTo(729);
     assertThat(f.video()).isFalse();

@@ -36,7 +36,10 @@ public final class JavaNn {
     return y;
   }
 
-  /** erf by its Maclaurin series (|x| < 3) or continued fraction tail; ~1e-12 for the values tests use. */
+  /**
+   * erf by its Maclaurin series (|x| < 3) or continued fraction tail; ~1e-12 for the values tests
+   * use.
+   */
   public static double erf(double x) {
     if (Math.abs(x) > 5) {
       return Math.signum(x);
@@ -67,8 +70,12 @@ public final class JavaNn {
     return y;
   }
 
-  /** Multi-head attention of queries {@code q[i]} over keys/values {@code k[j], v[j]} (already projected). */
-  public static double[][] mha(double[][] q, double[][] k, double[][] v, int heads, boolean[][] allowed) {
+  /**
+   * Multi-head attention of queries {@code q[i]} over keys/values {@code k[j], v[j]} (already
+   * projected).
+   */
+  public static double[][] mha(
+      double[][] q, double[][] k, double[][] v, int heads, boolean[][] allowed) {
     int d = q[0].length / heads;
     double[][] out = new double[q.length][q[0].length];
     for (int i = 0; i < q.length; i++) {

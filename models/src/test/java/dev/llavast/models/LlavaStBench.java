@@ -31,21 +31,25 @@ import org.bytedeco.javacv.FFmpegFrameRecorder;
 import org.bytedeco.javacv.Frame;
 
 /**
- * Benchmark main (not a test) of issue 3, on the real {@link TinyCheckpoints} presets written to a temporary
- * directory and opened with {@link LlavaSt}: for a 640x360, 10 s, 30 fps MPEG-4 test video it times decode +
- * sampling of 100 frames, preprocessing, encoding (SigLIP, projector, LAPE, STP), prefill of the rendered
- * ~2 550-token video prompt (chunks of 512 through the paged KV cache), and decode steps at batch 1, 8 and 32.
+ * Benchmark main (not a test) of issue 3, on the real {@link TinyCheckpoints} presets written to a
+ * temporary directory and opened with {@link LlavaSt}: for a 640x360, 10 s, 30 fps MPEG-4 test
+ * video it times decode + sampling of 100 frames, preprocessing, encoding (SigLIP, projector, LAPE,
+ * STP), prefill of the rendered ~2 550-token video prompt (chunks of 512 through the paged KV
+ * cache), and decode steps at batch 1, 8 and 32.
  *
- * <p>Decode batches share the video prompt's full KV blocks (as the scheduler's prefix cache does) and each
- * sequence owns the blocks from its prompt's last partial block on, so every decoding sequence attends over
- * the whole ~2 550-token context. Usage (from the repository root):
+ * <p>Decode batches share the video prompt's full KV blocks (as the scheduler's prefix cache does)
+ * and each sequence owns the blocks from its prompt's last partial block on, so every decoding
+ * sequence attends over the whole ~2 550-token context. Usage (from the repository root):
+ *
  * <pre>
  * ./mvnw -B -o -pl models -am test-compile dependency:build-classpath -Dmdep.outputFile=/tmp/cp-\${project.artifactId}.txt
  * java -Dai.djl.offline=true -cp "models/target/test-classes:models/target/classes:$(cat /tmp/cp-llavast-models.txt)" \
  *   dev.llavast.models.LlavaStBench [presets tiny,small] [cpuThreads 1] [decodeSteps 10]
  * </pre>
- * or {@code ./mvnw -B -pl models -am test -Pslow -Dtest=LlavaStBenchTest -Dsurefire.failIfNoSpecifiedTests=false}.
- * Single-threaded: the calling thread owns every model it makes.
+ *
+ * or {@code ./mvnw -B -pl models -am test -Pslow -Dtest=LlavaStBenchTest
+ * -Dsurefire.failIfNoSpecifiedTests=false}. Single-threaded: the calling thread owns every model it
+ * makes.
  */
 public final class LlavaStBench {
   static final int WIDTH = 640;
@@ -73,23 +77,43 @@ public final class LlavaStBench {
    * @param cpuThreads PyTorch intra-op threads (0: the engine default)
    * @param decodeSteps timed decode steps per batch size
    */
-  static String run(List<TinyCheckpoints.Preset> presets, int cpuThreads, int decodeSteps) throws Exception {
+  static String run(List<TinyCheckpoints.Preset> presets, int cpuThreads, int decodeSteps)
+      throws Exception {
     StringBuilder out = new StringBuilder();
     String loadBefore = loadAverage();
     Path tmp = Files.createTempDirectory("llavast-bench-");
     int poolSize = Math.max(1, Runtime.getRuntime().availableProcessors());
-    ExecutorService pool = Executors.newFixedThreadPool(poolSize, r -> {
-      Thread t = new Thread(r, "bench-media");
-      t.setDaemon(true);
-      return t;
-    });
+    ExecutorService pool =
+        Executors.newFixedThreadPool(
+            poolSize,
+            r -> {
+              Thread t = new Thread(r, "bench-media");
+              t.setDaemon(true);
+              return t;
+            });
     try {
       Path video = writeVideo(tmp.resolve("bench.mp4"));
-      out.append(String.format(Locale.ROOT, "LLaVA-ST benchmark on %s: %d cores, torch intra-op threads %s, media pool %d;"
-          + " load average before: %s%n", Device.cpu(), Runtime.getRuntime().availableProcessors(),
-          cpuThreads == 0 ? "default" : cpuThreads, poolSize, loadBefore));
-      out.append(String.format(Locale.ROOT, "video: %dx%d, %d frames at %.0f fps (%.0f s, MPEG-4, %d bytes), 100 frames"
-          + " sampled%n", WIDTH, HEIGHT, FRAMES, FPS, FRAMES / FPS, Files.size(video)));
+      out.append(
+          String.format(
+              Locale.ROOT,
+              "LLaVA-ST benchmark on %s: %d cores, torch intra-op threads %s, media pool %d;"
+                  + " load average before: %s%n",
+              Device.cpu(),
+              Runtime.getRuntime().availableProcessors(),
+              cpuThreads == 0 ? "default" : cpuThreads,
+              poolSize,
+              loadBefore));
+      out.append(
+          String.format(
+              Locale.ROOT,
+              "video: %dx%d, %d frames at %.0f fps (%.0f s, MPEG-4, %d bytes), 100 frames"
+                  + " sampled%n",
+              WIDTH,
+              HEIGHT,
+              FRAMES,
+              FPS,
+              FRAMES / FPS,
+              Files.size(video)));
 
       // ---- media (independent of the preset): second of two runs
       MediaDecoder decoder = new MediaDecoder(MediaLimits.defaults());
@@ -110,15 +134,29 @@ public final class LlavaStBench {
         preMs = (t2 - t1) / 1e6;
         streamMs = (t3 - t2) / 1e6;
       }
-      out.append(String.format(Locale.ROOT, "media: decode + sample %.0f ms | preprocess (resize + normalize, pool %d)"
-          + " %.0f ms | streamed decode+preprocess %.0f ms%n%n", decodeMs, poolSize, preMs, streamMs));
+      out.append(
+          String.format(
+              Locale.ROOT,
+              "media: decode + sample %.0f ms | preprocess (resize + normalize, pool %d)"
+                  + " %.0f ms | streamed decode+preprocess %.0f ms%n%n",
+              decodeMs,
+              poolSize,
+              preMs,
+              streamMs));
 
-      out.append("| preset | LLM (hidden x layers, V) | vision (hidden x layers) | load s | encode s/video"
-          + " | prefill tokens | prefill s | prefill tok/s | decode b1 ms/step (tok/s) | b8 | b32 |\n");
+      out.append(
+          "| preset | LLM (hidden x layers, V) | vision (hidden x layers) | load s | encode s/video"
+              + " | prefill tokens | prefill s | prefill tok/s | decode b1 ms/step (tok/s) | b8 | b32 |\n");
       out.append("|---|---|---|---|---|---|---|---|---|---|---|\n");
       for (TinyCheckpoints.Preset preset : presets) {
-        out.append(benchPreset(preset, tmp.resolve(preset.name().toLowerCase(Locale.ROOT)), pixels, cpuThreads,
-            decodeSteps)).append('\n');
+        out.append(
+                benchPreset(
+                    preset,
+                    tmp.resolve(preset.name().toLowerCase(Locale.ROOT)),
+                    pixels,
+                    cpuThreads,
+                    decodeSteps))
+            .append('\n');
       }
       out.append(String.format(Locale.ROOT, "%nload average after: %s%n", loadAverage()));
     } finally {
@@ -128,11 +166,13 @@ public final class LlavaStBench {
     return out.toString();
   }
 
-  private static String benchPreset(TinyCheckpoints.Preset preset, Path dir, PixelFrames pixels, int cpuThreads,
-      int decodeSteps) throws IOException {
+  private static String benchPreset(
+      TinyCheckpoints.Preset preset, Path dir, PixelFrames pixels, int cpuThreads, int decodeSteps)
+      throws IOException {
     TinyCheckpoints.write(dir, preset, 1L);
     long l0 = System.nanoTime();
-    try (LlavaSt model = LlavaSt.open(dir); LlavaStModel exec = model.newExecutor(Device.cpu(), false, cpuThreads)) {
+    try (LlavaSt model = LlavaSt.open(dir);
+        LlavaStModel exec = model.newExecutor(Device.cpu(), false, cpuThreads)) {
       double loadS = (System.nanoTime() - l0) / 1e9;
       ModelConfig cfg = model.config();
       int s = cfg.vision().imageSize();
@@ -143,11 +183,15 @@ public final class LlavaStBench {
       MediaFeatures features = exec.encode(pixels);
       double encodeS = (System.nanoTime() - e0) / 1e9;
 
-      RenderedPrompt rendered = model.chatTemplate().render(ChatTemplate.Media.VIDEO,
-          "Give the query: 'the colour changes', when does the described content occur in the video?");
+      RenderedPrompt rendered =
+          model
+              .chatTemplate()
+              .render(
+                  ChatTemplate.Media.VIDEO,
+                  "Give the query: 'the colour changes', when does the described content occur in the video?");
       PromptInput prompt = rendered.toPromptInput(features);
       int len = prompt.length();
-      int prefixBlocks = len / BLOCK;                       // full blocks shared by every decoding sequence
+      int prefixBlocks = len / BLOCK; // full blocks shared by every decoding sequence
       int ownBlocks = (len - prefixBlocks * BLOCK + decodeSteps + 2 + BLOCK - 1) / BLOCK;
       int promptBlocks = (len + BLOCK - 1) / BLOCK;
       int totalBlocks = promptBlocks + (1 + 8 + 32) * ownBlocks;
@@ -157,16 +201,37 @@ public final class LlavaStBench {
       // warm-up: a short text prompt through the same kernels
       int[] warmIds = Arrays.copyOf(prompt.tokenIds(), 40);
       int[] warmTable = range(0, 3);
-      exec.step(new StepPlan(BLOCK, List.of(new SequenceStep(0, PromptInput.ofTokens(warmIds), warmIds, 0, warmTable,
-          true, greedy, new int[0]))));
+      exec.step(
+          new StepPlan(
+              BLOCK,
+              List.of(
+                  new SequenceStep(
+                      0,
+                      PromptInput.ofTokens(warmIds),
+                      warmIds,
+                      0,
+                      warmTable,
+                      true,
+                      greedy,
+                      new int[0]))));
 
       int[] promptTable = range(0, promptBlocks);
       long p0 = System.nanoTime();
       for (int pos = 0; pos < len; pos += CHUNK) {
         int n = Math.min(CHUNK, len - pos);
-        exec.step(new StepPlan(BLOCK, List.of(new SequenceStep(0, prompt,
-            Arrays.copyOfRange(prompt.tokenIds(), pos, pos + n), pos, promptTable, pos + n == len, greedy,
-            new int[0]))));
+        exec.step(
+            new StepPlan(
+                BLOCK,
+                List.of(
+                    new SequenceStep(
+                        0,
+                        prompt,
+                        Arrays.copyOfRange(prompt.tokenIds(), pos, pos + n),
+                        pos,
+                        promptTable,
+                        pos + n == len,
+                        greedy,
+                        new int[0]))));
       }
       double prefillS = (System.nanoTime() - p0) / 1e9;
 
@@ -183,9 +248,18 @@ public final class LlavaStBench {
           }
           tables[b] = t;
           int from = prefixBlocks * BLOCK;
-          if (from < len) { // the prompt's last partial block, recomputed into this sequence's own block
-            tails.add(new SequenceStep(100 + b, prompt, Arrays.copyOfRange(prompt.tokenIds(), from, len), from, t,
-                true, greedy, new int[0]));
+          if (from
+              < len) { // the prompt's last partial block, recomputed into this sequence's own block
+            tails.add(
+                new SequenceStep(
+                    100 + b,
+                    prompt,
+                    Arrays.copyOfRange(prompt.tokenIds(), from, len),
+                    from,
+                    t,
+                    true,
+                    greedy,
+                    new int[0]));
           }
         }
         int[] next = new int[batch];
@@ -202,8 +276,16 @@ public final class LlavaStBench {
           }
           List<SequenceStep> steps = new ArrayList<>(batch);
           for (int b = 0; b < batch; b++) {
-            steps.add(new SequenceStep(100 + b, prompt, new int[] {next[b]}, pos, tables[b], true, greedy,
-                new int[] {next[b]}));
+            steps.add(
+                new SequenceStep(
+                    100 + b,
+                    prompt,
+                    new int[] {next[b]},
+                    pos,
+                    tables[b],
+                    true,
+                    greedy,
+                    new int[] {next[b]}));
           }
           StepResult r = exec.step(new StepPlan(BLOCK, steps));
           next = r.tokenIds();
@@ -212,14 +294,28 @@ public final class LlavaStBench {
         double ms = (System.nanoTime() - d0) / 1e6 / decodeSteps;
         decode.append(String.format(Locale.ROOT, " %.1f (%.0f) |", ms, batch * 1000.0 / ms));
       }
-      return String.format(Locale.ROOT, "| %s | %d x %d, %d | %d x %d | %.1f | %.2f | %d | %.2f | %.0f |%s",
-          preset.name().toLowerCase(Locale.ROOT), cfg.hiddenSize(), cfg.numHiddenLayers(), cfg.vocabSize(),
-          cfg.vision().hiddenSize(), cfg.vision().numHiddenLayers(), loadS, encodeS, len, prefillS, len / prefillS,
+      return String.format(
+          Locale.ROOT,
+          "| %s | %d x %d, %d | %d x %d | %.1f | %.2f | %d | %.2f | %.0f |%s",
+          preset.name().toLowerCase(Locale.ROOT),
+          cfg.hiddenSize(),
+          cfg.numHiddenLayers(),
+          cfg.vocabSize(),
+          cfg.vision().hiddenSize(),
+          cfg.vision().numHiddenLayers(),
+          loadS,
+          encodeS,
+          len,
+          prefillS,
+          len / prefillS,
           decode);
     }
   }
 
-  /** A 640x360 MPEG-4 video whose content moves every frame (a gradient scrolling under a moving bar). */
+  /**
+   * A 640x360 MPEG-4 video whose content moves every frame (a gradient scrolling under a moving
+   * bar).
+   */
   static Path writeVideo(Path file) throws Exception {
     try (FFmpegFrameRecorder rec = new FFmpegFrameRecorder(file.toFile(), WIDTH, HEIGHT, 0)) {
       rec.setFormat("mp4");

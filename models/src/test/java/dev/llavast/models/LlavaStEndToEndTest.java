@@ -20,9 +20,9 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The whole model path on a checkpoint our own writer made in the official layout: open and validate,
- * load onto the CPU, encode an image, render a prompt with the chat template, prefill in chunks
- * through the paged KV cache and decode greedily.
+ * The whole model path on a checkpoint our own writer made in the official layout: open and
+ * validate, load onto the CPU, encode an image, render a prompt with the chat template, prefill in
+ * chunks through the paged KV cache and decode greedily.
  */
 @Timeout(120)
 class LlavaStEndToEndTest {
@@ -31,7 +31,8 @@ class LlavaStEndToEndTest {
   @Test
   void tinyCheckpointGeneratesDeterministicallyFromAnImagePrompt() throws Exception {
     TinyCheckpoints.write(dir, TinyCheckpoints.Preset.TINY, 7);
-    try (LlavaSt model = LlavaSt.open(dir); LlavaStModel exec = model.newExecutor(Device.cpu(), false, 1)) {
+    try (LlavaSt model = LlavaSt.open(dir);
+        LlavaStModel exec = model.newExecutor(Device.cpu(), false, 1)) {
       int baseline = exec.liveArrayCount();
       exec.allocateKvCache(128, 16);
       float[] pixels = new float[3 * 384 * 384];
@@ -41,13 +42,18 @@ class LlavaStEndToEndTest {
       }
       MediaFeatures features = exec.encode(new PixelFrames("img", false, 1, 384, pixels));
       assertThat(features.tokenCount()).isEqualTo(729);
-      RenderedPrompt rendered = model.chatTemplate().render(ChatTemplate.Media.IMAGE,
-          "What object can be observed within the region [<w0.3>,<h0.045>,<w0.724>,<h0.388>] in the image?");
+      RenderedPrompt rendered =
+          model
+              .chatTemplate()
+              .render(
+                  ChatTemplate.Media.IMAGE,
+                  "What object can be observed within the region [<w0.3>,<h0.045>,<w0.724>,<h0.388>] in the image?");
       PromptInput prompt = rendered.toPromptInput(features);
       assertThat(prompt.valueTokens()).hasSize(4);
 
       int[] first = generate(exec, model, prompt, 8, 128);
-      int[] again = generate(exec, model, prompt, 8, 1000); // one-shot prefill gives the same tokens
+      int[] again =
+          generate(exec, model, prompt, 8, 1000); // one-shot prefill gives the same tokens
       assertThat(again).containsExactly(first);
       assertThat(first).hasSizeBetween(1, 8);
       for (int id : first) {
@@ -58,8 +64,12 @@ class LlavaStEndToEndTest {
     }
   }
 
-  /** Prefills {@code prompt} in chunks of {@code chunk} tokens, then decodes greedily up to {@code max} tokens. */
-  private static int[] generate(LlavaStModel exec, LlavaSt model, PromptInput prompt, int max, int chunk) {
+  /**
+   * Prefills {@code prompt} in chunks of {@code chunk} tokens, then decodes greedily up to {@code
+   * max} tokens.
+   */
+  private static int[] generate(
+      LlavaStModel exec, LlavaSt model, PromptInput prompt, int max, int chunk) {
     int blockSize = 16;
     int len = prompt.length();
     int[] blocks = new int[(len + max + blockSize - 1) / blockSize];
@@ -74,8 +84,12 @@ class LlavaStEndToEndTest {
       int n = Math.min(chunk, len - pos);
       int[] ids = java.util.Arrays.copyOfRange(prompt.tokenIds(), pos, pos + n);
       boolean last = pos + n == len;
-      StepResult res = exec.step(new StepPlan(blockSize, List.of(
-          new SequenceStep(1, prompt, ids, pos, blocks, last, greedy, new int[0]))));
+      StepResult res =
+          exec.step(
+              new StepPlan(
+                  blockSize,
+                  List.of(
+                      new SequenceStep(1, prompt, ids, pos, blocks, last, greedy, new int[0]))));
       pos += n;
       if (last) {
         next = res.tokenIds()[0];
@@ -84,8 +98,13 @@ class LlavaStEndToEndTest {
     while (out.size() < max && !greedy.isStopToken(next)) {
       out.add(next);
       int[] gen = out.stream().mapToInt(Integer::intValue).toArray();
-      StepResult res = exec.step(new StepPlan(blockSize, List.of(
-          new SequenceStep(1, prompt, new int[] {next}, pos, blocks, true, greedy, gen))));
+      StepResult res =
+          exec.step(
+              new StepPlan(
+                  blockSize,
+                  List.of(
+                      new SequenceStep(
+                          1, prompt, new int[] {next}, pos, blocks, true, greedy, gen))));
       pos++;
       next = res.tokenIds()[0];
     }

@@ -29,9 +29,13 @@ class LlavaStModelTest {
   static final int VID_PATCH = 51;
   static final int SLOW_START = 52;
   static final int SLOW_END = 53;
-  static final LlavaStModel.ValueTokenIds IDS = new LlavaStModel.ValueTokenIds(54, 55, 56, 57, 58, 59);
+  static final LlavaStModel.ValueTokenIds IDS =
+      new LlavaStModel.ValueTokenIds(54, 55, 56, 57, 58, 59);
+
   /** One torch thread: the build host is a shared 2-core machine. */
-  static final LlavaStModel.Options TEST_OPTIONS = new LlavaStModel.Options(IDS, false, 10, null, 1);
+  static final LlavaStModel.Options TEST_OPTIONS =
+      new LlavaStModel.Options(IDS, false, 10, null, 1);
+
   static final int BLOCK = 4;
 
   static ModelConfig cfg;
@@ -53,9 +57,16 @@ class LlavaStModelTest {
     model.close();
   }
 
-  static SequenceStep step(long id, PromptInput prompt, int[] ids, int start, int[] table, boolean sample,
+  static SequenceStep step(
+      long id,
+      PromptInput prompt,
+      int[] ids,
+      int start,
+      int[] table,
+      boolean sample,
       int[] generated) {
-    return new SequenceStep(id, prompt, ids, start, table, sample, SamplingParams.greedy(16), generated);
+    return new SequenceStep(
+        id, prompt, ids, start, table, sample, SamplingParams.greedy(16), generated);
   }
 
   static float[][] refEmbeddings(int[] ids) {
@@ -81,7 +92,9 @@ class LlavaStModelTest {
     int[] prompt = {1, 7, 3, V + 5, 12, V + 100 + 33, 40, V + 200 + 99, 8, 9, 10, 11, 2};
     int[] table = {7, 2, 11, 5, 30, 9};
     PromptInput p = PromptInput.ofTokens(prompt);
-    float[][] got = model.stepLogits(new StepPlan(BLOCK, List.of(step(1, p, prompt, 0, table, true, new int[0]))));
+    float[][] got =
+        model.stepLogits(
+            new StepPlan(BLOCK, List.of(step(1, p, prompt, 0, table, true, new int[0]))));
     float[][] want = ref.forward(refEmbeddings(prompt));
     assertThat(got[0]).hasSize(V + 3 * BINS);
     assertClose(got[0], want[prompt.length - 1], 1e-4);
@@ -94,8 +107,20 @@ class LlavaStModelTest {
       seq[prompt.length + t] = next;
       generated.add(next);
       int pos = prompt.length + t;
-      last = model.stepLogits(new StepPlan(BLOCK, List.of(step(1, p, new int[] {next}, pos, table, true,
-          generated.stream().mapToInt(Integer::intValue).toArray()))))[0];
+      last =
+          model
+              .stepLogits(
+                  new StepPlan(
+                      BLOCK,
+                      List.of(
+                          step(
+                              1,
+                              p,
+                              new int[] {next},
+                              pos,
+                              table,
+                              true,
+                              generated.stream().mapToInt(Integer::intValue).toArray()))))[0];
       float[][] full = ref.forward(refEmbeddings(Arrays.copyOf(seq, pos + 1)));
       assertClose(last, full[pos], 1e-4);
     }
@@ -105,34 +130,62 @@ class LlavaStModelTest {
   void chunkedPrefillEqualsOneShot() {
     int[] prompt = {3, 14, 15, 9, 26, 5, 35, 8, 9, 7, 9, 3, 23};
     PromptInput p = PromptInput.ofTokens(prompt);
-    float[] oneShot = model.stepLogits(new StepPlan(BLOCK,
-        List.of(step(2, p, prompt, 0, new int[] {0, 1, 2, 3}, true, new int[0]))))[0];
+    float[] oneShot =
+        model
+            .stepLogits(
+                new StepPlan(
+                    BLOCK,
+                    List.of(step(2, p, prompt, 0, new int[] {0, 1, 2, 3}, true, new int[0]))))[0];
     int[] table = {20, 21, 22, 23};
-    model.stepLogits(new StepPlan(BLOCK, List.of(step(3, p, Arrays.copyOfRange(prompt, 0, 5), 0, table, false,
-        new int[0]))));
-    model.stepLogits(new StepPlan(BLOCK, List.of(step(3, p, Arrays.copyOfRange(prompt, 5, 10), 5, table, false,
-        new int[0]))));
-    float[] chunked = model.stepLogits(new StepPlan(BLOCK, List.of(step(3, p, Arrays.copyOfRange(prompt, 10, 13), 10,
-        table, true, new int[0]))))[0];
+    model.stepLogits(
+        new StepPlan(
+            BLOCK,
+            List.of(step(3, p, Arrays.copyOfRange(prompt, 0, 5), 0, table, false, new int[0]))));
+    model.stepLogits(
+        new StepPlan(
+            BLOCK,
+            List.of(step(3, p, Arrays.copyOfRange(prompt, 5, 10), 5, table, false, new int[0]))));
+    float[] chunked =
+        model
+            .stepLogits(
+                new StepPlan(
+                    BLOCK,
+                    List.of(
+                        step(
+                            3,
+                            p,
+                            Arrays.copyOfRange(prompt, 10, 13),
+                            10,
+                            table,
+                            true,
+                            new int[0]))))[0];
     assertClose(chunked, oneShot, 1e-5);
   }
 
   /**
-   * Prefill chunks and decodes that share prefix blocks attend through the split (cascade) path; every
-   * logit row must still equal the contiguous reference on that sequence's full token history. Two
-   * families share a 16-token prefix (4 blocks of 4): one on consecutive pool blocks (read as a slice), one
-   * on scattered blocks (gathered); tails of different lengths prefill together; a sixth sequence shares
-   * nothing and its prefill chunk runs in the decode steps.
+   * Prefill chunks and decodes that share prefix blocks attend through the split (cascade) path;
+   * every logit row must still equal the contiguous reference on that sequence's full token
+   * history. Two families share a 16-token prefix (4 blocks of 4): one on consecutive pool blocks
+   * (read as a slice), one on scattered blocks (gathered); tails of different lengths prefill
+   * together; a sixth sequence shares nothing and its prefill chunk runs in the decode steps.
    * (StepLayoutTest checks that these tables form two shared groups.)
    */
   @Test
   void sharedPrefixDecodesMatchContiguousReference() {
     int baseline = model.liveArrayCount();
-    int[] pre = {3, 9, 27, 17, 11, 19, 5, 15, 45, 7, 21, 63, 61, 35, 1, 13}; // no marker ids (49..59)
-    int[][] tails = {{2, 4, 6}, {8, 10}, {12, 14, 16, 18, 20}, {22, 24, 26, 28}, {30, 32, 34, 36, 38, 40, 42}};
+    int[] pre = {
+      3, 9, 27, 17, 11, 19, 5, 15, 45, 7, 21, 63, 61, 35, 1, 13
+    }; // no marker ids (49..59)
+    int[][] tails = {
+      {2, 4, 6}, {8, 10}, {12, 14, 16, 18, 20}, {22, 24, 26, 28}, {30, 32, 34, 36, 38, 40, 42}
+    };
     int[][] tables = {
-        {10, 11, 12, 13, 30, 31, 32}, {10, 11, 12, 13, 33, 34, 35}, {10, 11, 12, 13, 36, 37, 38},
-        {22, 5, 17, 2, 39, 40, 41}, {22, 5, 17, 2, 42, 43, 44}};
+      {10, 11, 12, 13, 30, 31, 32},
+      {10, 11, 12, 13, 33, 34, 35},
+      {10, 11, 12, 13, 36, 37, 38},
+      {22, 5, 17, 2, 39, 40, 41},
+      {22, 5, 17, 2, 42, 43, 44}
+    };
     int[][] history = new int[tails.length][];
     float[][] last = new float[tails.length][];
     // the first member of each family prefills the whole prompt; then the others prefill only their
@@ -141,11 +194,30 @@ class LlavaStModelTest {
     for (int i = 0; i < tails.length; i++) {
       history[i] = concat(pre, tails[i]);
       if (i == 0 || i == 3) {
-        last[i] = model.stepLogits(new StepPlan(BLOCK, List.of(step(60 + i, PromptInput.ofTokens(history[i]),
-            history[i], 0, tables[i], true, new int[0]))))[0];
+        last[i] =
+            model
+                .stepLogits(
+                    new StepPlan(
+                        BLOCK,
+                        List.of(
+                            step(
+                                60 + i,
+                                PromptInput.ofTokens(history[i]),
+                                history[i],
+                                0,
+                                tables[i],
+                                true,
+                                new int[0]))))[0];
       } else {
-        tailsStep.add(step(60 + i, PromptInput.ofTokens(history[i]), tails[i], pre.length, tables[i], true,
-            new int[0]));
+        tailsStep.add(
+            step(
+                60 + i,
+                PromptInput.ofTokens(history[i]),
+                tails[i],
+                pre.length,
+                tables[i],
+                true,
+                new int[0]));
       }
     }
     float[][] tailLogits = model.stepLogits(new StepPlan(BLOCK, tailsStep));
@@ -162,12 +234,27 @@ class LlavaStModelTest {
       for (int i = 0; i < tails.length; i++) {
         int next = argmax(last[i]);
         history[i] = concat(history[i], new int[] {next});
-        batch.add(step(60 + i, PromptInput.ofTokens(history[i]), new int[] {next}, history[i].length - 1, tables[i],
-            true, new int[] {next}));
+        batch.add(
+            step(
+                60 + i,
+                PromptInput.ofTokens(history[i]),
+                new int[] {next},
+                history[i].length - 1,
+                tables[i],
+                true,
+                new int[] {next}));
       }
       // a prefill chunk of an unrelated sequence between the decodes
-      batch.add(2, step(70, PromptInput.ofTokens(loner), Arrays.copyOfRange(loner, 3 * t, 3 * t + 3), 3 * t,
-          lonerTable, false, new int[0]));
+      batch.add(
+          2,
+          step(
+              70,
+              PromptInput.ofTokens(loner),
+              Arrays.copyOfRange(loner, 3 * t, 3 * t + 3),
+              3 * t,
+              lonerTable,
+              false,
+              new int[0]));
       float[][] got = model.stepLogits(new StepPlan(BLOCK, batch));
       assertThat(got).hasNumberOfRows(tails.length);
       for (int i = 0; i < tails.length; i++) {
@@ -180,9 +267,10 @@ class LlavaStModelTest {
   }
 
   /**
-   * Attention is tiled along the queries so that no score tile exceeds 1 Mi elements (CPU); tiles must not
-   * change a number. (Tiny config: 2 KV heads x 2 group heads, so a tile holds 2^20 / (4 x keys)
-   * queries: 372 for the 700-token one-shot prefill, 431 for the 3 x 200 rows against the 608-key prefix.)
+   * Attention is tiled along the queries so that no score tile exceeds 1 Mi elements (CPU); tiles
+   * must not change a number. (Tiny config: 2 KV heads x 2 group heads, so a tile holds 2^20 / (4 x
+   * keys) queries: 372 for the 700-token one-shot prefill, 431 for the 3 x 200 rows against the
+   * 608-key prefix.)
    */
   @Test
   void longPrefillsAndWideSharedGroupsAreTiledWithoutChangingANumber() {
@@ -192,8 +280,19 @@ class LlavaStModelTest {
       SplittableRandom rng = new SplittableRandom(7);
       int[] prompt = rng.ints(808, 0, 49).toArray(); // no marker ids (49..59)
       int[] table = IntStream.range(0, 51).toArray();
-      float[] oneShot = big.stepLogits(new StepPlan(16, List.of(step(80, PromptInput.ofTokens(prompt),
-          Arrays.copyOf(prompt, 700), 0, table, true, new int[0]))))[0];
+      float[] oneShot =
+          big.stepLogits(
+                  new StepPlan(
+                      16,
+                      List.of(
+                          step(
+                              80,
+                              PromptInput.ofTokens(prompt),
+                              Arrays.copyOf(prompt, 700),
+                              0,
+                              table,
+                              true,
+                              new int[0]))))[0];
       assertClose(oneShot, ref.forward(refEmbeddings(Arrays.copyOf(prompt, 700)))[699], 1e-4);
 
       // 3 questions of 200 tokens on a 608-token (38-block) prefix, prefilled together
@@ -201,15 +300,26 @@ class LlavaStModelTest {
       List<SequenceStep> batch = new ArrayList<>();
       for (int i = 0; i < 3; i++) {
         tails[i] = concat(Arrays.copyOf(prompt, 608), rng.ints(200, 0, 49).toArray());
-        int[] t = IntStream.concat(IntStream.range(0, 38), IntStream.range(60 + 13 * i, 73 + 13 * i)).toArray();
-        batch.add(step(81 + i, PromptInput.ofTokens(tails[i]), Arrays.copyOfRange(tails[i], 608, 808), 608, t, true,
-            new int[0]));
+        int[] t =
+            IntStream.concat(IntStream.range(0, 38), IntStream.range(60 + 13 * i, 73 + 13 * i))
+                .toArray();
+        batch.add(
+            step(
+                81 + i,
+                PromptInput.ofTokens(tails[i]),
+                Arrays.copyOfRange(tails[i], 608, 808),
+                608,
+                t,
+                true,
+                new int[0]));
       }
       float[][] got = big.stepLogits(new StepPlan(16, batch));
       for (int i = 0; i < 3; i++) {
         assertClose(got[i], ref.forward(refEmbeddings(tails[i]))[807], 1e-4);
       }
-      assertThat(big.liveArrayCount()).as("tiles and their temporaries all closed").isEqualTo(baseline);
+      assertThat(big.liveArrayCount())
+          .as("tiles and their temporaries all closed")
+          .isEqualTo(baseline);
     }
   }
 
@@ -219,7 +329,9 @@ class LlavaStModelTest {
     return c;
   }
 
-  /** One sequence of the consistency test: its prompt, block table, and when it enters the batch. */
+  /**
+   * One sequence of the consistency test: its prompt, block table, and when it enters the batch.
+   */
   static final class Seq {
     final long id;
     final int[] prompt;
@@ -243,10 +355,18 @@ class LlavaStModelTest {
       PromptInput p = PromptInput.ofTokens(prompt);
       if (pos < prompt.length) {
         int n = Math.min(chunk, prompt.length - pos);
-        return new SequenceStep(id, p, Arrays.copyOfRange(prompt, pos, pos + n), pos, table, pos + n == prompt.length,
-            sampling, gen);
+        return new SequenceStep(
+            id,
+            p,
+            Arrays.copyOfRange(prompt, pos, pos + n),
+            pos,
+            table,
+            pos + n == prompt.length,
+            sampling,
+            gen);
       }
-      return new SequenceStep(id, p, new int[] {generated.get(generated.size() - 1)}, pos, table, true, sampling, gen);
+      return new SequenceStep(
+          id, p, new int[] {generated.get(generated.size() - 1)}, pos, table, true, sampling, gen);
     }
 
     void advance(SequenceStep s, Integer sampled) {
@@ -294,14 +414,19 @@ class LlavaStModelTest {
     solo.add(run(List.of(new Seq(11, b, new int[] {0, 1, 2, 3, 4}, 0, 100)), 6).get(0));
     solo.add(run(List.of(new Seq(12, c, new int[] {0, 1, 2, 3, 4}, 0, 100)), 6).get(0));
     assertThat(solo.get(0)).hasSize(6);
-    // mixed: a prefilled in one chunk, b in chunks of 4, c enters at step 2 in chunks of 5 (decodes and
+    // mixed: a prefilled in one chunk, b in chunks of 4, c enters at step 2 in chunks of 5 (decodes
+    // and
     // prefill chunks share steps; block tables scrambled and disjoint)
-    // (c sits between a and b, so from step 2 on a prefill chunk separates two decodes: the rows are
+    // (c sits between a and b, so from step 2 on a prefill chunk separates two decodes: the rows
+    // are
     // regrouped for attention and put back in order)
-    List<List<Integer>> mixed = run(List.of(
-        new Seq(20, a, new int[] {9, 3, 17, 5, 40}, 0, 100),
-        new Seq(22, c, new int[] {12, 50, 44, 6, 28}, 2, 5),
-        new Seq(21, b, new int[] {33, 8, 1, 60, 2}, 0, 4)), 6);
+    List<List<Integer>> mixed =
+        run(
+            List.of(
+                new Seq(20, a, new int[] {9, 3, 17, 5, 40}, 0, 100),
+                new Seq(22, c, new int[] {12, 50, 44, 6, 28}, 2, 5),
+                new Seq(21, b, new int[] {33, 8, 1, 60, 2}, 0, 4)),
+            6);
     assertThat(mixed).isEqualTo(List.of(solo.get(0), solo.get(2), solo.get(1)));
     assertThat(solo.get(0)).as("greedy output is not degenerate").doesNotHaveDuplicates();
   }
@@ -330,14 +455,22 @@ class LlavaStModelTest {
     try (NDManager m = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
       float[] got = embedHost(PromptInput.ofTokens(ids), ids, m);
       int c = cfg.hiddenSize();
-      assertClose(Arrays.copyOfRange(got, 0, c),
-          RefQwen2.slice(weights.get("model.temporal_input_embeddings.weight"), 3, c), 0);
-      assertClose(Arrays.copyOfRange(got, c, 2 * c),
-          RefQwen2.slice(weights.get("model.spatial_height_input_embeddings.weight"), 7, c), 0);
-      assertClose(Arrays.copyOfRange(got, 2 * c, 3 * c),
-          RefQwen2.slice(weights.get("model.spatial_width_input_embeddings.weight"), 99, c), 0);
-      assertClose(Arrays.copyOfRange(got, 3 * c, 4 * c),
-          RefQwen2.slice(weights.get("model.embed_tokens.weight"), 12, c), 0);
+      assertClose(
+          Arrays.copyOfRange(got, 0, c),
+          RefQwen2.slice(weights.get("model.temporal_input_embeddings.weight"), 3, c),
+          0);
+      assertClose(
+          Arrays.copyOfRange(got, c, 2 * c),
+          RefQwen2.slice(weights.get("model.spatial_height_input_embeddings.weight"), 7, c),
+          0);
+      assertClose(
+          Arrays.copyOfRange(got, 2 * c, 3 * c),
+          RefQwen2.slice(weights.get("model.spatial_width_input_embeddings.weight"), 99, c),
+          0);
+      assertClose(
+          Arrays.copyOfRange(got, 3 * c, 4 * c),
+          RefQwen2.slice(weights.get("model.embed_tokens.weight"), 12, c),
+          0);
     }
   }
 
@@ -376,14 +509,18 @@ class LlavaStModelTest {
       feat[i] = (float) rng.nextDouble();
     }
     LlavaStModel.Features f = new LlavaStModel.Features("vid", true, 1620, c, feat);
-    PromptInput p = new PromptInput(tokens, List.of(new PromptInput.VisualSpan(slowStart, 1620, f, 0)), List.of());
+    PromptInput p =
+        new PromptInput(
+            tokens, List.of(new PromptInput.VisualSpan(slowStart, 1620, f, 0)), List.of());
     float[] got = embedHost(p, tokens, null);
     float[] table = weights.get("model.embed_tokens.weight");
     for (int pos = 0; pos < tokens.length; pos++) {
       float[] row = Arrays.copyOfRange(got, pos * c, (pos + 1) * c);
       boolean slow = pos >= slowStart && pos < slowStart + 1620;
-      float[] want = slow ? Arrays.copyOfRange(feat, (pos - slowStart) * c, (pos - slowStart + 1) * c)
-          : RefQwen2.slice(table, tokens[pos], c);
+      float[] want =
+          slow
+              ? Arrays.copyOfRange(feat, (pos - slowStart) * c, (pos - slowStart + 1) * c)
+              : RefQwen2.slice(table, tokens[pos], c);
       assertThat(row).as("position %d", pos).containsExactly(want);
     }
     assertThat(tokens[fastStart]).isEqualTo(VID_START);
@@ -393,10 +530,15 @@ class LlavaStModelTest {
   @Test
   void valueTokensLerpInputTablesAndWidthInputIsIgnoredUnlessFixed() {
     int c = cfg.hiddenSize();
-    int[] tokens = {1, 2, IDS.tempInput(), IDS.heightInput(), IDS.widthInput(), IDS.widthOutput(), 3};
-    List<PromptInput.ValueToken> values = List.of(new PromptInput.ValueToken(2, 0.409f),
-        new PromptInput.ValueToken(3, 1.0f), new PromptInput.ValueToken(4, 0.5f),
-        new PromptInput.ValueToken(5, 0.25f));
+    int[] tokens = {
+      1, 2, IDS.tempInput(), IDS.heightInput(), IDS.widthInput(), IDS.widthOutput(), 3
+    };
+    List<PromptInput.ValueToken> values =
+        List.of(
+            new PromptInput.ValueToken(2, 0.409f),
+            new PromptInput.ValueToken(3, 1.0f),
+            new PromptInput.ValueToken(4, 0.5f),
+            new PromptInput.ValueToken(5, 0.25f));
     PromptInput p = new PromptInput(tokens, List.of(), values);
     float[] tIn = weights.get("model.temporal_input_embeddings.weight");
     float[] hIn = weights.get("model.spatial_height_input_embeddings.weight");
@@ -415,8 +557,9 @@ class LlavaStModelTest {
     assertClose(Arrays.copyOfRange(got, 4 * c, 5 * c), RefQwen2.slice(emb, IDS.widthInput(), c), 0);
     assertClose(Arrays.copyOfRange(got, 5 * c, 6 * c), width, 2e-6);
 
-    try (LlavaStModel fixed = new LlavaStModel(cfg, weights, Device.cpu(),
-        new LlavaStModel.Options(IDS, true, 10, null, 1))) {
+    try (LlavaStModel fixed =
+        new LlavaStModel(
+            cfg, weights, Device.cpu(), new LlavaStModel.Options(IDS, true, 10, null, 1))) {
       float[] g2 = embedHost(fixed, p, tokens);
       float[] w50 = new float[c];
       for (int e = 0; e < c; e++) {
@@ -430,50 +573,88 @@ class LlavaStModelTest {
   @Test
   void valueTokenOnANonSlotIdIsRejected() {
     int[] tokens = {1, 2, 3};
-    PromptInput p = new PromptInput(tokens, List.of(), List.of(new PromptInput.ValueToken(1, 0.5f)));
-    assertThatThrownBy(() -> model.step(new StepPlan(BLOCK, List.of(step(5, p, tokens, 0, new int[] {0}, true,
-        new int[0]))))).isInstanceOf(ExecutorException.class).hasMessageContaining("token id 2");
+    PromptInput p =
+        new PromptInput(tokens, List.of(), List.of(new PromptInput.ValueToken(1, 0.5f)));
+    assertThatThrownBy(
+            () ->
+                model.step(
+                    new StepPlan(
+                        BLOCK, List.of(step(5, p, tokens, 0, new int[] {0}, true, new int[0])))))
+        .isInstanceOf(ExecutorException.class)
+        .hasMessageContaining("token id 2");
     int[] bad = {1, V + 300};
-    assertThatThrownBy(() -> model.step(new StepPlan(BLOCK, List.of(step(6, PromptInput.ofTokens(bad), bad, 0,
-        new int[] {0}, true, new int[0]))))).isInstanceOf(ExecutorException.class)
+    assertThatThrownBy(
+            () ->
+                model.step(
+                    new StepPlan(
+                        BLOCK,
+                        List.of(
+                            step(
+                                6,
+                                PromptInput.ofTokens(bad),
+                                bad,
+                                0,
+                                new int[] {0},
+                                true,
+                                new int[0])))))
+        .isInstanceOf(ExecutorException.class)
         .hasMessageContaining("token id " + (V + 300));
   }
 
   @Test
   void repeatedStepsAndEncodesLeaveNoLiveArrays() {
     int baseline = model.liveArrayCount();
-    run(List.of(new Seq(30, new int[] {1, 2, 3, 4, 5}, new int[] {40, 41, 42}, 0, 2),
-        new Seq(31, new int[] {6, 7}, new int[] {43, 44, 45}, 1, 8)), 4);
+    run(
+        List.of(
+            new Seq(30, new int[] {1, 2, 3, 4, 5}, new int[] {40, 41, 42}, 0, 2),
+            new Seq(31, new int[] {6, 7}, new int[] {43, 44, 45}, 1, 8)),
+        4);
     float[] px = new float[3 * 378 * 378];
     model.encode(new PixelFrames("img", false, 1, 378, px));
-    assertThatThrownBy(() -> model.step(new StepPlan(BLOCK, List.of(step(7, PromptInput.ofTokens(1), new int[] {1},
-        0, new int[] {999}, true, new int[0]))))).isInstanceOf(ExecutorException.class).hasMessageContaining("999");
+    assertThatThrownBy(
+            () ->
+                model.step(
+                    new StepPlan(
+                        BLOCK,
+                        List.of(
+                            step(
+                                7,
+                                PromptInput.ofTokens(1),
+                                new int[] {1},
+                                0,
+                                new int[] {999},
+                                true,
+                                new int[0])))))
+        .isInstanceOf(ExecutorException.class)
+        .hasMessageContaining("999");
     assertThat(model.liveArrayCount()).isEqualTo(baseline);
   }
 
   @Test
   void missingOrMisShapedWeightsAreNamedAtLoad() {
-    TensorSource hidden = new TensorSource() {
-      @Override
-      public java.util.Set<String> names() {
-        return weights.names();
-      }
+    TensorSource hidden =
+        new TensorSource() {
+          @Override
+          public java.util.Set<String> names() {
+            return weights.names();
+          }
 
-      @Override
-      public java.util.Optional<ai.djl.ndarray.types.Shape> shape(String name) {
-        if (name.equals("model.mm_projector.2.bias")) {
-          return java.util.Optional.of(new ai.djl.ndarray.types.Shape(7));
-        }
-        return weights.shape(name);
-      }
+          @Override
+          public java.util.Optional<ai.djl.ndarray.types.Shape> shape(String name) {
+            if (name.equals("model.mm_projector.2.bias")) {
+              return java.util.Optional.of(new ai.djl.ndarray.types.Shape(7));
+            }
+            return weights.shape(name);
+          }
 
-      @Override
-      public NDArray load(String name, NDManager manager, ai.djl.ndarray.types.DataType dtype) {
-        return weights.load(name, manager, dtype);
-      }
-    };
+          @Override
+          public NDArray load(String name, NDManager manager, ai.djl.ndarray.types.DataType dtype) {
+            return weights.load(name, manager, dtype);
+          }
+        };
     assertThatThrownBy(() -> new LlavaStModel(cfg, hidden, Device.cpu(), TEST_OPTIONS))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("model.mm_projector.2.bias")
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("model.mm_projector.2.bias")
         .hasMessageContaining("(7)");
   }
 

@@ -21,12 +21,14 @@ class ModelConfigsTest {
   @Test
   void releaseStyleConfigGetsTheOfficialDefaults() throws Exception {
     // the keys a llava_qwen config.json spells out; SigLIP and STP sizes are not in it
-    ModelConfig c = read("{\"model_type\":\"llava_qwen\",\"hidden_size\":3584,\"num_hidden_layers\":28,"
-        + "\"num_attention_heads\":28,\"num_key_value_heads\":4,\"intermediate_size\":18944,\"rms_norm_eps\":1e-06,"
-        + "\"rope_theta\":1000000.0,\"vocab_size\":151660,\"max_position_embeddings\":32768,"
-        + "\"tie_word_embeddings\":false,\"mm_hidden_size\":1152,\"torch_dtype\":\"float16\","
-        + "\"mm_projector_type\":\"mlp2x_gelu\",\"mm_resampler_type\":\"fast_slow_resampler\","
-        + "\"mm_perceiver_latents\":81,\"mm_perceiver_latents_fast\":9}");
+    ModelConfig c =
+        read(
+            "{\"model_type\":\"llava_qwen\",\"hidden_size\":3584,\"num_hidden_layers\":28,"
+                + "\"num_attention_heads\":28,\"num_key_value_heads\":4,\"intermediate_size\":18944,\"rms_norm_eps\":1e-06,"
+                + "\"rope_theta\":1000000.0,\"vocab_size\":151660,\"max_position_embeddings\":32768,"
+                + "\"tie_word_embeddings\":false,\"mm_hidden_size\":1152,\"torch_dtype\":\"float16\","
+                + "\"mm_projector_type\":\"mlp2x_gelu\",\"mm_resampler_type\":\"fast_slow_resampler\","
+                + "\"mm_perceiver_latents\":81,\"mm_perceiver_latents_fast\":9}");
     assertThat(c.hiddenSize()).isEqualTo(3584);
     assertThat(c.headDim()).isEqualTo(128);
     assertThat(c.numKeyValueHeads()).isEqualTo(4);
@@ -45,9 +47,11 @@ class ModelConfigsTest {
 
   @Test
   void minimalConfigUsesQwen2Defaults() throws Exception {
-    ModelConfig c = read("{\"hidden_size\":64,\"num_hidden_layers\":2,\"num_attention_heads\":4,"
-        + "\"intermediate_size\":128,\"vocab_size\":300,\"vision_config\":{\"hidden_size\":32,"
-        + "\"intermediate_size\":64,\"num_attention_heads\":2}}");
+    ModelConfig c =
+        read(
+            "{\"hidden_size\":64,\"num_hidden_layers\":2,\"num_attention_heads\":4,"
+                + "\"intermediate_size\":128,\"vocab_size\":300,\"vision_config\":{\"hidden_size\":32,"
+                + "\"intermediate_size\":64,\"num_attention_heads\":2}}");
     assertThat(c.numKeyValueHeads()).isEqualTo(4);
     assertThat(c.rmsNormEps()).isEqualTo(1e-6);
     assertThat(c.ropeTheta()).isEqualTo(10000.0);
@@ -60,11 +64,13 @@ class ModelConfigsTest {
 
   @Test
   void overridesWin() throws Exception {
-    ModelConfig c = read("{\"hidden_size\":64,\"num_hidden_layers\":2,\"num_attention_heads\":4,"
-        + "\"intermediate_size\":128,\"vocab_size\":300,\"mm_hidden_size\":32,\"vision_config\":{\"hidden_size\":32,"
-        + "\"intermediate_size\":64,\"num_hidden_layers\":3,\"num_attention_heads\":4,\"image_size\":384,"
-        + "\"patch_size\":14,\"layer_norm_eps\":1e-5},\"stp_embed_dim\":48,\"stp_num_heads\":6,\"num_frames\":50,"
-        + "\"num_coordinate_bins\":20}");
+    ModelConfig c =
+        read(
+            "{\"hidden_size\":64,\"num_hidden_layers\":2,\"num_attention_heads\":4,"
+                + "\"intermediate_size\":128,\"vocab_size\":300,\"mm_hidden_size\":32,\"vision_config\":{\"hidden_size\":32,"
+                + "\"intermediate_size\":64,\"num_hidden_layers\":3,\"num_attention_heads\":4,\"image_size\":384,"
+                + "\"patch_size\":14,\"layer_norm_eps\":1e-5},\"stp_embed_dim\":48,\"stp_num_heads\":6,\"num_frames\":50,"
+                + "\"num_coordinate_bins\":20}");
     assertThat(c.vision()).isEqualTo(new ModelConfig.VisionConfig(32, 64, 3, 4, 384, 14, 1e-5));
     assertThat(c.stpEmbedDim()).isEqualTo(48);
     assertThat(c.stpNumHeads()).isEqualTo(6);
@@ -74,26 +80,35 @@ class ModelConfigsTest {
 
   @Test
   void everyProblemIsReportedTogether() {
-    assertThatThrownBy(() -> read("{\"hidden_size\":\"big\",\"num_attention_heads\":4,\"intermediate_size\":128,"
-        + "\"vocab_size\":300,\"mm_projector_type\":\"linear\",\"mm_perceiver_latents\":64,"
-        + "\"vision_config\":{\"patch_size\":1.5}}"))
+    assertThatThrownBy(
+            () ->
+                read(
+                    "{\"hidden_size\":\"big\",\"num_attention_heads\":4,\"intermediate_size\":128,"
+                        + "\"vocab_size\":300,\"mm_projector_type\":\"linear\",\"mm_perceiver_latents\":64,"
+                        + "\"vision_config\":{\"patch_size\":1.5}}"))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("hidden_size must be an integer, got \"big\"")
         .hasMessageContaining("required key num_hidden_layers is missing")
         .hasMessageContaining("vision_config.patch_size must be an integer, got 1.5")
-        .hasMessageContaining("mm_projector_type is \"linear\"; this implementation supports only \"mlp2x_gelu\"")
+        .hasMessageContaining(
+            "mm_projector_type is \"linear\"; this implementation supports only \"mlp2x_gelu\"")
         .hasMessageContaining("mm_perceiver_latents is 64; this implementation supports only 81");
-    assertThatThrownBy(() -> read("{\"hidden_size\":64,\"num_hidden_layers\":2,\"num_attention_heads\":5,"
-        + "\"intermediate_size\":128,\"vocab_size\":300,\"vision_config\":{\"hidden_size\":32,"
-        + "\"num_attention_heads\":2}}"))
+    assertThatThrownBy(
+            () ->
+                read(
+                    "{\"hidden_size\":64,\"num_hidden_layers\":2,\"num_attention_heads\":5,"
+                        + "\"intermediate_size\":128,\"vocab_size\":300,\"vision_config\":{\"hidden_size\":32,"
+                        + "\"num_attention_heads\":2}}"))
         .hasMessageContaining("hidden_size 64 is not a multiple of num_attention_heads 5");
   }
 
   @Test
   void generationConfigIsReadWhenPresent() throws Exception {
     assertThat(ModelConfigs.readGenerationConfig(dir)).isEqualTo(GenerationConfig.empty());
-    Files.writeString(dir.resolve("generation_config.json"), "{\"do_sample\":true,\"eos_token_id\":[151645,151643],"
-        + "\"pad_token_id\":151643,\"repetition_penalty\":1.05,\"temperature\":0.7,\"top_k\":20,\"top_p\":0.8}");
+    Files.writeString(
+        dir.resolve("generation_config.json"),
+        "{\"do_sample\":true,\"eos_token_id\":[151645,151643],"
+            + "\"pad_token_id\":151643,\"repetition_penalty\":1.05,\"temperature\":0.7,\"top_k\":20,\"top_p\":0.8}");
     GenerationConfig g = ModelConfigs.readGenerationConfig(dir);
     assertThat(g.eosTokenIds()).isEqualTo(List.of(151645, 151643));
     assertThat(g.padTokenId()).hasValue(151643);

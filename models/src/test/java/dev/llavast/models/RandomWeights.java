@@ -11,9 +11,9 @@ import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
- * Test-only {@link TensorSource}: every tensor a LLaVA-ST checkpoint of {@code cfg} has, filled with
- * seeded uniform noise (norm weights around 1, matrices scaled by 1/sqrt(fan-in)). Host arrays are
- * kept so tests can compute expected values in plain Java.
+ * Test-only {@link TensorSource}: every tensor a LLaVA-ST checkpoint of {@code cfg} has, filled
+ * with seeded uniform noise (norm weights around 1, matrices scaled by 1/sqrt(fan-in)). Host arrays
+ * are kept so tests can compute expected values in plain Java.
  */
 public final class RandomWeights implements TensorSource {
   final Map<String, long[]> shapes = new LinkedHashMap<>();
@@ -52,7 +52,14 @@ public final class RandomWeights implements TensorSource {
     ModelConfig.VisionConfig vc = cfg.vision();
     long cv = vc.hiddenSize();
     String vp = "model.vision_tower.vision_tower.vision_model.";
-    add(rng, vp + "embeddings.patch_embedding.weight", 0.05f, cv, 3, vc.patchSize(), vc.patchSize());
+    add(
+        rng,
+        vp + "embeddings.patch_embedding.weight",
+        0.05f,
+        cv,
+        3,
+        vc.patchSize(),
+        vc.patchSize());
     add(rng, vp + "embeddings.patch_embedding.bias", 0.1f, cv);
     add(rng, vp + "embeddings.position_embedding.weight", 0.5f, vc.numPatches(), cv);
     for (int i = 0; i < vc.numHiddenLayers(); i++) {
@@ -99,8 +106,24 @@ public final class RandomWeights implements TensorSource {
 
   /** A small config with the real geometry (384 px, patch 14, 100 frames, 100 bins). */
   public static ModelConfig tinyConfig() {
-    return new ModelConfig(32, 2, 4, 2, 64, 1e-6, 10000.0, 64, 4096, false, 16,
-        new ModelConfig.VisionConfig(16, 32, 2, 2, 378, 14, 1e-6), 16, 2, 100, 100, "float32");
+    return new ModelConfig(
+        32,
+        2,
+        4,
+        2,
+        64,
+        1e-6,
+        10000.0,
+        64,
+        4096,
+        false,
+        16,
+        new ModelConfig.VisionConfig(16, 32, 2, 2, 378, 14, 1e-6),
+        16,
+        2,
+        100,
+        100,
+        "float32");
   }
 
   public float[] get(String name) {

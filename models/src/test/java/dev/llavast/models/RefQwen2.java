@@ -2,7 +2,8 @@ package dev.llavast.models;
 
 /**
  * Test-only plain-Java LLaVA-ST LLM (contiguous KV, full causal attention, double accumulation),
- * written from the spec independently of the DJL code: the yardstick for the paged, batched forward.
+ * written from the spec independently of the DJL code: the yardstick for the paged, batched
+ * forward.
  */
 final class RefQwen2 {
   private final ModelConfig cfg;
@@ -45,8 +46,18 @@ final class RefQwen2 {
       float[][] v = new float[len][];
       for (int i = 0; i < len; i++) {
         float[] h = rms(x[i], w.get(p + "input_layernorm.weight"));
-        q[i] = rope(lin(h, w.get(p + "self_attn.q_proj.weight"), w.get(p + "self_attn.q_proj.bias")), i, hq, d);
-        k[i] = rope(lin(h, w.get(p + "self_attn.k_proj.weight"), w.get(p + "self_attn.k_proj.bias")), i, hkv, d);
+        q[i] =
+            rope(
+                lin(h, w.get(p + "self_attn.q_proj.weight"), w.get(p + "self_attn.q_proj.bias")),
+                i,
+                hq,
+                d);
+        k[i] =
+            rope(
+                lin(h, w.get(p + "self_attn.k_proj.weight"), w.get(p + "self_attn.k_proj.bias")),
+                i,
+                hkv,
+                d);
         v[i] = lin(h, w.get(p + "self_attn.v_proj.weight"), w.get(p + "self_attn.v_proj.bias"));
       }
       for (int i = 0; i < len; i++) {

@@ -37,15 +37,16 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The real scheduler over two real {@link LlavaStModel} CPU executors (tiny checkpoint, one intra-op
- * thread): continuous batching, chunked prefill, prefix reuse and an encode through the scheduler give
- * exactly the greedy tokens of an unbatched, uncached, one-shot run of each request on a separate
- * reference executor. After every test: every sink terminated once, no block referenced, every
- * executor's NDArray count back to what it was right after the KV pool was allocated.
+ * The real scheduler over two real {@link LlavaStModel} CPU executors (tiny checkpoint, one
+ * intra-op thread): continuous batching, chunked prefill, prefix reuse and an encode through the
+ * scheduler give exactly the greedy tokens of an unbatched, uncached, one-shot run of each request
+ * on a separate reference executor. After every test: every sink terminated once, no block
+ * referenced, every executor's NDArray count back to what it was right after the KV pool was
+ * allocated.
  *
- * <p>Video features are deterministic random {@code [1620, hidden]} rows with distinct media keys (the
- * SigLIP/STP path on 100 frames is covered by {@link EncodeTest} and too slow here); the image request's
- * features come from {@link Scheduler#encode} on real pixels.
+ * <p>Video features are deterministic random {@code [1620, hidden]} rows with distinct media keys
+ * (the SigLIP/STP path on 100 frames is covered by {@link EncodeTest} and too slow here); the image
+ * request's features come from {@link Scheduler#encode} on real pixels.
  */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class SchedulerIntegrationTest {
@@ -55,8 +56,10 @@ class SchedulerIntegrationTest {
 
   @TempDir static Path dir;
   static LlavaSt model;
+
   /** Reference executor: driven by the test thread only, never by a scheduler. */
   static LlavaStModel reference;
+
   static int referenceBaseline;
 
   private final List<Sink> sinks = new ArrayList<>();
@@ -78,7 +81,9 @@ class SchedulerIntegrationTest {
   @AfterAll
   static void closeModel() throws Exception {
     if (reference != null) {
-      assertThat(reference.liveArrayCount()).as("reference executor arrays").isEqualTo(referenceBaseline);
+      assertThat(reference.liveArrayCount())
+          .as("reference executor arrays")
+          .isEqualTo(referenceBaseline);
       reference.close();
     }
     if (model != null) {
@@ -86,18 +91,28 @@ class SchedulerIntegrationTest {
     }
   }
 
-  /** Two CPU workers over the tiny model; prefill chunks of at most 512 tokens so streams interleave. */
+  /**
+   * Two CPU workers over the tiny model; prefill chunks of at most 512 tokens so streams
+   * interleave.
+   */
   private void startScheduler() {
-    var b = Scheduler.builder().blockSize(BLOCK).kvBlocks(1024).maxBatchTokens(512).maxRunningSequences(16)
-        .idlePoll(Duration.ofMillis(2)).listener(new SchedulerListener() {
-          @Override
-          public void onStep(StepEvent e) {
-            maxBatch.accumulateAndGet(e.batchSize(), Math::max);
-            if (e.decodeSequences() > 0 && e.decodeSequences() < e.batchSize()) {
-              mixedSteps.incrementAndGet();
-            }
-          }
-        });
+    var b =
+        Scheduler.builder()
+            .blockSize(BLOCK)
+            .kvBlocks(1024)
+            .maxBatchTokens(512)
+            .maxRunningSequences(16)
+            .idlePoll(Duration.ofMillis(2))
+            .listener(
+                new SchedulerListener() {
+                  @Override
+                  public void onStep(StepEvent e) {
+                    maxBatch.accumulateAndGet(e.batchSize(), Math::max);
+                    if (e.decodeSequences() > 0 && e.decodeSequences() < e.batchSize()) {
+                      mixedSteps.incrementAndGet();
+                    }
+                  }
+                });
     for (int i = 0; i < 2; i++) {
       LlavaStModel ex = model.newExecutor(Device.cpu(), false, 1);
       executors.add(ex);
@@ -125,28 +140,33 @@ class SchedulerIntegrationTest {
       assertThat(stats.queuedPromptTokens()).isZero();
       for (SchedulerStats.WorkerStats w : stats.workers()) {
         assertThat(w.healthy()).as("worker %d healthy", w.index()).isTrue();
-        assertThat(w.running() + w.waiting() + w.pendingPrompt()).as("sequences left on worker %d", w.index())
+        assertThat(w.running() + w.waiting() + w.pendingPrompt())
+            .as("sequences left on worker %d", w.index())
             .isZero();
         assertThat(w.usedBlocks()).as("referenced blocks on worker %d", w.index()).isZero();
         assertThat(w.pendingEncodes()).isZero();
         assertThat(w.stepFailuresTotal()).isZero();
       }
       for (int i = 0; i < executors.size(); i++) {
-        assertThat(executors.get(i).liveArrayCount()).as("live NDArrays of executor %d", i)
+        assertThat(executors.get(i).liveArrayCount())
+            .as("live NDArrays of executor %d", i)
             .isEqualTo(baselines.get(i));
       }
     } finally {
       assertThat(scheduler.shutdown(Duration.ofSeconds(10))).as("shutdown within grace").isTrue();
     }
-    assertThat(reference.liveArrayCount()).as("reference executor arrays").isEqualTo(referenceBaseline);
+    assertThat(reference.liveArrayCount())
+        .as("reference executor arrays")
+        .isEqualTo(referenceBaseline);
   }
 
   @Test
   void sixteenConcurrentVideoRequestsAndAnEncodedImageMatchTheirSoloRuns() throws Exception {
     startScheduler();
     int hidden = model.config().hiddenSize();
-    List<LlavaStModel.Features> videos = List.of(video("video-a", 1, hidden), video("video-b", 2, hidden),
-        video("video-c", 3, hidden));
+    List<LlavaStModel.Features> videos =
+        List.of(
+            video("video-a", 1, hidden), video("video-b", 2, hidden), video("video-c", 3, hidden));
     ChatTemplate template = model.chatTemplate();
     List<PromptInput> prompts = new ArrayList<>();
     List<String> keys = new ArrayList<>();
@@ -159,45 +179,67 @@ class SchedulerIntegrationTest {
     assertThat(prompts.stream().map(p -> Arrays.toString(p.tokenIds())).distinct()).hasSize(16);
     SamplingParams greedy = SamplingParams.greedy(MAX_NEW, model.stopTokenIds());
 
-    // The image goes through the scheduler's encode path; its request waits on the encode (pending prompt).
+    // The image goes through the scheduler's encode path; its request waits on the encode (pending
+    // prompt).
     PixelFrames image = image("image-1", 5);
-    RenderedPrompt imagePrompt = template.render(ChatTemplate.Media.IMAGE,
-        "What object is in the region [<w0.3>,<h0.045>,<w0.724>,<h0.388>] of the image?");
+    RenderedPrompt imagePrompt =
+        template.render(
+            ChatTemplate.Media.IMAGE,
+            "What object is in the region [<w0.3>,<h0.045>,<w0.724>,<h0.388>] of the image?");
     CompletableFuture<MediaFeatures> encoded = scheduler.encode(image);
     Sink imageSink = sink("image");
-    scheduler.submit(GenerationRequest.pending("image", encoded.thenApply(imagePrompt::toPromptInput),
-        imagePrompt.length(), image.mediaKey(), greedy, 0, null), imageSink);
+    scheduler.submit(
+        GenerationRequest.pending(
+            "image",
+            encoded.thenApply(imagePrompt::toPromptInput),
+            imagePrompt.length(),
+            image.mediaKey(),
+            greedy,
+            0,
+            null),
+        imageSink);
 
     for (int i = 0; i < 16; i++) {
-      scheduler.submit(GenerationRequest.of("r" + i, prompts.get(i), keys.get(i), greedy, 0, null), sink("r" + i));
+      scheduler.submit(
+          GenerationRequest.of("r" + i, prompts.get(i), keys.get(i), greedy, 0, null),
+          sink("r" + i));
     }
     for (Sink s : sinks) {
       assertThat(s.done.await(90, TimeUnit.SECONDS)).as("%s finished", s.name).isTrue();
     }
 
-    // Solo reference runs: one-shot prefill of the whole prompt, then decode, no batching, no cache.
+    // Solo reference runs: one-shot prefill of the whole prompt, then decode, no batching, no
+    // cache.
     for (int i = 0; i < 16; i++) {
       Sink s = sinks.get(i + 1);
       assertThat(s.error).as("%s error", s.name).isNull();
-      assertThat(s.tokens()).as("tokens of %s vs its solo run", s.name)
+      assertThat(s.tokens())
+          .as("tokens of %s vs its solo run", s.name)
           .containsExactly(solo(prompts.get(i), greedy));
       assertThat(s.usage.promptTokens()).isEqualTo(prompts.get(i).length());
       assertThat(s.usage.generatedTokens()).isBetween(s.tokens().length, s.tokens().length + 1);
     }
     MediaFeatures imageFeatures = encoded.get(10, TimeUnit.SECONDS);
     MediaFeatures direct = reference.encode(image);
-    assertThat(((LlavaStModel.Features) imageFeatures).data()).containsExactly(((LlavaStModel.Features) direct).data());
+    assertThat(((LlavaStModel.Features) imageFeatures).data())
+        .containsExactly(((LlavaStModel.Features) direct).data());
     assertThat(imageSink.error).isNull();
-    assertThat(imageSink.tokens()).as("tokens of the image request vs its solo run")
+    assertThat(imageSink.tokens())
+        .as("tokens of the image request vs its solo run")
         .containsExactly(solo(imagePrompt.toPromptInput(direct), greedy));
 
-    // The batch really was batched and interleaved, and both workers and the prefix cache were used.
+    // The batch really was batched and interleaved, and both workers and the prefix cache were
+    // used.
     assertThat(maxBatch.get()).as("largest batch").isGreaterThanOrEqualTo(2);
     assertThat(mixedSteps.get()).as("steps mixing decodes with prefill chunks").isPositive();
     SchedulerStats stats = scheduler.stats();
     assertThat(stats.workers()).allSatisfy(w -> assertThat(w.stepsTotal()).isPositive());
-    assertThat(stats.workers().stream().mapToLong(SchedulerStats.WorkerStats::prefixHitTokensTotal).sum())
-        .as("prefix-cache hits over 16 requests on 3 videos").isPositive();
+    assertThat(
+            stats.workers().stream()
+                .mapToLong(SchedulerStats.WorkerStats::prefixHitTokensTotal)
+                .sum())
+        .as("prefix-cache hits over 16 requests on 3 videos")
+        .isPositive();
     assertThat(stats.workers()).allSatisfy(w -> assertThat(w.cachedBlocks()).isPositive());
   }
 
@@ -206,8 +248,10 @@ class SchedulerIntegrationTest {
     startScheduler();
     LlavaStModel.Features v = video("video-q", 9, model.config().hiddenSize());
     ChatTemplate template = model.chatTemplate();
-    PromptInput first = template.render(ChatTemplate.Media.VIDEO, "What happens in the video?").toPromptInput(v);
-    PromptInput second = template.render(ChatTemplate.Media.VIDEO, "Who is talking, and when?").toPromptInput(v);
+    PromptInput first =
+        template.render(ChatTemplate.Media.VIDEO, "What happens in the video?").toPromptInput(v);
+    PromptInput second =
+        template.render(ChatTemplate.Media.VIDEO, "Who is talking, and when?").toPromptInput(v);
     SamplingParams greedy = SamplingParams.greedy(MAX_NEW, model.stopTokenIds());
 
     Sink a = sink("first");
@@ -217,7 +261,8 @@ class SchedulerIntegrationTest {
     scheduler.submit(GenerationRequest.of("second", second, v.mediaKey(), greedy, 0, null), b);
     assertThat(b.done.await(60, TimeUnit.SECONDS)).isTrue();
 
-    // Hand-computed expectation: the full blocks of the common prefix (same ids, same media) are reused.
+    // Hand-computed expectation: the full blocks of the common prefix (same ids, same media) are
+    // reused.
     int common = commonPrefix(first.tokenIds(), second.tokenIds());
     int expectedCached = common / BLOCK * BLOCK;
     assertThat(a.usage.cachedTokens()).isZero();
@@ -225,14 +270,16 @@ class SchedulerIntegrationTest {
     assertThat(b.usage.promptTokens()).isEqualTo(second.length());
     assertThat(b.usage.cachedTokens()).isEqualTo(expectedCached);
     assertThat(b.cachedAtStart).isEqualTo(expectedCached);
-    assertThat((double) b.usage.cachedTokens() / b.usage.promptTokens()).as("cached fraction")
+    assertThat((double) b.usage.cachedTokens() / b.usage.promptTokens())
+        .as("cached fraction")
         .isGreaterThanOrEqualTo(0.9);
     // Reused KV gives the tokens of a cold one-shot run.
     assertThat(a.tokens()).containsExactly(solo(first, greedy));
     assertThat(b.tokens()).containsExactly(solo(second, greedy));
   }
 
-  // ---------------------------------------------------------------------------------------- helpers
+  // ----------------------------------------------------------------------------------------
+  // helpers
 
   private static final String[] QUESTIONS = {
     "What happens in the video?",
@@ -290,10 +337,11 @@ class SchedulerIntegrationTest {
   }
 
   /**
-   * Greedy generation of {@code prompt} alone on the reference executor: the prompt in fixed chunks of
-   * {@link #SOLO_CHUNK} tokens (one 2,540-token step allocates [2540, 2540] score matrices per head and
-   * takes seconds here), then one decode step per token; stops as the scheduler does (stop token not
-   * emitted). No batching, no prefix cache, chunk boundaries unrelated to the scheduler's.
+   * Greedy generation of {@code prompt} alone on the reference executor: the prompt in fixed chunks
+   * of {@link #SOLO_CHUNK} tokens (one 2,540-token step allocates [2540, 2540] score matrices per
+   * head and takes seconds here), then one decode step per token; stops as the scheduler does (stop
+   * token not emitted). No batching, no prefix cache, chunk boundaries unrelated to the
+   * scheduler's.
    */
   private static int[] solo(PromptInput prompt, SamplingParams greedy) {
     int len = prompt.length();
@@ -305,8 +353,13 @@ class SchedulerIntegrationTest {
     for (int pos = 0; pos < len; pos += SOLO_CHUNK) {
       int n = Math.min(SOLO_CHUNK, len - pos);
       int[] ids = Arrays.copyOfRange(prompt.tokenIds(), pos, pos + n);
-      res = reference.step(new StepPlan(BLOCK, List.of(
-          new SequenceStep(1, prompt, ids, pos, blocks, pos + n == len, greedy, new int[0]))));
+      res =
+          reference.step(
+              new StepPlan(
+                  BLOCK,
+                  List.of(
+                      new SequenceStep(
+                          1, prompt, ids, pos, blocks, pos + n == len, greedy, new int[0]))));
     }
     int next = res.tokenIds()[0];
     List<Integer> out = new ArrayList<>();
@@ -317,8 +370,13 @@ class SchedulerIntegrationTest {
         break;
       }
       int[] gen = out.stream().mapToInt(Integer::intValue).toArray();
-      res = reference.step(new StepPlan(BLOCK, List.of(
-          new SequenceStep(1, prompt, new int[] {next}, pos, blocks, true, greedy, gen))));
+      res =
+          reference.step(
+              new StepPlan(
+                  BLOCK,
+                  List.of(
+                      new SequenceStep(
+                          1, prompt, new int[] {next}, pos, blocks, true, greedy, gen))));
       pos++;
       next = res.tokenIds()[0];
     }

@@ -25,15 +25,23 @@ class TinyCheckpointsTest {
     TinyCheckpoints.write(dir.resolve("a"), TinyCheckpoints.Preset.TINY, 42L, sharded);
     TinyCheckpoints.write(dir.resolve("b"), TinyCheckpoints.Preset.TINY, 42L, sharded);
     TinyCheckpoints.write(dir.resolve("c"), TinyCheckpoints.Preset.TINY, 43L, sharded);
-    assertThat(files(dir.resolve("a"))).containsExactly("config.json", "generation_config.json",
-        "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "model.safetensors.index.json",
-        "tokenizer.json", "tokenizer_config.json");
+    assertThat(files(dir.resolve("a")))
+        .containsExactly(
+            "config.json",
+            "generation_config.json",
+            "model-00001-of-00002.safetensors",
+            "model-00002-of-00002.safetensors",
+            "model.safetensors.index.json",
+            "tokenizer.json",
+            "tokenizer_config.json");
     for (String f : files(dir.resolve("a"))) {
-      assertThat(Files.readAllBytes(dir.resolve("b").resolve(f))).as(f)
+      assertThat(Files.readAllBytes(dir.resolve("b").resolve(f)))
+          .as(f)
           .isEqualTo(Files.readAllBytes(dir.resolve("a").resolve(f)));
     }
     assertThat(Files.readAllBytes(dir.resolve("c").resolve("model-00001-of-00002.safetensors")))
-        .isNotEqualTo(Files.readAllBytes(dir.resolve("a").resolve("model-00001-of-00002.safetensors")));
+        .isNotEqualTo(
+            Files.readAllBytes(dir.resolve("a").resolve("model-00001-of-00002.safetensors")));
     assertThat(Files.readAllBytes(dir.resolve("c").resolve("tokenizer.json")))
         .isEqualTo(Files.readAllBytes(dir.resolve("a").resolve("tokenizer.json")));
   }
@@ -63,7 +71,8 @@ class TinyCheckpointsTest {
     }
     GenerationConfig g = ModelConfigs.readGenerationConfig(dir);
     try (Tokenizer tok = Tokenizer.load(dir, c)) {
-      assertThat(g.eosTokenIds()).containsExactly(tok.specialTokens().imEnd(), tok.specialTokens().endOfText());
+      assertThat(g.eosTokenIds())
+          .containsExactly(tok.specialTokens().imEnd(), tok.specialTokens().endOfText());
     }
   }
 

@@ -3,10 +3,10 @@ package dev.llavast.scheduler;
 import java.util.List;
 
 /**
- * Content hash of one full KV block for prefix reuse: a chain over (hash of the previous block,
- * the token ids in the block, for every visual span overlapping the block its media key and the
- * feature rows it covers, and the value tokens in the block). Folding the media in keeps two videos
- * with the same placeholder ids apart; folding the chain in makes a block's hash stand for its whole
+ * Content hash of one full KV block for prefix reuse: a chain over (hash of the previous block, the
+ * token ids in the block, for every visual span overlapping the block its media key and the feature
+ * rows it covers, and the value tokens in the block). Folding the media in keeps two videos with
+ * the same placeholder ids apart; folding the chain in makes a block's hash stand for its whole
  * prefix.
  *
  * <p>64-bit: a collision between different prefixes is possible in principle (about 1 in 2^64 per
@@ -23,7 +23,8 @@ final class BlockHasher {
    * @param prev hash of block {@code index - 1}, ignored for block 0
    * @param tokens all known token ids of the sequence (prompt then generated)
    * @param prompt the prompt (visual spans and value tokens are looked up in it)
-   * @param index block index; the block covers positions {@code [index * blockSize, (index + 1) * blockSize)}
+   * @param index block index; the block covers positions {@code [index * blockSize, (index + 1) *
+   *     blockSize)}
    */
   static long hash(long prev, int[] tokens, PromptInput prompt, int index, int blockSize) {
     int start = index * blockSize;
@@ -48,7 +49,11 @@ final class BlockHasher {
       for (int i = 0; i < values.size(); i++) {
         PromptInput.ValueToken v = values.get(i);
         if (v.position() >= start && v.position() < end) {
-          h = mix(h ^ (((long) (v.position() - start) << 32) | (Float.floatToIntBits(v.value()) & 0xFFFFFFFFL)));
+          h =
+              mix(
+                  h
+                      ^ (((long) (v.position() - start) << 32)
+                          | (Float.floatToIntBits(v.value()) & 0xFFFFFFFFL)));
         }
       }
     }

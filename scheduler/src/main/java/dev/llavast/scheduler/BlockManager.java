@@ -9,8 +9,8 @@ import java.util.Map;
  * <p>A block is in exactly one of three states: <i>free</i> (on the free stack, no content worth
  * keeping), <i>referenced</i> (ref count &gt; 0, owned by one or more sequences) or <i>cached</i>
  * (ref count 0 but holding a full block registered under a content hash; kept in LRU order and
- * evicted only when the free stack is empty). A block registered under a hash is only ever read
- * by the sequences that share it: it is full, so nobody writes to it again.
+ * evicted only when the free stack is empty). A block registered under a hash is only ever read by
+ * the sequences that share it: it is full, so nobody writes to it again.
  *
  * <p>Not thread-safe: owned by one worker thread. The {@code volatile} counts may be read by any
  * thread for statistics.
@@ -36,7 +36,8 @@ final class BlockManager {
 
   BlockManager(int numBlocks, int blockSize) {
     if (numBlocks <= 0 || blockSize <= 0) {
-      throw new IllegalArgumentException("numBlocks and blockSize must be > 0, got " + numBlocks + ", " + blockSize);
+      throw new IllegalArgumentException(
+          "numBlocks and blockSize must be > 0, got " + numBlocks + ", " + blockSize);
     }
     this.numBlocks = numBlocks;
     this.blockSize = blockSize;
@@ -129,7 +130,8 @@ final class BlockManager {
   void acquire(int block) {
     if (refCount[block] == 0) {
       if (!hashed[block]) {
-        throw new IllegalStateException("block " + block + " is free, not cached; cannot acquire it");
+        throw new IllegalStateException(
+            "block " + block + " is free, not cached; cannot acquire it");
       }
       lruRemove(block);
     }
@@ -143,7 +145,8 @@ final class BlockManager {
    */
   void register(int block, long h) {
     if (refCount[block] <= 0) {
-      throw new IllegalStateException("block " + block + " must be referenced to register it, ref=" + refCount[block]);
+      throw new IllegalStateException(
+          "block " + block + " must be referenced to register it, ref=" + refCount[block]);
     }
     if (hashed[block] || byHash.containsKey(h)) {
       return;
@@ -181,8 +184,8 @@ final class BlockManager {
   }
 
   /**
-   * Checks the structure: counts add up, no block is referenced, hash index consistent. For tests and
-   * shutdown.
+   * Checks the structure: counts add up, no block is referenced, hash index consistent. For tests
+   * and shutdown.
    *
    * @throws IllegalStateException naming the first violation
    */
@@ -193,10 +196,12 @@ final class BlockManager {
       }
     }
     if (freeTop + lruSize != numBlocks) {
-      throw new IllegalStateException("free " + freeTop + " + cached " + lruSize + " != pool " + numBlocks);
+      throw new IllegalStateException(
+          "free " + freeTop + " + cached " + lruSize + " != pool " + numBlocks);
     }
     if (byHash.size() != lruSize) {
-      throw new IllegalStateException("hash index has " + byHash.size() + " entries but " + lruSize + " cached blocks");
+      throw new IllegalStateException(
+          "hash index has " + byHash.size() + " entries but " + lruSize + " cached blocks");
     }
     int n = 0;
     for (int b = lruHead; b != NONE; b = lruNext[b]) {

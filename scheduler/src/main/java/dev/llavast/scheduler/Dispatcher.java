@@ -11,7 +11,8 @@ import java.util.function.Predicate;
  * <p>The affine worker counts as overloaded when it carries more than {@code slackTokens} more load
  * than the least loaded eligible worker, or when it already has queued work while another worker is
  * completely idle; so affinity never leaves a worker starving while another has a queue. Unhealthy
- * workers are chosen only when no worker is healthy (so a lone worker can recover); stopped ones never.
+ * workers are chosen only when no worker is healthy (so a lone worker can recover); stopped ones
+ * never.
  *
  * <p>Thread-safe: any thread.
  */
@@ -20,14 +21,15 @@ final class Dispatcher {
 
   private final Worker[] workers;
   private final long slackTokens;
-  private final Map<String, Integer> lastWorker = new LinkedHashMap<>(256, 0.75f, true) {
-    private static final long serialVersionUID = 1L;
+  private final Map<String, Integer> lastWorker =
+      new LinkedHashMap<>(256, 0.75f, true) {
+        private static final long serialVersionUID = 1L;
 
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<String, Integer> eldest) {
-      return size() > MAX_KEYS;
-    }
-  };
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Integer> eldest) {
+          return size() > MAX_KEYS;
+        }
+      };
 
   Dispatcher(Worker[] workers, long slackTokens) {
     this.workers = workers;

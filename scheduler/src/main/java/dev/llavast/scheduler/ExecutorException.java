@@ -1,6 +1,9 @@
 package dev.llavast.scheduler;
 
-/** A failure inside the model executor (encode or step). Fails the work it was running, not the worker. */
+/**
+ * A failure inside the model executor (encode or step). Fails the work it was running, not the
+ * worker.
+ */
 public class ExecutorException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 

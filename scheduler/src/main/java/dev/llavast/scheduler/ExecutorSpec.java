@@ -9,7 +9,8 @@ package dev.llavast.scheduler;
  * @param freeMemoryBytes device memory available for the KV pool after weights were loaded, or
  *     {@code -1} if the device cannot tell (then the pool is sized by a configured block count)
  */
-public record ExecutorSpec(String deviceName, int maxContextTokens, long kvBytesPerToken, long freeMemoryBytes) {
+public record ExecutorSpec(
+    String deviceName, int maxContextTokens, long kvBytesPerToken, long freeMemoryBytes) {
   public ExecutorSpec {
     if (maxContextTokens <= 0) {
       throw new IllegalArgumentException("maxContextTokens must be > 0, got " + maxContextTokens);

@@ -9,13 +9,13 @@ import java.util.concurrent.CompletionStage;
  * One generation request as the scheduler sees it.
  *
  * <p>The prompt may not be ready at submission: while media is still being decoded or encoded, the
- * server passes a {@link CompletionStage} that completes with the rendered prompt. The request holds
- * its admission slot (counted as {@code promptTokens} queued tokens) while the prompt is pending. A
- * request cancelled or expired while pending detaches from the stage and never cancels it, because
- * other requests may share the same media load.
+ * server passes a {@link CompletionStage} that completes with the rendered prompt. The request
+ * holds its admission slot (counted as {@code promptTokens} queued tokens) while the prompt is
+ * pending. A request cancelled or expired while pending detaches from the stage and never cancels
+ * it, because other requests may share the same media load.
  *
- * @param requestId unique among in-flight requests (the server's request id); used by
- *     {@link Scheduler#cancel(String)}
+ * @param requestId unique among in-flight requests (the server's request id); used by {@link
+ *     Scheduler#cancel(String)}
  * @param prompt completes with the rendered prompt; may already be complete
  * @param promptTokens the prompt length in tokens; exact when the prompt is ready, otherwise the
  *     server's count for the template and media (used for admission and the never-fit check; the
@@ -47,36 +47,64 @@ public record GenerationRequest(
   }
 
   /** A request whose prompt is ready, with default priority, no media key and no timeout. */
-  public static GenerationRequest of(String requestId, PromptInput prompt, SamplingParams sampling) {
-    return new GenerationRequest(requestId, CompletableFuture.completedFuture(prompt), prompt.length(), null,
-        sampling, 0, null);
+  public static GenerationRequest of(
+      String requestId, PromptInput prompt, SamplingParams sampling) {
+    return new GenerationRequest(
+        requestId,
+        CompletableFuture.completedFuture(prompt),
+        prompt.length(),
+        null,
+        sampling,
+        0,
+        null);
   }
 
   /** A request whose prompt is ready. */
-  public static GenerationRequest of(String requestId, PromptInput prompt, String mediaKey, SamplingParams sampling,
-      int priority, Duration timeout) {
-    return new GenerationRequest(requestId, CompletableFuture.completedFuture(prompt), prompt.length(), mediaKey,
-        sampling, priority, timeout);
+  public static GenerationRequest of(
+      String requestId,
+      PromptInput prompt,
+      String mediaKey,
+      SamplingParams sampling,
+      int priority,
+      Duration timeout) {
+    return new GenerationRequest(
+        requestId,
+        CompletableFuture.completedFuture(prompt),
+        prompt.length(),
+        mediaKey,
+        sampling,
+        priority,
+        timeout);
   }
 
   /** A request whose prompt arrives later, expected to be {@code promptTokens} long. */
-  public static GenerationRequest pending(String requestId, CompletionStage<PromptInput> prompt, int promptTokens,
-      String mediaKey, SamplingParams sampling, int priority, Duration timeout) {
-    return new GenerationRequest(requestId, prompt, promptTokens, mediaKey, sampling, priority, timeout);
+  public static GenerationRequest pending(
+      String requestId,
+      CompletionStage<PromptInput> prompt,
+      int promptTokens,
+      String mediaKey,
+      SamplingParams sampling,
+      int priority,
+      Duration timeout) {
+    return new GenerationRequest(
+        requestId, prompt, promptTokens, mediaKey, sampling, priority, timeout);
   }
 
   /** This request with another priority. */
   public GenerationRequest withPriority(int newPriority) {
-    return new GenerationRequest(requestId, prompt, promptTokens, mediaKey, sampling, newPriority, timeout);
+    return new GenerationRequest(
+        requestId, prompt, promptTokens, mediaKey, sampling, newPriority, timeout);
   }
 
   /** This request with another timeout ({@code null} for none). */
   public GenerationRequest withTimeout(Duration newTimeout) {
-    return new GenerationRequest(requestId, prompt, promptTokens, mediaKey, sampling, priority, newTimeout);
+    return new GenerationRequest(
+        requestId, prompt, promptTokens, mediaKey, sampling, priority, newTimeout);
   }
 
   /** This request with another media key. */
   public GenerationRequest withMediaKey(String newMediaKey) {
-    return new GenerationRequest(requestId, prompt, promptTokens, newMediaKey, sampling, priority, timeout);
+    return new GenerationRequest(
+        requestId, prompt, promptTokens, newMediaKey, sampling, priority, timeout);
   }
 }

@@ -12,6 +12,7 @@ import java.util.Arrays;
 final class KvCacheManager {
   private final BlockManager pool;
   private final int blockSize;
+
   /** Scratch for one prefix lookup: the cached block ids found, in order. */
   private final int[] hitBuffer;
 
@@ -22,15 +23,18 @@ final class KvCacheManager {
   }
 
   /**
-   * A sequence's KV blocks, logical block {@code i} at {@code ids[i]}, and the content hashes of its
-   * leading full blocks. Its fields are private to {@link KvCacheManager}.
+   * A sequence's KV blocks, logical block {@code i} at {@code ids[i]}, and the content hashes of
+   * its leading full blocks. Its fields are private to {@link KvCacheManager}.
    */
   static final class BlockTable {
     private int[] ids = new int[8];
     private int size;
+
     /** Content hashes of the leading full blocks, valid for {@code [0, numHashes)}. */
     private long[] hashes = new long[8];
+
     private int numHashes;
+
     /** Leading blocks registered in (or taken from) the prefix cache. */
     private int numCached;
 
@@ -91,8 +95,14 @@ final class KvCacheManager {
   void grow(Sequence s, int positions) {
     int need = pool.blocksFor(positions) - s.kv.size;
     if (need > pool.available()) {
-      throw new IllegalStateException("need " + need + " blocks for " + positions + " positions, "
-          + pool.available() + " available");
+      throw new IllegalStateException(
+          "need "
+              + need
+              + " blocks for "
+              + positions
+              + " positions, "
+              + pool.available()
+              + " available");
     }
     for (; need > 0; need--) {
       s.kv.add(pool.allocate());
@@ -141,7 +151,10 @@ final class KvCacheManager {
     }
   }
 
-  /** Releases every block of {@code s}, tail first so a cached prefix's tail is evicted before its head. */
+  /**
+   * Releases every block of {@code s}, tail first so a cached prefix's tail is evicted before its
+   * head.
+   */
   void free(Sequence s) {
     BlockTable t = s.kv;
     for (int i = t.size - 1; i >= 0; i--) {
@@ -156,7 +169,10 @@ final class KvCacheManager {
     return Arrays.copyOf(s.kv.ids, s.kv.size);
   }
 
-  /** The hash of full block {@code index} of {@code s}, computing (and remembering) the chain up to it. */
+  /**
+   * The hash of full block {@code index} of {@code s}, computing (and remembering) the chain up to
+   * it.
+   */
   private long hashOf(Sequence s, int index) {
     BlockTable t = s.kv;
     while (t.numHashes <= index) {

@@ -2,7 +2,8 @@ package dev.llavast.scheduler;
 
 /**
  * Packed visual features of one media item, in host memory, as the model splices them into a prompt
- * (for LLaVA-ST video: the 1 620 slow STP tokens; for an image: 729 tokens). Opaque to the scheduler.
+ * (for LLaVA-ST video: the 1 620 slow STP tokens; for an image: 729 tokens). Opaque to the
+ * scheduler.
  *
  * <p>Immutable and safe to share between threads and requests; the feature cache owns it.
  */

@@ -3,9 +3,10 @@ package dev.llavast.scheduler;
 /**
  * The service-provider interface that a model implements so that the scheduler can drive it.
  *
- * <p>The scheduler owns every KV block and every scheduling decision; the executor only runs what it
- * is told. It never sees tensors through this interface: media go in as opaque {@link PreparedMedia},
- * features come out as opaque {@link MediaFeatures}, and a step returns token ids as Java arrays.
+ * <p>The scheduler owns every KV block and every scheduling decision; the executor only runs what
+ * it is told. It never sees tensors through this interface: media go in as opaque {@link
+ * PreparedMedia}, features come out as opaque {@link MediaFeatures}, and a step returns token ids
+ * as Java arrays.
  *
  * <p><b>Threading.</b> One executor belongs to one device and to the one {@code Worker} thread that
  * drives that device. {@link #spec()} may be called from any thread; every other method is called
@@ -27,25 +28,25 @@ public interface ModelExecutor extends AutoCloseable {
   }
 
   /**
-   * Allocates the paged KV pool: {@code numBlocks} blocks of {@code blockSize} token slots per layer.
-   * Called once, before the first {@link #step}. Worker thread only.
+   * Allocates the paged KV pool: {@code numBlocks} blocks of {@code blockSize} token slots per
+   * layer. Called once, before the first {@link #step}. Worker thread only.
    *
    * @throws IllegalStateException if the pool cannot be allocated
    */
   void allocateKvCache(int numBlocks, int blockSize);
 
   /**
-   * Runs the vision encoder on prepared media and returns the packed features in host memory.
-   * The returned features are owned by the caller (the feature cache), not by the executor.
-   * Worker thread only.
+   * Runs the vision encoder on prepared media and returns the packed features in host memory. The
+   * returned features are owned by the caller (the feature cache), not by the executor. Worker
+   * thread only.
    *
    * @throws ExecutorException if encoding fails; the worker fails only the requests waiting on it
    */
   MediaFeatures encode(PreparedMedia media);
 
   /**
-   * Runs one iteration for a batch of sequences: any mix of prefill chunks and single decode tokens.
-   * Reads and writes K/V through each sequence's block table; samples one token for every
+   * Runs one iteration for a batch of sequences: any mix of prefill chunks and single decode
+   * tokens. Reads and writes K/V through each sequence's block table; samples one token for every
    * sequence step whose {@link SequenceStep#sample()} is true. All temporaries of the step are
    * released before it returns. Worker thread only.
    *

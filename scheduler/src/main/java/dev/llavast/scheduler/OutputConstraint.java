@@ -7,9 +7,10 @@ import java.util.Objects;
  * sampling parameters; the executor enforces it while it samples. Immutable.
  *
  * @param kind what is constrained
- * @param task the task whose answer shape applies, by the model's task name (used with
- *     {@link Kind#TASK_SHAPE}; otherwise informative)
- * @param timeAxis whether the media has a time axis (a video): without one, no time value may be generated
+ * @param task the task whose answer shape applies, by the model's task name (used with {@link
+ *     Kind#TASK_SHAPE}; otherwise informative)
+ * @param timeAxis whether the media has a time axis (a video): without one, no time value may be
+ *     generated
  */
 public record OutputConstraint(Kind kind, String task, boolean timeAxis) {
   /** No constraint. */
@@ -19,9 +20,15 @@ public record OutputConstraint(Kind kind, String task, boolean timeAxis) {
   public enum Kind {
     /** Nothing: the model samples freely. */
     NONE,
-    /** Every coordinate group is well-formed and geometrically valid; coordinates appear nowhere else. */
+    /**
+     * Every coordinate group is well-formed and geometrically valid; coordinates appear nowhere
+     * else.
+     */
     COORDINATES,
-    /** {@link #COORDINATES} plus the task's answer shape (e.g. exactly one span for temporal grounding). */
+    /**
+     * {@link #COORDINATES} plus the task's answer shape (e.g. exactly one span for temporal
+     * grounding).
+     */
     TASK_SHAPE
   }
 

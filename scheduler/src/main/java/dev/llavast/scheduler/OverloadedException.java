@@ -4,9 +4,9 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * The waiting queue is full (by request count or by queued prompt tokens); thrown by
- * {@link Scheduler#submit} at once, before any work is done. The server answers
- * {@code RESOURCE_EXHAUSTED} with a {@code RetryInfo} of {@link #retryAfter()}.
+ * The waiting queue is full (by request count or by queued prompt tokens); thrown by {@link
+ * Scheduler#submit} at once, before any work is done. The server answers {@code RESOURCE_EXHAUSTED}
+ * with a {@code RetryInfo} of {@link #retryAfter()}.
  */
 public final class OverloadedException extends SchedulerException {
   private static final long serialVersionUID = 1L;

@@ -1,9 +1,9 @@
 package dev.llavast.scheduler;
 
 /**
- * The request's prompt future ({@link GenerationRequest#prompt()}) completed exceptionally, e.g. the
- * media could not be decoded. {@link #getCause()} is the failure the future completed with, so the
- * server can map it by its own type.
+ * The request's prompt future ({@link GenerationRequest#prompt()}) completed exceptionally, e.g.
+ * the media could not be decoded. {@link #getCause()} is the failure the future completed with, so
+ * the server can map it by its own type.
  */
 public final class PromptFailedException extends SchedulerException {
   private static final long serialVersionUID = 1L;

@@ -10,11 +10,13 @@ import java.util.Objects;
  * placeholder positions, and value tokens (LLaVA-ST's {@code <TEMP-INPUT>} etc.) carry a continuous
  * coordinate. Both are part of the identity of a KV block for prefix reuse.
  *
- * @param tokenIds the prompt ids, position {@code i} at index {@code i}; never modified after creation
+ * @param tokenIds the prompt ids, position {@code i} at index {@code i}; never modified after
+ *     creation
  * @param visualSpans feature splices, sorted by start, non-overlapping
  * @param valueTokens continuous values at positions, sorted by position
  */
-public record PromptInput(int[] tokenIds, List<VisualSpan> visualSpans, List<ValueToken> valueTokens) {
+public record PromptInput(
+    int[] tokenIds, List<VisualSpan> visualSpans, List<ValueToken> valueTokens) {
   public PromptInput {
     Objects.requireNonNull(tokenIds, "tokenIds");
     visualSpans = List.copyOf(visualSpans);
@@ -22,15 +24,19 @@ public record PromptInput(int[] tokenIds, List<VisualSpan> visualSpans, List<Val
     int end = 0;
     for (VisualSpan s : visualSpans) {
       if (s.start() < end || s.start() + s.length() > tokenIds.length) {
-        throw new IllegalArgumentException("visual span " + s + " overlaps another or lies outside the "
-            + tokenIds.length + "-token prompt");
+        throw new IllegalArgumentException(
+            "visual span "
+                + s
+                + " overlaps another or lies outside the "
+                + tokenIds.length
+                + "-token prompt");
       }
       end = s.start() + s.length();
     }
     for (ValueToken v : valueTokens) {
       if (v.position() < 0 || v.position() >= tokenIds.length) {
-        throw new IllegalArgumentException("value token " + v + " lies outside the " + tokenIds.length
-            + "-token prompt");
+        throw new IllegalArgumentException(
+            "value token " + v + " lies outside the " + tokenIds.length + "-token prompt");
       }
     }
   }
@@ -45,15 +51,26 @@ public record PromptInput(int[] tokenIds, List<VisualSpan> visualSpans, List<Val
   }
 
   /**
-   * Media features spliced over prompt positions {@code [start, start + length)}; position
-   * {@code start + i} takes feature row {@code featureOffset + i}.
+   * Media features spliced over prompt positions {@code [start, start + length)}; position {@code
+   * start + i} takes feature row {@code featureOffset + i}.
    */
   public record VisualSpan(int start, int length, MediaFeatures features, int featureOffset) {
     public VisualSpan {
       Objects.requireNonNull(features, "features");
-      if (start < 0 || length <= 0 || featureOffset < 0 || featureOffset + length > features.tokenCount()) {
-        throw new IllegalArgumentException("bad visual span start=" + start + " length=" + length
-            + " featureOffset=" + featureOffset + " for " + features.tokenCount() + " feature rows");
+      if (start < 0
+          || length <= 0
+          || featureOffset < 0
+          || featureOffset + length > features.tokenCount()) {
+        throw new IllegalArgumentException(
+            "bad visual span start="
+                + start
+                + " length="
+                + length
+                + " featureOffset="
+                + featureOffset
+                + " for "
+                + features.tokenCount()
+                + " feature rows");
       }
     }
   }

@@ -40,12 +40,19 @@ final class QueueAccounting {
   void reserve(int promptTokens) {
     synchronized (lock) {
       if (requests >= maxRequests) {
-        throw new OverloadedException("waiting queue is full: " + requests + " requests queued, limit "
-            + maxRequests, retryAfter);
+        throw new OverloadedException(
+            "waiting queue is full: " + requests + " requests queued, limit " + maxRequests,
+            retryAfter);
       }
       if (tokens + promptTokens > maxTokens) {
-        throw new OverloadedException("waiting queue is full: " + tokens + " prompt tokens queued + " + promptTokens
-            + " exceeds the limit " + maxTokens, retryAfter);
+        throw new OverloadedException(
+            "waiting queue is full: "
+                + tokens
+                + " prompt tokens queued + "
+                + promptTokens
+                + " exceeds the limit "
+                + maxTokens,
+            retryAfter);
       }
       requests++;
       tokens += promptTokens;
@@ -60,7 +67,9 @@ final class QueueAccounting {
     }
   }
 
-  /** {@code s} now holds the slot reserved for it, and counts in {@code load}. Before it is posted. */
+  /**
+   * {@code s} now holds the slot reserved for it, and counts in {@code load}. Before it is posted.
+   */
   void hold(Sequence s, int promptTokens, WaitingLoad load) {
     s.holdsQueueSlot = true;
     s.reservedTokens = promptTokens;

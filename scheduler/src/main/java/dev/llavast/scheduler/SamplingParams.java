@@ -1,8 +1,8 @@
 package dev.llavast.scheduler;
 
 /**
- * How to pick the next token. Validated at construction; the server maps violations to
- * {@code INVALID_ARGUMENT} before anything is queued.
+ * How to pick the next token. Validated at construction; the server maps violations to {@code
+ * INVALID_ARGUMENT} before anything is queued.
  *
  * @param temperature 0 means greedy (argmax after the repetition penalty)
  * @param topP nucleus mass in (0, 1]; 1 disables
@@ -29,7 +29,8 @@ public record SamplingParams(
 
   public SamplingParams {
     if (!(temperature >= 0f) || Float.isInfinite(temperature)) {
-      throw new IllegalArgumentException("temperature must be a finite number >= 0, got " + temperature);
+      throw new IllegalArgumentException(
+          "temperature must be a finite number >= 0, got " + temperature);
     }
     if (!(topP > 0f && topP <= 1f)) {
       throw new IllegalArgumentException("topP must be in (0, 1], got " + topP);
@@ -38,7 +39,8 @@ public record SamplingParams(
       throw new IllegalArgumentException("topK must be >= 0, got " + topK);
     }
     if (!(repetitionPenalty > 0f) || Float.isInfinite(repetitionPenalty)) {
-      throw new IllegalArgumentException("repetitionPenalty must be a finite number > 0, got " + repetitionPenalty);
+      throw new IllegalArgumentException(
+          "repetitionPenalty must be a finite number > 0, got " + repetitionPenalty);
     }
     if (maxNewTokens <= 0) {
       throw new IllegalArgumentException("maxNewTokens must be > 0, got " + maxNewTokens);
@@ -48,14 +50,31 @@ public record SamplingParams(
   }
 
   /** Parameters without a constraint. */
-  public SamplingParams(float temperature, float topP, int topK, float repetitionPenalty, long seed, int maxNewTokens,
-      int[] stopTokenIds, boolean logprobs) {
-    this(temperature, topP, topK, repetitionPenalty, seed, maxNewTokens, stopTokenIds, logprobs, OutputConstraint.NONE);
+  public SamplingParams(
+      float temperature,
+      float topP,
+      int topK,
+      float repetitionPenalty,
+      long seed,
+      int maxNewTokens,
+      int[] stopTokenIds,
+      boolean logprobs) {
+    this(
+        temperature,
+        topP,
+        topK,
+        repetitionPenalty,
+        seed,
+        maxNewTokens,
+        stopTokenIds,
+        logprobs,
+        OutputConstraint.NONE);
   }
 
   /** The same parameters under {@code c}. */
   public SamplingParams withConstraint(OutputConstraint c) {
-    return new SamplingParams(temperature, topP, topK, repetitionPenalty, seed, maxNewTokens, stopTokenIds, logprobs, c);
+    return new SamplingParams(
+        temperature, topP, topK, repetitionPenalty, seed, maxNewTokens, stopTokenIds, logprobs, c);
   }
 
   /** Greedy decoding of at most {@code maxNewTokens}, stopping at {@code stopTokenIds}. */

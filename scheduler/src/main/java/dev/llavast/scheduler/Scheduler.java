@@ -8,8 +8,8 @@ import java.util.concurrent.CompletableFuture;
  * Continuous batching over one or more model executors (one {@code Worker} thread per executor).
  * Build one with {@link #builder()}.
  *
- * <p>All methods may be called from any thread. Token callbacks run on worker threads (see
- * {@link TokenSink}).
+ * <p>All methods may be called from any thread. Token callbacks run on worker threads (see {@link
+ * TokenSink}).
  */
 public interface Scheduler extends AutoCloseable {
 
@@ -21,7 +21,8 @@ public interface Scheduler extends AutoCloseable {
    * Admits a request. Admission control is the first thing that happens: nothing is queued and the
    * sink is never called if this throws.
    *
-   * @throws OverloadedException the waiting queue is full by request count or by queued prompt tokens
+   * @throws OverloadedException the waiting queue is full by request count or by queued prompt
+   *     tokens
    * @throws InvalidRequestException the request can never fit (prompt + max new tokens beyond the
    *     context limit or the KV pool, or more prompt tokens than the whole queue may hold)
    * @throws DuplicateRequestException a request with the same request id is already in flight
@@ -38,10 +39,10 @@ public interface Scheduler extends AutoCloseable {
 
   /**
    * Runs {@link ModelExecutor#encode} on a worker thread, between steps and under the encode budget
-   * (so a new video does not freeze running streams). The worker is {@code preferredWorker} if given
-   * and healthy, else the one that last served the media key, else the least loaded one. The future
-   * completes on the builder's callback executor, never on the worker thread; cancelling it before
-   * the worker starts the job skips the job.
+   * (so a new video does not freeze running streams). The worker is {@code preferredWorker} if
+   * given and healthy, else the one that last served the media key, else the least loaded one. The
+   * future completes on the builder's callback executor, never on the worker thread; cancelling it
+   * before the worker starts the job skips the job.
    */
   CompletableFuture<MediaFeatures> encode(PreparedMedia media, OptionalInt preferredWorker);
 

@@ -8,8 +8,8 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
 
 /**
- * Configures and starts a {@link Scheduler}. Every setter validates eagerly and names the bad value.
- * Not thread-safe; use from one thread, then call {@link #build()} once.
+ * Configures and starts a {@link Scheduler}. Every setter validates eagerly and names the bad
+ * value. Not thread-safe; use from one thread, then call {@link #build()} once.
  */
 public final class SchedulerBuilder {
   private final List<ModelExecutor> executors = new ArrayList<>();

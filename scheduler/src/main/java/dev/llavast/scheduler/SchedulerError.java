@@ -1,8 +1,9 @@
 package dev.llavast.scheduler;
 
 /**
- * The one name of each failure the scheduler reports: {@link SchedulerException#reason()}. The server
- * maps each constant to one API reason; nothing downstream reads a message to learn what happened.
+ * The one name of each failure the scheduler reports: {@link SchedulerException#reason()}. The
+ * server maps each constant to one API reason; nothing downstream reads a message to learn what
+ * happened.
  */
 public enum SchedulerError {
   /** The waiting queue is full ({@link OverloadedException}); retry later. */

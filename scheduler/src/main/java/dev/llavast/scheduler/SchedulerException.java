@@ -2,8 +2,9 @@ package dev.llavast.scheduler;
 
 /**
  * Base of every typed error the scheduler reports, either thrown from {@link Scheduler#submit} or
- * delivered to {@link TokenSink#onError}. Each subclass names one failure class that the server maps
- * to one gRPC status code; {@link #reason()} names it for the server, which never reads the message to decide.
+ * delivered to {@link TokenSink#onError}. Each subclass names one failure class that the server
+ * maps to one gRPC status code; {@link #reason()} names it for the server, which never reads the
+ * message to decide.
  */
 public abstract class SchedulerException extends RuntimeException {
   private static final long serialVersionUID = 1L;

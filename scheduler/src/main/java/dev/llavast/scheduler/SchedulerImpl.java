@@ -31,14 +31,29 @@ final class SchedulerImpl implements Scheduler {
   SchedulerImpl(SchedulerBuilder b, List<ModelExecutor> executors) {
     this.ticker = b.ticker;
     this.queue = new QueueAccounting(b.maxQueuedRequests, b.maxQueuedPromptTokens, b.retryAfter);
-    SchedulingPolicy policy = new SchedulingPolicy(b.maxBatchTokens, b.maxRunningSequences, b.encodesPerIteration,
-        b.maxConsecutiveFailures);
+    SchedulingPolicy policy =
+        new SchedulingPolicy(
+            b.maxBatchTokens,
+            b.maxRunningSequences,
+            b.encodesPerIteration,
+            b.maxConsecutiveFailures);
     workers = new Worker[executors.size()];
     for (int i = 0; i < workers.length; i++) {
       ModelExecutor ex = executors.get(i);
       int numBlocks = b.kvBlocks > 0 ? b.kvBlocks : blocksFromMemory(ex, b);
-      workers[i] = new Worker(i, ex, queue, this::onEnded, numBlocks, b.blockSize, policy, b.ticker, b.listener,
-          b.callbackExecutor, b.idlePoll.toNanos());
+      workers[i] =
+          new Worker(
+              i,
+              ex,
+              queue,
+              this::onEnded,
+              numBlocks,
+              b.blockSize,
+              policy,
+              b.ticker,
+              b.listener,
+              b.callbackExecutor,
+              b.idlePoll.toNanos());
     }
     long slack = b.affinitySlackTokens >= 0 ? b.affinitySlackTokens : 4L * b.maxBatchTokens;
     dispatcher = new Dispatcher(workers, slack);
@@ -64,8 +79,15 @@ final class SchedulerImpl implements Scheduler {
         w.started.join();
       } catch (RuntimeException e) {
         shutdown(Duration.ZERO);
-        throw new IllegalStateException("worker " + w.index + " (" + w.device + ") could not allocate its KV pool of "
-            + w.totalBlocks() + " blocks", e.getCause() != null ? e.getCause() : e);
+        throw new IllegalStateException(
+            "worker "
+                + w.index
+                + " ("
+                + w.device
+                + ") could not allocate its KV pool of "
+                + w.totalBlocks()
+                + " blocks",
+            e.getCause() != null ? e.getCause() : e);
       }
     }
   }
@@ -73,14 +95,24 @@ final class SchedulerImpl implements Scheduler {
   private static int blocksFromMemory(ModelExecutor ex, SchedulerBuilder b) {
     ExecutorSpec spec = ex.spec();
     if (spec.freeMemoryBytes() < 0) {
-      throw new IllegalArgumentException("device " + spec.deviceName()
-          + " cannot report free memory; configure kvBlocks(n) explicitly");
+      throw new IllegalArgumentException(
+          "device "
+              + spec.deviceName()
+              + " cannot report free memory; configure kvBlocks(n) explicitly");
     }
     int n = ex.kvBlocksFor((long) (spec.freeMemoryBytes() * b.kvMemoryFraction), b.blockSize);
     if (n <= 0) {
-      throw new IllegalArgumentException("device " + spec.deviceName() + " has room for no KV block: free "
-          + spec.freeMemoryBytes() + " bytes x " + b.kvMemoryFraction + ", " + spec.kvBytesPerToken()
-          + " bytes per token, block size " + b.blockSize);
+      throw new IllegalArgumentException(
+          "device "
+              + spec.deviceName()
+              + " has room for no KV block: free "
+              + spec.freeMemoryBytes()
+              + " bytes x "
+              + b.kvMemoryFraction
+              + ", "
+              + spec.kvBytesPerToken()
+              + " bytes per token, block size "
+              + b.blockSize);
     }
     return n;
   }
@@ -92,14 +124,20 @@ final class SchedulerImpl implements Scheduler {
     Objects.requireNonNull(request, "request");
     Objects.requireNonNull(sink, "sink");
     if (!accepting) {
-      throw new SchedulerUnavailableException("scheduler is shutting down; request " + request.requestId()
-          + " was not accepted");
+      throw new SchedulerUnavailableException(
+          "scheduler is shutting down; request " + request.requestId() + " was not accepted");
     }
     int p = request.promptTokens();
     int maxNew = request.sampling().maxNewTokens();
     if (p > queue.maxTokens()) {
-      throw new InvalidRequestException("request " + request.requestId() + " has " + p
-          + " prompt tokens, more than the queue may ever hold (" + queue.maxTokens() + ")");
+      throw new InvalidRequestException(
+          "request "
+              + request.requestId()
+              + " has "
+              + p
+              + " prompt tokens, more than the queue may ever hold ("
+              + queue.maxTokens()
+              + ")");
     }
     boolean anyFits = false;
     Worker largest = workers[0];
@@ -110,17 +148,29 @@ final class SchedulerImpl implements Scheduler {
       }
     }
     if (!anyFits) {
-      throw new InvalidRequestException("request " + request.requestId() + ": prompt of " + p
-          + " tokens + maxNewTokens " + maxNew + " can never fit: context limit " + largest.maxContext
-          + " tokens, KV pool " + largest.totalBlocks() + " blocks (" + (long) largest.totalBlocks()
-          * largest.blockSize() + " token slots)");
+      throw new InvalidRequestException(
+          "request "
+              + request.requestId()
+              + ": prompt of "
+              + p
+              + " tokens + maxNewTokens "
+              + maxNew
+              + " can never fit: context limit "
+              + largest.maxContext
+              + " tokens, KV pool "
+              + largest.totalBlocks()
+              + " blocks ("
+              + (long) largest.totalBlocks() * largest.blockSize()
+              + " token slots)");
     }
     queue.reserve(p);
-    boolean held = false; // once a sequence holds the reservation, releasing it is the sequence's business
+    boolean held =
+        false; // once a sequence holds the reservation, releasing it is the sequence's business
     try {
       Worker w = dispatcher.choose(request.mediaKey(), x -> x.fits(p, maxNew));
       if (w == null) {
-        throw new SchedulerUnavailableException("no healthy worker can take request " + request.requestId());
+        throw new SchedulerUnavailableException(
+            "no healthy worker can take request " + request.requestId());
       }
       long id = ids.incrementAndGet();
       Sequence s = new Sequence(id, request, sink, id, ticker.read(), w.index, w::wakeUp);
@@ -133,8 +183,8 @@ final class SchedulerImpl implements Scheduler {
         queue.release(s);
         w.waitingLoad.set(s, 0);
         inFlight.remove(request.requestId(), s);
-        throw new SchedulerUnavailableException("worker " + w.index + " stopped; request " + request.requestId()
-            + " was not accepted");
+        throw new SchedulerUnavailableException(
+            "worker " + w.index + " stopped; request " + request.requestId() + " was not accepted");
       }
       dispatcher.served(request.mediaKey(), w.index);
       request.prompt().whenComplete((prompt, error) -> w.promptReady(s, prompt, error));
@@ -165,15 +215,17 @@ final class SchedulerImpl implements Scheduler {
     Objects.requireNonNull(preferredWorker, "preferredWorker");
     CompletableFuture<MediaFeatures> f = new CompletableFuture<>();
     if (!accepting) {
-      f.completeExceptionally(new SchedulerUnavailableException("scheduler is shutting down; encode of "
-          + media.mediaKey() + " not accepted"));
+      f.completeExceptionally(
+          new SchedulerUnavailableException(
+              "scheduler is shutting down; encode of " + media.mediaKey() + " not accepted"));
       return f;
     }
     Worker w = null;
     if (preferredWorker.isPresent()) {
       int i = preferredWorker.getAsInt();
       if (i < 0 || i >= workers.length) {
-        throw new IllegalArgumentException("preferredWorker must be in [0, " + workers.length + "), got " + i);
+        throw new IllegalArgumentException(
+            "preferredWorker must be in [0, " + workers.length + "), got " + i);
       }
       if (workers[i].isHealthy()) {
         w = workers[i];
@@ -183,12 +235,14 @@ final class SchedulerImpl implements Scheduler {
       w = dispatcher.choose(media.mediaKey(), x -> true);
     }
     if (w == null) {
-      f.completeExceptionally(new SchedulerUnavailableException("no healthy worker to encode " + media.mediaKey()));
+      f.completeExceptionally(
+          new SchedulerUnavailableException("no healthy worker to encode " + media.mediaKey()));
       return f;
     }
     if (!w.encode(media, f)) {
-      f.completeExceptionally(new SchedulerUnavailableException("worker " + w.index + " stopped; encode of "
-          + media.mediaKey() + " not accepted"));
+      f.completeExceptionally(
+          new SchedulerUnavailableException(
+              "worker " + w.index + " stopped; encode of " + media.mediaKey() + " not accepted"));
       return f;
     }
     dispatcher.served(media.mediaKey(), w.index);
@@ -214,7 +268,8 @@ final class SchedulerImpl implements Scheduler {
   @Override
   public boolean isWorkerHealthy(int index) {
     if (index < 0 || index >= workers.length) {
-      throw new IllegalArgumentException("worker index must be in [0, " + workers.length + "), got " + index);
+      throw new IllegalArgumentException(
+          "worker index must be in [0, " + workers.length + "), got " + index);
     }
     return workers[index].isHealthy();
   }
@@ -268,7 +323,9 @@ final class SchedulerImpl implements Scheduler {
           }
           for (int i = 0; i < workers.length; i++) {
             if (!awaitQuietly(workers[i], STOP_WAIT_NANOS)) {
-              log.error("worker {} did not stop within {} s (stuck in the executor?)", i,
+              log.error(
+                  "worker {} did not stop within {} s (stuck in the executor?)",
+                  i,
                   TimeUnit.NANOSECONDS.toSeconds(STOP_WAIT_NANOS));
             }
           }

@@ -25,6 +25,13 @@ public interface SchedulerListener {
    * @param bookkeepingNanos the rest of the iteration: planning, delivery, freeing
    * @param failed whether the executor threw
    */
-  record StepEvent(int workerIndex, int batchSize, int decodeSequences, int scheduledTokens, int preemptions,
-      long stepNanos, long bookkeepingNanos, boolean failed) {}
+  record StepEvent(
+      int workerIndex,
+      int batchSize,
+      int decodeSequences,
+      int scheduledTokens,
+      int preemptions,
+      long stepNanos,
+      long bookkeepingNanos,
+      boolean failed) {}
 }

@@ -5,11 +5,13 @@ import java.util.List;
 /**
  * A point-in-time snapshot for metrics and readiness. Counters ({@code ...Total}) only grow.
  *
- * @param queuedRequests requests holding an admission slot (pending prompt or waiting, never admitted)
+ * @param queuedRequests requests holding an admission slot (pending prompt or waiting, never
+ *     admitted)
  * @param queuedPromptTokens their prompt tokens
  * @param workers one entry per worker, by index
  */
-public record SchedulerStats(int queuedRequests, long queuedPromptTokens, List<WorkerStats> workers) {
+public record SchedulerStats(
+    int queuedRequests, long queuedPromptTokens, List<WorkerStats> workers) {
   public SchedulerStats {
     workers = List.copyOf(workers);
   }
@@ -48,9 +50,22 @@ public record SchedulerStats(int queuedRequests, long queuedPromptTokens, List<W
    * @param stepsTotal executor steps run
    * @param stepFailuresTotal executor steps that failed
    */
-  public record WorkerStats(int index, String device, boolean healthy, int waiting, int pendingPrompt, int running,
-      int totalBlocks, int usedBlocks, int cachedBlocks, int pendingEncodes, long preemptionsTotal,
-      long prefixQueryTokensTotal, long prefixHitTokensTotal, long stepsTotal, long stepFailuresTotal) {
+  public record WorkerStats(
+      int index,
+      String device,
+      boolean healthy,
+      int waiting,
+      int pendingPrompt,
+      int running,
+      int totalBlocks,
+      int usedBlocks,
+      int cachedBlocks,
+      int pendingEncodes,
+      long preemptionsTotal,
+      long prefixQueryTokensTotal,
+      long prefixHitTokensTotal,
+      long stepsTotal,
+      long stepFailuresTotal) {
 
     /** Fraction of the pool referenced by sequences, in [0, 1]. */
     public double kvUsageRatio() {

@@ -8,5 +8,8 @@ package dev.llavast.scheduler;
  * @param encodesPerIteration encode jobs run between two steps
  * @param maxConsecutiveFailures failed steps in a row after which the worker reports unhealthy
  */
-record SchedulingPolicy(int maxBatchTokens, int maxRunningSequences, int encodesPerIteration,
+record SchedulingPolicy(
+    int maxBatchTokens,
+    int maxRunningSequences,
+    int encodesPerIteration,
     int maxConsecutiveFailures) {}

@@ -26,16 +26,23 @@ final class Sequence implements RequestHandle {
   // ---- worker thread only ----
   PromptInput prompt;
   int promptLength;
+
   /** Queue reservation held in the scheduler's admission counters (0 once admitted or ended). */
   int reservedTokens;
+
   boolean holdsQueueSlot;
+
   /** Prompt then generated ids; {@code length} of them are valid. */
   int[] tokens;
+
   int length;
+
   /** Positions whose K/V are in this sequence's blocks. */
   int numComputed;
+
   /** The KV blocks; only the worker's {@link KvCacheManager} reads or changes them. */
   final KvCacheManager.BlockTable kv = new KvCacheManager.BlockTable();
+
   long admitOrder;
   boolean everAdmitted;
   int cachedTokens;
@@ -43,10 +50,13 @@ final class Sequence implements RequestHandle {
   long firstAdmitNanos = -1;
   long firstTokenNanos = -1;
   long endNanos = -1;
+
   /** Positions planned for the current step, 0 if not in it. */
   int planRun;
+
   boolean planSample;
   boolean done;
+
   /** Tokens added to the worker's waiting-token load counter for this sequence. */
   long waitingLoad;
 
@@ -54,7 +64,13 @@ final class Sequence implements RequestHandle {
    * @param workerIndex the worker that owns it
    * @param wakeWorker makes that worker iterate now (after a cancel); any thread
    */
-  Sequence(long id, GenerationRequest request, TokenSink sink, long arrival, long submitNanos, int workerIndex,
+  Sequence(
+      long id,
+      GenerationRequest request,
+      TokenSink sink,
+      long arrival,
+      long submitNanos,
+      int workerIndex,
       Runnable wakeWorker) {
     this.id = id;
     this.request = request;
@@ -62,8 +78,10 @@ final class Sequence implements RequestHandle {
     this.priority = request.priority();
     this.arrival = arrival;
     this.submitNanos = submitNanos;
-    this.deadlineNanos = request.timeout() == null ? Long.MAX_VALUE
-        : saturatedAdd(submitNanos, request.timeout().toNanos());
+    this.deadlineNanos =
+        request.timeout() == null
+            ? Long.MAX_VALUE
+            : saturatedAdd(submitNanos, request.timeout().toNanos());
     this.workerIndex = workerIndex;
     this.wakeWorker = wakeWorker;
     this.sampling = request.sampling();
@@ -135,15 +153,33 @@ final class Sequence implements RequestHandle {
   Usage usage(long now) {
     long end = endNanos >= 0 ? endNanos : now;
     long queue = (firstAdmitNanos >= 0 ? firstAdmitNanos : end) - submitNanos;
-    long prefill = firstAdmitNanos < 0 ? 0 : (firstTokenNanos >= 0 ? firstTokenNanos : end) - firstAdmitNanos;
+    long prefill =
+        firstAdmitNanos < 0 ? 0 : (firstTokenNanos >= 0 ? firstTokenNanos : end) - firstAdmitNanos;
     long decode = firstTokenNanos < 0 ? 0 : end - firstTokenNanos;
-    return new Usage(prompt == null ? 0 : promptLength, cachedTokens, prompt == null ? 0 : generatedCount(),
-        Math.max(0, queue), Math.max(0, prefill), Math.max(0, decode), preemptions);
+    return new Usage(
+        prompt == null ? 0 : promptLength,
+        cachedTokens,
+        prompt == null ? 0 : generatedCount(),
+        Math.max(0, queue),
+        Math.max(0, prefill),
+        Math.max(0, decode),
+        preemptions);
   }
 
   @Override
   public String toString() {
-    return "Sequence[" + id + " " + request.requestId() + " " + status + " len=" + length + " computed="
-        + numComputed + " blocks=" + kv.size() + "]";
+    return "Sequence["
+        + id
+        + " "
+        + request.requestId()
+        + " "
+        + status
+        + " len="
+        + length
+        + " computed="
+        + numComputed
+        + " blocks="
+        + kv.size()
+        + "]";
   }
 }

@@ -3,11 +3,10 @@ package dev.llavast.scheduler;
 /**
  * One sequence's share of a step: a run of consecutive positions to compute.
  *
- * <p>For a prefill chunk, {@code tokenIds} are the prompt ids at positions
- * {@code [startPosition, startPosition + tokenIds.length)} and the executor consults
- * {@code prompt} for visual spans and value tokens at those positions. For a decode step,
- * {@code tokenIds} holds the one previously sampled id (which may be an extended id beyond the
- * text vocabulary) at {@code startPosition}.
+ * <p>For a prefill chunk, {@code tokenIds} are the prompt ids at positions {@code [startPosition,
+ * startPosition + tokenIds.length)} and the executor consults {@code prompt} for visual spans and
+ * value tokens at those positions. For a decode step, {@code tokenIds} holds the one previously
+ * sampled id (which may be an extended id beyond the text vocabulary) at {@code startPosition}.
  *
  * <p>After a preemption the scheduler recomputes a sequence from its prompt <i>and</i> the tokens
  * it had generated: such a run may extend past the prompt (or lie wholly beyond it), and its ids at
@@ -15,10 +14,10 @@ package dev.llavast.scheduler;
  * decode step would embed them. {@code sample} is true only on the run that ends at the last known
  * token, so the next token is sampled with {@code generated.length} as its index.
  *
- * <p>K/V for positions {@code [0, startPosition)} are already in the blocks named by
- * {@code blockTable}; the executor writes K/V for the new positions into the slots
- * {@code blockTable[p / blockSize]}, offset {@code p % blockSize}. The block table covers at least
- * {@code startPosition + tokenIds.length} positions.
+ * <p>K/V for positions {@code [0, startPosition)} are already in the blocks named by {@code
+ * blockTable}; the executor writes K/V for the new positions into the slots {@code blockTable[p /
+ * blockSize]}, offset {@code p % blockSize}. The block table covers at least {@code startPosition +
+ * tokenIds.length} positions.
  *
  * <p>Arrays are owned by the scheduler and must not be modified or retained after the step.
  *

@@ -30,8 +30,10 @@ final class StepPlanner {
   private final int maxContext;
   private final QueueAccounting.WaitingLoad load;
   private final PriorityQueue<Sequence> waiting = new PriorityQueue<>(WAITING_ORDER);
+
   /** Sorted by priority (high first), then admission order: the last one is the next victim. */
   private final ArrayList<Sequence> running = new ArrayList<>();
+
   private final ArrayList<Sequence> batch = new ArrayList<>();
   private final ArrayList<Sequence> firstAdmitted = new ArrayList<>();
   private final ArrayList<Sequence> sampled = new ArrayList<>();
@@ -43,7 +45,11 @@ final class StepPlanner {
   private long prefixQueryTokensTotal;
   private long prefixHitTokensTotal;
 
-  StepPlanner(KvCacheManager kv, SchedulingPolicy policy, int maxContext, QueueAccounting.WaitingLoad load) {
+  StepPlanner(
+      KvCacheManager kv,
+      SchedulingPolicy policy,
+      int maxContext,
+      QueueAccounting.WaitingLoad load) {
     this.kv = kv;
     this.policy = policy;
     this.maxContext = maxContext;
@@ -51,12 +57,13 @@ final class StepPlanner {
   }
 
   /**
-   * One step's decision. Each sequence of {@code batch} carries its run in {@code planRun} /
-   * {@code planSample} until {@link #update} or {@link #fail}.
+   * One step's decision. Each sequence of {@code batch} carries its run in {@code planRun} / {@code
+   * planSample} until {@link #update} or {@link #fail}.
    *
    * @param batch the sequences to compute, decodes first, then prefill chunks in order
    * @param runs the positions each sequence of {@code batch} computes, as planned
-   * @param firstAdmitted sequences of the batch admitted for the first time (their {@code onStart} is due)
+   * @param firstAdmitted sequences of the batch admitted for the first time (their {@code onStart}
+   *     is due)
    * @param preemptions sequences preempted while planning
    */
   record Plan(List<Sequence> batch, int[] runs, List<Sequence> firstAdmitted, int preemptions) {}
@@ -113,7 +120,8 @@ final class StepPlanner {
    * enter the prefix cache) and each sampling one gets {@code tokenIds[i]} appended, in order.
    *
    * @param tokenIds one id per sampling sequence of the plan that has not ended, in batch order
-   * @return the sequences that got a token, in the order of {@code tokenIds} (valid until the next call)
+   * @return the sequences that got a token, in the order of {@code tokenIds} (valid until the next
+   *     call)
    */
   List<Sequence> update(Plan plan, int[] tokenIds, long now) {
     sampled.clear();
@@ -136,7 +144,9 @@ final class StepPlanner {
     return sampled;
   }
 
-  /** A failed step computed nothing: the plan's runs are forgotten (the worker ends the sequences). */
+  /**
+   * A failed step computed nothing: the plan's runs are forgotten (the worker ends the sequences).
+   */
   void fail(Plan plan) {
     for (Sequence s : plan.batch()) {
       s.planRun = 0;

@@ -13,8 +13,14 @@ import java.time.Duration;
  * @param decodeNanos first sampled token to the end
  * @param preemptions how often the request was preempted and recomputed
  */
-public record Usage(int promptTokens, int cachedTokens, int generatedTokens, long queueNanos, long prefillNanos,
-    long decodeNanos, int preemptions) {
+public record Usage(
+    int promptTokens,
+    int cachedTokens,
+    int generatedTokens,
+    long queueNanos,
+    long prefillNanos,
+    long decodeNanos,
+    int preemptions) {
 
   public Duration queueTime() {
     return Duration.ofNanos(queueNanos);

@@ -16,18 +16,18 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The thread around one {@link ModelExecutor} (one device): a typed inbox, the sequences waiting for
- * their prompt, encode jobs, the {@link StepPlanner}'s steps run on the executor, every sink call,
- * health, and one immutable statistics snapshot per iteration.
+ * The thread around one {@link ModelExecutor} (one device): a typed inbox, the sequences waiting
+ * for their prompt, encode jobs, the {@link StepPlanner}'s steps run on the executor, every sink
+ * call, health, and one immutable statistics snapshot per iteration.
  *
  * <p>Every iteration ({@link #runOnce()}): take new messages; end cancelled and expired sequences;
  * plan; call {@code onStart} of the sequences admitted for the first time; run queued encode jobs
  * under the encode budget; execute the step; deliver tokens and apply stop conditions; publish
  * statistics.
  *
- * <p><b>Threading.</b> All state is confined to the worker thread except the inbox ({@link #submit},
- * {@link #encode}, {@link #promptReady}, {@link #wakeUp}), the waiting load, the shutdown flags and
- * the published snapshot and health, which any thread may use.
+ * <p><b>Threading.</b> All state is confined to the worker thread except the inbox ({@link
+ * #submit}, {@link #encode}, {@link #promptReady}, {@link #wakeUp}), the waiting load, the shutdown
+ * flags and the published snapshot and health, which any thread may use.
  */
 final class Worker implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(Worker.class);
@@ -51,9 +51,12 @@ final class Worker implements Runnable {
   private final AtomicBoolean wakeQueued = new AtomicBoolean();
   private final Object acceptLock = new Object();
   private boolean stopped; // guarded by acceptLock
+
   /** Tokens of this worker's pending and waiting sequences: the dispatcher's queue measure. */
   final QueueAccounting.WaitingLoad waitingLoad = new QueueAccounting.WaitingLoad();
+
   private final CountDownLatch terminated = new CountDownLatch(1);
+
   /** Completes once the KV pool is allocated (or fails with the allocation error). */
   final CompletableFuture<Void> started = new CompletableFuture<>();
 
@@ -74,8 +77,17 @@ final class Worker implements Runnable {
   private volatile boolean alive = true;
   private volatile Snapshot snapshot;
 
-  Worker(int index, ModelExecutor executor, QueueAccounting queue, Consumer<Sequence> onEnded, int numBlocks,
-      int blockSize, SchedulingPolicy policy, Ticker ticker, SchedulerListener listener, Executor callbackExecutor,
+  Worker(
+      int index,
+      ModelExecutor executor,
+      QueueAccounting queue,
+      Consumer<Sequence> onEnded,
+      int numBlocks,
+      int blockSize,
+      SchedulingPolicy policy,
+      Ticker ticker,
+      SchedulerListener listener,
+      Executor callbackExecutor,
       long idlePollNanos) {
     this.index = index;
     this.executor = executor;
@@ -116,7 +128,8 @@ final class Worker implements Runnable {
   }
 
   /** An encode request queued for this worker. */
-  private record EncodeJob(PreparedMedia media, CompletableFuture<MediaFeatures> future) implements Message {
+  private record EncodeJob(PreparedMedia media, CompletableFuture<MediaFeatures> future)
+      implements Message {
     @Override
     public void applyTo(Worker w) {
       w.encodes.add(this);
@@ -138,15 +151,28 @@ final class Worker implements Runnable {
    *
    * @param runningTokens known tokens of the running sequences
    */
-  private record Snapshot(int waiting, int pending, int running, int usedBlocks, int cachedBlocks, int encodes,
-      long runningTokens, long preemptionsTotal, long prefixQueryTokensTotal, long prefixHitTokensTotal,
-      long stepsTotal, long stepFailuresTotal) {}
+  private record Snapshot(
+      int waiting,
+      int pending,
+      int running,
+      int usedBlocks,
+      int cachedBlocks,
+      int encodes,
+      long runningTokens,
+      long preemptionsTotal,
+      long prefixQueryTokensTotal,
+      long prefixHitTokensTotal,
+      long stepsTotal,
+      long stepFailuresTotal) {}
 
   // =====================================================================================
   // Any thread
   // =====================================================================================
 
-  /** Queues a sequence that waits for its prompt. Returns false if the worker has stopped. Any thread. */
+  /**
+   * Queues a sequence that waits for its prompt. Returns false if the worker has stopped. Any
+   * thread.
+   */
   boolean submit(Sequence s) {
     return post(new NewSequence(s));
   }
@@ -210,14 +236,28 @@ final class Worker implements Runnable {
 
   /** Whether a request of this size can ever run here. Any thread (immutable facts). */
   boolean fits(int promptTokens, int maxNewTokens) {
-    return (long) promptTokens + maxNewTokens <= maxContext && kv.canEverHold(promptTokens + maxNewTokens - 1);
+    return (long) promptTokens + maxNewTokens <= maxContext
+        && kv.canEverHold(promptTokens + maxNewTokens - 1);
   }
 
   SchedulerStats.WorkerStats stats() {
     Snapshot s = snapshot;
-    return new SchedulerStats.WorkerStats(index, device, isHealthy(), s.waiting(), s.pending(), s.running(),
-        kv.numBlocks(), s.usedBlocks(), s.cachedBlocks(), s.encodes(), s.preemptionsTotal(),
-        s.prefixQueryTokensTotal(), s.prefixHitTokensTotal(), s.stepsTotal(), s.stepFailuresTotal());
+    return new SchedulerStats.WorkerStats(
+        index,
+        device,
+        isHealthy(),
+        s.waiting(),
+        s.pending(),
+        s.running(),
+        kv.numBlocks(),
+        s.usedBlocks(),
+        s.cachedBlocks(),
+        s.encodes(),
+        s.preemptionsTotal(),
+        s.prefixQueryTokensTotal(),
+        s.prefixHitTokensTotal(),
+        s.stepsTotal(),
+        s.stepFailuresTotal());
   }
 
   // =====================================================================================
@@ -255,7 +295,8 @@ final class Worker implements Runnable {
     } catch (Throwable t) {
       log.error("worker {} ({}) loop failed; failing its requests and stopping", index, device, t);
       healthy = false;
-      endReason = new InternalSchedulerException("worker " + index + " (" + device + ") failed: " + t, t);
+      endReason =
+          new InternalSchedulerException("worker " + index + " (" + device + ") failed: " + t, t);
     } finally {
       stop(endReason);
     }
@@ -263,8 +304,10 @@ final class Worker implements Runnable {
 
   /** Ends every request and job, stops accepting, closes the executor. Worker thread, once. */
   void stop(SchedulerException reason) {
-    SchedulerException why = reason != null ? reason
-        : new SchedulerUnavailableException("scheduler shut down before the request finished");
+    SchedulerException why =
+        reason != null
+            ? reason
+            : new SchedulerUnavailableException("scheduler shut down before the request finished");
     try {
       synchronized (acceptLock) {
         stopped = true;
@@ -299,7 +342,9 @@ final class Worker implements Runnable {
 
   /** Whether anything is queued, pending, running or being encoded. Worker thread. */
   boolean hasWork() {
-    return !pending.isEmpty() || planner.hasWork() || !encodes.isEmpty()
+    return !pending.isEmpty()
+        || planner.hasWork()
+        || !encodes.isEmpty()
         || inbox.stream().anyMatch(m -> m != Wake.INSTANCE);
   }
 
@@ -336,8 +381,16 @@ final class Worker implements Runnable {
     if (listener != SchedulerListener.NONE) {
       long book = (t1 - t0) - stepNanos - Math.max(0, encodeNanos);
       try {
-        listener.onStep(new SchedulerListener.StepEvent(index, batchSize, decodes, tokens, plan.preemptions(),
-            stepNanos, Math.max(0, book), lastStepFailed));
+        listener.onStep(
+            new SchedulerListener.StepEvent(
+                index,
+                batchSize,
+                decodes,
+                tokens,
+                plan.preemptions(),
+                stepNanos,
+                Math.max(0, book),
+                lastStepFailed));
       } catch (RuntimeException e) {
         log.warn("listener failed in onStep", e);
       }
@@ -360,22 +413,50 @@ final class Worker implements Runnable {
     long now = ticker.read();
     pending.remove(s);
     if (r.error() != null) {
-      Throwable cause = r.error() instanceof CompletionException && r.error().getCause() != null
-          ? r.error().getCause() : r.error();
-      end(s, new PromptFailedException("prompt of request " + s.requestId() + " failed: " + cause, cause), null, now);
+      Throwable cause =
+          r.error() instanceof CompletionException && r.error().getCause() != null
+              ? r.error().getCause()
+              : r.error();
+      end(
+          s,
+          new PromptFailedException(
+              "prompt of request " + s.requestId() + " failed: " + cause, cause),
+          null,
+          now);
       return;
     }
     PromptInput p = r.prompt();
     if (p == null) {
-      end(s, new PromptFailedException("prompt of request " + s.requestId() + " completed with null", null), null,
+      end(
+          s,
+          new PromptFailedException(
+              "prompt of request " + s.requestId() + " completed with null", null),
+          null,
           now);
       return;
     }
     int maxNew = s.sampling.maxNewTokens();
     if (p.length() == 0 || !fits(p.length(), maxNew)) {
-      end(s, new InvalidRequestException("request " + s.requestId() + ": prompt of " + p.length()
-          + " tokens + maxNewTokens " + maxNew + " does not fit worker " + index + " (context limit " + maxContext
-          + " tokens, KV pool " + kv.numBlocks() + " blocks of " + kv.blockSize() + ")"), null, now);
+      end(
+          s,
+          new InvalidRequestException(
+              "request "
+                  + s.requestId()
+                  + ": prompt of "
+                  + p.length()
+                  + " tokens + maxNewTokens "
+                  + maxNew
+                  + " does not fit worker "
+                  + index
+                  + " (context limit "
+                  + maxContext
+                  + " tokens, KV pool "
+                  + kv.numBlocks()
+                  + " blocks of "
+                  + kv.blockSize()
+                  + ")"),
+          null,
+          now);
       return;
     }
     s.setPrompt(p);
@@ -399,11 +480,17 @@ final class Worker implements Runnable {
 
   private SchedulerException dropReason(Sequence s, long now) {
     if (s.cancelRequested()) {
-      return new RequestCancelledException("request " + s.requestId() + " was cancelled in state " + s.status());
+      return new RequestCancelledException(
+          "request " + s.requestId() + " was cancelled in state " + s.status());
     }
     if (now >= s.deadlineNanos) {
-      return new DeadlineExceededException("request " + s.requestId() + " exceeded its deadline of "
-          + s.request.timeout() + " in state " + s.status());
+      return new DeadlineExceededException(
+          "request "
+              + s.requestId()
+              + " exceeded its deadline of "
+              + s.request.timeout()
+              + " in state "
+              + s.status());
     }
     return null;
   }
@@ -415,7 +502,11 @@ final class Worker implements Runnable {
       try {
         s.sink.onStart(s.promptLength, s.cachedTokens);
       } catch (RuntimeException e) {
-        end(s, new InternalSchedulerException("sink of request " + s.requestId() + " threw from onStart", e), null,
+        end(
+            s,
+            new InternalSchedulerException(
+                "sink of request " + s.requestId() + " threw from onStart", e),
+            null,
             now);
       }
     }
@@ -457,13 +548,14 @@ final class Worker implements Runnable {
   }
 
   private void completeLater(CompletableFuture<MediaFeatures> f, MediaFeatures v, Throwable e) {
-    Runnable r = () -> {
-      if (e == null) {
-        f.complete(v);
-      } else {
-        f.completeExceptionally(e);
-      }
-    };
+    Runnable r =
+        () -> {
+          if (e == null) {
+            f.complete(v);
+          } else {
+            f.completeExceptionally(e);
+          }
+        };
     try {
       callbackExecutor.execute(r);
     } catch (RuntimeException rejected) {
@@ -473,7 +565,9 @@ final class Worker implements Runnable {
 
   // ---------------------------------------------------------------------------------- execution
 
-  /** Runs the plan's live sequences ({@code n} of them); returns nanoseconds inside the executor. */
+  /**
+   * Runs the plan's live sequences ({@code n} of them); returns nanoseconds inside the executor.
+   */
   private long execute(StepPlanner.Plan plan, int n) {
     List<SequenceStep> steps = new ArrayList<>(n);
     int samples = 0;
@@ -482,9 +576,16 @@ final class Worker implements Runnable {
         continue;
       }
       int start = s.numComputed;
-      steps.add(new SequenceStep(s.id, s.prompt, Arrays.copyOfRange(s.tokens, start, start + s.planRun),
-          start, kv.blockTable(s), s.planSample, s.sampling,
-          Arrays.copyOfRange(s.tokens, s.promptLength, s.length)));
+      steps.add(
+          new SequenceStep(
+              s.id,
+              s.prompt,
+              Arrays.copyOfRange(s.tokens, start, start + s.planRun),
+              start,
+              kv.blockTable(s),
+              s.planSample,
+              s.sampling,
+              Arrays.copyOfRange(s.tokens, s.promptLength, s.length)));
       samples += s.planSample ? 1 : 0;
     }
     long t = ticker.read();
@@ -492,10 +593,16 @@ final class Worker implements Runnable {
     RuntimeException failure = null;
     try {
       result = executor.step(new StepPlan(kv.blockSize(), steps));
-      if (result == null || result.tokenIds() == null || result.tokenIds().length != samples
+      if (result == null
+          || result.tokenIds() == null
+          || result.tokenIds().length != samples
           || (result.logprobs() != null && result.logprobs().length != samples)) {
-        throw new ExecutorException("executor returned " + describe(result) + " for a step that samples " + samples
-            + " sequences");
+        throw new ExecutorException(
+            "executor returned "
+                + describe(result)
+                + " for a step that samples "
+                + samples
+                + " sequences");
       }
     } catch (RuntimeException e) {
       failure = e;
@@ -525,15 +632,24 @@ final class Worker implements Runnable {
     consecutiveFailures++;
     if (consecutiveFailures >= policy.maxConsecutiveFailures()) {
       if (healthy) {
-        log.error("worker {} ({}) unhealthy after {} consecutive step failures", index, device, consecutiveFailures);
+        log.error(
+            "worker {} ({}) unhealthy after {} consecutive step failures",
+            index,
+            device,
+            consecutiveFailures);
       }
       healthy = false;
     }
     log.warn("worker {} ({}): step of {} sequences failed", index, device, n, failure);
     planner.fail(plan);
     for (Sequence s : plan.batch()) {
-      end(s, new InternalSchedulerException("model step failed on worker " + index + " (" + device + "): "
-          + failure.getMessage(), failure), null, now);
+      end(
+          s,
+          new InternalSchedulerException(
+              "model step failed on worker " + index + " (" + device + "): " + failure.getMessage(),
+              failure),
+          null,
+          now);
     }
   }
 
@@ -541,8 +657,10 @@ final class Worker implements Runnable {
     if (r == null) {
       return "null";
     }
-    return (r.tokenIds() == null ? "null" : r.tokenIds().length) + " token ids and "
-        + (r.logprobs() == null ? "no" : String.valueOf(r.logprobs().length)) + " logprobs";
+    return (r.tokenIds() == null ? "null" : r.tokenIds().length)
+        + " token ids and "
+        + (r.logprobs() == null ? "no" : String.valueOf(r.logprobs().length))
+        + " logprobs";
   }
 
   /** Hands {@code s}'s new last token to its sink and ends it if a limit or the sink says so. */
@@ -559,7 +677,11 @@ final class Worker implements Runnable {
         more = s.sink.onToken(token, logprob);
       }
     } catch (RuntimeException e) {
-      end(s, new InternalSchedulerException("sink of request " + s.requestId() + " threw from " + callback, e), null,
+      end(
+          s,
+          new InternalSchedulerException(
+              "sink of request " + s.requestId() + " threw from " + callback, e),
+          null,
           now);
       return;
     }
@@ -619,9 +741,20 @@ final class Worker implements Runnable {
   }
 
   private void publish() {
-    snapshot = new Snapshot(planner.waitingCount(), pending.size(), planner.runningCount(), kv.usedBlocks(),
-        kv.cachedBlocks(), encodes.size(), planner.runningTokens(), planner.preemptionsTotal(),
-        planner.prefixQueryTokensTotal(), planner.prefixHitTokensTotal(), stepsTotal, stepFailuresTotal);
+    snapshot =
+        new Snapshot(
+            planner.waitingCount(),
+            pending.size(),
+            planner.runningCount(),
+            kv.usedBlocks(),
+            kv.cachedBlocks(),
+            encodes.size(),
+            planner.runningTokens(),
+            planner.preemptionsTotal(),
+            planner.prefixQueryTokensTotal(),
+            planner.prefixHitTokensTotal(),
+            stepsTotal,
+            stepFailuresTotal);
   }
 
   // ---------------------------------------------------------------------------------- tests

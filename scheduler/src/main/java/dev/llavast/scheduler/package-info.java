@@ -1,7 +1,7 @@
 /**
- * Continuous batching for LLaVA-ST: admission control, dispatch over device workers, iteration-level
- * scheduling, a paged KV pool with prefix reuse. No tensor library: the model plugs in through
- * {@link dev.llavast.scheduler.ModelExecutor}.
+ * Continuous batching for LLaVA-ST: admission control, dispatch over device workers,
+ * iteration-level scheduling, a paged KV pool with prefix reuse. No tensor library: the model plugs
+ * in through {@link dev.llavast.scheduler.ModelExecutor}.
  *
  * <p>Typical use by the server:
  *

@@ -31,11 +31,13 @@ class AdmissionTest extends SchedulerTestBase {
     // 8 blocks of 4 = 32 slots; 20 + 13 tokens need 32 slots (the last token is never fed).
     startManual(1, 512, b -> b.kvBlocks(8));
     assertThatThrownBy(() -> submit("x", text(1, 20), 14, new RecordingSink("never")))
-        .isInstanceOf(InvalidRequestException.class).hasMessageContaining("KV pool 8 blocks (32 token slots)");
+        .isInstanceOf(InvalidRequestException.class)
+        .hasMessageContaining("KV pool 8 blocks (32 token slots)");
     RecordingSink ok = sink("ok");
     submit("y", text(1, 20), 13, ok);
     runUntilIdle(50);
-    assertThat(ok.tokens()).isEqualTo(FakeExecutor.expected(text(1, 20), SamplingParams.greedy(13)));
+    assertThat(ok.tokens())
+        .isEqualTo(FakeExecutor.expected(text(1, 20), SamplingParams.greedy(13)));
   }
 
   @Test
@@ -44,10 +46,12 @@ class AdmissionTest extends SchedulerTestBase {
     submit("a", text(1, 4), 2, sink("a"));
     submit("b", text(2, 4), 2, sink("b"));
     assertThatThrownBy(() -> submit("c", text(3, 4), 2, new RecordingSink("c")))
-        .isInstanceOfSatisfying(OverloadedException.class, e -> {
-          assertThat(e.retryAfter()).isEqualTo(Duration.ofMillis(250));
-          assertThat(e.reason()).isEqualTo(SchedulerError.QUEUE_FULL);
-        })
+        .isInstanceOfSatisfying(
+            OverloadedException.class,
+            e -> {
+              assertThat(e.retryAfter()).isEqualTo(Duration.ofMillis(250));
+              assertThat(e.reason()).isEqualTo(SchedulerError.QUEUE_FULL);
+            })
         .hasMessageContaining("2 requests queued, limit 2");
     step(); // both admitted: the queue is empty again
     assertThat(scheduler.stats().queuedRequests()).isZero();
@@ -60,11 +64,13 @@ class AdmissionTest extends SchedulerTestBase {
     startManual(1, 512, b -> b.maxQueuedPromptTokens(100));
     submit("a", text(1, 60), 2, sink("a"));
     assertThatThrownBy(() -> submit("b", text(2, 50), 2, new RecordingSink("b")))
-        .isInstanceOf(OverloadedException.class).hasMessageContaining("60 prompt tokens queued + 50");
+        .isInstanceOf(OverloadedException.class)
+        .hasMessageContaining("60 prompt tokens queued + 50");
     submit("c", text(3, 40), 2, sink("c"));
     assertThat(scheduler.stats().queuedPromptTokens()).isEqualTo(100);
     assertThatThrownBy(() -> submit("d", text(4, 101), 2, new RecordingSink("d")))
-        .isInstanceOf(InvalidRequestException.class).hasMessageContaining("more than the queue may ever hold (100)");
+        .isInstanceOf(InvalidRequestException.class)
+        .hasMessageContaining("more than the queue may ever hold (100)");
     runUntilIdle(20);
   }
 
@@ -74,11 +80,13 @@ class AdmissionTest extends SchedulerTestBase {
     submit("a", text(1, 4), 2, sink("a"));
     RecordingSink dup = new RecordingSink("dup");
     assertThatThrownBy(() -> submit("a", text(1, 4), 2, dup))
-        .isInstanceOfSatisfying(DuplicateRequestException.class, e -> {
-          assertThat(e.requestId()).isEqualTo("a");
-          assertThat(e.reason()).isEqualTo(SchedulerError.DUPLICATE_REQUEST_ID);
-          assertThat(e).hasMessage("request id a is already in flight");
-        })
+        .isInstanceOfSatisfying(
+            DuplicateRequestException.class,
+            e -> {
+              assertThat(e.requestId()).isEqualTo("a");
+              assertThat(e.reason()).isEqualTo(SchedulerError.DUPLICATE_REQUEST_ID);
+              assertThat(e).hasMessage("request id a is already in flight");
+            })
         .isNotInstanceOf(InvalidRequestException.class);
     assertThat(scheduler.stats().queuedRequests()).isEqualTo(1);
     runUntilIdle(20);
@@ -96,7 +104,8 @@ class AdmissionTest extends SchedulerTestBase {
     RecordingSink p = sink("p");
     RequestHandle hp = submitPending("p", f, 10, 3, p);
     submit("w", text(3, 4), 2, sink("w"));
-    assertThatThrownBy(() -> submit("x", text(2, 4), 2, new RecordingSink("x"))).isInstanceOf(OverloadedException.class);
+    assertThatThrownBy(() -> submit("x", text(2, 4), 2, new RecordingSink("x")))
+        .isInstanceOf(OverloadedException.class);
     step();
     assertThat(hp.status()).isEqualTo(RequestStatus.PENDING_PROMPT);
     assertThat(scheduler.stats().queuedPromptTokens()).isEqualTo(14);
@@ -118,7 +127,9 @@ class AdmissionTest extends SchedulerTestBase {
     submitPending("p", f, 10, 5, p);
     f.complete(text(1, 70));
     step();
-    assertThat(p.error()).isInstanceOf(InvalidRequestException.class).hasMessageContaining("prompt of 70 tokens");
+    assertThat(p.error())
+        .isInstanceOf(InvalidRequestException.class)
+        .hasMessageContaining("prompt of 70 tokens");
   }
 
   @Test

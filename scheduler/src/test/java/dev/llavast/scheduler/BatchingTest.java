@@ -23,12 +23,13 @@ class BatchingTest extends SchedulerTestBase {
     RecordingSink s = sink("a");
     long id = sid(submit("a", p, 3, s));
     runUntilIdle(20);
-    assertThat(executors.get(0).plans).containsExactly(
-        List.of(new StepRecord(id, 0, 16, false, true)),
-        List.of(new StepRecord(id, 16, 16, false, true)),
-        List.of(new StepRecord(id, 32, 8, true, true)),
-        List.of(new StepRecord(id, 40, 1, true, false)),
-        List.of(new StepRecord(id, 41, 1, true, false)));
+    assertThat(executors.get(0).plans)
+        .containsExactly(
+            List.of(new StepRecord(id, 0, 16, false, true)),
+            List.of(new StepRecord(id, 16, 16, false, true)),
+            List.of(new StepRecord(id, 32, 8, true, true)),
+            List.of(new StepRecord(id, 40, 1, true, false)),
+            List.of(new StepRecord(id, 41, 1, true, false)));
     assertThat(s.tokens()).isEqualTo(FakeExecutor.expected(p, SamplingParams.greedy(3))).hasSize(3);
     assertThat(s.reason()).isEqualTo(FinishReason.LENGTH);
     assertThat(s.usage().promptTokens()).isEqualTo(40);
@@ -47,13 +48,21 @@ class BatchingTest extends SchedulerTestBase {
     assertThat(sa.tokens()).hasSize(1);
     long b = sid(submit("b", pb, 2, sb));
     step();
-    assertThat(lastPlan(0)).containsExactly(new StepRecord(a, 4, 1, true, false), new StepRecord(b, 0, 15, false, true));
+    assertThat(lastPlan(0))
+        .containsExactly(
+            new StepRecord(a, 4, 1, true, false), new StepRecord(b, 0, 15, false, true));
     step();
-    assertThat(lastPlan(0)).containsExactly(new StepRecord(a, 5, 1, true, false), new StepRecord(b, 15, 15, false, true));
+    assertThat(lastPlan(0))
+        .containsExactly(
+            new StepRecord(a, 5, 1, true, false), new StepRecord(b, 15, 15, false, true));
     step();
-    assertThat(lastPlan(0)).containsExactly(new StepRecord(a, 6, 1, true, false), new StepRecord(b, 30, 10, true, true));
+    assertThat(lastPlan(0))
+        .containsExactly(
+            new StepRecord(a, 6, 1, true, false), new StepRecord(b, 30, 10, true, true));
     step();
-    assertThat(lastPlan(0)).containsExactly(new StepRecord(a, 7, 1, true, false), new StepRecord(b, 40, 1, true, false));
+    assertThat(lastPlan(0))
+        .containsExactly(
+            new StepRecord(a, 7, 1, true, false), new StepRecord(b, 40, 1, true, false));
     assertThat(sa.tokens()).hasSize(5);
     runUntilIdle(20);
     for (List<StepRecord> plan : executors.get(0).plans) {
@@ -85,7 +94,8 @@ class BatchingTest extends SchedulerTestBase {
       assertThat(plan.stream().mapToInt(StepRecord::length).sum()).isLessThanOrEqualTo(2);
     }
     for (int i = 0; i < 3; i++) {
-      assertThat(ss.get(i).tokens()).isEqualTo(FakeExecutor.expected(text(10 + i, 2), SamplingParams.greedy(4)));
+      assertThat(ss.get(i).tokens())
+          .isEqualTo(FakeExecutor.expected(text(10 + i, 2), SamplingParams.greedy(4)));
     }
   }
 
@@ -97,15 +107,17 @@ class BatchingTest extends SchedulerTestBase {
     int[] prio = {0, 5, 1, 5};
     for (int i = 0; i < names.length; i++) {
       String n = names[i];
-      RecordingSink s = new RecordingSink(n) {
-        @Override
-        public synchronized void onStart(int promptTokens, int cachedTokens) {
-          super.onStart(promptTokens, cachedTokens);
-          order.add(n);
-        }
-      };
+      RecordingSink s =
+          new RecordingSink(n) {
+            @Override
+            public synchronized void onStart(int promptTokens, int cachedTokens) {
+              super.onStart(promptTokens, cachedTokens);
+              order.add(n);
+            }
+          };
       sinks.add(s);
-      scheduler.submit(GenerationRequest.of(n, text(i, 4), SamplingParams.greedy(2)).withPriority(prio[i]), s);
+      scheduler.submit(
+          GenerationRequest.of(n, text(i, 4), SamplingParams.greedy(2)).withPriority(prio[i]), s);
     }
     runUntilIdle(50);
     assertThat(order).containsExactly("high1", "high2", "mid", "low");
@@ -149,19 +161,28 @@ class BatchingTest extends SchedulerTestBase {
     submit("bad", text(5, 6), 5, bad);
     submit("good", text(6, 6), 5, good);
     runUntilIdle(20);
-    assertThat(bad.error()).isInstanceOf(InternalSchedulerException.class).hasMessageContaining("onToken");
-    assertThat(good.tokens()).isEqualTo(FakeExecutor.expected(text(6, 6), SamplingParams.greedy(5)));
+    assertThat(bad.error())
+        .isInstanceOf(InternalSchedulerException.class)
+        .hasMessageContaining("onToken");
+    assertThat(good.tokens())
+        .isEqualTo(FakeExecutor.expected(text(6, 6), SamplingParams.greedy(5)));
   }
 
   @Test
   void usageTimesComeFromTheInjectedClock() {
     List<SchedulerListener.StepEvent> events = Collections.synchronizedList(new ArrayList<>());
-    startManual(1, 512, b -> b.maxBatchTokens(4).listener(new SchedulerListener() {
-      @Override
-      public void onStep(StepEvent e) {
-        events.add(e);
-      }
-    }));
+    startManual(
+        1,
+        512,
+        b ->
+            b.maxBatchTokens(4)
+                .listener(
+                    new SchedulerListener() {
+                      @Override
+                      public void onStep(StepEvent e) {
+                        events.add(e);
+                      }
+                    }));
     executors.get(0).onStep = () -> ticker.advance(Duration.ofMillis(1));
     RecordingSink s = sink("a");
     submit("a", text(7, 8), 3, s);
@@ -169,8 +190,12 @@ class BatchingTest extends SchedulerTestBase {
     runUntilIdle(20);
     // queued 5 ms; two 4-token prefill steps of 1 ms; two more decode steps of 1 ms.
     assertThat(s.usage()).isEqualTo(new Usage(8, 0, 3, 5_000_000L, 2_000_000L, 2_000_000L, 0));
-    assertThat(events).extracting(SchedulerListener.StepEvent::scheduledTokens).containsExactly(4, 4, 1, 1);
-    assertThat(events).extracting(SchedulerListener.StepEvent::decodeSequences).containsExactly(0, 0, 1, 1);
+    assertThat(events)
+        .extracting(SchedulerListener.StepEvent::scheduledTokens)
+        .containsExactly(4, 4, 1, 1);
+    assertThat(events)
+        .extracting(SchedulerListener.StepEvent::decodeSequences)
+        .containsExactly(0, 0, 1, 1);
     assertThat(events).extracting(SchedulerListener.StepEvent::stepNanos).containsOnly(1_000_000L);
     assertThat(events).extracting(SchedulerListener.StepEvent::batchSize).containsOnly(1);
   }

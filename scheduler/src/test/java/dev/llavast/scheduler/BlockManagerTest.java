@@ -47,7 +47,8 @@ class BlockManagerTest {
     assertThat(bm.usedCount()).isZero();
     assertThat(bm.cachedCount()).isEqualTo(1);
     assertThat(bm.lookup(42L)).isEqualTo(b);
-    assertThatThrownBy(() -> bm.release(b)).isInstanceOf(IllegalStateException.class)
+    assertThatThrownBy(() -> bm.release(b))
+        .isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("ref count 0");
     bm.checkIdle();
   }
@@ -108,14 +109,23 @@ class BlockManagerTest {
     MediaFeatures fb = new FakeFeatures("video-b", 8);
     int[] t = {5, 6, 7, 8, 9, 10, 11, 12};
     PromptInput plain = PromptInput.ofTokens(t);
-    PromptInput withA = new PromptInput(t, java.util.List.of(new PromptInput.VisualSpan(2, 4, fa, 0)), java.util.List.of());
-    PromptInput withB = new PromptInput(t, java.util.List.of(new PromptInput.VisualSpan(2, 4, fb, 0)), java.util.List.of());
-    PromptInput withValue = new PromptInput(t, java.util.List.of(), java.util.List.of(new PromptInput.ValueToken(1, 0.4f)));
+    PromptInput withA =
+        new PromptInput(
+            t, java.util.List.of(new PromptInput.VisualSpan(2, 4, fa, 0)), java.util.List.of());
+    PromptInput withB =
+        new PromptInput(
+            t, java.util.List.of(new PromptInput.VisualSpan(2, 4, fb, 0)), java.util.List.of());
+    PromptInput withValue =
+        new PromptInput(
+            t, java.util.List.of(), java.util.List.of(new PromptInput.ValueToken(1, 0.4f)));
     long p0 = BlockHasher.hash(0, t, plain, 0, 4);
-    assertThat(BlockHasher.hash(0, t, withA, 0, 4)).isNotEqualTo(p0).isNotEqualTo(BlockHasher.hash(0, t, withB, 0, 4));
+    assertThat(BlockHasher.hash(0, t, withA, 0, 4))
+        .isNotEqualTo(p0)
+        .isNotEqualTo(BlockHasher.hash(0, t, withB, 0, 4));
     assertThat(BlockHasher.hash(0, t, withValue, 0, 4)).isNotEqualTo(p0);
     assertThat(BlockHasher.hash(0, t, plain, 0, 4)).isEqualTo(p0);
     // block 1 of the plain prompt depends on block 0's hash
-    assertThat(BlockHasher.hash(p0, t, plain, 1, 4)).isNotEqualTo(BlockHasher.hash(p0 + 1, t, plain, 1, 4));
+    assertThat(BlockHasher.hash(p0, t, plain, 1, 4))
+        .isNotEqualTo(BlockHasher.hash(p0 + 1, t, plain, 1, 4));
   }
 }

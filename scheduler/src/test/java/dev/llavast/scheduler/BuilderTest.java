@@ -13,7 +13,13 @@ class BuilderTest {
   void poolIsSizedFromTheReportedFreeMemory() {
     // 0.5 x 100,000 bytes / (100 bytes per token x 4 tokens per block) = 125 blocks
     FakeExecutor e = new FakeExecutor(new ExecutorSpec("gpu:0", 512, 100, 100_000));
-    try (Scheduler s = Scheduler.builder().addExecutor(e).blockSize(4).kvMemoryFraction(0.5).manualStepping().build()) {
+    try (Scheduler s =
+        Scheduler.builder()
+            .addExecutor(e)
+            .blockSize(4)
+            .kvMemoryFraction(0.5)
+            .manualStepping()
+            .build()) {
       assertThat(s.stats().workers().get(0).totalBlocks()).isEqualTo(125);
       assertThat(s.stats().workers().get(0).device()).isEqualTo("gpu:0");
     }
@@ -43,14 +49,24 @@ class BuilderTest {
   @Test
   void statisticsReportQueueRunningAndKvUsage() {
     FakeExecutor e = new FakeExecutor(512);
-    try (Scheduler s = Scheduler.builder().addExecutor(e).blockSize(4).kvBlocks(64).maxRunningSequences(1)
-        .manualStepping().build()) {
+    try (Scheduler s =
+        Scheduler.builder()
+            .addExecutor(e)
+            .blockSize(4)
+            .kvBlocks(64)
+            .maxRunningSequences(1)
+            .manualStepping()
+            .build()) {
       SchedulerImpl impl = (SchedulerImpl) s;
       RecordingSink a = new RecordingSink("a");
       RecordingSink b = new RecordingSink("b");
-      s.submit(GenerationRequest.of("a", PromptInput.ofTokens(SchedulerTestBase.ids(1, 16)), SamplingParams.greedy(8)),
+      s.submit(
+          GenerationRequest.of(
+              "a", PromptInput.ofTokens(SchedulerTestBase.ids(1, 16)), SamplingParams.greedy(8)),
           a);
-      s.submit(GenerationRequest.of("b", PromptInput.ofTokens(SchedulerTestBase.ids(2, 8)), SamplingParams.greedy(8)),
+      s.submit(
+          GenerationRequest.of(
+              "b", PromptInput.ofTokens(SchedulerTestBase.ids(2, 8)), SamplingParams.greedy(8)),
           b);
       assertThat(s.stats().queuedRequests()).isEqualTo(2);
       assertThat(s.stats().queuedPromptTokens()).isEqualTo(24);

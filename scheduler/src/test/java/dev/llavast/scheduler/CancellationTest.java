@@ -5,16 +5,24 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.junit.jupiter.api.Test;
 
 /** Cancel and deadline in every state; the other requests and shared futures are untouched. */
 class CancellationTest extends SchedulerTestBase {
 
-  enum State { PENDING_PROMPT, WAITING, PREFILLING, DECODING }
+  enum State {
+    PENDING_PROMPT,
+    WAITING,
+    PREFILLING,
+    DECODING
+  }
 
-  enum Mode { CANCEL, DEADLINE }
+  enum Mode {
+    CANCEL,
+    DEADLINE
+  }
 
   @ParameterizedTest
   @EnumSource(State.class)
@@ -38,26 +46,38 @@ class CancellationTest extends SchedulerTestBase {
     switch (state) {
       case PENDING_PROMPT -> {
         submit("blocker", text(1, 4), 12, blocker);
-        h = scheduler.submit(GenerationRequest.pending("target", promptFuture, 4, null, SamplingParams.greedy(5), 0,
-            timeout), target);
+        h =
+            scheduler.submit(
+                GenerationRequest.pending(
+                    "target", promptFuture, 4, null, SamplingParams.greedy(5), 0, timeout),
+                target);
         step();
       }
       case WAITING -> {
         submit("blocker", text(1, 4), 12, blocker);
         step();
-        h = scheduler.submit(GenerationRequest.of("target", text(2, 4), null, SamplingParams.greedy(5), 0, timeout),
-            target);
+        h =
+            scheduler.submit(
+                GenerationRequest.of(
+                    "target", text(2, 4), null, SamplingParams.greedy(5), 0, timeout),
+                target);
         step();
       }
       case PREFILLING -> {
-        h = scheduler.submit(GenerationRequest.of("target", text(2, 40), null, SamplingParams.greedy(5), 0, timeout),
-            target);
+        h =
+            scheduler.submit(
+                GenerationRequest.of(
+                    "target", text(2, 40), null, SamplingParams.greedy(5), 0, timeout),
+                target);
         submit("blocker", text(1, 4), 12, blocker);
         step();
       }
       case DECODING -> {
-        h = scheduler.submit(GenerationRequest.of("target", text(2, 4), null, SamplingParams.greedy(30), 0, timeout),
-            target);
+        h =
+            scheduler.submit(
+                GenerationRequest.of(
+                    "target", text(2, 4), null, SamplingParams.greedy(30), 0, timeout),
+                target);
         submit("blocker", text(1, 4), 12, blocker);
         step();
         step();
@@ -76,8 +96,11 @@ class CancellationTest extends SchedulerTestBase {
     step();
     assertThat(h.status()).isEqualTo(RequestStatus.FAILED);
     assertThat(target.terminals()).isEqualTo(1);
-    assertThat(target.error()).isInstanceOf(mode == Mode.CANCEL ? RequestCancelledException.class
-        : DeadlineExceededException.class);
+    assertThat(target.error())
+        .isInstanceOf(
+            mode == Mode.CANCEL
+                ? RequestCancelledException.class
+                : DeadlineExceededException.class);
     assertThat(target.error().getMessage()).contains("target").contains(state.name());
     assertThat(h.cancel()).isFalse();
     if (state == State.PREFILLING || state == State.DECODING) {
@@ -90,11 +113,15 @@ class CancellationTest extends SchedulerTestBase {
       promptFuture.complete(text(2, 4)); // arrives late: ignored
     }
     runUntilIdle(100);
-    assertThat(blocker.tokens()).isEqualTo(FakeExecutor.expected(text(1, 4), SamplingParams.greedy(12)));
+    assertThat(blocker.tokens())
+        .isEqualTo(FakeExecutor.expected(text(1, 4), SamplingParams.greedy(12)));
     assertThat(target.terminals()).isEqualTo(1);
     assertThat(promptFuture.isCancelled()).isFalse();
     if (mode == Mode.DEADLINE) {
-      assertThat(target.usage().queueNanos() + target.usage().prefillNanos() + target.usage().decodeNanos())
+      assertThat(
+              target.usage().queueNanos()
+                  + target.usage().prefillNanos()
+                  + target.usage().decodeNanos())
           .isEqualTo(Duration.ofMillis(11).toNanos());
     }
   }
@@ -103,7 +130,8 @@ class CancellationTest extends SchedulerTestBase {
   void cancellingOneWaiterOfASharedEncodeLeavesTheEncodeToTheOthers() {
     startManual(1, 512, b -> {});
     CompletableFuture<MediaFeatures> features = scheduler.encode(new FakeMedia("vid-A", 16));
-    CompletableFuture<PromptInput> prompt = features.thenApply(f -> PrefixCacheTest.videoPrompt(f.mediaKey(), 1, 6));
+    CompletableFuture<PromptInput> prompt =
+        features.thenApply(f -> PrefixCacheTest.videoPrompt(f.mediaKey(), 1, 6));
     RecordingSink r1 = sink("r1");
     RecordingSink r2 = sink("r2");
     RequestHandle h1 = submitPending("r1", prompt, 28, 4, r1);
@@ -116,8 +144,10 @@ class CancellationTest extends SchedulerTestBase {
     assertThat(features).isCompleted();
     assertThat(executors.get(0).encodes.get()).isEqualTo(1);
     runUntilIdle(50);
-    assertThat(r2.tokens()).isEqualTo(FakeExecutor.expected(PrefixCacheTest.videoPrompt("vid-A", 1, 6),
-        SamplingParams.greedy(4)));
+    assertThat(r2.tokens())
+        .isEqualTo(
+            FakeExecutor.expected(
+                PrefixCacheTest.videoPrompt("vid-A", 1, 6), SamplingParams.greedy(4)));
     assertThat(r1.tokens()).isEmpty();
     assertThat(r1.starts()).isZero();
   }

@@ -30,7 +30,10 @@ class ConcurrencyTest extends SchedulerTestBase {
   @Test
   void concurrentRequestsOnTwoWorkersProduceTheTokensEachWouldAlone() throws Exception {
     // 24 blocks of 4 per worker: tight enough that preemption happens under load.
-    startThreaded(2, 512, b -> b.ticker(Ticker.system()).kvBlocks(24).maxBatchTokens(32).maxRunningSequences(8));
+    startThreaded(
+        2,
+        512,
+        b -> b.ticker(Ticker.system()).kvBlocks(24).maxBatchTokens(32).maxRunningSequences(8));
     int n = 32;
     List<PromptInput> prompts = new ArrayList<>();
     List<RecordingSink> ss = new ArrayList<>();
@@ -49,18 +52,26 @@ class ConcurrencyTest extends SchedulerTestBase {
       List<Future<?>> fs = new ArrayList<>();
       for (int th = 0; th < 4; th++) {
         int first = th;
-        fs.add(pool.submit(() -> {
-          for (int i = first; i < n; i += 4) {
-            GenerationRequest r = GenerationRequest.of("r" + i, prompts.get(i), "video-" + (i % 4),
-                SamplingParams.greedy(12 + i % 9), i % 3, null);
-            RequestHandle h = scheduler.submit(r, ss.get(i));
-            if (i % 5 == 4) {
-              sleep(1);
-              h.cancel();
-            }
-          }
-          return null;
-        }));
+        fs.add(
+            pool.submit(
+                () -> {
+                  for (int i = first; i < n; i += 4) {
+                    GenerationRequest r =
+                        GenerationRequest.of(
+                            "r" + i,
+                            prompts.get(i),
+                            "video-" + (i % 4),
+                            SamplingParams.greedy(12 + i % 9),
+                            i % 3,
+                            null);
+                    RequestHandle h = scheduler.submit(r, ss.get(i));
+                    if (i % 5 == 4) {
+                      sleep(1);
+                      h.cancel();
+                    }
+                  }
+                  return null;
+                }));
       }
       for (Future<?> f : fs) {
         f.get(20, TimeUnit.SECONDS);
@@ -71,7 +82,8 @@ class ConcurrencyTest extends SchedulerTestBase {
     for (int i = 0; i < n; i++) {
       RecordingSink s = ss.get(i);
       assertThat(s.await(20)).as("request %d ended", i).isTrue();
-      List<Integer> expected = FakeExecutor.expected(prompts.get(i), SamplingParams.greedy(12 + i % 9));
+      List<Integer> expected =
+          FakeExecutor.expected(prompts.get(i), SamplingParams.greedy(12 + i % 9));
       if (s.error() != null) {
         assertThat(i % 5).as("only cancelled requests fail, %s: %s", s, s.error()).isEqualTo(4);
         assertThat(s.error()).isInstanceOf(RequestCancelledException.class);
@@ -98,11 +110,13 @@ class ConcurrencyTest extends SchedulerTestBase {
     assertThat(scheduler.shutdown(Duration.ofSeconds(20))).isTrue();
     for (int i = 0; i < 4; i++) {
       assertThat(ss.get(i).reason()).isEqualTo(FinishReason.LENGTH);
-      assertThat(ss.get(i).tokens()).isEqualTo(FakeExecutor.expected(text(i, 8), SamplingParams.greedy(40)));
+      assertThat(ss.get(i).tokens())
+          .isEqualTo(FakeExecutor.expected(text(i, 8), SamplingParams.greedy(40)));
     }
     assertThat(scheduler.isReady()).isFalse();
     assertThatThrownBy(() -> submit("late", text(9, 8), 4, new RecordingSink("late")))
-        .isInstanceOf(SchedulerUnavailableException.class).hasMessageContaining("shutting down");
+        .isInstanceOf(SchedulerUnavailableException.class)
+        .hasMessageContaining("shutting down");
     CompletableFuture<MediaFeatures> e = scheduler.encode(new FakeMedia("v", 4));
     assertThat(e).isCompletedExceptionally();
   }
@@ -141,8 +155,10 @@ class ConcurrencyTest extends SchedulerTestBase {
     startThreaded(1, 1024, b -> b.ticker(Ticker.system()).kvBlocks(512));
     executors.get(0).onStep = () -> sleep(1);
     RecordingSink s = sink("slow");
-    scheduler.submit(GenerationRequest.of("slow", text(1, 8), null, SamplingParams.greedy(900), 0,
-        Duration.ofMillis(30)), s);
+    scheduler.submit(
+        GenerationRequest.of(
+            "slow", text(1, 8), null, SamplingParams.greedy(900), 0, Duration.ofMillis(30)),
+        s);
     assertThat(s.await(10)).isTrue();
     assertThat(s.error()).isInstanceOf(DeadlineExceededException.class);
     assertThat(s.tokens().size()).isLessThan(900);

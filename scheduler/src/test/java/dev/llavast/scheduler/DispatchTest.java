@@ -10,8 +10,10 @@ import org.junit.jupiter.api.Test;
 class DispatchTest extends SchedulerTestBase {
 
   private RequestHandle media(String id, String key, int tokens) {
-    return scheduler.submit(GenerationRequest.of(id, text(id.hashCode(), tokens), key, SamplingParams.greedy(3), 0,
-        null), sink(id));
+    return scheduler.submit(
+        GenerationRequest.of(
+            id, text(id.hashCode(), tokens), key, SamplingParams.greedy(3), 0, null),
+        sink(id));
   }
 
   @Test
@@ -33,7 +35,8 @@ class DispatchTest extends SchedulerTestBase {
     assertThat(media("a1", "vid-A", 20).workerIndex()).isZero();
     assertThat(media("x", null, 4).workerIndex()).isEqualTo(1);
     step(); // both running now
-    // worker 0 carries 20 tokens, worker 1 4: least-loaded would pick 1, affinity keeps 0 (16 <= 20)
+    // worker 0 carries 20 tokens, worker 1 4: least-loaded would pick 1, affinity keeps 0 (16 <=
+    // 20)
     assertThat(media("a2", "vid-A", 8).workerIndex()).isZero();
     // now 28 vs 4: 24 > 20, overloaded: go to worker 1, which becomes vid-A's worker
     assertThat(media("a3", "vid-A", 8).workerIndex()).isEqualTo(1);
@@ -74,7 +77,8 @@ class DispatchTest extends SchedulerTestBase {
     media("x", null, 30); // worker 0 busy
     CompletableFuture<MediaFeatures> f1 = scheduler.encode(new FakeMedia("vid-A", 16));
     assertThat(media("a1", "vid-A", 4).workerIndex()).isEqualTo(1); // follows the encode
-    CompletableFuture<MediaFeatures> f2 = scheduler.encode(new FakeMedia("vid-B", 16), OptionalInt.of(0));
+    CompletableFuture<MediaFeatures> f2 =
+        scheduler.encode(new FakeMedia("vid-B", 16), OptionalInt.of(0));
     runUntilIdle(50);
     assertThat(f1.get().mediaKey()).isEqualTo("vid-A");
     assertThat(f2.get().tokenCount()).isEqualTo(16);

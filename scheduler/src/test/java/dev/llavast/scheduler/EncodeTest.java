@@ -24,7 +24,8 @@ class EncodeTest extends SchedulerTestBase {
     step();
     step();
     step();
-    assertThat(executors.get(0).events).containsExactly("encode:v1", "step", "encode:v2", "step", "encode:v3", "step");
+    assertThat(executors.get(0).events)
+        .containsExactly("encode:v1", "step", "encode:v2", "step", "encode:v3", "step");
     assertThat(List.of(e1, e2, e3)).allSatisfy(f -> assertThat(f).isCompleted());
     runUntilIdle(20);
     assertThat(a.tokens()).isEqualTo(FakeExecutor.expected(text(1, 4), SamplingParams.greedy(10)));
@@ -50,8 +51,11 @@ class EncodeTest extends SchedulerTestBase {
     CompletableFuture<MediaFeatures> good = scheduler.encode(new FakeMedia("good", 8));
     runUntilIdle(10);
     assertThat(bad).isCompletedExceptionally();
-    assertThatThrownBy(bad::get).isInstanceOf(ExecutionException.class).cause()
-        .isInstanceOf(ExecutorException.class).hasMessageContaining("bad");
+    assertThatThrownBy(bad::get)
+        .isInstanceOf(ExecutionException.class)
+        .cause()
+        .isInstanceOf(ExecutorException.class)
+        .hasMessageContaining("bad");
     assertThat(good).isCompleted();
     assertThat(scheduler.isWorkerHealthy(0)).isTrue();
   }

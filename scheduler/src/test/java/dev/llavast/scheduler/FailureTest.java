@@ -6,7 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
-/** Executor failures fail only their step's sequences; repeated failures make the worker unhealthy. */
+/**
+ * Executor failures fail only their step's sequences; repeated failures make the worker unhealthy.
+ */
 class FailureTest extends SchedulerTestBase {
   private static final int POISON = 7777;
 
@@ -31,8 +33,10 @@ class FailureTest extends SchedulerTestBase {
     submit("b", text(2, 6), 5, b);
     submit("c", text(3, 6), 5, c); // waits: only two may run
     step();
-    assertThat(a.error()).isInstanceOf(InternalSchedulerException.class)
-        .hasMessageContaining("model step failed on worker 0 (fake:0)").hasRootCauseMessage("injected step failure");
+    assertThat(a.error())
+        .isInstanceOf(InternalSchedulerException.class)
+        .hasMessageContaining("model step failed on worker 0 (fake:0)")
+        .hasRootCauseMessage("injected step failure");
     assertThat(b.error()).isInstanceOf(InternalSchedulerException.class);
     assertThat(scheduler.worker(0).blockManager().usedCount()).isZero();
     assertThat(scheduler.isWorkerHealthy(0)).isTrue();
@@ -75,8 +79,10 @@ class FailureTest extends SchedulerTestBase {
     submit("b", text(2, 6), 5, b);
     executors.get(0).dropOneSample = true;
     step();
-    assertThat(a.error()).isInstanceOf(InternalSchedulerException.class)
-        .hasMessageContaining("executor returned 1 token ids and 1 logprobs for a step that samples 2 sequences");
+    assertThat(a.error())
+        .isInstanceOf(InternalSchedulerException.class)
+        .hasMessageContaining(
+            "executor returned 1 token ids and 1 logprobs for a step that samples 2 sequences");
     assertThat(b.error()).isInstanceOf(InternalSchedulerException.class);
     assertThat(a.tokens()).isEmpty();
   }
@@ -103,7 +109,9 @@ class FailureTest extends SchedulerTestBase {
     RecordingSink a = sink("a");
     submit("a", text(1, 6), 5, a);
     assertThat(a.await(10)).isTrue();
-    assertThat(a.error()).isInstanceOf(InternalSchedulerException.class).hasMessageContaining("worker 0 (fake:0) failed");
+    assertThat(a.error())
+        .isInstanceOf(InternalSchedulerException.class)
+        .hasMessageContaining("worker 0 (fake:0) failed");
     long until = System.nanoTime() + Duration.ofSeconds(10).toNanos();
     while (scheduler.isWorkerHealthy(0) && System.nanoTime() < until) {
       Thread.sleep(1);

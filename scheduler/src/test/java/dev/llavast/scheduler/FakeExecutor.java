@@ -12,9 +12,9 @@ import java.util.function.Predicate;
  * <p>Each computed position writes an "embedding" (a 64-bit mix of the token id, or of the media
  * key and feature row for visual positions, or of the value for value tokens) into the KV slot that
  * the block table names. Sampling reads the whole history back through the block table and returns
- * {@code hash(history) mod vocab}. So a wrong block table, a wrongly reused prefix block, or a block
- * overwritten while still in use changes the tokens, and {@link #expected} (computed without any KV)
- * tells the right answer. Reading a slot that was never written fails the step.
+ * {@code hash(history) mod vocab}. So a wrong block table, a wrongly reused prefix block, or a
+ * block overwritten while still in use changes the tokens, and {@link #expected} (computed without
+ * any KV) tells the right answer. Reading a slot that was never written fails the step.
  *
  * <p>Called by one worker thread; the recorded plans may be read by the test after the worker is
  * quiescent (manual stepping) or stopped.
@@ -35,6 +35,7 @@ final class FakeExecutor implements ModelExecutor {
   volatile Runnable onStep = () -> {};
   volatile boolean throwError;
   static volatile boolean failAllocate;
+
   /** Return one sampled token too few (a broken executor). */
   volatile boolean dropOneSample;
 
@@ -79,7 +80,9 @@ final class FakeExecutor implements ModelExecutor {
     onStep.run();
     List<StepRecord> rec = new ArrayList<>();
     for (SequenceStep s : plan.sequences()) {
-      rec.add(new StepRecord(s.sequenceId(), s.startPosition(), s.tokenIds().length, s.sample(), s.isPrefill()));
+      rec.add(
+          new StepRecord(
+              s.sequenceId(), s.startPosition(), s.tokenIds().length, s.sample(), s.isPrefill()));
     }
     plans.add(rec);
     events.add("step");
@@ -104,7 +107,8 @@ final class FakeExecutor implements ModelExecutor {
     for (SequenceStep s : plan.sequences()) {
       int end = s.startPosition() + s.tokenIds().length;
       if (s.blockTable().length * blockSize < end) {
-        throw new IllegalStateException("block table of " + s.sequenceId() + " too short for " + end + " positions");
+        throw new IllegalStateException(
+            "block table of " + s.sequenceId() + " too short for " + end + " positions");
       }
       for (int j = 0; j < s.tokenIds().length; j++) {
         int pos = s.startPosition() + j;
@@ -117,7 +121,8 @@ final class FakeExecutor implements ModelExecutor {
         for (int pos = 0; pos < end; pos++) {
           int b = s.blockTable()[pos / blockSize];
           if (!written[b][pos % blockSize]) {
-            throw new IllegalStateException("sequence " + s.sequenceId() + " reads unwritten slot at position " + pos);
+            throw new IllegalStateException(
+                "sequence " + s.sequenceId() + " reads unwritten slot at position " + pos);
           }
           h = BlockHasher.mix(h ^ kv[b][pos % blockSize]);
         }
@@ -127,7 +132,8 @@ final class FakeExecutor implements ModelExecutor {
       }
     }
     if (dropOneSample) {
-      return new StepResult(java.util.Arrays.copyOf(out, samples - 1), java.util.Arrays.copyOf(lps, samples - 1));
+      return new StepResult(
+          java.util.Arrays.copyOf(out, samples - 1), java.util.Arrays.copyOf(lps, samples - 1));
     }
     return new StepResult(out, lps);
   }
@@ -142,7 +148,11 @@ final class FakeExecutor implements ModelExecutor {
     if (pos < prompt.length()) {
       for (PromptInput.VisualSpan v : prompt.visualSpans()) {
         if (pos >= v.start() && pos < v.start() + v.length()) {
-          return BlockHasher.mix(BlockHasher.stringHash(v.features().mediaKey()) + v.featureOffset() + pos - v.start());
+          return BlockHasher.mix(
+              BlockHasher.stringHash(v.features().mediaKey())
+                  + v.featureOffset()
+                  + pos
+                  - v.start());
         }
       }
       for (PromptInput.ValueToken v : prompt.valueTokens()) {

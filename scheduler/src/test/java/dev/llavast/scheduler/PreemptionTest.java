@@ -13,16 +13,23 @@ import org.junit.jupiter.api.Test;
 /** A pool too small for all running sequences: preempt, recompute, same tokens. */
 class PreemptionTest extends SchedulerTestBase {
 
-  private final List<SchedulerListener.StepEvent> events = Collections.synchronizedList(new ArrayList<>());
+  private final List<SchedulerListener.StepEvent> events =
+      Collections.synchronizedList(new ArrayList<>());
 
   private void start() {
     // 10 blocks of 4 = 40 slots; each request needs up to 8 + 16 - 1 = 23 slots (6 blocks).
-    startManual(1, 512, b -> b.kvBlocks(10).listener(new SchedulerListener() {
-      @Override
-      public void onStep(StepEvent e) {
-        events.add(e);
-      }
-    }));
+    startManual(
+        1,
+        512,
+        b ->
+            b.kvBlocks(10)
+                .listener(
+                    new SchedulerListener() {
+                      @Override
+                      public void onStep(StepEvent e) {
+                        events.add(e);
+                      }
+                    }));
   }
 
   @Test
@@ -65,8 +72,9 @@ class PreemptionTest extends SchedulerTestBase {
     RecordingSink c = sink("c");
     RequestHandle ha = submit("a", text(1, 8), 16, a);
     RequestHandle hb = submit("b", text(2, 8), 16, b);
-    RequestHandle hc = scheduler.submit(GenerationRequest.of("c", text(3, 8), SamplingParams.greedy(16)).withPriority(5),
-        c);
+    RequestHandle hc =
+        scheduler.submit(
+            GenerationRequest.of("c", text(3, 8), SamplingParams.greedy(16)).withPriority(5), c);
     while (scheduler.stats().preemptionsTotal() == 0) {
       step();
     }
@@ -106,12 +114,16 @@ class PreemptionTest extends SchedulerTestBase {
     RequestHandle ha = submit("a", text(1, 4), 20, a);
     RequestHandle hb = submit("b", text(2, 16), 8, b);
     step(); // a holds 1 block, b 4: one free
-    RequestHandle hw = scheduler.submit(GenerationRequest.of("w", text(3, 4), SamplingParams.greedy(2)).withPriority(1),
-        w);
+    RequestHandle hw =
+        scheduler.submit(
+            GenerationRequest.of("w", text(3, 4), SamplingParams.greedy(2)).withPriority(1), w);
     step(); // a's decode takes the last free block; b's needs one more: b preempts itself
     assertThat(hb.status()).isEqualTo(RequestStatus.WAITING);
-    assertThat(scheduler.worker(0).blockManager().available()).isEqualTo(4); // b's blocks, now cached
-    assertThat(hw.status()).as("w fits now but must wait one step").isEqualTo(RequestStatus.WAITING);
+    assertThat(scheduler.worker(0).blockManager().available())
+        .isEqualTo(4); // b's blocks, now cached
+    assertThat(hw.status())
+        .as("w fits now but must wait one step")
+        .isEqualTo(RequestStatus.WAITING);
     step();
     assertThat(hw.status()).isEqualTo(RequestStatus.DECODING);
     assertThat(ha.status()).isEqualTo(RequestStatus.DECODING);

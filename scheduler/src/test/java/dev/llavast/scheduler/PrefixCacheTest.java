@@ -19,14 +19,19 @@ class PrefixCacheTest extends SchedulerTestBase {
       t[6 + i] = PLACEHOLDER;
     }
     System.arraycopy(q, 0, t, 22, questionLength);
-    return new PromptInput(t, List.of(new PromptInput.VisualSpan(6, 16, new FakeFeatures(mediaKey, 16), 0)), List.of());
+    return new PromptInput(
+        t,
+        List.of(new PromptInput.VisualSpan(6, 16, new FakeFeatures(mediaKey, 16), 0)),
+        List.of());
   }
 
   private RecordingSink run(String id, PromptInput p, int maxNew) {
     RecordingSink s = sink(id);
     submit(id, p, maxNew, s);
     runUntilIdle(100);
-    assertThat(s.tokens()).as("tokens of %s", id).isEqualTo(FakeExecutor.expected(p, SamplingParams.greedy(maxNew)));
+    assertThat(s.tokens())
+        .as("tokens of %s", id)
+        .isEqualTo(FakeExecutor.expected(p, SamplingParams.greedy(maxNew)));
     return s;
   }
 

@@ -12,8 +12,8 @@ import org.junit.jupiter.api.AfterEach;
 /**
  * Starts a scheduler over fake executors and, after every test, checks the invariants: every sink
  * got exactly one terminal callback and in the right order, no sequence is left anywhere, every KV
- * block is free or cached-unreferenced, the admission counters are back to zero, every executor
- * was closed once.
+ * block is free or cached-unreferenced, the admission counters are back to zero, every executor was
+ * closed once.
  */
 abstract class SchedulerTestBase {
   final FakeTicker ticker = new FakeTicker();
@@ -32,9 +32,17 @@ abstract class SchedulerTestBase {
     start(workers, maxContext, config, false);
   }
 
-  private void start(int workers, int maxContext, Consumer<SchedulerBuilder> config, boolean manualMode) {
-    SchedulerBuilder b = Scheduler.builder().ticker(ticker).blockSize(4).kvBlocks(64).maxBatchTokens(64)
-        .maxRunningSequences(16).idlePoll(Duration.ofMillis(1)).callbackExecutor(Runnable::run);
+  private void start(
+      int workers, int maxContext, Consumer<SchedulerBuilder> config, boolean manualMode) {
+    SchedulerBuilder b =
+        Scheduler.builder()
+            .ticker(ticker)
+            .blockSize(4)
+            .kvBlocks(64)
+            .maxBatchTokens(64)
+            .maxRunningSequences(16)
+            .idlePoll(Duration.ofMillis(1))
+            .callbackExecutor(Runnable::run);
     for (int i = 0; i < workers; i++) {
       FakeExecutor e = new FakeExecutor(new ExecutorSpec("fake:" + i, maxContext, 1, -1));
       executors.add(e);
@@ -77,10 +85,16 @@ abstract class SchedulerTestBase {
     return submit(id, prompt, SamplingParams.greedy(maxNew), sink);
   }
 
-  RequestHandle submitPending(String id, CompletionStage<PromptInput> prompt, int promptTokens, int maxNew,
+  RequestHandle submitPending(
+      String id,
+      CompletionStage<PromptInput> prompt,
+      int promptTokens,
+      int maxNew,
       RecordingSink sink) {
-    return scheduler.submit(GenerationRequest.pending(id, prompt, promptTokens, null, SamplingParams.greedy(maxNew), 0,
-        null), sink);
+    return scheduler.submit(
+        GenerationRequest.pending(
+            id, prompt, promptTokens, null, SamplingParams.greedy(maxNew), 0, null),
+        sink);
   }
 
   /** One iteration of every worker (manual mode). */

@@ -7,8 +7,8 @@ import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
 /**
- * The step planner alone: no threads, no executor, no clock. Each test builds sequences, plans,
- * and plays the executor's part by handing {@link StepPlanner#update} the token ids.
+ * The step planner alone: no threads, no executor, no clock. Each test builds sequences, plans, and
+ * plays the executor's part by handing {@link StepPlanner#update} the token ids.
  */
 class StepPlannerTest {
   private static final int BLOCK = 4;
@@ -21,7 +21,8 @@ class StepPlannerTest {
   private void planner(int blocks, int maxBatchTokens, int maxRunning) {
     load = new QueueAccounting.WaitingLoad();
     kv = new KvCacheManager(blocks, BLOCK);
-    planner = new StepPlanner(kv, new SchedulingPolicy(maxBatchTokens, maxRunning, 1, 3), 1024, load);
+    planner =
+        new StepPlanner(kv, new SchedulingPolicy(maxBatchTokens, maxRunning, 1, 3), 1024, load);
   }
 
   /** A sequence with a ready prompt of {@code promptTokens} distinct ids, queued in the planner. */
@@ -32,8 +33,9 @@ class StepPlannerTest {
     }
     long id = ++ids;
     PromptInput prompt = PromptInput.ofTokens(tokens);
-    GenerationRequest r = GenerationRequest.of(name, prompt, null, SamplingParams.greedy(maxNew), priority,
-        Duration.ofMinutes(1));
+    GenerationRequest r =
+        GenerationRequest.of(
+            name, prompt, null, SamplingParams.greedy(maxNew), priority, Duration.ofMinutes(1));
     Sequence s = new Sequence(id, r, new RecordingSink(name), id, 0, 0, () -> {});
     s.setPrompt(prompt);
     planner.enqueue(s);
@@ -161,7 +163,8 @@ class StepPlannerTest {
     assertThat(kv.blockTable(c)).isEmpty();
     assertThat(p.batch()).containsExactly(a, b);
     assertThat(p.firstAdmitted()).isEmpty(); // no admission in a step that preempted
-    assertThat(load.get()).isEqualTo(c.length); // the preempted sequence waits with its whole length
+    assertThat(load.get())
+        .isEqualTo(c.length); // the preempted sequence waits with its whole length
     assertThat(planner.preemptionsTotal()).isEqualTo(1);
   }
 
@@ -215,8 +218,15 @@ class StepPlannerTest {
     assertThat(planner.limitReached(b)).isEqualTo(FinishReason.CONTEXT_LIMIT);
 
     PromptInput prompt = PromptInput.ofTokens(new int[] {3, 4, 5});
-    Sequence c = new Sequence(50, GenerationRequest.of("c", prompt, SamplingParams.greedy(10, 7)),
-        new RecordingSink("c"), 50, 0, 0, () -> {});
+    Sequence c =
+        new Sequence(
+            50,
+            GenerationRequest.of("c", prompt, SamplingParams.greedy(10, 7)),
+            new RecordingSink("c"),
+            50,
+            0,
+            0,
+            () -> {});
     c.setPrompt(prompt);
     planner.enqueue(c);
     step(); // the stand-in executor samples 7, the stop token

@@ -1,14 +1,14 @@
 package dev.llavast.server;
 
+import dev.llavast.server.cli.EngineOptions;
+import dev.llavast.server.cli.GenerateCommand;
+import dev.llavast.server.grpc.LlavaStServer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import dev.llavast.server.cli.EngineOptions;
-import dev.llavast.server.cli.GenerateCommand;
-import dev.llavast.server.grpc.LlavaStServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -24,7 +24,8 @@ import picocli.CommandLine.Option;
     name = "llavast-server",
     mixinStandardHelpOptions = true,
     version = "llavast-server 0.1.0",
-    description = "Serves LLaVA-ST (video and image questions answered with timestamps and boxes) over gRPC.",
+    description =
+        "Serves LLaVA-ST (video and image questions answered with timestamps and boxes) over gRPC.",
     subcommands = GenerateCommand.class,
     sortOptions = false)
 public final class Main implements Callable<Integer> {
@@ -33,89 +34,160 @@ public final class Main implements Callable<Integer> {
 
   @Mixin EngineOptions engine;
 
-  @Option(names = "--host", description = "Address to bind (default: ${DEFAULT-VALUE}; use 0.0.0.0 in containers).")
+  @Option(
+      names = "--host",
+      description = "Address to bind (default: ${DEFAULT-VALUE}; use 0.0.0.0 in containers).")
   String host = "0.0.0.0";
 
   @Option(names = "--port", description = "gRPC port (default: ${DEFAULT-VALUE}).")
   int port = ServerConfig.DEFAULT_PORT;
 
-  @Option(names = "--metrics-port", description = "Prometheus /metrics port, -1 to disable (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--metrics-port",
+      description = "Prometheus /metrics port, -1 to disable (default: ${DEFAULT-VALUE}).")
   int metricsPort = ServerConfig.DEFAULT_METRICS_PORT;
 
-  @Option(names = "--http-port", description = "OpenAI-compatible HTTP API port (/v1/chat/completions), -1 to disable "
-      + "(default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--http-port",
+      description =
+          "OpenAI-compatible HTTP API port (/v1/chat/completions), -1 to disable "
+              + "(default: ${DEFAULT-VALUE}).")
   int httpPort = ServerConfig.DEFAULT_HTTP_PORT;
 
-  @Option(names = "--handler-threads", description = "gRPC handler threads (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--handler-threads",
+      description = "gRPC handler threads (default: ${DEFAULT-VALUE}).")
   int handlerThreads = D.handlerThreads();
 
-  @Option(names = "--max-queued-requests", description = "Waiting requests before RESOURCE_EXHAUSTED (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--max-queued-requests",
+      description = "Waiting requests before RESOURCE_EXHAUSTED (default: ${DEFAULT-VALUE}).")
   int maxQueuedRequests = D.maxQueuedRequests();
 
-  @Option(names = "--max-queued-prompt-tokens", description = "Waiting prompt tokens before RESOURCE_EXHAUSTED (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--max-queued-prompt-tokens",
+      description = "Waiting prompt tokens before RESOURCE_EXHAUSTED (default: ${DEFAULT-VALUE}).")
   int maxQueuedPromptTokens = D.maxQueuedPromptTokens();
 
-  @Option(names = "--max-new-tokens-limit", description = "Largest max_new_tokens accepted (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--max-new-tokens-limit",
+      description = "Largest max_new_tokens accepted (default: ${DEFAULT-VALUE}).")
   int maxNewTokensLimit = D.maxNewTokensLimit();
 
-  @Option(names = "--default-max-new-tokens", description = "max_new_tokens when a request leaves it unset (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--default-max-new-tokens",
+      description = "max_new_tokens when a request leaves it unset (default: ${DEFAULT-VALUE}).")
   int defaultMaxNewTokens = D.defaultMaxNewTokens();
 
-  @Option(names = "--max-upload-bytes", description = "Size cap of one media item (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--max-upload-bytes",
+      description = "Size cap of one media item (default: ${DEFAULT-VALUE}).")
   long maxUploadBytes = D.maxUploadBytes();
 
-  @Option(names = "--max-chunk-bytes", description = "Size cap of one upload chunk (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--max-chunk-bytes",
+      description = "Size cap of one upload chunk (default: ${DEFAULT-VALUE}).")
   int maxChunkBytes = D.maxChunkBytes();
 
-  @Option(names = "--max-inline-media-bytes", description = "Size cap of the media bytes inline in one request"
-      + " (video, image or all frames); larger media go through UploadMedia (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--max-inline-media-bytes",
+      description =
+          "Size cap of the media bytes inline in one request"
+              + " (video, image or all frames); larger media go through UploadMedia (default: ${DEFAULT-VALUE}).")
   long maxInlineMediaBytes = D.maxInlineMediaBytes();
 
-  @Option(names = "--max-sessions", description = "Open sessions at most (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--max-sessions",
+      description = "Open sessions at most (default: ${DEFAULT-VALUE}).")
   int maxSessions = D.maxSessions();
 
-  @Option(names = "--session-ttl", converter = DurationConverter.class,
+  @Option(
+      names = "--session-ttl",
+      converter = DurationConverter.class,
       description = "Idle time before a session expires, e.g. 600s, 10m (default: 10m).")
   Duration sessionTtl = D.sessionTtl();
 
-  @Option(names = "--drain-timeout", converter = DurationConverter.class,
+  @Option(
+      names = "--drain-timeout",
+      converter = DurationConverter.class,
       description = "On SIGTERM, time for running streams to finish, e.g. 30s (default: 30s).")
   Duration drainTimeout = D.drainTimeout();
 
-  @Option(names = "--worker-stall-timeout", converter = DurationConverter.class,
+  @Option(
+      names = "--worker-stall-timeout",
+      converter = DurationConverter.class,
       description = "A worker loop silent this long turns liveness NOT_SERVING (default: 60s).")
   Duration workerStallTimeout = D.workerStallTimeout();
 
-  @Option(names = "--media-dir", description = "Where uploaded media are stored (default: a temporary directory).")
+  @Option(
+      names = "--media-dir",
+      description = "Where uploaded media are stored (default: a temporary directory).")
   Path mediaDir;
 
-  @Option(names = "--api-keys-file", paramLabel = "FILE", description = "API keys, one '<tenant> <key>' per line: "
-      + "every call needs 'authorization: Bearer <key>' and sees only its tenant's media, sessions and requests "
-      + "(default: none, one open tenant).")
+  @Option(
+      names = "--api-keys-file",
+      paramLabel = "FILE",
+      description =
+          "API keys, one '<tenant> <key>' per line: "
+              + "every call needs 'authorization: Bearer <key>' and sees only its tenant's media, sessions and requests "
+              + "(default: none, one open tenant).")
   Path apiKeysFile;
 
-  @Option(names = "--shared-caches", description = "Share cached features and KV prefixes across tenants (one "
-      + "organisation); by default each tenant has its own, so a cache hit tells nothing about others.")
+  @Option(
+      names = "--shared-caches",
+      description =
+          "Share cached features and KV prefixes across tenants (one "
+              + "organisation); by default each tenant has its own, so a cache hit tells nothing about others.")
   boolean sharedCaches;
 
-  @Option(names = "--tls-cert", paramLabel = "PEM", description = "Certificate chain for TLS on the gRPC port.")
+  @Option(
+      names = "--tls-cert",
+      paramLabel = "PEM",
+      description = "Certificate chain for TLS on the gRPC port.")
   Path tlsCert;
 
   @Option(names = "--tls-key", paramLabel = "PEM", description = "Private key of --tls-cert.")
   Path tlsKey;
 
-  @Option(names = "--tls-client-ca", paramLabel = "PEM",
+  @Option(
+      names = "--tls-client-ca",
+      paramLabel = "PEM",
       description = "Require client certificates that chain to this CA (mutual TLS).")
   Path tlsClientCa;
 
   /** The configuration these flags describe. */
   ServerConfig toConfig() {
-    return new ServerConfig(host, port, metricsPort, httpPort, Optional.ofNullable(engine.modelDir), engine.devices,
-        handlerThreads, maxQueuedRequests, maxQueuedPromptTokens, maxNewTokensLimit, defaultMaxNewTokens,
-        maxUploadBytes, maxChunkBytes, maxSessions, sessionTtl, engine.featureCacheBytes, engine.kvBlocks,
-        engine.kvBlockSize, engine.maxBatchTokens, engine.maxRunningSequences, drainTimeout, workerStallTimeout,
-        Optional.ofNullable(mediaDir)).withSecurity(new ServerConfig.Security(Optional.ofNullable(apiKeysFile),
-        sharedCaches, Optional.ofNullable(tlsCert), Optional.ofNullable(tlsKey), Optional.ofNullable(tlsClientCa)))
+    return new ServerConfig(
+            host,
+            port,
+            metricsPort,
+            httpPort,
+            Optional.ofNullable(engine.modelDir),
+            engine.devices,
+            handlerThreads,
+            maxQueuedRequests,
+            maxQueuedPromptTokens,
+            maxNewTokensLimit,
+            defaultMaxNewTokens,
+            maxUploadBytes,
+            maxChunkBytes,
+            maxSessions,
+            sessionTtl,
+            engine.featureCacheBytes,
+            engine.kvBlocks,
+            engine.kvBlockSize,
+            engine.maxBatchTokens,
+            engine.maxRunningSequences,
+            drainTimeout,
+            workerStallTimeout,
+            Optional.ofNullable(mediaDir))
+        .withSecurity(
+            new ServerConfig.Security(
+                Optional.ofNullable(apiKeysFile),
+                sharedCaches,
+                Optional.ofNullable(tlsCert),
+                Optional.ofNullable(tlsKey),
+                Optional.ofNullable(tlsClientCa)))
         .withMaxInlineMediaBytes(maxInlineMediaBytes);
   }
 
@@ -129,10 +201,11 @@ public final class Main implements Callable<Integer> {
     }
     Serving serving = Serving.start(config);
     LlavaStServer server = serving.server();
-    Runnable drain = () -> {
-      boolean clean = serving.drain(config.drainTimeout());
-      log.info("drained {}", clean ? "cleanly" : "after cancelling the calls still running");
-    };
+    Runnable drain =
+        () -> {
+          boolean clean = serving.drain(config.drainTimeout());
+          log.info("drained {}", clean ? "cleanly" : "after cancelling the calls still running");
+        };
     // SIGTERM and SIGINT drain and then let main() return 0 (a plain shutdown hook would exit 143).
     // A shutdown hook covers the other ways the JVM can be asked to stop.
     onSignal("TERM", drain);
@@ -144,7 +217,9 @@ public final class Main implements Callable<Integer> {
 
   private static void onSignal(String name, Runnable action) {
     try {
-      sun.misc.Signal.handle(new sun.misc.Signal(name), sig -> new Thread(action, "sig" + name.toLowerCase(Locale.ROOT) + "-drain").start());
+      sun.misc.Signal.handle(
+          new sun.misc.Signal(name),
+          sig -> new Thread(action, "sig" + name.toLowerCase(Locale.ROOT) + "-drain").start());
     } catch (IllegalArgumentException e) {
       log.debug("signal {} cannot be handled on this platform: {}", name, e.getMessage());
     }
@@ -154,7 +229,10 @@ public final class Main implements Callable<Integer> {
     System.exit(new CommandLine(new Main()).execute(args));
   }
 
-  /** Parses {@code 30s}, {@code 5m}, {@code 1h}, {@code 250ms}, plain seconds, or ISO-8601 ({@code PT30S}). */
+  /**
+   * Parses {@code 30s}, {@code 5m}, {@code 1h}, {@code 250ms}, plain seconds, or ISO-8601 ({@code
+   * PT30S}).
+   */
   static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
     @Override
     public Duration convert(String value) {
@@ -167,7 +245,8 @@ public final class Main implements Callable<Integer> {
           return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
         }
         if (v.endsWith("s")) {
-          return Duration.ofMillis(Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 1000));
+          return Duration.ofMillis(
+              Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 1000));
         }
         if (v.endsWith("m")) {
           return Duration.ofSeconds(Long.parseLong(v.substring(0, v.length() - 1)) * 60);
@@ -177,8 +256,8 @@ public final class Main implements Callable<Integer> {
         }
         return Duration.ofMillis(Math.round(Double.parseDouble(v) * 1000));
       } catch (NumberFormatException | DateTimeParseException e) {
-        throw new CommandLine.TypeConversionException("'" + value
-            + "' is not a duration: use e.g. 30s, 5m, 1h, 250ms or PT30S");
+        throw new CommandLine.TypeConversionException(
+            "'" + value + "' is not a duration: use e.g. 30s, 5m, 1h, 250ms or PT30S");
       }
     }
   }

@@ -39,8 +39,8 @@ import java.util.Optional;
  * @param workerStallTimeout a worker loop silent for longer turns liveness NOT_SERVING
  * @param mediaDir where uploaded media are stored; empty means a temporary directory
  * @param security API keys, tenancy and TLS ({@link Security#OPEN}: one open tenant, plaintext)
- * @param maxInlineMediaBytes size cap of the media bytes inline in one request (video, image or
- *     all frames together); larger media go through UploadMedia
+ * @param maxInlineMediaBytes size cap of the media bytes inline in one request (video, image or all
+ *     frames together); larger media go through UploadMedia
  */
 public record ServerConfig(
     String host,
@@ -71,21 +71,34 @@ public record ServerConfig(
 
   /** Default gRPC port. */
   public static final int DEFAULT_PORT = 50051;
+
   /** Default port of the OpenAI-compatible HTTP API. */
   public static final int DEFAULT_HTTP_PORT = 8000;
+
   /** Default Prometheus port. */
   public static final int DEFAULT_METRICS_PORT = 9464;
+
   /** Path of the Prometheus endpoint on the metrics port. */
   public static final String METRICS_PATH = "/metrics";
+
   /**
    * gRPC health service name for readiness: SERVING only after the model loaded and a real 1-token
    * generation passed, NOT_SERVING while draining.
    */
   public static final String READINESS_SERVICE = "llavast.readiness";
-  /** gRPC health service name for liveness: SERVING while the process and its worker loops are alive. */
+
+  /**
+   * gRPC health service name for liveness: SERVING while the process and its worker loops are
+   * alive.
+   */
   public static final String LIVENESS_SERVICE = "llavast.liveness";
-  /** Request header carrying the media id, so an L7 proxy can route questions about one video to one pod. */
+
+  /**
+   * Request header carrying the media id, so an L7 proxy can route questions about one video to one
+   * pod.
+   */
   public static final String MEDIA_ID_HEADER = "x-media-id";
+
   /** Default drain timeout; the Kubernetes grace period must cover it plus the preStop delay. */
   public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
 
@@ -93,16 +106,22 @@ public record ServerConfig(
    * Who may call and how calls travel.
    *
    * @param apiKeysFile {@code <tenant> <key>} lines; empty: no authentication, one open tenant
-   * @param sharedCaches whether tenants share cached features and KV prefixes (a single organisation)
+   * @param sharedCaches whether tenants share cached features and KV prefixes (a single
+   *     organisation)
    * @param tlsCert PEM certificate chain of the gRPC port; empty: plaintext
    * @param tlsKey PEM private key of {@code tlsCert}
-   * @param tlsClientCa PEM CA that client certificates must chain to (mutual TLS); empty: none asked
+   * @param tlsClientCa PEM CA that client certificates must chain to (mutual TLS); empty: none
+   *     asked
    */
-  public record Security(Optional<Path> apiKeysFile, boolean sharedCaches, Optional<Path> tlsCert,
-      Optional<Path> tlsKey, Optional<Path> tlsClientCa) {
+  public record Security(
+      Optional<Path> apiKeysFile,
+      boolean sharedCaches,
+      Optional<Path> tlsCert,
+      Optional<Path> tlsKey,
+      Optional<Path> tlsClientCa) {
     /** No keys, per-tenant caches (moot with one tenant), plaintext. */
-    public static final Security OPEN = new Security(Optional.empty(), false, Optional.empty(), Optional.empty(),
-        Optional.empty());
+    public static final Security OPEN =
+        new Security(Optional.empty(), false, Optional.empty(), Optional.empty(), Optional.empty());
 
     public Security {
       Objects.requireNonNull(apiKeysFile, "apiKeysFile");
@@ -120,6 +139,7 @@ public record ServerConfig(
 
   /** Default cap of media inline in one request: a typical short clip fits. */
   public static final long DEFAULT_MAX_INLINE_MEDIA_BYTES = 32L << 20;
+
   /**
    * What the gRPC transport accepts on top of the largest media field: room for everything else a
    * request may hold within its own limits (a prompt of 32,768 characters is at most 128 KiB).
@@ -127,31 +147,116 @@ public record ServerConfig(
   static final int INBOUND_HEADROOM_BYTES = 1 << 20;
 
   /** A configuration without keys or TLS. */
-  public ServerConfig(String host, int port, int metricsPort, int httpPort, Optional<Path> modelDir, String devices,
-      int handlerThreads, int maxQueuedRequests, int maxQueuedPromptTokens, int maxNewTokensLimit,
-      int defaultMaxNewTokens, long maxUploadBytes, int maxChunkBytes, int maxSessions, Duration sessionTtl,
-      long featureCacheBytes, int kvBlocks, int kvBlockSize, int maxBatchTokens, int maxRunningSequences,
-      Duration drainTimeout, Duration workerStallTimeout, Optional<Path> mediaDir) {
-    this(host, port, metricsPort, httpPort, modelDir, devices, handlerThreads, maxQueuedRequests,
-        maxQueuedPromptTokens, maxNewTokensLimit, defaultMaxNewTokens, maxUploadBytes, maxChunkBytes, maxSessions,
-        sessionTtl, featureCacheBytes, kvBlocks, kvBlockSize, maxBatchTokens, maxRunningSequences, drainTimeout,
-        workerStallTimeout, mediaDir, Security.OPEN, DEFAULT_MAX_INLINE_MEDIA_BYTES);
+  public ServerConfig(
+      String host,
+      int port,
+      int metricsPort,
+      int httpPort,
+      Optional<Path> modelDir,
+      String devices,
+      int handlerThreads,
+      int maxQueuedRequests,
+      int maxQueuedPromptTokens,
+      int maxNewTokensLimit,
+      int defaultMaxNewTokens,
+      long maxUploadBytes,
+      int maxChunkBytes,
+      int maxSessions,
+      Duration sessionTtl,
+      long featureCacheBytes,
+      int kvBlocks,
+      int kvBlockSize,
+      int maxBatchTokens,
+      int maxRunningSequences,
+      Duration drainTimeout,
+      Duration workerStallTimeout,
+      Optional<Path> mediaDir) {
+    this(
+        host,
+        port,
+        metricsPort,
+        httpPort,
+        modelDir,
+        devices,
+        handlerThreads,
+        maxQueuedRequests,
+        maxQueuedPromptTokens,
+        maxNewTokensLimit,
+        defaultMaxNewTokens,
+        maxUploadBytes,
+        maxChunkBytes,
+        maxSessions,
+        sessionTtl,
+        featureCacheBytes,
+        kvBlocks,
+        kvBlockSize,
+        maxBatchTokens,
+        maxRunningSequences,
+        drainTimeout,
+        workerStallTimeout,
+        mediaDir,
+        Security.OPEN,
+        DEFAULT_MAX_INLINE_MEDIA_BYTES);
   }
 
   /** The same configuration with {@code s}. */
   public ServerConfig withSecurity(Security s) {
-    return new ServerConfig(host, port, metricsPort, httpPort, modelDir, devices, handlerThreads, maxQueuedRequests,
-        maxQueuedPromptTokens, maxNewTokensLimit, defaultMaxNewTokens, maxUploadBytes, maxChunkBytes, maxSessions,
-        sessionTtl, featureCacheBytes, kvBlocks, kvBlockSize, maxBatchTokens, maxRunningSequences, drainTimeout,
-        workerStallTimeout, mediaDir, s, maxInlineMediaBytes);
+    return new ServerConfig(
+        host,
+        port,
+        metricsPort,
+        httpPort,
+        modelDir,
+        devices,
+        handlerThreads,
+        maxQueuedRequests,
+        maxQueuedPromptTokens,
+        maxNewTokensLimit,
+        defaultMaxNewTokens,
+        maxUploadBytes,
+        maxChunkBytes,
+        maxSessions,
+        sessionTtl,
+        featureCacheBytes,
+        kvBlocks,
+        kvBlockSize,
+        maxBatchTokens,
+        maxRunningSequences,
+        drainTimeout,
+        workerStallTimeout,
+        mediaDir,
+        s,
+        maxInlineMediaBytes);
   }
 
   /** The same configuration with inline media capped at {@code bytes}. */
   public ServerConfig withMaxInlineMediaBytes(long bytes) {
-    return new ServerConfig(host, port, metricsPort, httpPort, modelDir, devices, handlerThreads, maxQueuedRequests,
-        maxQueuedPromptTokens, maxNewTokensLimit, defaultMaxNewTokens, maxUploadBytes, maxChunkBytes, maxSessions,
-        sessionTtl, featureCacheBytes, kvBlocks, kvBlockSize, maxBatchTokens, maxRunningSequences, drainTimeout,
-        workerStallTimeout, mediaDir, security, bytes);
+    return new ServerConfig(
+        host,
+        port,
+        metricsPort,
+        httpPort,
+        modelDir,
+        devices,
+        handlerThreads,
+        maxQueuedRequests,
+        maxQueuedPromptTokens,
+        maxNewTokensLimit,
+        defaultMaxNewTokens,
+        maxUploadBytes,
+        maxChunkBytes,
+        maxSessions,
+        sessionTtl,
+        featureCacheBytes,
+        kvBlocks,
+        kvBlockSize,
+        maxBatchTokens,
+        maxRunningSequences,
+        drainTimeout,
+        workerStallTimeout,
+        mediaDir,
+        security,
+        bytes);
   }
 
   /**
@@ -187,7 +292,8 @@ public record ServerConfig(
     requireRange("max-inline-media-bytes", maxInlineMediaBytes, 1024, 1L << 30);
     requireRange("max-sessions", maxSessions, 0, 1_000_000);
     if (featureCacheBytes < 0) {
-      throw new IllegalArgumentException("feature-cache-bytes must be >= 0, got " + featureCacheBytes);
+      throw new IllegalArgumentException(
+          "feature-cache-bytes must be >= 0, got " + featureCacheBytes);
     }
     requireRange("kv-blocks", kvBlocks, 0, Integer.MAX_VALUE);
     requireRange("kv-block-size", kvBlockSize, 1, 4096);
@@ -204,20 +310,59 @@ public record ServerConfig(
   /** The defaults of every flag, bound to loopback: what tests start from. */
   public static ServerConfig defaults() {
     return new ServerConfig(
-        "127.0.0.1", DEFAULT_PORT, DEFAULT_METRICS_PORT, DEFAULT_HTTP_PORT, Optional.empty(), "cpu", 32,
-        256, 256 * 3000, 4096, 256,
-        2L << 30, 4 << 20, 1024, Duration.ofMinutes(10),
-        1L << 30, 0, 16, 2048, 64,
-        DEFAULT_DRAIN_TIMEOUT, Duration.ofSeconds(60), Optional.empty());
+        "127.0.0.1",
+        DEFAULT_PORT,
+        DEFAULT_METRICS_PORT,
+        DEFAULT_HTTP_PORT,
+        Optional.empty(),
+        "cpu",
+        32,
+        256,
+        256 * 3000,
+        4096,
+        256,
+        2L << 30,
+        4 << 20,
+        1024,
+        Duration.ofMinutes(10),
+        1L << 30,
+        0,
+        16,
+        2048,
+        64,
+        DEFAULT_DRAIN_TIMEOUT,
+        Duration.ofSeconds(60),
+        Optional.empty());
   }
 
   /** A copy listening on free loopback ports (for tests). */
   public ServerConfig withEphemeralPorts() {
-    return new ServerConfig("127.0.0.1", 0, metricsPort < 0 ? -1 : 0, httpPort < 0 ? -1 : 0, modelDir, devices,
+    return new ServerConfig(
+        "127.0.0.1",
+        0,
+        metricsPort < 0 ? -1 : 0,
+        httpPort < 0 ? -1 : 0,
+        modelDir,
+        devices,
         handlerThreads,
-        maxQueuedRequests, maxQueuedPromptTokens, maxNewTokensLimit, defaultMaxNewTokens, maxUploadBytes,
-        maxChunkBytes, maxSessions, sessionTtl, featureCacheBytes, kvBlocks, kvBlockSize, maxBatchTokens,
-        maxRunningSequences, drainTimeout, workerStallTimeout, mediaDir, security, maxInlineMediaBytes);
+        maxQueuedRequests,
+        maxQueuedPromptTokens,
+        maxNewTokensLimit,
+        defaultMaxNewTokens,
+        maxUploadBytes,
+        maxChunkBytes,
+        maxSessions,
+        sessionTtl,
+        featureCacheBytes,
+        kvBlocks,
+        kvBlockSize,
+        maxBatchTokens,
+        maxRunningSequences,
+        drainTimeout,
+        workerStallTimeout,
+        mediaDir,
+        security,
+        maxInlineMediaBytes);
   }
 
   /** The parsed {@link #devices()} list. */
@@ -227,14 +372,30 @@ public record ServerConfig(
 
   /** The engine's part of this configuration. */
   public EngineConfig engine() {
-    return new EngineConfig(modelDir, deviceSpec(), maxQueuedRequests, maxQueuedPromptTokens, defaultMaxNewTokens,
-        maxNewTokensLimit, maxUploadBytes, maxSessions, sessionTtl, featureCacheBytes, kvBlocks, kvBlockSize, maxBatchTokens,
-        maxRunningSequences, workerStallTimeout, mediaDir, security.sharedCaches());
+    return new EngineConfig(
+        modelDir,
+        deviceSpec(),
+        maxQueuedRequests,
+        maxQueuedPromptTokens,
+        defaultMaxNewTokens,
+        maxNewTokensLimit,
+        maxUploadBytes,
+        maxSessions,
+        sessionTtl,
+        featureCacheBytes,
+        kvBlocks,
+        kvBlockSize,
+        maxBatchTokens,
+        maxRunningSequences,
+        workerStallTimeout,
+        mediaDir,
+        security.sharedCaches());
   }
 
   private static void requireRange(String flag, long value, long min, long max) {
     if (value < min || value > max) {
-      throw new IllegalArgumentException("--" + flag + " must be in [" + min + ", " + max + "], got " + value);
+      throw new IllegalArgumentException(
+          "--" + flag + " must be in [" + min + ", " + max + "], got " + value);
     }
   }
 

@@ -19,10 +19,10 @@ import org.slf4j.LoggerFactory;
 /**
  * The whole server, wired from one {@link ServerConfig}: the {@link Engine} (model, scheduler,
  * media, caches, sessions) behind two doors, the gRPC process ({@link LlavaStServer}) and the
- * OpenAI-compatible HTTP API ({@link HttpApiServer}, unless {@code --http-port -1}). {@link #start} returns
- * once the ports are bound; readiness turns SERVING when a real one-token generation has passed.
- * {@link #drain} and {@link #close} stop it in order: readiness off, no new calls, running calls
- * finish or are cancelled, then the workers, executors and model files are released.
+ * OpenAI-compatible HTTP API ({@link HttpApiServer}, unless {@code --http-port -1}). {@link #start}
+ * returns once the ports are bound; readiness turns SERVING when a real one-token generation has
+ * passed. {@link #drain} and {@link #close} stop it in order: readiness off, no new calls, running
+ * calls finish or are cancelled, then the workers, executors and model files are released.
  *
  * <p>Thread-safe.
  */
@@ -38,8 +38,9 @@ public final class Serving implements AutoCloseable {
     this.engine = engine;
     this.server = server;
     this.http = http;
-    this.health = Executors.newSingleThreadScheduledExecutor(
-        dev.llavast.server.concurrent.DaemonThreads.factory("health"));
+    this.health =
+        Executors.newSingleThreadScheduledExecutor(
+            dev.llavast.server.concurrent.DaemonThreads.factory("health"));
     health.scheduleAtFixedRate(() -> server.setLive(engine.isLive()), 1, 1, TimeUnit.SECONDS);
   }
 
@@ -49,11 +50,15 @@ public final class Serving implements AutoCloseable {
    * @throws IOException if the model cannot be read or a port cannot be bound
    */
   public static Serving start(ServerConfig config) throws IOException {
-    ApiKeys keys = config.security().apiKeysFile().isPresent()
-        ? ApiKeys.load(config.security().apiKeysFile().get()) : ApiKeys.open();
+    ApiKeys keys =
+        config.security().apiKeysFile().isPresent()
+            ? ApiKeys.load(config.security().apiKeysFile().get())
+            : ApiKeys.open();
     if (keys.required()) {
-      log.info("API keys: {} tenants; every call but health checks needs 'authorization: Bearer <key>'; caches {}",
-          keys.tenants(), config.security().sharedCaches() ? "shared across tenants" : "per tenant");
+      log.info(
+          "API keys: {} tenants; every call but health checks needs 'authorization: Bearer <key>'; caches {}",
+          keys.tenants(),
+          config.security().sharedCaches() ? "shared across tenants" : "per tenant");
     } else {
       log.warn("no --api-keys-file: any client may call, and all share one open tenant");
     }
@@ -63,10 +68,21 @@ public final class Serving implements AutoCloseable {
     Serving s;
     HttpApiServer http = null;
     try {
-      http = config.httpPort() < 0 ? null
-          : HttpApiServer.start(config.host(), config.httpPort(), engine, metrics, keys,
-              config.maxInlineMediaBytes());
-      s = new Serving(engine, LlavaStServer.start(config, registry, new EngineBackend(engine, config), keys), http);
+      http =
+          config.httpPort() < 0
+              ? null
+              : HttpApiServer.start(
+                  config.host(),
+                  config.httpPort(),
+                  engine,
+                  metrics,
+                  keys,
+                  config.maxInlineMediaBytes());
+      s =
+          new Serving(
+              engine,
+              LlavaStServer.start(config, registry, new EngineBackend(engine, config), keys),
+              http);
       metrics.readiness(s.server::isReady);
     } catch (IOException | RuntimeException e) {
       if (http != null) {
@@ -75,17 +91,20 @@ public final class Serving implements AutoCloseable {
       engine.close();
       throw e;
     }
-    engine.warmUp().whenComplete((v, e) -> {
-      if (e == null) {
-        s.server.markReady();
-        if (s.http != null) {
-          s.http.markReady();
-        }
-        log.info("ready: a one-token generation passed on {}", engine.devices());
-      } else {
-        log.error("the warm-up generation failed: readiness stays NOT_SERVING", e);
-      }
-    });
+    engine
+        .warmUp()
+        .whenComplete(
+            (v, e) -> {
+              if (e == null) {
+                s.server.markReady();
+                if (s.http != null) {
+                  s.http.markReady();
+                }
+                log.info("ready: a one-token generation passed on {}", engine.devices());
+              } else {
+                log.error("the warm-up generation failed: readiness stays NOT_SERVING", e);
+              }
+            });
     return s;
   }
 
@@ -105,8 +124,10 @@ public final class Serving implements AutoCloseable {
 
   /** Graceful stop (see {@link LlavaStServer#drain}); then releases the model. Idempotent. */
   public boolean drain(Duration timeout) {
-    CompletableFuture<Boolean> httpDrained = http == null ? CompletableFuture.completedFuture(true)
-        : CompletableFuture.supplyAsync(() -> http.drain(timeout));
+    CompletableFuture<Boolean> httpDrained =
+        http == null
+            ? CompletableFuture.completedFuture(true)
+            : CompletableFuture.supplyAsync(() -> http.drain(timeout));
     boolean clean = server.drain(timeout);
     clean &= httpDrained.join();
     release();

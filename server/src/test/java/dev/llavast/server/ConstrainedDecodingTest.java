@@ -20,6 +20,7 @@ import dev.llavast.server.generation.Sampling;
 import dev.llavast.server.media.MediaStore.StoredMedia;
 import dev.llavast.server.media.MediaTestFiles;
 import dev.llavast.server.observability.Metrics;
+import dev.llavast.server.tenancy.Tenant;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,7 +32,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import dev.llavast.server.tenancy.Tenant;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -54,12 +54,25 @@ class ConstrainedDecodingTest {
   @BeforeAll
   static void start() throws Exception {
     Path model = E2eClient.tinyCheckpoint(dir.resolve("ckpt"), 5);
-    engine = Engine.start(E2eClient.config(model, "cpu", 256, 64 << 20, 0, 32).engine(), Metrics.noop());
+    engine =
+        Engine.start(E2eClient.config(model, "cpu", 256, 64 << 20, 0, 32).engine(), Metrics.noop());
     Path mp4 = MediaTestFiles.movingSquare(dir.resolve("sq.mp4"), 64, 48, 30, 10);
-    video = engine.storeWhole(Tenant.OPEN, DecodedMedia.Kind.VIDEO, List.of(ByteBuffer.wrap(Files.readAllBytes(mp4))), 0)
-        .get(60, TimeUnit.SECONDS);
-    image = engine.storeWhole(Tenant.OPEN, DecodedMedia.Kind.IMAGE,
-        List.of(ByteBuffer.wrap(MediaTestFiles.png(80, 60, 10, 200, 30))), 0).get(60, TimeUnit.SECONDS);
+    video =
+        engine
+            .storeWhole(
+                Tenant.OPEN,
+                DecodedMedia.Kind.VIDEO,
+                List.of(ByteBuffer.wrap(Files.readAllBytes(mp4))),
+                0)
+            .get(60, TimeUnit.SECONDS);
+    image =
+        engine
+            .storeWhole(
+                Tenant.OPEN,
+                DecodedMedia.Kind.IMAGE,
+                List.of(ByteBuffer.wrap(MediaTestFiles.png(80, 60, 10, 200, 30))),
+                0)
+            .get(60, TimeUnit.SECONDS);
   }
 
   @AfterAll
@@ -75,8 +88,19 @@ class ConstrainedDecodingTest {
 
   static CompletableFuture<FinalAnswer> ask(StoredMedia media, Task task, Sampling sampling) {
     CompletableFuture<FinalAnswer> done = new CompletableFuture<>();
-    engine.start(new GenerationJob("", GenerationJob.Media.of(media), null, Question.text("Where is the square?"),
-        task, sampling, 0, null, null, List.of()), new AnswerListener() {
+    engine.start(
+        new GenerationJob(
+            "",
+            GenerationJob.Media.of(media),
+            null,
+            Question.text("Where is the square?"),
+            task,
+            sampling,
+            0,
+            null,
+            null,
+            List.of()),
+        new AnswerListener() {
           @Override
           public void onFinish(FinalAnswer answer) {
             done.complete(answer);
@@ -90,7 +114,10 @@ class ConstrainedDecodingTest {
     return done;
   }
 
-  /** Every coordinate id of the answer sits in a whole group, and every group is geometrically valid. */
+  /**
+   * Every coordinate id of the answer sits in a whole group, and every group is geometrically
+   * valid.
+   */
   static boolean parseable(FinalAnswer a) {
     for (Piece p : a.pieces()) {
       if (p instanceof Piece.Bin) {
@@ -122,16 +149,26 @@ class ConstrainedDecodingTest {
       case REC -> r.box() != null;
       case DGC -> !r.boxes().isEmpty();
       case DVC -> !r.spans().isEmpty();
-      case STVG -> r.span() != null && !r.timedBoxes().isEmpty() && r.timedBoxes().stream().allMatch(tb ->
-          tb.time().bin() >= r.span().start().bin() && tb.time().bin() <= r.span().end().bin());
+      case STVG ->
+          r.span() != null
+              && !r.timedBoxes().isEmpty()
+              && r.timedBoxes().stream()
+                  .allMatch(
+                      tb ->
+                          tb.time().bin() >= r.span().start().bin()
+                              && tb.time().bin() <= r.span().end().bin());
       case SVG -> !r.timedBoxes().isEmpty();
       case ELC -> r.endTime() != null && !r.timedBoxes().isEmpty();
       default -> true;
     };
   }
 
-  /** {@code PER_SHAPE} answers of {@code task} at temperature 1 with the given constraint, all at once. */
-  static List<FinalAnswer> answers(Task task, Sampling.Constraints c, long seedBase) throws Exception {
+  /**
+   * {@code PER_SHAPE} answers of {@code task} at temperature 1 with the given constraint, all at
+   * once.
+   */
+  static List<FinalAnswer> answers(Task task, Sampling.Constraints c, long seedBase)
+      throws Exception {
     StoredMedia media = task == Task.REC || task == Task.DGC ? image : video;
     List<CompletableFuture<FinalAnswer>> all = new ArrayList<>();
     for (int i = 0; i < PER_SHAPE; i++) {
@@ -152,14 +189,18 @@ class ConstrainedDecodingTest {
     for (Task task : shapes) {
       for (FinalAnswer a : answers(task, Sampling.Constraints.TASK_SHAPE, 1000)) {
         assertThat(parseable(a)).as("%s constrained: %s", task, a.text()).isTrue();
-        assertThat(shaped(a)).as("%s constrained, result %s: %s", task, a.result(), a.text()).isTrue();
+        assertThat(shaped(a))
+            .as("%s constrained, result %s: %s", task, a.result(), a.text())
+            .isTrue();
         total++;
       }
       for (FinalAnswer a : answers(task, Sampling.Constraints.OFF, 1000)) {
         unconstrainedOk += parseable(a) && shaped(a) ? 1 : 0;
       }
     }
-    assertThat(unconstrainedOk).as("unconstrained answers that happen to be parseable and shaped").isLessThan(total);
+    assertThat(unconstrainedOk)
+        .as("unconstrained answers that happen to be parseable and shaped")
+        .isLessThan(total);
   }
 
   @Test
@@ -168,8 +209,12 @@ class ConstrainedDecodingTest {
       assertThat(parseable(a)).as(a.text()).isTrue();
     }
     for (int i = 0; i < PER_SHAPE; i++) {
-      FinalAnswer a = ask(image, Task.FREE_FORM, sampling(1f, 3000 + i, MAX_NEW, Sampling.Constraints.COORDINATES))
-          .get(5, TimeUnit.MINUTES);
+      FinalAnswer a =
+          ask(
+                  image,
+                  Task.FREE_FORM,
+                  sampling(1f, 3000 + i, MAX_NEW, Sampling.Constraints.COORDINATES))
+              .get(5, TimeUnit.MINUTES);
       assertThat(parseable(a)).as(a.text()).isTrue();
       assertThat(a.text()).doesNotContain("<TEMP-");
     }
@@ -179,13 +224,16 @@ class ConstrainedDecodingTest {
   void unconstrainedGreedyTokensAreTheSameAloneAndBesideConstrainedRequests() throws Exception {
     List<int[]> alone = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
-      alone.add(ask(video, Task.FREE_FORM, sampling(0f, 0, 24, Sampling.Constraints.OFF))
-          .get(5, TimeUnit.MINUTES).tokenIds());
+      alone.add(
+          ask(video, Task.FREE_FORM, sampling(0f, 0, 24, Sampling.Constraints.OFF))
+              .get(5, TimeUnit.MINUTES)
+              .tokenIds());
     }
     List<CompletableFuture<FinalAnswer>> mixed = new ArrayList<>();
     List<CompletableFuture<FinalAnswer>> plain = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
-      mixed.add(ask(video, Task.STVG, sampling(1f, 40 + i, MAX_NEW, Sampling.Constraints.TASK_SHAPE)));
+      mixed.add(
+          ask(video, Task.STVG, sampling(1f, 40 + i, MAX_NEW, Sampling.Constraints.TASK_SHAPE)));
       plain.add(ask(video, Task.FREE_FORM, sampling(0f, 0, 24, Sampling.Constraints.OFF)));
       mixed.add(ask(video, Task.TVG, sampling(0f, 0, MAX_NEW, Sampling.Constraints.TASK_SHAPE)));
     }
@@ -199,25 +247,41 @@ class ConstrainedDecodingTest {
 
   @Test
   void aShapeThatCannotBeHonouredIsRefusedWithItsField() throws Exception {
-    CompletableFuture<FinalAnswer> imageTvg = ask(image, Task.TVG, sampling(0f, 0, 40,
-        Sampling.Constraints.TASK_SHAPE));
-    assertThat(imageTvg).failsWithin(1, TimeUnit.MINUTES).withThrowableThat().havingCause()
-        .isInstanceOfSatisfying(ApiException.class, e -> {
-          assertThat(e.reason()).isEqualTo(Reason.INVALID_REQUEST);
-          assertThat(e.violations()).singleElement().satisfies(v -> {
-            assertThat(v.field()).isEqualTo("sampling.constraints");
-            assertThat(v.description()).contains("needs a video");
-          });
-        });
-    CompletableFuture<FinalAnswer> tooShort = ask(video, Task.STVG, sampling(0f, 0, 5,
-        Sampling.Constraints.TASK_SHAPE));
-    assertThat(tooShort).failsWithin(1, TimeUnit.MINUTES).withThrowableThat().havingCause()
-        .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.violations().get(0).description())
-            .contains("at least"));
-    CompletableFuture<FinalAnswer> freeForm = ask(video, Task.FREE_FORM, sampling(0f, 0, 40,
-        Sampling.Constraints.TASK_SHAPE));
-    assertThat(freeForm).failsWithin(1, TimeUnit.MINUTES).withThrowableThat().havingCause()
-        .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.violations().get(0).description())
-            .contains("needs a task"));
+    CompletableFuture<FinalAnswer> imageTvg =
+        ask(image, Task.TVG, sampling(0f, 0, 40, Sampling.Constraints.TASK_SHAPE));
+    assertThat(imageTvg)
+        .failsWithin(1, TimeUnit.MINUTES)
+        .withThrowableThat()
+        .havingCause()
+        .isInstanceOfSatisfying(
+            ApiException.class,
+            e -> {
+              assertThat(e.reason()).isEqualTo(Reason.INVALID_REQUEST);
+              assertThat(e.violations())
+                  .singleElement()
+                  .satisfies(
+                      v -> {
+                        assertThat(v.field()).isEqualTo("sampling.constraints");
+                        assertThat(v.description()).contains("needs a video");
+                      });
+            });
+    CompletableFuture<FinalAnswer> tooShort =
+        ask(video, Task.STVG, sampling(0f, 0, 5, Sampling.Constraints.TASK_SHAPE));
+    assertThat(tooShort)
+        .failsWithin(1, TimeUnit.MINUTES)
+        .withThrowableThat()
+        .havingCause()
+        .isInstanceOfSatisfying(
+            ApiException.class,
+            e -> assertThat(e.violations().get(0).description()).contains("at least"));
+    CompletableFuture<FinalAnswer> freeForm =
+        ask(video, Task.FREE_FORM, sampling(0f, 0, 40, Sampling.Constraints.TASK_SHAPE));
+    assertThat(freeForm)
+        .failsWithin(1, TimeUnit.MINUTES)
+        .withThrowableThat()
+        .havingCause()
+        .isInstanceOfSatisfying(
+            ApiException.class,
+            e -> assertThat(e.violations().get(0).description()).contains("needs a task"));
   }
 }

@@ -30,7 +30,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A real server on loopback with a client channel to it, for the end-to-end tests. Test thread only.
+ * A real server on loopback with a client channel to it, for the end-to-end tests. Test thread
+ * only.
  */
 final class E2eClient implements AutoCloseable {
   final Serving serving;
@@ -38,8 +39,11 @@ final class E2eClient implements AutoCloseable {
 
   private E2eClient(Serving serving) {
     this.serving = serving;
-    this.channel = NettyChannelBuilder.forAddress("127.0.0.1", serving.server().port()).usePlaintext()
-        .maxInboundMessageSize(64 << 20).build();
+    this.channel =
+        NettyChannelBuilder.forAddress("127.0.0.1", serving.server().port())
+            .usePlaintext()
+            .maxInboundMessageSize(64 << 20)
+            .build();
   }
 
   /** Writes the tiny random-weight checkpoint into {@code dir} and returns it. */
@@ -48,14 +52,42 @@ final class E2eClient implements AutoCloseable {
     return dir;
   }
 
-  /** A config on free loopback ports with the given model, devices and limits; the rest are defaults. */
-  static ServerConfig config(Path modelDir, String devices, int maxQueuedRequests, long maxUploadBytes,
-      int kvBlocks, int maxRunningSequences) {
+  /**
+   * A config on free loopback ports with the given model, devices and limits; the rest are
+   * defaults.
+   */
+  static ServerConfig config(
+      Path modelDir,
+      String devices,
+      int maxQueuedRequests,
+      long maxUploadBytes,
+      int kvBlocks,
+      int maxRunningSequences) {
     ServerConfig d = ServerConfig.defaults().withEphemeralPorts();
-    return new ServerConfig(d.host(), d.port(), d.metricsPort(), d.httpPort(), Optional.of(modelDir), devices, d.handlerThreads(),
-        maxQueuedRequests, d.maxQueuedPromptTokens(), d.maxNewTokensLimit(), d.defaultMaxNewTokens(), maxUploadBytes,
-        d.maxChunkBytes(), d.maxSessions(), d.sessionTtl(), d.featureCacheBytes(), kvBlocks, d.kvBlockSize(),
-        d.maxBatchTokens(), maxRunningSequences, Duration.ofSeconds(5), d.workerStallTimeout(), d.mediaDir());
+    return new ServerConfig(
+        d.host(),
+        d.port(),
+        d.metricsPort(),
+        d.httpPort(),
+        Optional.of(modelDir),
+        devices,
+        d.handlerThreads(),
+        maxQueuedRequests,
+        d.maxQueuedPromptTokens(),
+        d.maxNewTokensLimit(),
+        d.defaultMaxNewTokens(),
+        maxUploadBytes,
+        d.maxChunkBytes(),
+        d.maxSessions(),
+        d.sessionTtl(),
+        d.featureCacheBytes(),
+        kvBlocks,
+        d.kvBlockSize(),
+        d.maxBatchTokens(),
+        maxRunningSequences,
+        Duration.ofSeconds(5),
+        d.workerStallTimeout(),
+        d.mediaDir());
   }
 
   /** Starts a server and waits until readiness is SERVING (the warm-up generation passed). */
@@ -66,8 +98,14 @@ final class E2eClient implements AutoCloseable {
       HealthGrpc.HealthBlockingStub health = HealthGrpc.newBlockingStub(c.channel);
       long end = System.nanoTime() + readyWithin.toNanos();
       while (true) {
-        ServingStatus st = health.withDeadlineAfter(5, TimeUnit.SECONDS)
-            .check(HealthCheckRequest.newBuilder().setService(ServerConfig.READINESS_SERVICE).build()).getStatus();
+        ServingStatus st =
+            health
+                .withDeadlineAfter(5, TimeUnit.SECONDS)
+                .check(
+                    HealthCheckRequest.newBuilder()
+                        .setService(ServerConfig.READINESS_SERVICE)
+                        .build())
+                .getStatus();
         if (st == ServingStatus.SERVING) {
           break;
         }
@@ -89,13 +127,15 @@ final class E2eClient implements AutoCloseable {
   }
 
   /** Uploads through {@code ch} (e.g. the channel with a tenant's API key). */
-  static MediaInfo upload(io.grpc.Channel ch, MediaKind kind, byte[] bytes, String label) throws Exception {
+  static MediaInfo upload(io.grpc.Channel ch, MediaKind kind, byte[] bytes, String label)
+      throws Exception {
     java.util.List<byte[]> chunks = new java.util.ArrayList<>();
     for (int off = 0; off < bytes.length; off += 64 << 10) {
-      chunks.add(java.util.Arrays.copyOfRange(bytes, off, Math.min(off + (64 << 10), bytes.length)));
+      chunks.add(
+          java.util.Arrays.copyOfRange(bytes, off, Math.min(off + (64 << 10), bytes.length)));
     }
-    CompletableFuture<MediaInfo> done = uploadAsync(ch, UploadHeader.newBuilder().setKind(kind).setLabel(label)
-        .build(), chunks);
+    CompletableFuture<MediaInfo> done =
+        uploadAsync(ch, UploadHeader.newBuilder().setKind(kind).setLabel(label).build(), chunks);
     try {
       return done.get(60, TimeUnit.SECONDS);
     } catch (java.util.concurrent.ExecutionException e) {
@@ -107,32 +147,37 @@ final class E2eClient implements AutoCloseable {
   }
 
   /** Sends {@code header} then one message per chunk; the future ends as the upload does. */
-  static CompletableFuture<MediaInfo> uploadAsync(io.grpc.Channel ch, UploadHeader header,
-      java.util.List<byte[]> chunks) {
+  static CompletableFuture<MediaInfo> uploadAsync(
+      io.grpc.Channel ch, UploadHeader header, java.util.List<byte[]> chunks) {
     CompletableFuture<MediaInfo> done = new CompletableFuture<>();
-    StreamObserver<UploadMediaRequest> req = MediaServiceGrpc.newStub(ch).withDeadlineAfter(60, TimeUnit.SECONDS)
-        .uploadMedia(new StreamObserver<>() {
-          @Override
-          public void onNext(MediaInfo value) {
-            done.complete(value);
-          }
+    StreamObserver<UploadMediaRequest> req =
+        MediaServiceGrpc.newStub(ch)
+            .withDeadlineAfter(60, TimeUnit.SECONDS)
+            .uploadMedia(
+                new StreamObserver<>() {
+                  @Override
+                  public void onNext(MediaInfo value) {
+                    done.complete(value);
+                  }
 
-          @Override
-          public void onError(Throwable t) {
-            done.completeExceptionally(t);
-          }
+                  @Override
+                  public void onError(Throwable t) {
+                    done.completeExceptionally(t);
+                  }
 
-          @Override
-          public void onCompleted() {}
-        });
+                  @Override
+                  public void onCompleted() {}
+                });
     req.onNext(UploadMediaRequest.newBuilder().setHeader(header).build());
-    chunks.forEach(b -> req.onNext(UploadMediaRequest.newBuilder().setChunk(ByteString.copyFrom(b)).build()));
+    chunks.forEach(
+        b -> req.onNext(UploadMediaRequest.newBuilder().setChunk(ByteString.copyFrom(b)).build()));
     req.onCompleted();
     return done;
   }
 
   ServerStatus status() {
-    return AdminServiceGrpc.newBlockingStub(channel).withDeadlineAfter(5, TimeUnit.SECONDS)
+    return AdminServiceGrpc.newBlockingStub(channel)
+        .withDeadlineAfter(5, TimeUnit.SECONDS)
         .getServerStatus(GetServerStatusRequest.getDefaultInstance());
   }
 
@@ -154,10 +199,17 @@ final class E2eClient implements AutoCloseable {
 
   /** The Prometheus text of {@code /metrics}. */
   String scrapeMetrics() throws Exception {
-    HttpResponse<String> r = HttpClient.newHttpClient().send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + serving.server().metricsPort()
-            + ServerConfig.METRICS_PATH)).timeout(Duration.ofSeconds(10)).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(
+                        URI.create(
+                            "http://127.0.0.1:"
+                                + serving.server().metricsPort()
+                                + ServerConfig.METRICS_PATH))
+                    .timeout(Duration.ofSeconds(10))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
     assertThat(r.statusCode()).isEqualTo(200);
     return r.body();
   }

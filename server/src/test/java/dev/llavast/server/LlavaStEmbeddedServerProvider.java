@@ -15,20 +15,21 @@ import java.util.Optional;
 import java.util.stream.Stream;
 
 /**
- * The real server as the client's in-process bench server ({@code llavast bench --in-process=llavast}),
- * found through {@code META-INF/services}. It lives in the server's test scope because the client
- * module must not depend on the server; a class path with the server jar, the client CLI jar and
- * {@code server/target/test-classes} puts both together.
+ * The real server as the client's in-process bench server ({@code llavast bench
+ * --in-process=llavast}), found through {@code META-INF/services}. It lives in the server's test
+ * scope because the client module must not depend on the server; a class path with the server jar,
+ * the client CLI jar and {@code server/target/test-classes} puts both together.
  *
  * <p>Options ({@code --server-opt k=v}):
+ *
  * <ul>
  *   <li>{@code model}: {@code demo} (default: the random-weight demo checkpoint), {@code tiny} or
  *       {@code small} (a random-weight checkpoint of that preset written to a temporary directory
- *       that is deleted on close)</li>
- *   <li>{@code model-dir}: a checkpoint directory (overrides {@code model})</li>
- *   <li>{@code devices} (default {@code cpu}), {@code max-queued-requests}, {@code max-running-sequences},
- *       {@code seed} (for {@code tiny}/{@code small}, default 7)</li>
- *   <li>{@code ready-timeout-s}: how long to wait for readiness (default 300)</li>
+ *       that is deleted on close)
+ *   <li>{@code model-dir}: a checkpoint directory (overrides {@code model})
+ *   <li>{@code devices} (default {@code cpu}), {@code max-queued-requests}, {@code
+ *       max-running-sequences}, {@code seed} (for {@code tiny}/{@code small}, default 7)
+ *   <li>{@code ready-timeout-s}: how long to wait for readiness (default 300)
  * </ul>
  *
  * <p>Any thread may call {@link #start}.
@@ -51,16 +52,24 @@ public final class LlavaStEmbeddedServerProvider implements EmbeddedServer.Provi
     o.remove("devices");
     long seed = Long.parseLong(o.getOrDefault("seed", "7"));
     o.remove("seed");
-    Duration readyTimeout = Duration.ofSeconds(Long.parseLong(o.getOrDefault("ready-timeout-s", "300")));
+    Duration readyTimeout =
+        Duration.ofSeconds(Long.parseLong(o.getOrDefault("ready-timeout-s", "300")));
     o.remove("ready-timeout-s");
     ServerConfig d = ServerConfig.defaults();
-    int maxQueued = Integer.parseInt(o.getOrDefault("max-queued-requests", String.valueOf(d.maxQueuedRequests())));
+    int maxQueued =
+        Integer.parseInt(
+            o.getOrDefault("max-queued-requests", String.valueOf(d.maxQueuedRequests())));
     o.remove("max-queued-requests");
-    int maxRunning = Integer.parseInt(o.getOrDefault("max-running-sequences", String.valueOf(d.maxRunningSequences())));
+    int maxRunning =
+        Integer.parseInt(
+            o.getOrDefault("max-running-sequences", String.valueOf(d.maxRunningSequences())));
     o.remove("max-running-sequences");
     if (!o.isEmpty()) {
-      throw new IllegalArgumentException("unknown embedded server options " + o.keySet() + "; expected model, "
-          + "model-dir, devices, seed, max-queued-requests, max-running-sequences, ready-timeout-s");
+      throw new IllegalArgumentException(
+          "unknown embedded server options "
+              + o.keySet()
+              + "; expected model, "
+              + "model-dir, devices, seed, max-queued-requests, max-running-sequences, ready-timeout-s");
     }
 
     Path tempModel = null;
@@ -74,7 +83,8 @@ public final class LlavaStEmbeddedServerProvider implements EmbeddedServer.Provi
       try {
         preset = TinyCheckpoints.Preset.valueOf(model.toUpperCase(Locale.ROOT));
       } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("model must be demo, tiny or small, got '" + model + "'", e);
+        throw new IllegalArgumentException(
+            "model must be demo, tiny or small, got '" + model + "'", e);
       }
       tempModel = Files.createTempDirectory("llavast-bench-model-");
       Path dir = tempModel.resolve("llava-st-" + model.toLowerCase(Locale.ROOT));
@@ -90,27 +100,30 @@ public final class LlavaStEmbeddedServerProvider implements EmbeddedServer.Provi
       throw e;
     }
     Path owned = tempModel;
-    EmbeddedServer handle = new EmbeddedServer() {
-      @Override
-      public String target() {
-        return "127.0.0.1:" + serving.server().port();
-      }
+    EmbeddedServer handle =
+        new EmbeddedServer() {
+          @Override
+          public String target() {
+            return "127.0.0.1:" + serving.server().port();
+          }
 
-      @Override
-      public void close() {
-        try {
-          serving.close();
-        } finally {
-          deleteTree(owned);
-        }
-      }
-    };
+          @Override
+          public void close() {
+            try {
+              serving.close();
+            } finally {
+              deleteTree(owned);
+            }
+          }
+        };
     long deadline = System.nanoTime() + readyTimeout.toNanos();
     while (!serving.server().isReady()) {
       if (System.nanoTime() > deadline) {
         handle.close();
-        throw new IllegalStateException("the embedded server was not ready within " + readyTimeout
-            + " (the warm-up generation did not pass; see the log)");
+        throw new IllegalStateException(
+            "the embedded server was not ready within "
+                + readyTimeout
+                + " (the warm-up generation did not pass; see the log)");
       }
       Thread.sleep(50);
     }
@@ -118,12 +131,36 @@ public final class LlavaStEmbeddedServerProvider implements EmbeddedServer.Provi
   }
 
   /** Loopback, free ports, metrics off, the given model, devices and admission limits. */
-  static ServerConfig withModel(ServerConfig d, Optional<Path> modelDir, String devices, int maxQueuedRequests,
+  static ServerConfig withModel(
+      ServerConfig d,
+      Optional<Path> modelDir,
+      String devices,
+      int maxQueuedRequests,
       int maxRunningSequences) {
-    return new ServerConfig("127.0.0.1", 0, -1, -1, modelDir, devices, d.handlerThreads(), maxQueuedRequests,
-        d.maxQueuedPromptTokens(), d.maxNewTokensLimit(), d.defaultMaxNewTokens(), d.maxUploadBytes(),
-        d.maxChunkBytes(), d.maxSessions(), d.sessionTtl(), d.featureCacheBytes(), d.kvBlocks(), d.kvBlockSize(),
-        d.maxBatchTokens(), maxRunningSequences, d.drainTimeout(), d.workerStallTimeout(), d.mediaDir());
+    return new ServerConfig(
+        "127.0.0.1",
+        0,
+        -1,
+        -1,
+        modelDir,
+        devices,
+        d.handlerThreads(),
+        maxQueuedRequests,
+        d.maxQueuedPromptTokens(),
+        d.maxNewTokensLimit(),
+        d.defaultMaxNewTokens(),
+        d.maxUploadBytes(),
+        d.maxChunkBytes(),
+        d.maxSessions(),
+        d.sessionTtl(),
+        d.featureCacheBytes(),
+        d.kvBlocks(),
+        d.kvBlockSize(),
+        d.maxBatchTokens(),
+        maxRunningSequences,
+        d.drainTimeout(),
+        d.workerStallTimeout(),
+        d.mediaDir());
   }
 
   private static void deleteTree(Path root) {

@@ -57,22 +57,36 @@ class MonitoringWithPrometheusTest {
 
   @Test
   void everyDashboardAndAlertExpressionReturnsDataInARealPrometheus() throws Exception {
-    Assumptions.assumeTrue(ensureInstalled(), "Debian's prometheus package is not installed and cannot be");
+    Assumptions.assumeTrue(
+        ensureInstalled(), "Debian's prometheus package is not installed and cannot be");
     Path rules = dir.resolve("rules.yaml");
-    Files.writeString(rules, plainRules(Files.readString(MONITORING.resolve("prometheus-rules.yaml"))));
+    Files.writeString(
+        rules, plainRules(Files.readString(MONITORING.resolve("prometheus-rules.yaml"))));
     run(List.of("promtool", "check", "rules", rules.toString()), null);
 
     Path ckpt = E2eClient.tinyCheckpoint(dir.resolve("ckpt"), 41);
-    try (E2eClient server = E2eClient.start(E2eClient.config(ckpt, "cpu", 64, 64 << 20, 0, 16),
-        Duration.ofMinutes(3))) {
+    try (E2eClient server =
+        E2eClient.start(
+            E2eClient.config(ckpt, "cpu", 64, 64 << 20, 0, 16), Duration.ofMinutes(3))) {
       int promPort = freePort();
-      Files.writeString(dir.resolve("prometheus.yml"), "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-          + "rule_files: [" + rules + "]\n"
-          + "scrape_configs:\n  - job_name: llavast\n    static_configs: [{targets: ['127.0.0.1:"
-          + server.serving.server().metricsPort() + "']}]\n");
-      Process prom = new ProcessBuilder("prometheus", "--config.file=" + dir.resolve("prometheus.yml"),
-          "--storage.tsdb.path=" + dir.resolve("tsdb"), "--web.listen-address=127.0.0.1:" + promPort)
-          .redirectErrorStream(true).redirectOutput(dir.resolve("prometheus.log").toFile()).start();
+      Files.writeString(
+          dir.resolve("prometheus.yml"),
+          "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+              + "rule_files: ["
+              + rules
+              + "]\n"
+              + "scrape_configs:\n  - job_name: llavast\n    static_configs: [{targets: ['127.0.0.1:"
+              + server.serving.server().metricsPort()
+              + "']}]\n");
+      Process prom =
+          new ProcessBuilder(
+                  "prometheus",
+                  "--config.file=" + dir.resolve("prometheus.yml"),
+                  "--storage.tsdb.path=" + dir.resolve("tsdb"),
+                  "--web.listen-address=127.0.0.1:" + promPort)
+              .redirectErrorStream(true)
+              .redirectOutput(dir.resolve("prometheus.log").toFile())
+              .start();
       try {
         String api = "http://127.0.0.1:" + promPort + "/api/v1/";
         awaitUp(api);
@@ -82,24 +96,47 @@ class MonitoringWithPrometheusTest {
 
         Map<String, String> checks = new LinkedHashMap<>();
         JsonNode dash = JSON.readTree(MONITORING.resolve("grafana-dashboard.json").toFile());
-        dash.get("panels").forEach(p -> p.get("targets").forEach(t ->
-            checks.put("panel '" + p.get("title").asText() + "' " + t.get("legendFormat").asText(),
-                grafana(t.get("expr").asText()))));
-        dash.at("/templating/list").forEach(v -> {
-          if (v.has("definition")) {
-            String def = v.get("definition").asText();
-            checks.put("variable " + v.get("name").asText(), grafana(def.substring(def.indexOf('(') + 1,
-                def.lastIndexOf(','))));
-          }
-        });
+        dash.get("panels")
+            .forEach(
+                p ->
+                    p.get("targets")
+                        .forEach(
+                            t ->
+                                checks.put(
+                                    "panel '"
+                                        + p.get("title").asText()
+                                        + "' "
+                                        + t.get("legendFormat").asText(),
+                                    grafana(t.get("expr").asText()))));
+        dash.at("/templating/list")
+            .forEach(
+                v -> {
+                  if (v.has("definition")) {
+                    String def = v.get("definition").asText();
+                    checks.put(
+                        "variable " + v.get("name").asText(),
+                        grafana(def.substring(def.indexOf('(') + 1, def.lastIndexOf(','))));
+                  }
+                });
         JsonNode groups = get(api + "rules").at("/data/groups");
-        groups.forEach(g -> g.get("rules").forEach(r -> checks.put("alert " + r.get("name").asText(),
-            THRESHOLD.matcher(r.get("query").asText()).replaceAll("$1 bool $2"))));
-        assertThat(checks.keySet().stream().filter(k -> k.startsWith("alert "))).hasSizeGreaterThanOrEqualTo(7);
+        groups.forEach(
+            g ->
+                g.get("rules")
+                    .forEach(
+                        r ->
+                            checks.put(
+                                "alert " + r.get("name").asText(),
+                                THRESHOLD
+                                    .matcher(r.get("query").asText())
+                                    .replaceAll("$1 bool $2"))));
+        assertThat(checks.keySet().stream().filter(k -> k.startsWith("alert ")))
+            .hasSizeGreaterThanOrEqualTo(7);
         List<String> failed = new ArrayList<>();
         for (Map.Entry<String, String> c : checks.entrySet()) {
-          JsonNode r = get(api + "query?query=" + URLEncoder.encode(c.getValue(), StandardCharsets.UTF_8));
-          boolean ok = "success".equals(r.path("status").asText()) && !r.at("/data/result").isEmpty();
+          JsonNode r =
+              get(api + "query?query=" + URLEncoder.encode(c.getValue(), StandardCharsets.UTF_8));
+          boolean ok =
+              "success".equals(r.path("status").asText()) && !r.at("/data/result").isEmpty();
           System.out.printf("%-4s %s: %s%n", ok ? "ok" : "FAIL", c.getKey(), c.getValue());
           if (!ok) {
             failed.add(c.getKey() + " -> " + r);
@@ -120,7 +157,8 @@ class MonitoringWithPrometheusTest {
 
   /** The PrometheusRule's {@code spec} as a plain rules file. */
   static String plainRules(String prometheusRule) {
-    String spec = prometheusRule.substring(prometheusRule.indexOf("\nspec:\n") + "\nspec:\n".length());
+    String spec =
+        prometheusRule.substring(prometheusRule.indexOf("\nspec:\n") + "\nspec:\n".length());
     StringBuilder out = new StringBuilder();
     for (String line : spec.split("\n")) {
       out.append(line.startsWith("  ") ? line.substring(2) : line).append('\n');
@@ -130,37 +168,64 @@ class MonitoringWithPrometheusTest {
 
   /** Questions through gRPC (new video, repeats, a constrained one, a failure) and the HTTP API. */
   private static void load(E2eClient server) throws Exception {
-    byte[] mp4 = Files.readAllBytes(MediaTestFiles.movingSquare(Files.createTempFile("load", ".mp4"), 64, 48, 30, 10));
+    byte[] mp4 =
+        Files.readAllBytes(
+            MediaTestFiles.movingSquare(Files.createTempFile("load", ".mp4"), 64, 48, 30, 10));
     MediaInfo video = server.upload(MediaKind.MEDIA_KIND_VIDEO, mp4, "load.mp4");
     var stub = GenerationServiceGrpc.newBlockingStub(server.channel);
     for (int i = 0; i < 6; i++) {
-      stub.withDeadlineAfter(2, TimeUnit.MINUTES).generate(GenerateRequest.newBuilder()
-          .setMedia(MediaRef.newBuilder().setMediaId(video.getMediaId()))
-          .setPrompt(Prompt.newBuilder().setText("Question " + i + ": when does it move?"))
-          .setTask(i == 0 ? Task.TASK_TVG : Task.TASK_FREE_FORM)
-          .setSampling(SamplingParams.newBuilder().setMaxNewTokens(16)
-              .setConstraints(i == 0 ? Constraints.CONSTRAINTS_TASK_SHAPE : Constraints.CONSTRAINTS_OFF))
-          .build());
+      stub.withDeadlineAfter(2, TimeUnit.MINUTES)
+          .generate(
+              GenerateRequest.newBuilder()
+                  .setMedia(MediaRef.newBuilder().setMediaId(video.getMediaId()))
+                  .setPrompt(Prompt.newBuilder().setText("Question " + i + ": when does it move?"))
+                  .setTask(i == 0 ? Task.TASK_TVG : Task.TASK_FREE_FORM)
+                  .setSampling(
+                      SamplingParams.newBuilder()
+                          .setMaxNewTokens(16)
+                          .setConstraints(
+                              i == 0
+                                  ? Constraints.CONSTRAINTS_TASK_SHAPE
+                                  : Constraints.CONSTRAINTS_OFF))
+                  .build());
     }
     try {
-      stub.withDeadlineAfter(1, TimeUnit.MINUTES).generate(GenerateRequest.newBuilder()
-          .setMedia(MediaRef.newBuilder().setMediaId("sha256:" + "0".repeat(64)))
-          .setPrompt(Prompt.newBuilder().setText("nothing")).build());
+      stub.withDeadlineAfter(1, TimeUnit.MINUTES)
+          .generate(
+              GenerateRequest.newBuilder()
+                  .setMedia(MediaRef.newBuilder().setMediaId("sha256:" + "0".repeat(64)))
+                  .setPrompt(Prompt.newBuilder().setText("nothing"))
+                  .build());
     } catch (io.grpc.StatusRuntimeException expected) {
       // MEDIA_NOT_FOUND: a failure for the error panels
     }
-    String body = "{\"max_tokens\":8,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\"},"
-        + "{\"type\":\"video_url\",\"video_url\":{\"url\":\"data:video/mp4;base64,"
-        + Base64.getEncoder().encodeToString(mp4) + "\"}}]}]}";
-    HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
-        + server.serving.http().port() + "/v1/chat/completions")).header("content-type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    String body =
+        "{\"max_tokens\":8,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\"},"
+            + "{\"type\":\"video_url\",\"video_url\":{\"url\":\"data:video/mp4;base64,"
+            + Base64.getEncoder().encodeToString(mp4)
+            + "\"}}]}]}";
+    HttpResponse<String> r =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(
+                        URI.create(
+                            "http://127.0.0.1:"
+                                + server.serving.http().port()
+                                + "/v1/chat/completions"))
+                    .header("content-type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(body))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
   }
 
   private static JsonNode get(String url) throws Exception {
-    return JSON.readTree(HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url))
-        .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString()).body());
+    return JSON.readTree(
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(30)).build(),
+                HttpResponse.BodyHandlers.ofString())
+            .body());
   }
 
   private static void awaitUp(String api) throws Exception {
@@ -201,10 +266,15 @@ class MonitoringWithPrometheusTest {
     if (!"root".equals(System.getProperty("user.name")) || !onPath("apt-get")) {
       return false;
     }
-    for (List<String> step : List.of(List.of("apt-get", "update"),
-        List.of("apt-get", "install", "-y", "--no-install-recommends", "prometheus"))) {
-      Process p = new ProcessBuilder(step).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
-          .start();
+    for (List<String> step :
+        List.of(
+            List.of("apt-get", "update"),
+            List.of("apt-get", "install", "-y", "--no-install-recommends", "prometheus"))) {
+      Process p =
+          new ProcessBuilder(step)
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+              .start();
       if (!p.waitFor(10, TimeUnit.MINUTES) || p.exitValue() != 0) {
         p.destroyForcibly();
         return false;

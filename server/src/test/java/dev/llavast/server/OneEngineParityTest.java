@@ -55,7 +55,8 @@ class OneEngineParityTest {
   @BeforeAll
   static void start() throws Exception {
     model = E2eClient.tinyCheckpoint(dir.resolve("ckpt"), 21);
-    server = E2eClient.start(E2eClient.config(model, "cpu", 64, 64 << 20, 0, 16), Duration.ofMinutes(3));
+    server =
+        E2eClient.start(E2eClient.config(model, "cpu", 64, 64 << 20, 0, 16), Duration.ofMinutes(3));
   }
 
   @AfterAll
@@ -87,11 +88,17 @@ class OneEngineParityTest {
     Path png = dir.resolve("img.png");
     Files.write(png, MediaTestFiles.png(90, 50, 200, 30, 120));
     MediaInfo info = server.upload(MediaKind.MEDIA_KIND_IMAGE, Files.readAllBytes(png), "img.png");
-    assertSameTokens("Where is the object in [<w0.1>,<h0.2>,<w0.5>,<h0.9>]?", info.getMediaId(), "--image",
+    assertSameTokens(
+        "Where is the object in [<w0.1>,<h0.2>,<w0.5>,<h0.9>]?",
+        info.getMediaId(),
+        "--image",
         png.toString());
   }
 
-  /** A folder of {@code n} PNG frames whose colour changes, uploaded as MEDIA_KIND_FRAMES and given to generate. */
+  /**
+   * A folder of {@code n} PNG frames whose colour changes, uploaded as MEDIA_KIND_FRAMES and given
+   * to generate.
+   */
   private static void framesFolder(int n, double fps) throws Exception {
     Path folder = Files.createDirectories(dir.resolve("frames-" + n));
     List<byte[]> frames = new ArrayList<>();
@@ -102,8 +109,14 @@ class OneEngineParityTest {
     }
     MediaInfo info = uploadFrames(frames, fps);
     assertThat(info.getFrameCount()).isEqualTo(n);
-    JsonNode cli = assertSameTokens(PROMPT, info.getMediaId(), "--frames-dir", folder.toString(), "--fps",
-        Double.toString(fps));
+    JsonNode cli =
+        assertSameTokens(
+            PROMPT,
+            info.getMediaId(),
+            "--frames-dir",
+            folder.toString(),
+            "--fps",
+            Double.toString(fps));
     assertThat(cli.at("/media/frame_count").intValue()).isEqualTo(n);
     assertThat(cli.at("/media/sampled_frames")).hasSize(100);
     assertThat(cli.at("/media/sampled_frames/99").intValue()).isEqualTo(n - 1);
@@ -113,55 +126,83 @@ class OneEngineParityTest {
    * Asks the server (by media id) and the command (by file) the same question; returns the
    * command's JSON after checking that both generated the same ids.
    */
-  private static JsonNode assertSameTokens(String question, String mediaId, String... cliMedia) throws Exception {
-    List<String> args = new ArrayList<>(List.of("generate", "--model-dir", model.toString(), "--prompt", question,
-        "--max-new-tokens", Integer.toString(MAX_NEW), "--json"));
+  private static JsonNode assertSameTokens(String question, String mediaId, String... cliMedia)
+      throws Exception {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "generate",
+                "--model-dir",
+                model.toString(),
+                "--prompt",
+                question,
+                "--max-new-tokens",
+                Integer.toString(MAX_NEW),
+                "--json"));
     args.addAll(List.of(cliMedia));
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
-    int exit = new CommandLine(new Main()).setOut(new PrintWriter(out, true)).setErr(new PrintWriter(err, true))
-        .execute(args.toArray(new String[0]));
+    int exit =
+        new CommandLine(new Main())
+            .setOut(new PrintWriter(out, true))
+            .setErr(new PrintWriter(err, true))
+            .execute(args.toArray(new String[0]));
     assertThat(exit).as(err.toString()).isZero();
     JsonNode cli = JSON.readTree(out.toString());
     String prompt = cli.at("/prompt/text").asText();
 
-    GenerateFinal fin = GenerationServiceGrpc.newBlockingStub(server.channel).withDeadlineAfter(5, TimeUnit.MINUTES)
-        .generate(GenerateRequest.newBuilder()
-            .setMedia(MediaRef.newBuilder().setMediaId(mediaId))
-            .setPrompt(Prompt.newBuilder().setText(prompt))
-            .setSampling(SamplingParams.newBuilder().setMaxNewTokens(MAX_NEW))
-            .setOutput(OutputOptions.newBuilder().setReturnTokenIds(true))
-            .build());
+    GenerateFinal fin =
+        GenerationServiceGrpc.newBlockingStub(server.channel)
+            .withDeadlineAfter(5, TimeUnit.MINUTES)
+            .generate(
+                GenerateRequest.newBuilder()
+                    .setMedia(MediaRef.newBuilder().setMediaId(mediaId))
+                    .setPrompt(Prompt.newBuilder().setText(prompt))
+                    .setSampling(SamplingParams.newBuilder().setMaxNewTokens(MAX_NEW))
+                    .setOutput(OutputOptions.newBuilder().setReturnTokenIds(true))
+                    .build());
     List<Integer> cliIds = new ArrayList<>();
     cli.get("token_ids").forEach(n -> cliIds.add(n.intValue()));
-    assertThat(cliIds).as("greedy ids of generate --json and of the server").isNotEmpty()
+    assertThat(cliIds)
+        .as("greedy ids of generate --json and of the server")
+        .isNotEmpty()
         .isEqualTo(fin.getTokenIdsList());
     assertThat(cli.get("text").asText()).isEqualTo(fin.getText());
-    assertThat(cli.at("/usage/prompt_tokens").intValue()).isEqualTo(fin.getUsage().getPromptTokens());
+    assertThat(cli.at("/usage/prompt_tokens").intValue())
+        .isEqualTo(fin.getUsage().getPromptTokens());
     return cli;
   }
 
   private static MediaInfo uploadFrames(List<byte[]> frames, double fps) throws Exception {
     CompletableFuture<MediaInfo> done = new CompletableFuture<>();
-    StreamObserver<UploadMediaRequest> req = MediaServiceGrpc.newStub(server.channel)
-        .withDeadlineAfter(60, TimeUnit.SECONDS).uploadMedia(new StreamObserver<>() {
-          @Override
-          public void onNext(MediaInfo value) {
-            done.complete(value);
-          }
+    StreamObserver<UploadMediaRequest> req =
+        MediaServiceGrpc.newStub(server.channel)
+            .withDeadlineAfter(60, TimeUnit.SECONDS)
+            .uploadMedia(
+                new StreamObserver<>() {
+                  @Override
+                  public void onNext(MediaInfo value) {
+                    done.complete(value);
+                  }
 
-          @Override
-          public void onError(Throwable t) {
-            done.completeExceptionally(t);
-          }
+                  @Override
+                  public void onError(Throwable t) {
+                    done.completeExceptionally(t);
+                  }
 
-          @Override
-          public void onCompleted() {}
-        });
-    req.onNext(UploadMediaRequest.newBuilder().setHeader(UploadHeader.newBuilder()
-        .setKind(MediaKind.MEDIA_KIND_FRAMES).setFramesFps(fps)).build());
+                  @Override
+                  public void onCompleted() {}
+                });
+    req.onNext(
+        UploadMediaRequest.newBuilder()
+            .setHeader(
+                UploadHeader.newBuilder().setKind(MediaKind.MEDIA_KIND_FRAMES).setFramesFps(fps))
+            .build());
     for (byte[] f : frames) {
-      req.onNext(UploadMediaRequest.newBuilder().setChunk(ByteString.copyFrom(f)).build()); // one frame per chunk
+      req.onNext(
+          UploadMediaRequest.newBuilder()
+              .setChunk(ByteString.copyFrom(f))
+              .build()); // one frame per chunk
     }
     req.onCompleted();
     return done.get(60, TimeUnit.SECONDS);

@@ -73,13 +73,19 @@ class OpenAiApiTest {
   @BeforeAll
   static void start() throws Exception {
     Path ckpt = E2eClient.tinyCheckpoint(dir.resolve("ckpt"), 31);
-    server = E2eClient.start(E2eClient.config(ckpt, "cpu", 64, 64 << 20, 0, 16), Duration.ofMinutes(3));
+    server =
+        E2eClient.start(E2eClient.config(ckpt, "cpu", 64, 64 << 20, 0, 16), Duration.ofMinutes(3));
     base = "http://127.0.0.1:" + server.serving.http().port();
     for (int i = 0; i < 100 && get("/health").statusCode() != 200; i++) {
       Thread.sleep(50);
     }
-    openai = OpenAIOkHttpClient.builder().baseUrl(base + "/v1").apiKey("unused").maxRetries(0)
-        .timeout(Duration.ofMinutes(2)).build();
+    openai =
+        OpenAIOkHttpClient.builder()
+            .baseUrl(base + "/v1")
+            .apiKey("unused")
+            .maxRetries(0)
+            .timeout(Duration.ofMinutes(2))
+            .build();
     model = server.serving.engine().modelName();
     mp4 = Files.readAllBytes(MediaTestFiles.movingSquare(dir.resolve("sq.mp4"), 64, 48, 30, 10));
     png = MediaTestFiles.png(80, 60, 200, 40, 10);
@@ -100,126 +106,217 @@ class OpenAiApiTest {
   }
 
   static HttpResponse<String> get(String path) throws Exception {
-    return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(base + path)).build(),
-        HttpResponse.BodyHandlers.ofString());
+    return HttpClient.newHttpClient()
+        .send(
+            HttpRequest.newBuilder(URI.create(base + path)).build(),
+            HttpResponse.BodyHandlers.ofString());
   }
 
   static HttpResponse<String> post(String body) throws Exception {
-    return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
-        .header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
-        HttpResponse.BodyHandlers.ofString());
+    return HttpClient.newHttpClient()
+        .send(
+            HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
+                .header("content-type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
   }
 
   /** One user message: the question and an image part. */
   static ChatCompletionCreateParams.Builder imageQuestion(String question, byte[] image) {
-    return ChatCompletionCreateParams.builder().model(model).maxCompletionTokens(12).temperature(0.0)
-        .addUserMessageOfArrayOfContentParts(List.of(
-            ChatCompletionContentPart.ofText(ChatCompletionContentPartText.builder().text(question).build()),
-            ChatCompletionContentPart.ofImageUrl(ChatCompletionContentPartImage.builder()
-                .imageUrl(ChatCompletionContentPartImage.ImageUrl.builder().url(dataUrl("image/png", image)).build())
-                .build())));
+    return ChatCompletionCreateParams.builder()
+        .model(model)
+        .maxCompletionTokens(12)
+        .temperature(0.0)
+        .addUserMessageOfArrayOfContentParts(
+            List.of(
+                ChatCompletionContentPart.ofText(
+                    ChatCompletionContentPartText.builder().text(question).build()),
+                ChatCompletionContentPart.ofImageUrl(
+                    ChatCompletionContentPartImage.builder()
+                        .imageUrl(
+                            ChatCompletionContentPartImage.ImageUrl.builder()
+                                .url(dataUrl("image/png", image))
+                                .build())
+                        .build())));
   }
 
   /** One user message with a video_url part (not in the SDK's types: sent as plain JSON values). */
   static ChatCompletionCreateParams.Builder videoQuestion(String question, String url) {
-    return ChatCompletionCreateParams.builder().model(model).maxCompletionTokens(12).temperature(0.0)
-        .messages(JsonValue.from(List.of(Map.of("role", "user", "content", List.of(
-            Map.of("type", "text", "text", question),
-            Map.of("type", "video_url", "video_url", Map.of("url", url)))))));
+    return ChatCompletionCreateParams.builder()
+        .model(model)
+        .maxCompletionTokens(12)
+        .temperature(0.0)
+        .messages(
+            JsonValue.from(
+                List.of(
+                    Map.of(
+                        "role",
+                        "user",
+                        "content",
+                        List.of(
+                            Map.of("type", "text", "text", question),
+                            Map.of("type", "video_url", "video_url", Map.of("url", url)))))));
   }
 
   static JsonNode extension(ChatCompletion c) throws Exception {
-    return JSON.readTree(JSON.writeValueAsString(c.choices().get(0)._additionalProperties().get("llavast")
-        .convert(Object.class)));
+    return JSON.readTree(
+        JSON.writeValueAsString(
+            c.choices().get(0)._additionalProperties().get("llavast").convert(Object.class)));
   }
 
   @Test
   void listsTheServedModelAndSaysItIsTheRandomDemo() throws Exception {
     var models = openai.models().list();
-    assertThat(models.data()).singleElement().satisfies(m -> {
-      assertThat(m.id()).isEqualTo(model);
-      assertThat(m._additionalProperties().get("random_weights_demo").asBoolean())
-          .contains(server.serving.engine().demo());
-    });
+    assertThat(models.data())
+        .singleElement()
+        .satisfies(
+            m -> {
+              assertThat(m.id()).isEqualTo(model);
+              assertThat(m._additionalProperties().get("random_weights_demo").asBoolean())
+                  .contains(server.serving.engine().demo());
+            });
   }
 
   @Test
   void aVideoAsADataUrlAnsweredWholeAndTheSameQuestionAgainIsAFeatureCacheHit() throws Exception {
-    ChatCompletion first = openai.chat().completions().create(
-        videoQuestion("When does the square move?", dataUrl("video/mp4", mp4)).build());
+    ChatCompletion first =
+        openai
+            .chat()
+            .completions()
+            .create(videoQuestion("When does the square move?", dataUrl("video/mp4", mp4)).build());
     assertThat(first.choices()).hasSize(1);
     assertThat(first.choices().get(0).message().content()).isPresent();
     assertThat(first.usage().get().completionTokens()).isBetween(1L, 12L);
-    ChatCompletion again = openai.chat().completions().create(
-        videoQuestion("When does the square move?", dataUrl("video/mp4", mp4)).build());
+    ChatCompletion again =
+        openai
+            .chat()
+            .completions()
+            .create(videoQuestion("When does the square move?", dataUrl("video/mp4", mp4)).build());
     assertThat(extension(again).at("/usage/feature_cache_hit").asBoolean()).isTrue();
-    assertThat(again.choices().get(0).message().content()).isEqualTo(first.choices().get(0).message().content());
+    assertThat(again.choices().get(0).message().content())
+        .isEqualTo(first.choices().get(0).message().content());
     StringBuilder streamed = new StringBuilder();
-    try (StreamResponse<ChatCompletionChunk> s = openai.chat().completions().createStreaming(
-        videoQuestion("When does the square move?", dataUrl("video/mp4", mp4)).build())) {
-      s.stream().forEach(c -> c.choices().forEach(ch -> ch.delta().content().ifPresent(streamed::append)));
+    try (StreamResponse<ChatCompletionChunk> s =
+        openai
+            .chat()
+            .completions()
+            .createStreaming(
+                videoQuestion("When does the square move?", dataUrl("video/mp4", mp4)).build())) {
+      s.stream()
+          .forEach(
+              c -> c.choices().forEach(ch -> ch.delta().content().ifPresent(streamed::append)));
     }
-    assertThat(streamed.toString()).isEqualTo(first.choices().get(0).message().content().orElseThrow());
+    assertThat(streamed.toString())
+        .isEqualTo(first.choices().get(0).message().content().orElseThrow());
   }
 
   @Test
   void anImageStreamedAsEventsGivesTheSameTextAsTheWholeAnswer() throws Exception {
-    ChatCompletion whole = openai.chat().completions().create(imageQuestion("Where is it?", png).build());
+    ChatCompletion whole =
+        openai.chat().completions().create(imageQuestion("Where is it?", png).build());
     StringBuilder streamed = new StringBuilder();
     List<ChatCompletionChunk> chunks = new ArrayList<>();
-    try (StreamResponse<ChatCompletionChunk> s = openai.chat().completions().createStreaming(
-        imageQuestion("Where is it?", png)
-            .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build())) {
-      s.stream().forEach(c -> {
-        chunks.add(c);
-        c.choices().forEach(ch -> ch.delta().content().ifPresent(streamed::append));
-      });
+    try (StreamResponse<ChatCompletionChunk> s =
+        openai
+            .chat()
+            .completions()
+            .createStreaming(
+                imageQuestion("Where is it?", png)
+                    .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build())
+                    .build())) {
+      s.stream()
+          .forEach(
+              c -> {
+                chunks.add(c);
+                c.choices().forEach(ch -> ch.delta().content().ifPresent(streamed::append));
+              });
     }
-    assertThat(streamed.toString()).isEqualTo(whole.choices().get(0).message().content().orElseThrow());
+    assertThat(streamed.toString())
+        .isEqualTo(whole.choices().get(0).message().content().orElseThrow());
     ChatCompletionChunk usage = chunks.get(chunks.size() - 1);
     assertThat(usage.choices()).isEmpty();
-    assertThat(usage.usage().get().completionTokens()).isEqualTo(whole.usage().get().completionTokens());
-    assertThat(chunks.stream().filter(c -> !c.choices().isEmpty())
-        .map(c -> c.choices().get(0).finishReason()).filter(java.util.Optional::isPresent).count()).isEqualTo(1);
+    assertThat(usage.usage().get().completionTokens())
+        .isEqualTo(whole.usage().get().completionTokens());
+    assertThat(
+            chunks.stream()
+                .filter(c -> !c.choices().isEmpty())
+                .map(c -> c.choices().get(0).finishReason())
+                .filter(java.util.Optional::isPresent)
+                .count())
+        .isEqualTo(1);
   }
 
   @Test
   void severalImagePartsAreTheFramesOfOneVideo() throws Exception {
     List<ChatCompletionContentPart> parts = new ArrayList<>();
-    parts.add(ChatCompletionContentPart.ofText(ChatCompletionContentPartText.builder().text("What changes?").build()));
+    parts.add(
+        ChatCompletionContentPart.ofText(
+            ChatCompletionContentPartText.builder().text("What changes?").build()));
     for (int i = 0; i < 6; i++) {
-      parts.add(ChatCompletionContentPart.ofImageUrl(ChatCompletionContentPartImage.builder().imageUrl(
-          ChatCompletionContentPartImage.ImageUrl.builder().url(dataUrl("image/png",
-              MediaTestFiles.png(40, 30, 40 * i, 10, 200 - 30 * i))).build()).build()));
+      parts.add(
+          ChatCompletionContentPart.ofImageUrl(
+              ChatCompletionContentPartImage.builder()
+                  .imageUrl(
+                      ChatCompletionContentPartImage.ImageUrl.builder()
+                          .url(
+                              dataUrl(
+                                  "image/png",
+                                  MediaTestFiles.png(40, 30, 40 * i, 10, 200 - 30 * i)))
+                          .build())
+                  .build()));
     }
-    ChatCompletion c = openai.chat().completions().create(ChatCompletionCreateParams.builder().model(model)
-        .maxCompletionTokens(6).temperature(0.0).addUserMessageOfArrayOfContentParts(parts)
-        .putAdditionalBodyProperty("llavast", JsonValue.from(Map.of("fps", 2.0))).build());
+    ChatCompletion c =
+        openai
+            .chat()
+            .completions()
+            .create(
+                ChatCompletionCreateParams.builder()
+                    .model(model)
+                    .maxCompletionTokens(6)
+                    .temperature(0.0)
+                    .addUserMessageOfArrayOfContentParts(parts)
+                    .putAdditionalBodyProperty("llavast", JsonValue.from(Map.of("fps", 2.0)))
+                    .build());
     String id = extension(c).at("/media_id").asText();
-    MediaInfo info = MediaServiceGrpc.newBlockingStub(server.channel).withDeadlineAfter(1, TimeUnit.MINUTES)
-        .getMedia(GetMediaRequest.newBuilder().setMediaId(id).build());
+    MediaInfo info =
+        MediaServiceGrpc.newBlockingStub(server.channel)
+            .withDeadlineAfter(1, TimeUnit.MINUTES)
+            .getMedia(GetMediaRequest.newBuilder().setMediaId(id).build());
     assertThat(info.getKind()).isEqualTo(MediaKind.MEDIA_KIND_FRAMES);
     assertThat(info.getFrameCount()).isEqualTo(6);
     assertThat(info.getFps()).isEqualTo(2.0);
-    assertThat(c.usage().get().promptTokens()).isGreaterThan(server.serving.engine().imagePromptTokens());
+    assertThat(c.usage().get().promptTokens())
+        .isGreaterThan(server.serving.engine().imagePromptTokens());
   }
 
   @Test
   void structuredCoordinatesEqualWhatTheGrpcApiReturns() throws Exception {
     MediaInfo video = server.upload(MediaKind.MEDIA_KIND_VIDEO, mp4, "sq.mp4");
-    ChatCompletion c = openai.chat().completions().create(
-        videoQuestion("person opens the door", "llavast:media/" + video.getMediaId())
-            .maxCompletionTokens(24)
-            .putAdditionalBodyProperty("llavast", JsonValue.from(Map.of("task", "TVG", "constraints", "task_shape")))
-            .build());
-    GenerateFinal fin = GenerationServiceGrpc.newBlockingStub(server.channel).withDeadlineAfter(2, TimeUnit.MINUTES)
-        .generate(GenerateRequest.newBuilder()
-            .setMedia(MediaRef.newBuilder().setMediaId(video.getMediaId()))
-            .setPrompt(Prompt.newBuilder().setText("person opens the door"))
-            .setTask(Task.TASK_TVG)
-            .setSampling(SamplingParams.newBuilder().setMaxNewTokens(24)
-                .setConstraints(dev.llavast.api.v1.Constraints.CONSTRAINTS_TASK_SHAPE))
-            .build());
+    ChatCompletion c =
+        openai
+            .chat()
+            .completions()
+            .create(
+                videoQuestion("person opens the door", "llavast:media/" + video.getMediaId())
+                    .maxCompletionTokens(24)
+                    .putAdditionalBodyProperty(
+                        "llavast",
+                        JsonValue.from(Map.of("task", "TVG", "constraints", "task_shape")))
+                    .build());
+    GenerateFinal fin =
+        GenerationServiceGrpc.newBlockingStub(server.channel)
+            .withDeadlineAfter(2, TimeUnit.MINUTES)
+            .generate(
+                GenerateRequest.newBuilder()
+                    .setMedia(MediaRef.newBuilder().setMediaId(video.getMediaId()))
+                    .setPrompt(Prompt.newBuilder().setText("person opens the door"))
+                    .setTask(Task.TASK_TVG)
+                    .setSampling(
+                        SamplingParams.newBuilder()
+                            .setMaxNewTokens(24)
+                            .setConstraints(dev.llavast.api.v1.Constraints.CONSTRAINTS_TASK_SHAPE))
+                    .build());
     JsonNode ext = extension(c);
     List<JsonNode> grpc = new ArrayList<>();
     for (var coord : fin.getCoordinatesList()) {
@@ -229,15 +326,20 @@ class OpenAiApiTest {
     List<JsonNode> http = new ArrayList<>();
     ext.get("coordinates").forEach(http::add);
     assertThat(http).isEqualTo(grpc);
-    assertThat(ext.at("/result/span")).isEqualTo(JSON.readTree(PROTO_JSON.print(fin.getResult().getSpan())));
+    assertThat(ext.at("/result/span"))
+        .isEqualTo(JSON.readTree(PROTO_JSON.print(fin.getResult().getSpan())));
     // The text renders the span in the evaluation style: {0.xxxxx,0.yyyyy}
-    assertThat(c.choices().get(0).message().content().orElseThrow()).containsPattern("\\{0\\.\\d{5},[01]\\.\\d{5}}");
+    assertThat(c.choices().get(0).message().content().orElseThrow())
+        .containsPattern("\\{0\\.\\d{5},[01]\\.\\d{5}}");
   }
 
   @Test
   void aStopStringEndsTheAnswerBeforeIt() throws Exception {
-    ChatCompletion free = openai.chat().completions().create(imageQuestion("Describe it.", png)
-        .maxCompletionTokens(16).build());
+    ChatCompletion free =
+        openai
+            .chat()
+            .completions()
+            .create(imageQuestion("Describe it.", png).maxCompletionTokens(16).build());
     String raw = extension(free).get("text").asText(); // the model's literal output
     // Stop at two plain characters of the answer, else at its first coordinate token (a stop string
     // matches the literal text, coordinate tokens included).
@@ -254,9 +356,13 @@ class OpenAiApiTest {
       stop = token.group();
     }
     assertThat(stop).as("a place to stop in %s", raw).isNotNull();
-    ChatCompletion stopped = openai.chat().completions().create(imageQuestion("Describe it.", png)
-        .maxCompletionTokens(16).stop(stop).build());
-    assertThat(extension(stopped).get("text").asText()).isEqualTo(raw.substring(0, raw.indexOf(stop)));
+    ChatCompletion stopped =
+        openai
+            .chat()
+            .completions()
+            .create(imageQuestion("Describe it.", png).maxCompletionTokens(16).stop(stop).build());
+    assertThat(extension(stopped).get("text").asText())
+        .isEqualTo(raw.substring(0, raw.indexOf(stop)));
     String text = free.choices().get(0).message().content().orElseThrow();
     String cut = stopped.choices().get(0).message().content().orElseThrow();
     assertThat(text).startsWith(cut);
@@ -266,41 +372,102 @@ class OpenAiApiTest {
 
   @Test
   void badRequestsGetOpenAiShapedErrorsWithTheirParameter() throws Exception {
-    String image = "{\"type\":\"image_url\",\"image_url\":{\"url\":\"" + dataUrl("image/png", png) + "\"}}";
-    assertError(post("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\"},"
-        + "{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://example.com/a.png\"}}]}]}"), 400,
-        "messages[0].content[1].url", "remote URLs are not fetched");
-    assertError(post("{\"n\":2,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\"},"
-        + image + "]}]}"), 400, "n", "only n = 1");
-    assertError(post("{\"messages\":[{\"role\":\"user\",\"content\":\"no media here\"}]}"), 400, "messages",
+    String image =
+        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"" + dataUrl("image/png", png) + "\"}}";
+    assertError(
+        post(
+            "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\"},"
+                + "{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://example.com/a.png\"}}]}]}"),
+        400,
+        "messages[0].content[1].url",
+        "remote URLs are not fetched");
+    assertError(
+        post(
+            "{\"n\":2,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\"},"
+                + image
+                + "]}]}"),
+        400,
+        "n",
+        "only n = 1");
+    assertError(
+        post("{\"messages\":[{\"role\":\"user\",\"content\":\"no media here\"}]}"),
+        400,
+        "messages",
         "no video or image");
-    assertError(post("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\"},"
-        + "{\"type\":\"video_url\",\"video_url\":{\"url\":\"llavast:media/sha256:" + "0".repeat(64) + "\"}}]}]}"),
-        404, null, "no media");
+    assertError(
+        post(
+            "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\"},"
+                + "{\"type\":\"video_url\",\"video_url\":{\"url\":\"llavast:media/sha256:"
+                + "0".repeat(64)
+                + "\"}}]}]}"),
+        404,
+        null,
+        "no media");
     assertError(post("not json"), 400, "body", "not valid JSON");
     assertError(post("{\"model\":\"gpt-4o\",\"messages\":[]}"), 404, null, "not served here");
-    assertError(post("{\"temperature\":7,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
-        + "\"text\":\"q\"}," + image + "]}]}"), 400, "temperature", "[0, 2]");
-    assertError(post("{\"llavast\":{\"task\":\"TVG\",\"constraints\":\"task_shape\"},\"messages\":[{\"role\":"
-        + "\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\"}," + image + "]}]}"), 400, "sampling.constraints",
+    assertError(
+        post(
+            "{\"temperature\":7,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+                + "\"text\":\"q\"},"
+                + image
+                + "]}]}"),
+        400,
+        "temperature",
+        "[0, 2]");
+    assertError(
+        post(
+            "{\"llavast\":{\"task\":\"TVG\",\"constraints\":\"task_shape\"},\"messages\":[{\"role\":"
+                + "\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\"},"
+                + image
+                + "]}]}"),
+        400,
+        "sampling.constraints",
         "needs a video");
-    assertError(post("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\"},"
-        + "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,AAAA\"}}]}]}"), 400, null, null);
-    assertError(post("{\"max_tokens\":100000,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
-        + "\"text\":\"q\"}," + image + "]}]}"), 400, "sampling.max_new_tokens", "at most");
+    assertError(
+        post(
+            "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\"},"
+                + "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,AAAA\"}}]}]}"),
+        400,
+        null,
+        null);
+    assertError(
+        post(
+            "{\"max_tokens\":100000,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+                + "\"text\":\"q\"},"
+                + image
+                + "]}]}"),
+        400,
+        "sampling.max_new_tokens",
+        "at most");
     assertError(get("/v1/nothing"), 404, null, "no route");
     byte[] huge = new byte[dev.llavast.server.http.HttpApiServer.MAX_BODY_BYTES + 1];
-    assertError(HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
-        .POST(HttpRequest.BodyPublishers.ofByteArray(huge)).build(), HttpResponse.BodyHandlers.ofString()), 413,
-        null, "larger than");
-    OpenAIServiceException sdk = catchThrowableOfType(OpenAIServiceException.class, () ->
-        openai.chat().completions().create(imageQuestion("q", png).n(3).build()));
+    assertError(
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(huge))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString()),
+        413,
+        null,
+        "larger than");
+    OpenAIServiceException sdk =
+        catchThrowableOfType(
+            OpenAIServiceException.class,
+            () -> openai.chat().completions().create(imageQuestion("q", png).n(3).build()));
     assertThat(sdk.statusCode()).isEqualTo(400);
     // the server still serves
-    assertThat(openai.chat().completions().create(imageQuestion("Still there?", png).build()).choices()).hasSize(1);
+    assertThat(
+            openai
+                .chat()
+                .completions()
+                .create(imageQuestion("Still there?", png).build())
+                .choices())
+        .hasSize(1);
   }
 
-  private static void assertError(HttpResponse<String> r, int status, String param, String message) throws Exception {
+  private static void assertError(HttpResponse<String> r, int status, String param, String message)
+      throws Exception {
     assertThat(r.statusCode()).as(r.body()).isEqualTo(status);
     JsonNode e = JSON.readTree(r.body()).get("error");
     assertThat(e).as(r.body()).isNotNull();
@@ -312,26 +479,36 @@ class OpenAiApiTest {
     if (message != null) {
       assertThat(e.get("message").asText()).contains(message);
     }
-    assertThat(e.get("message").asText()).doesNotContain("Exception").doesNotContain(".java:")
+    assertThat(e.get("message").asText())
+        .doesNotContain("Exception")
+        .doesNotContain(".java:")
         .doesNotContain(dir.toString());
   }
 
   @Test
   void aClientThatLeavesMidStreamCancelsItsAnswerAndFreesItsBlocks() throws Exception {
-    String body = "{\"stream\":true,\"max_tokens\":2000,\"temperature\":1,\"messages\":[{\"role\":\"user\","
-        + "\"content\":[{\"type\":\"text\",\"text\":\"Tell me everything.\"},{\"type\":\"video_url\",\"video_url\":"
-        + "{\"url\":\"" + dataUrl("video/mp4", mp4) + "\"}}]}]}";
+    String body =
+        "{\"stream\":true,\"max_tokens\":2000,\"temperature\":1,\"messages\":[{\"role\":\"user\","
+            + "\"content\":[{\"type\":\"text\",\"text\":\"Tell me everything.\"},{\"type\":\"video_url\",\"video_url\":"
+            + "{\"url\":\""
+            + dataUrl("video/mp4", mp4)
+            + "\"}}]}]}";
     try (Socket socket = new Socket("127.0.0.1", server.serving.http().port())) {
       byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
       OutputStream out = socket.getOutputStream();
-      out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-          + "Content-Length: " + bytes.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.write(
+          ("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                  + "Content-Length: "
+                  + bytes.length
+                  + "\r\n\r\n")
+              .getBytes(StandardCharsets.US_ASCII));
       out.write(bytes);
       out.flush();
       InputStream in = socket.getInputStream();
       String head = new String(in.readNBytes(400), StandardCharsets.UTF_8);
       assertThat(head).startsWith("HTTP/1.1 200").contains("text/event-stream").contains("data: {");
-    } // the client leaves mid-answer (or just after it ended on its own: either way nothing may stay held)
+    } // the client leaves mid-answer (or just after it ended on its own: either way nothing may
+    // stay held)
     server.awaitNoBlocksUsed(Duration.ofSeconds(60));
     assertThat(server.kvBlocksUsed()).isZero();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -339,6 +516,7 @@ class OpenAiApiTest {
       Thread.sleep(20);
     }
     assertThat(server.serving.http().inFlight()).isZero();
-    assertThat(server.scrapeMetrics()).contains("http_requests_total{code=\"200\",route=\"/v1/chat/completions\"}");
+    assertThat(server.scrapeMetrics())
+        .contains("http_requests_total{code=\"200\",route=\"/v1/chat/completions\"}");
   }
 }

@@ -1,10 +1,9 @@
 package dev.llavast.server;
 
-import dev.llavast.server.generation.DeviceSpec;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.llavast.server.generation.DeviceSpec;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -30,8 +29,22 @@ class ServerConfigTest {
   @Test
   void flagsMapOntoTheConfig() {
     Main main = new Main();
-    new CommandLine(main).parseArgs("--port", "6000", "--metrics-port", "-1", "--devices", "cpu:2",
-        "--drain-timeout", "45s", "--session-ttl", "2m", "--max-queued-requests", "10", "--kv-blocks", "512");
+    new CommandLine(main)
+        .parseArgs(
+            "--port",
+            "6000",
+            "--metrics-port",
+            "-1",
+            "--devices",
+            "cpu:2",
+            "--drain-timeout",
+            "45s",
+            "--session-ttl",
+            "2m",
+            "--max-queued-requests",
+            "10",
+            "--kv-blocks",
+            "512");
     ServerConfig c = main.toConfig();
     assertThat(c.port()).isEqualTo(6000);
     assertThat(c.metricsPort()).isEqualTo(-1);
@@ -42,10 +55,13 @@ class ServerConfigTest {
     assertThat(c.kvBlocks()).isEqualTo(512);
     assertThat(c.modelDir()).isEmpty();
     assertThat(c.maxInlineMediaBytes()).isEqualTo(32L << 20);
-    assertThat(c.maxInboundMessageBytes()).as("the largest media field plus 1 MiB").isEqualTo(33 << 20);
+    assertThat(c.maxInboundMessageBytes())
+        .as("the largest media field plus 1 MiB")
+        .isEqualTo(33 << 20);
 
     Main inline = new Main();
-    new CommandLine(inline).parseArgs("--max-inline-media-bytes", "1048576", "--max-chunk-bytes", "2097152");
+    new CommandLine(inline)
+        .parseArgs("--max-inline-media-bytes", "1048576", "--max-chunk-bytes", "2097152");
     assertThat(inline.toConfig().maxInlineMediaBytes()).isEqualTo(1 << 20);
     assertThat(inline.toConfig().maxInboundMessageBytes()).isEqualTo(3 << 20);
   }
@@ -53,13 +69,16 @@ class ServerConfigTest {
   @Test
   void rejectsOutOfRangeValuesNamingTheFlag() {
     Main main = new Main();
-    new CommandLine(main).parseArgs("--default-max-new-tokens", "9000", "--max-new-tokens-limit", "4096");
+    new CommandLine(main)
+        .parseArgs("--default-max-new-tokens", "9000", "--max-new-tokens-limit", "4096");
     assertThatThrownBy(main::toConfig)
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("--default-max-new-tokens must be in [1, 4096], got 9000");
 
-    int exit = new CommandLine(new Main()).setErr(new java.io.PrintWriter(java.io.Writer.nullWriter()))
-        .execute("--drain-timeout", "soon");
+    int exit =
+        new CommandLine(new Main())
+            .setErr(new java.io.PrintWriter(java.io.Writer.nullWriter()))
+            .execute("--drain-timeout", "soon");
     assertThat(exit).isEqualTo(2);
   }
 

@@ -1,5 +1,13 @@
 package dev.llavast.server;
 
+import dev.llavast.api.v1.GenerateRequest;
+import dev.llavast.api.v1.GenerateStreamResponse;
+import dev.llavast.api.v1.GenerationServiceGrpc;
+import dev.llavast.api.v1.MediaKind;
+import dev.llavast.api.v1.MediaRef;
+import dev.llavast.api.v1.Prompt;
+import dev.llavast.api.v1.SamplingParams;
+import dev.llavast.models.TinyCheckpoints;
 import dev.llavast.models.coords.Task;
 import dev.llavast.server.errors.ApiException;
 import dev.llavast.server.generation.AnswerListener;
@@ -9,28 +17,8 @@ import dev.llavast.server.generation.GenerationJob;
 import dev.llavast.server.generation.Question;
 import dev.llavast.server.generation.Sampling;
 import dev.llavast.server.media.MediaStore.StoredMedia;
-
 import dev.llavast.server.media.MediaTestFiles;
-
-import dev.llavast.api.v1.GenerateRequest;
-import dev.llavast.api.v1.GenerateStreamResponse;
-import dev.llavast.api.v1.GenerationServiceGrpc;
-import dev.llavast.api.v1.MediaKind;
-import dev.llavast.api.v1.MediaRef;
-import dev.llavast.api.v1.Prompt;
-import dev.llavast.api.v1.SamplingParams;
-import dev.llavast.models.TinyCheckpoints;
-import dev.llavast.models.media.ImagePreprocessor;
-import dev.llavast.models.media.MediaDecoder;
-import dev.llavast.models.media.MediaLimits;
-import dev.llavast.models.tokenizer.ChatTemplate;
-import dev.llavast.models.tokenizer.RenderedPrompt;
-import dev.llavast.scheduler.FinishReason;
-import dev.llavast.scheduler.GenerationRequest;
-import dev.llavast.scheduler.PromptInput;
-import dev.llavast.scheduler.SchedulerException;
-import dev.llavast.scheduler.TokenSink;
-import dev.llavast.scheduler.Usage;
+import dev.llavast.server.tenancy.Tenant;
 import io.grpc.stub.StreamObserver;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,30 +26,32 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
-import dev.llavast.server.tenancy.Tenant;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Issue 5's benchmark (not a test): with the {@code small} random-weight checkpoint on one CPU
  * worker, (1) time to first token of the first vs a repeated question on one video, measured at the
  * client (target: repeated at most 1/5 of the first), and (2) tokens/s of N concurrent greedy
- * answers through gRPC streaming vs the same prompts submitted to the scheduler in-process
- * (target: gRPC at least 90% of in-process).
+ * answers through gRPC streaming vs the same prompts submitted to the scheduler in-process (target:
+ * gRPC at least 90% of in-process).
  *
  * <p>Run: {@code ./mvnw -B -pl server -am verify -Pslow -Dtest=ServingBenchmarkTest
- * -Dsurefire.failIfNoSpecifiedTests=false} (or this main with args {@code [concurrency] [maxNewTokens]
- * [rounds]}). Main thread only.
+ * -Dsurefire.failIfNoSpecifiedTests=false} (or this main with args {@code [concurrency]
+ * [maxNewTokens] [rounds]}). Main thread only.
  */
 public final class ServingBenchmark {
   private ServingBenchmark() {}
 
   /** What one run measured. */
-  record Result(double firstTtftSeconds, double repeatedTtftSeconds, double grpcTokensPerSecond,
-      double inProcessTokensPerSecond, int grpcTokens, int inProcessTokens) {
+  record Result(
+      double firstTtftSeconds,
+      double repeatedTtftSeconds,
+      double grpcTokensPerSecond,
+      double inProcessTokensPerSecond,
+      int grpcTokens,
+      int inProcessTokens) {
     double ttftRatio() {
       return repeatedTtftSeconds / firstTtftSeconds;
     }
@@ -89,10 +79,13 @@ public final class ServingBenchmark {
     Path model = dir.resolve("small");
     TinyCheckpoints.write(model, TinyCheckpoints.Preset.SMALL, 17);
     ServerConfig d = ServerConfig.defaults();
-    ServerConfig config = E2eClient.config(model, "cpu", d.maxQueuedRequests(), 64L << 20, 0,
-        Math.max(concurrency, 8));
+    ServerConfig config =
+        E2eClient.config(
+            model, "cpu", d.maxQueuedRequests(), 64L << 20, 0, Math.max(concurrency, 8));
     try (E2eClient c = E2eClient.start(config, Duration.ofMinutes(5))) {
-      byte[] video = Files.readAllBytes(MediaTestFiles.movingSquare(dir.resolve("square.mp4"), 160, 120, 60, 15.0));
+      byte[] video =
+          Files.readAllBytes(
+              MediaTestFiles.movingSquare(dir.resolve("square.mp4"), 160, 120, 60, 15.0));
       String videoId = c.upload(MediaKind.MEDIA_KIND_VIDEO, video, "square.mp4").getMediaId();
       GenerationServiceGrpc.GenerationServiceStub stub = GenerationServiceGrpc.newStub(c.channel);
 
@@ -100,11 +93,16 @@ public final class ServingBenchmark {
       double first = streamOne(stub, request(videoId, "Where is the square?", 4)).ttftSeconds;
       double repeated = Double.MAX_VALUE;
       for (int i = 0; i < 3; i++) {
-        repeated = Math.min(repeated, streamOne(stub, request(videoId, "Where is the square?", 4)).ttftSeconds);
+        repeated =
+            Math.min(
+                repeated, streamOne(stub, request(videoId, "Where is the square?", 4)).ttftSeconds);
       }
       System.out.printf(Locale.ROOT, "TTFT first question      %.3f s%n", first);
-      System.out.printf(Locale.ROOT, "TTFT repeated (best of 3) %.3f s  ratio %.3f (target <= 0.200)%n",
-          repeated, repeated / first);
+      System.out.printf(
+          Locale.ROOT,
+          "TTFT repeated (best of 3) %.3f s  ratio %.3f (target <= 0.200)%n",
+          repeated,
+          repeated / first);
 
       // (2) Throughput: the same N prompts, via gRPC streaming and straight into the scheduler.
       List<String> questions = new ArrayList<>();
@@ -130,16 +128,32 @@ public final class ServingBenchmark {
           l = inProcess.round(questions, maxNew);
           g = grpcRound(stub, videoId, questions, maxNew);
         }
-        System.out.printf(Locale.ROOT, "round %d: gRPC %d tokens in %.3f s = %.1f tok/s; in-process %d tokens in %.3f s"
-            + " = %.1f tok/s%n", r, g.tokens, g.seconds, g.tokensPerSecond(), l.tokens, l.seconds, l.tokensPerSecond());
+        System.out.printf(
+            Locale.ROOT,
+            "round %d: gRPC %d tokens in %.3f s = %.1f tok/s; in-process %d tokens in %.3f s"
+                + " = %.1f tok/s%n",
+            r,
+            g.tokens,
+            g.seconds,
+            g.tokensPerSecond(),
+            l.tokens,
+            l.seconds,
+            l.tokensPerSecond());
         grpcBest = Math.max(grpcBest, g.tokensPerSecond());
         localBest = Math.max(localBest, l.tokensPerSecond());
         grpcTokens = g.tokens;
         localTokens = l.tokens;
       }
       inProcess.close();
-      System.out.printf(Locale.ROOT, "throughput (best of %d, %d concurrent, max_new_tokens %d): gRPC %.1f tok/s,"
-          + " in-process %.1f tok/s, ratio %.3f (target >= 0.900)%n", rounds, concurrency, maxNew, grpcBest, localBest,
+      System.out.printf(
+          Locale.ROOT,
+          "throughput (best of %d, %d concurrent, max_new_tokens %d): gRPC %.1f tok/s,"
+              + " in-process %.1f tok/s, ratio %.3f (target >= 0.900)%n",
+          rounds,
+          concurrency,
+          maxNew,
+          grpcBest,
+          localBest,
           grpcBest / localBest);
       return new Result(first, repeated, grpcBest, localBest, grpcTokens, localTokens);
     }
@@ -162,43 +176,51 @@ public final class ServingBenchmark {
   }
 
   /** Streams one request; TTFT is the client's time from sending to the first delta. */
-  static Streamed streamOne(GenerationServiceGrpc.GenerationServiceStub stub, GenerateRequest req) throws Exception {
+  static Streamed streamOne(GenerationServiceGrpc.GenerationServiceStub stub, GenerateRequest req)
+      throws Exception {
     return streamAsync(stub, req).get(10, TimeUnit.MINUTES);
   }
 
-  static CompletableFuture<Streamed> streamAsync(GenerationServiceGrpc.GenerationServiceStub stub,
-      GenerateRequest req) {
+  static CompletableFuture<Streamed> streamAsync(
+      GenerationServiceGrpc.GenerationServiceStub stub, GenerateRequest req) {
     CompletableFuture<Streamed> done = new CompletableFuture<>();
     long start = System.nanoTime();
-    stub.withDeadlineAfter(10, TimeUnit.MINUTES).generateStream(req, new StreamObserver<>() {
-      long firstNanos;
-      int tokens;
+    stub.withDeadlineAfter(10, TimeUnit.MINUTES)
+        .generateStream(
+            req,
+            new StreamObserver<>() {
+              long firstNanos;
+              int tokens;
 
-      @Override
-      public void onNext(GenerateStreamResponse r) {
-        if (firstNanos == 0 && (r.hasDelta() || r.hasFinal())) {
-          firstNanos = System.nanoTime();
-        }
-        if (r.hasFinal()) {
-          tokens = r.getFinal().getUsage().getGeneratedTokens();
-        }
-      }
+              @Override
+              public void onNext(GenerateStreamResponse r) {
+                if (firstNanos == 0 && (r.hasDelta() || r.hasFinal())) {
+                  firstNanos = System.nanoTime();
+                }
+                if (r.hasFinal()) {
+                  tokens = r.getFinal().getUsage().getGeneratedTokens();
+                }
+              }
 
-      @Override
-      public void onError(Throwable t) {
-        done.completeExceptionally(t);
-      }
+              @Override
+              public void onError(Throwable t) {
+                done.completeExceptionally(t);
+              }
 
-      @Override
-      public void onCompleted() {
-        done.complete(new Streamed((firstNanos - start) / 1e9, tokens));
-      }
-    });
+              @Override
+              public void onCompleted() {
+                done.complete(new Streamed((firstNanos - start) / 1e9, tokens));
+              }
+            });
     return done;
   }
 
-  static Round grpcRound(GenerationServiceGrpc.GenerationServiceStub stub, String videoId, List<String> questions,
-      int maxNew) throws Exception {
+  static Round grpcRound(
+      GenerationServiceGrpc.GenerationServiceStub stub,
+      String videoId,
+      List<String> questions,
+      int maxNew)
+      throws Exception {
     long start = System.nanoTime();
     List<CompletableFuture<Streamed>> all = new ArrayList<>();
     for (String q : questions) {
@@ -231,14 +253,25 @@ public final class ServingBenchmark {
       List<CompletableFuture<Integer>> all = new ArrayList<>();
       for (String q : questions) {
         CompletableFuture<Integer> done = new CompletableFuture<>();
-        engine.start(new GenerationJob("bench-" + ids.incrementAndGet(), GenerationJob.Media.of(media), null,
-            Question.text(q), Task.FREE_FORM, Sampling.greedy(maxNew), 0, null, null, List.of()),
+        engine.start(
+            new GenerationJob(
+                "bench-" + ids.incrementAndGet(),
+                GenerationJob.Media.of(media),
+                null,
+                Question.text(q),
+                Task.FREE_FORM,
+                Sampling.greedy(maxNew),
+                0,
+                null,
+                null,
+                List.of()),
             new AnswerListener() {
               @Override
               public void onFinish(FinalAnswer answer) {
                 if (!answer.featureCacheHit()) {
-                  done.completeExceptionally(new IllegalStateException(
-                      "expected the in-process path to reuse the server's cached features"));
+                  done.completeExceptionally(
+                      new IllegalStateException(
+                          "expected the in-process path to reuse the server's cached features"));
                 }
                 done.complete(answer.usage().generatedTokens());
               }

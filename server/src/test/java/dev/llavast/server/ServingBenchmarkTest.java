@@ -20,8 +20,10 @@ class ServingBenchmarkTest {
   @Timeout(value = 20, unit = TimeUnit.MINUTES)
   void smallModelBenchmarkRuns(@TempDir Path dir) throws Exception {
     ServingBenchmark.Result r = ServingBenchmark.run(dir, 8, 128, 3);
-    assertThat(r.grpcTokens()).as("greedy answers are the same through gRPC and in-process")
-        .isEqualTo(r.inProcessTokens()).isPositive();
+    assertThat(r.grpcTokens())
+        .as("greedy answers are the same through gRPC and in-process")
+        .isEqualTo(r.inProcessTokens())
+        .isPositive();
     assertThat(r.repeatedTtftSeconds()).isLessThan(r.firstTtftSeconds());
   }
 }

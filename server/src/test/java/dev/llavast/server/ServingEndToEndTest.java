@@ -1,9 +1,5 @@
 package dev.llavast.server;
 
-import dev.llavast.server.grpc.RequestValidatorTest;
-
-import dev.llavast.server.media.MediaTestFiles;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
@@ -32,6 +28,8 @@ import dev.llavast.api.v1.SamplingParams;
 import dev.llavast.api.v1.SessionInfo;
 import dev.llavast.api.v1.SessionServiceGrpc;
 import dev.llavast.api.v1.SessionState;
+import dev.llavast.server.grpc.RequestValidatorTest;
+import dev.llavast.server.media.MediaTestFiles;
 import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -61,8 +59,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Issue 5's "Done when" list, over a real Netty server on 127.0.0.1 with the tiny random-weight
  * checkpoint: upload, streaming with coordinates, feature cache and prefix cache, sessions, cancel,
- * deadline, bad inputs with their documented statuses, and the metrics those runs leave behind.
- * One server for the class (two CPU workers); the overload and KV-capacity cases start a second,
+ * deadline, bad inputs with their documented statuses, and the metrics those runs leave behind. One
+ * server for the class (two CPU workers); the overload and KV-capacity cases start a second,
  * deliberately small one.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -90,15 +88,21 @@ class ServingEndToEndTest {
   static void startServer() throws Exception {
     model = E2eClient.tinyCheckpoint(dir.resolve("ckpt"), 5);
     ServerConfig d = ServerConfig.defaults();
-    c = E2eClient.start(E2eClient.config(model, "cpu:2", d.maxQueuedRequests(), 8L << 20, 0,
-        d.maxRunningSequences()), Duration.ofSeconds(60));
+    c =
+        E2eClient.start(
+            E2eClient.config(
+                model, "cpu:2", d.maxQueuedRequests(), 8L << 20, 0, d.maxRunningSequences()),
+            Duration.ofSeconds(60));
     gen = GenerationServiceGrpc.newBlockingStub(c.channel);
     sessions = SessionServiceGrpc.newBlockingStub(c.channel);
     media = MediaServiceGrpc.newBlockingStub(c.channel);
-    videoBytes = Files.readAllBytes(MediaTestFiles.movingSquare(dir.resolve("square.mp4"), 96, 64, 24, 12.0));
+    videoBytes =
+        Files.readAllBytes(
+            MediaTestFiles.movingSquare(dir.resolve("square.mp4"), 96, 64, 24, 12.0));
     MediaInfo v = c.upload(MediaKind.MEDIA_KIND_VIDEO, videoBytes, "square.mp4");
     videoId = v.getMediaId();
-    MediaInfo i = c.upload(MediaKind.MEDIA_KIND_IMAGE, MediaTestFiles.png(80, 60, 200, 40, 40), "red.png");
+    MediaInfo i =
+        c.upload(MediaKind.MEDIA_KIND_IMAGE, MediaTestFiles.png(80, 60, 200, 40, 40), "red.png");
     imageId = i.getMediaId();
   }
 
@@ -117,7 +121,11 @@ class ServingEndToEndTest {
     return GenerateRequest.newBuilder()
         .setMedia(MediaRef.newBuilder().setMediaId(mediaId))
         .setPrompt(Prompt.newBuilder().setText(text))
-        .setSampling(SamplingParams.newBuilder().setTemperature(1.0f).setSeed(42).setMaxNewTokens(maxNewTokens));
+        .setSampling(
+            SamplingParams.newBuilder()
+                .setTemperature(1.0f)
+                .setSeed(42)
+                .setMaxNewTokens(maxNewTokens));
   }
 
   /** A question that may generate for thousands of tokens (greedy, max_new_tokens 4000). */
@@ -158,7 +166,9 @@ class ServingEndToEndTest {
     return new Streamed(deltas, fin);
   }
 
-  /** The deltas carry the whole text and exactly the final's coordinates, each group in one delta. */
+  /**
+   * The deltas carry the whole text and exactly the final's coordinates, each group in one delta.
+   */
   static void assertConsistent(Streamed s) {
     assertThat(s.deltaText()).isEqualTo(s.fin().getText());
     assertThat(s.deltaCoordinates()).containsExactlyElementsOf(s.fin().getCoordinatesList());
@@ -167,8 +177,11 @@ class ServingEndToEndTest {
     for (Coordinate co : s.fin().getCoordinatesList()) {
       int off = co.getTextOffsetBytes();
       assertThat(off).isBetween(0, utf8.length - 1);
-      String from = new String(utf8, off, utf8.length - off, java.nio.charset.StandardCharsets.UTF_8);
-      assertThat(from).as("text at a coordinate's offset").matches("(?s)^[\\[{]?<(TEMP|WIDTH|HEIGHT)-\\d+>.*");
+      String from =
+          new String(utf8, off, utf8.length - off, java.nio.charset.StandardCharsets.UTF_8);
+      assertThat(from)
+          .as("text at a coordinate's offset")
+          .matches("(?s)^[\\[{]?<(TEMP|WIDTH|HEIGHT)-\\d+>.*");
     }
   }
 
@@ -180,13 +193,16 @@ class ServingEndToEndTest {
 
   static void assertStatus(StatusRuntimeException e, Status.Code code, String reason) {
     assertThat(e.getStatus().getCode()).as("status of %s", e).isEqualTo(code);
-    assertThat(RequestValidatorTest.unpack(e, ErrorInfo.class).getReason()).as("reason of %s", e).isEqualTo(reason);
+    assertThat(RequestValidatorTest.unpack(e, ErrorInfo.class).getReason())
+        .as("reason of %s", e)
+        .isEqualTo(reason);
   }
 
   static void assertViolation(StatusRuntimeException e, String field) {
     assertStatus(e, Status.Code.INVALID_ARGUMENT, "INVALID_REQUEST");
     assertThat(RequestValidatorTest.unpack(e, BadRequest.class).getFieldViolationsList())
-        .extracting(BadRequest.FieldViolation::getField).contains(field);
+        .extracting(BadRequest.FieldViolation::getField)
+        .contains(field);
   }
 
   @Test
@@ -209,8 +225,13 @@ class ServingEndToEndTest {
   @Test
   @Order(2)
   void streamsAVideoAnswerThenARepeatIsAFeatureAndPrefixCacheHit() {
-    Streamed first = drain(gen().generateStream(ask(videoId, "Where is the square at <t0.5>?", 48)
-        .setRequestId("e2e-video-1").build()));
+    Streamed first =
+        drain(
+            gen()
+                .generateStream(
+                    ask(videoId, "Where is the square at <t0.5>?", 48)
+                        .setRequestId("e2e-video-1")
+                        .build()));
     assertConsistent(first);
     GenerateFinal f = first.fin();
     assertThat(f.getRequestId()).isEqualTo("e2e-video-1");
@@ -219,22 +240,29 @@ class ServingEndToEndTest {
     assertThat(f.getUsage().getVisualTokens()).isPositive();
     assertThat(f.getUsage().getPromptTokens()).isGreaterThan(f.getUsage().getVisualTokens());
     assertThat(f.getUsage().getGeneratedTokens()).isBetween(1, 48);
-    assertThat(f.getFinishReason()).isIn(FinishReason.FINISH_REASON_STOP, FinishReason.FINISH_REASON_LENGTH);
+    assertThat(f.getFinishReason())
+        .isIn(FinishReason.FINISH_REASON_STOP, FinishReason.FINISH_REASON_LENGTH);
     assertThat(f.getTimings().getTimeToFirstTokenSeconds()).isPositive();
     assertThat(f.getTimings().getEncodeSeconds()).as("a miss encodes").isPositive();
 
     // The same question again: features from the cache, the prompt's KV from the prefix cache.
-    Streamed second = drain(gen().generateStream(ask(videoId, "Where is the square at <t0.5>?", 48).build()));
+    Streamed second =
+        drain(gen().generateStream(ask(videoId, "Where is the square at <t0.5>?", 48).build()));
     assertConsistent(second);
     GenerateFinal g = second.fin();
     assertThat(g.getUsage().getFeatureCacheHit()).isTrue();
     assertThat(g.getTimings().getEncodeSeconds()).as("a hit does not encode").isZero();
     assertThat(g.getUsage().getPromptTokens()).isEqualTo(f.getUsage().getPromptTokens());
-    assertThat(g.getUsage().getCachedTokens()).isGreaterThanOrEqualTo((int) (0.9 * g.getUsage().getPromptTokens()))
+    assertThat(g.getUsage().getCachedTokens())
+        .isGreaterThanOrEqualTo((int) (0.9 * g.getUsage().getPromptTokens()))
         .isLessThan(g.getUsage().getPromptTokens());
     // Same seed, same prompt: the same answer, whatever came from the caches.
     assertThat(g.getText()).isEqualTo(f.getText());
-    assertThat(media.getMedia(GetMediaRequest.newBuilder().setMediaId(videoId).build()).getFeaturesCached()).isTrue();
+    assertThat(
+            media
+                .getMedia(GetMediaRequest.newBuilder().setMediaId(videoId).build())
+                .getFeaturesCached())
+        .isTrue();
   }
 
   @Test
@@ -243,38 +271,76 @@ class ServingEndToEndTest {
     // Random weights emit coordinate tokens often; a few long answers give many groups to check.
     int coords = 0;
     for (int seed = 1; seed <= 3; seed++) {
-      Streamed s = drain(gen().generateStream(ask(videoId, "Track the square.", 96)
-          .setSampling(SamplingParams.newBuilder().setTemperature(1.5f).setSeed(seed).setMaxNewTokens(96)).build()));
+      Streamed s =
+          drain(
+              gen()
+                  .generateStream(
+                      ask(videoId, "Track the square.", 96)
+                          .setSampling(
+                              SamplingParams.newBuilder()
+                                  .setTemperature(1.5f)
+                                  .setSeed(seed)
+                                  .setMaxNewTokens(96))
+                          .build()));
       assertConsistent(s);
       Matcher m = COORD_TOKEN.matcher(s.fin().getText());
       int tokens = 0;
       while (m.find()) {
         tokens++;
       }
-      // Every coordinate token is in at most one group; groups hold 1 (time) to 5 (timed box) tokens.
+      // Every coordinate token is in at most one group; groups hold 1 (time) to 5 (timed box)
+      // tokens.
       assertThat(s.fin().getCoordinatesCount()).isLessThanOrEqualTo(tokens);
       coords += s.fin().getCoordinatesCount();
     }
-    Streamed img = drain(gen().generateStream(ask(imageId, "Where is the red thing?", 96)
-        .setSampling(SamplingParams.newBuilder().setTemperature(1.5f).setSeed(9).setMaxNewTokens(96)).build()));
+    Streamed img =
+        drain(
+            gen()
+                .generateStream(
+                    ask(imageId, "Where is the red thing?", 96)
+                        .setSampling(
+                            SamplingParams.newBuilder()
+                                .setTemperature(1.5f)
+                                .setSeed(9)
+                                .setMaxNewTokens(96))
+                        .build()));
     assertConsistent(img);
     coords += img.fin().getCoordinatesCount();
-    assertThat(coords).as("random weights should have produced some coordinate groups").isPositive();
+    assertThat(coords)
+        .as("random weights should have produced some coordinate groups")
+        .isPositive();
   }
 
   @Test
   @Order(4)
   void aSessionOfThreeTurnsGrowsItsContextAndReusesItsPrefix() {
-    SessionInfo s = sessions.withDeadlineAfter(60, TimeUnit.SECONDS).createSession(CreateSessionRequest.newBuilder()
-        .setMedia(MediaRef.newBuilder().setMediaId(videoId)).setSystemPrompt("You watch squares.").build());
+    SessionInfo s =
+        sessions
+            .withDeadlineAfter(60, TimeUnit.SECONDS)
+            .createSession(
+                CreateSessionRequest.newBuilder()
+                    .setMedia(MediaRef.newBuilder().setMediaId(videoId))
+                    .setSystemPrompt("You watch squares.")
+                    .build());
     assertThat(s.getState()).isEqualTo(SessionState.SESSION_STATE_OPEN);
     String[] questions = {"What moves?", "When does it reach the middle?", "Where is it then?"};
     int previousPrompt = 0;
     int previousContext = 0;
     for (int turn = 0; turn < 3; turn++) {
-      Streamed a = drain(sessions.withDeadlineAfter(60, TimeUnit.SECONDS).ask(AskRequest.newBuilder()
-          .setSessionId(s.getSessionId()).setPrompt(Prompt.newBuilder().setText(questions[turn]))
-          .setSampling(SamplingParams.newBuilder().setTemperature(1.0f).setSeed(turn).setMaxNewTokens(24)).build()));
+      Streamed a =
+          drain(
+              sessions
+                  .withDeadlineAfter(60, TimeUnit.SECONDS)
+                  .ask(
+                      AskRequest.newBuilder()
+                          .setSessionId(s.getSessionId())
+                          .setPrompt(Prompt.newBuilder().setText(questions[turn]))
+                          .setSampling(
+                              SamplingParams.newBuilder()
+                                  .setTemperature(1.0f)
+                                  .setSeed(turn)
+                                  .setMaxNewTokens(24))
+                          .build()));
       assertConsistent(a);
       var u = a.fin().getUsage();
       assertThat(u.getPromptTokens()).as("turn %d prompt", turn).isGreaterThan(previousPrompt);
@@ -282,19 +348,30 @@ class ServingEndToEndTest {
         // The prompt holds the whole previous conversation (question and answer).
         assertThat(u.getPromptTokens()).isGreaterThan(previousContext);
         // Follow-ups prefill only what is new: the earlier context is in the prefix cache.
-        assertThat(u.getCachedTokens()).as("turn %d cached", turn)
+        assertThat(u.getCachedTokens())
+            .as("turn %d cached", turn)
             .isGreaterThanOrEqualTo((int) (0.9 * u.getPromptTokens()));
         assertThat(u.getFeatureCacheHit()).isTrue();
       }
       previousPrompt = u.getPromptTokens();
       previousContext = u.getPromptTokens() + u.getGeneratedTokens();
-      SessionInfo info = sessions.getSession(GetSessionRequest.newBuilder().setSessionId(s.getSessionId()).build());
+      SessionInfo info =
+          sessions.getSession(
+              GetSessionRequest.newBuilder().setSessionId(s.getSessionId()).build());
       assertThat(info.getTurns()).isEqualTo(turn + 1);
       assertThat(info.getContextTokens()).isGreaterThanOrEqualTo(u.getPromptTokens());
     }
-    sessions.closeSession(dev.llavast.api.v1.CloseSessionRequest.newBuilder().setSessionId(s.getSessionId()).build());
-    StatusRuntimeException closed = failure(() -> drain(sessions.ask(AskRequest.newBuilder()
-        .setSessionId(s.getSessionId()).setPrompt(Prompt.newBuilder().setText("Still there?")).build())));
+    sessions.closeSession(
+        dev.llavast.api.v1.CloseSessionRequest.newBuilder().setSessionId(s.getSessionId()).build());
+    StatusRuntimeException closed =
+        failure(
+            () ->
+                drain(
+                    sessions.ask(
+                        AskRequest.newBuilder()
+                            .setSessionId(s.getSessionId())
+                            .setPrompt(Prompt.newBuilder().setText("Still there?"))
+                            .build())));
     assertStatus(closed, Status.Code.FAILED_PRECONDITION, "SESSION_CLOSED");
   }
 
@@ -304,11 +381,21 @@ class ServingEndToEndTest {
     // Greedy answers of this checkpoint usually run for thousands of tokens, but the numerics of a
     // cached vs a computed prefix may end one early: try a few questions until one is still running
     // after three deltas.
-    for (String q : List.of("Describe it all.", "Describe every frame.", "Tell me everything.", "Go on.")) {
+    for (String q :
+        List.of("Describe it all.", "Describe every frame.", "Tell me everything.", "Go on.")) {
       Context.CancellableContext ctx = Context.current().withCancellation();
       Iterator<GenerateStreamResponse>[] it = new Iterator[1];
-      ctx.run(() -> it[0] = gen().generateStream(ask(videoId, q, 4000)
-          .setSampling(SamplingParams.newBuilder().setTemperature(0f).setMaxNewTokens(4000)).build()));
+      ctx.run(
+          () ->
+              it[0] =
+                  gen()
+                      .generateStream(
+                          ask(videoId, q, 4000)
+                              .setSampling(
+                                  SamplingParams.newBuilder()
+                                      .setTemperature(0f)
+                                      .setMaxNewTokens(4000))
+                              .build()));
       int seen = 0;
       while (seen < 3 && it[0].hasNext() && it[0].next().hasDelta()) {
         seen++;
@@ -320,28 +407,39 @@ class ServingEndToEndTest {
       }
       ctx.cancel(null);
       c.awaitNoBlocksUsed(Duration.ofSeconds(10));
-      assertThat(c.status().getWorkersList()).allSatisfy(w -> assertThat(w.getRunningSequences()).isZero());
+      assertThat(c.status().getWorkersList())
+          .allSatisfy(w -> assertThat(w.getRunningSequences()).isZero());
       return;
     }
     throw new AssertionError("every candidate answer ended within three deltas");
   }
 
   /**
-   * Starts a streamed request on a clip of the video (usually not encoded yet), and returns once the
-   * scheduler holds it: queued while its media is decoded and encoded, or running its long answer.
+   * Starts a streamed request on a clip of the video (usually not encoded yet), and returns once
+   * the scheduler holds it: queued while its media is decoded and encoded, or running its long
+   * answer.
    */
-  static Iterator<GenerateStreamResponse> inFlight(String requestId, double clipStart) throws Exception {
-    Iterator<GenerateStreamResponse> it = gen().generateStream(longAsk(videoId).setRequestId(requestId)
-        .setClip(ClipRange.newBuilder().setStartSeconds(clipStart)).build());
+  static Iterator<GenerateStreamResponse> inFlight(String requestId, double clipStart)
+      throws Exception {
+    Iterator<GenerateStreamResponse> it =
+        gen()
+            .generateStream(
+                longAsk(videoId)
+                    .setRequestId(requestId)
+                    .setClip(ClipRange.newBuilder().setStartSeconds(clipStart))
+                    .build());
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     // Queued while its media loads or, when an earlier test's shared load already finished, running
     // its long answer: in flight either way.
     while (true) {
       var st = c.status();
-      if (st.getQueueDepth() > 0 || st.getWorkersList().stream().anyMatch(w -> w.getRunningSequences() > 0)) {
+      if (st.getQueueDepth() > 0
+          || st.getWorkersList().stream().anyMatch(w -> w.getRunningSequences() > 0)) {
         return it;
       }
-      assertThat(System.nanoTime()).as("request %s is in flight within 10 s", requestId).isLessThan(end);
+      assertThat(System.nanoTime())
+          .as("request %s is in flight within 10 s", requestId)
+          .isLessThan(end);
       Thread.sleep(2);
     }
   }
@@ -350,11 +448,13 @@ class ServingEndToEndTest {
   @Order(6)
   void abortStopsARequestFromAnotherCall() throws Exception {
     Iterator<GenerateStreamResponse> it = inFlight("e2e-abort", SHARED_CLIP_START);
-    assertThat(gen().abort(AbortRequest.newBuilder().setRequestId("e2e-abort").build()).getFound()).isTrue();
+    assertThat(gen().abort(AbortRequest.newBuilder().setRequestId("e2e-abort").build()).getFound())
+        .isTrue();
     StatusRuntimeException e = failure(() -> it.forEachRemaining(r -> {}));
     assertStatus(e, Status.Code.CANCELLED, "CANCELLED");
     c.awaitNoBlocksUsed(Duration.ofSeconds(10));
-    assertThat(gen().abort(AbortRequest.newBuilder().setRequestId("e2e-abort").build()).getFound()).isFalse();
+    assertThat(gen().abort(AbortRequest.newBuilder().setRequestId("e2e-abort").build()).getFound())
+        .isFalse();
   }
 
   @Test
@@ -362,9 +462,15 @@ class ServingEndToEndTest {
   void anExpiredDeadlineEndsTheRequestAndFreesItsBlocks() throws Exception {
     // The clip the abort test started loading: its decode and encode outlast a 300 ms deadline (the
     // load is shared, so this costs no second encode).
-    StatusRuntimeException e = failure(() -> drain(gen.withDeadlineAfter(300, TimeUnit.MILLISECONDS)
-        .generateStream(longAsk(videoId).setClip(ClipRange.newBuilder().setStartSeconds(SHARED_CLIP_START))
-            .build())));
+    StatusRuntimeException e =
+        failure(
+            () ->
+                drain(
+                    gen.withDeadlineAfter(300, TimeUnit.MILLISECONDS)
+                        .generateStream(
+                            longAsk(videoId)
+                                .setClip(ClipRange.newBuilder().setStartSeconds(SHARED_CLIP_START))
+                                .build())));
     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
     c.awaitNoBlocksUsed(Duration.ofSeconds(10));
   }
@@ -373,11 +479,14 @@ class ServingEndToEndTest {
   @Order(8)
   void aDuplicateRequestIdIsRefusedWhileTheFirstRuns() throws Exception {
     Iterator<GenerateStreamResponse> first = inFlight("e2e-dup", SHARED_CLIP_START);
-    StatusRuntimeException e = failure(() -> gen().generate(ask(imageId, "Hi", 4).setRequestId("e2e-dup").build()));
+    StatusRuntimeException e =
+        failure(() -> gen().generate(ask(imageId, "Hi", 4).setRequestId("e2e-dup").build()));
     assertStatus(e, Status.Code.ALREADY_EXISTS, "DUPLICATE_REQUEST_ID");
     // The first one is unaffected: still in flight, so Abort finds it.
-    assertThat(gen().abort(AbortRequest.newBuilder().setRequestId("e2e-dup").build()).getFound()).isTrue();
-    assertStatus(failure(() -> first.forEachRemaining(r -> {})), Status.Code.CANCELLED, "CANCELLED");
+    assertThat(gen().abort(AbortRequest.newBuilder().setRequestId("e2e-dup").build()).getFound())
+        .isTrue();
+    assertStatus(
+        failure(() -> first.forEachRemaining(r -> {})), Status.Code.CANCELLED, "CANCELLED");
     c.awaitNoBlocksUsed(Duration.ofSeconds(10));
     // Once it ended, the id is free again.
     assertThat(gen().generate(ask(imageId, "Hi", 2).setRequestId("e2e-dup").build()).getRequestId())
@@ -390,23 +499,28 @@ class ServingEndToEndTest {
     byte[] garbage = new byte[5000];
     new java.util.Random(3).nextBytes(garbage);
     byte[] truncated = Arrays.copyOf(videoBytes, videoBytes.length / 3);
-    byte[] zeroFrames = Files.readAllBytes(MediaTestFiles.movingSquare(dir.resolve("empty.mp4"), 64, 64, 0, 10));
+    byte[] zeroFrames =
+        Files.readAllBytes(MediaTestFiles.movingSquare(dir.resolve("empty.mp4"), 64, 64, 0, 10));
     BufferedImage img = new BufferedImage(16, 16, BufferedImage.TYPE_INT_RGB);
     // TIFF: ImageIO could read it, but the server takes JPEG, PNG, BMP and GIF only.
     ByteArrayOutputStream tiff = new ByteArrayOutputStream();
     assertThat(ImageIO.write(img, "tiff", tiff)).isTrue();
-    List<Object[]> cases = List.of(
-        new Object[] {"empty video", MediaKind.MEDIA_KIND_VIDEO, new byte[0]},
-        new Object[] {"garbage video", MediaKind.MEDIA_KIND_VIDEO, garbage},
-        new Object[] {"truncated video", MediaKind.MEDIA_KIND_VIDEO, truncated},
-        new Object[] {"zero-frame video", MediaKind.MEDIA_KIND_VIDEO, zeroFrames},
-        new Object[] {"TIFF image", MediaKind.MEDIA_KIND_IMAGE, tiff.toByteArray()},
-        new Object[] {"garbage image", MediaKind.MEDIA_KIND_IMAGE, garbage});
+    List<Object[]> cases =
+        List.of(
+            new Object[] {"empty video", MediaKind.MEDIA_KIND_VIDEO, new byte[0]},
+            new Object[] {"garbage video", MediaKind.MEDIA_KIND_VIDEO, garbage},
+            new Object[] {"truncated video", MediaKind.MEDIA_KIND_VIDEO, truncated},
+            new Object[] {"zero-frame video", MediaKind.MEDIA_KIND_VIDEO, zeroFrames},
+            new Object[] {"TIFF image", MediaKind.MEDIA_KIND_IMAGE, tiff.toByteArray()},
+            new Object[] {"garbage image", MediaKind.MEDIA_KIND_IMAGE, garbage});
     for (Object[] k : cases) {
-      StatusRuntimeException up = catchThrowableOfType(() -> c.upload((MediaKind) k[1], (byte[]) k[2], "bad"),
-          StatusRuntimeException.class);
+      StatusRuntimeException up =
+          catchThrowableOfType(
+              () -> c.upload((MediaKind) k[1], (byte[]) k[2], "bad"), StatusRuntimeException.class);
       assertThat(up).as("upload of %s", k[0]).isNotNull();
-      assertThat(up.getStatus().getCode()).as("upload of %s", k[0]).isEqualTo(Status.Code.INVALID_ARGUMENT);
+      assertThat(up.getStatus().getCode())
+          .as("upload of %s", k[0])
+          .isEqualTo(Status.Code.INVALID_ARGUMENT);
       String reason = RequestValidatorTest.unpack(up, ErrorInfo.class).getReason();
       if (((byte[]) k[2]).length == 0) {
         // an empty upload is refused before probing, as a bad request or as media
@@ -415,16 +529,26 @@ class ServingEndToEndTest {
         assertThat(reason).as("upload of %s", k[0]).isEqualTo("MEDIA_INVALID");
       }
       if (((byte[]) k[2]).length > 0) {
-        // The same bytes inline in a request fail the same way (after admission, before the prompt).
-        MediaRef ref = k[1] == MediaKind.MEDIA_KIND_IMAGE
-            ? MediaRef.newBuilder().setImageBytes(ByteString.copyFrom((byte[]) k[2])).build()
-            : MediaRef.newBuilder().setVideoBytes(ByteString.copyFrom((byte[]) k[2])).build();
-        StatusRuntimeException inline = failure(() -> drain(gen().generateStream(
-            ask(imageId, "What is it?", 4).setMedia(ref).build())));
+        // The same bytes inline in a request fail the same way (after admission, before the
+        // prompt).
+        MediaRef ref =
+            k[1] == MediaKind.MEDIA_KIND_IMAGE
+                ? MediaRef.newBuilder().setImageBytes(ByteString.copyFrom((byte[]) k[2])).build()
+                : MediaRef.newBuilder().setVideoBytes(ByteString.copyFrom((byte[]) k[2])).build();
+        StatusRuntimeException inline =
+            failure(
+                () ->
+                    drain(
+                        gen()
+                            .generateStream(ask(imageId, "What is it?", 4).setMedia(ref).build())));
         assertStatus(inline, Status.Code.INVALID_ARGUMENT, "MEDIA_INVALID");
       }
     }
-    assertThat(gen().generate(ask(imageId, "Still serving?", 4).build()).getUsage().getGeneratedTokens())
+    assertThat(
+            gen()
+                .generate(ask(imageId, "Still serving?", 4).build())
+                .getUsage()
+                .getGeneratedTokens())
         .isPositive();
     c.awaitNoBlocksUsed(Duration.ofSeconds(10));
   }
@@ -433,51 +557,91 @@ class ServingEndToEndTest {
   @Order(10)
   void badRequestsGetTheirDocumentedStatusAndTheServerKeepsServing() throws Exception {
     // Oversized upload: the cap is 8 MiB; the server refuses as soon as it is passed.
-    StatusRuntimeException big = catchThrowableOfType(
-        () -> c.upload(MediaKind.MEDIA_KIND_VIDEO, new byte[(8 << 20) + 4096], "big"), StatusRuntimeException.class);
+    StatusRuntimeException big =
+        catchThrowableOfType(
+            () -> c.upload(MediaKind.MEDIA_KIND_VIDEO, new byte[(8 << 20) + 4096], "big"),
+            StatusRuntimeException.class);
     assertThat(big).isNotNull();
     assertStatus(big, Status.Code.RESOURCE_EXHAUSTED, "MEDIA_TOO_LARGE");
 
     String unknown = "sha256:" + "0".repeat(64);
-    assertStatus(failure(() -> gen().generate(ask(unknown, "Hi", 4).build())), Status.Code.NOT_FOUND,
+    assertStatus(
+        failure(() -> gen().generate(ask(unknown, "Hi", 4).build())),
+        Status.Code.NOT_FOUND,
         "MEDIA_NOT_FOUND");
-    assertStatus(failure(() -> media.getMedia(GetMediaRequest.newBuilder().setMediaId(unknown).build())),
-        Status.Code.NOT_FOUND, "MEDIA_NOT_FOUND");
-    assertStatus(failure(() -> drain(sessions.ask(AskRequest.newBuilder().setSessionId("no-such-session")
-        .setPrompt(Prompt.newBuilder().setText("Hi")).build()))), Status.Code.NOT_FOUND, "SESSION_NOT_FOUND");
-    assertStatus(failure(() -> sessions.createSession(CreateSessionRequest.newBuilder()
-        .setMedia(MediaRef.newBuilder().setMediaId(unknown)).build())), Status.Code.NOT_FOUND, "MEDIA_NOT_FOUND");
+    assertStatus(
+        failure(() -> media.getMedia(GetMediaRequest.newBuilder().setMediaId(unknown).build())),
+        Status.Code.NOT_FOUND,
+        "MEDIA_NOT_FOUND");
+    assertStatus(
+        failure(
+            () ->
+                drain(
+                    sessions.ask(
+                        AskRequest.newBuilder()
+                            .setSessionId("no-such-session")
+                            .setPrompt(Prompt.newBuilder().setText("Hi"))
+                            .build()))),
+        Status.Code.NOT_FOUND,
+        "SESSION_NOT_FOUND");
+    assertStatus(
+        failure(
+            () ->
+                sessions.createSession(
+                    CreateSessionRequest.newBuilder()
+                        .setMedia(MediaRef.newBuilder().setMediaId(unknown))
+                        .build())),
+        Status.Code.NOT_FOUND,
+        "MEDIA_NOT_FOUND");
 
     record Bad(String field, Consumer<SamplingParams.Builder> edit) {}
-    List<Bad> bad = List.of(
-        new Bad("sampling.max_new_tokens", s -> s.setMaxNewTokens(-1)),
-        new Bad("sampling.max_new_tokens", s -> s.setMaxNewTokens(4097)),
-        new Bad("sampling.temperature", s -> s.setTemperature(2.5f)),
-        new Bad("sampling.temperature", s -> s.setTemperature(-0.1f)),
-        new Bad("sampling.temperature", s -> s.setTemperature(Float.NaN)),
-        new Bad("sampling.top_p", s -> s.setTopP(1.5f)),
-        new Bad("sampling.top_p", s -> s.setTopP(Float.NaN)),
-        new Bad("sampling.top_k", s -> s.setTopK(-1)),
-        new Bad("sampling.top_k", s -> s.setTopK(1001)));
+    List<Bad> bad =
+        List.of(
+            new Bad("sampling.max_new_tokens", s -> s.setMaxNewTokens(-1)),
+            new Bad("sampling.max_new_tokens", s -> s.setMaxNewTokens(4097)),
+            new Bad("sampling.temperature", s -> s.setTemperature(2.5f)),
+            new Bad("sampling.temperature", s -> s.setTemperature(-0.1f)),
+            new Bad("sampling.temperature", s -> s.setTemperature(Float.NaN)),
+            new Bad("sampling.top_p", s -> s.setTopP(1.5f)),
+            new Bad("sampling.top_p", s -> s.setTopP(Float.NaN)),
+            new Bad("sampling.top_k", s -> s.setTopK(-1)),
+            new Bad("sampling.top_k", s -> s.setTopK(1001)));
     for (Bad b : bad) {
       SamplingParams.Builder s = SamplingParams.newBuilder().setMaxNewTokens(4);
       b.edit().accept(s);
-      assertViolation(failure(() -> gen().generate(ask(imageId, "Hi", 4).setSampling(s).build())), b.field());
+      assertViolation(
+          failure(() -> gen().generate(ask(imageId, "Hi", 4).setSampling(s).build())), b.field());
       // streaming gives the same error, before any message
-      assertViolation(failure(() -> drain(gen().generateStream(ask(imageId, "Hi", 4).setSampling(s).build()))),
+      assertViolation(
+          failure(() -> drain(gen().generateStream(ask(imageId, "Hi", 4).setSampling(s).build()))),
           b.field());
     }
 
     // Malformed coordinate shorthand: refused before anything is queued.
-    for (String text : List.of("What happens at <t1.7x>?", "Where is <w0.5><h0.2x>?", "From <t0.1.2>?")) {
+    for (String text :
+        List.of("What happens at <t1.7x>?", "Where is <w0.5><h0.2x>?", "From <t0.1.2>?")) {
       assertViolation(failure(() -> gen().generate(ask(videoId, text, 4).build())), "prompt");
     }
 
     // Clip range outside the video (it lasts 2 s).
-    assertViolation(failure(() -> gen().generate(ask(videoId, "Hi", 4)
-        .setClip(ClipRange.newBuilder().setStartSeconds(30).setEndSeconds(40)).build())), "clip");
-    assertViolation(failure(() -> gen().generate(ask(videoId, "Hi", 4)
-        .setClip(ClipRange.newBuilder().setStartSeconds(1.5).setEndSeconds(0.5)).build())), "clip.end_seconds");
+    assertViolation(
+        failure(
+            () ->
+                gen()
+                    .generate(
+                        ask(videoId, "Hi", 4)
+                            .setClip(ClipRange.newBuilder().setStartSeconds(30).setEndSeconds(40))
+                            .build())),
+        "clip");
+    assertViolation(
+        failure(
+            () ->
+                gen()
+                    .generate(
+                        ask(videoId, "Hi", 4)
+                            .setClip(ClipRange.newBuilder().setStartSeconds(1.5).setEndSeconds(0.5))
+                            .build())),
+        "clip.end_seconds");
 
     GenerateFinal ok = gen().generate(ask(videoId, "Still serving?", 4).build());
     assertThat(ok.getUsage().getGeneratedTokens()).isBetween(1, 4);
@@ -488,35 +652,47 @@ class ServingEndToEndTest {
   @Order(11)
   void aSmallServerRefusesPromptsBeyondItsKvPoolAndOverloadWithRetryInfo() throws Exception {
     int prompt = gen().generate(ask(videoId, "How long?", 1).build()).getUsage().getPromptTokens();
-    // A worker with room for the prompt plus 100 tokens (16-token blocks), one queued request at most.
+    // A worker with room for the prompt plus 100 tokens (16-token blocks), one queued request at
+    // most.
     int blocks = (prompt + 100) / 16 + 1;
-    try (E2eClient small = E2eClient.start(E2eClient.config(model, "cpu", 1, 8L << 20, blocks, 4),
-        Duration.ofSeconds(60))) {
-      var sgen = GenerationServiceGrpc.newBlockingStub(small.channel).withDeadlineAfter(60, TimeUnit.SECONDS);
-      String smallVideo = small.upload(MediaKind.MEDIA_KIND_VIDEO, videoBytes, "square.mp4").getMediaId();
+    try (E2eClient small =
+        E2eClient.start(
+            E2eClient.config(model, "cpu", 1, 8L << 20, blocks, 4), Duration.ofSeconds(60))) {
+      var sgen =
+          GenerationServiceGrpc.newBlockingStub(small.channel)
+              .withDeadlineAfter(60, TimeUnit.SECONDS);
+      String smallVideo =
+          small.upload(MediaKind.MEDIA_KIND_VIDEO, videoBytes, "square.mp4").getMediaId();
       assertThat(smallVideo).isEqualTo(videoId);
 
       // Prompt + max_new_tokens beyond the KV pool can never be served.
-      StatusRuntimeException tooLong = failure(() -> sgen.generate(ask(smallVideo, "How long?", 500).build()));
+      StatusRuntimeException tooLong =
+          failure(() -> sgen.generate(ask(smallVideo, "How long?", 500).build()));
       assertStatus(tooLong, Status.Code.INVALID_ARGUMENT, "PROMPT_TOO_LONG");
 
       // The first request holds the only queue slot while its video is decoded and encoded (a miss
       // on this server); a second one meanwhile is refused with a retry delay.
-      Iterator<GenerateStreamResponse> first = sgen.generateStream(ask(smallVideo, "How long?", 8).build());
+      Iterator<GenerateStreamResponse> first =
+          sgen.generateStream(ask(smallVideo, "How long?", 8).build());
       long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
       while (small.status().getQueueDepth() == 0) {
         assertThat(System.nanoTime()).as("the first request is queued within 10 s").isLessThan(end);
         Thread.sleep(2);
       }
-      StatusRuntimeException over = failure(() -> sgen.generate(ask(smallVideo, "And now?", 8).build()));
+      StatusRuntimeException over =
+          failure(() -> sgen.generate(ask(smallVideo, "And now?", 8).build()));
       assertStatus(over, Status.Code.RESOURCE_EXHAUSTED, "OVERLOADED");
       RetryInfo retry = RequestValidatorTest.unpack(over, RetryInfo.class);
-      assertThat(retry.getRetryDelay().getSeconds() * 1000 + retry.getRetryDelay().getNanos() / 1_000_000)
+      assertThat(
+              retry.getRetryDelay().getSeconds() * 1000
+                  + retry.getRetryDelay().getNanos() / 1_000_000)
           .isPositive();
       Streamed s = drain(first);
       assertConsistent(s);
       // and the server serves again once the queue has room
-      assertThat(sgen.generate(ask(smallVideo, "And now?", 8).build()).getUsage().getFeatureCacheHit()).isTrue();
+      assertThat(
+              sgen.generate(ask(smallVideo, "And now?", 8).build()).getUsage().getFeatureCacheHit())
+          .isTrue();
       small.awaitNoBlocksUsed(Duration.ofSeconds(10));
     }
   }
@@ -551,7 +727,8 @@ class ServingEndToEndTest {
   static double handled(String metrics, String code) {
     double sum = 0;
     for (String line : metrics.split("\n")) {
-      if (line.startsWith("grpc_server_handled_total{") && line.contains("grpc_code=\"" + code + "\"")) {
+      if (line.startsWith("grpc_server_handled_total{")
+          && line.contains("grpc_code=\"" + code + "\"")) {
         sum += Double.parseDouble(line.substring(line.lastIndexOf('}') + 1).trim().split(" ")[0]);
       }
     }

@@ -13,7 +13,6 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -51,33 +50,98 @@ class TlsTest {
   @Test
   void onlyAClientWithACertificateFromTheCaIsServed() throws Exception {
     Assumptions.assumeTrue(hasOpenssl(), "the openssl CLI is not installed");
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-        "-subj", "/CN=llavast test CA");
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=llavast test CA");
     Files.writeString(dir.resolve("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
     for (String who : List.of("server", "client")) {
-      openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", who + ".key", "-out", who + ".csr", "-subj",
+      openssl(
+          "req",
+          "-newkey",
+          "rsa:2048",
+          "-nodes",
+          "-keyout",
+          who + ".key",
+          "-out",
+          who + ".csr",
+          "-subj",
           "/CN=" + who);
-      openssl("x509", "-req", "-in", who + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out",
-          who + ".pem", "-days", "2", "-extfile", "san.ext");
+      openssl(
+          "x509",
+          "-req",
+          "-in",
+          who + ".csr",
+          "-CA",
+          "ca.pem",
+          "-CAkey",
+          "ca.key",
+          "-CAcreateserial",
+          "-out",
+          who + ".pem",
+          "-days",
+          "2",
+          "-extfile",
+          "san.ext");
     }
-    ServerConfig config = E2eClient.config(E2eClient.tinyCheckpoint(dir.resolve("ckpt"), 17), "cpu", 8, 16 << 20, 0, 4)
-        .withSecurity(new ServerConfig.Security(Optional.empty(), false, Optional.of(dir.resolve("server.pem")),
-            Optional.of(dir.resolve("server.key")), Optional.of(dir.resolve("ca.pem"))));
+    ServerConfig config =
+        E2eClient.config(
+                E2eClient.tinyCheckpoint(dir.resolve("ckpt"), 17), "cpu", 8, 16 << 20, 0, 4)
+            .withSecurity(
+                new ServerConfig.Security(
+                    Optional.empty(),
+                    false,
+                    Optional.of(dir.resolve("server.pem")),
+                    Optional.of(dir.resolve("server.key")),
+                    Optional.of(dir.resolve("ca.pem"))));
     try (Serving serving = Serving.start(config)) {
       int port = serving.server().port();
-      ManagedChannel good = NettyChannelBuilder.forAddress("127.0.0.1", port).sslContext(GrpcSslContexts
-          .configure(SslContextBuilder.forClient().trustManager(dir.resolve("ca.pem").toFile())
-              .keyManager(dir.resolve("client.pem").toFile(), dir.resolve("client.key").toFile())).build()).build();
-      ManagedChannel noCert = NettyChannelBuilder.forAddress("127.0.0.1", port).sslContext(GrpcSslContexts
-          .configure(SslContextBuilder.forClient().trustManager(dir.resolve("ca.pem").toFile())).build()).build();
-      ManagedChannel plain = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+      ManagedChannel good =
+          NettyChannelBuilder.forAddress("127.0.0.1", port)
+              .sslContext(
+                  GrpcSslContexts.configure(
+                          SslContextBuilder.forClient()
+                              .trustManager(dir.resolve("ca.pem").toFile())
+                              .keyManager(
+                                  dir.resolve("client.pem").toFile(),
+                                  dir.resolve("client.key").toFile()))
+                      .build())
+              .build();
+      ManagedChannel noCert =
+          NettyChannelBuilder.forAddress("127.0.0.1", port)
+              .sslContext(
+                  GrpcSslContexts.configure(
+                          SslContextBuilder.forClient()
+                              .trustManager(dir.resolve("ca.pem").toFile()))
+                      .build())
+              .build();
+      ManagedChannel plain =
+          NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
       try {
-        assertThat(AdminServiceGrpc.newBlockingStub(good).withDeadlineAfter(30, TimeUnit.SECONDS)
-            .getModelInfo(GetModelInfoRequest.getDefaultInstance()).getModelName()).isNotEmpty();
+        assertThat(
+                AdminServiceGrpc.newBlockingStub(good)
+                    .withDeadlineAfter(30, TimeUnit.SECONDS)
+                    .getModelInfo(GetModelInfoRequest.getDefaultInstance())
+                    .getModelName())
+            .isNotEmpty();
         for (ManagedChannel refused : List.of(noCert, plain)) {
-          StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class, () -> AdminServiceGrpc
-              .newBlockingStub(refused).withDeadlineAfter(30, TimeUnit.SECONDS)
-              .getModelInfo(GetModelInfoRequest.getDefaultInstance()));
+          StatusRuntimeException e =
+              catchThrowableOfType(
+                  StatusRuntimeException.class,
+                  () ->
+                      AdminServiceGrpc.newBlockingStub(refused)
+                          .withDeadlineAfter(30, TimeUnit.SECONDS)
+                          .getModelInfo(GetModelInfoRequest.getDefaultInstance()));
           assertThat(e).isNotNull();
           assertThat(e.getStatus().getCode()).isIn(Status.Code.UNAVAILABLE, Status.Code.INTERNAL);
         }

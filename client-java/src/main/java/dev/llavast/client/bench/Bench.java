@@ -24,10 +24,10 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The load generator: uploads the workload's videos once, then plays V * Q streaming requests at
- * each concurrency level, closed loop (C clients back to back) or open loop (Poisson arrivals at
- * a rate, at most C in flight; latency counts from the scheduled arrival, so queueing in the
- * client is not hidden). Each level stops issuing at its count or its time bound, whichever comes
- * first; requests still running a grace period later are cancelled and counted as errors.
+ * each concurrency level, closed loop (C clients back to back) or open loop (Poisson arrivals at a
+ * rate, at most C in flight; latency counts from the scheduled arrival, so queueing in the client
+ * is not hidden). Each level stops issuing at its count or its time bound, whichever comes first;
+ * requests still running a grace period later are cancelled and counted as errors.
  *
  * <p>Thread-safety: {@link #run} from one thread; it starts its own dispatcher.
  */
@@ -53,13 +53,21 @@ public final class Bench {
     return new BenchReport(config, media, levels);
   }
 
-  /** Sends the warm-up requests one at a time about an extra generated video; results are dropped. */
+  /**
+   * Sends the warm-up requests one at a time about an extra generated video; results are dropped.
+   */
   void warmUp() {
     if (config.warmupRequests() == 0) {
       return;
     }
-    String id = client.uploadFrames(GeneratedVideos.frames(-1 - config.seed(), 8), GeneratedVideos.FPS, "bench-warmup",
-        null).mediaId();
+    String id =
+        client
+            .uploadFrames(
+                GeneratedVideos.frames(-1 - config.seed(), 8),
+                GeneratedVideos.FPS,
+                "bench-warmup",
+                null)
+            .mediaId();
     progress.phase("warmup", config.warmupRequests());
     for (int i = 0; i < config.warmupRequests(); i++) {
       try (var s = client.generateStream(request(List.of(id), 0, 0))) {
@@ -83,7 +91,10 @@ public final class Bench {
       long[] base = {0};
       for (Path p : config.videoFiles()) {
         long b = base[0];
-        ids.add(client.upload(p, UploadOptions.defaults().withProgress((s, t) -> progress.advance(b + s))).mediaId());
+        ids.add(
+            client
+                .upload(p, UploadOptions.defaults().withProgress((s, t) -> progress.advance(b + s)))
+                .mediaId());
         base[0] += p.toFile().length();
       }
     } else {
@@ -98,8 +109,14 @@ public final class Bench {
       long base = 0;
       for (int v = 0; v < videos.size(); v++) {
         long b = base;
-        ids.add(client.uploadFrames(videos.get(v), GeneratedVideos.FPS, "bench-" + v,
-            (s, t) -> progress.advance(b + s)).mediaId());
+        ids.add(
+            client
+                .uploadFrames(
+                    videos.get(v),
+                    GeneratedVideos.FPS,
+                    "bench-" + v,
+                    (s, t) -> progress.advance(b + s))
+                .mediaId());
         base += videos.get(v).stream().mapToLong(f -> f.length).sum();
       }
     }
@@ -107,7 +124,9 @@ public final class Bench {
     return ids;
   }
 
-  /** Request {@code i} asks question {@code i % Q} about video {@code i / Q} (video-major order). */
+  /**
+   * Request {@code i} asks question {@code i % Q} about video {@code i / Q} (video-major order).
+   */
   GenerateRequest request(List<String> media, int i, int level) {
     int q = config.questionsPerVideo();
     String question = config.questions().get(i % q % config.questions().size());
@@ -148,12 +167,17 @@ public final class Bench {
       // closed loop: a client sends when its previous request ended, so from now
       long scheduled = config.arrivalRate() > 0 ? nextArrival : System.nanoTime();
       int i = issued++;
-      inFlight.put(i, issue(request(media, i, concurrency), scheduled, sample -> {
-        samples.add(sample);
-        inFlight.remove(i);
-        slots.release();
-        progress.advance(done.incrementAndGet());
-      }));
+      inFlight.put(
+          i,
+          issue(
+              request(media, i, concurrency),
+              scheduled,
+              sample -> {
+                samples.add(sample);
+                inFlight.remove(i);
+                slots.release();
+                progress.advance(done.incrementAndGet());
+              }));
       if (config.arrivalRate() > 0) {
         nextArrival += (long) (-Math.log(1.0 - arrivals.nextDouble()) / config.arrivalRate() * 1e9);
       }
@@ -179,51 +203,63 @@ public final class Bench {
     return LevelResult.of(concurrency, config.arrivalRate(), copy, (end - start) / 1e9);
   }
 
-  private Cancellable issue(GenerateRequest req, long scheduledNanos, java.util.function.Consumer<RequestSample> sink) {
+  private Cancellable issue(
+      GenerateRequest req, long scheduledNanos, java.util.function.Consumer<RequestSample> sink) {
     CountDownLatch once = new CountDownLatch(1);
-    return client.generateStream(req, new StreamListener() {
-      long first = -1;
-      long last;
-      final List<Long> gaps = new ArrayList<>();
+    return client.generateStream(
+        req,
+        new StreamListener() {
+          long first = -1;
+          long last;
+          final List<Long> gaps = new ArrayList<>();
 
-      @Override
-      public void onDelta(Delta d) {
-        long now = System.nanoTime();
-        if (d.text().isEmpty() && d.tokenIds().isEmpty()) {
-          return;
-        }
-        if (first < 0) {
-          first = now;
-        } else {
-          long per = (now - last) / Math.max(1, d.tokenIds().size());
-          for (int k = 0; k < Math.max(1, d.tokenIds().size()); k++) {
-            gaps.add(per);
+          @Override
+          public void onDelta(Delta d) {
+            long now = System.nanoTime();
+            if (d.text().isEmpty() && d.tokenIds().isEmpty()) {
+              return;
+            }
+            if (first < 0) {
+              first = now;
+            } else {
+              long per = (now - last) / Math.max(1, d.tokenIds().size());
+              for (int k = 0; k < Math.max(1, d.tokenIds().size()); k++) {
+                gaps.add(per);
+              }
+            }
+            last = now;
           }
-        }
-        last = now;
-      }
 
-      @Override
-      public void onAnswer(Answer a) {
-        long now = System.nanoTime();
-        long[] g = gaps.stream().mapToLong(Long::longValue).toArray();
-        finish(new RequestSample("", first < 0 ? -1 : first - scheduledNanos, now - scheduledNanos, g,
-            a.usage().getGeneratedTokens(), a.usage().getPromptTokens(), a.usage().getCachedTokens(),
-            a.usage().getFeatureCacheHit()));
-      }
+          @Override
+          public void onAnswer(Answer a) {
+            long now = System.nanoTime();
+            long[] g = gaps.stream().mapToLong(Long::longValue).toArray();
+            finish(
+                new RequestSample(
+                    "",
+                    first < 0 ? -1 : first - scheduledNanos,
+                    now - scheduledNanos,
+                    g,
+                    a.usage().getGeneratedTokens(),
+                    a.usage().getPromptTokens(),
+                    a.usage().getCachedTokens(),
+                    a.usage().getFeatureCacheHit()));
+          }
 
-      @Override
-      public void onError(LlavaStException e) {
-        String code = e.code().name() + (e.reasonName().isEmpty() ? "" : "/" + e.reasonName());
-        finish(new RequestSample(code, -1, System.nanoTime() - scheduledNanos, new long[0], 0, 0, 0, false));
-      }
+          @Override
+          public void onError(LlavaStException e) {
+            String code = e.code().name() + (e.reasonName().isEmpty() ? "" : "/" + e.reasonName());
+            finish(
+                new RequestSample(
+                    code, -1, System.nanoTime() - scheduledNanos, new long[0], 0, 0, 0, false));
+          }
 
-      private void finish(RequestSample s) {
-        if (once.getCount() == 1) {
-          once.countDown();
-          sink.accept(s);
-        }
-      }
-    });
+          private void finish(RequestSample s) {
+            if (once.getCount() == 1) {
+              once.countDown();
+              sink.accept(s);
+            }
+          }
+        });
   }
 }

@@ -11,7 +11,8 @@ import java.util.Map;
 
 /** The results of a bench run: the config, the media used and one {@link LevelResult} per level. */
 public record BenchReport(BenchConfig config, List<String> mediaIds, List<LevelResult> levels) {
-  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   /** The report as a JSON tree (latencies in ms, ratios in [0, 1], NaN as null). */
   public ObjectNode toJson() {
@@ -77,12 +78,33 @@ public record BenchReport(BenchConfig config, List<String> mediaIds, List<LevelR
 
   /** A fixed-width table, one row per level, then errors by code. */
   public void printTable(PrintStream out) {
-    out.printf(Locale.ROOT, "%-4s %6s %5s %8s %9s | %-23s | %-23s | %-23s | %6s %6s%n", "C", "reqs", "ok", "req/s",
-        "tok/s", "TTFT ms p50/p90/p99", "ITL ms p50/p90/p99", "E2E ms p50/p90/p99", "featC", "prefC");
+    out.printf(
+        Locale.ROOT,
+        "%-4s %6s %5s %8s %9s | %-23s | %-23s | %-23s | %6s %6s%n",
+        "C",
+        "reqs",
+        "ok",
+        "req/s",
+        "tok/s",
+        "TTFT ms p50/p90/p99",
+        "ITL ms p50/p90/p99",
+        "E2E ms p50/p90/p99",
+        "featC",
+        "prefC");
     for (LevelResult l : levels) {
-      out.printf(Locale.ROOT, "%-4d %6d %5d %8.2f %9.1f | %-23s | %-23s | %-23s | %6s %6s%n", l.concurrency(),
-          l.requests(), l.succeeded(), l.requestsPerSecond(), l.tokensPerSecond(), triple(l.ttftMs()),
-          triple(l.interTokenMs()), triple(l.e2eMs()), pct(l.featureCacheHitRatio()), pct(l.prefixCacheHitRatio()));
+      out.printf(
+          Locale.ROOT,
+          "%-4d %6d %5d %8.2f %9.1f | %-23s | %-23s | %-23s | %6s %6s%n",
+          l.concurrency(),
+          l.requests(),
+          l.succeeded(),
+          l.requestsPerSecond(),
+          l.tokensPerSecond(),
+          triple(l.ttftMs()),
+          triple(l.interTokenMs()),
+          triple(l.e2eMs()),
+          pct(l.featureCacheHitRatio()),
+          pct(l.prefixCacheHitRatio()));
     }
     for (LevelResult l : levels) {
       if (!l.errors().isEmpty()) {

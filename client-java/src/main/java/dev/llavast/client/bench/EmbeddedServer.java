@@ -2,8 +2,9 @@ package dev.llavast.client.bench;
 
 /**
  * A server started inside the bench's JVM, so one command measures everything. The server module
- * provides an {@link Provider} through {@code META-INF/services/dev.llavast.client.bench.EmbeddedServer$Provider};
- * this module does not depend on it. Closing stops the server.
+ * provides an {@link Provider} through {@code
+ * META-INF/services/dev.llavast.client.bench.EmbeddedServer$Provider}; this module does not depend
+ * on it. Closing stops the server.
  */
 public interface EmbeddedServer extends AutoCloseable {
   /** The gRPC target to connect to, e.g. {@code 127.0.0.1:43121}. */
@@ -18,7 +19,10 @@ public interface EmbeddedServer extends AutoCloseable {
     /** A short name, e.g. "llavast". */
     String name();
 
-    /** Starts a server with provider-specific options (e.g. {@code model=small}); blocks until it is ready. */
+    /**
+     * Starts a server with provider-specific options (e.g. {@code model=small}); blocks until it is
+     * ready.
+     */
     EmbeddedServer start(java.util.Map<String, String> options) throws Exception;
   }
 
@@ -31,8 +35,11 @@ public interface EmbeddedServer extends AutoCloseable {
         return p;
       }
     }
-    throw new IllegalStateException("no embedded server provider " + (name.isEmpty() ? "" : "named '" + name + "' ")
-        + "on the class path (found " + all.stream().map(Provider::name).toList()
-        + "); put the server module's jar on the class path or pass --target");
+    throw new IllegalStateException(
+        "no embedded server provider "
+            + (name.isEmpty() ? "" : "named '" + name + "' ")
+            + "on the class path (found "
+            + all.stream().map(Provider::name).toList()
+            + "); put the server module's jar on the class path or pass --target");
   }
 }

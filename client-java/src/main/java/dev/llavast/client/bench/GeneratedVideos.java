@@ -12,9 +12,9 @@ import java.util.Random;
 import javax.imageio.ImageIO;
 
 /**
- * Synthetic videos for the bench when no files are given: a coloured square moving over a
- * gradient, as JPEG frames (uploaded as MEDIA_KIND_FRAMES). Each seed gives different content, so
- * each video has its own media id. Stateless; any thread.
+ * Synthetic videos for the bench when no files are given: a coloured square moving over a gradient,
+ * as JPEG frames (uploaded as MEDIA_KIND_FRAMES). Each seed gives different content, so each video
+ * has its own media id. Stateless; any thread.
  */
 public final class GeneratedVideos {
   public static final int WIDTH = 320;

@@ -20,7 +20,9 @@ import javax.imageio.ImageIO;
 public final class LatencyChart {
   public static final int WIDTH = 960;
   public static final int HEIGHT = 420;
-  private static final Color[] COLORS = {new Color(0x1f77b4), new Color(0xff7f0e), new Color(0xd62728)};
+  private static final Color[] COLORS = {
+    new Color(0x1f77b4), new Color(0xff7f0e), new Color(0xd62728)
+  };
 
   private LatencyChart() {}
 
@@ -46,7 +48,11 @@ public final class LatencyChart {
     return img;
   }
 
-  private static void panel(Graphics2D g, List<LevelResult> levels, int x0, String title,
+  private static void panel(
+      Graphics2D g,
+      List<LevelResult> levels,
+      int x0,
+      String title,
       Function<LevelResult, LevelResult.Latency> metric) {
     int left = x0 + 70;
     int right = x0 + WIDTH / 2 - 20;

@@ -9,9 +9,20 @@ import java.util.TreeMap;
  * Aggregated results of one bench level (one concurrency, one arrival rate). Latencies in
  * milliseconds; percentiles by nearest rank; ratios in [0, 1] (NaN when nothing succeeded).
  */
-public record LevelResult(int concurrency, double arrivalRatePerSecond, int requests, int succeeded,
-    Map<String, Integer> errors, double durationSeconds, double requestsPerSecond, double tokensPerSecond,
-    Latency ttftMs, Latency interTokenMs, Latency e2eMs, double featureCacheHitRatio, double prefixCacheHitRatio,
+public record LevelResult(
+    int concurrency,
+    double arrivalRatePerSecond,
+    int requests,
+    int succeeded,
+    Map<String, Integer> errors,
+    double durationSeconds,
+    double requestsPerSecond,
+    double tokensPerSecond,
+    Latency ttftMs,
+    Latency interTokenMs,
+    Latency e2eMs,
+    double featureCacheHitRatio,
+    double prefixCacheHitRatio,
     long generatedTokens) {
 
   /** p50 / p90 / p99 and mean of a latency, in ms. */
@@ -21,13 +32,18 @@ public record LevelResult(int concurrency, double arrivalRatePerSecond, int requ
       for (double v : ms) {
         sum += v;
       }
-      return new Latency(Percentiles.of(ms, 50), Percentiles.of(ms, 90), Percentiles.of(ms, 99),
-          ms.length == 0 ? Double.NaN : sum / ms.length, ms.length);
+      return new Latency(
+          Percentiles.of(ms, 50),
+          Percentiles.of(ms, 90),
+          Percentiles.of(ms, 99),
+          ms.length == 0 ? Double.NaN : sum / ms.length,
+          ms.length);
     }
   }
 
   /** Aggregates samples measured over {@code durationSeconds} of wall time. */
-  public static LevelResult of(int concurrency, double rate, List<RequestSample> samples, double durationSeconds) {
+  public static LevelResult of(
+      int concurrency, double rate, List<RequestSample> samples, double durationSeconds) {
     Map<String, Integer> errors = new TreeMap<>();
     List<Double> ttft = new ArrayList<>();
     List<Double> itl = new ArrayList<>();
@@ -56,9 +72,21 @@ public record LevelResult(int concurrency, double arrivalRatePerSecond, int requ
       hits += s.featureCacheHit() ? 1 : 0;
     }
     double d = Math.max(durationSeconds, 1e-9);
-    return new LevelResult(concurrency, rate, samples.size(), ok, errors, durationSeconds, ok / d, tokens / d,
-        Latency.of(arr(ttft)), Latency.of(arr(itl)), Latency.of(arr(e2e)),
-        ok == 0 ? Double.NaN : hits / (double) ok, prompt == 0 ? Double.NaN : cached / (double) prompt, tokens);
+    return new LevelResult(
+        concurrency,
+        rate,
+        samples.size(),
+        ok,
+        errors,
+        durationSeconds,
+        ok / d,
+        tokens / d,
+        Latency.of(arr(ttft)),
+        Latency.of(arr(itl)),
+        Latency.of(arr(e2e)),
+        ok == 0 ? Double.NaN : hits / (double) ok,
+        prompt == 0 ? Double.NaN : cached / (double) prompt,
+        tokens);
   }
 
   private static double[] arr(List<Double> l) {

@@ -7,8 +7,9 @@ public final class Percentiles {
   private Percentiles() {}
 
   /**
-   * The p-th percentile (0 &lt; p &lt;= 100) by the nearest-rank method: the smallest value such that
-   * at least p% of the sample is &lt;= it, i.e. sorted[ceil(p/100 * n) - 1]. NaN for an empty sample.
+   * The p-th percentile (0 &lt; p &lt;= 100) by the nearest-rank method: the smallest value such
+   * that at least p% of the sample is &lt;= it, i.e. sorted[ceil(p/100 * n) - 1]. NaN for an empty
+   * sample.
    */
   public static double of(double[] values, double p) {
     if (!(p > 0 && p <= 100)) {

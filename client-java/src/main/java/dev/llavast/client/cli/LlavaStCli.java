@@ -57,24 +57,44 @@ import picocli.CommandLine.ParentCommand;
  * The {@code llavast} command-line tool: upload, ask, session, status, model and bench. Exit code 0
  * on success, 1 when the server returned an error (printed with its reason), 2 on bad usage.
  */
-@Command(name = "llavast", mixinStandardHelpOptions = true, version = "llavast-client 0.1.0",
-    description = "Client for LLaVA-ST Serve: ask a video model questions answered with timestamps and boxes.",
-    subcommands = {LlavaStCli.Upload.class, LlavaStCli.Ask.class, LlavaStCli.Session.class, LlavaStCli.Status.class,
-        LlavaStCli.Model.class, LlavaStCli.BenchCmd.class, LlavaStCli.Eval.class})
+@Command(
+    name = "llavast",
+    mixinStandardHelpOptions = true,
+    version = "llavast-client 0.1.0",
+    description =
+        "Client for LLaVA-ST Serve: ask a video model questions answered with timestamps and boxes.",
+    subcommands = {
+      LlavaStCli.Upload.class,
+      LlavaStCli.Ask.class,
+      LlavaStCli.Session.class,
+      LlavaStCli.Status.class,
+      LlavaStCli.Model.class,
+      LlavaStCli.BenchCmd.class,
+      LlavaStCli.Eval.class
+    })
 public final class LlavaStCli {
-  @Option(names = {"-t", "--target"}, description = "Server host:port (default: $LLAVAST_TARGET or localhost:50051).")
+  @Option(
+      names = {"-t", "--target"},
+      description = "Server host:port (default: $LLAVAST_TARGET or localhost:50051).")
   String target = System.getenv().getOrDefault("LLAVAST_TARGET", "localhost:50051");
 
   @Option(names = "--tls", description = "Use TLS with the JVM trust store.")
   boolean tls;
 
-  @Option(names = "--deadline", description = "Deadline of each call attempt in seconds (default ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--deadline",
+      description = "Deadline of each call attempt in seconds (default ${DEFAULT-VALUE}).")
   double deadlineSeconds = 300;
 
-  @Option(names = "--retries", description = "Attempts in all on UNAVAILABLE / RESOURCE_EXHAUSTED (default ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--retries",
+      description =
+          "Attempts in all on UNAVAILABLE / RESOURCE_EXHAUSTED (default ${DEFAULT-VALUE}).")
   int attempts = 5;
 
-  @Option(names = "--retry-budget", description = "Seconds within which retries must start (default ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--retry-budget",
+      description = "Seconds within which retries must start (default ${DEFAULT-VALUE}).")
   double retryBudgetSeconds = 30;
 
   final PrintStream out;
@@ -94,18 +114,20 @@ public final class LlavaStCli {
   }
 
   /** Runs one command line; returns the exit code. Any thread; the streams are not closed. */
-  public static int run(String[] args, PrintStream out, PrintStream err, InputStream in, boolean terminal) {
+  public static int run(
+      String[] args, PrintStream out, PrintStream err, InputStream in, boolean terminal) {
     CommandLine cl = new CommandLine(new LlavaStCli(out, err, in, terminal));
     cl.setOut(new java.io.PrintWriter(out, true));
     cl.setErr(new java.io.PrintWriter(err, true));
-    cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-      if (ex instanceof LlavaStException e) {
-        Output.printError(err, e);
-        return 1;
-      }
-      err.println("error: " + ex);
-      return 1;
-    });
+    cl.setExecutionExceptionHandler(
+        (ex, cmd, parsed) -> {
+          if (ex instanceof LlavaStException e) {
+            Output.printError(err, e);
+            return 1;
+          }
+          err.println("error: " + ex);
+          return 1;
+        });
     return cl.execute(args);
   }
 
@@ -114,8 +136,10 @@ public final class LlavaStCli {
         .target(targetOverride != null ? targetOverride : target)
         .tls(tls)
         .deadline(Duration.ofMillis((long) (deadlineSeconds * 1000)))
-        .retryPolicy(RetryPolicy.defaults().withMaxAttempts(attempts)
-            .withMaxElapsed(Duration.ofMillis((long) (retryBudgetSeconds * 1000))))
+        .retryPolicy(
+            RetryPolicy.defaults()
+                .withMaxAttempts(attempts)
+                .withMaxElapsed(Duration.ofMillis((long) (retryBudgetSeconds * 1000))))
         .build();
   }
 
@@ -133,13 +157,19 @@ public final class LlavaStCli {
 
   /** Which media a question is about. */
   static final class MediaChoice {
-    @Option(names = "--video", paramLabel = "FILE", description = "A video file (uploaded unless the server has it).")
+    @Option(
+        names = "--video",
+        paramLabel = "FILE",
+        description = "A video file (uploaded unless the server has it).")
     Path video;
 
     @Option(names = "--image", paramLabel = "FILE", description = "An image file (JPEG or PNG).")
     Path image;
 
-    @Option(names = "--media", paramLabel = "ID", description = "An uploaded media id (sha256:...).")
+    @Option(
+        names = "--media",
+        paramLabel = "ID",
+        description = "An uploaded media id (sha256:...).")
     String mediaId;
   }
 
@@ -149,9 +179,11 @@ public final class LlavaStCli {
       return m.mediaId;
     }
     Path file = m.video != null ? m.video : m.image;
-    UploadOptions o = UploadOptions.defaults().withChunkBytes(chunkBytes)
-        .withKind(m.video != null ? MediaKind.MEDIA_KIND_VIDEO : MediaKind.MEDIA_KIND_IMAGE)
-        .withProgress((s, t) -> bar.advance(s));
+    UploadOptions o =
+        UploadOptions.defaults()
+            .withChunkBytes(chunkBytes)
+            .withKind(m.video != null ? MediaKind.MEDIA_KIND_VIDEO : MediaKind.MEDIA_KIND_IMAGE)
+            .withProgress((s, t) -> bar.advance(s));
     bar.phase("upload", file.toFile().length());
     UploadResult r = client.upload(file, o);
     bar.phaseDone();
@@ -160,15 +192,19 @@ public final class LlavaStCli {
 
   // ------------------------------------------------------------------ upload
 
-  @Command(name = "upload", mixinStandardHelpOptions = true, description = "Upload a video or image; prints its media id.")
+  @Command(
+      name = "upload",
+      mixinStandardHelpOptions = true,
+      description = "Upload a video or image; prints its media id.")
   static final class Upload implements Callable<Integer> {
-    @ParentCommand
-    LlavaStCli cli;
+    @ParentCommand LlavaStCli cli;
 
     @Parameters(paramLabel = "FILE")
     Path file;
 
-    @Option(names = "--chunk-size", description = "Bytes per upload message (default ${DEFAULT-VALUE}).")
+    @Option(
+        names = "--chunk-size",
+        description = "Bytes per upload message (default ${DEFAULT-VALUE}).")
     int chunkBytes = UploadOptions.DEFAULT_CHUNK_BYTES;
 
     @Option(names = "--force", description = "Upload even if the server already has this content.")
@@ -177,7 +213,9 @@ public final class LlavaStCli {
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
-    @Option(names = "--progress", description = "Show a progress bar even when stderr is not a terminal.")
+    @Option(
+        names = "--progress",
+        description = "Show a progress bar even when stderr is not a terminal.")
     boolean progress;
 
     @Override
@@ -188,8 +226,13 @@ public final class LlavaStCli {
       ProgressBar bar = cli.bar(progress, true);
       try (LlavaStClient c = cli.client(null)) {
         bar.phase("upload", Files.size(file));
-        UploadResult r = c.upload(file, UploadOptions.defaults().withChunkBytes(chunkBytes).withSkipIfPresent(!force)
-            .withProgress((s, t) -> bar.advance(s)));
+        UploadResult r =
+            c.upload(
+                file,
+                UploadOptions.defaults()
+                    .withChunkBytes(chunkBytes)
+                    .withSkipIfPresent(!force)
+                    .withProgress((s, t) -> bar.advance(s)));
         bar.phaseDone();
         if (json) {
           var n = Output.JSON.createObjectNode();
@@ -200,10 +243,19 @@ public final class LlavaStCli {
         } else {
           var m = r.media();
           cli.out.println(r.mediaId());
-          cli.out.printf(Locale.ROOT, "%s: %s, %d bytes, %dx%d, %.2fs, %d frames%s%n", m.getLabel(),
-              m.getKind().name().replace("MEDIA_KIND_", "").toLowerCase(Locale.ROOT), m.getSizeBytes(),
-              m.getWidthPx(), m.getHeightPx(), m.getDurationSeconds(), m.getFrameCount(),
-              r.skipped() ? " (already on the server, not sent again)" : " (uploaded in " + r.chunks() + " chunks)");
+          cli.out.printf(
+              Locale.ROOT,
+              "%s: %s, %d bytes, %dx%d, %.2fs, %d frames%s%n",
+              m.getLabel(),
+              m.getKind().name().replace("MEDIA_KIND_", "").toLowerCase(Locale.ROOT),
+              m.getSizeBytes(),
+              m.getWidthPx(),
+              m.getHeightPx(),
+              m.getDurationSeconds(),
+              m.getFrameCount(),
+              r.skipped()
+                  ? " (already on the server, not sent again)"
+                  : " (uploaded in " + r.chunks() + " chunks)");
         }
       }
       return 0;
@@ -212,21 +264,29 @@ public final class LlavaStCli {
 
   // ------------------------------------------------------------------ ask
 
-  @Command(name = "ask", mixinStandardHelpOptions = true, description = "Ask one question about a video or image; streams the answer.")
+  @Command(
+      name = "ask",
+      mixinStandardHelpOptions = true,
+      description = "Ask one question about a video or image; streams the answer.")
   static final class Ask implements Callable<Integer> {
-    @ParentCommand
-    LlavaStCli cli;
+    @ParentCommand LlavaStCli cli;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     MediaChoice media;
 
-    @Parameters(paramLabel = "QUESTION", description = "The question (LLaVA-ST shorthand like <t0.41> allowed).")
+    @Parameters(
+        paramLabel = "QUESTION",
+        description = "The question (LLaVA-ST shorthand like <t0.41> allowed).")
     String question;
 
-    @Option(names = {"--max-new-tokens", "--max-tokens"}, description = "Maximum tokens to generate (0: server default).")
+    @Option(
+        names = {"--max-new-tokens", "--max-tokens"},
+        description = "Maximum tokens to generate (0: server default).")
     int maxTokens;
 
-    @Option(names = "--task", completionCandidates = TaskNames.class,
+    @Option(
+        names = "--task",
+        completionCandidates = TaskNames.class,
         description = "Task template: ${COMPLETION-CANDIDATES} (default FREE_FORM).")
     String task = "FREE_FORM";
 
@@ -236,15 +296,23 @@ public final class LlavaStCli {
     @Option(names = "--seed", description = "Sampling seed.")
     Long seed;
 
-    @Option(names = "--constrain", paramLabel = "MODE", description = "Coordinate-constrained decoding: off "
-        + "(default), coordinates (every coordinate group whole and valid) or task-shape (also the --task answer "
-        + "shape).")
+    @Option(
+        names = "--constrain",
+        paramLabel = "MODE",
+        description =
+            "Coordinate-constrained decoding: off "
+                + "(default), coordinates (every coordinate group whole and valid) or task-shape (also the --task answer "
+                + "shape).")
     String constrain = "off";
 
-    @Option(names = "--json", description = "Print one JSON object with the whole answer instead of streaming.")
+    @Option(
+        names = "--json",
+        description = "Print one JSON object with the whole answer instead of streaming.")
     boolean json;
 
-    @Option(names = "--progress", description = "Show the upload progress bar even when not on a terminal.")
+    @Option(
+        names = "--progress",
+        description = "Show the upload progress bar even when not on a terminal.")
     boolean progress;
 
     @Option(names = "--chunk-size", description = "Upload chunk bytes (default ${DEFAULT-VALUE}).")
@@ -254,13 +322,19 @@ public final class LlavaStCli {
     public Integer call() throws Exception {
       try (LlavaStClient c = cli.client(null)) {
         String id = resolve(c, media, cli.bar(progress, true), chunkBytes);
-        SamplingParams.Builder s = SamplingParams.newBuilder().setMaxNewTokens(maxTokens).setTemperature(temperature)
-            .setConstraints(constraints(constrain));
+        SamplingParams.Builder s =
+            SamplingParams.newBuilder()
+                .setMaxNewTokens(maxTokens)
+                .setTemperature(temperature)
+                .setConstraints(constraints(constrain));
         if (seed != null) {
           s.setSeed(seed);
         }
-        GenerateRequest req = LlavaStClient.question(id, question).setTask(Task.valueOf("TASK_" + task.toUpperCase(Locale.ROOT)))
-            .setSampling(s).build();
+        GenerateRequest req =
+            LlavaStClient.question(id, question)
+                .setTask(Task.valueOf("TASK_" + task.toUpperCase(Locale.ROOT)))
+                .setSampling(s)
+                .build();
         try {
           streamAnswer(cli, c.generateStream(req), json);
         } catch (LlavaStException e) {
@@ -288,7 +362,10 @@ public final class LlavaStCli {
     }
   }
 
-  /** {@code off}, {@code coordinates} or {@code task-shape} (any case, '-' or '_') as the API's enum. */
+  /**
+   * {@code off}, {@code coordinates} or {@code task-shape} (any case, '-' or '_') as the API's
+   * enum.
+   */
   static Constraints constraints(String mode) {
     String m = mode.strip().toUpperCase(Locale.ROOT).replace('-', '_');
     for (Constraints c : Constraints.values()) {
@@ -296,7 +373,8 @@ public final class LlavaStCli {
         return c;
       }
     }
-    throw new IllegalArgumentException("--constrain must be off, coordinates or task-shape, got '" + mode + "'");
+    throw new IllegalArgumentException(
+        "--constrain must be off, coordinates or task-shape, got '" + mode + "'");
   }
 
   /** Prints a streaming answer (text as it arrives, then coordinates) or one JSON object. */
@@ -335,21 +413,27 @@ public final class LlavaStCli {
 
   // ------------------------------------------------------------------ session
 
-  @Command(name = "session", mixinStandardHelpOptions = true, description = "Interactive: several questions about one video, one per line on stdin.")
+  @Command(
+      name = "session",
+      mixinStandardHelpOptions = true,
+      description = "Interactive: several questions about one video, one per line on stdin.")
   static final class Session implements Callable<Integer> {
-    @ParentCommand
-    LlavaStCli cli;
+    @ParentCommand LlavaStCli cli;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     MediaChoice media;
 
-    @Option(names = {"--max-new-tokens", "--max-tokens"}, description = "Maximum tokens per answer (0: server default).")
+    @Option(
+        names = {"--max-new-tokens", "--max-tokens"},
+        description = "Maximum tokens per answer (0: server default).")
     int maxTokens;
 
     @Option(names = "--json", description = "One JSON object per answer (JSON lines).")
     boolean json;
 
-    @Option(names = "--progress", description = "Show the upload progress bar even when not on a terminal.")
+    @Option(
+        names = "--progress",
+        description = "Show the upload progress bar even when not on a terminal.")
     boolean progress;
 
     @Override
@@ -358,9 +442,15 @@ public final class LlavaStCli {
         String id = resolve(c, media, cli.bar(progress, true), UploadOptions.DEFAULT_CHUNK_BYTES);
         try (VideoSession s = c.openSession(id)) {
           if (!json) {
-            cli.err.println("session " + s.sessionId() + " on " + id + "; one question per line, end with EOF (Ctrl-D)");
+            cli.err.println(
+                "session "
+                    + s.sessionId()
+                    + " on "
+                    + id
+                    + "; one question per line, end with EOF (Ctrl-D)");
           }
-          BufferedReader r = new BufferedReader(new InputStreamReader(cli.in, StandardCharsets.UTF_8));
+          BufferedReader r =
+              new BufferedReader(new InputStreamReader(cli.in, StandardCharsets.UTF_8));
           int failures = 0;
           while (true) {
             if (cli.terminal) {
@@ -393,10 +483,12 @@ public final class LlavaStCli {
 
   // ------------------------------------------------------------------ status / model
 
-  @Command(name = "status", mixinStandardHelpOptions = true, description = "Server readiness, queue, workers and feature cache.")
+  @Command(
+      name = "status",
+      mixinStandardHelpOptions = true,
+      description = "Server readiness, queue, workers and feature cache.")
   static final class Status implements Callable<Integer> {
-    @ParentCommand
-    LlavaStCli cli;
+    @ParentCommand LlavaStCli cli;
 
     @Option(names = "--json", description = "Print the ServerStatus message as JSON.")
     boolean json;
@@ -409,25 +501,47 @@ public final class LlavaStCli {
           cli.out.println(printJson(s));
           return 0;
         }
-        cli.out.printf(Locale.ROOT, "ready: %s%ndraining: %s%nqueue depth: %d%nactive sessions: %d%nuptime: %.1fs%n",
-            s.getReady(), s.getDraining(), s.getQueueDepth(), s.getActiveSessions(), s.getUptimeSeconds());
+        cli.out.printf(
+            Locale.ROOT,
+            "ready: %s%ndraining: %s%nqueue depth: %d%nactive sessions: %d%nuptime: %.1fs%n",
+            s.getReady(),
+            s.getDraining(),
+            s.getQueueDepth(),
+            s.getActiveSessions(),
+            s.getUptimeSeconds());
         for (WorkerStatus w : s.getWorkersList()) {
-          cli.out.printf(Locale.ROOT, "worker %s: %s, running %d, waiting %d, kv %d/%d (%.1f%%)%n", w.getDevice(),
-              w.getHealthy() ? "healthy" : "UNHEALTHY", w.getRunningSequences(), w.getWaitingSequences(),
-              w.getKvBlocksUsed(), w.getKvBlocksTotal(), 100 * w.getKvUsageRatio());
+          cli.out.printf(
+              Locale.ROOT,
+              "worker %s: %s, running %d, waiting %d, kv %d/%d (%.1f%%)%n",
+              w.getDevice(),
+              w.getHealthy() ? "healthy" : "UNHEALTHY",
+              w.getRunningSequences(),
+              w.getWaitingSequences(),
+              w.getKvBlocksUsed(),
+              w.getKvBlocksTotal(),
+              100 * w.getKvUsageRatio());
         }
         var f = s.getFeatureCache();
-        cli.out.printf(Locale.ROOT, "feature cache: %d entries, %d/%d bytes, hits %d, misses %d, hit ratio %.3f%n",
-            f.getEntries(), f.getWeightBytes(), f.getMaxWeightBytes(), f.getHits(), f.getMisses(), f.getHitRatio());
+        cli.out.printf(
+            Locale.ROOT,
+            "feature cache: %d entries, %d/%d bytes, hits %d, misses %d, hit ratio %.3f%n",
+            f.getEntries(),
+            f.getWeightBytes(),
+            f.getMaxWeightBytes(),
+            f.getHits(),
+            f.getMisses(),
+            f.getHitRatio());
         return s.getReady() ? 0 : 3;
       }
     }
   }
 
-  @Command(name = "model", mixinStandardHelpOptions = true, description = "The loaded model and the server's limits.")
+  @Command(
+      name = "model",
+      mixinStandardHelpOptions = true,
+      description = "The loaded model and the server's limits.")
   static final class Model implements Callable<Integer> {
-    @ParentCommand
-    LlavaStCli cli;
+    @ParentCommand LlavaStCli cli;
 
     @Option(names = "--json", description = "Print the ModelInfo message as JSON.")
     boolean json;
@@ -440,17 +554,37 @@ public final class LlavaStCli {
           cli.out.println(printJson(m));
           return 0;
         }
-        cli.out.printf(Locale.ROOT, "model: %s%s%n", m.getModelName(),
+        cli.out.printf(
+            Locale.ROOT,
+            "model: %s%s%n",
+            m.getModelName(),
             m.getRandomWeightsDemo() ? " (random-weight demo: answers are meaningless)" : "");
-        cli.out.printf(Locale.ROOT, "layers %d, hidden %d, heads %d/%d kv, vocab %d, bins %d, dtype %s%n",
-            m.getNumLayers(), m.getHiddenSize(), m.getNumAttentionHeads(), m.getNumKeyValueHeads(), m.getVocabSize(),
-            m.getCoordinateBins(), m.getDtype());
-        cli.out.printf(Locale.ROOT, "frames/video %d, video tokens %d, image tokens %d, context %d%n",
-            m.getFramesPerVideo(), m.getVideoPromptTokens(), m.getImagePromptTokens(), m.getContextLimitTokens());
+        cli.out.printf(
+            Locale.ROOT,
+            "layers %d, hidden %d, heads %d/%d kv, vocab %d, bins %d, dtype %s%n",
+            m.getNumLayers(),
+            m.getHiddenSize(),
+            m.getNumAttentionHeads(),
+            m.getNumKeyValueHeads(),
+            m.getVocabSize(),
+            m.getCoordinateBins(),
+            m.getDtype());
+        cli.out.printf(
+            Locale.ROOT,
+            "frames/video %d, video tokens %d, image tokens %d, context %d%n",
+            m.getFramesPerVideo(),
+            m.getVideoPromptTokens(),
+            m.getImagePromptTokens(),
+            m.getContextLimitTokens());
         cli.out.println("devices: " + String.join(", ", m.getDevicesList()));
         var l = m.getLimits();
-        cli.out.printf(Locale.ROOT, "limits: upload %d bytes, chunk %d bytes, max new tokens %d, queue %d, sessions %d%n",
-            l.getMaxUploadBytes(), l.getMaxChunkBytes(), l.getMaxNewTokens(), l.getMaxQueuedRequests(),
+        cli.out.printf(
+            Locale.ROOT,
+            "limits: upload %d bytes, chunk %d bytes, max new tokens %d, queue %d, sessions %d%n",
+            l.getMaxUploadBytes(),
+            l.getMaxChunkBytes(),
+            l.getMaxNewTokens(),
+            l.getMaxQueuedRequests(),
             l.getMaxSessions());
         return 0;
       }
@@ -459,40 +593,64 @@ public final class LlavaStCli {
 
   // ------------------------------------------------------------------ eval
 
-  @Command(name = "eval", mixinStandardHelpOptions = true, description = "Runs a grounding benchmark (Charades-STA, "
-      + "RefCOCO, ST-Align) through the server and prints the paper's metrics in LLaVA-ST's and lmms-eval's "
-      + "conventions.")
+  @Command(
+      name = "eval",
+      mixinStandardHelpOptions = true,
+      description =
+          "Runs a grounding benchmark (Charades-STA, "
+              + "RefCOCO, ST-Align) through the server and prints the paper's metrics in LLaVA-ST's and lmms-eval's "
+              + "conventions.")
   static final class Eval implements Callable<Integer> {
-    @ParentCommand
-    LlavaStCli cli;
+    @ParentCommand LlavaStCli cli;
 
-    @Option(names = "--format", required = true, description = "Data set format: ${COMPLETION-CANDIDATES}.",
+    @Option(
+        names = "--format",
+        required = true,
+        description = "Data set format: ${COMPLETION-CANDIDATES}.",
         completionCandidates = Formats.class)
     String format;
 
-    @Option(names = "--annotations", required = true, paramLabel = "FILE", description = "The annotation file.")
+    @Option(
+        names = "--annotations",
+        required = true,
+        paramLabel = "FILE",
+        description = "The annotation file.")
     Path annotations;
 
-    @Option(names = "--media-dir", required = true, paramLabel = "DIR", description = "Folder of the videos or images.")
+    @Option(
+        names = "--media-dir",
+        required = true,
+        paramLabel = "DIR",
+        description = "Folder of the videos or images.")
     Path mediaDir;
 
-    @Option(names = "--predictions", paramLabel = "FILE",
-        description = "Predictions (JSONL); an existing file is resumed (default: eval-<format>.jsonl).")
+    @Option(
+        names = "--predictions",
+        paramLabel = "FILE",
+        description =
+            "Predictions (JSONL); an existing file is resumed (default: eval-<format>.jsonl).")
     Path predictions;
 
     @Option(names = "--concurrency", description = "Parallel questions (default ${DEFAULT-VALUE}).")
     int concurrency = 4;
 
-    @Option(names = {"--max-new-tokens", "--max-tokens"}, description = "Tokens per answer (default ${DEFAULT-VALUE}, "
-        + "as the paper).")
+    @Option(
+        names = {"--max-new-tokens", "--max-tokens"},
+        description = "Tokens per answer (default ${DEFAULT-VALUE}, " + "as the paper).")
     int maxNewTokens = 1024;
 
-    @Option(names = "--sampling", description = "greedy (default) or reference (the checkpoint's preset, as the "
-        + "paper's scripts sample).")
+    @Option(
+        names = "--sampling",
+        description =
+            "greedy (default) or reference (the checkpoint's preset, as the "
+                + "paper's scripts sample).")
     String sampling = "greedy";
 
-    @Option(names = "--constrain", paramLabel = "MODE", description = "Coordinate-constrained decoding: off "
-        + "(default), coordinates or task-shape.")
+    @Option(
+        names = "--constrain",
+        paramLabel = "MODE",
+        description =
+            "Coordinate-constrained decoding: off " + "(default), coordinates or task-shape.")
     String constrain = "off";
 
     @Option(names = "--limit", description = "Ask at most this many samples (0: all).")
@@ -501,19 +659,28 @@ public final class LlavaStCli {
     @Option(names = "--out", paramLabel = "FILE", description = "Write the report as JSON.")
     Path out;
 
-    @Option(names = "--plot", paramLabel = "FILE", description = "Write a PNG histogram of per-sample IoU.")
+    @Option(
+        names = "--plot",
+        paramLabel = "FILE",
+        description = "Write a PNG histogram of per-sample IoU.")
     Path plot;
 
-    @Option(names = "--progress", description = "Show the progress bar even when not on a terminal.")
+    @Option(
+        names = "--progress",
+        description = "Show the progress bar even when not on a terminal.")
     boolean progress;
 
     @Override
     public Integer call() throws Exception {
       if (!sampling.equals("greedy") && !sampling.equals("reference")) {
-        throw new IllegalArgumentException("--sampling must be greedy or reference, got '" + sampling + "'");
+        throw new IllegalArgumentException(
+            "--sampling must be greedy or reference, got '" + sampling + "'");
       }
       List<EvalSample> samples = Datasets.load(format, annotations, mediaDir);
-      Path file = predictions != null ? predictions : Path.of("eval-" + format.toLowerCase(Locale.ROOT) + ".jsonl");
+      Path file =
+          predictions != null
+              ? predictions
+              : Path.of("eval-" + format.toLowerCase(Locale.ROOT) + ".jsonl");
       Map<String, Object> settings = new LinkedHashMap<>();
       settings.put("format", format);
       settings.put("annotations", annotations.toString());
@@ -524,13 +691,22 @@ public final class LlavaStCli {
       settings.put("concurrency", concurrency);
       settings.put("predictions", file.toString());
       try (LlavaStClient c = cli.client(null)) {
-        EvalRunner runner = new EvalRunner(c, new EvalRunner.Options(concurrency, maxNewTokens,
-            sampling.equals("reference"), constraints(constrain), limit));
+        EvalRunner runner =
+            new EvalRunner(
+                c,
+                new EvalRunner.Options(
+                    concurrency,
+                    maxNewTokens,
+                    sampling.equals("reference"),
+                    constraints(constrain),
+                    limit));
         List<Prediction> preds = runner.run(samples, file, cli.bar(progress, false));
-        EvalReport report = new EvalReport(cli.target, c.modelInfo(), settings, Scores.of(samples, preds));
+        EvalReport report =
+            new EvalReport(cli.target, c.modelInfo(), settings, Scores.of(samples, preds));
         cli.out.print(report.table());
         if (out != null) {
-          Files.writeString(out, Output.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report.json()));
+          Files.writeString(
+              out, Output.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report.json()));
         }
         if (plot != null) {
           report.plot(plot);
@@ -551,42 +727,69 @@ public final class LlavaStCli {
 
   // ------------------------------------------------------------------ bench
 
-  @Command(name = "bench", mixinStandardHelpOptions = true, description = "Load generator: V videos x Q questions at C concurrent clients, bounded by count and time.")
+  @Command(
+      name = "bench",
+      mixinStandardHelpOptions = true,
+      description =
+          "Load generator: V videos x Q questions at C concurrent clients, bounded by count and time.")
   static final class BenchCmd implements Callable<Integer> {
-    @ParentCommand
-    LlavaStCli cli;
+    @ParentCommand LlavaStCli cli;
 
-    @Option(names = "--video", paramLabel = "FILE", description = "Video files to use (repeatable); else generated videos.")
+    @Option(
+        names = "--video",
+        paramLabel = "FILE",
+        description = "Video files to use (repeatable); else generated videos.")
     List<Path> videos = new ArrayList<>();
 
-    @Option(names = "--videos", description = "V: generated videos when no --video is given (default ${DEFAULT-VALUE}).")
+    @Option(
+        names = "--videos",
+        description = "V: generated videos when no --video is given (default ${DEFAULT-VALUE}).")
     int generated = 2;
 
-    @Option(names = "--questions", description = "Q: questions per video (default ${DEFAULT-VALUE}).")
+    @Option(
+        names = "--questions",
+        description = "Q: questions per video (default ${DEFAULT-VALUE}).")
     int questions = 4;
 
-    @Option(names = "--concurrency", split = ",", description = "C, or a sweep like 1,4,16 (default ${DEFAULT-VALUE}).")
+    @Option(
+        names = "--concurrency",
+        split = ",",
+        description = "C, or a sweep like 1,4,16 (default ${DEFAULT-VALUE}).")
     List<Integer> concurrency = new ArrayList<>(List.of(4));
 
-    @Option(names = {"--max-new-tokens", "--max-tokens"}, description = "M: max new tokens per request (default ${DEFAULT-VALUE}).")
+    @Option(
+        names = {"--max-new-tokens", "--max-tokens"},
+        description = "M: max new tokens per request (default ${DEFAULT-VALUE}).")
     int maxTokens = 32;
 
-    @Option(names = "--rate", description = "Open-loop arrival rate in requests/s (Poisson); 0 = closed loop (default).")
+    @Option(
+        names = "--rate",
+        description = "Open-loop arrival rate in requests/s (Poisson); 0 = closed loop (default).")
     double rate;
 
-    @Option(names = "--duration", description = "Time bound per level in seconds (default ${DEFAULT-VALUE}).")
+    @Option(
+        names = "--duration",
+        description = "Time bound per level in seconds (default ${DEFAULT-VALUE}).")
     double durationSeconds = 60;
 
-    @Option(names = "--seed", description = "Seed for generated videos and arrivals (default ${DEFAULT-VALUE}).")
+    @Option(
+        names = "--seed",
+        description = "Seed for generated videos and arrivals (default ${DEFAULT-VALUE}).")
     long seed = 1;
 
-    @Option(names = "--warmup", description = "Warm-up requests before measuring, about an extra video (default ${DEFAULT-VALUE}).")
+    @Option(
+        names = "--warmup",
+        description =
+            "Warm-up requests before measuring, about an extra video (default ${DEFAULT-VALUE}).")
     int warmup = 2;
 
     @Option(names = "--out", paramLabel = "FILE", description = "Write the report as JSON.")
     Path jsonOut;
 
-    @Option(names = "--plot", paramLabel = "FILE", description = "Write a PNG of latency percentiles vs concurrency.")
+    @Option(
+        names = "--plot",
+        paramLabel = "FILE",
+        description = "Write a PNG of latency percentiles vs concurrency.")
     Path plot;
 
     @Option(names = "--json", description = "Print the JSON report to stdout instead of the table.")
@@ -595,23 +798,42 @@ public final class LlavaStCli {
     @Option(names = "--progress", description = "Show progress bars even when not on a terminal.")
     boolean progress;
 
-    @Option(names = "--in-process", arity = "0..1", fallbackValue = "", paramLabel = "PROVIDER",
+    @Option(
+        names = "--in-process",
+        arity = "0..1",
+        fallbackValue = "",
+        paramLabel = "PROVIDER",
         description = "Start an embedded server (from the class path) instead of using --target.")
     String inProcess;
 
-    @Option(names = "--server-opt", paramLabel = "KEY=VALUE", description = "Options for the embedded server.")
+    @Option(
+        names = "--server-opt",
+        paramLabel = "KEY=VALUE",
+        description = "Options for the embedded server.")
     Map<String, String> serverOptions = new LinkedHashMap<>();
 
     @Override
     public Integer call() throws Exception {
       for (Path v : videos) {
         if (!Files.isRegularFile(v)) {
-          throw new CommandLine.ParameterException(new CommandLine(this), "no such video file: " + v);
+          throw new CommandLine.ParameterException(
+              new CommandLine(this), "no such video file: " + v);
         }
       }
-      BenchConfig cfg = new BenchConfig(videos, generated, questions, concurrency, maxTokens, rate,
-          Duration.ofMillis((long) (durationSeconds * 1000)), BenchConfig.DEFAULT_QUESTIONS, seed, warmup);
-      EmbeddedServer server = inProcess == null ? null : EmbeddedServer.find(inProcess).start(serverOptions);
+      BenchConfig cfg =
+          new BenchConfig(
+              videos,
+              generated,
+              questions,
+              concurrency,
+              maxTokens,
+              rate,
+              Duration.ofMillis((long) (durationSeconds * 1000)),
+              BenchConfig.DEFAULT_QUESTIONS,
+              seed,
+              warmup);
+      EmbeddedServer server =
+          inProcess == null ? null : EmbeddedServer.find(inProcess).start(serverOptions);
       try (LlavaStClient c = cli.client(server == null ? null : server.target())) {
         BenchReport report = new Bench(c, cfg, cli.bar(progress, false)).run();
         if (json) {

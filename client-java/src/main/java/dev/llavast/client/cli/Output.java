@@ -19,19 +19,26 @@ final class Output {
 
   private Output() {}
 
-  /** Coordinate lines printed after a streamed answer: {@code   span 2.02s-4.55s}. */
+  /** Coordinate lines printed after a streamed answer: {@code span 2.02s-4.55s}. */
   static void printCoordinates(PrintStream out, Answer a) {
     for (Coordinate c : a.coordinates()) {
-      String kind = c.value() instanceof Timestamp ? "time" : c.value() instanceof Span ? "span"
-          : c.value() instanceof Box ? "box" : "timed box";
+      String kind =
+          c.value() instanceof Timestamp
+              ? "time"
+              : c.value() instanceof Span ? "span" : c.value() instanceof Box ? "box" : "timed box";
       out.println("  " + kind + " " + c.describe());
     }
   }
 
   static void printSummary(PrintStream out, Answer a, double clientTtftSeconds) {
-    out.printf(Locale.ROOT, "[%s, %d tokens, ttft %.3fs, media %s%s]%n",
-        a.finishReason().name().replace("FINISH_REASON_", ""), a.usage().getGeneratedTokens(), clientTtftSeconds,
-        a.mediaId(), a.usage().getFeatureCacheHit() ? ", features cached" : "");
+    out.printf(
+        Locale.ROOT,
+        "[%s, %d tokens, ttft %.3fs, media %s%s]%n",
+        a.finishReason().name().replace("FINISH_REASON_", ""),
+        a.usage().getGeneratedTokens(),
+        clientTtftSeconds,
+        a.mediaId(),
+        a.usage().getFeatureCacheHit() ? ", features cached" : "");
   }
 
   static ObjectNode answerJson(Answer a, double clientTtftSeconds) {
@@ -76,6 +83,7 @@ final class Output {
     for (LlavaStException.FieldViolation v : e.violations()) {
       err.println("  " + v.field() + ": " + v.description());
     }
-    e.retryDelay().ifPresent(d -> err.println("  server suggests retrying after " + d.toMillis() + " ms"));
+    e.retryDelay()
+        .ifPresent(d -> err.println("  server suggests retrying after " + d.toMillis() + " ms"));
   }
 }

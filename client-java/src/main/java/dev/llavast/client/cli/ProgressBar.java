@@ -66,14 +66,21 @@ final class ProgressBar implements ProgressListener {
     err.flush();
   }
 
-  /** The bar text, e.g. {@code upload [###############---------------]  50% 1.0/2.0 MiB}. */
+  /** The bar text, e.g. {@code upload [###############---------------] 50% 1.0/2.0 MiB}. */
   static String render(String label, long done, long total, boolean bytes) {
     double f = total <= 0 ? 1.0 : Math.min(1.0, done / (double) total);
     int full = (int) Math.round(f * WIDTH);
-    String amount = bytes
-        ? String.format(Locale.ROOT, "%.1f/%.1f MiB", done / 1048576.0, total / 1048576.0)
-        : done + "/" + total;
-    return String.format(Locale.ROOT, "%s [%s%s] %3d%% %s", label, "#".repeat(full), "-".repeat(WIDTH - full),
-        Math.round(f * 100), amount);
+    String amount =
+        bytes
+            ? String.format(Locale.ROOT, "%.1f/%.1f MiB", done / 1048576.0, total / 1048576.0)
+            : done + "/" + total;
+    return String.format(
+        Locale.ROOT,
+        "%s [%s%s] %3d%% %s",
+        label,
+        "#".repeat(full),
+        "-".repeat(WIDTH - full),
+        Math.round(f * 100),
+        amount);
   }
 }

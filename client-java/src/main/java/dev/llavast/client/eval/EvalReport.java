@@ -17,27 +17,44 @@ import java.util.Map;
 import javax.imageio.ImageIO;
 
 /**
- * An evaluation's report: the server and model it ran against (from {@code GetModelInfo},
- * {@code random_weights_demo} included), the settings, and per task the counts and both
- * conventions' metrics; as a terminal table, as JSON, and as a PNG histogram of per-sample IoU.
+ * An evaluation's report: the server and model it ran against (from {@code GetModelInfo}, {@code
+ * random_weights_demo} included), the settings, and per task the counts and both conventions'
+ * metrics; as a terminal table, as JSON, and as a PNG histogram of per-sample IoU.
  *
  * @param target the server's address
  * @param settings what was run (data set, sampling, limits)
  */
-public record EvalReport(String target, ModelInfo model, Map<String, Object> settings, List<Scores.TaskScores> tasks) {
+public record EvalReport(
+    String target, ModelInfo model, Map<String, Object> settings, List<Scores.TaskScores> tasks) {
 
   /** The table printed at the end of a run. */
   public String table() {
     StringBuilder sb = new StringBuilder();
-    sb.append(String.format(Locale.ROOT, "# %s on %s%s%n", model.getModelName(), target,
-        model.getRandomWeightsDemo() ? " (RANDOM-WEIGHT DEMO: scores are chance level, not the paper's)" : ""));
+    sb.append(
+        String.format(
+            Locale.ROOT,
+            "# %s on %s%s%n",
+            model.getModelName(),
+            target,
+            model.getRandomWeightsDemo()
+                ? " (RANDOM-WEIGHT DEMO: scores are chance level, not the paper's)"
+                : ""));
     sb.append("# settings ").append(settings).append(System.lineSeparator());
     for (Scores.TaskScores t : tasks) {
-      sb.append(String.format(Locale.ROOT, "%s: %d samples, %d unparseable, failed %s, %d missing media%n", t.task(),
-          t.samples(), t.unparseable(), t.failed(), t.missingMedia()));
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "%s: %d samples, %d unparseable, failed %s, %d missing media%n",
+              t.task(),
+              t.samples(),
+              t.unparseable(),
+              t.failed(),
+              t.missingMedia()));
       sb.append("  LLaVA-ST scripts: ").append(format(t.llavaSt())).append(System.lineSeparator());
       if (!t.lmmsEval().isEmpty()) {
-        sb.append("  lmms-eval:        ").append(format(t.lmmsEval())).append(System.lineSeparator());
+        sb.append("  lmms-eval:        ")
+            .append(format(t.lmmsEval()))
+            .append(System.lineSeparator());
       }
     }
     return sb.toString();
@@ -46,8 +63,14 @@ public record EvalReport(String target, ModelInfo model, Map<String, Object> set
   private static String format(Map<String, Double> m) {
     StringBuilder sb = new StringBuilder();
     // means of IoU in [0, 1] with three decimals, percentages with two
-    m.forEach((k, v) -> sb.append(String.format(Locale.ROOT, k.startsWith("m") || k.equals("IoU") ? "%s %.3f  "
-        : "%s %.2f%%  ", k, v)));
+    m.forEach(
+        (k, v) ->
+            sb.append(
+                String.format(
+                    Locale.ROOT,
+                    k.startsWith("m") || k.equals("IoU") ? "%s %.3f  " : "%s %.2f%%  ",
+                    k,
+                    v)));
     return sb.toString().strip();
   }
 
@@ -56,15 +79,20 @@ public record EvalReport(String target, ModelInfo model, Map<String, Object> set
     ObjectNode root = Prediction.JSON.createObjectNode();
     root.put("target", target);
     try {
-      root.set("model", Prediction.JSON.readTree(JsonFormat.printer().preservingProtoFieldNames().print(model)));
-    } catch (InvalidProtocolBufferException | com.fasterxml.jackson.core.JsonProcessingException e) {
+      root.set(
+          "model",
+          Prediction.JSON.readTree(JsonFormat.printer().preservingProtoFieldNames().print(model)));
+    } catch (InvalidProtocolBufferException
+        | com.fasterxml.jackson.core.JsonProcessingException e) {
       throw new IllegalStateException("model info did not print as JSON", e);
     }
     root.set("settings", Prediction.JSON.valueToTree(settings));
     var arr = root.putArray("tasks");
     for (Scores.TaskScores t : tasks) {
       ObjectNode o = arr.addObject();
-      o.put("task", t.task()).put("samples", t.samples()).put("unparseable", t.unparseable())
+      o.put("task", t.task())
+          .put("samples", t.samples())
+          .put("unparseable", t.unparseable())
           .put("missing_media", t.missingMedia());
       o.set("failed", Prediction.JSON.valueToTree(t.failed()));
       o.set("llava_st", Prediction.JSON.valueToTree(t.llavaSt()));

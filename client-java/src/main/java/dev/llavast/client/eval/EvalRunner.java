@@ -32,8 +32,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Runs a benchmark through the gRPC API like a load generator: each media file is uploaded once
  * (skipped when the server already has its sha256), questions go out on {@code concurrency}
- * parallel calls, every answer is appended to the predictions file (JSONL) as it arrives, and a
- * run that was interrupted resumes from that file without asking again.
+ * parallel calls, every answer is appended to the predictions file (JSONL) as it arrives, and a run
+ * that was interrupted resumes from that file without asking again.
  *
  * <p>Thread-safe for one run at a time; the calls run on its own threads.
  */
@@ -47,7 +47,11 @@ public final class EvalRunner {
    * @param constraints coordinate-constrained decoding
    * @param limit ask at most this many samples (0: all)
    */
-  public record Options(int concurrency, int maxNewTokens, boolean referencePreset, Constraints constraints,
+  public record Options(
+      int concurrency,
+      int maxNewTokens,
+      boolean referencePreset,
+      Constraints constraints,
       int limit) {
     public Options {
       if (concurrency < 1) {
@@ -92,13 +96,15 @@ public final class EvalRunner {
    * Asks every sample not yet in {@code predictionsFile} and returns all predictions (old and new),
    * in sample order.
    */
-  public List<Prediction> run(List<EvalSample> samples, Path predictionsFile, ProgressListener progress)
+  public List<Prediction> run(
+      List<EvalSample> samples, Path predictionsFile, ProgressListener progress)
       throws IOException, InterruptedException {
     Map<String, Prediction> done = readPredictions(predictionsFile);
     rewriteWithoutCutLine(predictionsFile, done);
     List<EvalSample> todo = new ArrayList<>();
     for (EvalSample s : samples) {
-      if (!done.containsKey(s.id()) && (options.limit() <= 0 || done.size() + todo.size() < options.limit())) {
+      if (!done.containsKey(s.id())
+          && (options.limit() <= 0 || done.size() + todo.size() < options.limit())) {
         todo.add(s);
       }
     }
@@ -107,41 +113,53 @@ public final class EvalRunner {
     AtomicInteger finished = new AtomicInteger();
     AtomicInteger failed = new AtomicInteger();
     progress.phase("eval", todo.size());
-    ExecutorService pool = Executors.newFixedThreadPool(options.concurrency(), r -> {
-      Thread t = new Thread(r, "llavast-eval");
-      t.setDaemon(true);
-      return t;
-    });
-    try (BufferedWriter out = Files.newBufferedWriter(predictionsFile, StandardCharsets.UTF_8,
-        StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
+    ExecutorService pool =
+        Executors.newFixedThreadPool(
+            options.concurrency(),
+            r -> {
+              Thread t = new Thread(r, "llavast-eval");
+              t.setDaemon(true);
+              return t;
+            });
+    try (BufferedWriter out =
+        Files.newBufferedWriter(
+            predictionsFile,
+            StandardCharsets.UTF_8,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.APPEND)) {
       List<Future<?>> running = new ArrayList<>();
       for (EvalSample s : todo) {
         MediaInfo media = media(s, uploaded); // uploads happen in sample order, once per file
-        running.add(pool.submit(() -> {
-          Prediction p = media == null ? Prediction.missingMedia(s) : ask(s, media);
-          synchronized (out) {
-            try {
-              out.write(p.toJsonLine());
-              out.newLine();
-              out.flush();
-            } catch (IOException e) {
-              throw new UncheckedIOException(e);
-            }
-          }
-          results.put(s.id(), p);
-          int n = finished.incrementAndGet();
-          int bad = p.ok() ? failed.get() : failed.incrementAndGet();
-          synchronized (progress) {
-            progress.phase(String.format(Locale.ROOT, "eval (%d without an answer)", bad), todo.size());
-            progress.advance(n);
-          }
-        }));
+        running.add(
+            pool.submit(
+                () -> {
+                  Prediction p = media == null ? Prediction.missingMedia(s) : ask(s, media);
+                  synchronized (out) {
+                    try {
+                      out.write(p.toJsonLine());
+                      out.newLine();
+                      out.flush();
+                    } catch (IOException e) {
+                      throw new UncheckedIOException(e);
+                    }
+                  }
+                  results.put(s.id(), p);
+                  int n = finished.incrementAndGet();
+                  int bad = p.ok() ? failed.get() : failed.incrementAndGet();
+                  synchronized (progress) {
+                    progress.phase(
+                        String.format(Locale.ROOT, "eval (%d without an answer)", bad),
+                        todo.size());
+                    progress.advance(n);
+                  }
+                }));
       }
       for (Future<?> f : running) {
         try {
           f.get();
         } catch (java.util.concurrent.ExecutionException e) {
-          throw new IOException("writing the predictions failed: " + e.getCause().getMessage(), e.getCause());
+          throw new IOException(
+              "writing the predictions failed: " + e.getCause().getMessage(), e.getCause());
         }
       }
     } finally {
@@ -158,7 +176,10 @@ public final class EvalRunner {
     return all;
   }
 
-  /** The server's media for {@code s}'s file, uploading it the first time; null if the file is missing. */
+  /**
+   * The server's media for {@code s}'s file, uploading it the first time; null if the file is
+   * missing.
+   */
   private MediaInfo media(EvalSample s, Map<Path, MediaInfo> uploaded) {
     if (!Files.isRegularFile(s.media())) {
       return null;
@@ -167,28 +188,39 @@ public final class EvalRunner {
   }
 
   private Prediction ask(EvalSample s, MediaInfo media) {
-    SamplingParams.Builder sampling = SamplingParams.newBuilder().setMaxNewTokens(options.maxNewTokens())
-        .setReferencePreset(options.referencePreset()).setConstraints(options.constraints());
-    GenerateRequest.Builder r = LlavaStClient.question(media.getMediaId(), s.question()).setTask(s.task())
-        .setSampling(sampling).setOutput(OutputOptions.newBuilder().setReturnTokenIds(true));
+    SamplingParams.Builder sampling =
+        SamplingParams.newBuilder()
+            .setMaxNewTokens(options.maxNewTokens())
+            .setReferencePreset(options.referencePreset())
+            .setConstraints(options.constraints());
+    GenerateRequest.Builder r =
+        LlavaStClient.question(media.getMediaId(), s.question())
+            .setTask(s.task())
+            .setSampling(sampling)
+            .setOutput(OutputOptions.newBuilder().setReturnTokenIds(true));
     if (s.clip() != null && media.getFps() > 0) {
-      r.setClip(ClipRange.newBuilder().setStartSeconds(s.clip()[0] / media.getFps())
-          .setEndSeconds(s.clip()[1] / media.getFps()));
+      r.setClip(
+          ClipRange.newBuilder()
+              .setStartSeconds(s.clip()[0] / media.getFps())
+              .setEndSeconds(s.clip()[1] / media.getFps()));
     }
     long t0 = System.nanoTime();
     try {
       Answer a = client.generate(r.build());
       return Prediction.of(s, a, (System.nanoTime() - t0) / 1e9);
     } catch (LlavaStException e) {
-      return Prediction.failed(s, e.code() + "/" + e.reason() + ": " + e.getMessage(),
-          (System.nanoTime() - t0) / 1e9);
+      return Prediction.failed(
+          s, e.code() + "/" + e.reason() + ": " + e.getMessage(), (System.nanoTime() - t0) / 1e9);
     } catch (RuntimeException e) {
       return Prediction.failed(s, "CLIENT: " + e.getMessage(), (System.nanoTime() - t0) / 1e9);
     }
   }
 
-  /** Drops a last line cut by an interruption, so that appended lines start on a line of their own. */
-  private static void rewriteWithoutCutLine(Path file, Map<String, Prediction> done) throws IOException {
+  /**
+   * Drops a last line cut by an interruption, so that appended lines start on a line of their own.
+   */
+  private static void rewriteWithoutCutLine(Path file, Map<String, Prediction> done)
+      throws IOException {
     if (!Files.exists(file)) {
       return;
     }

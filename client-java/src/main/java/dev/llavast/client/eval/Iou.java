@@ -1,6 +1,9 @@
 package dev.llavast.client.eval;
 
-/** Intersection over union of intervals and boxes, as the LLaVA-ST evaluation defines them. Stateless. */
+/**
+ * Intersection over union of intervals and boxes, as the LLaVA-ST evaluation defines them.
+ * Stateless.
+ */
 public final class Iou {
   private Iou() {}
 
@@ -15,8 +18,9 @@ public final class Iou {
 
   /** IoU of boxes {@code [x1, y1, x2, y2]} (no +1 pixel convention); 0 when the union is empty. */
   public static double box(double[] a, double[] b) {
-    double inter = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]))
-        * Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+    double inter =
+        Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]))
+            * Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
     double union = area(a) + area(b) - inter;
     return union > 0 ? inter / union : 0;
   }

@@ -9,14 +9,17 @@ import java.util.TreeMap;
 
 /**
  * The paper's metrics from predictions, in the two conventions that circulate:
+ *
  * <ul>
  *   <li><b>LLaVA-ST's scripts</b>: TVG mIoU over all samples (unparseable = IoU 0) and R@1 at IoU
- *       strictly above 0.3 / 0.5 / 0.7; REC mIoU and R1@0.5 (IoU &ge; 0.5) over the parseable answers
- *       only; STVG / SVG / ELC m_tIoU, m_sIoU, m_vIoU and vIoU@0.3 / 0.5 (&ge;) over all samples.</li>
- *   <li><b>lmms-eval's</b>: TVG R@1 at IoU &ge; 0.3 / 0.5 / 0.7 and mIoU over all samples (in seconds
- *       when the data set is); REC mean IoU, ACC@0.1…0.9 (IoU &ge; t) and center accuracy over all
- *       samples, an unparseable answer being an empty box.</li>
+ *       strictly above 0.3 / 0.5 / 0.7; REC mIoU and R1@0.5 (IoU &ge; 0.5) over the parseable
+ *       answers only; STVG / SVG / ELC m_tIoU, m_sIoU, m_vIoU and vIoU@0.3 / 0.5 (&ge;) over all
+ *       samples.
+ *   <li><b>lmms-eval's</b>: TVG R@1 at IoU &ge; 0.3 / 0.5 / 0.7 and mIoU over all samples (in
+ *       seconds when the data set is); REC mean IoU, ACC@0.1…0.9 (IoU &ge; t) and center accuracy
+ *       over all samples, an unparseable answer being an empty box.
  * </ul>
+ *
  * Failed requests count as unparseable; samples whose media file is missing are left out. Every
  * report states the counts. Percentages are in [0, 100]; IoU means in [0, 1]. Stateless.
  */
@@ -34,8 +37,15 @@ public final class Scores {
    * @param lmmsEval metrics in lmms-eval's convention (empty when it has none for the task)
    * @param ious the per-sample IoU the histogram shows (tIoU, box IoU or vIoU)
    */
-  public record TaskScores(String task, int samples, int unparseable, Map<String, Integer> failed, int missingMedia,
-      Map<String, Double> llavaSt, Map<String, Double> lmmsEval, List<Double> ious) {}
+  public record TaskScores(
+      String task,
+      int samples,
+      int unparseable,
+      Map<String, Integer> failed,
+      int missingMedia,
+      Map<String, Double> llavaSt,
+      Map<String, Double> lmmsEval,
+      List<Double> ious) {}
 
   /** Scores every task present in {@code predictions}, matched to {@code samples} by id. */
   public static List<TaskScores> of(List<EvalSample> samples, List<Prediction> predictions) {
@@ -62,7 +72,8 @@ public final class Scores {
     return s.id().substring(0, s.id().indexOf('#')).toUpperCase(java.util.Locale.ROOT);
   }
 
-  private static TaskScores score(String kind, List<EvalSample> samples, Map<String, Prediction> byId) {
+  private static TaskScores score(
+      String kind, List<EvalSample> samples, Map<String, Prediction> byId) {
     Map<String, Integer> failed = new TreeMap<>();
     int missing = 0;
     List<EvalSample> scored = new ArrayList<>();
@@ -73,7 +84,8 @@ public final class Scores {
         continue;
       }
       if (p.status().equals("failed")) {
-        String code = p.error().contains(":") ? p.error().substring(0, p.error().indexOf(':')) : p.error();
+        String code =
+            p.error().contains(":") ? p.error().substring(0, p.error().indexOf(':')) : p.error();
         failed.merge(code, 1, Integer::sum);
       }
       scored.add(s);
@@ -94,11 +106,19 @@ public final class Scores {
       return -1;
     }
     String unit = t.seconds() ? "seconds" : "normalized";
-    return Iou.temporal(span.at("/start/" + unit).asDouble(), span.at("/end/" + unit).asDouble(), t.start(), t.end());
+    return Iou.temporal(
+        span.at("/start/" + unit).asDouble(),
+        span.at("/end/" + unit).asDouble(),
+        t.start(),
+        t.end());
   }
 
-  private static TaskScores tvg(String kind, List<EvalSample> samples, Map<String, Prediction> byId,
-      Map<String, Integer> failed, int missing) {
+  private static TaskScores tvg(
+      String kind,
+      List<EvalSample> samples,
+      Map<String, Prediction> byId,
+      Map<String, Integer> failed,
+      int missing) {
     int n = samples.size();
     int unparseable = 0;
     double sum = 0;
@@ -138,12 +158,20 @@ public final class Scores {
     if (b == null) {
       return null;
     }
-    return new double[] {b.at("/box/x1_normalized").asDouble(), b.at("/box/y1_normalized").asDouble(),
-        b.at("/box/x2_normalized").asDouble(), b.at("/box/y2_normalized").asDouble()};
+    return new double[] {
+      b.at("/box/x1_normalized").asDouble(),
+      b.at("/box/y1_normalized").asDouble(),
+      b.at("/box/x2_normalized").asDouble(),
+      b.at("/box/y2_normalized").asDouble()
+    };
   }
 
-  private static TaskScores rec(String kind, List<EvalSample> samples, Map<String, Prediction> byId,
-      Map<String, Integer> failed, int missing) {
+  private static TaskScores rec(
+      String kind,
+      List<EvalSample> samples,
+      Map<String, Prediction> byId,
+      Map<String, Integer> failed,
+      int missing) {
     int n = samples.size();
     int parsed = 0;
     double sumParsed = 0;
@@ -186,10 +214,10 @@ public final class Scores {
   // ------------------------------------------------------------------------------ ST-Align
 
   /**
-   * {tIoU, sIoU, vIoU, parsed (1 or 0)} of one spatio-temporal answer. Predicted boxes are placed on
-   * the original frame of their time bin ({@code s + rint(k/99 * (e - s))}) in whole pixels, as the
-   * reference does; sIoU averages over frames in both, vIoU divides the same sum by the frames in
-   * either. ELC's end time is scored as the span from the given start to the predicted end.
+   * {tIoU, sIoU, vIoU, parsed (1 or 0)} of one spatio-temporal answer. Predicted boxes are placed
+   * on the original frame of their time bin ({@code s + rint(k/99 * (e - s))}) in whole pixels, as
+   * the reference does; sIoU averages over frames in both, vIoU divides the same sum by the frames
+   * in either. ELC's end time is scored as the span from the given start to the predicted end.
    */
   static double[] stIous(String kind, EvalSample s, Prediction p) {
     EvalSample.StTruth t = (EvalSample.StTruth) s.truth();
@@ -200,22 +228,41 @@ public final class Scores {
     int last = s.clip()[1];
     Map<Integer, double[]> pred = new TreeMap<>();
     for (JsonNode tb : p.all("timed_box")) {
-      int frame = first + (int) Math.rint(tb.at("/time/bin").asInt() / (double) (Datasets.FRAMES - 1) * (last - first));
+      int frame =
+          first
+              + (int)
+                  Math.rint(
+                      tb.at("/time/bin").asInt() / (double) (Datasets.FRAMES - 1) * (last - first));
       JsonNode b = tb.get("box");
-      pred.putIfAbsent(frame, new double[] {Math.rint(b.get("x1_px").asDouble()), Math.rint(b.get("y1_px").asDouble()),
-          Math.rint(b.get("x2_px").asDouble()), Math.rint(b.get("y2_px").asDouble())});
+      pred.putIfAbsent(
+          frame,
+          new double[] {
+            Math.rint(b.get("x1_px").asDouble()),
+            Math.rint(b.get("y1_px").asDouble()),
+            Math.rint(b.get("x2_px").asDouble()),
+            Math.rint(b.get("y2_px").asDouble())
+          });
     }
     double tiou = 0;
     boolean parsed = !pred.isEmpty();
     if (kind.equals("STVG")) {
       JsonNode span = p.first("span");
       parsed &= span != null;
-      tiou = span == null ? 0 : Iou.temporal(span.at("/start/normalized").asDouble(),
-          span.at("/end/normalized").asDouble(), t.start(), t.end());
+      tiou =
+          span == null
+              ? 0
+              : Iou.temporal(
+                  span.at("/start/normalized").asDouble(),
+                  span.at("/end/normalized").asDouble(),
+                  t.start(),
+                  t.end());
     } else if (kind.equals("ELC")) {
       JsonNode end = p.first("time");
       parsed &= end != null;
-      tiou = end == null ? 0 : Iou.temporal(t.start(), end.at("/time/normalized").asDouble(), t.start(), t.end());
+      tiou =
+          end == null
+              ? 0
+              : Iou.temporal(t.start(), end.at("/time/normalized").asDouble(), t.start(), t.end());
     }
     double sum = 0;
     int inter = 0;
@@ -228,11 +275,17 @@ public final class Scores {
         inter++;
       }
     }
-    return new double[] {tiou, sum / Math.max(inter, 1), sum / Math.max(union.size(), 1), parsed ? 1 : 0};
+    return new double[] {
+      tiou, sum / Math.max(inter, 1), sum / Math.max(union.size(), 1), parsed ? 1 : 0
+    };
   }
 
-  private static TaskScores st(String kind, List<EvalSample> samples, Map<String, Prediction> byId,
-      Map<String, Integer> failed, int missing) {
+  private static TaskScores st(
+      String kind,
+      List<EvalSample> samples,
+      Map<String, Prediction> byId,
+      Map<String, Integer> failed,
+      int missing) {
     int n = samples.size();
     double[] sums = new double[3];
     int[] v = new int[2];

@@ -26,10 +26,14 @@ class PercentilesTest {
 
   @Test
   void levelAggregatesHandComputedValues() {
-    List<RequestSample> s = List.of(
-        new RequestSample("", 10_000_000, 50_000_000, new long[] {2_000_000, 4_000_000}, 3, 2530, 0, false),
-        new RequestSample("", 20_000_000, 70_000_000, new long[] {6_000_000}, 2, 2530, 2520, true),
-        new RequestSample("RESOURCE_EXHAUSTED/OVERLOADED", -1, 1_000_000, new long[0], 0, 0, 0, false));
+    List<RequestSample> s =
+        List.of(
+            new RequestSample(
+                "", 10_000_000, 50_000_000, new long[] {2_000_000, 4_000_000}, 3, 2530, 0, false),
+            new RequestSample(
+                "", 20_000_000, 70_000_000, new long[] {6_000_000}, 2, 2530, 2520, true),
+            new RequestSample(
+                "RESOURCE_EXHAUSTED/OVERLOADED", -1, 1_000_000, new long[0], 0, 0, 0, false));
     LevelResult r = LevelResult.of(4, 0, s, 2.0);
     assertThat(r.requests()).isEqualTo(3);
     assertThat(r.succeeded()).isEqualTo(2);

@@ -34,8 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class LlavaStCliTest {
   private static final ObjectMapper JSON = new ObjectMapper();
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
   FakeLlavaStServer server;
 
   record Result(int code, String out, String err) {}
@@ -55,10 +54,15 @@ class LlavaStCliTest {
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     List<String> all = new ArrayList<>(List.of("--target", server.target(), "--retry-budget", "5"));
     all.addAll(List.of(args));
-    int code = LlavaStCli.run(all.toArray(String[]::new), new PrintStream(out, true, StandardCharsets.UTF_8),
-        new PrintStream(err, true, StandardCharsets.UTF_8),
-        new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)), false);
-    return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    int code =
+        LlavaStCli.run(
+            all.toArray(String[]::new),
+            new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8),
+            new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
+            false);
+    return new Result(
+        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }
 
   Path video(int size) throws Exception {
@@ -76,7 +80,9 @@ class LlavaStCliTest {
     assertThat(r.code()).isZero();
     String[] lines = r.out().split("\n");
     assertThat(lines[0]).isEqualTo(MediaIds.of(v));
-    assertThat(lines[1]).isEqualTo("clip-3000.mp4: video, 3000 bytes, 640x360, 10.00s, 250 frames (uploaded in 3 chunks)");
+    assertThat(lines[1])
+        .isEqualTo(
+            "clip-3000.mp4: video, 3000 bytes, 640x360, 10.00s, 250 frames (uploaded in 3 chunks)");
     assertThat(r.err()).isEmpty(); // no terminal, no --progress: no bar
 
     Result again = cli("", "upload", "--json", "--progress", v.toString());
@@ -98,14 +104,27 @@ class LlavaStCliTest {
     assertThat(lines.get(0)).isEqualTo(String.join("", FakeLlavaStServer.SCRIPT));
     assertThat(lines.get(1)).isEqualTo("  span 2.02s-4.55s");
     assertThat(lines.get(2)).isEqualTo("  box [65,73,323,291]px");
-    assertThat(lines.get(3)).startsWith("[STOP, 16 tokens, ttft ").endsWith("media " + MediaIds.of(v) + "]");
+    assertThat(lines.get(3))
+        .startsWith("[STOP, 16 tokens, ttft ")
+        .endsWith("media " + MediaIds.of(v) + "]");
   }
 
   @Test
   void askSendsTheConstraintAndTheTaskAndRefusesAnUnknownMode() throws Exception {
     Path v = video(5003);
-    Result r = cli("", "ask", "--video", v.toString(), "--task", "tvg", "--constrain", "task-shape",
-        "--max-new-tokens", "8", "the dog jumps");
+    Result r =
+        cli(
+            "",
+            "ask",
+            "--video",
+            v.toString(),
+            "--task",
+            "tvg",
+            "--constrain",
+            "task-shape",
+            "--max-new-tokens",
+            "8",
+            "the dog jumps");
     assertThat(r.code()).as(r.err()).isZero();
     GenerateRequest sent = server.lastGenerateStream;
     assertThat(sent.getSampling().getConstraints()).isEqualTo(Constraints.CONSTRAINTS_TASK_SHAPE);
@@ -135,7 +154,8 @@ class LlavaStCliTest {
     assertThat(r.code()).as(r.err()).isZero();
     assertThat(r.out().lines().count()).isEqualTo(1);
     JsonNode j = JSON.readTree(r.out());
-    assertThat(j.get("text").asText()).isEqualTo(String.join("", FakeLlavaStServer.SCRIPT.subList(0, 6)));
+    assertThat(j.get("text").asText())
+        .isEqualTo(String.join("", FakeLlavaStServer.SCRIPT.subList(0, 6)));
     assertThat(j.get("finish_reason").asText()).isEqualTo("LENGTH");
     assertThat(j.get("media_id").asText()).isEqualTo(id);
     JsonNode span = j.get("coordinates").get(0);
@@ -165,15 +185,24 @@ class LlavaStCliTest {
     server.overloadNext(100, Code.RESOURCE_EXHAUSTED, Duration.ofMillis(10));
     Result busy = cli("", "--retries", "2", "ask", "--media", MediaIds.of(v), "q");
     assertThat(busy.code()).isEqualTo(1);
-    assertThat(busy.err()).contains("RESOURCE_EXHAUSTED / OVERLOADED").contains("after 2 attempts")
+    assertThat(busy.err())
+        .contains("RESOURCE_EXHAUSTED / OVERLOADED")
+        .contains("after 2 attempts")
         .contains("server suggests retrying after 10 ms");
   }
 
   @Test
   void sessionAnswersEveryLineOfStdinWithOneUpload() throws Exception {
     Path v = video(8000);
-    Result r = cli("Who is there?\n\nWhen does it start?\nWhere is it?\n", "session", "--video", v.toString(),
-        "--max-tokens", "3", "--json");
+    Result r =
+        cli(
+            "Who is there?\n\nWhen does it start?\nWhere is it?\n",
+            "session",
+            "--video",
+            v.toString(),
+            "--max-tokens",
+            "3",
+            "--json");
     assertThat(r.code()).as(r.err()).isZero();
     List<String> lines = r.out().lines().toList();
     assertThat(lines).hasSize(3);
@@ -190,10 +219,13 @@ class LlavaStCliTest {
   void statusAndModel() throws Exception {
     Result s = cli("", "status");
     assertThat(s.code()).isZero();
-    assertThat(s.out()).contains("ready: true").contains("worker cpu:0: healthy, running 0, waiting 0, kv 32/128 (25.0%)");
+    assertThat(s.out())
+        .contains("ready: true")
+        .contains("worker cpu:0: healthy, running 0, waiting 0, kv 32/128 (25.0%)");
     Result m = cli("", "model");
     assertThat(m.code()).isZero();
-    assertThat(m.out()).startsWith("model: llava-st-demo-tiny (random-weight demo: answers are meaningless)")
+    assertThat(m.out())
+        .startsWith("model: llava-st-demo-tiny (random-weight demo: answers are meaningless)")
         .contains("frames/video 100, video tokens 2520, image tokens 729, context 4096");
     JsonNode j = JSON.readTree(cli("", "model", "--json").out());
     assertThat(j.get("coordinateBins").asInt()).isEqualTo(100);
@@ -204,8 +236,24 @@ class LlavaStCliTest {
     Path out = dir.resolve("bench.json");
     Path png = dir.resolve("bench.png");
     server.tokenDelay(Duration.ofMillis(2));
-    Result r = cli("", "bench", "--videos", "2", "--questions", "3", "--concurrency", "1,3", "--max-tokens", "8",
-        "--duration", "20", "--out", out.toString(), "--plot", png.toString());
+    Result r =
+        cli(
+            "",
+            "bench",
+            "--videos",
+            "2",
+            "--questions",
+            "3",
+            "--concurrency",
+            "1,3",
+            "--max-tokens",
+            "8",
+            "--duration",
+            "20",
+            "--out",
+            out.toString(),
+            "--plot",
+            png.toString());
     assertThat(r.code()).as(r.err()).isZero();
     assertThat(r.out()).contains("TTFT ms p50/p90/p99").contains("req/s");
     JsonNode j = JSON.readTree(out.toFile());
@@ -213,7 +261,8 @@ class LlavaStCliTest {
     assertThat(j.get("media_ids")).hasSize(2);
     JsonNode levels = j.get("levels");
     assertThat(levels).hasSize(2);
-    // level 1: 6 requests, the first question about each video misses the feature cache, the rest hit
+    // level 1: 6 requests, the first question about each video misses the feature cache, the rest
+    // hit
     JsonNode l1 = levels.get(0);
     assertThat(l1.get("requests").asInt()).isEqualTo(6);
     assertThat(l1.get("succeeded").asInt()).isEqualTo(6);
@@ -224,10 +273,12 @@ class LlavaStCliTest {
     assertThat(levels.get(1).get("feature_cache_hit_ratio").asDouble()).isEqualTo(1.0);
     assertThat(l1.at("/ttft_ms/count").asInt()).isEqualTo(6);
     assertThat(l1.at("/inter_token_ms/count").asInt()).isEqualTo(6 * 7);
-    // with 2 ms per token, inter-token latency is at least ~2 ms and the e2e at least 8 tokens' worth
+    // with 2 ms per token, inter-token latency is at least ~2 ms and the e2e at least 8 tokens'
+    // worth
     assertThat(l1.at("/inter_token_ms/p50").asDouble()).isGreaterThanOrEqualTo(1.5);
     assertThat(l1.at("/e2e_ms/p50").asDouble()).isGreaterThanOrEqualTo(16.0);
-    assertThat(l1.at("/e2e_ms/p99").asDouble()).isGreaterThanOrEqualTo(l1.at("/e2e_ms/p50").asDouble());
+    assertThat(l1.at("/e2e_ms/p99").asDouble())
+        .isGreaterThanOrEqualTo(l1.at("/e2e_ms/p50").asDouble());
     assertThat(l1.get("tokens_per_s").asDouble())
         .isCloseTo(48 / l1.get("duration_s").asDouble(), within(1e-6));
     BufferedImage img = ImageIO.read(png.toFile());
@@ -237,8 +288,27 @@ class LlavaStCliTest {
 
   @Test
   void benchCanStartAnEmbeddedServerThroughTheProviderHook() throws Exception {
-    Result r = cli("", "bench", "--in-process", "fake", "--server-opt", "token-delay-ms=1", "--videos", "1",
-        "--questions", "2", "--concurrency", "2", "--max-tokens", "4", "--warmup", "1", "--duration", "10", "--json");
+    Result r =
+        cli(
+            "",
+            "bench",
+            "--in-process",
+            "fake",
+            "--server-opt",
+            "token-delay-ms=1",
+            "--videos",
+            "1",
+            "--questions",
+            "2",
+            "--concurrency",
+            "2",
+            "--max-tokens",
+            "4",
+            "--warmup",
+            "1",
+            "--duration",
+            "10",
+            "--json");
     assertThat(r.code()).as(r.err()).isZero();
     JsonNode l = JSON.readTree(r.out()).get("levels").get(0);
     assertThat(l.get("succeeded").asInt()).isEqualTo(2);
@@ -254,8 +324,25 @@ class LlavaStCliTest {
     // 5 arrivals at 1000/s but only 1 in flight: each request (4 tokens x 10 ms >= 40 ms) waits for
     // the ones before it, so the last one's latency from its arrival is >= 4 x 40 ms
     server.tokenDelay(Duration.ofMillis(10));
-    Result r = cli("", "bench", "--videos", "1", "--questions", "5", "--concurrency", "1", "--max-tokens", "4",
-        "--rate", "1000", "--warmup", "0", "--duration", "20", "--json");
+    Result r =
+        cli(
+            "",
+            "bench",
+            "--videos",
+            "1",
+            "--questions",
+            "5",
+            "--concurrency",
+            "1",
+            "--max-tokens",
+            "4",
+            "--rate",
+            "1000",
+            "--warmup",
+            "0",
+            "--duration",
+            "20",
+            "--json");
     assertThat(r.code()).as(r.err()).isZero();
     JsonNode j = JSON.readTree(r.out());
     assertThat(j.at("/config/arrival_rate_per_s").asDouble()).isEqualTo(1000.0);
@@ -270,8 +357,23 @@ class LlavaStCliTest {
     // C=1, 4 tokens x 50 ms: each request takes ~200 ms from its own send. Counting from before the
     // wait for the previous request would give ~250 ms TTFT and ~400 ms end to end.
     server.tokenDelay(Duration.ofMillis(50));
-    Result r = cli("", "bench", "--videos", "1", "--questions", "4", "--concurrency", "1", "--max-tokens", "4",
-        "--warmup", "0", "--duration", "20", "--json");
+    Result r =
+        cli(
+            "",
+            "bench",
+            "--videos",
+            "1",
+            "--questions",
+            "4",
+            "--concurrency",
+            "1",
+            "--max-tokens",
+            "4",
+            "--warmup",
+            "0",
+            "--duration",
+            "20",
+            "--json");
     assertThat(r.code()).as(r.err()).isZero();
     JsonNode l = JSON.readTree(r.out()).get("levels").get(0);
     assertThat(l.at("/ttft_ms/p50").asDouble()).isBetween(50.0, 150.0);
@@ -294,10 +396,27 @@ class LlavaStCliTest {
   void benchStopsAtItsTimeBoundAndCountsErrorsByCode() throws Exception {
     server.tokenDelay(Duration.ofMillis(200));
     long t0 = System.nanoTime();
-    Result r = cli("", "bench", "--videos", "1", "--questions", "50", "--concurrency", "2", "--max-tokens", "16",
-        "--duration", "1", "--warmup", "0", "--json");
+    Result r =
+        cli(
+            "",
+            "bench",
+            "--videos",
+            "1",
+            "--questions",
+            "50",
+            "--concurrency",
+            "2",
+            "--max-tokens",
+            "16",
+            "--duration",
+            "1",
+            "--warmup",
+            "0",
+            "--json");
     double seconds = (System.nanoTime() - t0) / 1e9;
-    assertThat(r.code()).as(r.err()).isEqualTo(1); // nothing can finish: 16 tokens take 3.2 s > 1 s + 1 s grace
+    assertThat(r.code())
+        .as(r.err())
+        .isEqualTo(1); // nothing can finish: 16 tokens take 3.2 s > 1 s + 1 s grace
     JsonNode l = JSON.readTree(r.out()).get("levels").get(0);
     assertThat(l.get("requests").asInt()).isEqualTo(2);
     assertThat(l.get("succeeded").asInt()).isZero();

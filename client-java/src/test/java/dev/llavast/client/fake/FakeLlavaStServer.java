@@ -71,19 +71,40 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A test-only LLaVA-ST server that follows the API's documented behaviour without a model: uploads
  * are hashed into sha256 ids, generation streams a scripted answer token by token (one token per
  * delta) with decoded coordinates, sessions count turns, and failures can be injected
- * (RESOURCE_EXHAUSTED / OVERLOADED with RetryInfo, a stream failing after its first delta).
- * Listens on 127.0.0.1 (loopback Netty), so the CLI and non-Java clients can reach it.
+ * (RESOURCE_EXHAUSTED / OVERLOADED with RetryInfo, a stream failing after its first delta). Listens
+ * on 127.0.0.1 (loopback Netty), so the CLI and non-Java clients can reach it.
  */
 public final class FakeLlavaStServer implements AutoCloseable {
-  /** The scripted answer, one token per element; it has a span (tokens 4-5) and a box (tokens 11-14). */
-  public static final List<String> SCRIPT = List.of("The", " event", " happens", " in", " {<TEMP-020>",
-      "<TEMP-045>}", " and", " the", " person", " is", " at", " [<WIDTH-010>", "<HEIGHT-020>", "<WIDTH-050>",
-      "<HEIGHT-080>]", ".");
+  /**
+   * The scripted answer, one token per element; it has a span (tokens 4-5) and a box (tokens
+   * 11-14).
+   */
+  public static final List<String> SCRIPT =
+      List.of(
+          "The",
+          " event",
+          " happens",
+          " in",
+          " {<TEMP-020>",
+          "<TEMP-045>}",
+          " and",
+          " the",
+          " person",
+          " is",
+          " at",
+          " [<WIDTH-010>",
+          "<HEIGHT-020>",
+          "<WIDTH-050>",
+          "<HEIGHT-080>]",
+          ".");
+
   public static final int BINS = 100;
   public static final int VIDEO_TOKENS = 2520;
   public static final int IMAGE_TOKENS = 729;
+
   /** What the fake pretends a video container is (it decodes nothing). */
   public static final double FAKE_VIDEO_SECONDS = 10.0;
+
   public static final int FAKE_VIDEO_WIDTH = 640;
   public static final int FAKE_VIDEO_HEIGHT = 360;
   public static final int MAX_CHUNK_BYTES = 4 << 20;
@@ -101,8 +122,10 @@ public final class FakeLlavaStServer implements AutoCloseable {
   public final List<SeenCall> calls = new CopyOnWriteArrayList<>();
   public final List<Integer> chunkSizes = new CopyOnWriteArrayList<>();
   public final AtomicInteger uploadsCompleted = new AtomicInteger();
+
   /** The last GenerateStream request received. */
   public volatile GenerateRequest lastGenerateStream;
+
   public final AtomicInteger sessionsCreated = new AtomicInteger();
   public final AtomicInteger sessionsClosed = new AtomicInteger();
   public final AtomicInteger cancelledStreams = new AtomicInteger();
@@ -113,30 +136,38 @@ public final class FakeLlavaStServer implements AutoCloseable {
 
   /** Failures to inject into the next generation calls (Generate, GenerateStream, Ask). */
   private final AtomicInteger overloadNext = new AtomicInteger();
+
   private volatile Duration overloadRetryAfter = Duration.ofMillis(100);
   private volatile Code overloadCode = Code.RESOURCE_EXHAUSTED;
   private volatile boolean failAfterFirstDelta;
+
   /** Sleep per generated token. */
   private volatile Duration tokenDelay = Duration.ZERO;
+
   private volatile long maxUploadBytes = 64L << 20;
 
   public FakeLlavaStServer(int port) throws IOException {
-    ServerInterceptor capture = new ServerInterceptor() {
-      @Override
-      public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
-          ServerCallHandler<ReqT, RespT> next) {
-        calls.add(new SeenCall(call.getMethodDescriptor().getFullMethodName(),
-            headers.get(Metadata.Key.of("x-media-id", Metadata.ASCII_STRING_MARSHALLER)), System.nanoTime()));
-        return Contexts.interceptCall(io.grpc.Context.current(), call, headers, next);
-      }
-    };
-    this.server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", port))
-        .addService(ServerInterceptors.intercept(new Media(), capture))
-        .addService(ServerInterceptors.intercept(new Generation(), capture))
-        .addService(ServerInterceptors.intercept(new Sessions(), capture))
-        .addService(ServerInterceptors.intercept(new Admin(), capture))
-        .build()
-        .start();
+    ServerInterceptor capture =
+        new ServerInterceptor() {
+          @Override
+          public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
+              ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
+            calls.add(
+                new SeenCall(
+                    call.getMethodDescriptor().getFullMethodName(),
+                    headers.get(Metadata.Key.of("x-media-id", Metadata.ASCII_STRING_MARSHALLER)),
+                    System.nanoTime()));
+            return Contexts.interceptCall(io.grpc.Context.current(), call, headers, next);
+          }
+        };
+    this.server =
+        NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", port))
+            .addService(ServerInterceptors.intercept(new Media(), capture))
+            .addService(ServerInterceptors.intercept(new Generation(), capture))
+            .addService(ServerInterceptors.intercept(new Sessions(), capture))
+            .addService(ServerInterceptors.intercept(new Admin(), capture))
+            .build()
+            .start();
   }
 
   public static FakeLlavaStServer start() throws IOException {
@@ -151,7 +182,10 @@ public final class FakeLlavaStServer implements AutoCloseable {
     return server.getPort();
   }
 
-  /** The next {@code n} generation calls fail with {@code code} / OVERLOADED and this RetryInfo delay. */
+  /**
+   * The next {@code n} generation calls fail with {@code code} / OVERLOADED and this RetryInfo
+   * delay.
+   */
   public void overloadNext(int n, Code code, Duration retryAfter) {
     overloadCode = code;
     overloadRetryAfter = retryAfter;
@@ -191,7 +225,9 @@ public final class FakeLlavaStServer implements AutoCloseable {
     }
   }
 
-  /** Runs the fake on 127.0.0.1:PORT (default 50051) until killed; for the other-language examples. */
+  /**
+   * Runs the fake on 127.0.0.1:PORT (default 50051) until killed; for the other-language examples.
+   */
   public static void main(String[] args) throws Exception {
     int port = args.length > 0 ? Integer.parseInt(args[0]) : 50051;
     FakeLlavaStServer s = new FakeLlavaStServer(port);
@@ -223,8 +259,13 @@ public final class FakeLlavaStServer implements AutoCloseable {
           }
           if (header == null) {
             if (!r.hasHeader()) {
-              fail(FakeErrors.build(Code.INVALID_ARGUMENT, "INVALID_REQUEST", "first message must be a header",
-                  List.<String[]>of(new String[] {"header", "missing"}), null));
+              fail(
+                  FakeErrors.build(
+                      Code.INVALID_ARGUMENT,
+                      "INVALID_REQUEST",
+                      "first message must be a header",
+                      List.<String[]>of(new String[] {"header", "missing"}),
+                      null));
               return;
             }
             header = r.getHeader();
@@ -232,15 +273,24 @@ public final class FakeLlavaStServer implements AutoCloseable {
           }
           ByteString c = r.getChunk();
           if (c.size() > MAX_CHUNK_BYTES) {
-            fail(FakeErrors.build(Code.INVALID_ARGUMENT, "INVALID_REQUEST", "chunk of " + c.size() + " bytes",
-                List.<String[]>of(new String[] {"chunk", "at most " + MAX_CHUNK_BYTES + " bytes"}), null));
+            fail(
+                FakeErrors.build(
+                    Code.INVALID_ARGUMENT,
+                    "INVALID_REQUEST",
+                    "chunk of " + c.size() + " bytes",
+                    List.<String[]>of(
+                        new String[] {"chunk", "at most " + MAX_CHUNK_BYTES + " bytes"}),
+                    null));
             return;
           }
           chunkSizes.add(c.size());
           size += c.size();
           if (size > maxUploadBytes) {
-            fail(FakeErrors.error(Code.RESOURCE_EXHAUSTED, "MEDIA_TOO_LARGE",
-                "upload passed " + maxUploadBytes + " bytes"));
+            fail(
+                FakeErrors.error(
+                    Code.RESOURCE_EXHAUSTED,
+                    "MEDIA_TOO_LARGE",
+                    "upload passed " + maxUploadBytes + " bytes"));
             return;
           }
           byte[] b = c.toByteArray();
@@ -271,21 +321,31 @@ public final class FakeLlavaStServer implements AutoCloseable {
             out.onError(FakeErrors.error(Code.INVALID_ARGUMENT, "MEDIA_INVALID", "empty upload"));
             return;
           }
-          MediaInfo.Builder info = MediaInfo.newBuilder().setKind(header.getKind()).setLabel(header.getLabel())
-              .setSizeBytes(size);
+          MediaInfo.Builder info =
+              MediaInfo.newBuilder()
+                  .setKind(header.getKind())
+                  .setLabel(header.getLabel())
+                  .setSizeBytes(size);
           switch (header.getKind()) {
             case MEDIA_KIND_FRAMES -> {
               md.update(ByteBuffer.allocate(8).putDouble(header.getFramesFps()).array());
               int[] wh = imageSize(frames.get(0));
-              info.setFrameCount(frames.size()).setFps(header.getFramesFps())
-                  .setDurationSeconds(frames.size() / header.getFramesFps()).setWidthPx(wh[0]).setHeightPx(wh[1]);
+              info.setFrameCount(frames.size())
+                  .setFps(header.getFramesFps())
+                  .setDurationSeconds(frames.size() / header.getFramesFps())
+                  .setWidthPx(wh[0])
+                  .setHeightPx(wh[1]);
             }
             case MEDIA_KIND_IMAGE -> {
               int[] wh = imageSize(first);
               info.setFrameCount(1).setWidthPx(wh[0]).setHeightPx(wh[1]);
             }
-            default -> info.setFrameCount((long) (FAKE_VIDEO_SECONDS * 25)).setFps(25)
-                .setDurationSeconds(FAKE_VIDEO_SECONDS).setWidthPx(FAKE_VIDEO_WIDTH).setHeightPx(FAKE_VIDEO_HEIGHT);
+            default ->
+                info.setFrameCount((long) (FAKE_VIDEO_SECONDS * 25))
+                    .setFps(25)
+                    .setDurationSeconds(FAKE_VIDEO_SECONDS)
+                    .setWidthPx(FAKE_VIDEO_WIDTH)
+                    .setHeightPx(FAKE_VIDEO_HEIGHT);
           }
           String id = "sha256:" + HexFormat.of().formatHex(md.digest());
           info.setMediaId(id);
@@ -302,10 +362,14 @@ public final class FakeLlavaStServer implements AutoCloseable {
     public void getMedia(GetMediaRequest r, StreamObserver<MediaInfo> out) {
       Stored s = media.get(r.getMediaId());
       if (s == null) {
-        out.onError(FakeErrors.error(Code.NOT_FOUND, "MEDIA_NOT_FOUND", "no media " + r.getMediaId()));
+        out.onError(
+            FakeErrors.error(Code.NOT_FOUND, "MEDIA_NOT_FOUND", "no media " + r.getMediaId()));
         return;
       }
-      out.onNext(s.info().toBuilder().setFeaturesCached(featuresCached.containsKey(r.getMediaId())).build());
+      out.onNext(
+          s.info().toBuilder()
+              .setFeaturesCached(featuresCached.containsKey(r.getMediaId()))
+              .build());
       out.onCompleted();
     }
 
@@ -313,18 +377,21 @@ public final class FakeLlavaStServer implements AutoCloseable {
     public void deleteMedia(DeleteMediaRequest r, StreamObserver<DeleteMediaResponse> out) {
       Stored s = media.remove(r.getMediaId());
       if (s == null) {
-        out.onError(FakeErrors.error(Code.NOT_FOUND, "MEDIA_NOT_FOUND", "no media " + r.getMediaId()));
+        out.onError(
+            FakeErrors.error(Code.NOT_FOUND, "MEDIA_NOT_FOUND", "no media " + r.getMediaId()));
         return;
       }
       featuresCached.remove(r.getMediaId());
-      out.onNext(DeleteMediaResponse.newBuilder().setReleasedBytes(s.info().getSizeBytes()).build());
+      out.onNext(
+          DeleteMediaResponse.newBuilder().setReleasedBytes(s.info().getSizeBytes()).build());
       out.onCompleted();
     }
   }
 
   static int[] imageSize(byte[] encoded) {
     try {
-      java.awt.image.BufferedImage img = javax.imageio.ImageIO.read(new ByteArrayInputStream(encoded));
+      java.awt.image.BufferedImage img =
+          javax.imageio.ImageIO.read(new ByteArrayInputStream(encoded));
       return img == null ? new int[] {0, 0} : new int[] {img.getWidth(), img.getHeight()};
     } catch (IOException e) {
       return new int[] {0, 0};
@@ -344,7 +411,12 @@ public final class FakeLlavaStServer implements AutoCloseable {
   private final class Generation extends GenerationServiceGrpc.GenerationServiceImplBase {
     @Override
     public void generate(GenerateRequest r, StreamObserver<GenerateFinal> out) {
-      run(r.getMedia().getMediaId(), r.getPrompt(), r.getSampling(), r.getOutput(), r.getRequestId(),
+      run(
+          r.getMedia().getMediaId(),
+          r.getPrompt(),
+          r.getSampling(),
+          r.getOutput(),
+          r.getRequestId(),
           new StreamObserver<>() {
             @Override
             public void onNext(GenerateStreamResponse v) {
@@ -362,13 +434,20 @@ public final class FakeLlavaStServer implements AutoCloseable {
             public void onCompleted() {
               out.onCompleted();
             }
-          }, null);
+          },
+          null);
     }
 
     @Override
     public void generateStream(GenerateRequest r, StreamObserver<GenerateStreamResponse> out) {
       lastGenerateStream = r;
-      run(r.getMedia().getMediaId(), r.getPrompt(), r.getSampling(), r.getOutput(), r.getRequestId(), out,
+      run(
+          r.getMedia().getMediaId(),
+          r.getPrompt(),
+          r.getSampling(),
+          r.getOutput(),
+          r.getRequestId(),
+          out,
           (ServerCallStreamObserver<GenerateStreamResponse>) out);
     }
 
@@ -380,23 +459,41 @@ public final class FakeLlavaStServer implements AutoCloseable {
     }
   }
 
-  /** Validates, then streams the scripted answer. Runs on the gRPC handler thread (sleeps between tokens). */
-  private void run(String mediaId, Prompt prompt, SamplingParams sampling, OutputOptions output, String requestId,
-      StreamObserver<GenerateStreamResponse> out, ServerCallStreamObserver<GenerateStreamResponse> call) {
+  /**
+   * Validates, then streams the scripted answer. Runs on the gRPC handler thread (sleeps between
+   * tokens).
+   */
+  private void run(
+      String mediaId,
+      Prompt prompt,
+      SamplingParams sampling,
+      OutputOptions output,
+      String requestId,
+      StreamObserver<GenerateStreamResponse> out,
+      ServerCallStreamObserver<GenerateStreamResponse> call) {
     long t0 = System.nanoTime();
     List<String[]> violations = new ArrayList<>();
     if (sampling.getMaxNewTokens() < 0 || sampling.getMaxNewTokens() > 4096) {
-      violations.add(new String[] {"sampling.max_new_tokens", "must be in [0, 4096], got " + sampling.getMaxNewTokens()});
+      violations.add(
+          new String[] {
+            "sampling.max_new_tokens", "must be in [0, 4096], got " + sampling.getMaxNewTokens()
+          });
     }
     if (sampling.getTopP() < 0 || sampling.getTopP() > 1) {
-      violations.add(new String[] {"sampling.top_p", "must be in (0, 1], got " + sampling.getTopP()});
+      violations.add(
+          new String[] {"sampling.top_p", "must be in (0, 1], got " + sampling.getTopP()});
     }
     if (prompt.getText().isEmpty() && prompt.getPartsCount() == 0) {
       violations.add(new String[] {"prompt", "must have text or parts"});
     }
     if (!violations.isEmpty()) {
-      out.onError(FakeErrors.build(Code.INVALID_ARGUMENT, "INVALID_REQUEST", violations.size() + " invalid fields",
-          violations, null));
+      out.onError(
+          FakeErrors.build(
+              Code.INVALID_ARGUMENT,
+              "INVALID_REQUEST",
+              violations.size() + " invalid fields",
+              violations,
+              null));
       return;
     }
     Stored m = media.get(mediaId);
@@ -405,8 +502,13 @@ public final class FakeLlavaStServer implements AutoCloseable {
       return;
     }
     if (overloadNext.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
-      out.onError(FakeErrors.build(overloadCode, overloadCode == Code.UNAVAILABLE ? "NOT_READY" : "OVERLOADED",
-          "queue full", List.of(), overloadRetryAfter));
+      out.onError(
+          FakeErrors.build(
+              overloadCode,
+              overloadCode == Code.UNAVAILABLE ? "NOT_READY" : "OVERLOADED",
+              "queue full",
+              List.of(),
+              overloadRetryAfter));
       return;
     }
     String id = requestId.isEmpty() ? "req-" + requestSeq.incrementAndGet() : requestId;
@@ -414,11 +516,12 @@ public final class FakeLlavaStServer implements AutoCloseable {
     boolean cancelledFlag[] = {false};
     if (call != null) {
       running.put(id, call);
-      call.setOnCancelHandler(() -> {
-        cancelledFlag[0] = true;
-        cancelledStreams.incrementAndGet();
-        cancelLatch.countDown();
-      });
+      call.setOnCancelHandler(
+          () -> {
+            cancelledFlag[0] = true;
+            cancelledStreams.incrementAndGet();
+            cancelLatch.countDown();
+          });
     }
     MediaInfo info = m.info();
     int visual = info.getKind() == MediaKind.MEDIA_KIND_IMAGE ? IMAGE_TOKENS : VIDEO_TOKENS;
@@ -462,14 +565,29 @@ public final class FakeLlavaStServer implements AutoCloseable {
         }
       }
       double total = (System.nanoTime() - t0) / 1e9;
-      GenerateFinal fin = GenerateFinal.newBuilder().setRequestId(id)
-          .setFinishReason(n < SCRIPT.size() ? FinishReason.FINISH_REASON_LENGTH : FinishReason.FINISH_REASON_STOP)
-          .setText(all.toString()).addAllCoordinates(coords).addAllTokenIds(ids).setMediaId(mediaId)
-          .setUsage(Usage.newBuilder().setPromptTokens(promptTokens).setVisualTokens(visual)
-              .setCachedTokens(hit ? visual : 0).setGeneratedTokens(n).setFeatureCacheHit(hit))
-          .setTimings(Timings.newBuilder().setTotalSeconds(total)
-              .setTimeToFirstTokenSeconds(firstToken == 0 ? 0 : (firstToken - t0) / 1e9))
-          .build();
+      GenerateFinal fin =
+          GenerateFinal.newBuilder()
+              .setRequestId(id)
+              .setFinishReason(
+                  n < SCRIPT.size()
+                      ? FinishReason.FINISH_REASON_LENGTH
+                      : FinishReason.FINISH_REASON_STOP)
+              .setText(all.toString())
+              .addAllCoordinates(coords)
+              .addAllTokenIds(ids)
+              .setMediaId(mediaId)
+              .setUsage(
+                  Usage.newBuilder()
+                      .setPromptTokens(promptTokens)
+                      .setVisualTokens(visual)
+                      .setCachedTokens(hit ? visual : 0)
+                      .setGeneratedTokens(n)
+                      .setFeatureCacheHit(hit))
+              .setTimings(
+                  Timings.newBuilder()
+                      .setTotalSeconds(total)
+                      .setTimeToFirstTokenSeconds(firstToken == 0 ? 0 : (firstToken - t0) / 1e9))
+              .build();
       out.onNext(GenerateStreamResponse.newBuilder().setFinal(fin).build());
       out.onCompleted();
     } catch (InterruptedException e) {
@@ -487,8 +605,12 @@ public final class FakeLlavaStServer implements AutoCloseable {
 
   private static Timestamp time(int bin, double duration) {
     double norm = bin / (double) (BINS - 1);
-    return Timestamp.newBuilder().setBin(bin).setNormalized(norm).setSeconds(norm * duration)
-        .setMediaSeconds(norm * duration).build();
+    return Timestamp.newBuilder()
+        .setBin(bin)
+        .setNormalized(norm)
+        .setSeconds(norm * duration)
+        .setMediaSeconds(norm * duration)
+        .build();
   }
 
   private static BoxCoordinate bc(int bin, int extent) {
@@ -499,10 +621,19 @@ public final class FakeLlavaStServer implements AutoCloseable {
   /** The coordinate group that token {@code i} of the script completes, or null. */
   private static Coordinate coordinateCompletedAt(int i, int byteOffsetOfToken, MediaInfo info) {
     if (i == 5) {
-      int start = SCRIPT.get(0).length() + SCRIPT.get(1).length() + SCRIPT.get(2).length() + SCRIPT.get(3).length() + 1;
-      return Coordinate.newBuilder().setTextOffsetBytes(start)
-          .setSpan(Span.newBuilder().setStart(time(20, info.getDurationSeconds()))
-              .setEnd(time(45, info.getDurationSeconds()))).build();
+      int start =
+          SCRIPT.get(0).length()
+              + SCRIPT.get(1).length()
+              + SCRIPT.get(2).length()
+              + SCRIPT.get(3).length()
+              + 1;
+      return Coordinate.newBuilder()
+          .setTextOffsetBytes(start)
+          .setSpan(
+              Span.newBuilder()
+                  .setStart(time(20, info.getDurationSeconds()))
+                  .setEnd(time(45, info.getDurationSeconds())))
+          .build();
     }
     if (i == 14) {
       int start = 0;
@@ -510,9 +641,15 @@ public final class FakeLlavaStServer implements AutoCloseable {
         start += SCRIPT.get(k).length();
       }
       start += 1;
-      return Coordinate.newBuilder().setTextOffsetBytes(start)
-          .setBox(dev.llavast.api.v1.Box.newBuilder().setX1(bc(10, info.getWidthPx())).setY1(bc(20, info.getHeightPx()))
-              .setX2(bc(50, info.getWidthPx())).setY2(bc(80, info.getHeightPx()))).build();
+      return Coordinate.newBuilder()
+          .setTextOffsetBytes(start)
+          .setBox(
+              dev.llavast.api.v1.Box.newBuilder()
+                  .setX1(bc(10, info.getWidthPx()))
+                  .setY1(bc(20, info.getHeightPx()))
+                  .setX2(bc(50, info.getWidthPx()))
+                  .setY2(bc(80, info.getHeightPx())))
+          .build();
     }
     return null;
   }
@@ -528,8 +665,12 @@ public final class FakeLlavaStServer implements AutoCloseable {
         return;
       }
       String id = "sess-" + sessionSeq.incrementAndGet();
-      SessionInfo.Builder s = SessionInfo.newBuilder().setSessionId(id).setMediaId(mediaId)
-          .setState(SessionState.SESSION_STATE_OPEN).setExpiresInSeconds(600);
+      SessionInfo.Builder s =
+          SessionInfo.newBuilder()
+              .setSessionId(id)
+              .setMediaId(mediaId)
+              .setState(SessionState.SESSION_STATE_OPEN)
+              .setExpiresInSeconds(600);
       sessions.put(id, s);
       sessionsCreated.incrementAndGet();
       out.onNext(s.build());
@@ -540,45 +681,60 @@ public final class FakeLlavaStServer implements AutoCloseable {
     public void ask(AskRequest r, StreamObserver<GenerateStreamResponse> out) {
       SessionInfo.Builder s = sessions.get(r.getSessionId());
       if (s == null) {
-        out.onError(FakeErrors.error(Code.NOT_FOUND, "SESSION_NOT_FOUND", "no session " + r.getSessionId()));
+        out.onError(
+            FakeErrors.error(
+                Code.NOT_FOUND, "SESSION_NOT_FOUND", "no session " + r.getSessionId()));
         return;
       }
       if (s.getState() != SessionState.SESSION_STATE_OPEN) {
-        out.onError(FakeErrors.error(Code.FAILED_PRECONDITION, "SESSION_CLOSED", "session " + r.getSessionId() + " is closed"));
+        out.onError(
+            FakeErrors.error(
+                Code.FAILED_PRECONDITION,
+                "SESSION_CLOSED",
+                "session " + r.getSessionId() + " is closed"));
         return;
       }
       boolean[] ok = {false};
-      run(s.getMediaId(), r.getPrompt(), r.getSampling(), r.getOutput(), r.getRequestId(), new StreamObserver<>() {
-        @Override
-        public void onNext(GenerateStreamResponse v) {
-          if (v.hasFinal()) {
-            ok[0] = true;
-          }
-          out.onNext(v);
-        }
-
-        @Override
-        public void onError(Throwable t) {
-          out.onError(t);
-        }
-
-        @Override
-        public void onCompleted() {
-          synchronized (s) {
-            if (ok[0]) {
-              s.setTurns(s.getTurns() + 1);
+      run(
+          s.getMediaId(),
+          r.getPrompt(),
+          r.getSampling(),
+          r.getOutput(),
+          r.getRequestId(),
+          new StreamObserver<>() {
+            @Override
+            public void onNext(GenerateStreamResponse v) {
+              if (v.hasFinal()) {
+                ok[0] = true;
+              }
+              out.onNext(v);
             }
-          }
-          out.onCompleted();
-        }
-      }, (ServerCallStreamObserver<GenerateStreamResponse>) out);
+
+            @Override
+            public void onError(Throwable t) {
+              out.onError(t);
+            }
+
+            @Override
+            public void onCompleted() {
+              synchronized (s) {
+                if (ok[0]) {
+                  s.setTurns(s.getTurns() + 1);
+                }
+              }
+              out.onCompleted();
+            }
+          },
+          (ServerCallStreamObserver<GenerateStreamResponse>) out);
     }
 
     @Override
     public void getSession(GetSessionRequest r, StreamObserver<SessionInfo> out) {
       SessionInfo.Builder s = sessions.get(r.getSessionId());
       if (s == null) {
-        out.onError(FakeErrors.error(Code.NOT_FOUND, "SESSION_NOT_FOUND", "no session " + r.getSessionId()));
+        out.onError(
+            FakeErrors.error(
+                Code.NOT_FOUND, "SESSION_NOT_FOUND", "no session " + r.getSessionId()));
         return;
       }
       out.onNext(s.build());
@@ -589,7 +745,9 @@ public final class FakeLlavaStServer implements AutoCloseable {
     public void closeSession(CloseSessionRequest r, StreamObserver<SessionInfo> out) {
       SessionInfo.Builder s = sessions.get(r.getSessionId());
       if (s == null) {
-        out.onError(FakeErrors.error(Code.NOT_FOUND, "SESSION_NOT_FOUND", "no session " + r.getSessionId()));
+        out.onError(
+            FakeErrors.error(
+                Code.NOT_FOUND, "SESSION_NOT_FOUND", "no session " + r.getSessionId()));
         return;
       }
       if (s.getState() == SessionState.SESSION_STATE_OPEN) {
@@ -606,24 +764,54 @@ public final class FakeLlavaStServer implements AutoCloseable {
   private final class Admin extends AdminServiceGrpc.AdminServiceImplBase {
     @Override
     public void getModelInfo(GetModelInfoRequest r, StreamObserver<ModelInfo> out) {
-      out.onNext(ModelInfo.newBuilder().setModelName("llava-st-demo-tiny").setRandomWeightsDemo(true).setHiddenSize(64)
-          .setNumLayers(2).setNumAttentionHeads(4).setNumKeyValueHeads(2).setVocabSize(1000).setCoordinateBins(BINS)
-          .setFramesPerVideo(100).setVideoPromptTokens(VIDEO_TOKENS).setImagePromptTokens(IMAGE_TOKENS)
-          .setContextLimitTokens(4096).setDtype("float32").addDevices("cpu:0")
-          .setLimits(ServerLimits.newBuilder().setMaxUploadBytes(maxUploadBytes).setMaxChunkBytes(MAX_CHUNK_BYTES)
-              .setMaxNewTokens(4096).setMaxQueuedRequests(64).setMaxSessions(16))
-          .build());
+      out.onNext(
+          ModelInfo.newBuilder()
+              .setModelName("llava-st-demo-tiny")
+              .setRandomWeightsDemo(true)
+              .setHiddenSize(64)
+              .setNumLayers(2)
+              .setNumAttentionHeads(4)
+              .setNumKeyValueHeads(2)
+              .setVocabSize(1000)
+              .setCoordinateBins(BINS)
+              .setFramesPerVideo(100)
+              .setVideoPromptTokens(VIDEO_TOKENS)
+              .setImagePromptTokens(IMAGE_TOKENS)
+              .setContextLimitTokens(4096)
+              .setDtype("float32")
+              .addDevices("cpu:0")
+              .setLimits(
+                  ServerLimits.newBuilder()
+                      .setMaxUploadBytes(maxUploadBytes)
+                      .setMaxChunkBytes(MAX_CHUNK_BYTES)
+                      .setMaxNewTokens(4096)
+                      .setMaxQueuedRequests(64)
+                      .setMaxSessions(16))
+              .build());
       out.onCompleted();
     }
 
     @Override
     public void getServerStatus(GetServerStatusRequest r, StreamObserver<ServerStatus> out) {
-      out.onNext(ServerStatus.newBuilder().setReady(true).setQueueDepth(0).setActiveSessions(
-              (int) sessions.values().stream().filter(s -> s.getState() == SessionState.SESSION_STATE_OPEN).count())
-          .addWorkers(WorkerStatus.newBuilder().setDevice("cpu:0").setHealthy(true).setKvBlocksTotal(128)
-              .setKvBlocksUsed(32).setKvUsageRatio(0.25))
-          .setFeatureCache(FeatureCacheStatus.newBuilder().setEntries(featuresCached.size()))
-          .setUptimeSeconds(1.5).build());
+      out.onNext(
+          ServerStatus.newBuilder()
+              .setReady(true)
+              .setQueueDepth(0)
+              .setActiveSessions(
+                  (int)
+                      sessions.values().stream()
+                          .filter(s -> s.getState() == SessionState.SESSION_STATE_OPEN)
+                          .count())
+              .addWorkers(
+                  WorkerStatus.newBuilder()
+                      .setDevice("cpu:0")
+                      .setHealthy(true)
+                      .setKvBlocksTotal(128)
+                      .setKvBlocksUsed(32)
+                      .setKvUsageRatio(0.25))
+              .setFeatureCache(FeatureCacheStatus.newBuilder().setEntries(featuresCached.size()))
+              .setUptimeSeconds(1.5)
+              .build());
       out.onCompleted();
     }
   }

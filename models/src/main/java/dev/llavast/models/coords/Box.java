@@ -1,6 +1,9 @@
 package dev.llavast.models.coords;
 
-/** A box {@code [<WIDTH-a><HEIGHT-b><WIDTH-c><HEIGHT-d>]}: {@code x1, y1, x2, y2} of the original image. */
+/**
+ * A box {@code [<WIDTH-a><HEIGHT-b><WIDTH-c><HEIGHT-d>]}: {@code x1, y1, x2, y2} of the original
+ * image.
+ */
 public record Box(Coordinate x1, Coordinate y1, Coordinate x2, Coordinate y2) implements Piece {
 
   /** The four bins in answer order. */

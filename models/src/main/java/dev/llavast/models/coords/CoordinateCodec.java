@@ -5,11 +5,12 @@ import java.math.RoundingMode;
 import java.util.Locale;
 
 /**
- * Coordinate tokens (spec §7): ids {@code V .. V + 3*bins - 1} ↔ (axis, bin) ↔ normalized {@code bin/(bins-1)}
- * ↔ seconds and pixels ({@link TimeAxis}, {@link SpaceAxis}), plus the streaming answer parser.
+ * Coordinate tokens (spec §7): ids {@code V .. V + 3*bins - 1} ↔ (axis, bin) ↔ normalized {@code
+ * bin/(bins-1)} ↔ seconds and pixels ({@link TimeAxis}, {@link SpaceAxis}), plus the streaming
+ * answer parser.
  *
- * <p>{@code V} (the id of {@code <TEMP-000>}) must come from the checkpoint's tokenizer, never a constant.
- * Immutable; any thread.
+ * <p>{@code V} (the id of {@code <TEMP-000>}) must come from the checkpoint's tokenizer, never a
+ * constant. Immutable; any thread.
  */
 public final class CoordinateCodec {
   /** Bins per axis in the release. */
@@ -24,7 +25,8 @@ public final class CoordinateCodec {
    */
   public CoordinateCodec(int firstBinId, int bins) {
     if (firstBinId < 0 || bins < 2) {
-      throw new IllegalArgumentException("need firstBinId >= 0 and bins >= 2, got " + firstBinId + ", " + bins);
+      throw new IllegalArgumentException(
+          "need firstBinId >= 0 and bins >= 2, got " + firstBinId + ", " + bins);
     }
     this.firstBinId = firstBinId;
     this.bins = bins;
@@ -80,8 +82,8 @@ public final class CoordinateCodec {
   }
 
   /**
-   * A parser for one answer. {@code time} may be null for an image (timestamps then carry no seconds).
-   * The parser is single-threaded: one generation stream feeds it.
+   * A parser for one answer. {@code time} may be null for an image (timestamps then carry no
+   * seconds). The parser is single-threaded: one generation stream feeds it.
    */
   public CoordinateStreamParser parser(TimeAxis time, SpaceAxis space) {
     java.util.Objects.requireNonNull(space, "space");
@@ -92,8 +94,8 @@ public final class CoordinateCodec {
   }
 
   /**
-   * The value an input coordinate carries in a prompt: rounded to 3 decimals like Python's {@code round(x, 3)}
-   * (decimal rounding of the exact binary value, ties to even) and clipped to [0, 1].
+   * The value an input coordinate carries in a prompt: rounded to 3 decimals like Python's {@code
+   * round(x, 3)} (decimal rounding of the exact binary value, ties to even) and clipped to [0, 1].
    */
   public static double roundInput(double value) {
     if (Double.isNaN(value)) {
@@ -124,8 +126,13 @@ public final class CoordinateCodec {
 
   private void checkId(int tokenId) {
     if (!isBin(tokenId)) {
-      throw new IllegalArgumentException(String.format(Locale.ROOT, "token id %d is not a coordinate id (%d..%d)",
-          tokenId, firstBinId, firstBinId + 3 * bins - 1));
+      throw new IllegalArgumentException(
+          String.format(
+              Locale.ROOT,
+              "token id %d is not a coordinate id (%d..%d)",
+              tokenId,
+              firstBinId,
+              firstBinId + 3 * bins - 1));
     }
   }
 }

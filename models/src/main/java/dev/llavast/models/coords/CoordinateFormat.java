@@ -4,10 +4,10 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Human-readable rendering of parsed pieces, in the style of the README figures: timestamps in seconds
- * ({@code 3.3s}; normalized to 3 decimals when the media has no time axis), spans {@code 36.1s - 43.3s}, boxes
- * as normalized {@code [0.424,0.393,0.545,0.737]}, timed boxes {@code 3.3s: [..]}; a stray bin keeps its token
- * form ({@code <HEIGHT-002>}). Stateless; any thread.
+ * Human-readable rendering of parsed pieces, in the style of the README figures: timestamps in
+ * seconds ({@code 3.3s}; normalized to 3 decimals when the media has no time axis), spans {@code
+ * 36.1s - 43.3s}, boxes as normalized {@code [0.424,0.393,0.545,0.737]}, timed boxes {@code 3.3s:
+ * [..]}; a stray bin keeps its token form ({@code <HEIGHT-002>}). Stateless; any thread.
  */
 public final class CoordinateFormat {
   private CoordinateFormat() {}
@@ -25,11 +25,12 @@ public final class CoordinateFormat {
     } else if (piece instanceof TimedBox tb) {
       return time(tb.time()) + ": " + box(tb.box());
     } else if (piece instanceof Piece.Bin bin) {
-      String name = switch (bin.axis()) {
-        case TIME -> "TEMP";
-        case HEIGHT -> "HEIGHT";
-        case WIDTH -> "WIDTH";
-      };
+      String name =
+          switch (bin.axis()) {
+            case TIME -> "TEMP";
+            case HEIGHT -> "HEIGHT";
+            case WIDTH -> "WIDTH";
+          };
       return String.format(Locale.ROOT, "<%s-%03d>", name, bin.bin());
     }
     throw new IllegalArgumentException("unknown piece " + piece);
@@ -52,8 +53,13 @@ public final class CoordinateFormat {
   }
 
   private static String box(Box b) {
-    return String.format(Locale.ROOT, "[%.3f,%.3f,%.3f,%.3f]", b.x1().normalized(), b.y1().normalized(),
-        b.x2().normalized(), b.y2().normalized());
+    return String.format(
+        Locale.ROOT,
+        "[%.3f,%.3f,%.3f,%.3f]",
+        b.x1().normalized(),
+        b.y1().normalized(),
+        b.x2().normalized(),
+        b.y2().normalized());
   }
 
   /** "3.30" -> "3.3", "5.00" -> "5". */

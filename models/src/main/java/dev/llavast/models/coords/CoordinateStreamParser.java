@@ -4,27 +4,34 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Turns a generated answer, fed one token at a time, into text and whole coordinate groups (spec §10):
+ * Turns a generated answer, fed one token at a time, into text and whole coordinate groups (spec
+ * §10):
+ *
  * <ul>
  *   <li>timestamp: {@code T}
  *   <li>span: <code>{ T T }</code>
  *   <li>box: {@code [ W H W H ]}
  *   <li>timed box: {@code T : [ W H W H ]}
  * </ul>
- * where {@code T}, {@code H}, {@code W} are coordinate ids and the brackets, braces and colon come from the
- * detokenized text of ordinary tokens (a piece may hold several characters, e.g. {@code " ["} or {@code "],"}).
- * Inside a group, whitespace and commas between elements are allowed and dropped.
  *
- * <p>A group is emitted exactly once, whole, in the call that feeds its last symbol (a timestamp, which may
- * still grow into a timed box, in the call that feeds the next non-blank symbol, or in {@link #finish()}).
- * Text that cannot start a group is emitted at once. A sequence that breaks a group never throws: the longest
- * complete group at its start is emitted (or its first symbol as plain text or a plain {@link Piece.Bin}) and
- * the rest is parsed again.
+ * where {@code T}, {@code H}, {@code W} are coordinate ids and the brackets, braces and colon come
+ * from the detokenized text of ordinary tokens (a piece may hold several characters, e.g. {@code "
+ * ["} or {@code "],"}). Inside a group, whitespace and commas between elements are allowed and
+ * dropped.
+ *
+ * <p>A group is emitted exactly once, whole, in the call that feeds its last symbol (a timestamp,
+ * which may still grow into a timed box, in the call that feeds the next non-blank symbol, or in
+ * {@link #finish()}). Text that cannot start a group is emitted at once. A sequence that breaks a
+ * group never throws: the longest complete group at its start is emitted (or its first symbol as
+ * plain text or a plain {@link Piece.Bin}) and the rest is parsed again.
  *
  * <p>Not thread-safe: one generation stream owns one parser.
  */
 public final class CoordinateStreamParser {
-  /** Most symbols held while a group is open; beyond it the group is abandoned (e.g. endless blanks). */
+  /**
+   * Most symbols held while a group is open; beyond it the group is abandoned (e.g. endless
+   * blanks).
+   */
   static final int MAX_HELD = 64;
 
   private enum Mode {
@@ -75,8 +82,8 @@ public final class CoordinateStreamParser {
   }
 
   /**
-   * Feeds one generated token: a coordinate id (its text is ignored) or an ordinary token with its detokenized
-   * text piece.
+   * Feeds one generated token: a coordinate id (its text is ignored) or an ordinary token with its
+   * detokenized text piece.
    *
    * @return the pieces completed by this token, in order; often empty
    */
@@ -115,15 +122,18 @@ public final class CoordinateStreamParser {
   }
 
   /**
-   * How many of the symbols fed so far the parser holds: always the last ones fed, a text
-   * character each, or a coordinate id. A streaming server that knows where each symbol's text
-   * begins holds back its text from the first held symbol.
+   * How many of the symbols fed so far the parser holds: always the last ones fed, a text character
+   * each, or a coordinate id. A streaming server that knows where each symbol's text begins holds
+   * back its text from the first held symbol.
    */
   public int heldSymbols() {
     return held.size();
   }
 
-  /** The end of the answer: emits whatever is held (a pending timestamp, or an unfinished group as text). */
+  /**
+   * The end of the answer: emits whatever is held (a pending timestamp, or an unfinished group as
+   * text).
+   */
   public List<Piece> finish() {
     begin();
     while (!held.isEmpty()) {
@@ -234,20 +244,22 @@ public final class CoordinateStreamParser {
         bins.add(h);
       }
     }
-    Piece p = switch (mode) {
-      case SPAN -> new Span(timestamp(bins.get(0)), timestamp(bins.get(1)));
-      case BOX -> box(bins, 0);
-      case TIMED_BOX -> new TimedBox(timestamp(bins.get(0)), box(bins, 1));
-      default -> throw new IllegalStateException("mode " + mode);
-    };
+    Piece p =
+        switch (mode) {
+          case SPAN -> new Span(timestamp(bins.get(0)), timestamp(bins.get(1)));
+          case BOX -> box(bins, 0);
+          case TIMED_BOX -> new TimedBox(timestamp(bins.get(0)), box(bins, 1));
+          default -> throw new IllegalStateException("mode " + mode);
+        };
     emit(p);
     held.clear();
     mode = Mode.IDLE;
   }
 
   /**
-   * {@code next} (null at the end) does not continue the open group: emit the longest complete group at the
-   * start of the held symbols, or the first held symbol as plain, and parse the rest again.
+   * {@code next} (null at the end) does not continue the open group: emit the longest complete
+   * group at the start of the held symbols, or the first held symbol as plain, and parse the rest
+   * again.
    */
   private void breakGroup(Sym next) {
     List<Sym> rest = new ArrayList<>(held);
@@ -288,7 +300,10 @@ public final class CoordinateStreamParser {
   }
 
   private Box box(List<Sym> bins, int from) {
-    return space.box(bins.get(from).bin(), bins.get(from + 1).bin(), bins.get(from + 2).bin(),
+    return space.box(
+        bins.get(from).bin(),
+        bins.get(from + 1).bin(),
+        bins.get(from + 2).bin(),
         bins.get(from + 3).bin());
   }
 }

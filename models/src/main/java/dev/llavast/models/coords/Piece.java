@@ -1,8 +1,8 @@
 package dev.llavast.models.coords;
 
 /**
- * One unit of a parsed answer, emitted whole by {@link CoordinateStreamParser}: plain text, a coordinate bin
- * that belongs to no group, or a complete group (timestamp, span, box, timed box).
+ * One unit of a parsed answer, emitted whole by {@link CoordinateStreamParser}: plain text, a
+ * coordinate bin that belongs to no group, or a complete group (timestamp, span, box, timed box).
  */
 public sealed interface Piece permits Piece.Text, Piece.Bin, Timestamp, Span, Box, TimedBox {
 

@@ -5,8 +5,8 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * A whole answer decoded the way the reference's parsers read each task (spec §10). Fields that a task does not
- * produce are null or empty.
+ * A whole answer decoded the way the reference's parsers read each task (spec §10). Fields that a
+ * task does not produce are null or empty.
  *
  * @param task the task the answer was read as
  * @param text the answer's plain text, groups left out
@@ -16,7 +16,8 @@ import java.util.Objects;
  * @param timedBoxes STVG, SVG, ELC: every timed box, in order
  * @param boxes DGC: every box, in order
  * @param spans DVC: every span, in order
- * @param caption ELC: the last comma-separated piece of the text before its first full stop, trimmed
+ * @param caption ELC: the last comma-separated piece of the text before its first full stop,
+ *     trimmed
  */
 public record TaskResult(
     Task task,
@@ -36,7 +37,9 @@ public record TaskResult(
     spans = List.copyOf(spans);
   }
 
-  /** Reads the pieces of a whole answer (everything a parser emitted, including {@code finish()}). */
+  /**
+   * Reads the pieces of a whole answer (everything a parser emitted, including {@code finish()}).
+   */
   public static TaskResult of(Task task, List<? extends Piece> pieces) {
     StringBuilder text = new StringBuilder();
     List<Span> allSpans = new ArrayList<>();
@@ -61,15 +64,22 @@ public record TaskResult(
     Box firstBox = allBoxes.isEmpty() ? null : allBoxes.get(0);
     List<TimedBox> none = List.of();
     return switch (task) {
-      case REC, REG -> new TaskResult(task, plain, null, null, firstBox, none, List.of(), List.of(), null);
+      case REC, REG ->
+          new TaskResult(task, plain, null, null, firstBox, none, List.of(), List.of(), null);
       case DGC -> new TaskResult(task, plain, null, null, null, none, allBoxes, List.of(), null);
-      case TVG, TR -> new TaskResult(task, plain, firstSpan, null, null, none, List.of(), List.of(), null);
-      case STVG -> new TaskResult(task, plain, firstSpan, null, null, allTimed, List.of(), List.of(), null);
-      case SVG -> new TaskResult(task, plain, null, null, null, allTimed, List.of(), List.of(), null);
-      case ELC -> new TaskResult(task, plain, null, firstTime, null, allTimed, List.of(), List.of(),
-          caption(plain));
+      case TVG, TR ->
+          new TaskResult(task, plain, firstSpan, null, null, none, List.of(), List.of(), null);
+      case STVG ->
+          new TaskResult(task, plain, firstSpan, null, null, allTimed, List.of(), List.of(), null);
+      case SVG ->
+          new TaskResult(task, plain, null, null, null, allTimed, List.of(), List.of(), null);
+      case ELC ->
+          new TaskResult(
+              task, plain, null, firstTime, null, allTimed, List.of(), List.of(), caption(plain));
       case DVC -> new TaskResult(task, plain, null, null, null, none, List.of(), allSpans, null);
-      case FREE_FORM -> new TaskResult(task, plain, firstSpan, firstTime, firstBox, allTimed, allBoxes, allSpans, null);
+      case FREE_FORM ->
+          new TaskResult(
+              task, plain, firstSpan, firstTime, firstBox, allTimed, allBoxes, allSpans, null);
     };
   }
 

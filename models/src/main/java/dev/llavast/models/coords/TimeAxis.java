@@ -3,8 +3,8 @@ package dev.llavast.models.coords;
 import java.util.Locale;
 
 /**
- * Time of one video request (spec §7.2): the clip {@code [s, e]} (inclusive original frames, {@code D = e-s+1})
- * and the video's fps. Immutable; any thread.
+ * Time of one video request (spec §7.2): the clip {@code [s, e]} (inclusive original frames, {@code
+ * D = e-s+1}) and the video's fps. Immutable; any thread.
  *
  * @param clipStart {@code s}
  * @param clipEnd {@code e}, inclusive
@@ -15,9 +15,14 @@ public record TimeAxis(int clipStart, int clipEnd, double fps, int bins) {
 
   public TimeAxis {
     if (clipStart < 0 || clipEnd < clipStart || !(fps > 0) || !Double.isFinite(fps) || bins < 2) {
-      throw new IllegalArgumentException(String.format(Locale.ROOT,
-          "time axis needs 0 <= s <= e, fps > 0 and bins >= 2, got s=%d e=%d fps=%s bins=%d",
-          clipStart, clipEnd, fps, bins));
+      throw new IllegalArgumentException(
+          String.format(
+              Locale.ROOT,
+              "time axis needs 0 <= s <= e, fps > 0 and bins >= 2, got s=%d e=%d fps=%s bins=%d",
+              clipStart,
+              clipEnd,
+              fps,
+              bins));
     }
   }
 
@@ -27,8 +32,9 @@ public record TimeAxis(int clipStart, int clipEnd, double fps, int bins) {
   }
 
   /**
-   * Original frame of bin {@code k}: {@code s + rint(k / (bins-1) * (D-1))}, the same expression (and order of
-   * evaluation) as frame sampling, so with {@code bins} sampled frames bin k is exactly sampled frame k.
+   * Original frame of bin {@code k}: {@code s + rint(k / (bins-1) * (D-1))}, the same expression
+   * (and order of evaluation) as frame sampling, so with {@code bins} sampled frames bin k is
+   * exactly sampled frame k.
    */
   public int frameOfBin(int bin) {
     CoordinateCodec.checkBin(bin, bins);
@@ -46,8 +52,8 @@ public record TimeAxis(int clipStart, int clipEnd, double fps, int bins) {
   }
 
   /**
-   * The normalized value a prompt carries for {@code seconds} from the clip start (spec §7.2 input):
-   * {@code clip(round(seconds * fps / (D - 1), 3), 0, 1)}; 0 for a one-frame clip.
+   * The normalized value a prompt carries for {@code seconds} from the clip start (spec §7.2
+   * input): {@code clip(round(seconds * fps / (D - 1), 3), 0, 1)}; 0 for a one-frame clip.
    */
   public double normalizedOfSeconds(double seconds) {
     if (intervals() == 0) {
@@ -57,8 +63,8 @@ public record TimeAxis(int clipStart, int clipEnd, double fps, int bins) {
   }
 
   /**
-   * The bin whose frame is nearest to {@code seconds} from the clip start (ties: the smaller bin). Inverts
-   * {@link #secondsOfBin} exactly whenever the clip has at least {@code bins} frames.
+   * The bin whose frame is nearest to {@code seconds} from the clip start (ties: the smaller bin).
+   * Inverts {@link #secondsOfBin} exactly whenever the clip has at least {@code bins} frames.
    */
   public int binOfSeconds(double seconds) {
     double target = clipStart + seconds * fps;
@@ -76,6 +82,7 @@ public record TimeAxis(int clipStart, int clipEnd, double fps, int bins) {
 
   /** The full decoded value of bin {@code k}. */
   public Timestamp timestamp(int bin) {
-    return new Timestamp(bin, CoordinateCodec.normalized(bin, bins), frameOfBin(bin), secondsOfBin(bin));
+    return new Timestamp(
+        bin, CoordinateCodec.normalized(bin, bins), frameOfBin(bin), secondsOfBin(bin));
   }
 }

@@ -1,9 +1,9 @@
 package dev.llavast.models.lape;
 
 /**
- * A continuous coordinate value as a blend of two LAPE input rows (spec §4.4):
- * {@code p = clip(v, 0, 1)·(bins-1)}, {@code lo = floor(p)}, {@code hi = ceil(p)},
- * embedding {@code = E[lo]·(1 - (p - lo)) + E[hi]·(p - lo)}. Immutable; any thread.
+ * A continuous coordinate value as a blend of two LAPE input rows (spec §4.4): {@code p = clip(v,
+ * 0, 1)·(bins-1)}, {@code lo = floor(p)}, {@code hi = ceil(p)}, embedding {@code = E[lo]·(1 - (p -
+ * lo)) + E[hi]·(p - lo)}. Immutable; any thread.
  *
  * @param lo lower bin
  * @param hi upper bin

@@ -1,10 +1,10 @@
 package dev.llavast.models.lape;
 
 /**
- * {@code F.interpolate(mode='linear', align_corners=False)} along one axis, as PyTorch computes it in
- * fp32: output {@code i} reads source {@code src = (in/out)(i + 0.5) - 0.5} clamped at 0,
- * {@code i0 = floor(src)}, {@code λ = src - i0} is the weight of {@code min(i0 + 1, in - 1)}.
- * Immutable; any thread.
+ * {@code F.interpolate(mode='linear', align_corners=False)} along one axis, as PyTorch computes it
+ * in fp32: output {@code i} reads source {@code src = (in/out)(i + 0.5) - 0.5} clamped at 0, {@code
+ * i0 = floor(src)}, {@code λ = src - i0} is the weight of {@code min(i0 + 1, in - 1)}. Immutable;
+ * any thread.
  *
  * @param i0 left source index per output
  * @param i1 right source index per output

@@ -4,8 +4,8 @@ package dev.llavast.models.media;
  * The part of a video to sample from, either in seconds or as inclusive original frame indices (the
  * reference's {@code split = [s, e]}, spec §1.1).
  *
- * <p>Seconds convert to frames as {@code s = rint(start * fps)}, {@code e = rint(end * fps)} (half-even), then
- * {@code e} is clamped to the last frame {@code N - 1}. Immutable; any thread.
+ * <p>Seconds convert to frames as {@code s = rint(start * fps)}, {@code e = rint(end * fps)}
+ * (half-even), then {@code e} is clamped to the last frame {@code N - 1}. Immutable; any thread.
  *
  * @param unit whether {@code start}/{@code end} are seconds or frame indices
  * @param start first second or frame of the clip
@@ -24,12 +24,20 @@ public record ClipRange(Unit unit, double start, double end) {
       throw new IllegalArgumentException("unit must not be null");
     }
     if (!Double.isFinite(start) || !Double.isFinite(end) || start < 0 || end < start) {
-      throw new MediaException(MediaException.Reason.INVALID_CLIP,
-          "clip [" + start + ", " + end + "] " + unit.name().toLowerCase() + " must satisfy 0 <= start <= end");
+      throw new MediaException(
+          MediaException.Reason.INVALID_CLIP,
+          "clip ["
+              + start
+              + ", "
+              + end
+              + "] "
+              + unit.name().toLowerCase()
+              + " must satisfy 0 <= start <= end");
     }
-    if (unit == Unit.FRAMES && (start != Math.rint(start) || end != Math.rint(end)
-        || end > Integer.MAX_VALUE)) {
-      throw new MediaException(MediaException.Reason.INVALID_CLIP,
+    if (unit == Unit.FRAMES
+        && (start != Math.rint(start) || end != Math.rint(end) || end > Integer.MAX_VALUE)) {
+      throw new MediaException(
+          MediaException.Reason.INVALID_CLIP,
           "clip frame indices must be integers, got [" + start + ", " + end + "]");
     }
   }
@@ -43,7 +51,8 @@ public record ClipRange(Unit unit, double start, double end) {
   }
 
   /**
-   * Inclusive original frame indices {@code [s, e]} of this clip in a video of {@code frameCount} frames.
+   * Inclusive original frame indices {@code [s, e]} of this clip in a video of {@code frameCount}
+   * frames.
    *
    * @throws MediaException {@code INVALID_CLIP} when the clip starts after the last frame
    */
@@ -58,8 +67,14 @@ public record ClipRange(Unit unit, double start, double end) {
       e = (long) Math.rint(end * fps);
     }
     if (s > frameCount - 1) {
-      throw new MediaException(MediaException.Reason.INVALID_CLIP, "clip " + this + " starts at frame " + s
-          + " but the video's last frame is " + (frameCount - 1));
+      throw new MediaException(
+          MediaException.Reason.INVALID_CLIP,
+          "clip "
+              + this
+              + " starts at frame "
+              + s
+              + " but the video's last frame is "
+              + (frameCount - 1));
     }
     e = Math.min(e, frameCount - 1L);
     return new int[] {(int) s, (int) e};

@@ -13,12 +13,13 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.Semaphore;
 
 /**
- * Turns decoded RGB frames into the vision tower's input (spec §1.2): resize to {@code size x size} exactly like
- * Pillow's {@code BICUBIC} (aspect ratio ignored), then {@code (x/255 - 0.5)/0.5} per channel, channel-first.
+ * Turns decoded RGB frames into the vision tower's input (spec §1.2): resize to {@code size x size}
+ * exactly like Pillow's {@code BICUBIC} (aspect ratio ignored), then {@code (x/255 - 0.5)/0.5} per
+ * channel, channel-first.
  *
- * <p>Frames are processed in parallel on an executor the caller supplies (a bounded CPU pool, never a device
- * thread); a frame sampled several times is resized once. Thread-safe and stateless: any thread may call any
- * method. The methods block until their work is done.
+ * <p>Frames are processed in parallel on an executor the caller supplies (a bounded CPU pool, never
+ * a device thread); a frame sampled several times is resized once. Thread-safe and stateless: any
+ * thread may call any method. The methods block until their work is done.
  */
 public final class ImagePreprocessor {
   /** SigLIP's input side. */
@@ -28,7 +29,8 @@ public final class ImagePreprocessor {
 
   static {
     for (int v = 0; v < 256; v++) {
-      float scaled = (float) (v * (1.0 / 255.0)); // rescale in float64, stored as float32 (spec §1.2 step 3)
+      float scaled =
+          (float) (v * (1.0 / 255.0)); // rescale in float64, stored as float32 (spec §1.2 step 3)
       LUT[v] = (scaled - 0.5f) / 0.5f;
     }
   }
@@ -43,14 +45,14 @@ public final class ImagePreprocessor {
 
   /**
    * @param size output side in pixels
-   * @param maxInFlight while streaming a video, the most decoded full-size frames queued for resizing; beyond
-   *     that the decoding thread resizes the frame itself, so memory stays bounded and a pool shared with the
-   *     decoders cannot deadlock
+   * @param maxInFlight while streaming a video, the most decoded full-size frames queued for
+   *     resizing; beyond that the decoding thread resizes the frame itself, so memory stays bounded
+   *     and a pool shared with the decoders cannot deadlock
    */
   public ImagePreprocessor(int size, int maxInFlight) {
     if (size <= 0 || maxInFlight <= 0) {
-      throw new IllegalArgumentException("size and maxInFlight must be positive, got " + size + ", "
-          + maxInFlight);
+      throw new IllegalArgumentException(
+          "size and maxInFlight must be positive, got " + size + ", " + maxInFlight);
     }
     this.size = size;
     this.maxInFlight = maxInFlight;
@@ -66,12 +68,13 @@ public final class ImagePreprocessor {
   }
 
   /**
-   * Writes {@code (x/255 - 0.5)/0.5} of a {@code size x size} image into {@code dst} as {@code [3, size, size]}
-   * starting at {@code offset}.
+   * Writes {@code (x/255 - 0.5)/0.5} of a {@code size x size} image into {@code dst} as {@code [3,
+   * size, size]} starting at {@code offset}.
    */
   public void normalizeInto(RgbImage resized, float[] dst, int offset) {
     if (resized.width() != size || resized.height() != size) {
-      throw new IllegalArgumentException("expected a " + size + "x" + size + " image, got " + resized);
+      throw new IllegalArgumentException(
+          "expected a " + size + "x" + size + " image, got " + resized);
     }
     byte[] px = resized.rgb();
     int plane = size * size;
@@ -99,7 +102,9 @@ public final class ImagePreprocessor {
       RgbImage f = frames.get(i);
       if (firstSlot.putIfAbsent(f, i) == null) {
         int slot = i;
-        jobs.add(CompletableFuture.runAsync(() -> normalizeInto(resize(f), pixels, slot * per), executor));
+        jobs.add(
+            CompletableFuture.runAsync(
+                () -> normalizeInto(resize(f), pixels, slot * per), executor));
       }
     }
     joinAll(jobs);
@@ -118,31 +123,41 @@ public final class ImagePreprocessor {
   }
 
   /**
-   * Decodes and preprocesses a video in one stream: each sampled frame is resized on {@code executor} as soon as
-   * it is decoded, so at most {@code maxInFlight} full-size frames are held at once. Runs the decoding on the
-   * calling thread.
+   * Decodes and preprocesses a video in one stream: each sampled frame is resized on {@code
+   * executor} as soon as it is decoded, so at most {@code maxInFlight} full-size frames are held at
+   * once. Runs the decoding on the calling thread.
    */
-  public Prepared prepareVideo(MediaDecoder decoder, Path file, int numFrames, ClipRange clip, String mediaKey,
+  public Prepared prepareVideo(
+      MediaDecoder decoder,
+      Path file,
+      int numFrames,
+      ClipRange clip,
+      String mediaKey,
       Executor executor) {
     Objects.requireNonNull(executor, "executor");
     Map<Integer, CompletableFuture<RgbImage>> resized = new ConcurrentHashMap<>();
     Semaphore permits = new Semaphore(maxInFlight);
     VideoSampling s;
     try {
-      s = decoder.streamVideo(file, numFrames, clip, (src, img) -> {
-        if (permits.tryAcquire()) {
-          CompletableFuture<RgbImage> job;
-          try {
-            job = CompletableFuture.supplyAsync(() -> resize(img), executor);
-          } catch (RuntimeException e) {
-            permits.release();
-            throw e;
-          }
-          resized.put(src, job.whenComplete((r, e) -> permits.release()));
-        } else {
-          resized.put(src, CompletableFuture.completedFuture(resize(img)));
-        }
-      });
+      s =
+          decoder.streamVideo(
+              file,
+              numFrames,
+              clip,
+              (src, img) -> {
+                if (permits.tryAcquire()) {
+                  CompletableFuture<RgbImage> job;
+                  try {
+                    job = CompletableFuture.supplyAsync(() -> resize(img), executor);
+                  } catch (RuntimeException e) {
+                    permits.release();
+                    throw e;
+                  }
+                  resized.put(src, job.whenComplete((r, e) -> permits.release()));
+                } else {
+                  resized.put(src, CompletableFuture.completedFuture(resize(img)));
+                }
+              });
     } catch (RuntimeException e) {
       resized.values().forEach(f -> f.cancel(false));
       throw e;
@@ -168,8 +183,11 @@ public final class ImagePreprocessor {
   public record Prepared(PixelFrames pixels, DecodedMedia.Kind kind, VideoSampling sampling) {
     /** For media that was decoded first and preprocessed afterwards. */
     public static Prepared of(PixelFrames pixels, DecodedMedia media) {
-      return new Prepared(pixels, media.kind(),
-          new VideoSampling(media.info(), media.clipStart(), media.clipEnd(), media.sampledIndices()));
+      return new Prepared(
+          pixels,
+          media.kind(),
+          new VideoSampling(
+              media.info(), media.clipStart(), media.clipEnd(), media.sampledIndices()));
     }
   }
 

@@ -33,18 +33,18 @@ import org.bytedeco.javacv.FFmpegFrameGrabber;
 import org.bytedeco.javacv.Frame;
 
 /**
- * Decodes videos (FFmpeg through JavaCV), images (ImageIO: JPEG, PNG, BMP, GIF; no EXIF rotation, like
- * {@code PIL.Image.open(...).convert("RGB")}) and pre-decoded frames into RGB frames, sampling videos per spec
- * §1.1 ({@link FrameSampler}).
+ * Decodes videos (FFmpeg through JavaCV), images (ImageIO: JPEG, PNG, BMP, GIF; no EXIF rotation,
+ * like {@code PIL.Image.open(...).convert("RGB")}) and pre-decoded frames into RGB frames, sampling
+ * videos per spec §1.1 ({@link FrameSampler}).
  *
- * <p>Videos are decoded sequentially once: every frame goes through the decoder (needed for inter-coded
- * streams), only the sampled ones are converted to RGB and kept. Decoding is bounded by {@link MediaLimits}
- * (bytes, size, duration, frames decoded, wall-clock time) and every way a file can be bad ends in a
- * {@link MediaException}.
+ * <p>Videos are decoded sequentially once: every frame goes through the decoder (needed for
+ * inter-coded streams), only the sampled ones are converted to RGB and kept. Decoding is bounded by
+ * {@link MediaLimits} (bytes, size, duration, frames decoded, wall-clock time) and every way a file
+ * can be bad ends in a {@link MediaException}.
  *
- * <p>Thread-safe and stateless apart from its limits: any number of threads may decode at once, each call uses
- * its own native decoder. Calls are CPU-bound and blocking; run them on a bounded CPU pool, never on a device
- * thread or a gRPC event loop.
+ * <p>Thread-safe and stateless apart from its limits: any number of threads may decode at once,
+ * each call uses its own native decoder. Calls are CPU-bound and blocking; run them on a bounded
+ * CPU pool, never on a device thread or a gRPC event loop.
  */
 public final class MediaDecoder {
   private static final Set<String> IMAGE_FORMATS = Set.of("jpeg", "png", "bmp", "gif");
@@ -65,8 +65,9 @@ public final class MediaDecoder {
   }
 
   /**
-   * Decodes content of unknown kind: JPEG, PNG, BMP and GIF bytes (by their magic numbers) as an image, anything
-   * else as a video sampled to {@code numFrames} over {@code clip} (null: the whole video).
+   * Decodes content of unknown kind: JPEG, PNG, BMP and GIF bytes (by their magic numbers) as an
+   * image, anything else as a video sampled to {@code numFrames} over {@code clip} (null: the whole
+   * video).
    */
   public DecodedMedia decode(byte[] content, int numFrames, ClipRange clip) {
     if (looksLikeImage(content)) {
@@ -88,9 +89,10 @@ public final class MediaDecoder {
   }
 
   /**
-   * Decodes {@code numFrames} frames sampled from {@code clip} (or the whole video when {@code clip} is null).
-   * Holds every distinct sampled frame at full size ({@code W * H * 3} bytes each); a server should prefer
-   * {@link ImagePreprocessor#prepareVideo}, which resizes frames as they arrive.
+   * Decodes {@code numFrames} frames sampled from {@code clip} (or the whole video when {@code
+   * clip} is null). Holds every distinct sampled frame at full size ({@code W * H * 3} bytes each);
+   * a server should prefer {@link ImagePreprocessor#prepareVideo}, which resizes frames as they
+   * arrive.
    *
    * @throws MediaException when the file is not a usable video
    */
@@ -101,11 +103,14 @@ public final class MediaDecoder {
     for (int idx : s.sampledIndices()) {
       frames.add(kept.get(idx));
     }
-    return new DecodedMedia(DecodedMedia.Kind.VIDEO, s.info(), s.clipStart(), s.clipEnd(), s.sampledIndices(),
-        frames);
+    return new DecodedMedia(
+        DecodedMedia.Kind.VIDEO, s.info(), s.clipStart(), s.clipEnd(), s.sampledIndices(), frames);
   }
 
-  /** Like {@link #decodeVideo(Path, int, ClipRange)} for content in memory (written to a temporary file). */
+  /**
+   * Like {@link #decodeVideo(Path, int, ClipRange)} for content in memory (written to a temporary
+   * file).
+   */
   public DecodedMedia decodeVideo(byte[] content, int numFrames, ClipRange clip) {
     limits.checkBytes(content.length);
     Path tmp = writeTemp(content);
@@ -117,15 +122,17 @@ public final class MediaDecoder {
   }
 
   /**
-   * Decodes the sampled frames of a video and hands each distinct one to {@code consumer} as soon as it is
-   * decoded (see {@link SampledFrameConsumer} for the contract), so full-size frames need not all be held.
-   * An interrupted calling thread stops decoding with a {@link java.util.concurrent.CancellationException}.
+   * Decodes the sampled frames of a video and hands each distinct one to {@code consumer} as soon
+   * as it is decoded (see {@link SampledFrameConsumer} for the contract), so full-size frames need
+   * not all be held. An interrupted calling thread stops decoding with a {@link
+   * java.util.concurrent.CancellationException}.
    *
    * @param numFrames frames to sample, {@code >= 1}
    * @param clip the clip to sample from, or null for the whole video
    * @return metadata and the original index of every sampled frame
    */
-  public VideoSampling streamVideo(Path file, int numFrames, ClipRange clip, SampledFrameConsumer consumer) {
+  public VideoSampling streamVideo(
+      Path file, int numFrames, ClipRange clip, SampledFrameConsumer consumer) {
     if (numFrames < 1) {
       throw new IllegalArgumentException("numFrames must be >= 1, got " + numFrames);
     }
@@ -138,7 +145,10 @@ public final class MediaDecoder {
     int decodable;
     try (FFmpegFrameGrabber g = open(file)) {
       info = probe(g);
-      se = clip == null ? ClipRange.whole(info.frameCount()) : clip.resolve(info.frameCount(), info.fps());
+      se =
+          clip == null
+              ? ClipRange.whole(info.frameCount())
+              : clip.resolve(info.frameCount(), info.fps());
       indices = FrameSampler.sample(se[0], se[1], numFrames);
       decodable = decodeSelected(g, file, indices, delivered, consumer, deadline);
     } catch (org.bytedeco.javacv.FrameGrabber.Exception e) {
@@ -147,23 +157,39 @@ public final class MediaDecoder {
     if (decodable > indices[indices.length - 1]) {
       return new VideoSampling(info, se[0], se[1], indices);
     }
-    // The stream ended before the frames the container promised: sample again over what is really there.
+    // The stream ended before the frames the container promised: sample again over what is really
+    // there.
     if (decodable == 0) {
-      throw new MediaException(Reason.NO_FRAMES, "no frame of the video could be decoded"
-          + " (the container declares " + info.frameCount() + ")");
+      throw new MediaException(
+          Reason.NO_FRAMES,
+          "no frame of the video could be decoded"
+              + " (the container declares "
+              + info.frameCount()
+              + ")");
     }
-    info = new VideoInfo(info.width(), info.height(), info.fps(), info.durationSeconds(), decodable);
+    info =
+        new VideoInfo(info.width(), info.height(), info.fps(), info.durationSeconds(), decodable);
     if (clip != null && se[0] >= decodable) {
-      throw new MediaException(Reason.NO_FRAMES, "the clip starts at frame " + se[0] + " but only " + decodable
-          + " frames of the video can be decoded");
+      throw new MediaException(
+          Reason.NO_FRAMES,
+          "the clip starts at frame "
+              + se[0]
+              + " but only "
+              + decodable
+              + " frames of the video can be decoded");
     }
     se = clip == null ? ClipRange.whole(decodable) : clip.resolve(decodable, info.fps());
     indices = FrameSampler.sample(se[0], se[1], numFrames);
     try (FFmpegFrameGrabber g = open(file)) {
       int again = decodeSelected(g, file, indices, delivered, consumer, deadline);
       if (again <= indices[indices.length - 1]) {
-        throw new MediaException(Reason.UNREADABLE, "the video decoded " + decodable
-            + " frames the first time and " + again + " the second time");
+        throw new MediaException(
+            Reason.UNREADABLE,
+            "the video decoded "
+                + decodable
+                + " frames the first time and "
+                + again
+                + " the second time");
       }
     } catch (org.bytedeco.javacv.FrameGrabber.Exception e) {
       throw new MediaException(Reason.UNREADABLE, "cannot close the video decoder", e);
@@ -174,17 +200,20 @@ public final class MediaDecoder {
   private FFmpegFrameGrabber open(Path file) {
     FFmpegFrameGrabber g = new FFmpegFrameGrabber(file.toFile());
     g.setPixelFormat(avutil.AV_PIX_FMT_RGB24);
-    // YUV -> RGB with bicubic chroma interpolation, the default of FFmpeg's scale filter that decord's filter
-    // graph goes through [inferred: not checked against decord's output]; JavaCV's own default is bilinear.
+    // YUV -> RGB with bicubic chroma interpolation, the default of FFmpeg's scale filter that
+    // decord's filter
+    // graph goes through [inferred: not checked against decord's output]; JavaCV's own default is
+    // bilinear.
     g.setImageScalingFlags(swscale.SWS_BICUBIC);
     try {
       g.start();
     } catch (org.bytedeco.javacv.FrameGrabber.Exception | RuntimeException e) {
       closeQuietly(g);
-      // The library's message names the server's file and gives advice meant for developers: it stays in the
+      // The library's message names the server's file and gives advice meant for developers: it
+      // stays in the
       // cause (for the log), the caller's message says what is wrong with the media.
-      throw new MediaException(Reason.UNREADABLE, "the media is not a video in a container and codec FFmpeg reads",
-          e);
+      throw new MediaException(
+          Reason.UNREADABLE, "the media is not a video in a container and codec FFmpeg reads", e);
     }
     if (!g.hasVideo()) {
       closeQuietly(g);
@@ -198,8 +227,9 @@ public final class MediaDecoder {
     int h = g.getImageHeight();
     if (w <= 0 || h <= 0) {
       // FFmpeg learns the size from the first decodable frame; none could be decoded while probing
-      throw new MediaException(Reason.NO_FRAMES, "the video stream has no decodable frame (size " + w + "x" + h
-          + " unknown)");
+      throw new MediaException(
+          Reason.NO_FRAMES,
+          "the video stream has no decodable frame (size " + w + "x" + h + " unknown)");
     }
     limits.checkDimensions(w, h);
     double fps = g.getVideoFrameRate();
@@ -209,19 +239,26 @@ public final class MediaDecoder {
     long us = g.getLengthInTime();
     double duration = us > 0 ? us / 1e6 : 0.0;
     if (duration > limits.maxDurationSeconds()) {
-      throw new MediaException(Reason.TOO_LONG, String.format(Locale.ROOT,
-          "duration %.3f s is over the limit of %.3f s", duration, limits.maxDurationSeconds()));
+      throw new MediaException(
+          Reason.TOO_LONG,
+          String.format(
+              Locale.ROOT,
+              "duration %.3f s is over the limit of %.3f s",
+              duration,
+              limits.maxDurationSeconds()));
     }
     long n = streamFrameCount(g);
     if (n <= 0) {
       n = Math.round(fps * duration);
     }
     if (n > limits.maxFrameCount()) {
-      throw new MediaException(Reason.TOO_LONG, "the video declares " + n + " frames, over the limit of "
-          + limits.maxFrameCount());
+      throw new MediaException(
+          Reason.TOO_LONG,
+          "the video declares " + n + " frames, over the limit of " + limits.maxFrameCount());
     }
     if (n <= 0) {
-      // Neither a frame count nor a duration: decode to the end (bounded) and sample over what is there.
+      // Neither a frame count nor a duration: decode to the end (bounded) and sample over what is
+      // there.
       n = limits.maxFrameCount();
     }
     if (duration == 0.0) {
@@ -244,28 +281,40 @@ public final class MediaDecoder {
   }
 
   /**
-   * Decodes frames 0.. in order until the last wanted one, converting only the wanted ones not yet delivered.
+   * Decodes frames 0.. in order until the last wanted one, converting only the wanted ones not yet
+   * delivered.
    *
-   * @return the number of frames decoded (less than the last wanted index + 1 when the stream ended early)
+   * @return the number of frames decoded (less than the last wanted index + 1 when the stream ended
+   *     early)
    */
-  private int decodeSelected(FFmpegFrameGrabber g, Path file, int[] indices, Set<Integer> delivered,
-      SampledFrameConsumer consumer, long deadline) {
+  private int decodeSelected(
+      FFmpegFrameGrabber g,
+      Path file,
+      int[] indices,
+      Set<Integer> delivered,
+      SampledFrameConsumer consumer,
+      long deadline) {
     int[] wanted = Arrays.stream(indices).distinct().sorted().toArray();
     int last = wanted[wanted.length - 1];
     int next = 0; // position in wanted
     int index = 0;
     while (index <= last) {
       if (System.nanoTime() - deadline > 0) {
-        throw new MediaException(Reason.DECODE_TIMEOUT, "decoding the video took longer than "
-            + limits.maxDecodeTime() + " (reached frame " + index + ")");
+        throw new MediaException(
+            Reason.DECODE_TIMEOUT,
+            "decoding the video took longer than "
+                + limits.maxDecodeTime()
+                + " (reached frame "
+                + index
+                + ")");
       }
       if (Thread.currentThread().isInterrupted()) {
-        throw new java.util.concurrent.CancellationException("decoding " + file.getFileName()
-            + " was interrupted at frame " + index);
+        throw new java.util.concurrent.CancellationException(
+            "decoding " + file.getFileName() + " was interrupted at frame " + index);
       }
       if (index >= limits.maxFrameCount()) {
-        throw new MediaException(Reason.TOO_LONG, "the video has more than "
-            + limits.maxFrameCount() + " frames");
+        throw new MediaException(
+            Reason.TOO_LONG, "the video has more than " + limits.maxFrameCount() + " frames");
       }
       boolean want = wanted[next] == index && !delivered.contains(index);
       Frame f;
@@ -296,11 +345,17 @@ public final class MediaDecoder {
     int w = f.imageWidth;
     int h = f.imageHeight;
     int stride = f.imageStride;
-    // JavaCV reports imageChannels as stride / width, so a padded RGB24 row looks like "5 channels": trust the
+    // JavaCV reports imageChannels as stride / width, so a padded RGB24 row looks like "5
+    // channels": trust the
     // pixel format we asked for and the stride, not that field.
     if (f.imageDepth != Frame.DEPTH_UBYTE || stride < 3 * w) {
-      throw new IllegalStateException("expected RGB24 rows of at least " + (3 * w) + " bytes, got depth "
-          + f.imageDepth + " and stride " + stride);
+      throw new IllegalStateException(
+          "expected RGB24 rows of at least "
+              + (3 * w)
+              + " bytes, got depth "
+              + f.imageDepth
+              + " and stride "
+              + stride);
     }
     ByteBuffer buf = ((ByteBuffer) f.image[0]).duplicate();
     byte[] out = new byte[w * h * 3];
@@ -337,8 +392,13 @@ public final class MediaDecoder {
 
   /** Wraps one RGB picture as an image request. */
   public static DecodedMedia asImage(RgbImage img) {
-    return new DecodedMedia(DecodedMedia.Kind.IMAGE, new VideoInfo(img.width(), img.height(), 0.0, 0.0, 1),
-        0, 0, new int[] {0}, List.of(img));
+    return new DecodedMedia(
+        DecodedMedia.Kind.IMAGE,
+        new VideoInfo(img.width(), img.height(), 0.0, 0.0, 1),
+        0,
+        0,
+        new int[] {0},
+        List.of(img));
   }
 
   private RgbImage readImage(ImageInputStream in) throws IOException {
@@ -367,24 +427,26 @@ public final class MediaDecoder {
       BufferedImage bi = reader.read(0);
       if (!warnings.isEmpty()) {
         // e.g. "Premature end of JPEG file": Pillow refuses truncated images by default, so do we.
-        throw new MediaException(Reason.UNREADABLE, "damaged " + reader.getFormatName() + " image: "
-            + String.join("; ", warnings));
+        throw new MediaException(
+            Reason.UNREADABLE,
+            "damaged " + reader.getFormatName() + " image: " + String.join("; ", warnings));
       }
       return toRgb(bi);
     } catch (IOException | RuntimeException e) {
       if (e instanceof MediaException me) {
         throw me;
       }
-      throw new MediaException(Reason.UNREADABLE, "damaged " + reader.getFormatName() + " image", e);
+      throw new MediaException(
+          Reason.UNREADABLE, "damaged " + reader.getFormatName() + " image", e);
     } finally {
       reader.dispose();
     }
   }
 
   /**
-   * The picture's stored 8-bit samples as RGB: grey is replicated, alpha is dropped (not composited), embedded
-   * colour profiles are ignored (as PIL's {@code convert("RGB")} does). Other layouts go through
-   * {@link BufferedImage#getRGB}.
+   * The picture's stored 8-bit samples as RGB: grey is replicated, alpha is dropped (not
+   * composited), embedded colour profiles are ignored (as PIL's {@code convert("RGB")} does). Other
+   * layouts go through {@link BufferedImage#getRGB}.
    */
   public static RgbImage toRgb(BufferedImage bi) {
     int w = bi.getWidth();
@@ -393,7 +455,9 @@ public final class MediaDecoder {
     Raster r = bi.getRaster();
     int bands = r.getNumBands();
     if (bi.getColorModel() instanceof ComponentColorModel
-        && r.getTransferType() == DataBuffer.TYPE_BYTE && bands >= 1 && bands <= 4) {
+        && r.getTransferType() == DataBuffer.TYPE_BYTE
+        && bands >= 1
+        && bands <= 4) {
       int[] row = new int[w * bands];
       for (int y = 0; y < h; y++) {
         r.getPixels(0, y, w, 1, row);
@@ -431,8 +495,8 @@ public final class MediaDecoder {
   // ---------------------------------------------------------------- pre-decoded frames
 
   /**
-   * Pre-decoded frames used as given: {@code T = frames.size()}, no sampling, sampled index {@code i} is frame
-   * {@code i}.
+   * Pre-decoded frames used as given: {@code T = frames.size()}, no sampling, sampled index {@code
+   * i} is frame {@code i}.
    *
    * @param fps the frames' rate, used only to map answers back to seconds; must be positive
    */
@@ -441,11 +505,15 @@ public final class MediaDecoder {
     int n = frames.size();
     int[] idx = new int[n];
     Arrays.setAll(idx, i -> i);
-    return new DecodedMedia(DecodedMedia.Kind.FRAMES, framesInfo(frames, fps), 0, n - 1, idx, frames);
+    return new DecodedMedia(
+        DecodedMedia.Kind.FRAMES, framesInfo(frames, fps), 0, n - 1, idx, frames);
   }
 
-  /** Pre-decoded frames sampled like a video: {@code numFrames} frames of {@code clip} (null: all). */
-  public DecodedMedia sampleFrames(List<RgbImage> frames, double fps, int numFrames, ClipRange clip) {
+  /**
+   * Pre-decoded frames sampled like a video: {@code numFrames} frames of {@code clip} (null: all).
+   */
+  public DecodedMedia sampleFrames(
+      List<RgbImage> frames, double fps, int numFrames, ClipRange clip) {
     checkFrames(frames, fps);
     int n = frames.size();
     int[] se = clip == null ? ClipRange.whole(n) : clip.resolve(n, fps);
@@ -454,7 +522,8 @@ public final class MediaDecoder {
     for (int i : idx) {
       picked.add(frames.get(i));
     }
-    return new DecodedMedia(DecodedMedia.Kind.FRAMES, framesInfo(frames, fps), se[0], se[1], idx, picked);
+    return new DecodedMedia(
+        DecodedMedia.Kind.FRAMES, framesInfo(frames, fps), se[0], se[1], idx, picked);
   }
 
   private void checkFrames(List<RgbImage> frames, double fps) {
@@ -465,16 +534,27 @@ public final class MediaDecoder {
       throw new MediaException(Reason.INVALID_FRAMES, "fps must be a positive number, got " + fps);
     }
     if (frames.size() > limits.maxFrameCount()) {
-      throw new MediaException(Reason.TOO_LONG, frames.size() + " frames given, over the limit of "
-          + limits.maxFrameCount());
+      throw new MediaException(
+          Reason.TOO_LONG,
+          frames.size() + " frames given, over the limit of " + limits.maxFrameCount());
     }
     RgbImage first = frames.get(0);
     limits.checkDimensions(first.width(), first.height());
     for (int i = 1; i < frames.size(); i++) {
       RgbImage f = frames.get(i);
       if (f.width() != first.width() || f.height() != first.height()) {
-        throw new MediaException(Reason.INVALID_FRAMES, "frame " + i + " is " + f.width() + "x" + f.height()
-            + " but frame 0 is " + first.width() + "x" + first.height());
+        throw new MediaException(
+            Reason.INVALID_FRAMES,
+            "frame "
+                + i
+                + " is "
+                + f.width()
+                + "x"
+                + f.height()
+                + " but frame 0 is "
+                + first.width()
+                + "x"
+                + first.height());
       }
     }
   }

@@ -3,9 +3,9 @@ package dev.llavast.models.media;
 import java.util.Objects;
 
 /**
- * The media given by a client cannot be used. Always the client's fault (the server maps every reason to
- * {@code INVALID_ARGUMENT}); server-side faults (a temp file that cannot be written) are not reported with this
- * type. Unchecked so that it travels through futures unchanged.
+ * The media given by a client cannot be used. Always the client's fault (the server maps every
+ * reason to {@code INVALID_ARGUMENT}); server-side faults (a temp file that cannot be written) are
+ * not reported with this type. Unchecked so that it travels through futures unchanged.
  */
 public final class MediaException extends RuntimeException {
   private static final long serialVersionUID = 1L;
@@ -24,7 +24,10 @@ public final class MediaException extends RuntimeException {
     NO_FRAMES,
     /** Width or height zero, negative, or over the limits. */
     BAD_DIMENSIONS,
-    /** Duration or frame count over the limits, or a frame rate that is not a positive finite number. */
+    /**
+     * Duration or frame count over the limits, or a frame rate that is not a positive finite
+     * number.
+     */
     TOO_LONG,
     /** The clip range is empty, reversed, negative or outside the video. */
     INVALID_CLIP,

@@ -13,9 +13,9 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Media cache keys: SHA-256 over the content bytes plus every preprocessing parameter that changes the features
- * (kind, frames sampled, resolution, clip, packer version), as lowercase hex. Two requests share cached features
- * exactly when their keys are equal. Stateless; any thread.
+ * Media cache keys: SHA-256 over the content bytes plus every preprocessing parameter that changes
+ * the features (kind, frames sampled, resolution, clip, packer version), as lowercase hex. Two
+ * requests share cached features exactly when their keys are equal. Stateless; any thread.
  */
 public final class MediaKeys {
   /** Bump when decoding or preprocessing changes its output. */
@@ -32,12 +32,26 @@ public final class MediaKeys {
    * @param clip the clip, or null for the whole media
    * @param packerVersion identifies the checkpoint/packer whose features are cached under the key
    */
-  public record Params(DecodedMedia.Kind kind, int numFrames, int size, ClipRange clip, String packerVersion) {
+  public record Params(
+      DecodedMedia.Kind kind, int numFrames, int size, ClipRange clip, String packerVersion) {
     String canonical() {
-      String c = clip == null ? "all" : clip.unit().name() + ":" + Double.toString(clip.start()) + ":"
-          + Double.toString(clip.end());
-      return String.format(Locale.ROOT, "%s|kind=%s|frames=%d|size=%d|clip=%s|packer=%s",
-          PREPROCESSING_VERSION, kind, numFrames, size, c, packerVersion);
+      String c =
+          clip == null
+              ? "all"
+              : clip.unit().name()
+                  + ":"
+                  + Double.toString(clip.start())
+                  + ":"
+                  + Double.toString(clip.end());
+      return String.format(
+          Locale.ROOT,
+          "%s|kind=%s|frames=%d|size=%d|clip=%s|packer=%s",
+          PREPROCESSING_VERSION,
+          kind,
+          numFrames,
+          size,
+          c,
+          packerVersion);
     }
   }
 
@@ -66,7 +80,8 @@ public final class MediaKeys {
   /** Key of pre-decoded frames: their sizes and pixels, in order, plus fps. */
   public static String ofFrames(List<RgbImage> frames, double fps, Params params) {
     MessageDigest md = sha256();
-    md.update(("fps=" + Double.toString(fps) + "|n=" + frames.size()).getBytes(StandardCharsets.UTF_8));
+    md.update(
+        ("fps=" + Double.toString(fps) + "|n=" + frames.size()).getBytes(StandardCharsets.UTF_8));
     for (RgbImage f : frames) {
       md.update((f.width() + "x" + f.height() + "|").getBytes(StandardCharsets.UTF_8));
       md.update(f.rgb());

@@ -4,14 +4,15 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * Bounds on what a client may send, so bad or hostile media fails fast instead of exhausting memory or time.
+ * Bounds on what a client may send, so bad or hostile media fails fast instead of exhausting memory
+ * or time.
  *
  * @param maxBytes largest encoded file accepted
  * @param maxWidth largest frame or image width, pixels
  * @param maxHeight largest frame or image height, pixels
  * @param maxDurationSeconds longest video accepted
- * @param maxFrameCount most frames a video may have (as reported by its container), and the most frames the
- *     decoder will ever decode from one file
+ * @param maxFrameCount most frames a video may have (as reported by its container), and the most
+ *     frames the decoder will ever decode from one file
  * @param maxDecodeTime wall-clock budget for decoding one video or image
  */
 public record MediaLimits(
@@ -24,10 +25,26 @@ public record MediaLimits(
 
   public MediaLimits {
     Objects.requireNonNull(maxDecodeTime, "maxDecodeTime");
-    if (maxBytes <= 0 || maxWidth <= 0 || maxHeight <= 0 || maxFrameCount <= 0
-        || !(maxDurationSeconds > 0) || maxDecodeTime.isNegative() || maxDecodeTime.isZero()) {
-      throw new IllegalArgumentException("every media limit must be positive: " + maxBytes + ", " + maxWidth
-          + ", " + maxHeight + ", " + maxDurationSeconds + ", " + maxFrameCount + ", " + maxDecodeTime);
+    if (maxBytes <= 0
+        || maxWidth <= 0
+        || maxHeight <= 0
+        || maxFrameCount <= 0
+        || !(maxDurationSeconds > 0)
+        || maxDecodeTime.isNegative()
+        || maxDecodeTime.isZero()) {
+      throw new IllegalArgumentException(
+          "every media limit must be positive: "
+              + maxBytes
+              + ", "
+              + maxWidth
+              + ", "
+              + maxHeight
+              + ", "
+              + maxDurationSeconds
+              + ", "
+              + maxFrameCount
+              + ", "
+              + maxDecodeTime);
     }
   }
 
@@ -49,13 +66,22 @@ public record MediaLimits(
   }
 
   public MediaLimits withMaxBytes(long b) {
-    return new MediaLimits(b, maxWidth, maxHeight, maxDurationSeconds, maxFrameCount, maxDecodeTime);
+    return new MediaLimits(
+        b, maxWidth, maxHeight, maxDurationSeconds, maxFrameCount, maxDecodeTime);
   }
 
   void checkDimensions(int width, int height) {
     if (width <= 0 || height <= 0 || width > maxWidth || height > maxHeight) {
-      throw new MediaException(MediaException.Reason.BAD_DIMENSIONS, "frame size " + width + "x" + height
-          + " is outside 1x1 .. " + maxWidth + "x" + maxHeight);
+      throw new MediaException(
+          MediaException.Reason.BAD_DIMENSIONS,
+          "frame size "
+              + width
+              + "x"
+              + height
+              + " is outside 1x1 .. "
+              + maxWidth
+              + "x"
+              + maxHeight);
     }
   }
 
@@ -64,7 +90,8 @@ public record MediaLimits(
       throw new MediaException(MediaException.Reason.EMPTY, "the media has 0 bytes");
     }
     if (size > maxBytes) {
-      throw new MediaException(MediaException.Reason.TOO_MANY_BYTES,
+      throw new MediaException(
+          MediaException.Reason.TOO_MANY_BYTES,
           "the media has " + size + " bytes, more than the limit of " + maxBytes);
     }
   }

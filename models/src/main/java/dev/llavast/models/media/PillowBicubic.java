@@ -1,19 +1,21 @@
 package dev.llavast.models.media;
 
 /**
- * A port of Pillow's 8-bit {@code BICUBIC} resampling ({@code Image.resize(size, Image.BICUBIC)}, Pillow 9.x,
- * no box, no reducing gap), written from the algorithm's description, so our pixels match the reference's.
+ * A port of Pillow's 8-bit {@code BICUBIC} resampling ({@code Image.resize(size, Image.BICUBIC)},
+ * Pillow 9.x, no box, no reducing gap), written from the algorithm's description, so our pixels
+ * match the reference's.
  *
  * <ul>
- *   <li>Separable: a horizontal pass into a temporary image that holds only the rows the vertical pass reads,
- *       then a vertical pass. A pass is skipped when its axis keeps its size.
- *   <li>Kernel: Keys cubic with {@code a = -0.5}, support 2. When shrinking, the support grows by the scale
- *       factor and the kernel is stretched by it (antialiasing); when enlarging the scale factor is 1.
- *   <li>Per output sample: window {@code [trunc(center - support + 0.5), trunc(center + support + 0.5))} clipped
- *       to the input, weights normalised to sum 1 in double precision, then turned into 22-bit fixed point
- *       (rounded away from zero).
- *   <li>Accumulation in 32-bit ints starting at {@code 1 << 21} (rounding), result {@code >> 22} clamped to
- *       0..255 after each pass.
+ *   <li>Separable: a horizontal pass into a temporary image that holds only the rows the vertical
+ *       pass reads, then a vertical pass. A pass is skipped when its axis keeps its size.
+ *   <li>Kernel: Keys cubic with {@code a = -0.5}, support 2. When shrinking, the support grows by
+ *       the scale factor and the kernel is stretched by it (antialiasing); when enlarging the scale
+ *       factor is 1.
+ *   <li>Per output sample: window {@code [trunc(center - support + 0.5), trunc(center + support +
+ *       0.5))} clipped to the input, weights normalised to sum 1 in double precision, then turned
+ *       into 22-bit fixed point (rounded away from zero).
+ *   <li>Accumulation in 32-bit ints starting at {@code 1 << 21} (rounding), result {@code >> 22}
+ *       clamped to 0..255 after each pass.
  * </ul>
  *
  * Stateless; any thread.
@@ -97,7 +99,10 @@ final class PillowBicubic {
     return v < 0 ? 0 : (v > 255 ? 255 : v);
   }
 
-  /** Resizes {@code src} to {@code outW x outH}; returns {@code src} itself when the size is unchanged. */
+  /**
+   * Resizes {@code src} to {@code outW x outH}; returns {@code src} itself when the size is
+   * unchanged.
+   */
   static RgbImage resize(RgbImage src, int outW, int outH) {
     if (outW <= 0 || outH <= 0) {
       throw new IllegalArgumentException("output size must be positive, got " + outW + "x" + outH);
@@ -144,7 +149,8 @@ final class PillowBicubic {
   }
 
   // in: [inH, inW, 3]; reads rows [firstRow, firstRow + rows); out: [rows, outW, 3]
-  private static byte[] horizontalPass(byte[] in, int inW, int firstRow, int rows, int outW, Coefficients c) {
+  private static byte[] horizontalPass(
+      byte[] in, int inW, int firstRow, int rows, int outW, Coefficients c) {
     byte[] out = new byte[rows * outW * 3];
     int ksize = c.ksize();
     int[] bounds = c.bounds();

@@ -5,8 +5,8 @@ import java.util.Objects;
 /**
  * One decoded RGB picture, 8 bits per channel, interleaved row-major ({@code [height, width, 3]}).
  *
- * <p>Immutable by contract: the array is not copied; whoever builds the image hands the array over and never
- * writes it again. Safe to share between threads.
+ * <p>Immutable by contract: the array is not copied; whoever builds the image hands the array over
+ * and never writes it again. Safe to share between threads.
  *
  * @param width pixels per row, at least 1
  * @param height rows, at least 1
@@ -17,12 +17,20 @@ public record RgbImage(int width, int height, byte[] rgb) {
   public RgbImage {
     Objects.requireNonNull(rgb, "rgb");
     if (width <= 0 || height <= 0) {
-      throw new IllegalArgumentException("image size must be positive, got " + width + "x" + height);
+      throw new IllegalArgumentException(
+          "image size must be positive, got " + width + "x" + height);
     }
     long expected = 3L * width * height;
     if (rgb.length != expected) {
       throw new IllegalArgumentException(
-          "rgb must hold [" + height + ", " + width + ", 3] = " + expected + " bytes, got " + rgb.length);
+          "rgb must hold ["
+              + height
+              + ", "
+              + width
+              + ", 3] = "
+              + expected
+              + " bytes, got "
+              + rgb.length);
     }
   }
 

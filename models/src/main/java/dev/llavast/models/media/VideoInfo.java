@@ -7,8 +7,9 @@ package dev.llavast.models.media;
  * @param height original frame height in pixels
  * @param fps average frame rate ({@code avg_frame_rate}); 0 for images
  * @param durationSeconds container duration; for pre-decoded frames {@code frames / fps}
- * @param frameCount {@code N}: the stream's frame count ({@code nb_frames}, or {@code round(fps * duration)} when
- *     the container has none, like decord), corrected to the number of frames actually decodable when the stream
- *     ends early
+ * @param frameCount {@code N}: the stream's frame count ({@code nb_frames}, or {@code round(fps *
+ *     duration)} when the container has none, like decord), corrected to the number of frames
+ *     actually decodable when the stream ends early
  */
-public record VideoInfo(int width, int height, double fps, double durationSeconds, int frameCount) {}
+public record VideoInfo(
+    int width, int height, double fps, double durationSeconds, int frameCount) {}

@@ -1,8 +1,8 @@
 package dev.llavast.models.media;
 
 /**
- * The outcome of sampling a video without the pixels: the container's metadata, the clip and the original frame
- * index of every sampled frame.
+ * The outcome of sampling a video without the pixels: the container's metadata, the clip and the
+ * original frame index of every sampled frame.
  *
  * @param info original size, fps, duration, frame count
  * @param clipStart {@code s}, first original frame of the clip

@@ -25,7 +25,10 @@ public final class Ops {
 
   private Ops() {}
 
-  /** {@code x · Wᵀ + b}; {@code x [..., in]}, {@code w [out, in]}, {@code b [out]} or null -> {@code [..., out]}. */
+  /**
+   * {@code x · Wᵀ + b}; {@code x [..., in]}, {@code w [out, in]}, {@code b [out]} or null -> {@code
+   * [..., out]}.
+   */
   public static NDArray linear(NDArray x, NDArray w, NDArray b) {
     NDList out = b == null ? Linear.linear(x, w) : Linear.linear(x, w, b);
     return out.singletonOrThrow();
@@ -39,25 +42,28 @@ public final class Ops {
     DataType dt = x.getDataType();
     boolean up = dt != DataType.FLOAT32;
     NDArray x32 = up ? x.toType(DataType.FLOAT32, false) : x; // [..., C]
-    try (NDArray sq = x32.square();                            // [..., C]
-        NDArray ms = sq.mean(new int[] {-1}, true);             // [..., 1]
-        NDArray msEps = ms.add(eps);                            // [..., 1]
-        NDArray root = msEps.sqrt();                            // [..., 1]
-        NDArray inv = root.pow(-1f)) {                          // [..., 1]
-      NDArray normed = x32.mul(inv);                            // [..., C]
+    try (NDArray sq = x32.square(); // [..., C]
+        NDArray ms = sq.mean(new int[] {-1}, true); // [..., 1]
+        NDArray msEps = ms.add(eps); // [..., 1]
+        NDArray root = msEps.sqrt(); // [..., 1]
+        NDArray inv = root.pow(-1f)) { // [..., 1]
+      NDArray normed = x32.mul(inv); // [..., C]
       if (up) {
         NDArray cast = normed.toType(dt, false);
         normed.close();
         x32.close();
         normed = cast;
       }
-      NDArray out = normed.mul(w);                              // [..., C]
+      NDArray out = normed.mul(w); // [..., C]
       normed.close();
       return out;
     }
   }
 
-  /** LayerNorm over the last axis with affine weight and bias. {@code x [..., C]} -> {@code [..., C]}. */
+  /**
+   * LayerNorm over the last axis with affine weight and bias. {@code x [..., C]} -> {@code [...,
+   * C]}.
+   */
   public static NDArray layerNorm(NDArray x, NDArray w, NDArray b, float eps) {
     long c = x.getShape().get(x.getShape().dimension() - 1);
     return LayerNorm.layerNorm(x, new Shape(c), w, b, eps).singletonOrThrow();
@@ -68,14 +74,18 @@ public final class Ops {
     return Activation.gelu(x);
   }
 
-  /** Tanh-approximated GELU ({@code gelu_pytorch_tanh}): {@code 0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))}. */
+  /**
+   * Tanh-approximated GELU ({@code gelu_pytorch_tanh}): {@code 0.5x(1 + tanh(√(2/π)(x +
+   * 0.044715x³)))}.
+   */
   public static NDArray geluTanh(NDArray x) {
-    // 0.5 (1 + tanh z) = sigmoid(2z), so gelu_tanh(x) = x * sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)):
+    // 0.5 (1 + tanh z) = sigmoid(2z), so gelu_tanh(x) = x * sigmoid(2 sqrt(2/pi) (x + 0.044715
+    // x^3)):
     // two temporaries updated in place instead of eight (the SigLIP MLP spent 4.5 s of a 100-frame
     // SMALL encode in the 8-op form, most of it allocating and faulting in [n, 729, I] arrays).
-    try (NDArray z = x.mul(x)) {                                  // [...] x^2
+    try (NDArray z = x.mul(x)) { // [...] x^2
       z.muli(2 * SQRT_2_OVER_PI * 0.044715f).addi(2 * SQRT_2_OVER_PI).muli(x); // [...] 2z
-      return Activation.sigmoid(z).muli(x);                       // [...]
+      return Activation.sigmoid(z).muli(x); // [...]
     }
   }
 
@@ -87,8 +97,8 @@ public final class Ops {
   }
 
   /**
-   * Rotary position embedding, rotate-half (non-interleaved) form:
-   * {@code x·cos + rotate_half(x)·sin}, {@code rotate_half([a, b]) = [-b, a]}.
+   * Rotary position embedding, rotate-half (non-interleaved) form: {@code x·cos +
+   * rotate_half(x)·sin}, {@code rotate_half([a, b]) = [-b, a]}.
    *
    * @param x {@code [N, H, D]}
    * @param cos {@code [N, 1, D]}
@@ -98,19 +108,19 @@ public final class Ops {
   public static NDArray rope(NDArray x, NDArray cos, NDArray sin) {
     long d = x.getShape().get(2);
     long half = d / 2;
-    try (NDArray x1 = x.get(":, :, :" + half);       // [N, H, D/2]
-        NDArray x2 = x.get(":, :, " + half + ":");   // [N, H, D/2]
-        NDArray negX2 = x2.neg();                    // [N, H, D/2]
+    try (NDArray x1 = x.get(":, :, :" + half); // [N, H, D/2]
+        NDArray x2 = x.get(":, :, " + half + ":"); // [N, H, D/2]
+        NDArray negX2 = x2.neg(); // [N, H, D/2]
         NDArray rot = NDArrays.concat(new NDList(negX2, x1), 2); // [N, H, D]
-        NDArray a = x.mul(cos);                      // [N, H, D]
-        NDArray b = rot.mul(sin)) {                  // [N, H, D]
+        NDArray a = x.mul(cos); // [N, H, D]
+        NDArray b = rot.mul(sin)) { // [N, H, D]
       return a.add(b);
     }
   }
 
   /**
-   * Host-side RoPE tables for the given positions, as HF computes them in fp32:
-   * {@code inv_freq[i] = 1/θ^(2i/D)}, angle {@code = pos · inv_freq}, duplicated to D.
+   * Host-side RoPE tables for the given positions, as HF computes them in fp32: {@code inv_freq[i]
+   * = 1/θ^(2i/D)}, angle {@code = pos · inv_freq}, duplicated to D.
    *
    * @return {@code [cos, sin]}, each {@code N * D} floats laid out {@code [N, D]}
    */
@@ -138,18 +148,18 @@ public final class Ops {
   }
 
   /**
-   * Most fp32 attention-score elements one tile may hold on {@code device}: 2^20 (4 MiB) on CPU, where
-   * large temporaries are slow to allocate (a 10-frame SigLIP chunk made 85 MB score arrays, each a
-   * fresh mapping to fault in); 2^26 on a GPU, where every extra tile costs kernel launches.
+   * Most fp32 attention-score elements one tile may hold on {@code device}: 2^20 (4 MiB) on CPU,
+   * where large temporaries are slow to allocate (a 10-frame SigLIP chunk made 85 MB score arrays,
+   * each a fresh mapping to fault in); 2^26 on a GPU, where every extra tile costs kernel launches.
    */
   public static long scoreTileElements(Device device) {
     return device.isGpu() ? 1L << 26 : 1L << 20;
   }
 
   /**
-   * Softmax attention: {@code softmax(q·kᵀ·scale + mask)·v}, softmax in fp32, tiled along the queries
-   * so that no score tile exceeds {@link #scoreTileElements} (tiles change no number: each query row's
-   * softmax is computed whole).
+   * Softmax attention: {@code softmax(q·kᵀ·scale + mask)·v}, softmax in fp32, tiled along the
+   * queries so that no score tile exceeds {@link #scoreTileElements} (tiles change no number: each
+   * query row's softmax is computed whole).
    *
    * @param q {@code [B, H, Lq, D]}
    * @param k {@code [B, H, Lk, D]}
@@ -161,22 +171,23 @@ public final class Ops {
     Shape qs = q.getShape();
     long lq = qs.get(2);
     long lk = k.getShape().get(2);
-    long perTile = Math.max(1, Math.min(lq, scoreTileElements(q.getDevice()) / (qs.get(0) * qs.get(1) * lk)));
+    long perTile =
+        Math.max(1, Math.min(lq, scoreTileElements(q.getDevice()) / (qs.get(0) * qs.get(1) * lk)));
     boolean maskPerQuery = mask != null && mask.getShape().get(mask.getShape().dimension() - 2) > 1;
-    try (NDArray kt = k.transpose(0, 1, 3, 2)) {            // [B, H, D, Lk]
+    try (NDArray kt = k.transpose(0, 1, 3, 2)) { // [B, H, D, Lk]
       if (perTile == lq) {
-        return attentionTile(q, kt, v, mask, scale);       // [B, H, Lq, D]
+        return attentionTile(q, kt, v, mask, scale); // [B, H, Lq, D]
       }
       NDList tiles = new NDList();
       try {
         for (long from = 0; from < lq; from += perTile) {
           long to = Math.min(lq, from + perTile);
-          try (NDArray qt = q.get(new NDIndex(":, :, {}:{}", from, to));                     // [B, H, T, D]
+          try (NDArray qt = q.get(new NDIndex(":, :, {}:{}", from, to)); // [B, H, T, D]
               NDArray mt = maskPerQuery ? mask.get(new NDIndex("..., {}:{}, :", from, to)) : null) {
-            tiles.add(attentionTile(qt, kt, v, maskPerQuery ? mt : mask, scale));           // [B, H, T, D]
+            tiles.add(attentionTile(qt, kt, v, maskPerQuery ? mt : mask, scale)); // [B, H, T, D]
           }
         }
-        return NDArrays.concat(tiles, 2);                                                   // [B, H, Lq, D]
+        return NDArrays.concat(tiles, 2); // [B, H, Lq, D]
       } finally {
         tiles.close();
       }
@@ -184,17 +195,20 @@ public final class Ops {
   }
 
   /** {@code softmax(q·kt·scale + mask)·v} for one tile of queries; {@code kt [B, H, D, Lk]}. */
-  private static NDArray attentionTile(NDArray q, NDArray kt, NDArray v, NDArray mask, float scale) {
-    try (NDArray raw = q.matMul(kt);                        // [B, H, T, Lk]
-        NDArray scores = raw.mul(scale)) {                 // [B, H, T, Lk]
-      NDArray probs = softmaxLastFp32(scores, mask);       // [B, H, T, Lk], q's dtype
-      NDArray out = probs.matMul(v);                       // [B, H, T, D]
+  private static NDArray attentionTile(
+      NDArray q, NDArray kt, NDArray v, NDArray mask, float scale) {
+    try (NDArray raw = q.matMul(kt); // [B, H, T, Lk]
+        NDArray scores = raw.mul(scale)) { // [B, H, T, Lk]
+      NDArray probs = softmaxLastFp32(scores, mask); // [B, H, T, Lk], q's dtype
+      NDArray out = probs.matMul(v); // [B, H, T, D]
       probs.close();
       return out;
     }
   }
 
-  /** Softmax over the last axis in fp32 after adding an optional mask; result in the input's dtype. */
+  /**
+   * Softmax over the last axis in fp32 after adding an optional mask; result in the input's dtype.
+   */
   public static NDArray softmaxLastFp32(NDArray scores, NDArray mask) {
     DataType dt = scores.getDataType();
     NDArray s32 = dt == DataType.FLOAT32 ? scores : scores.toType(DataType.FLOAT32, false);
@@ -214,7 +228,10 @@ public final class Ops {
     return p;
   }
 
-  /** Moves {@code a} into {@code owner} (for results of ops whose first input is a long-lived weight). */
+  /**
+   * Moves {@code a} into {@code owner} (for results of ops whose first input is a long-lived
+   * weight).
+   */
   public static NDArray own(NDArray a, NDManager owner) {
     a.attach(owner);
     return a;

@@ -25,8 +25,13 @@ public final class Weights {
   private final TensorSource source;
   private final NDManager manager;
   private final DataType dtype;
-  /** Bytes every tensor of the source takes in {@code dtype} (what loading will bring to the device). */
+
+  /**
+   * Bytes every tensor of the source takes in {@code dtype} (what loading will bring to the
+   * device).
+   */
   private final long totalBytes;
+
   private final long startNanos = System.nanoTime();
   private long loadedBytes;
   private long lastReportNanos = startNanos;
@@ -53,17 +58,30 @@ public final class Weights {
       lastReportNanos = now;
       double seconds = (now - startNanos) / 1e9;
       double rate = loadedBytes / seconds;
-      log.info(String.format(java.util.Locale.ROOT, "loading weights: %.2f of %.2f GB (%.0f MB/s, about %.0f s left)",
-          loadedBytes / 1e9, totalBytes / 1e9, rate / 1e6, Math.max(0, totalBytes - loadedBytes) / Math.max(1, rate)));
+      log.info(
+          String.format(
+              java.util.Locale.ROOT,
+              "loading weights: %.2f of %.2f GB (%.0f MB/s, about %.0f s left)",
+              loadedBytes / 1e9,
+              totalBytes / 1e9,
+              rate / 1e6,
+              Math.max(0, totalBytes - loadedBytes) / Math.max(1, rate)));
     }
   }
 
-  /** Ends loading: one line with the size and the time it took when it took long enough to matter. */
+  /**
+   * Ends loading: one line with the size and the time it took when it took long enough to matter.
+   */
   public void finish() {
     double seconds = (System.nanoTime() - startNanos) / 1e9;
     if (seconds >= PROGRESS_EVERY_NANOS / 1e9) {
-      log.info(String.format(java.util.Locale.ROOT, "loaded %.2f GB of weights in %.1f s (%.0f MB/s)",
-          loadedBytes / 1e9, seconds, loadedBytes / seconds / 1e6));
+      log.info(
+          String.format(
+              java.util.Locale.ROOT,
+              "loaded %.2f GB of weights in %.1f s (%.0f MB/s)",
+              loadedBytes / 1e9,
+              seconds,
+              loadedBytes / seconds / 1e6));
     }
   }
 
@@ -87,10 +105,16 @@ public final class Weights {
    */
   public NDArray load(String name, long... shape) {
     Shape expected = new Shape(shape);
-    Shape stored = source.shape(name).orElseThrow(() ->
-        new IllegalArgumentException("weight " + name + " is missing (expected shape " + expected + ")"));
+    Shape stored =
+        source
+            .shape(name)
+            .orElseThrow(
+                () ->
+                    new IllegalArgumentException(
+                        "weight " + name + " is missing (expected shape " + expected + ")"));
     if (!stored.equals(expected)) {
-      throw new IllegalArgumentException("weight " + name + " has shape " + stored + ", expected " + expected);
+      throw new IllegalArgumentException(
+          "weight " + name + " has shape " + stored + ", expected " + expected);
     }
     NDArray a = source.load(name, manager, dtype);
     if (a.getDataType() != dtype) {
@@ -118,7 +142,9 @@ public final class Weights {
     }
   }
 
-  /** {@code (a + b) / 2} of two same-shaped tensors, owned by the manager; the inputs are closed. */
+  /**
+   * {@code (a + b) / 2} of two same-shaped tensors, owned by the manager; the inputs are closed.
+   */
   public NDArray mean2(NDArray a, NDArray b) {
     NDArray sum = a.add(b);
     NDArray out = sum.div(2f);

@@ -1,14 +1,14 @@
 package dev.llavast.models.projector;
 
-import dev.llavast.models.CheckpointLayout;
 import ai.djl.ndarray.NDArray;
+import dev.llavast.models.CheckpointLayout;
 import dev.llavast.models.ModelConfig;
 import dev.llavast.models.nn.Ops;
 import dev.llavast.models.nn.Weights;
 
 /**
- * The multimodal projector {@code mlp2x_gelu} (spec §3): {@code Linear(Cv -> C) -> GELU(erf) -> Linear(C -> C)}.
- * Weights owned by the loader's manager. Worker thread only.
+ * The multimodal projector {@code mlp2x_gelu} (spec §3): {@code Linear(Cv -> C) -> GELU(erf) ->
+ * Linear(C -> C)}. Weights owned by the loader's manager. Worker thread only.
  */
 public final class Projector {
   private final NDArray w0; // [C, Cv]
@@ -27,15 +27,17 @@ public final class Projector {
     long c = cfg.hiddenSize();
     long cv = cfg.mmHiddenSize();
     return new Projector(
-        w.load(CheckpointLayout.PROJECTOR_0_WEIGHT, c, cv), w.load(CheckpointLayout.PROJECTOR_0_BIAS, c),
-        w.load(CheckpointLayout.PROJECTOR_2_WEIGHT, c, c), w.load(CheckpointLayout.PROJECTOR_2_BIAS, c));
+        w.load(CheckpointLayout.PROJECTOR_0_WEIGHT, c, cv),
+            w.load(CheckpointLayout.PROJECTOR_0_BIAS, c),
+        w.load(CheckpointLayout.PROJECTOR_2_WEIGHT, c, c),
+            w.load(CheckpointLayout.PROJECTOR_2_BIAS, c));
   }
 
   /** {@code x [..., Cv]} -> {@code [..., C]} in x's manager. */
   public NDArray forward(NDArray x) {
-    try (NDArray h = Ops.linear(x, w0, b0);   // [..., C]
-        NDArray g = Ops.geluErf(h)) {         // [..., C]
-      return Ops.linear(g, w2, b2);           // [..., C]
+    try (NDArray h = Ops.linear(x, w0, b0); // [..., C]
+        NDArray g = Ops.geluErf(h)) { // [..., C]
+      return Ops.linear(g, w2, b2); // [..., C]
     }
   }
 }

@@ -20,9 +20,20 @@ public record PagedBatch(int blockSize, List<Run> runs) {
       Run r = runs.get(i);
       long needed = ((long) r.startPosition() + r.length() + blockSize - 1) / blockSize;
       if (r.blockTable().length < needed) {
-        throw new IllegalArgumentException("run " + i + " covers positions [" + r.startPosition() + ", "
-            + (r.startPosition() + r.length()) + ") but its block table has " + r.blockTable().length
-            + " blocks of " + blockSize + " (needs " + needed + ")");
+        throw new IllegalArgumentException(
+            "run "
+                + i
+                + " covers positions ["
+                + r.startPosition()
+                + ", "
+                + (r.startPosition() + r.length())
+                + ") but its block table has "
+                + r.blockTable().length
+                + " blocks of "
+                + blockSize
+                + " (needs "
+                + needed
+                + ")");
       }
     }
   }
@@ -39,7 +50,8 @@ public record PagedBatch(int blockSize, List<Run> runs) {
   /**
    * One sequence's run.
    *
-   * @param startPosition position of the first row; K/V of {@code [0, startPosition)} are already in the pool
+   * @param startPosition position of the first row; K/V of {@code [0, startPosition)} are already
+   *     in the pool
    * @param length rows in this run (> 0)
    * @param blockTable physical block of logical block {@code i}
    * @param emitHidden whether the final hidden state of the run's last row is wanted (it samples)
@@ -48,7 +60,8 @@ public record PagedBatch(int blockSize, List<Run> runs) {
     public Run {
       Objects.requireNonNull(blockTable, "blockTable");
       if (startPosition < 0 || length <= 0) {
-        throw new IllegalArgumentException("bad run: startPosition=" + startPosition + " length=" + length);
+        throw new IllegalArgumentException(
+            "bad run: startPosition=" + startPosition + " length=" + length);
       }
     }
   }

@@ -1,6 +1,5 @@
 package dev.llavast.models.qwen2;
 
-import dev.llavast.models.CheckpointLayout;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
@@ -8,6 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.llavast.models.CheckpointLayout;
 import dev.llavast.models.ModelConfig;
 import dev.llavast.models.nn.Ops;
 import dev.llavast.models.nn.Weights;
@@ -15,12 +15,12 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The Qwen2 decoder (GQA with q/k/v biases and no o bias, RMSNorm, SwiGLU, rotate-half RoPE) running
- * batched steps over a paged KV pool.
+ * The Qwen2 decoder (GQA with q/k/v biases and no o bias, RMSNorm, SwiGLU, rotate-half RoPE)
+ * running batched steps over a paged KV pool.
  *
- * <p>Weights live in the manager given at load (long-lived); q|k|v and gate|up are fused at load so a
- * layer costs two big matmuls fewer. The KV pool is one {@code [blocks, blockSize, kvHeads, headDim]}
- * array for K and one for V per layer, in a sub-manager of the weights' manager.
+ * <p>Weights live in the manager given at load (long-lived); q|k|v and gate|up are fused at load so
+ * a layer costs two big matmuls fewer. The KV pool is one {@code [blocks, blockSize, kvHeads,
+ * headDim]} array for K and one for V per layer, in a sub-manager of the weights' manager.
  *
  * <p>Threading: all methods run on the owning device worker thread only.
  */
@@ -39,15 +39,16 @@ public final class Qwen2Model implements AutoCloseable {
   private int blockSize;
 
   private record Layer(
-      NDArray inNorm,    // [C]
-      NDArray wQkv,      // [(Hq + 2 Hkv) D, C]
-      NDArray bQkv,      // [(Hq + 2 Hkv) D]
-      NDArray wO,        // [C, Hq D]
-      NDArray postNorm,  // [C]
-      NDArray wGateUp,   // [2 I, C]
-      NDArray wDown) {}  // [C, I]
+      NDArray inNorm, // [C]
+      NDArray wQkv, // [(Hq + 2 Hkv) D, C]
+      NDArray bQkv, // [(Hq + 2 Hkv) D]
+      NDArray wO, // [C, Hq D]
+      NDArray postNorm, // [C]
+      NDArray wGateUp, // [2 I, C]
+      NDArray wDown) {} // [C, I]
 
-  private Qwen2Model(ModelConfig cfg, DataType dtype, NDManager manager, Layer[] layers, NDArray finalNorm) {
+  private Qwen2Model(
+      ModelConfig cfg, DataType dtype, NDManager manager, Layer[] layers, NDArray finalNorm) {
     this.cfg = cfg;
     this.dtype = dtype;
     this.manager = manager;
@@ -67,17 +68,21 @@ public final class Qwen2Model implements AutoCloseable {
     for (int i = 0; i < layers.length; i++) {
       String p = "model.layers." + i + ".";
       String a = p + "self_attn.";
-      layers[i] = new Layer(
-          w.load(p + "input_layernorm.weight", c),
-          w.loadConcat(List.of(a + "q_proj.weight", a + "k_proj.weight", a + "v_proj.weight"),
-              List.of(new long[] {qd, c}, new long[] {kvd, c}, new long[] {kvd, c})),
-          w.loadConcat(List.of(a + "q_proj.bias", a + "k_proj.bias", a + "v_proj.bias"),
-              List.of(new long[] {qd}, new long[] {kvd}, new long[] {kvd})),
-          w.load(a + "o_proj.weight", c, qd),
-          w.load(p + "post_attention_layernorm.weight", c),
-          w.loadConcat(List.of(p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"),
-              List.of(new long[] {im, c}, new long[] {im, c})),
-          w.load(p + "mlp.down_proj.weight", c, im));
+      layers[i] =
+          new Layer(
+              w.load(p + "input_layernorm.weight", c),
+              w.loadConcat(
+                  List.of(a + "q_proj.weight", a + "k_proj.weight", a + "v_proj.weight"),
+                  List.of(new long[] {qd, c}, new long[] {kvd, c}, new long[] {kvd, c})),
+              w.loadConcat(
+                  List.of(a + "q_proj.bias", a + "k_proj.bias", a + "v_proj.bias"),
+                  List.of(new long[] {qd}, new long[] {kvd}, new long[] {kvd})),
+              w.load(a + "o_proj.weight", c, qd),
+              w.load(p + "post_attention_layernorm.weight", c),
+              w.loadConcat(
+                  List.of(p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"),
+                  List.of(new long[] {im, c}, new long[] {im, c})),
+              w.load(p + "mlp.down_proj.weight", c, im));
     }
     NDArray norm = w.load(CheckpointLayout.FINAL_NORM, c);
     return new Qwen2Model(cfg, w.dtype(), w.manager(), layers, norm);
@@ -90,8 +95,8 @@ public final class Qwen2Model implements AutoCloseable {
    */
   public void allocateKvCache(int numBlocks, int blockSize) {
     if (numBlocks <= 0 || blockSize <= 0) {
-      throw new IllegalArgumentException("KV pool needs numBlocks > 0 and blockSize > 0, got " + numBlocks
-          + " x " + blockSize);
+      throw new IllegalArgumentException(
+          "KV pool needs numBlocks > 0 and blockSize > 0, got " + numBlocks + " x " + blockSize);
     }
     releaseKv();
     Shape shape = new Shape(numBlocks, blockSize, cfg.numKeyValueHeads(), cfg.headDim());
@@ -110,8 +115,16 @@ public final class Qwen2Model implements AutoCloseable {
       this.blockSize = blockSize;
     } catch (RuntimeException e) {
       m.close();
-      throw new IllegalStateException("cannot allocate a KV pool of " + numBlocks + " blocks x " + blockSize
-          + " slots x " + layers.length + " layers: " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "cannot allocate a KV pool of "
+              + numBlocks
+              + " blocks x "
+              + blockSize
+              + " slots x "
+              + layers.length
+              + " layers: "
+              + e.getMessage(),
+          e);
     }
   }
 
@@ -124,8 +137,8 @@ public final class Qwen2Model implements AutoCloseable {
   }
 
   /**
-   * Runs every layer over the batch, writing the new K/V into the pool, and returns the final-normed
-   * hidden state of the last row of each run with {@code emitHidden}, in run order.
+   * Runs every layer over the batch, writing the new K/V into the pool, and returns the
+   * final-normed hidden state of the last row of each run with {@code emitHidden}, in run order.
    *
    * @param x input embeddings {@code [N, C]}, owned by {@code step}; closed by this method
    * @param step the per-step manager that owns every temporary and the result
@@ -136,12 +149,13 @@ public final class Qwen2Model implements AutoCloseable {
       throw new IllegalStateException("allocateKvCache was not called");
     }
     if (batch.blockSize() != blockSize) {
-      throw new IllegalArgumentException("step block size " + batch.blockSize() + " differs from the pool's "
-          + blockSize);
+      throw new IllegalArgumentException(
+          "step block size " + batch.blockSize() + " differs from the pool's " + blockSize);
     }
     int n = batch.rows();
     if (x.getShape().get(0) != n) {
-      throw new IllegalArgumentException("input has " + x.getShape().get(0) + " rows, batch has " + n);
+      throw new IllegalArgumentException(
+          "input has " + x.getShape().get(0) + " rows, batch has " + n);
     }
     StepLayout layout = new StepLayout(batch, numBlocks, cfg, step, dtype);
     for (int l = 0; l < layers.length; l++) {
@@ -158,10 +172,10 @@ public final class Qwen2Model implements AutoCloseable {
       x.close();
       return null;
     }
-    try (NDArray idx = step.create(layout.emitRows);            // [M]
-        NDArray rows = x.get(new NDIndex("{}", idx))) {           // [M, C]
+    try (NDArray idx = step.create(layout.emitRows); // [M]
+        NDArray rows = x.get(new NDIndex("{}", idx))) { // [M, C]
       x.close();
-      return Ops.rmsNorm(rows, finalNorm, eps);                  // [M, C]
+      return Ops.rmsNorm(rows, finalNorm, eps); // [M, C]
     }
   }
 
@@ -171,38 +185,47 @@ public final class Qwen2Model implements AutoCloseable {
     int hq = cfg.numAttentionHeads();
     int hkv = cfg.numKeyValueHeads();
     int d = cfg.headDim();
-    NDArray h = Ops.rmsNorm(x, w.inNorm, eps);                    // [N, C]
-    NDArray qkv = Ops.linear(h, w.wQkv, w.bQkv);                   // [N, (Hq+2Hkv) D]
-    NDArray q = qkv.get(":, 0:" + (hq * d)).reshape(n, hq, d);     // [N, Hq, D]
-    NDArray k = qkv.get(":, " + (hq * d) + ":" + ((hq + hkv) * d)).reshape(n, hkv, d); // [N, Hkv, D]
-    NDArray v = qkv.get(":, " + ((hq + hkv) * d) + ":").reshape(n, hkv, d);           // [N, Hkv, D]
-    NDArray qr = Ops.rope(q, layout.cos, layout.sin);             // [N, Hq, D]
-    NDArray kr = Ops.rope(k, layout.cos, layout.sin);             // [N, Hkv, D]
+    NDArray h = Ops.rmsNorm(x, w.inNorm, eps); // [N, C]
+    NDArray qkv = Ops.linear(h, w.wQkv, w.bQkv); // [N, (Hq+2Hkv) D]
+    NDArray q = qkv.get(":, 0:" + (hq * d)).reshape(n, hq, d); // [N, Hq, D]
+    NDArray k =
+        qkv.get(":, " + (hq * d) + ":" + ((hq + hkv) * d)).reshape(n, hkv, d); // [N, Hkv, D]
+    NDArray v = qkv.get(":, " + ((hq + hkv) * d) + ":").reshape(n, hkv, d); // [N, Hkv, D]
+    NDArray qr = Ops.rope(q, layout.cos, layout.sin); // [N, Hq, D]
+    NDArray kr = Ops.rope(k, layout.cos, layout.sin); // [N, Hkv, D]
     NDIndex writeAt = new NDIndex("{}, {}", layout.writeBlock, layout.writeSlot);
     kPool[l].set(writeAt, kr);
     vPool[l].set(writeAt, v);
-    NDArray attn = attention(l, qr, layout, lm);                  // [N, Hq D]
-    NDArray o = Ops.linear(attn, w.wO, null);                     // [N, C]
-    NDArray x1 = x.add(o);                                         // [N, C]
-    NDArray h2 = Ops.rmsNorm(x1, w.postNorm, eps);                // [N, C]
-    NDArray gu = Ops.linear(h2, w.wGateUp, null);                 // [N, 2I]
+    NDArray attn = attention(l, qr, layout, lm); // [N, Hq D]
+    NDArray o = Ops.linear(attn, w.wO, null); // [N, C]
+    NDArray x1 = x.add(o); // [N, C]
+    NDArray h2 = Ops.rmsNorm(x1, w.postNorm, eps); // [N, C]
+    NDArray gu = Ops.linear(h2, w.wGateUp, null); // [N, 2I]
     int im = cfg.intermediateSize();
-    NDArray gate = gu.get(":, 0:" + im);                           // [N, I]
-    NDArray up = gu.get(":, " + im + ":");                         // [N, I]
-    NDArray act = Ops.silu(gate);                                  // [N, I]
-    NDArray prod = act.mul(up);                                    // [N, I]
-    NDArray down = Ops.linear(prod, w.wDown, null);               // [N, C]
-    return x1.add(down);                                           // [N, C]
+    NDArray gate = gu.get(":, 0:" + im); // [N, I]
+    NDArray up = gu.get(":, " + im + ":"); // [N, I]
+    NDArray act = Ops.silu(gate); // [N, I]
+    NDArray prod = act.mul(up); // [N, I]
+    NDArray down = Ops.linear(prod, w.wDown, null); // [N, C]
+    return x1.add(down); // [N, C]
   }
 
-  /** Attention of every row against its own sequence's cached keys; rows come back in input order. */
+  /**
+   * Attention of every row against its own sequence's cached keys; rows come back in input order.
+   */
   private NDArray attention(int l, NDArray q, StepLayout layout, NDManager lm) {
     List<NDArray> outs = new ArrayList<>();
     for (StepLayout.Group gr : layout.groups) {
-      outs.add(gr instanceof StepLayout.Shared sh ? shared(l, q, sh, lm) : padded(l, q, (StepLayout.Padded) gr, lm));
+      outs.add(
+          gr instanceof StepLayout.Shared sh
+              ? shared(l, q, sh, lm)
+              : padded(l, q, (StepLayout.Padded) gr, lm));
     }
-    NDArray cat = outs.size() == 1 ? outs.get(0) : NDArrays.concat(new NDList(outs), 0); // [N, Hq D] group order
-    return layout.reorder == null ? cat : cat.get(new NDIndex("{}", layout.reorder));    // [N, Hq D]
+    NDArray cat =
+        outs.size() == 1
+            ? outs.get(0)
+            : NDArrays.concat(new NDList(outs), 0); // [N, Hq D] group order
+    return layout.reorder == null ? cat : cat.get(new NDIndex("{}", layout.reorder)); // [N, Hq D]
   }
 
   /** One padded group: every run's keys gathered whole blocks at a time, one masked softmax. */
@@ -212,26 +235,31 @@ public final class Qwen2Model implements AutoCloseable {
     int s = gr.seqs();
     int qm = gr.qMax();
     int lk = gr.kMax();
-    NDArray qg = q.get(new NDIndex("{}", gr.qRows())).mul(scale());         // [S*Qm, Hq, D], scaled once here
-    NDArray q4 = queryMajor(qg, s, qm);                                      // [S, Hkv, Qm*G, D]
-    NDIndex at = gr.kvStart() >= 0
-        ? new NDIndex().addSliceDim(gr.kvStart(), gr.kvStart() + lk / blockSize) // one run's consecutive blocks: a view
-        : new NDIndex("{}", gr.kvBlock());                                       // whole blocks: index_select on dim 0
-    NDArray kg = Ops.own(kPool[l].get(at), lm);                              // [S*Lk/bs, bs, Hkv, D]
-    NDArray vg = Ops.own(vPool[l].get(at), lm);                              // [S*Lk/bs, bs, Hkv, D]
-    NDArray kt = kg.reshape(s, lk, hkv, d).transpose(0, 2, 3, 1);           // [S, Hkv, D, Lk]
-    NDArray vt = vg.reshape(s, lk, hkv, d).transpose(0, 2, 1, 3);           // [S, Hkv, Lk, D]
-    NDArray o = attend(q4, kt, vt, gr.mask(), false).out();                  // [S, Hkv, Qm*G, D]
-    NDArray rows = rowMajor(o, s, qm);                                       // [S*Qm, Hq D]
+    NDArray qg =
+        q.get(new NDIndex("{}", gr.qRows())).mul(scale()); // [S*Qm, Hq, D], scaled once here
+    NDArray q4 = queryMajor(qg, s, qm); // [S, Hkv, Qm*G, D]
+    NDIndex at =
+        gr.kvStart() >= 0
+            ? new NDIndex()
+                .addSliceDim(
+                    gr.kvStart(),
+                    gr.kvStart() + lk / blockSize) // one run's consecutive blocks: a view
+            : new NDIndex("{}", gr.kvBlock()); // whole blocks: index_select on dim 0
+    NDArray kg = Ops.own(kPool[l].get(at), lm); // [S*Lk/bs, bs, Hkv, D]
+    NDArray vg = Ops.own(vPool[l].get(at), lm); // [S*Lk/bs, bs, Hkv, D]
+    NDArray kt = kg.reshape(s, lk, hkv, d).transpose(0, 2, 3, 1); // [S, Hkv, D, Lk]
+    NDArray vt = vg.reshape(s, lk, hkv, d).transpose(0, 2, 1, 3); // [S, Hkv, Lk, D]
+    NDArray o = attend(q4, kt, vt, gr.mask(), false).out(); // [S, Hkv, Qm*G, D]
+    NDArray rows = rowMajor(o, s, qm); // [S*Qm, Hq D]
     return gr.outRows() == null ? rows : rows.get(new NDIndex("{}", gr.outRows())); // [n_g, Hq D]
   }
 
   /**
-   * One shared-prefix group ("cascade" attention). The prefix's K/V are read once and all query rows of
-   * a KV head meet them in one matmul (tiled); each member's suffix is attended as a padded group. The
-   * two softmaxes are merged exactly: with {@code lse_p}, {@code lse_s} the parts' log-sum-exps and
-   * {@code M} the larger, weights {@code w = exp(lse_part - M)} and
-   * {@code out = (w_p * o_p + w_s * o_s) / (w_p + w_s)}, {@code o_part} being the part's normalized output.
+   * One shared-prefix group ("cascade" attention). The prefix's K/V are read once and all query
+   * rows of a KV head meet them in one matmul (tiled); each member's suffix is attended as a padded
+   * group. The two softmaxes are merged exactly: with {@code lse_p}, {@code lse_s} the parts'
+   * log-sum-exps and {@code M} the larger, weights {@code w = exp(lse_part - M)} and {@code out =
+   * (w_p * o_p + w_s * o_s) / (w_p + w_s)}, {@code o_part} being the part's normalized output.
    */
   private NDArray shared(int l, NDArray q, StepLayout.Shared gr, NDManager lm) {
     int hkv = cfg.numKeyValueHeads();
@@ -241,41 +269,59 @@ public final class Qwen2Model implements AutoCloseable {
     int qm = gr.qMax();
     int lp = gr.prefixBlocks() * blockSize;
     int ls = gr.suffixKeys();
-    NDArray qg = q.get(new NDIndex("{}", gr.qRows())).mul(scale());         // [S*Qm, Hq, D], scaled once here
-    NDArray q4 = queryMajor(qg, s, qm);                                      // [S, Hkv, Qm*G, D]
-    NDArray qp = q4.transpose(1, 0, 2, 3).reshape(1, hkv, s * qm * g, d);   // [1, Hkv, S*Qm*G, D]
+    NDArray qg =
+        q.get(new NDIndex("{}", gr.qRows())).mul(scale()); // [S*Qm, Hq, D], scaled once here
+    NDArray q4 = queryMajor(qg, s, qm); // [S, Hkv, Qm*G, D]
+    NDArray qp = q4.transpose(1, 0, 2, 3).reshape(1, hkv, s * qm * g, d); // [1, Hkv, S*Qm*G, D]
 
-    NDIndex prefixAt = gr.prefixStart() >= 0
-        ? new NDIndex().addSliceDim(gr.prefixStart(), gr.prefixStart() + gr.prefixBlocks()) // a view, no copy
-        : new NDIndex("{}", gr.prefixBlock());                                               // index_select copy
+    NDIndex prefixAt =
+        gr.prefixStart() >= 0
+            ? new NDIndex()
+                .addSliceDim(
+                    gr.prefixStart(), gr.prefixStart() + gr.prefixBlocks()) // a view, no copy
+            : new NDIndex("{}", gr.prefixBlock()); // index_select copy
     NDArray kp = Ops.own(kPool[l].get(prefixAt), lm).reshape(1, lp, hkv, d); // [1, Lp, Hkv, D]
     NDArray vp = Ops.own(vPool[l].get(prefixAt), lm).reshape(1, lp, hkv, d); // [1, Lp, Hkv, D]
-    Part prefix = attend(qp, kp.transpose(0, 2, 3, 1), vp.transpose(0, 2, 1, 3), null, true); // [1, Hkv, S*Qm*G, D|1]
+    Part prefix =
+        attend(
+            qp,
+            kp.transpose(0, 2, 3, 1),
+            vp.transpose(0, 2, 1, 3),
+            null,
+            true); // [1, Hkv, S*Qm*G, D|1]
 
     NDIndex suffixAt = new NDIndex("{}", gr.suffixBlock());
-    NDArray ks = Ops.own(kPool[l].get(suffixAt), lm);                        // [S*Ls/bs, bs, Hkv, D]
-    NDArray vs = Ops.own(vPool[l].get(suffixAt), lm);                        // [S*Ls/bs, bs, Hkv, D]
-    NDArray kst = ks.reshape(s, ls, hkv, d).transpose(0, 2, 3, 1);          // [S, Hkv, D, Ls]
-    NDArray vst = vs.reshape(s, ls, hkv, d).transpose(0, 2, 1, 3);          // [S, Hkv, Ls, D]
-    Part suffix = attend(q4, kst, vst, gr.suffixMask(), true);               // [S, Hkv, Qm*G, D|1]
-    NDArray suffixOut = suffix.out().transpose(1, 0, 2, 3).reshape(1, hkv, s * qm * g, d); // [1, Hkv, S*Qm*G, D]
-    NDArray suffixLse = suffix.lse().transpose(1, 0, 2, 3).reshape(1, hkv, s * qm * g, 1); // [1, Hkv, S*Qm*G, 1]
+    NDArray ks = Ops.own(kPool[l].get(suffixAt), lm); // [S*Ls/bs, bs, Hkv, D]
+    NDArray vs = Ops.own(vPool[l].get(suffixAt), lm); // [S*Ls/bs, bs, Hkv, D]
+    NDArray kst = ks.reshape(s, ls, hkv, d).transpose(0, 2, 3, 1); // [S, Hkv, D, Ls]
+    NDArray vst = vs.reshape(s, ls, hkv, d).transpose(0, 2, 1, 3); // [S, Hkv, Ls, D]
+    Part suffix = attend(q4, kst, vst, gr.suffixMask(), true); // [S, Hkv, Qm*G, D|1]
+    NDArray suffixOut =
+        suffix.out().transpose(1, 0, 2, 3).reshape(1, hkv, s * qm * g, d); // [1, Hkv, S*Qm*G, D]
+    NDArray suffixLse =
+        suffix.lse().transpose(1, 0, 2, 3).reshape(1, hkv, s * qm * g, 1); // [1, Hkv, S*Qm*G, 1]
 
-    NDArray lse = prefix.lse().maximum(suffixLse);                           // [1, Hkv, S*Qm*G, 1]
-    NDArray wp = prefix.lse().sub(lse).exp();                                // [1, Hkv, S*Qm*G, 1]
-    NDArray ws = suffixLse.sub(lse).exp();                                   // [1, Hkv, S*Qm*G, 1]
-    NDArray o = prefix.out().mul(wp).add(suffixOut.mul(ws)).div(wp.add(ws)); // [1, Hkv, S*Qm*G, D] fp32
-    NDArray rows = rowMajor(o.reshape(hkv, s, qm * g, d).transpose(1, 0, 2, 3), s, qm); // [S*Qm, Hq D]
+    NDArray lse = prefix.lse().maximum(suffixLse); // [1, Hkv, S*Qm*G, 1]
+    NDArray wp = prefix.lse().sub(lse).exp(); // [1, Hkv, S*Qm*G, 1]
+    NDArray ws = suffixLse.sub(lse).exp(); // [1, Hkv, S*Qm*G, 1]
+    NDArray o =
+        prefix.out().mul(wp).add(suffixOut.mul(ws)).div(wp.add(ws)); // [1, Hkv, S*Qm*G, D] fp32
+    NDArray rows =
+        rowMajor(o.reshape(hkv, s, qm * g, d).transpose(1, 0, 2, 3), s, qm); // [S*Qm, Hq D]
     return gr.outRows() == null ? rows : rows.get(new NDIndex("{}", gr.outRows())); // [n_g, Hq D]
   }
 
-  /** {@code [S*Qm, Hq, D]} -> {@code [S, Hkv, Qm*G, D]}: a KV head's rows ordered (query, group head). */
+  /**
+   * {@code [S*Qm, Hq, D]} -> {@code [S, Hkv, Qm*G, D]}: a KV head's rows ordered (query, group
+   * head).
+   */
   private NDArray queryMajor(NDArray qg, int s, int qm) {
     int hkv = cfg.numKeyValueHeads();
     int g = cfg.numAttentionHeads() / hkv;
     int d = cfg.headDim();
-    return qg.reshape(s, qm, hkv, g, d).transpose(0, 2, 1, 3, 4)             // [S, Hkv, Qm, G, D]
-        .reshape(s, hkv, qm * g, d);                                         // [S, Hkv, Qm*G, D]
+    return qg.reshape(s, qm, hkv, g, d)
+        .transpose(0, 2, 1, 3, 4) // [S, Hkv, Qm, G, D]
+        .reshape(s, hkv, qm * g, d); // [S, Hkv, Qm*G, D]
   }
 
   /** {@code [S, Hkv, Qm*G, D]} -> {@code [S*Qm, Hq D]} in the model's dtype. */
@@ -283,36 +329,38 @@ public final class Qwen2Model implements AutoCloseable {
     int hkv = cfg.numKeyValueHeads();
     int g = cfg.numAttentionHeads() / hkv;
     int d = cfg.headDim();
-    NDArray rows = o.reshape(s, hkv, qm, g, d).transpose(0, 2, 1, 3, 4)      // [S, Qm, Hkv, G, D]
-        .reshape(s * qm, hkv * g * d);                                       // [S*Qm, Hq D]
+    NDArray rows =
+        o.reshape(s, hkv, qm, g, d)
+            .transpose(0, 2, 1, 3, 4) // [S, Qm, Hkv, G, D]
+            .reshape(s * qm, hkv * g * d); // [S*Qm, Hq D]
     return rows.getDataType() == dtype ? rows : rows.toType(dtype, false);
   }
 
   /**
    * A softmax's normalized output {@code [.., R, D]} and, when asked for, its row log-sum-exp
-   * {@code [.., R, 1]}; both fp32 when the log-sum-exp is there (they are merged), else the output is in
-   * the model's dtype.
+   * {@code [.., R, 1]}; both fp32 when the log-sum-exp is there (they are merged), else the output
+   * is in the model's dtype.
    */
   private record Part(NDArray out, NDArray lse) {}
 
   /**
    * {@code softmax(q·kᵀ + mask)·v} over the keys, tiled along the query rows so that no score tile
-   * exceeds {@link Ops#scoreTileElements} (large temporaries are slow to allocate on CPU; a 512-token
-   * prefill chunk against 2,600 keys would otherwise make 40 MB score arrays). Scores, softmax and
-   * statistics are fp32; the products run in the model's dtype, and so does the output unless
-   * {@code withLse}.
+   * exceeds {@link Ops#scoreTileElements} (large temporaries are slow to allocate on CPU; a
+   * 512-token prefill chunk against 2,600 keys would otherwise make 40 MB score arrays). Scores,
+   * softmax and statistics are fp32; the products run in the model's dtype, and so does the output
+   * unless {@code withLse}.
    *
-   * <p>The log-sum-exp needs no reduction of its own: {@code logSoftmax = score - lse} for every key, so
-   * key 0 (never masked: a prefix has no mask and every row sees its first key) gives
-   * {@code lse = score_0 - logSoftmax_0}. Two fused softmax kernels cost less than the max reductions a
-   * stable exp-and-sum would need.
+   * <p>The log-sum-exp needs no reduction of its own: {@code logSoftmax = score - lse} for every
+   * key, so key 0 (never masked: a prefix has no mask and every row sees its first key) gives
+   * {@code lse = score_0 - logSoftmax_0}. Two fused softmax kernels cost less than the max
+   * reductions a stable exp-and-sum would need.
    *
    * @param q {@code [B, H, R, D]}, rows ordered (query, group head), already scaled
    * @param kt {@code [B, H, D, L]}
    * @param v {@code [B, H, L, D]}
    * @param mask {@code [B, 1, R/G, 1, L]} (one row per query, shared by its G heads) or null
-   * @return out {@code [B, H, R, D]} and lse {@code [B, H, R, 1]} (null unless {@code withLse}), owned
-   *     by q's manager; every tile's temporaries are closed before the next tile
+   * @return out {@code [B, H, R, D]} and lse {@code [B, H, R, 1]} (null unless {@code withLse}),
+   *     owned by q's manager; every tile's temporaries are closed before the next tile
    */
   private Part attend(NDArray q, NDArray kt, NDArray v, NDArray mask, boolean withLse) {
     Shape qs = q.getShape();
@@ -322,39 +370,56 @@ public final class Qwen2Model implements AutoCloseable {
     long keys = kt.getShape().get(3);
     int g = cfg.numAttentionHeads() / cfg.numKeyValueHeads();
     long queries = r / g;
-    long perTile = Math.max(1, Math.min(queries, scoreTile / (b * h * g * keys))); // queries per tile
+    long perTile =
+        Math.max(1, Math.min(queries, scoreTile / (b * h * g * keys))); // queries per tile
     NDManager owner = q.getManager();
     List<NDArray> outs = new ArrayList<>();
     List<NDArray> lses = new ArrayList<>();
     for (long from = 0; from < queries; from += perTile) {
       long to = Math.min(queries, from + perTile);
-      try (NDManager tm = owner.newSubManager()) { // a tile's temporaries go before the next tile's come
+      try (NDManager tm =
+          owner.newSubManager()) { // a tile's temporaries go before the next tile's come
         q.tempAttach(tm);
-        NDArray qt = perTile == queries ? q : q.get(new NDIndex(":, :, {}:{}", from * g, to * g)); // [B, H, T*G, D]
-        NDArray sc = qt.matMul(kt);                                          // [B, H, T*G, L]
-        NDArray s32 = sc.getDataType() == DataType.FLOAT32 ? sc : sc.toType(DataType.FLOAT32, false);
+        NDArray qt =
+            perTile == queries
+                ? q
+                : q.get(new NDIndex(":, :, {}:{}", from * g, to * g)); // [B, H, T*G, D]
+        NDArray sc = qt.matMul(kt); // [B, H, T*G, L]
+        NDArray s32 =
+            sc.getDataType() == DataType.FLOAT32 ? sc : sc.toType(DataType.FLOAT32, false);
         if (mask != null) {
-          NDArray mt = perTile == queries ? mask : mask.get(new NDIndex(":, :, {}:{}", from, to)); // [B, 1, T, 1, L]
-          s32 = s32.reshape(b, h, to - from, g, keys).add(mt).reshape(b, h, (to - from) * g, keys); // [B, H, T*G, L]
+          NDArray mt =
+              perTile == queries
+                  ? mask
+                  : mask.get(new NDIndex(":, :, {}:{}", from, to)); // [B, 1, T, 1, L]
+          s32 =
+              s32.reshape(b, h, to - from, g, keys)
+                  .add(mt)
+                  .reshape(b, h, (to - from) * g, keys); // [B, H, T*G, L]
           if (mt != mask) {
             mt.close();
           }
         }
-        NDArray probs = s32.softmax(-1);                                     // [B, H, T*G, L]
-        NDArray o = (dtype == DataType.FLOAT32 ? probs : probs.toType(dtype, false)).matMul(v); // [B, H, T*G, D]
-        NDArray kept = !withLse || o.getDataType() == DataType.FLOAT32 ? o : o.toType(DataType.FLOAT32, false);
+        NDArray probs = s32.softmax(-1); // [B, H, T*G, L]
+        NDArray o =
+            (dtype == DataType.FLOAT32 ? probs : probs.toType(dtype, false))
+                .matMul(v); // [B, H, T*G, D]
+        NDArray kept =
+            !withLse || o.getDataType() == DataType.FLOAT32 ? o : o.toType(DataType.FLOAT32, false);
         kept.attach(owner);
         outs.add(kept);
         if (withLse) {
           NDIndex first = new NDIndex("..., 0:1");
-          NDArray lse = s32.get(first).sub(s32.logSoftmax(-1).get(first));  // [B, H, T*G, 1]
+          NDArray lse = s32.get(first).sub(s32.logSoftmax(-1).get(first)); // [B, H, T*G, 1]
           lse.attach(owner);
           lses.add(lse);
         }
       }
     }
-    NDArray out = outs.size() == 1 ? outs.get(0) : NDArrays.concat(new NDList(outs), 2);  // [B, H, R, D]
-    NDArray lse = !withLse ? null : lses.size() == 1 ? lses.get(0) : NDArrays.concat(new NDList(lses), 2);
+    NDArray out =
+        outs.size() == 1 ? outs.get(0) : NDArrays.concat(new NDList(outs), 2); // [B, H, R, D]
+    NDArray lse =
+        !withLse ? null : lses.size() == 1 ? lses.get(0) : NDArrays.concat(new NDList(lses), 2);
     return new Part(out, lse);
   }
 

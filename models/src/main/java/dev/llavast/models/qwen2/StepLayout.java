@@ -14,12 +14,12 @@ import java.util.List;
 /**
  * Host-side plan of one paged step, computed once and shared by all layers: RoPE tables, the pool
  * slots to write, and the attention groups. Runs whose block tables start with the same full blocks
- * (many questions on one video share its ~2,540-token prefix) form {@link Shared} groups that read the
- * common prefix once for all of them; single-token decodes and longer runs (prefill chunks) are grouped
- * apart, so a long chunk never pads the decodes. The other decodes go in {@link Padded} groups of at
- * most {@link #MAX_DECODE_GROUP} whose K/V gather stays within {@link Ops#scoreTileElements}, and every
- * other longer run is a padded group alone. Every NDArray
- * here is owned by the step manager. Worker thread only.
+ * (many questions on one video share its ~2,540-token prefix) form {@link Shared} groups that read
+ * the common prefix once for all of them; single-token decodes and longer runs (prefill chunks) are
+ * grouped apart, so a long chunk never pads the decodes. The other decodes go in {@link Padded}
+ * groups of at most {@link #MAX_DECODE_GROUP} whose K/V gather stays within {@link
+ * Ops#scoreTileElements}, and every other longer run is a padded group alone. Every NDArray here is
+ * owned by the step manager. Worker thread only.
  */
 final class StepLayout {
   /** An attention group; its output rows are its members' rows in member order. */
@@ -35,47 +35,74 @@ final class StepLayout {
       int seqs,
       int qMax,
       int kMax,
-      NDArray qRows,     // [S*Qm] int64: input row of (s, j); padding repeats the run's first row
-      long kvStart,      // first pool block when S = 1 and its blocks are consecutive (a slice, no copy), else -1
-      NDArray kvBlock,   // [S*Lk/bs] int64: pool block b of run s (whole blocks in logical order; padding repeats
-                         // block 0), or null when kvStart >= 0
-      NDArray mask,      // [S, 1, Qm, 1, Lk] fp32: 0 where (s, j) may see key p, -inf elsewhere
-      NDArray outRows) implements Group {} // [n_g] int64 valid rows of the padded [S*Qm] output, or null when no padding
+      NDArray qRows, // [S*Qm] int64: input row of (s, j); padding repeats the run's first row
+      long
+          kvStart, // first pool block when S = 1 and its blocks are consecutive (a slice, no copy),
+      // else -1
+      NDArray
+          kvBlock, // [S*Lk/bs] int64: pool block b of run s (whole blocks in logical order; padding
+      // repeats
+      // block 0), or null when kvStart >= 0
+      NDArray mask, // [S, 1, Qm, 1, Lk] fp32: 0 where (s, j) may see key p, -inf elsewhere
+      NDArray outRows)
+      implements Group {} // [n_g] int64 valid rows of the padded [S*Qm] output, or null when no
+
+  // padding
 
   /**
-   * {@code S} runs whose first {@code prefixBlocks} blocks are the same pool blocks, all of them full and
-   * before every member's first query, padded to {@code qMax} queries. Attention is split in two and
-   * merged by log-sum-exp: the shared prefix (one read, one matmul for all query rows of a KV head, no
-   * mask) and each member's own suffix (blocks {@code prefixBlocks ..}, padded to {@code suffixKeys} and
-   * masked like {@link Padded}, causally for prefill chunks).
+   * {@code S} runs whose first {@code prefixBlocks} blocks are the same pool blocks, all of them
+   * full and before every member's first query, padded to {@code qMax} queries. Attention is split
+   * in two and merged by log-sum-exp: the shared prefix (one read, one matmul for all query rows of
+   * a KV head, no mask) and each member's own suffix (blocks {@code prefixBlocks ..}, padded to
+   * {@code suffixKeys} and masked like {@link Padded}, causally for prefill chunks).
    */
   record Shared(
       int seqs,
       int qMax,
       int prefixBlocks,
       int suffixKeys,
-      NDArray qRows,       // [S*Qm] int64: input row of (s, j); padding repeats the run's first row
-      long prefixStart,    // first pool block when the prefix blocks are consecutive (a slice, no copy), else -1
+      NDArray qRows, // [S*Qm] int64: input row of (s, j); padding repeats the run's first row
+      long prefixStart, // first pool block when the prefix blocks are consecutive (a slice, no
+      // copy), else -1
       NDArray prefixBlock, // [P] int64: pool blocks of the prefix, or null when prefixStart >= 0
-      NDArray suffixBlock, // [S*Ls/bs] int64: pool block b of member s after the prefix (padding repeats its first)
-      NDArray suffixMask,  // [S, 1, Qm, 1, Ls] fp32: 0 where (s, j) sees suffix key i, -inf elsewhere
-      NDArray outRows) implements Group {} // [n_g] int64 valid rows of the padded [S*Qm] output, or null when no padding
+      NDArray suffixBlock, // [S*Ls/bs] int64: pool block b of member s after the prefix (padding
+      // repeats its first)
+      NDArray
+          suffixMask, // [S, 1, Qm, 1, Ls] fp32: 0 where (s, j) sees suffix key i, -inf elsewhere
+      NDArray outRows)
+      implements Group {} // [n_g] int64 valid rows of the padded [S*Qm] output, or null when no
 
-  /** Most single-token decode runs attended in one padded group (fewer when their K/V gather would be large). */
+  // padding
+
+  /**
+   * Most single-token decode runs attended in one padded group (fewer when their K/V gather would
+   * be large).
+   */
   static final int MAX_DECODE_GROUP = 8;
-  /** Most runs in one shared-prefix group (bounds its suffix gather and mask; scores are tiled anyway). */
+
+  /**
+   * Most runs in one shared-prefix group (bounds its suffix gather and mask; scores are tiled
+   * anyway).
+   */
   static final int MAX_SHARED_GROUP = 64;
-  /** Fewest shared keys worth the split: below this the extra ops cost more than the reads they save. */
+
+  /**
+   * Fewest shared keys worth the split: below this the extra ops cost more than the reads they
+   * save.
+   */
   static final int MIN_SHARED_KEYS = 16;
 
   final int rows;
-  final NDArray cos;        // [N, 1, D]
-  final NDArray sin;        // [N, 1, D]
+  final NDArray cos; // [N, 1, D]
+  final NDArray sin; // [N, 1, D]
   final NDArray writeBlock; // [N] int64
-  final NDArray writeSlot;  // [N] int64
-  final long[] emitRows;    // rows whose final hidden state is wanted
+  final NDArray writeSlot; // [N] int64
+  final long[] emitRows; // rows whose final hidden state is wanted
   final List<Group> groups = new ArrayList<>();
-  final NDArray reorder;    // [N] int64: row i of the output is row reorder[i] of the group concatenation, or null
+  final NDArray
+      reorder; // [N] int64: row i of the output is row reorder[i] of the group concatenation, or
+
+  // null
 
   StepLayout(PagedBatch batch, int numBlocks, ModelConfig cfg, NDManager step, DataType dtype) {
     int bs = batch.blockSize();
@@ -93,14 +120,25 @@ final class StepLayout {
       rowOffset[i] = r;
       int end = run.startPosition() + run.length();
       if (end > cfg.maxPositionEmbeddings()) {
-        throw new IllegalArgumentException("run " + i + " reaches position " + end + " beyond max_position_embeddings "
-            + cfg.maxPositionEmbeddings());
+        throw new IllegalArgumentException(
+            "run "
+                + i
+                + " reaches position "
+                + end
+                + " beyond max_position_embeddings "
+                + cfg.maxPositionEmbeddings());
       }
       for (int b = 0; b < (end + bs - 1) / bs; b++) {
         int blk = run.blockTable()[b];
         if (blk < 0 || blk >= numBlocks) {
-          throw new IllegalArgumentException("run " + i + " names KV block " + blk + " outside the pool of "
-              + numBlocks + " blocks");
+          throw new IllegalArgumentException(
+              "run "
+                  + i
+                  + " names KV block "
+                  + blk
+                  + " outside the pool of "
+                  + numBlocks
+                  + " blocks");
         }
       }
       for (int j = 0; j < run.length(); j++) {
@@ -122,15 +160,18 @@ final class StepLayout {
     writeSlot = step.create(ws);
 
     long kvRow = (long) cfg.numKeyValueHeads() * d; // K elements per key
-    // A quarter of the score budget: on CPU, 3 decodes x 2,600 keys of SMALL gathered into one padded group
-    // (1.0 M K elements) cost more than 3 single-run groups (32 decodes on 32 videos: 450 vs 184 ms a step).
+    // A quarter of the score budget: on CPU, 3 decodes x 2,600 keys of SMALL gathered into one
+    // padded group
+    // (1.0 M K elements) cost more than 3 single-run groups (32 decodes on 32 videos: 450 vs 184 ms
+    // a step).
     long kvTile = Ops.scoreTileElements(step.getDevice()) / 4;
     List<Integer> decodes = new ArrayList<>();
     List<Integer> chunks = new ArrayList<>();
     for (int i = 0; i < runs.size(); i++) {
       (runs.get(i).length() == 1 ? decodes : chunks).add(i);
     }
-    // Decodes first, then prefill chunks; shared groups before padded ones (the output is put back in
+    // Decodes first, then prefill chunks; shared groups before padded ones (the output is put back
+    // in
     // row order by `reorder`).
     List<List<Integer>> members = new ArrayList<>();
     for (List<Integer> kind : List.of(decodes, chunks)) {
@@ -143,17 +184,26 @@ final class StepLayout {
           groups.add(shared(sp, runs, rowOffset, bs, step));
         }
       }
-      // Shortest contexts first: a padded group pads its members to at most twice its first one's keys.
-      alone.sort(Comparator.comparingInt((Integer i) -> blocksUpTo(runs.get(i), bs)).thenComparingInt(i -> i));
-      // Other chunks alone; other decodes in padded groups that gather at most kvTile K (and as many V)
-      // elements and hold at most MAX_DECODE_GROUP runs: a group copies S whole contexts, and on CPU 8 x
-      // 2,600 keys of SMALL (10 MB per layer) cost ~410 ms a step against ~35 ms for 8 single-run groups.
+      // Shortest contexts first: a padded group pads its members to at most twice its first one's
+      // keys.
+      alone.sort(
+          Comparator.comparingInt((Integer i) -> blocksUpTo(runs.get(i), bs))
+              .thenComparingInt(i -> i));
+      // Other chunks alone; other decodes in padded groups that gather at most kvTile K (and as
+      // many V)
+      // elements and hold at most MAX_DECODE_GROUP runs: a group copies S whole contexts, and on
+      // CPU 8 x
+      // 2,600 keys of SMALL (10 MB per layer) cost ~410 ms a step against ~35 ms for 8 single-run
+      // groups.
       List<Integer> part = new ArrayList<>();
       int firstKeys = 0;
       for (int i : alone) {
         int keys = blocksUpTo(runs.get(i), bs) * bs;
-        boolean fits = kind == decodes && part.size() < MAX_DECODE_GROUP && keys <= 2 * firstKeys
-            && (long) (part.size() + 1) * keys * kvRow <= kvTile;
+        boolean fits =
+            kind == decodes
+                && part.size() < MAX_DECODE_GROUP
+                && keys <= 2 * firstKeys
+                && (long) (part.size() + 1) * keys * kvRow <= kvTile;
         if (!part.isEmpty() && !fits) {
           members.add(part);
           groups.add(padded(part, runs, rowOffset, bs, step));
@@ -190,16 +240,19 @@ final class StepLayout {
 
   /**
    * Splits runs into shared-prefix candidates: runs sorted by block table, then cut greedily
-   * wherever adding the next run would shrink the common prefix below half of what the group shares so
-   * far or below {@link #MIN_SHARED_KEYS} (a question on another video shares only the system prompt's
-   * first block, so it starts a new group). Only full blocks before a run's first query count, so every
-   * member keeps at least its own keys in its suffix. Members are in row order; plans of one run are
-   * returned too (the caller pads them).
+   * wherever adding the next run would shrink the common prefix below half of what the group shares
+   * so far or below {@link #MIN_SHARED_KEYS} (a question on another video shares only the system
+   * prompt's first block, so it starts a new group). Only full blocks before a run's first query
+   * count, so every member keeps at least its own keys in its suffix. Members are in row order;
+   * plans of one run are returned too (the caller pads them).
    */
   static List<SharedPlan> sharedPlans(List<Integer> candidates, List<PagedBatch.Run> runs, int bs) {
     List<Integer> sorted = new ArrayList<>(candidates);
-    sorted.sort(Comparator.comparing((Integer i) -> runs.get(i),
-        (a, b) -> Arrays.compare(a.blockTable(), 0, full(a, bs), b.blockTable(), 0, full(b, bs))));
+    sorted.sort(
+        Comparator.comparing(
+            (Integer i) -> runs.get(i),
+            (a, b) ->
+                Arrays.compare(a.blockTable(), 0, full(a, bs), b.blockTable(), 0, full(b, bs))));
     List<SharedPlan> plans = new ArrayList<>();
     List<Integer> cur = new ArrayList<>();
     int prefix = 0;
@@ -207,8 +260,13 @@ final class StepLayout {
       PagedBatch.Run run = runs.get(i);
       if (!cur.isEmpty()) {
         PagedBatch.Run first = runs.get(cur.get(0));
-        int common = Math.min(prefix, Math.min(full(run, bs), commonBlocks(first.blockTable(), run.blockTable())));
-        if (common * bs >= MIN_SHARED_KEYS && 2 * common >= prefix && cur.size() < MAX_SHARED_GROUP) {
+        int common =
+            Math.min(
+                prefix,
+                Math.min(full(run, bs), commonBlocks(first.blockTable(), run.blockTable())));
+        if (common * bs >= MIN_SHARED_KEYS
+            && 2 * common >= prefix
+            && cur.size() < MAX_SHARED_GROUP) {
           cur.add(i);
           prefix = common;
           continue;
@@ -236,8 +294,8 @@ final class StepLayout {
     return run.startPosition() / bs;
   }
 
-  private static Shared shared(SharedPlan plan, List<PagedBatch.Run> runs, int[] rowOffset, int bs,
-      NDManager step) {
+  private static Shared shared(
+      SharedPlan plan, List<PagedBatch.Run> runs, int[] rowOffset, int bs, NDManager step) {
     List<Integer> members = plan.members();
     int p = plan.prefixBlocks();
     int[] table = runs.get(members.get(0)).blockTable();
@@ -252,13 +310,21 @@ final class StepLayout {
       suffixBlocks = Math.max(suffixBlocks, blocksUpTo(runs.get(i), bs) - p);
     }
     Queries q = queries(members, runs, rowOffset, suffixBlocks * bs, p * bs, step);
-    return new Shared(members.size(), q.qMax(), p, suffixBlocks * bs, q.rows(), consecutive ? table[0] : -1,
-        consecutive ? null : step.create(prefix), blockList(members, runs, p, suffixBlocks, bs, step), q.mask(),
+    return new Shared(
+        members.size(),
+        q.qMax(),
+        p,
+        suffixBlocks * bs,
+        q.rows(),
+        consecutive ? table[0] : -1,
+        consecutive ? null : step.create(prefix),
+        blockList(members, runs, p, suffixBlocks, bs, step),
+        q.mask(),
         q.outRows());
   }
 
-  private static Padded padded(List<Integer> members, List<PagedBatch.Run> runs, int[] rowOffset, int bs,
-      NDManager step) {
+  private static Padded padded(
+      List<Integer> members, List<PagedBatch.Run> runs, int[] rowOffset, int bs, NDManager step) {
     int nb = 0;
     for (int i : members) {
       nb = Math.max(nb, blocksUpTo(runs.get(i), bs));
@@ -269,8 +335,15 @@ final class StepLayout {
     for (int b = 1; b < nb && consecutive; b++) {
       consecutive = table[b] == table[0] + b;
     }
-    return new Padded(members.size(), q.qMax(), nb * bs, q.rows(), consecutive ? table[0] : -1,
-        consecutive ? null : blockList(members, runs, 0, nb, bs, step), q.mask(), q.outRows());
+    return new Padded(
+        members.size(),
+        q.qMax(),
+        nb * bs,
+        q.rows(),
+        consecutive ? table[0] : -1,
+        consecutive ? null : blockList(members, runs, 0, nb, bs, step),
+        q.mask(),
+        q.outRows());
   }
 
   /** Blocks holding the run's keys up to its last query. */
@@ -279,10 +352,16 @@ final class StepLayout {
   }
 
   /**
-   * The pool blocks {@code from .. from+count} of every member, in member order: {@code [S*count]} int64.
-   * A member with fewer blocks up to its last query repeats its block {@code from} (those keys are masked).
+   * The pool blocks {@code from .. from+count} of every member, in member order: {@code [S*count]}
+   * int64. A member with fewer blocks up to its last query repeats its block {@code from} (those
+   * keys are masked).
    */
-  private static NDArray blockList(List<Integer> members, List<PagedBatch.Run> runs, int from, int count, int bs,
+  private static NDArray blockList(
+      List<Integer> members,
+      List<PagedBatch.Run> runs,
+      int from,
+      int count,
+      int bs,
       NDManager step) {
     long[] kb = new long[members.size() * count];
     for (int si = 0; si < members.size(); si++) {
@@ -300,14 +379,21 @@ final class StepLayout {
    *
    * @param qMax the longest run
    * @param rows {@code [S*Qm]} int64: input row of (s, j); padding repeats the run's first row
-   * @param outRows {@code [n_g]} int64 valid rows of the padded output, or null when nothing is padded
-   * @param mask {@code [S, 1, Qm, 1, Lk]} fp32: key {@code k} (position {@code keyBase + k}) is visible to
-   *     (s, j) when at or before its position; a padding row sees key 0 only, so its softmax stays finite
+   * @param outRows {@code [n_g]} int64 valid rows of the padded output, or null when nothing is
+   *     padded
+   * @param mask {@code [S, 1, Qm, 1, Lk]} fp32: key {@code k} (position {@code keyBase + k}) is
+   *     visible to (s, j) when at or before its position; a padding row sees key 0 only, so its
+   *     softmax stays finite
    */
   private record Queries(int qMax, NDArray rows, NDArray outRows, NDArray mask) {}
 
-  private static Queries queries(List<Integer> members, List<PagedBatch.Run> runs, int[] rowOffset, int lk,
-      int keyBase, NDManager step) {
+  private static Queries queries(
+      List<Integer> members,
+      List<PagedBatch.Run> runs,
+      int[] rowOffset,
+      int lk,
+      int keyBase,
+      NDManager step) {
     int s = members.size();
     int qm = 0;
     for (int i : members) {
@@ -331,8 +417,10 @@ final class StepLayout {
         }
       }
     }
-    NDArray outRows = out.size() < s * qm ? step.create(out.stream().mapToLong(Long::longValue).toArray()) : null;
-    return new Queries(qm, step.create(qRows), outRows, step.create(mask, new Shape(s, 1, qm, 1, lk)));
+    NDArray outRows =
+        out.size() < s * qm ? step.create(out.stream().mapToLong(Long::longValue).toArray()) : null;
+    return new Queries(
+        qm, step.create(qRows), outRows, step.create(mask, new Shape(s, 1, qm, 1, lk)));
   }
 
   private static NDArray cast(NDArray a, DataType dt) {

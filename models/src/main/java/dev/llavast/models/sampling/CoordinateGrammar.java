@@ -9,18 +9,19 @@ import java.util.function.IntFunction;
 import java.util.function.IntPredicate;
 
 /**
- * Coordinate-constrained decoding for LLaVA-ST (spec §10): from the ids a sequence generated so far,
- * the ids it may generate next, so that every coordinate group it produces is whole and valid.
+ * Coordinate-constrained decoding for LLaVA-ST (spec §10): from the ids a sequence generated so
+ * far, the ids it may generate next, so that every coordinate group it produces is whole and valid.
  *
- * <p>Groups: span <code>{ T T }</code> with end &ge; start; box {@code [ W H W H ]} with x2 &ge; x1 and
- * y2 &ge; y1; timed box {@code T : [ W H W H ]}; and, for ELC only, the bare end time "Ends in T". A
- * coordinate id is never allowed outside a group. Brackets and colons are ordinary tokens, found by
- * their text: every token whose text <i>ends</i> with an opening bracket (after text without
- * brackets, e.g. {@code " ["}, {@code "({"}) opens a group, every token whose text <i>starts</i> with
- * the closing bracket, after blanks or commas (e.g. {@code "}."}, {@code "],"}, {@code " }"}) closes one, and tokens that hold a bracket
- * anywhere else (e.g. {@code "[]"}, {@code "}{"}) are never allowed under a constraint. A group is
- * opened only if it can close within {@code max_new_tokens}; a task shape also reserves room for
- * the groups it still requires, and does not let the answer end before they are there.
+ * <p>Groups: span <code>{ T T }</code> with end &ge; start; box {@code [ W H W H ]} with x2 &ge; x1
+ * and y2 &ge; y1; timed box {@code T : [ W H W H ]}; and, for ELC only, the bare end time "Ends in
+ * T". A coordinate id is never allowed outside a group. Brackets and colons are ordinary tokens,
+ * found by their text: every token whose text <i>ends</i> with an opening bracket (after text
+ * without brackets, e.g. {@code " ["}, {@code "({"}) opens a group, every token whose text
+ * <i>starts</i> with the closing bracket, after blanks or commas (e.g. {@code "}."}, {@code "],"},
+ * {@code " }"}) closes one, and tokens that hold a bracket anywhere else (e.g. {@code "[]"}, {@code
+ * "}{"}) are never allowed under a constraint. A group is opened only if it can close within {@code
+ * max_new_tokens}; a task shape also reserves room for the groups it still requires, and does not
+ * let the answer end before they are there.
  *
  * <p>Task shapes: TVG exactly one span; REC exactly one box; DGC one box or more; DVC one span or
  * more; STVG one span, then one timed box or more whose times lie inside it; SVG one timed box or
@@ -34,7 +35,8 @@ public final class CoordinateGrammar {
   // Classes of ordinary tokens, by their text.
   static final int WORD = 0; // no bracket, first non-separator character is not ':'
   static final int SEP = 1; // only whitespace and commas
-  static final int COLON_TEXT = 2; // no bracket, starts (after separators) with ':' and goes on with text
+  static final int COLON_TEXT =
+      2; // no bracket, starts (after separators) with ':' and goes on with text
   static final int COLON = 3; // separators, ':', whitespace
   static final int OPEN_SPAN = 4; // text without brackets, then '{'
   static final int OPEN_BOX_BARE = 5; // whitespace, then '['
@@ -57,9 +59,15 @@ public final class CoordinateGrammar {
   private final int firstTemp;
   private final int firstHeight;
   private final int firstWidth;
-  /** Tokens of a timed box: T, then ": [" (one token) or ":" and "[" (two), then four values and "]". */
+
+  /**
+   * Tokens of a timed box: T, then ": [" (one token) or ":" and "[" (two), then four values and
+   * "]".
+   */
   private final int pairCost;
-  private final AtomicReferenceArray<int[]> rangesByClasses = new AtomicReferenceArray<>(1 << CLASSES);
+
+  private final AtomicReferenceArray<int[]> rangesByClasses =
+      new AtomicReferenceArray<>(1 << CLASSES);
 
   private CoordinateGrammar(byte[] classOf, int bins) {
     this.classOf = classOf;
@@ -77,16 +85,21 @@ public final class CoordinateGrammar {
 
   /** The grammar of a LLaVA-ST tokenizer: every ordinary id below V classified by its text. */
   public static CoordinateGrammar of(IntFunction<String> textOf, SpecialTokens special) {
-    return of(textOf, special.vocabSize(), special.bins(), id -> special.isControl(id) || special.isValueSlot(id));
+    return of(
+        textOf,
+        special.vocabSize(),
+        special.bins(),
+        id -> special.isControl(id) || special.isValueSlot(id));
   }
 
   /**
-   * A grammar over {@code textVocab} ordinary ids followed by {@code 3 * bins} coordinate ids (TEMP,
-   * HEIGHT, WIDTH).
+   * A grammar over {@code textVocab} ordinary ids followed by {@code 3 * bins} coordinate ids
+   * (TEMP, HEIGHT, WIDTH).
    *
    * @param special ids never to generate under a constraint (stop ids are allowed separately)
    */
-  static CoordinateGrammar of(IntFunction<String> textOf, int textVocab, int bins, IntPredicate special) {
+  static CoordinateGrammar of(
+      IntFunction<String> textOf, int textVocab, int bins, IntPredicate special) {
     byte[] classOf = new byte[textVocab];
     for (int id = 0; id < textVocab; id++) {
       classOf[id] = (byte) (special.test(id) ? SPECIAL : classify(textOf.apply(id)));
@@ -137,7 +150,8 @@ public final class CoordinateGrammar {
       }
       return OPEN_BOX;
     }
-    boolean afterSeparators = skipSeparators(t, 0) == at; // a group may hold blanks and commas before it closes
+    boolean afterSeparators =
+        skipSeparators(t, 0) == at; // a group may hold blanks and commas before it closes
     if (afterSeparators && b == '}') {
       return CLOSE_SPAN;
     }
@@ -235,8 +249,8 @@ public final class CoordinateGrammar {
   }
 
   /**
-   * Why {@code c} cannot be honoured for an answer of at most {@code maxNewTokens}, in words for the
-   * caller; null if it can.
+   * Why {@code c} cannot be honoured for an answer of at most {@code maxNewTokens}, in words for
+   * the caller; null if it can.
    */
   public String refusal(OutputConstraint c, int maxNewTokens) {
     if (c.kind() != OutputConstraint.Kind.TASK_SHAPE) {
@@ -256,7 +270,12 @@ public final class CoordinateGrammar {
     }
     int min = need(firstPhase(c), task);
     if (maxNewTokens < min) {
-      return "the " + task + " answer shape needs at least " + min + " new tokens, max_new_tokens is " + maxNewTokens;
+      return "the "
+          + task
+          + " answer shape needs at least "
+          + min
+          + " new tokens, max_new_tokens is "
+          + maxNewTokens;
     }
     return null;
   }
@@ -266,8 +285,10 @@ public final class CoordinateGrammar {
   /**
    * The ids allowed after {@code generated}, or null when {@code c} constrains nothing.
    *
-   * @param maxNewTokens the request's limit; {@code maxNewTokens - generated.length} tokens remain, this one included
-   * @param stopIds ids that end the answer; allowed wherever the shape is complete and no group is open
+   * @param maxNewTokens the request's limit; {@code maxNewTokens - generated.length} tokens remain,
+   *     this one included
+   * @param stopIds ids that end the answer; allowed wherever the shape is complete and no group is
+   *     open
    * @throws IllegalArgumentException if {@link #refusal} would refuse {@code c}
    */
   public TokenMask mask(OutputConstraint c, int[] generated, int maxNewTokens, int[] stopIds) {
@@ -278,7 +299,8 @@ public final class CoordinateGrammar {
     if (why != null) {
       throw new IllegalArgumentException(why);
     }
-    Task task = c.kind() == OutputConstraint.Kind.TASK_SHAPE ? Task.valueOf(c.task()) : Task.FREE_FORM;
+    Task task =
+        c.kind() == OutputConstraint.Kind.TASK_SHAPE ? Task.valueOf(c.task()) : Task.FREE_FORM;
     Replay r = new Replay(firstPhase(c), task, c.timeAxis());
     for (int id : generated) {
       r.feed(id);
@@ -292,12 +314,16 @@ public final class CoordinateGrammar {
     private final boolean video;
     private Phase phase;
     private Group group = Group.NONE;
+
     /** The open span's start bin, and the open box's x1 and y1 bins. */
     private int start;
+
     private int x1;
     private int y1;
+
     /** The first span's bins (STVG's timed boxes must lie inside it); -1 before it closes. */
     private int firstSpanStart = -1;
+
     private int firstSpanEnd = -1;
     private int end;
 
@@ -327,36 +353,54 @@ public final class CoordinateGrammar {
       int c = cls(id);
       switch (group) {
         case NONE -> feedOutside(id, c);
-        case SPAN_START -> expect(isTime(id), () -> {
-          start = id - firstTemp;
-          group = Group.SPAN_END;
-        });
-        case SPAN_END -> expect(isTime(id), () -> {
-          end = id - firstTemp;
-          group = Group.SPAN_CLOSE;
-        });
-        case SPAN_CLOSE -> expect(c == CLOSE_SPAN, () -> {
-          group = Group.NONE;
-          if (firstSpanEnd < 0) {
-            firstSpanStart = start;
-            firstSpanEnd = end;
-          }
-          completed();
-        });
-        case BOX_X1 -> expect(isWidth(id), () -> {
-          x1 = id - firstWidth;
-          group = Group.BOX_Y1;
-        });
-        case BOX_Y1 -> expect(isHeight(id), () -> {
-          y1 = id - firstHeight;
-          group = Group.BOX_X2;
-        });
+        case SPAN_START ->
+            expect(
+                isTime(id),
+                () -> {
+                  start = id - firstTemp;
+                  group = Group.SPAN_END;
+                });
+        case SPAN_END ->
+            expect(
+                isTime(id),
+                () -> {
+                  end = id - firstTemp;
+                  group = Group.SPAN_CLOSE;
+                });
+        case SPAN_CLOSE ->
+            expect(
+                c == CLOSE_SPAN,
+                () -> {
+                  group = Group.NONE;
+                  if (firstSpanEnd < 0) {
+                    firstSpanStart = start;
+                    firstSpanEnd = end;
+                  }
+                  completed();
+                });
+        case BOX_X1 ->
+            expect(
+                isWidth(id),
+                () -> {
+                  x1 = id - firstWidth;
+                  group = Group.BOX_Y1;
+                });
+        case BOX_Y1 ->
+            expect(
+                isHeight(id),
+                () -> {
+                  y1 = id - firstHeight;
+                  group = Group.BOX_X2;
+                });
         case BOX_X2 -> expect(isWidth(id), () -> group = Group.BOX_Y2);
         case BOX_Y2 -> expect(isHeight(id), () -> group = Group.BOX_CLOSE);
-        case BOX_CLOSE -> expect(c == CLOSE_BOX, () -> {
-          group = Group.NONE;
-          completed();
-        });
+        case BOX_CLOSE ->
+            expect(
+                c == CLOSE_BOX,
+                () -> {
+                  group = Group.NONE;
+                  completed();
+                });
         case PAIR_COLON -> {
           if (c == COLON_OPEN_BOX) {
             group = Group.BOX_X1;
@@ -377,7 +421,9 @@ public final class CoordinateGrammar {
       }
     }
 
-    /** An id the grammar did not expect (it was generated without the constraint): leave the group. */
+    /**
+     * An id the grammar did not expect (it was generated without the constraint): leave the group.
+     */
     private void expect(boolean ok, Runnable then) {
       if (ok) {
         then.run();
@@ -398,12 +444,16 @@ public final class CoordinateGrammar {
 
     /** A group closed: the shape moves on (in a NEED_PAIR phase only timed boxes can open). */
     private void completed() {
-      phase = switch (phase) {
-        case NEED_SPAN -> task == Task.STVG ? Phase.NEED_PAIR : task == Task.DVC ? Phase.MORE_SPANS : Phase.DONE;
-        case NEED_BOX -> task == Task.DGC ? Phase.MORE_BOXES : Phase.DONE;
-        case NEED_PAIR -> Phase.MORE_PAIRS;
-        default -> phase;
-      };
+      phase =
+          switch (phase) {
+            case NEED_SPAN ->
+                task == Task.STVG
+                    ? Phase.NEED_PAIR
+                    : task == Task.DVC ? Phase.MORE_SPANS : Phase.DONE;
+            case NEED_BOX -> task == Task.DGC ? Phase.MORE_BOXES : Phase.DONE;
+            case NEED_PAIR -> Phase.MORE_PAIRS;
+            default -> phase;
+          };
     }
 
     TokenMask allowed(int remaining, int[] stopIds) {
@@ -417,7 +467,8 @@ public final class CoordinateGrammar {
         case BOX_X2 -> bins(firstWidth + x1, firstWidth + bins);
         case BOX_Y2 -> bins(firstHeight + y1, firstHeight + bins);
         case BOX_CLOSE -> text(bit(CLOSE_BOX));
-        // ": [" closes in 6 tokens, ":" then "[" in 7; the T that opened the pair left room for the shorter.
+        // ": [" closes in 6 tokens, ":" then "[" in 7; the T that opened the pair left room for the
+        // shorter.
         case PAIR_COLON -> text(bit(COLON_OPEN_BOX) | (remaining >= 7 ? bit(COLON) : 0));
         case PAIR_BRACKET -> text(bit(OPEN_BOX_BARE));
         // "Ends in T" is followed by text (not a colon), then a timed box.
@@ -441,7 +492,8 @@ public final class CoordinateGrammar {
             }
           }
         }
-        case NEED_SPAN, MORE_SPANS -> classes |= remaining >= SPAN_COST + need(nextAfterSpan(), task) ? bit(OPEN_SPAN) : 0;
+        case NEED_SPAN, MORE_SPANS ->
+            classes |= remaining >= SPAN_COST + need(nextAfterSpan(), task) ? bit(OPEN_SPAN) : 0;
         case NEED_BOX, MORE_BOXES -> classes |= remaining >= BOX_COST ? BOX_OPENERS : 0;
         case NEED_PAIR, MORE_PAIRS -> {
           if (remaining >= pairCost) {
@@ -456,7 +508,7 @@ public final class CoordinateGrammar {
             binEnd = firstTemp + bins;
           }
         }
-        case DONE -> { }
+        case DONE -> {}
         default -> throw new IllegalStateException("phase " + phase);
       }
       int[] singles = need == 0 ? stopIds : new int[0];
@@ -476,7 +528,9 @@ public final class CoordinateGrammar {
     }
   }
 
-  /** The ordinary ids of the classes in {@code classes} (a bit set), as half-open ranges. Cached. */
+  /**
+   * The ordinary ids of the classes in {@code classes} (a bit set), as half-open ranges. Cached.
+   */
   private int[] ranges(int classes) {
     int[] r = rangesByClasses.get(classes);
     if (r != null) {

@@ -7,12 +7,13 @@ import java.util.SplittableRandom;
 /**
  * Picks the next token from one row of logits on the host, in the order HF applies its processors:
  * repetition penalty (on previously generated ids only: a positive logit is divided by the penalty,
- * a negative one multiplied), then, unless greedy, temperature, top-k (ties with the k-th value kept),
- * top-p (ascending cumulative mass {@code <= 1 - p} removed, the best token always kept), softmax and
- * one draw.
+ * a negative one multiplied), then, unless greedy, temperature, top-k (ties with the k-th value
+ * kept), top-p (ascending cumulative mass {@code <= 1 - p} removed, the best token always kept),
+ * softmax and one draw.
  *
- * <p>The draw for generated index {@code n} uses a generator seeded by ({@code seed}, {@code n}) only,
- * so the token does not depend on which other sequences share the batch. Stateless; any thread.
+ * <p>The draw for generated index {@code n} uses a generator seeded by ({@code seed}, {@code n})
+ * only, so the token does not depend on which other sequences share the batch. Stateless; any
+ * thread.
  */
 public final class Sampler {
   private Sampler() {}
@@ -22,8 +23,8 @@ public final class Sampler {
    *
    * @param tokenId the id
    * @param logprob natural log of its probability under the distribution it was drawn from (greedy:
-   *     log-softmax of the penalised logits at temperature 1, computed only when the request asks for
-   *     logprobs, else NaN: the log-sum-exp over the vocabulary costs more than the argmax)
+   *     log-softmax of the penalised logits at temperature 1, computed only when the request asks
+   *     for logprobs, else NaN: the log-sum-exp over the vocabulary costs more than the argmax)
    * @param stop whether the id is one of the request's stop ids
    */
   public record Sample(int tokenId, float logprob, boolean stop) {}
@@ -31,24 +32,35 @@ public final class Sampler {
   /**
    * Samples from {@code logits[offset, offset + vocab)}; the array is not modified.
    *
-   * @param generated ids generated so far by this sequence (penalised; its length is the index {@code n})
+   * @param generated ids generated so far by this sequence (penalised; its length is the index
+   *     {@code n})
    */
-  public static Sample sample(float[] logits, int offset, int vocab, SamplingParams p, int[] generated) {
+  public static Sample sample(
+      float[] logits, int offset, int vocab, SamplingParams p, int[] generated) {
     return sample(logits, offset, vocab, p, generated, null);
   }
 
   /**
    * Samples from {@code logits[offset, offset + vocab)} restricted to {@code mask} (null: no
    * restriction): ids it does not allow get negative infinity before every other step, so the
-   * penalty, temperature, top-k and top-p act on the masked distribution. The array is not modified.
+   * penalty, temperature, top-k and top-p act on the masked distribution. The array is not
+   * modified.
    */
-  public static Sample sample(float[] logits, int offset, int vocab, SamplingParams p, int[] generated,
-      TokenMask mask) {
+  public static Sample sample(
+      float[] logits, int offset, int vocab, SamplingParams p, int[] generated, TokenMask mask) {
     if (offset < 0 || vocab <= 0 || offset + vocab > logits.length) {
-      throw new IllegalArgumentException("logit row [" + offset + ", " + (offset + vocab) + ") outside an array of "
-          + logits.length);
+      throw new IllegalArgumentException(
+          "logit row ["
+              + offset
+              + ", "
+              + (offset + vocab)
+              + ") outside an array of "
+              + logits.length);
     }
-    float[] x = mask == null ? Arrays.copyOfRange(logits, offset, offset + vocab) : mask.apply(logits, offset, vocab);
+    float[] x =
+        mask == null
+            ? Arrays.copyOfRange(logits, offset, offset + vocab)
+            : mask.apply(logits, offset, vocab);
     applyRepetitionPenalty(x, generated, p.repetitionPenalty());
     int id;
     float logprob;
@@ -165,7 +177,10 @@ public final class Sampler {
     a[j] = t;
   }
 
-  /** HF {@code TopPLogitsWarper}: sort ascending, drop tokens whose cumulative mass is {@code <= 1 - topP}. */
+  /**
+   * HF {@code TopPLogitsWarper}: sort ascending, drop tokens whose cumulative mass is {@code <= 1 -
+   * topP}.
+   */
   static void applyTopP(double[] prob, float topP) {
     int n = 0;
     for (double v : prob) {

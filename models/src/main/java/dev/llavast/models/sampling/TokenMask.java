@@ -16,7 +16,8 @@ public final class TokenMask {
   private final int count;
 
   /**
-   * @param textRanges {@code [start0, end0, start1, end1, ...]}, half-open, disjoint (not copied: shared)
+   * @param textRanges {@code [start0, end0, start1, end1, ...]}, half-open, disjoint (not copied:
+   *     shared)
    * @param binStart first allowed bin id ({@code binEnd == binStart}: none)
    * @param binEnd one past the last allowed bin id
    * @param singles further allowed ids (may overlap the ranges)

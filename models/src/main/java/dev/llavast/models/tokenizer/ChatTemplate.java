@@ -21,17 +21,18 @@ import java.util.regex.Pattern;
  * &lt;|im_start|&gt;user\n{question}&lt;|im_end|&gt;\n&lt;|im_start|&gt;assistant\n
  * </pre>
  *
- * The media block goes at the front of the first user message, followed by {@code \n}:
- * image = {@code <im_start>} + 727 x {@code <im_patch>} + {@code <im_end>} (729 ids, all overwritten by
- * features); video = {@code <vid_start>} + 898 x {@code <vid_patch>} + {@code <vid_end>} (900 ids, kept as
- * plain embeddings) then {@code <slow_vid_start>} + 1618 x {@code <vid_patch>} + {@code <slow_vid_end>}
- * (1620 ids, overwritten by the slow STP features).
+ * The media block goes at the front of the first user message, followed by {@code \n}: image =
+ * {@code <im_start>} + 727 x {@code <im_patch>} + {@code <im_end>} (729 ids, all overwritten by
+ * features); video = {@code <vid_start>} + 898 x {@code <vid_patch>} + {@code <vid_end>} (900 ids,
+ * kept as plain embeddings) then {@code <slow_vid_start>} + 1618 x {@code <vid_patch>} + {@code
+ * <slow_vid_end>} (1620 ids, overwritten by the slow STP features).
  *
- * <p>Coordinates in user text: the demo shorthand {@code <t0.41>}, {@code <h0.05>}, {@code <w0.30>} and
- * the long forms {@code <TEMP-INPUT0.41>}, {@code <HEIGHT-OUTPUT0.5>} etc. become the value-slot token
- * with value {@code clip(round(v, 3), 0, 1)} (Python's round: half-even on the exact binary value).
- * Bin tokens such as {@code <TEMP-012>} (earlier answers fed back) stay themselves. ChatML control
- * tokens, media markers and bare value slots written literally are rejected.
+ * <p>Coordinates in user text: the demo shorthand {@code <t0.41>}, {@code <h0.05>}, {@code <w0.30>}
+ * and the long forms {@code <TEMP-INPUT0.41>}, {@code <HEIGHT-OUTPUT0.5>} etc. become the
+ * value-slot token with value {@code clip(round(v, 3), 0, 1)} (Python's round: half-even on the
+ * exact binary value). Bin tokens such as {@code <TEMP-012>} (earlier answers fed back) stay
+ * themselves. ChatML control tokens, media markers and bare value slots written literally are
+ * rejected.
  *
  * <p>Thread-safe (immutable).
  */
@@ -47,14 +48,15 @@ public final class ChatTemplate {
   }
 
   /**
-   * One earlier exchange of a session: the user's text and the assistant's answer, either as text or
-   * as the ids it generated (without the stop token).
+   * One earlier exchange of a session: the user's text and the assistant's answer, either as text
+   * or as the ids it generated (without the stop token).
    */
   public record Turn(String user, String assistantText, int[] assistantIds) {
     public Turn {
       Objects.requireNonNull(user, "user");
       if ((assistantText == null) == (assistantIds == null)) {
-        throw new IllegalArgumentException("a turn needs exactly one of assistantText and assistantIds");
+        throw new IllegalArgumentException(
+            "a turn needs exactly one of assistantText and assistantIds");
       }
       assistantIds = assistantIds == null ? null : assistantIds.clone();
     }
@@ -69,8 +71,8 @@ public final class ChatTemplate {
   }
 
   // <t0.41>, <h.5>, <w1> ; <TEMP-INPUT0.41>, <WIDTH-OUTPUT0.3> ; group 4 = the value text
-  private static final Pattern COORD = Pattern.compile(
-      "<(?:([thw])|(TEMP|HEIGHT|WIDTH)-(INPUT|OUTPUT))([^<>\\s]*)>");
+  private static final Pattern COORD =
+      Pattern.compile("<(?:([thw])|(TEMP|HEIGHT|WIDTH)-(INPUT|OUTPUT))([^<>\\s]*)>");
   private static final Pattern NUMBER = Pattern.compile("[-+]?(?:\\d+(?:\\.\\d*)?|\\.\\d+)");
 
   private final Tokenizer tokenizer;
@@ -93,8 +95,13 @@ public final class ChatTemplate {
     this.sp = tokenizer.specialTokens();
     int grid = config.vision().gridSize();
     if (grid % 9 != 0 || config.numFrames() % 5 != 0) {
-      throw new IllegalArgumentException("the STP layout needs a patch grid divisible by 9 and a frame count"
-          + " divisible by 5, got grid " + grid + " and " + config.numFrames() + " frames");
+      throw new IllegalArgumentException(
+          "the STP layout needs a patch grid divisible by 9 and a frame count"
+              + " divisible by 5, got grid "
+              + grid
+              + " and "
+              + config.numFrames()
+              + " frames");
     }
     this.imageTokens = grid * grid; // 729
     this.fastTokens = config.numFrames() * (grid / 9) * (grid / 9); // 100 * 9 = 900
@@ -103,7 +110,9 @@ public final class ChatTemplate {
     this.systemRole = tokenizer.encode("system");
     this.userRole = tokenizer.encode("user");
     this.assistantRole = tokenizer.encode("assistant");
-    List<String> f = new ArrayList<>(List.of(SpecialTokens.END_OF_TEXT, SpecialTokens.IM_START, SpecialTokens.IM_END));
+    List<String> f =
+        new ArrayList<>(
+            List.of(SpecialTokens.END_OF_TEXT, SpecialTokens.IM_START, SpecialTokens.IM_END));
     f.addAll(SpecialTokens.MARKERS);
     this.forbidden = List.copyOf(f);
   }
@@ -137,10 +146,12 @@ public final class ChatTemplate {
    * @param question the new user message
    * @throws PromptFormatException for a malformed coordinate or a forbidden token in any text
    */
-  public RenderedPrompt render(String systemPrompt, Media media, List<Turn> history, String question) {
+  public RenderedPrompt render(
+      String systemPrompt, Media media, List<Turn> history, String question) {
     Objects.requireNonNull(media, "media");
     Objects.requireNonNull(question, "question");
-    String system = systemPrompt == null || systemPrompt.isEmpty() ? DEFAULT_SYSTEM_PROMPT : systemPrompt;
+    String system =
+        systemPrompt == null || systemPrompt.isEmpty() ? DEFAULT_SYSTEM_PROMPT : systemPrompt;
     IntList ids = new IntList(media == Media.VIDEO ? 2600 : media == Media.IMAGE ? 800 : 64);
     List<PromptInput.ValueToken> values = new ArrayList<>();
 
@@ -159,11 +170,15 @@ public final class ChatTemplate {
       } else {
         for (int id : t.assistantIds()) {
           if (id < 0 || id >= sp.extendedVocabSize() || sp.isControl(id)) {
-            throw new PromptFormatException("assistant turn id " + id + " is not a generated text or bin id"
-                + " (control and marker tokens are not allowed; pass the ids without the stop token)");
+            throw new PromptFormatException(
+                "assistant turn id "
+                    + id
+                    + " is not a generated text or bin id"
+                    + " (control and marker tokens are not allowed; pass the ids without the stop token)");
           }
           if (sp.isValueSlot(id)) {
-            throw new PromptFormatException("assistant turn id " + id + " is a value slot without a value");
+            throw new PromptFormatException(
+                "assistant turn id " + id + " is a value slot without a value");
           }
           ids.add(id);
         }
@@ -186,8 +201,8 @@ public final class ChatTemplate {
     return new RenderedPrompt(ids.toArray(), media, p0, visualStart, visualLength, values);
   }
 
-  private void userMessage(IntList ids, List<PromptInput.ValueToken> values, String text, Media media,
-      int[] mediaPos) {
+  private void userMessage(
+      IntList ids, List<PromptInput.ValueToken> values, String text, Media media, int[] mediaPos) {
     ids.add(sp.imStart()).addAll(userRole).addAll(newline);
     String value = text;
     if (media != Media.NONE) {
@@ -204,8 +219,11 @@ public final class ChatTemplate {
     ids.add(sp.imEnd()).addAll(newline);
   }
 
-  /** Replaces coordinates by value-slot tokens, encodes the whole string once, records the values. */
-  private void appendText(IntList ids, List<PromptInput.ValueToken> values, String text, int shift, String where) {
+  /**
+   * Replaces coordinates by value-slot tokens, encodes the whole string once, records the values.
+   */
+  private void appendText(
+      IntList ids, List<PromptInput.ValueToken> values, String text, int shift, String where) {
     StringBuilder sb = new StringBuilder(text.length());
     List<Float> vals = new ArrayList<>();
     Matcher m = COORD.matcher(text);
@@ -217,14 +235,22 @@ public final class ChatTemplate {
         if (!body.isEmpty() && "-+.0123456789".indexOf(body.charAt(0)) < 0) {
           continue; // e.g. <table>: ordinary text
         }
-        slot = m.group(1).equals("t") ? SpecialTokens.TEMP_INPUT
-            : m.group(1).equals("h") ? SpecialTokens.HEIGHT_INPUT : SpecialTokens.WIDTH_INPUT;
+        slot =
+            m.group(1).equals("t")
+                ? SpecialTokens.TEMP_INPUT
+                : m.group(1).equals("h") ? SpecialTokens.HEIGHT_INPUT : SpecialTokens.WIDTH_INPUT;
       } else {
         slot = "<" + m.group(2) + "-" + m.group(3) + ">";
       }
       if (!NUMBER.matcher(body).matches()) {
-        throw new PromptFormatException("malformed coordinate '" + m.group() + "' at character " + (m.start() - shift)
-            + " of the " + where + ": expected a number in [0, 1] such as <t0.41>, <h0.05>, <w0.3>");
+        throw new PromptFormatException(
+            "malformed coordinate '"
+                + m.group()
+                + "' at character "
+                + (m.start() - shift)
+                + " of the "
+                + where
+                + ": expected a number in [0, 1] such as <t0.41>, <h0.05>, <w0.3>");
       }
       String plain = text.substring(last, m.start());
       checkPlain(plain, last - shift, where);
@@ -240,15 +266,21 @@ public final class ChatTemplate {
     for (int id : enc) {
       if (sp.isValueSlot(id)) {
         if (k >= vals.size()) {
-          throw new PromptFormatException("the " + where + " contains a value slot without a value");
+          throw new PromptFormatException(
+              "the " + where + " contains a value slot without a value");
         }
         values.add(new PromptInput.ValueToken(ids.size(), vals.get(k++)));
       }
       ids.add(id);
     }
     if (k != vals.size()) {
-      throw new IllegalStateException("tokenizer produced " + k + " value slots for " + vals.size()
-          + " coordinates in the " + where);
+      throw new IllegalStateException(
+          "tokenizer produced "
+              + k
+              + " value slots for "
+              + vals.size()
+              + " coordinates in the "
+              + where);
     }
   }
 
@@ -267,20 +299,40 @@ public final class ChatTemplate {
     for (String f : forbidden) {
       int at = text.indexOf(f);
       if (at >= 0) {
-        throw new PromptFormatException("the " + where + " contains the reserved token " + f + " at character "
-            + (offset + at) + "; control and media marker tokens cannot be written in text");
+        throw new PromptFormatException(
+            "the "
+                + where
+                + " contains the reserved token "
+                + f
+                + " at character "
+                + (offset + at)
+                + "; control and media marker tokens cannot be written in text");
       }
     }
-    for (String slot : List.of(SpecialTokens.TEMP_INPUT, SpecialTokens.TEMP_OUTPUT, SpecialTokens.HEIGHT_INPUT,
-        SpecialTokens.HEIGHT_OUTPUT, SpecialTokens.WIDTH_INPUT, SpecialTokens.WIDTH_OUTPUT)) {
+    for (String slot :
+        List.of(
+            SpecialTokens.TEMP_INPUT,
+            SpecialTokens.TEMP_OUTPUT,
+            SpecialTokens.HEIGHT_INPUT,
+            SpecialTokens.HEIGHT_OUTPUT,
+            SpecialTokens.WIDTH_INPUT,
+            SpecialTokens.WIDTH_OUTPUT)) {
       if (text.contains(slot)) {
-        throw new PromptFormatException("the " + where + " contains " + slot + " without a value; write e.g. "
-            + slot.substring(0, slot.length() - 1) + "0.5> or the shorthand <t0.5>");
+        throw new PromptFormatException(
+            "the "
+                + where
+                + " contains "
+                + slot
+                + " without a value; write e.g. "
+                + slot.substring(0, slot.length() - 1)
+                + "0.5> or the shorthand <t0.5>");
       }
     }
   }
 
-  /** {@code clip(round(v, 3), 0, 1)} with Python's exact half-even rounding of the parsed double. */
+  /**
+   * {@code clip(round(v, 3), 0, 1)} with Python's exact half-even rounding of the parsed double.
+   */
   static float normalize(String number) {
     double v = Double.parseDouble(number);
     double r = new BigDecimal(v).setScale(3, RoundingMode.HALF_EVEN).doubleValue();

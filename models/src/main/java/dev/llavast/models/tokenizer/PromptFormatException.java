@@ -1,6 +1,8 @@
 package dev.llavast.models.tokenizer;
 
-/** A question or conversation turn that cannot be rendered (malformed coordinate, forbidden token). */
+/**
+ * A question or conversation turn that cannot be rendered (malformed coordinate, forbidden token).
+ */
 public final class PromptFormatException extends IllegalArgumentException {
   private static final long serialVersionUID = 1L;
 

@@ -51,11 +51,26 @@ public record SpecialTokens(
   public static final String WIDTH_OUTPUT = "<WIDTH-OUTPUT>";
 
   /** The 14 marker and value-slot tokens, in the order the release added them (ids V-14 .. V-1). */
-  public static final java.util.List<String> MARKERS = java.util.List.of(IMAGE_START, IMAGE_END, IMAGE_PATCH,
-      VID_START, VID_END, VID_PATCH, SLOW_VID_START, SLOW_VID_END, TEMP_INPUT, TEMP_OUTPUT, HEIGHT_INPUT,
-      HEIGHT_OUTPUT, WIDTH_INPUT, WIDTH_OUTPUT);
+  public static final java.util.List<String> MARKERS =
+      java.util.List.of(
+          IMAGE_START,
+          IMAGE_END,
+          IMAGE_PATCH,
+          VID_START,
+          VID_END,
+          VID_PATCH,
+          SLOW_VID_START,
+          SLOW_VID_END,
+          TEMP_INPUT,
+          TEMP_OUTPUT,
+          HEIGHT_INPUT,
+          HEIGHT_OUTPUT,
+          WIDTH_INPUT,
+          WIDTH_OUTPUT);
 
-  /** {@code <TEMP-012>} style name of bin {@code k} on {@code axis} ("TEMP", "HEIGHT" or "WIDTH"). */
+  /**
+   * {@code <TEMP-012>} style name of bin {@code k} on {@code axis} ("TEMP", "HEIGHT" or "WIDTH").
+   */
   public static String binToken(String axis, int k) {
     return String.format(java.util.Locale.ROOT, "<%s-%03d>", axis, k);
   }
@@ -65,16 +80,30 @@ public record SpecialTokens(
     return id >= firstTempBin && id < firstTempBin + 3 * bins;
   }
 
-  /** True for one of the six value-slot tokens ({@code <TEMP-INPUT>} ... {@code <WIDTH-OUTPUT>}). */
+  /**
+   * True for one of the six value-slot tokens ({@code <TEMP-INPUT>} ... {@code <WIDTH-OUTPUT>}).
+   */
   public boolean isValueSlot(int id) {
-    return id == tempInput || id == tempOutput || id == heightInput || id == heightOutput || id == widthInput
+    return id == tempInput
+        || id == tempOutput
+        || id == heightInput
+        || id == heightOutput
+        || id == widthInput
         || id == widthOutput;
   }
 
   /** True for a ChatML control token or one of the eight media markers. */
   public boolean isControl(int id) {
-    return id == endOfText || id == imStart || id == imEnd || id == imageStart || id == imageEnd
-        || id == imagePatch || id == vidStart || id == vidEnd || id == vidPatch || id == slowVidStart
+    return id == endOfText
+        || id == imStart
+        || id == imEnd
+        || id == imageStart
+        || id == imageEnd
+        || id == imagePatch
+        || id == vidStart
+        || id == vidEnd
+        || id == vidPatch
+        || id == slowVidStart
         || id == slowVidEnd;
   }
 

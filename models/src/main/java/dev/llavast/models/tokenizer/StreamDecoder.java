@@ -8,8 +8,8 @@ import java.util.List;
 /**
  * Incremental detokenizer for one generated sequence: {@link #push} returns only text whose bytes
  * form complete UTF-8 characters, so a character that byte-level BPE split across tokens is never
- * emitted in halves. The concatenation of every {@code push} plus {@link #finish} equals
- * {@link Tokenizer#decode} of all ids. Special tokens appear literally (e.g. {@code <TEMP-012>}).
+ * emitted in halves. The concatenation of every {@code push} plus {@link #finish} equals {@link
+ * Tokenizer#decode} of all ids. Special tokens appear literally (e.g. {@code <TEMP-012>}).
  *
  * <p>Not thread-safe: one instance per sequence, used by one thread at a time.
  */
@@ -74,7 +74,8 @@ public final class StreamDecoder {
 
   /**
    * Length of the longest prefix of {@code b} that does not end inside a UTF-8 character: trailing
-   * bytes that begin a multi-byte character whose continuation bytes have not arrived are held back.
+   * bytes that begin a multi-byte character whose continuation bytes have not arrived are held
+   * back.
    */
   static int completePrefix(byte[] b) {
     int n = b.length;

@@ -37,7 +37,11 @@ public final class Tokenizer implements AutoCloseable {
   private final int idLimit;
   private final SpecialTokens special;
 
-  private Tokenizer(HuggingFaceTokenizer hf, Map<String, Integer> tokenIds, byte[][] tokenBytes, int idLimit,
+  private Tokenizer(
+      HuggingFaceTokenizer hf,
+      Map<String, Integer> tokenIds,
+      byte[][] tokenBytes,
+      int idLimit,
       SpecialTokens special) {
     this.hf = hf;
     this.tokenIds = tokenIds;
@@ -107,13 +111,14 @@ public final class Tokenizer implements AutoCloseable {
       }
     }
     SpecialTokens special = resolve(tokenizerJson, ids, vocabSize, bins);
-    HuggingFaceTokenizer hf = HuggingFaceTokenizer.builder()
-        .optTokenizerPath(tokenizerJson)
-        .optAddSpecialTokens(false)
-        .optTruncation(false)
-        .optPadding(false)
-        .optWithOverflowingTokens(false)
-        .build();
+    HuggingFaceTokenizer hf =
+        HuggingFaceTokenizer.builder()
+            .optTokenizerPath(tokenizerJson)
+            .optAddSpecialTokens(false)
+            .optTruncation(false)
+            .optPadding(false)
+            .optWithOverflowingTokens(false)
+            .build();
     Tokenizer tok = new Tokenizer(hf, Map.copyOf(ids), bytes, limit, special);
     try {
       tok.checkSplitsSpecials(tokenizerJson);
@@ -136,8 +141,13 @@ public final class Tokenizer implements AutoCloseable {
       String name = SpecialTokens.MARKERS.get(i);
       markers[i] = lookup(ids, name, problems);
       if (markers[i] >= v) {
-        problems.add(name + " has id " + markers[i] + ", expected an id below V = " + v
-            + " (markers live in embed_tokens)");
+        problems.add(
+            name
+                + " has id "
+                + markers[i]
+                + ", expected an id below V = "
+                + v
+                + " (markers live in embed_tokens)");
       }
     }
     String[] axes = {"TEMP", "HEIGHT", "WIDTH"};
@@ -152,18 +162,48 @@ public final class Tokenizer implements AutoCloseable {
         } else if (id != expected && firstMismatch < 0) {
           firstMismatch = k;
           String what = k == 0 ? (a == 0 ? "V" : "V+" + (a * bins)) : "V+" + (a * bins + k);
-          problems.add(name + " has id " + id + ", expected " + expected + " (" + what + ", V = vocab_size = " + v
-              + ")");
+          problems.add(
+              name
+                  + " has id "
+                  + id
+                  + ", expected "
+                  + expected
+                  + " ("
+                  + what
+                  + ", V = vocab_size = "
+                  + v
+                  + ")");
         }
       }
     }
     if (!problems.isEmpty()) {
-      throw new CheckpointException("tokenizer " + file + " does not fit vocab_size " + v + " and " + bins
-          + " bins", problems);
+      throw new CheckpointException(
+          "tokenizer " + file + " does not fit vocab_size " + v + " and " + bins + " bins",
+          problems);
     }
-    return new SpecialTokens(v, bins, chat[0], chat[1], chat[2], markers[0], markers[1], markers[2], markers[3],
-        markers[4], markers[5], markers[6], markers[7], markers[8], markers[9], markers[10], markers[11],
-        markers[12], markers[13], v, v + bins, v + 2 * bins);
+    return new SpecialTokens(
+        v,
+        bins,
+        chat[0],
+        chat[1],
+        chat[2],
+        markers[0],
+        markers[1],
+        markers[2],
+        markers[3],
+        markers[4],
+        markers[5],
+        markers[6],
+        markers[7],
+        markers[8],
+        markers[9],
+        markers[10],
+        markers[11],
+        markers[12],
+        markers[13],
+        v,
+        v + bins,
+        v + 2 * bins);
   }
 
   private static int lookup(Map<String, Integer> ids, String name, List<String> problems) {
@@ -175,10 +215,13 @@ public final class Tokenizer implements AutoCloseable {
     return id;
   }
 
-  /** DJL must treat every special string as one added token, or prompts would tokenize differently. */
+  /**
+   * DJL must treat every special string as one added token, or prompts would tokenize differently.
+   */
   private void checkSplitsSpecials(Path file) {
-    List<String> names = new ArrayList<>(List.of(SpecialTokens.END_OF_TEXT, SpecialTokens.IM_START,
-        SpecialTokens.IM_END));
+    List<String> names =
+        new ArrayList<>(
+            List.of(SpecialTokens.END_OF_TEXT, SpecialTokens.IM_START, SpecialTokens.IM_END));
     names.addAll(SpecialTokens.MARKERS);
     for (String axis : new String[] {"TEMP", "HEIGHT", "WIDTH"}) {
       names.add(SpecialTokens.binToken(axis, 0));
@@ -187,9 +230,14 @@ public final class Tokenizer implements AutoCloseable {
     int[] got = encode(String.join("", names));
     int[] want = names.stream().mapToInt(tokenIds::get).toArray();
     if (!Arrays.equals(got, want)) {
-      throw new CheckpointException("tokenizer " + file + " does not split special tokens", List.of(
-          "encoding the special tokens gave " + Arrays.toString(got) + ", expected " + Arrays.toString(want)
-              + " (are they listed in added_tokens?)"));
+      throw new CheckpointException(
+          "tokenizer " + file + " does not split special tokens",
+          List.of(
+              "encoding the special tokens gave "
+                  + Arrays.toString(got)
+                  + ", expected "
+                  + Arrays.toString(want)
+                  + " (are they listed in added_tokens?)"));
     }
   }
 
@@ -246,7 +294,9 @@ public final class Tokenizer implements AutoCloseable {
     return decode(new int[] {id});
   }
 
-  /** DJL's own decode of {@code ids} (special tokens kept); for the fallback stream path and checks. */
+  /**
+   * DJL's own decode of {@code ids} (special tokens kept); for the fallback stream path and checks.
+   */
   String decodeRaw(List<Integer> ids) {
     long[] l = new long[ids.size()];
     for (int i = 0; i < l.length; i++) {
@@ -260,7 +310,10 @@ public final class Tokenizer implements AutoCloseable {
     return new StreamDecoder(this);
   }
 
-  /** The raw bytes of one token for a ByteLevel tokenizer, or null if the tokenizer is not byte-level. */
+  /**
+   * The raw bytes of one token for a ByteLevel tokenizer, or null if the tokenizer is not
+   * byte-level.
+   */
   byte[] tokenBytes(int id) {
     checkId(id);
     return tokenBytes == null ? null : tokenBytes[id];
@@ -268,8 +321,8 @@ public final class Tokenizer implements AutoCloseable {
 
   private int checkId(int id) {
     if (id < 0 || id >= idLimit || (tokenBytes != null && tokenBytes[id] == null)) {
-      throw new IllegalArgumentException("token id " + id + " is not in the tokenizer (ids 0.." + (idLimit - 1)
-          + ")");
+      throw new IllegalArgumentException(
+          "token id " + id + " is not in the tokenizer (ids 0.." + (idLimit - 1) + ")");
     }
     return id;
   }
@@ -287,7 +340,8 @@ public final class Tokenizer implements AutoCloseable {
     Map<Character, Integer> map = new HashMap<>();
     int n = 0;
     for (int b = 0; b < 256; b++) {
-      boolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+      boolean printable =
+          (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
       if (printable) {
         map.put((char) b, b);
       } else {

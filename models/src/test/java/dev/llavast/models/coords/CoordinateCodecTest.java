@@ -45,7 +45,8 @@ class CoordinateCodecTest {
 
   @Test
   void inputRoundingIsPythonRoundToThreeDecimals() {
-    // values from CPython: round(0.1235, 3) = 0.123 (0.1235 is stored below the tie), round(0.0005, 3) = 0.001,
+    // values from CPython: round(0.1235, 3) = 0.123 (0.1235 is stored below the tie), round(0.0005,
+    // 3) = 0.001,
     // round(0.0015, 3) = 0.002, round(1/3, 3) = 0.333
     assertThat(CoordinateCodec.roundInput(0.1235)).isEqualTo(0.123);
     assertThat(CoordinateCodec.roundInput(0.0005)).isEqualTo(0.001);
@@ -94,7 +95,9 @@ class CoordinateCodecTest {
     for (int[] clip : new int[][] {{0, 829}, {0, 99}, {17, 117}, {40, 2000}}) {
       TimeAxis t = codec.time(clip[0], clip[1], 29.97);
       for (int k = 0; k < 100; k++) {
-        assertThat(t.binOfSeconds(t.secondsOfBin(k))).as("clip %d..%d bin %d", clip[0], clip[1], k).isEqualTo(k);
+        assertThat(t.binOfSeconds(t.secondsOfBin(k)))
+            .as("clip %d..%d bin %d", clip[0], clip[1], k)
+            .isEqualTo(k);
       }
     }
     // with fewer frames than bins, seconds -> bin -> seconds lands on the same frame
@@ -112,7 +115,8 @@ class CoordinateCodecTest {
     assertThat(s.pixelsOfBin(Axis.HEIGHT, 33)).isCloseTo(160.0, within(1e-9)); // 33/99 * 480
     assertThat(s.binOfPixels(Axis.WIDTH, 320)).isEqualTo(50); // 0.5 * 99 = 49.5 -> 50 (half-even)
     assertThat(s.binOfPixels(Axis.HEIGHT, 0)).isZero();
-    assertThat(s.normalizedOfPixels(Axis.WIDTH, 100)).isEqualTo(0.156); // 0.15625 -> 0.156 (exact tie -> even)
+    assertThat(s.normalizedOfPixels(Axis.WIDTH, 100))
+        .isEqualTo(0.156); // 0.15625 -> 0.156 (exact tie -> even)
     for (int k = 0; k < 100; k++) {
       assertThat(s.binOfPixels(Axis.WIDTH, s.pixelsOfBin(Axis.WIDTH, k))).isEqualTo(k);
       assertThat(s.binOfPixels(Axis.HEIGHT, s.pixelsOfBin(Axis.HEIGHT, k))).isEqualTo(k);
@@ -126,6 +130,7 @@ class CoordinateCodecTest {
     assertThat(b.bins()).containsExactly(10, 20, 50, 80);
     assertThat(b.pixels()[0]).isCloseTo(10 / 99.0 * 640, within(1e-9));
     assertThat(b.pixels()[3]).isCloseTo(80 / 99.0 * 480, within(1e-9));
-    assertThatThrownBy(() -> s.pixelsOfBin(Axis.TIME, 3)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> s.pixelsOfBin(Axis.TIME, 3))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 }

@@ -9,8 +9,8 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * The streaming parser on token streams of every task shape, fed with the text split at every possible boundary
- * (and char by char, and merged), which must never change what is emitted.
+ * The streaming parser on token streams of every task shape, fed with the text split at every
+ * possible boundary (and char by char, and merged), which must never change what is emitted.
  */
 class CoordinateStreamParserTest {
   static final int V = 151660;
@@ -55,7 +55,9 @@ class CoordinateStreamParserTest {
   static List<Piece> merge(List<Piece> pieces) {
     List<Piece> out = new ArrayList<>();
     for (Piece p : pieces) {
-      if (p instanceof Piece.Text t && !out.isEmpty() && out.get(out.size() - 1) instanceof Piece.Text prev) {
+      if (p instanceof Piece.Text t
+          && !out.isEmpty()
+          && out.get(out.size() - 1) instanceof Piece.Text prev) {
         out.set(out.size() - 1, new Piece.Text(prev.text() + t.text()));
       } else {
         out.add(p);
@@ -64,7 +66,9 @@ class CoordinateStreamParserTest {
     return out;
   }
 
-  /** The same stream re-tokenized: every split of every text token in two, char by char, and merged. */
+  /**
+   * The same stream re-tokenized: every split of every text token in two, char by char, and merged.
+   */
   static List<List<Tok>> variants(List<Tok> tokens) {
     List<List<Tok>> out = new ArrayList<>();
     out.add(tokens);
@@ -117,13 +121,24 @@ class CoordinateStreamParserTest {
 
   @Test
   void tvgSpan() {
-    List<Piece> p = parseAllWays(toks(txt("During"), txt(" the"), txt(" period"), txt(" {"), t(12), t(40),
-        txt("}."), txt("<|im_end|>")));
+    List<Piece> p =
+        parseAllWays(
+            toks(
+                txt("During"),
+                txt(" the"),
+                txt(" period"),
+                txt(" {"),
+                t(12),
+                t(40),
+                txt("}."),
+                txt("<|im_end|>")));
     Span span = new Span(time.timestamp(12), time.timestamp(40));
-    assertThat(p).containsExactly(new Piece.Text("During the period "), span, new Piece.Text(".<|im_end|>"));
+    assertThat(p)
+        .containsExactly(new Piece.Text("During the period "), span, new Piece.Text(".<|im_end|>"));
     TaskResult r = TaskResult.of(Task.TVG, p);
     assertThat(r.span()).isEqualTo(span);
-    // bin 12 -> frame rint(12/99*829) = rint(100.48) = 100 -> 4.0 s at 25 fps; bin 40 -> 335 (334.95) -> 13.4 s
+    // bin 12 -> frame rint(12/99*829) = rint(100.48) = 100 -> 4.0 s at 25 fps; bin 40 -> 335
+    // (334.95) -> 13.4 s
     assertThat(r.span().start().frame()).isEqualTo(100);
     assertThat(r.span().start().seconds()).isCloseTo(4.0, within(1e-12));
     assertThat(r.span().end().frame()).isEqualTo(335);
@@ -133,16 +148,40 @@ class CoordinateStreamParserTest {
 
   @Test
   void stvgSpanAndTimedBoxes() {
-    List<Piece> p = parseAllWays(toks(txt("During the span of"), txt(" {"), t(3), t(40), txt("}."),
-        txt(" Object bounding box:"), txt(" "), t(3), txt(":"), txt(" ["), w(10), h(20), w(50), h(80),
-        txt("],"), txt(" "), t(5), txt(":["), w(11), h(21), w(51), h(81), txt("]")));
-    assertThat(p).containsExactly(
-        new Piece.Text("During the span of "),
-        new Span(time.timestamp(3), time.timestamp(40)),
-        new Piece.Text(". Object bounding box: "),
-        new TimedBox(time.timestamp(3), box(10, 20, 50, 80)),
-        new Piece.Text(", "),
-        new TimedBox(time.timestamp(5), box(11, 21, 51, 81)));
+    List<Piece> p =
+        parseAllWays(
+            toks(
+                txt("During the span of"),
+                txt(" {"),
+                t(3),
+                t(40),
+                txt("}."),
+                txt(" Object bounding box:"),
+                txt(" "),
+                t(3),
+                txt(":"),
+                txt(" ["),
+                w(10),
+                h(20),
+                w(50),
+                h(80),
+                txt("],"),
+                txt(" "),
+                t(5),
+                txt(":["),
+                w(11),
+                h(21),
+                w(51),
+                h(81),
+                txt("]")));
+    assertThat(p)
+        .containsExactly(
+            new Piece.Text("During the span of "),
+            new Span(time.timestamp(3), time.timestamp(40)),
+            new Piece.Text(". Object bounding box: "),
+            new TimedBox(time.timestamp(3), box(10, 20, 50, 80)),
+            new Piece.Text(", "),
+            new TimedBox(time.timestamp(5), box(11, 21, 51, 81)));
     TaskResult r = TaskResult.of(Task.STVG, p);
     assertThat(r.span().start().bin()).isEqualTo(3);
     assertThat(r.timedBoxes()).hasSize(2);
@@ -153,11 +192,26 @@ class CoordinateStreamParserTest {
 
   @Test
   void displayRendering() {
-    List<Piece> p = parse(toks(txt("During the span of {"), t(3), t(40), txt("}. Box: "), t(3), txt(": ["),
-        w(10), h(20), w(50), h(80), txt("] "), h(2)));
-    // bin 3 -> frame rint(25.12) = 25 -> 1 s; bin 40 -> frame 335 -> 13.4 s; 10/99 = 0.10101 -> 0.101
-    assertThat(CoordinateFormat.render(p)).isEqualTo(
-        "During the span of 1s - 13.4s. Box: 1s: [0.101,0.202,0.505,0.808] <HEIGHT-002>");
+    List<Piece> p =
+        parse(
+            toks(
+                txt("During the span of {"),
+                t(3),
+                t(40),
+                txt("}. Box: "),
+                t(3),
+                txt(": ["),
+                w(10),
+                h(20),
+                w(50),
+                h(80),
+                txt("] "),
+                h(2)));
+    // bin 3 -> frame rint(25.12) = 25 -> 1 s; bin 40 -> frame 335 -> 13.4 s; 10/99 = 0.10101 ->
+    // 0.101
+    assertThat(CoordinateFormat.render(p))
+        .isEqualTo(
+            "During the span of 1s - 13.4s. Box: 1s: [0.101,0.202,0.505,0.808] <HEIGHT-002>");
     CoordinateStreamParser img = codec.parser(null, space);
     List<Piece> q = new ArrayList<>(img.onBin(V + 33));
     q.addAll(img.finish());
@@ -166,8 +220,25 @@ class CoordinateStreamParserTest {
 
   @Test
   void svgTimedBoxes() {
-    List<Piece> p = parseAllWays(toks(txt("Object bounding box: "), t(33), txt(": ["), w(42), h(39), w(54),
-        h(73), txt("], "), t(35), txt(":"), txt("["), w(42), h(40), w(55), h(74), txt("]")));
+    List<Piece> p =
+        parseAllWays(
+            toks(
+                txt("Object bounding box: "),
+                t(33),
+                txt(": ["),
+                w(42),
+                h(39),
+                w(54),
+                h(73),
+                txt("], "),
+                t(35),
+                txt(":"),
+                txt("["),
+                w(42),
+                h(40),
+                w(55),
+                h(74),
+                txt("]")));
     TaskResult r = TaskResult.of(Task.SVG, p);
     assertThat(r.timedBoxes()).extracting(tb -> tb.time().bin()).containsExactly(33, 35);
     assertThat(r.timedBoxes().get(0).box()).isEqualTo(box(42, 39, 54, 73));
@@ -176,9 +247,24 @@ class CoordinateStreamParserTest {
 
   @Test
   void elcEndTimeCaptionAndBoxes() {
-    List<Piece> p = parseAllWays(toks(txt("Ends"), txt(" in"), txt(" "), t(25), txt(","), txt(" a child in"),
-        txt(" orange pushes a toy on the beach."), txt(" Object bounding box: "), t(19), txt(": ["), w(17), h(38),
-        w(53), h(82), txt("]")));
+    List<Piece> p =
+        parseAllWays(
+            toks(
+                txt("Ends"),
+                txt(" in"),
+                txt(" "),
+                t(25),
+                txt(","),
+                txt(" a child in"),
+                txt(" orange pushes a toy on the beach."),
+                txt(" Object bounding box: "),
+                t(19),
+                txt(": ["),
+                w(17),
+                h(38),
+                w(53),
+                h(82),
+                txt("]")));
     assertThat(p.get(1)).isEqualTo(time.timestamp(25));
     TaskResult r = TaskResult.of(Task.ELC, p);
     assertThat(r.endTime().bin()).isEqualTo(25);
@@ -189,8 +275,22 @@ class CoordinateStreamParserTest {
 
   @Test
   void recFirstBox() {
-    List<Piece> p = parseAllWays(toks(txt("The location of the catcher is"), txt(" ["), w(48), h(41), w(75),
-        h(96), txt("]"), txt(" and ["), w(1), h(2), w(3), h(4), txt("]")));
+    List<Piece> p =
+        parseAllWays(
+            toks(
+                txt("The location of the catcher is"),
+                txt(" ["),
+                w(48),
+                h(41),
+                w(75),
+                h(96),
+                txt("]"),
+                txt(" and ["),
+                w(1),
+                h(2),
+                w(3),
+                h(4),
+                txt("]")));
     TaskResult r = TaskResult.of(Task.REC, p);
     assertThat(r.box()).isEqualTo(box(48, 41, 75, 96));
     assertThat(r.boxes()).isEmpty();
@@ -198,8 +298,23 @@ class CoordinateStreamParserTest {
 
   @Test
   void dgcAllBoxes() {
-    List<Piece> p = parseAllWays(toks(txt("A woman"), txt(" ["), w(43), h(0), w(86), h(99), txt("]"),
-        txt(" is sitting in a field of green grass ["), w(0), h(24), w(99), h(99), txt("]."), txt("\n")));
+    List<Piece> p =
+        parseAllWays(
+            toks(
+                txt("A woman"),
+                txt(" ["),
+                w(43),
+                h(0),
+                w(86),
+                h(99),
+                txt("]"),
+                txt(" is sitting in a field of green grass ["),
+                w(0),
+                h(24),
+                w(99),
+                h(99),
+                txt("]."),
+                txt("\n")));
     TaskResult r = TaskResult.of(Task.DGC, p);
     assertThat(r.boxes()).containsExactly(box(43, 0, 86, 99), box(0, 24, 99, 99));
     assertThat(r.boxes().get(1).pixels()[3]).isEqualTo(480.0);
@@ -208,32 +323,61 @@ class CoordinateStreamParserTest {
 
   @Test
   void dvcSpans() {
-    List<Piece> p = parseAllWays(toks(txt("{"), t(0), t(10), txt("},"), txt(" a man walks. "), txt("{"), t(11),
-        txt(" "), t(30), txt(" }"), txt(", he sits.")));
+    List<Piece> p =
+        parseAllWays(
+            toks(
+                txt("{"),
+                t(0),
+                t(10),
+                txt("},"),
+                txt(" a man walks. "),
+                txt("{"),
+                t(11),
+                txt(" "),
+                t(30),
+                txt(" }"),
+                txt(", he sits.")));
     TaskResult r = TaskResult.of(Task.DVC, p);
     assertThat(r.spans()).extracting(s -> s.end().bin()).containsExactly(10, 30);
   }
 
   @Test
   void malformedSequencesYieldPlainBinsAndText() {
-    List<Piece> p = parseAllWays(toks(txt("{"), t(1), h(2), txt("} ["), w(1), w(2), h(3), h(4), txt(" "), t(5),
-        txt(": x "), t(7)));
-    assertThat(p).containsExactly(
-        new Piece.Text("{"),
-        time.timestamp(1),
-        new Piece.Bin(Axis.HEIGHT, 2, 2 / 99.0),
-        new Piece.Text("} ["),
-        new Piece.Bin(Axis.WIDTH, 1, 1 / 99.0),
-        new Piece.Bin(Axis.WIDTH, 2, 2 / 99.0),
-        new Piece.Bin(Axis.HEIGHT, 3, 3 / 99.0),
-        new Piece.Bin(Axis.HEIGHT, 4, 4 / 99.0),
-        new Piece.Text(" "),
-        time.timestamp(5),
-        new Piece.Text(": x "),
-        time.timestamp(7));
+    List<Piece> p =
+        parseAllWays(
+            toks(
+                txt("{"),
+                t(1),
+                h(2),
+                txt("} ["),
+                w(1),
+                w(2),
+                h(3),
+                h(4),
+                txt(" "),
+                t(5),
+                txt(": x "),
+                t(7)));
+    assertThat(p)
+        .containsExactly(
+            new Piece.Text("{"),
+            time.timestamp(1),
+            new Piece.Bin(Axis.HEIGHT, 2, 2 / 99.0),
+            new Piece.Text("} ["),
+            new Piece.Bin(Axis.WIDTH, 1, 1 / 99.0),
+            new Piece.Bin(Axis.WIDTH, 2, 2 / 99.0),
+            new Piece.Bin(Axis.HEIGHT, 3, 3 / 99.0),
+            new Piece.Bin(Axis.HEIGHT, 4, 4 / 99.0),
+            new Piece.Text(" "),
+            time.timestamp(5),
+            new Piece.Text(": x "),
+            time.timestamp(7));
     // an unfinished box at the end comes back as text and bins, nothing lost
-    assertThat(parse(toks(txt("see ["), w(3), h(4)))).containsExactly(new Piece.Text("see ["),
-        new Piece.Bin(Axis.WIDTH, 3, 3 / 99.0), new Piece.Bin(Axis.HEIGHT, 4, 4 / 99.0));
+    assertThat(parse(toks(txt("see ["), w(3), h(4))))
+        .containsExactly(
+            new Piece.Text("see ["),
+            new Piece.Bin(Axis.WIDTH, 3, 3 / 99.0),
+            new Piece.Bin(Axis.HEIGHT, 4, 4 / 99.0));
   }
 
   @Test
@@ -244,7 +388,8 @@ class CoordinateStreamParserTest {
     assertThat(p.onToken(V + 102, "")).isEmpty();
     assertThat(p.onToken(V + 203, "")).isEmpty();
     assertThat(p.onToken(V + 104, "")).isEmpty();
-    assertThat(p.onToken(TEXT_ID, "], then")).containsExactly(box(1, 2, 3, 4), new Piece.Text(", then"));
+    assertThat(p.onToken(TEXT_ID, "], then"))
+        .containsExactly(box(1, 2, 3, 4), new Piece.Text(", then"));
     // a timestamp waits for the next non-blank symbol (it could become a timed box)
     assertThat(p.onToken(TEXT_ID, " ")).containsExactly(new Piece.Text(" "));
     assertThat(p.onToken(V + 9, "")).isEmpty();

@@ -15,10 +15,35 @@ import org.junit.jupiter.api.Test;
 
 class LapeTest {
   /** Spec §4.3: (i0, λ) for 100 -> 27, verified against PyTorch there. */
-  static final double[][] SPEC = {{1, .352}, {5, .056}, {8, .759}, {12, .463}, {16, .167}, {19, .870}, {23, .574},
-      {27, .278}, {30, .981}, {34, .685}, {38, .389}, {42, .093}, {45, .796}, {49, .500}, {53, .204}, {56, .907},
-      {60, .611}, {64, .315}, {68, .019}, {71, .722}, {75, .426}, {79, .130}, {82, .833}, {86, .537}, {90, .241},
-      {93, .944}, {97, .648}};
+  static final double[][] SPEC = {
+    {1, .352},
+    {5, .056},
+    {8, .759},
+    {12, .463},
+    {16, .167},
+    {19, .870},
+    {23, .574},
+    {27, .278},
+    {30, .981},
+    {34, .685},
+    {38, .389},
+    {42, .093},
+    {45, .796},
+    {49, .500},
+    {53, .204},
+    {56, .907},
+    {60, .611},
+    {64, .315},
+    {68, .019},
+    {71, .722},
+    {75, .426},
+    {79, .130},
+    {82, .833},
+    {86, .537},
+    {90, .241},
+    {93, .944},
+    {97, .648}
+  };
 
   @Test
   void resample100To27MatchesTheSpecTable() {
@@ -68,9 +93,11 @@ class LapeTest {
         for (int r = 0; r < g; r++) {
           for (int col = 0; col < g; col++) {
             for (int e = 0; e < c; e++) {
-              double want = feat[((t * g + r) * g + col) * c + e]
-                  + resampled(hIn, hOut, r, e, c) + resampled(wIn, wOut, col, e, c)
-                  + (tIn[(first + t) * c + e] + tOut[(first + t) * c + e]) / 2.0;
+              double want =
+                  feat[((t * g + r) * g + col) * c + e]
+                      + resampled(hIn, hOut, r, e, c)
+                      + resampled(wIn, wOut, col, e, c)
+                      + (tIn[(first + t) * c + e] + tOut[(first + t) * c + e]) / 2.0;
               worst = Math.max(worst, Math.abs(got[((t * g + r) * g + col) * c + e] - want));
             }
           }

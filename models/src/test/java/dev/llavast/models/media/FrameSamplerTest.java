@@ -26,7 +26,8 @@ class FrameSamplerTest {
     assertThat(idx).hasSize(100);
     assertThat(idx[0]).isZero();
     assertThat(idx[99]).isEqualTo(29);
-    // i=1: 29/99 = 0.29 -> 0; i=2: 0.586 -> 1; i=50: 14.646 -> 15; i=51: 14.94 -> 15; i=97: 28.414 -> 28
+    // i=1: 29/99 = 0.29 -> 0; i=2: 0.586 -> 1; i=50: 14.646 -> 15; i=51: 14.94 -> 15; i=97: 28.414
+    // -> 28
     assertThat(idx[1]).isZero();
     assertThat(idx[2]).isEqualTo(1);
     assertThat(idx[50]).isEqualTo(15);
@@ -63,22 +64,33 @@ class FrameSamplerTest {
 
   @Test
   void rejectsBadArguments() {
-    assertThatThrownBy(() -> FrameSampler.sample(5, 4, 10)).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> FrameSampler.sample(5, 4, 10))
+        .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("[5, 4]");
-    assertThatThrownBy(() -> FrameSampler.sample(0, 4, 0)).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> FrameSampler.sample(0, 4, 0))
+        .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("numFrames");
   }
 
   @Test
   void clipSecondsToFrames() {
-    // 10 fps, 30 frames: [0.5 s, 2.0 s] -> [5, 20]; 0.25 s * 10 = 2.5 -> 2 (half-even); end past the video clamps
+    // 10 fps, 30 frames: [0.5 s, 2.0 s] -> [5, 20]; 0.25 s * 10 = 2.5 -> 2 (half-even); end past
+    // the video clamps
     assertThat(ClipRange.seconds(0.5, 2.0).resolve(30, 10.0)).containsExactly(5, 20);
     assertThat(ClipRange.seconds(0.25, 99).resolve(30, 10.0)).containsExactly(2, 29);
     assertThat(ClipRange.frames(3, 1000).resolve(30, 10.0)).containsExactly(3, 29);
-    assertThatThrownBy(() -> ClipRange.frames(30, 31).resolve(30, 10.0)).isInstanceOf(MediaException.class)
-        .satisfies(e -> assertThat(((MediaException) e).reason()).isEqualTo(MediaException.Reason.INVALID_CLIP));
-    assertThatThrownBy(() -> ClipRange.seconds(2, 1)).isInstanceOf(MediaException.class)
-        .satisfies(e -> assertThat(((MediaException) e).reason()).isEqualTo(MediaException.Reason.INVALID_CLIP));
+    assertThatThrownBy(() -> ClipRange.frames(30, 31).resolve(30, 10.0))
+        .isInstanceOf(MediaException.class)
+        .satisfies(
+            e ->
+                assertThat(((MediaException) e).reason())
+                    .isEqualTo(MediaException.Reason.INVALID_CLIP));
+    assertThatThrownBy(() -> ClipRange.seconds(2, 1))
+        .isInstanceOf(MediaException.class)
+        .satisfies(
+            e ->
+                assertThat(((MediaException) e).reason())
+                    .isEqualTo(MediaException.Reason.INVALID_CLIP));
     assertThatThrownBy(() -> ClipRange.seconds(-1, 1)).isInstanceOf(MediaException.class);
   }
 }

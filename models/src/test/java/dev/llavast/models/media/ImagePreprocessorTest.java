@@ -24,13 +24,16 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The Pillow port against outputs of Pillow itself ({@code src/test/resources/media/pillow}, made by
- * {@code generate_pillow_fixtures.py} with Debian's Pillow 9.4.0), and the normalisation against hand values.
+ * The Pillow port against outputs of Pillow itself ({@code src/test/resources/media/pillow}, made
+ * by {@code generate_pillow_fixtures.py} with Debian's Pillow 9.4.0), and the normalisation against
+ * hand values.
  */
 class ImagePreprocessorTest {
   private static final String DIR = "/media/pillow/";
+
   /** Grey levels ImageIO's JPEG decoder may differ from Pillow's by (measured on JDK 17: 0). */
   private static final int DECODE_TOLERANCE = 1;
+
   private static ExecutorService pool;
 
   @BeforeAll
@@ -95,11 +98,12 @@ class ImagePreprocessorTest {
     for (int y = 0; y < f.height(); y++) {
       for (int x = 0; x < f.width(); x++) {
         for (int c = 0; c < 3; c++) {
-          int v = switch (f.pattern()) {
-            case "noise" -> noise(x, y, c);
-            case "gradient" -> gradient(x, y, c, f.width(), f.height());
-            default -> scene(x, y, c, f.width(), f.height());
-          };
+          int v =
+              switch (f.pattern()) {
+                case "noise" -> noise(x, y, c);
+                case "gradient" -> gradient(x, y, c, f.width(), f.height());
+                default -> scene(x, y, c, f.width(), f.height());
+              };
           px[(y * f.width() + x) * 3 + c] = (byte) v;
         }
       }
@@ -108,7 +112,8 @@ class ImagePreprocessorTest {
   }
 
   static RgbImage pillowOutput(Fixture f) throws IOException {
-    try (InputStream in = ImagePreprocessorTest.class.getResourceAsStream(DIR + f.name() + ".png")) {
+    try (InputStream in =
+        ImagePreprocessorTest.class.getResourceAsStream(DIR + f.name() + ".png")) {
       return MediaDecoder.toRgb(ImageIO.read(in));
     }
   }
@@ -117,8 +122,10 @@ class ImagePreprocessorTest {
   @MethodSource("fixtures")
   void resizeMatchesPillowBicubicExactly(Fixture f) throws Exception {
     RgbImage expected = pillowOutput(f);
-    assertThat(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(expected.rgb())))
-        .as("the stored PNG is the output the generator hashed").isEqualTo(f.sha256());
+    assertThat(
+            HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(expected.rgb())))
+        .as("the stored PNG is the output the generator hashed")
+        .isEqualTo(f.sha256());
 
     RgbImage actual = new ImagePreprocessor().resize(input(f));
 
@@ -131,7 +138,8 @@ class ImagePreprocessorTest {
       maxErr = Math.max(maxErr, d);
       differing += d != 0 ? 1 : 0;
     }
-    System.out.printf("pillow fixture %s: max |java - pillow| = %d grey levels, %d samples differ%n",
+    System.out.printf(
+        "pillow fixture %s: max |java - pillow| = %d grey levels, %d samples differ%n",
         f.name(), maxErr, differing);
     assertThat(maxErr).as("max error vs Pillow, grey levels").isLessThanOrEqualTo(1);
     assertThat(actual.rgb()).as("bit-exact vs Pillow").isEqualTo(expected.rgb());
@@ -155,19 +163,24 @@ class ImagePreprocessorTest {
 
   @Test
   void jpegPathAgainstPillow() throws Exception {
-    // photo_97x61.jpg was written by Pillow; .decoded.png is Image.open().convert('RGB'), .resized.png its
+    // photo_97x61.jpg was written by Pillow; .decoded.png is Image.open().convert('RGB'),
+    // .resized.png its
     // 384x384 BICUBIC resize (generate_jpeg_fixture.py)
     MediaDecoder decoder = new MediaDecoder(MediaLimits.defaults());
     RgbImage ours = decoder.decodeImage(resource("photo_97x61.jpg")).frames().get(0);
-    RgbImage pillowDecoded = decoder.decodeImage(resource("photo_97x61.decoded.png")).frames().get(0);
-    RgbImage pillowResized = decoder.decodeImage(resource("photo_97x61.resized.png")).frames().get(0);
+    RgbImage pillowDecoded =
+        decoder.decodeImage(resource("photo_97x61.decoded.png")).frames().get(0);
+    RgbImage pillowResized =
+        decoder.decodeImage(resource("photo_97x61.resized.png")).frames().get(0);
     ImagePreprocessor pre = new ImagePreprocessor();
 
     int decodeErr = maxError(ours, pillowDecoded);
     int endToEndErr = maxError(pre.resize(ours), pillowResized);
-    System.out.printf("jpeg vs Pillow: decode max error %d, decode+resize max error %d grey levels%n",
+    System.out.printf(
+        "jpeg vs Pillow: decode max error %d, decode+resize max error %d grey levels%n",
         decodeErr, endToEndErr);
-    // the resize itself is exact; JPEG decoders (ImageIO's libjpeg vs libjpeg-turbo) may differ slightly
+    // the resize itself is exact; JPEG decoders (ImageIO's libjpeg vs libjpeg-turbo) may differ
+    // slightly
     assertThat(maxError(pre.resize(pillowDecoded), pillowResized)).isZero();
     assertThat(decodeErr).isLessThanOrEqualTo(DECODE_TOLERANCE);
     assertThat(endToEndErr).isLessThanOrEqualTo(DECODE_TOLERANCE);
@@ -186,10 +199,12 @@ class ImagePreprocessorTest {
 
   @Test
   void downscaleWidensTheSupportByTheScaleFactor() {
-    // 1000 -> 384: scale 2.604..., support 5.208, ksize 2*6+1 = 13; upscale keeps support 2, ksize 5
+    // 1000 -> 384: scale 2.604..., support 5.208, ksize 2*6+1 = 13; upscale keeps support 2, ksize
+    // 5
     assertThat(PillowBicubic.coefficients(1000, 384).ksize()).isEqualTo(13);
     assertThat(PillowBicubic.coefficients(50, 384).ksize()).isEqualTo(5);
-    // weights of each output sample sum to 1.0 in 22-bit fixed point, within rounding of each weight
+    // weights of each output sample sum to 1.0 in 22-bit fixed point, within rounding of each
+    // weight
     PillowBicubic.Coefficients c = PillowBicubic.coefficients(1000, 384);
     for (int xx = 0; xx < 384; xx++) {
       long sum = 0;
@@ -216,7 +231,8 @@ class ImagePreprocessorTest {
     assertThat(out[0]).isEqualTo(-1.0f);
     assertThat(out[1]).isCloseTo((float) ((1 / 255.0 - 0.5) / 0.5), within(1e-7f));
     assertThat(out[4]).isEqualTo(1.0f); // G of pixel 0 = 255
-    assertThat(out[8]).isCloseTo((float) ((128 / 255.0 - 0.5) / 0.5), within(1e-7f)); // B of pixel 0
+    assertThat(out[8])
+        .isCloseTo((float) ((128 / 255.0 - 0.5) / 0.5), within(1e-7f)); // B of pixel 0
     assertThat(out[8]).isCloseTo(0.003921628f, within(1e-7f));
   }
 
@@ -237,7 +253,8 @@ class ImagePreprocessorTest {
   void preprocessBuildsPixelFramesInParallelAndSharesRepeatedFrames() {
     RgbImage red = RgbImage.solid(40, 30, 255, 0, 0);
     RgbImage blue = RgbImage.solid(40, 30, 0, 0, 255);
-    DecodedMedia media = new MediaDecoder(MediaLimits.defaults()).sampleFrames(List.of(red, blue), 1.0, 5, null);
+    DecodedMedia media =
+        new MediaDecoder(MediaLimits.defaults()).sampleFrames(List.of(red, blue), 1.0, 5, null);
     // indices 0, rint(0.25), rint(0.5)=0, rint(0.75)=1, 1 -> red, red, red, blue, blue
     assertThat(media.sampledIndices()).containsExactly(0, 0, 0, 1, 1);
 

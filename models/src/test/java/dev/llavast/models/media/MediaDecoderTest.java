@@ -99,7 +99,8 @@ class MediaDecoderTest {
     DecodedMedia m = decoder.decodeVideo(Files.readAllBytes(video), 4, null);
     // i/3*29 = 0, 9.67, 19.33, 29
     assertThat(m.sampledIndices()).containsExactly(0, 10, 19, 29);
-    assertThat(m.frames().stream().mapToInt(TestVideos::indexOf).toArray()).containsExactly(0, 10, 19, 29);
+    assertThat(m.frames().stream().mapToInt(TestVideos::indexOf).toArray())
+        .containsExactly(0, 10, 19, 29);
   }
 
   @Test
@@ -109,8 +110,11 @@ class MediaDecoderTest {
     PixelFrames twoStep = pre.preprocess(decoder.decodeVideo(video, 40, null), "k", pool);
     assertThat(streamed.pixels().frames()).isEqualTo(40);
     int mismatch = Arrays.mismatch(streamed.pixels().pixels(), twoStep.pixels());
-    assertThat(mismatch).as("first differing float (frame %d)", mismatch / (3 * 384 * 384)).isEqualTo(-1);
-    assertThat(streamed.sampling().sampledIndices()).containsExactly(FrameSampler.sample(0, 29, 40));
+    assertThat(mismatch)
+        .as("first differing float (frame %d)", mismatch / (3 * 384 * 384))
+        .isEqualTo(-1);
+    assertThat(streamed.sampling().sampledIndices())
+        .containsExactly(FrameSampler.sample(0, 29, 40));
     assertThat(streamed.sampling().info().fps()).isEqualTo(10.0);
   }
 
@@ -126,7 +130,8 @@ class MediaDecoderTest {
       int[] c = TestVideos.colour(i);
       for (int[] xy : new int[][] {{0, 0}, {65, 0}, {0, 49}, {65, 49}, {33, 25}}) {
         for (int ch = 0; ch < 3; ch++) {
-          assertThat(f.get(xy[0], xy[1], ch)).as("frame %d at %d,%d ch %d", i, xy[0], xy[1], ch)
+          assertThat(f.get(xy[0], xy[1], ch))
+              .as("frame %d at %d,%d ch %d", i, xy[0], xy[1], ch)
               .isCloseTo(c[ch], within(4));
         }
       }
@@ -143,7 +148,8 @@ class MediaDecoderTest {
     assertThat(n).isBetween(5, 29);
     assertThat(m.clipEnd()).isEqualTo(n - 1);
     assertThat(m.sampledIndices()).containsExactly(FrameSampler.sample(0, n - 1, 10));
-    // the last decodable frame may be partly concealed (its data is cut), every earlier one is intact
+    // the last decodable frame may be partly concealed (its data is cut), every earlier one is
+    // intact
     for (int i = 0; i < 10; i++) {
       if (m.sampledIndices()[i] < n - 1) {
         assertThat(TestVideos.indexOf(m.frames().get(i))).isEqualTo(m.sampledIndices()[i]);
@@ -155,9 +161,13 @@ class MediaDecoderTest {
 
   private static void assertReason(ThrowingCallable call, Reason reason) {
     long t0 = System.nanoTime();
-    assertThatThrownBy(call).isInstanceOf(MediaException.class)
-        .satisfies(e -> assertThat(((MediaException) e).reason()).as(e.getMessage()).isEqualTo(reason));
-    assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("fails fast").isLessThan(Duration.ofSeconds(5));
+    assertThatThrownBy(call)
+        .isInstanceOf(MediaException.class)
+        .satisfies(
+            e -> assertThat(((MediaException) e).reason()).as(e.getMessage()).isEqualTo(reason));
+    assertThat(Duration.ofNanos(System.nanoTime() - t0))
+        .as("fails fast")
+        .isLessThan(Duration.ofSeconds(5));
   }
 
   @Test
@@ -180,8 +190,11 @@ class MediaDecoderTest {
 
   @Test
   void truncatedBeforeTheIndex() throws Exception {
-    byte[] all = Files.readAllBytes(video); // moov at the end: cutting it off leaves nothing to open
-    assertReason(() -> decoder.decodeVideo(Arrays.copyOf(all, all.length / 2), 100, null), Reason.UNREADABLE);
+    byte[] all =
+        Files.readAllBytes(video); // moov at the end: cutting it off leaves nothing to open
+    assertReason(
+        () -> decoder.decodeVideo(Arrays.copyOf(all, all.length / 2), 100, null),
+        Reason.UNREADABLE);
   }
 
   @Test
@@ -202,17 +215,27 @@ class MediaDecoderTest {
   @Test
   void limits() throws Exception {
     MediaLimits d = MediaLimits.defaults();
-    assertReason(() -> new MediaDecoder(d.withMaxSize(32, 4000)).decodeVideo(video, 100, null),
+    assertReason(
+        () -> new MediaDecoder(d.withMaxSize(32, 4000)).decodeVideo(video, 100, null),
         Reason.BAD_DIMENSIONS);
-    assertReason(() -> new MediaDecoder(d.withMaxDurationSeconds(1.0)).decodeVideo(video, 100, null),
+    assertReason(
+        () -> new MediaDecoder(d.withMaxDurationSeconds(1.0)).decodeVideo(video, 100, null),
         Reason.TOO_LONG);
-    assertReason(() -> new MediaDecoder(new MediaLimits(d.maxBytes(), 8000, 8000, 1e4, 20,
-        d.maxDecodeTime())).decodeVideo(video, 100, null), Reason.TOO_LONG);
-    assertReason(() -> new MediaDecoder(d.withMaxDecodeTime(Duration.ofNanos(1))).decodeVideo(video, 100, null),
+    assertReason(
+        () ->
+            new MediaDecoder(new MediaLimits(d.maxBytes(), 8000, 8000, 1e4, 20, d.maxDecodeTime()))
+                .decodeVideo(video, 100, null),
+        Reason.TOO_LONG);
+    assertReason(
+        () ->
+            new MediaDecoder(d.withMaxDecodeTime(Duration.ofNanos(1)))
+                .decodeVideo(video, 100, null),
         Reason.DECODE_TIMEOUT);
-    assertReason(() -> new MediaDecoder(d.withMaxBytes(1000)).decodeVideo(video, 100, null),
+    assertReason(
+        () -> new MediaDecoder(d.withMaxBytes(1000)).decodeVideo(video, 100, null),
         Reason.TOO_MANY_BYTES);
-    assertReason(() -> decoder.decodeVideo(video, 100, ClipRange.frames(30, 40)), Reason.INVALID_CLIP);
+    assertReason(
+        () -> decoder.decodeVideo(video, 100, ClipRange.frames(30, 40)), Reason.INVALID_CLIP);
   }
 
   @Test
@@ -220,7 +243,8 @@ class MediaDecoderTest {
     Thread.currentThread().interrupt();
     try {
       assertThatThrownBy(() -> decoder.decodeVideo(video, 100, null))
-          .isInstanceOf(java.util.concurrent.CancellationException.class).hasMessageContaining("interrupted");
+          .isInstanceOf(java.util.concurrent.CancellationException.class)
+          .hasMessageContaining("interrupted");
     } finally {
       Thread.interrupted();
     }
@@ -260,7 +284,8 @@ class MediaDecoderTest {
     BufferedImage argb = new BufferedImage(1, 1, BufferedImage.TYPE_INT_ARGB);
     argb.setRGB(0, 0, 0x10_20_30_40); // alpha 0x10 is dropped, not composited
     RgbImage a = decoder.decodeImage(encode(argb, "png")).frames().get(0);
-    assertThat(new int[] {a.get(0, 0, 0), a.get(0, 0, 1), a.get(0, 0, 2)}).containsExactly(0x20, 0x30, 0x40);
+    assertThat(new int[] {a.get(0, 0, 0), a.get(0, 0, 1), a.get(0, 0, 2)})
+        .containsExactly(0x20, 0x30, 0x40);
   }
 
   @Test
@@ -281,9 +306,13 @@ class MediaDecoderTest {
   void badImages() throws Exception {
     BufferedImage bi = new BufferedImage(64, 64, BufferedImage.TYPE_3BYTE_BGR);
     byte[] jpeg = encode(bi, "jpeg");
-    assertReason(() -> decoder.decodeImage(Arrays.copyOf(jpeg, jpeg.length / 2)), Reason.UNREADABLE);
-    assertReason(() -> decoder.decodeImage("not an image".getBytes(StandardCharsets.UTF_8)), Reason.UNREADABLE);
-    assertReason(() -> new MediaDecoder(MediaLimits.defaults().withMaxSize(32, 32)).decodeImage(jpeg),
+    assertReason(
+        () -> decoder.decodeImage(Arrays.copyOf(jpeg, jpeg.length / 2)), Reason.UNREADABLE);
+    assertReason(
+        () -> decoder.decodeImage("not an image".getBytes(StandardCharsets.UTF_8)),
+        Reason.UNREADABLE);
+    assertReason(
+        () -> new MediaDecoder(MediaLimits.defaults().withMaxSize(32, 32)).decodeImage(jpeg),
         Reason.BAD_DIMENSIONS);
   }
 
@@ -295,14 +324,20 @@ class MediaDecoderTest {
     assertThat(m.frames()).containsExactly(a, b, a);
     assertThat(m.sampledIndices()).containsExactly(0, 1, 2);
     assertThat(m.info().durationSeconds()).isEqualTo(1.5);
-    assertReason(() -> decoder.fromFrames(List.of(a, RgbImage.solid(5, 4, 0, 0, 0)), 2.0), Reason.INVALID_FRAMES);
+    assertReason(
+        () -> decoder.fromFrames(List.of(a, RgbImage.solid(5, 4, 0, 0, 0)), 2.0),
+        Reason.INVALID_FRAMES);
     assertReason(() -> decoder.fromFrames(List.of(a), 0.0), Reason.INVALID_FRAMES);
   }
 
   @Test
   void decodeDispatchesOnContent() throws Exception {
-    assertThat(decoder.decode(encode(new BufferedImage(3, 2, BufferedImage.TYPE_INT_RGB), "png"), 100, null)
-        .kind()).isEqualTo(DecodedMedia.Kind.IMAGE);
+    assertThat(
+            decoder
+                .decode(
+                    encode(new BufferedImage(3, 2, BufferedImage.TYPE_INT_RGB), "png"), 100, null)
+                .kind())
+        .isEqualTo(DecodedMedia.Kind.IMAGE);
     DecodedMedia v = decoder.decode(Files.readAllBytes(video), 3, null);
     assertThat(v.kind()).isEqualTo(DecodedMedia.Kind.VIDEO);
     assertThat(v.sampledIndices()).containsExactly(0, 14, 29); // 14.5 -> 14 (half-even)
@@ -310,7 +345,9 @@ class MediaDecoderTest {
 
   @Test
   void sniffing() throws Exception {
-    assertThat(MediaDecoder.looksLikeImage(encode(new BufferedImage(2, 2, BufferedImage.TYPE_INT_RGB), "png")))
+    assertThat(
+            MediaDecoder.looksLikeImage(
+                encode(new BufferedImage(2, 2, BufferedImage.TYPE_INT_RGB), "png")))
         .isTrue();
     assertThat(MediaDecoder.looksLikeImage(Files.readAllBytes(video))).isFalse();
   }

@@ -20,7 +20,8 @@ class MediaKeysTest {
     assertThat(MediaKeys.of("abc".getBytes(StandardCharsets.US_ASCII), VIDEO))
         .isEqualTo("098d95a91633911755d6dbb568c2e81712373bd0414c4bbc0276295a970b2101");
     MediaKeys.Params clipped =
-        new MediaKeys.Params(DecodedMedia.Kind.VIDEO, 100, 384, ClipRange.seconds(1.5, 3.0), "stp-1");
+        new MediaKeys.Params(
+            DecodedMedia.Kind.VIDEO, 100, 384, ClipRange.seconds(1.5, 3.0), "stp-1");
     assertThat(MediaKeys.of("abc".getBytes(StandardCharsets.US_ASCII), clipped))
         .isEqualTo("ecebb983f57718f9350d0f70afbf3b1ed0cef7f98c6babef098e09c2362d8dae");
   }
@@ -35,12 +36,14 @@ class MediaKeysTest {
     String key = MediaKeys.of(content, VIDEO);
     assertThat(MediaKeys.of(f, VIDEO)).isEqualTo(key);
     assertThat(key).hasSize(64);
-    List<MediaKeys.Params> others = List.of(
-        new MediaKeys.Params(DecodedMedia.Kind.IMAGE, 100, 384, null, "stp-1"),
-        new MediaKeys.Params(DecodedMedia.Kind.VIDEO, 99, 384, null, "stp-1"),
-        new MediaKeys.Params(DecodedMedia.Kind.VIDEO, 100, 336, null, "stp-1"),
-        new MediaKeys.Params(DecodedMedia.Kind.VIDEO, 100, 384, ClipRange.frames(0, 10), "stp-1"),
-        new MediaKeys.Params(DecodedMedia.Kind.VIDEO, 100, 384, null, "stp-2"));
+    List<MediaKeys.Params> others =
+        List.of(
+            new MediaKeys.Params(DecodedMedia.Kind.IMAGE, 100, 384, null, "stp-1"),
+            new MediaKeys.Params(DecodedMedia.Kind.VIDEO, 99, 384, null, "stp-1"),
+            new MediaKeys.Params(DecodedMedia.Kind.VIDEO, 100, 336, null, "stp-1"),
+            new MediaKeys.Params(
+                DecodedMedia.Kind.VIDEO, 100, 384, ClipRange.frames(0, 10), "stp-1"),
+            new MediaKeys.Params(DecodedMedia.Kind.VIDEO, 100, 384, null, "stp-2"));
     for (MediaKeys.Params p : others) {
       assertThat(MediaKeys.of(content, p)).as(p.toString()).isNotEqualTo(key);
     }

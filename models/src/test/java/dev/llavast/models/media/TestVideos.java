@@ -28,7 +28,8 @@ final class TestVideos {
    *
    * @param faststart put the index (moov) first, so a truncated file still opens
    */
-  static Path write(Path file, int width, int height, int frames, double fps, boolean faststart) throws Exception {
+  static Path write(Path file, int width, int height, int frames, double fps, boolean faststart)
+      throws Exception {
     try (FFmpegFrameRecorder rec = new FFmpegFrameRecorder(file.toFile(), width, height, 0)) {
       rec.setFormat("mp4");
       rec.setVideoCodec(avcodec.AV_CODEC_ID_MPEG4);

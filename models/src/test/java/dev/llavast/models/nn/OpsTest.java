@@ -77,8 +77,12 @@ class OpsTest {
   @Test
   void rmsNormMatchesHandComputation() {
     // x = [3, 4]: mean square 12.5, w = [1, 2]
-    float[] got = Ops.rmsNorm(m.create(new float[] {3f, 4f}, new Shape(1, 2)), m.create(new float[] {1f, 2f}), 1e-6f)
-        .toFloatArray();
+    float[] got =
+        Ops.rmsNorm(
+                m.create(new float[] {3f, 4f}, new Shape(1, 2)),
+                m.create(new float[] {1f, 2f}),
+                1e-6f)
+            .toFloatArray();
     double inv = 1 / Math.sqrt(12.5 + 1e-6);
     assertClose(got, new float[] {(float) (3 * inv), (float) (8 * inv)}, 1e-6);
   }
@@ -90,7 +94,9 @@ class OpsTest {
     float[] x = rand(rows * c);
     float[] w = rand(c);
     float[] b = rand(c);
-    float[] got = Ops.layerNorm(m.create(x, new Shape(rows, c)), m.create(w), m.create(b), 1e-6f).toFloatArray();
+    float[] got =
+        Ops.layerNorm(m.create(x, new Shape(rows, c)), m.create(w), m.create(b), 1e-6f)
+            .toFloatArray();
     float[] want = new float[rows * c];
     for (int r = 0; r < rows; r++) {
       double mean = 0;
@@ -127,7 +133,8 @@ class OpsTest {
         for (int i = 0; i < d / 2; i++) {
           double ang = pos[n] * Math.pow(10000.0, -2.0 * i / d);
           want[o + i] = (float) (x[o + i] * Math.cos(ang) - x[o + i + d / 2] * Math.sin(ang));
-          want[o + i + d / 2] = (float) (x[o + i + d / 2] * Math.cos(ang) + x[o + i] * Math.sin(ang));
+          want[o + i + d / 2] =
+              (float) (x[o + i + d / 2] * Math.cos(ang) + x[o + i] * Math.sin(ang));
         }
       }
     }
@@ -148,8 +155,14 @@ class OpsTest {
     float[] v = rand(lk * d);
     float[] mask = {0, 0, Float.NEGATIVE_INFINITY, 0, 0, 0};
     float scale = 0.5f;
-    float[] got = Ops.attention(m.create(q, new Shape(1, 1, lq, d)), m.create(k, new Shape(1, 1, lk, d)),
-        m.create(v, new Shape(1, 1, lk, d)), m.create(mask, new Shape(1, 1, lq, lk)), scale).toFloatArray();
+    float[] got =
+        Ops.attention(
+                m.create(q, new Shape(1, 1, lq, d)),
+                m.create(k, new Shape(1, 1, lk, d)),
+                m.create(v, new Shape(1, 1, lk, d)),
+                m.create(mask, new Shape(1, 1, lq, lk)),
+                scale)
+            .toFloatArray();
     float[] want = new float[lq * d];
     for (int i = 0; i < lq; i++) {
       double[] s = new double[lk];
@@ -175,7 +188,8 @@ class OpsTest {
 
   @Test
   void attentionTilesLongQueriesWithoutChangingANumber() {
-    // [1, 2, 1100, 8] x 500 keys = 1.1 Mi score elements > 2^20 on CPU: two tiles of 1048 and 52 queries
+    // [1, 2, 1100, 8] x 500 keys = 1.1 Mi score elements > 2^20 on CPU: two tiles of 1048 and 52
+    // queries
     int h = 2;
     int lq = 1100;
     int lk = 500;
@@ -190,8 +204,14 @@ class OpsTest {
       }
     }
     float scale = 0.35f;
-    float[] got = Ops.attention(m.create(q, new Shape(1, h, lq, d)), m.create(k, new Shape(1, h, lk, d)),
-        m.create(v, new Shape(1, h, lk, d)), m.create(mask, new Shape(1, 1, lq, lk)), scale).toFloatArray();
+    float[] got =
+        Ops.attention(
+                m.create(q, new Shape(1, h, lq, d)),
+                m.create(k, new Shape(1, h, lk, d)),
+                m.create(v, new Shape(1, h, lk, d)),
+                m.create(mask, new Shape(1, 1, lq, lk)),
+                scale)
+            .toFloatArray();
     float[] want = new float[h * lq * d];
     for (int head = 0; head < h; head++) {
       for (int i = 0; i < lq; i++) {
@@ -202,7 +222,8 @@ class OpsTest {
           for (int e = 0; e < d; e++) {
             dot += q[(head * lq + i) * d + e] * k[(head * lk + j) * d + e];
           }
-          s[j] = mask[i * lk + j] == Float.NEGATIVE_INFINITY ? Double.NEGATIVE_INFINITY : dot * scale;
+          s[j] =
+              mask[i * lk + j] == Float.NEGATIVE_INFINITY ? Double.NEGATIVE_INFINITY : dot * scale;
           max = Math.max(max, s[j]);
         }
         double sum = 0;
@@ -224,9 +245,12 @@ class OpsTest {
 
   @Test
   void linearIsXTimesWTransposedPlusBias() {
-    float[] got = Ops.linear(m.create(new float[] {1f, 2f}, new Shape(1, 2)),
-        m.create(new float[] {1f, 0f, 3f, -1f, 0.5f, 0.5f}, new Shape(3, 2)), m.create(new float[] {0f, 1f, -1f}))
-        .toFloatArray();
+    float[] got =
+        Ops.linear(
+                m.create(new float[] {1f, 2f}, new Shape(1, 2)),
+                m.create(new float[] {1f, 0f, 3f, -1f, 0.5f, 0.5f}, new Shape(3, 2)),
+                m.create(new float[] {0f, 1f, -1f}))
+            .toFloatArray();
     assertClose(got, new float[] {1f, 2f, 0.5f}, 1e-7);
   }
 }

@@ -3,7 +3,6 @@ package dev.llavast.models.packer;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -68,7 +67,8 @@ class PackerTest {
     assertThat(slow).hasSize(1620 * c);
     for (int g = 0; g < 20; g++) {
       for (int s = 0; s < 81; s++) {
-        assertThat(JavaNn.slice(slow, (g * 81 + s) * c, c)).isEqualTo(JavaNn.slice(frames, ((5 * g + 2) * 81 + s) * c, c));
+        assertThat(JavaNn.slice(slow, (g * 81 + s) * c, c))
+            .isEqualTo(JavaNn.slice(frames, ((5 * g + 2) * 81 + s) * c, c));
       }
     }
   }
@@ -87,7 +87,8 @@ class PackerTest {
     }
     float[] out = p.spatial(m.create(bumped, new Shape(2, 729, c))).toFloatArray();
     for (int tok = 0; tok < 2 * 81; tok++) {
-      boolean changed = !java.util.Arrays.equals(JavaNn.slice(base, tok * c, c), JavaNn.slice(out, tok * c, c));
+      boolean changed =
+          !java.util.Arrays.equals(JavaNn.slice(base, tok * c, c), JavaNn.slice(out, tok * c, c));
       assertThat(changed).as("token %d", tok).isEqualTo(tok == 81 + 4 * 9 + 1);
     }
 
@@ -99,7 +100,8 @@ class PackerTest {
     }
     float[] sOut = p.slow(m.create(a2, new Shape(100, 81, c))).toFloatArray();
     for (int tok = 0; tok < 1620; tok++) {
-      boolean changed = !java.util.Arrays.equals(JavaNn.slice(sBase, tok * c, c), JavaNn.slice(sOut, tok * c, c));
+      boolean changed =
+          !java.util.Arrays.equals(JavaNn.slice(sBase, tok * c, c), JavaNn.slice(sOut, tok * c, c));
       assertThat(changed).as("slow token %d", tok).isEqualTo(tok == 7 * 81 + 10);
     }
   }
@@ -107,13 +109,16 @@ class PackerTest {
   @Test
   void regionAttentionMatchesPlainJava() {
     RandomWeights rw = new RandomWeights(cfg, 8L);
-    RegionAttention ra = RegionAttention.load(cfg, new Weights(rw, m, DataType.FLOAT32),
-        "model.vision_resampler.token_packer");
+    RegionAttention ra =
+        RegionAttention.load(
+            cfg, new Weights(rw, m, DataType.FLOAT32), "model.vision_resampler.token_packer");
     int mq = 2;
     int r = 3;
     float[] xq = rand(mq * c, 9);
     float[] xk = rand(mq * r * c, 10);
-    float[] got = ra.forward(m.create(xq, new Shape(mq, c)), m.create(xk, new Shape(mq, r, c))).toFloatArray();
+    float[] got =
+        ra.forward(m.create(xq, new Shape(mq, c)), m.create(xk, new Shape(mq, r, c)))
+            .toFloatArray();
     int e = cfg.stpEmbedDim();
     float[] inW = rw.get(SPATIAL + "attn.in_proj_weight");
     float[] inB = rw.get(SPATIAL + "attn.in_proj_bias");
@@ -123,16 +128,26 @@ class PackerTest {
       double[][] vs = new double[r][];
       for (int j = 0; j < r; j++) {
         double[] key = JavaNn.row(xk, i * r + j, c);
-        ks[j] = JavaNn.lin(mlpLn(rw, "k", key), JavaNn.slice(inW, e * e, e * e), JavaNn.slice(inB, e, e));
-        vs[j] = JavaNn.lin(mlpLn(rw, "v", key), JavaNn.slice(inW, 2 * e * e, e * e), JavaNn.slice(inB, 2 * e, e));
+        ks[j] =
+            JavaNn.lin(
+                mlpLn(rw, "k", key), JavaNn.slice(inW, e * e, e * e), JavaNn.slice(inB, e, e));
+        vs[j] =
+            JavaNn.lin(
+                mlpLn(rw, "v", key),
+                JavaNn.slice(inW, 2 * e * e, e * e),
+                JavaNn.slice(inB, 2 * e, e));
       }
       double[] qp = JavaNn.lin(q, JavaNn.slice(inW, 0, e * e), JavaNn.slice(inB, 0, e));
       double[] att = JavaNn.mha(new double[][] {qp}, ks, vs, cfg.stpNumHeads(), null)[0];
-      double[] o = JavaNn.lin(att, rw.get(SPATIAL + "attn.out_proj.weight"), rw.get(SPATIAL + "attn.out_proj.bias"));
+      double[] o =
+          JavaNn.lin(
+              att,
+              rw.get(SPATIAL + "attn.out_proj.weight"),
+              rw.get(SPATIAL + "attn.out_proj.bias"));
       double[] back = JavaNn.lin(o, rw.get(SPATIAL + "to_out.weight"), null);
       for (int d = 0; d < c; d++) {
-        assertThat((double) got[i * c + d]).isCloseTo(xq[i * c + d] + back[d],
-            org.assertj.core.api.Assertions.within(1e-5));
+        assertThat((double) got[i * c + d])
+            .isCloseTo(xq[i * c + d] + back[d], org.assertj.core.api.Assertions.within(1e-5));
       }
     }
   }
@@ -142,6 +157,7 @@ class PackerTest {
     String p = SPATIAL + "to_" + x + ".";
     double[] h = JavaNn.geluErf(JavaNn.lin(in, rw.get(p + "0.weight"), rw.get(p + "0.bias")));
     double[] o = JavaNn.lin(h, rw.get(p + "2.weight"), rw.get(p + "2.bias"));
-    return JavaNn.layerNorm(o, rw.get(SPATIAL + "ln_" + x + ".weight"), rw.get(SPATIAL + "ln_" + x + ".bias"), 1e-5);
+    return JavaNn.layerNorm(
+        o, rw.get(SPATIAL + "ln_" + x + ".weight"), rw.get(SPATIAL + "ln_" + x + ".bias"), 1e-5);
   }
 }

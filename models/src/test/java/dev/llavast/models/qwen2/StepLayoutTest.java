@@ -36,18 +36,21 @@ class StepLayoutTest {
   @Test
   void decodesOnOneVideoShareItsPrefixAndAnotherVideoStartsItsOwnGroup() {
     int[] videoA = blocks(100, 40); // 160 keys
-    int[] videoB = join(new int[] {100}, blocks(300, 39)); // the same system-prompt block, then another video
-    List<PagedBatch.Run> runs = List.of(
-        decode(165, join(videoA, 500, 501)),
-        decode(170, join(new int[] {100, 700}, blocks(701, 41))), // shares only the first block
-        decode(163, join(videoA, 502)),
-        decode(162, join(videoB, 503)),
-        decode(167, join(videoA, 504, 505)));
+    int[] videoB =
+        join(new int[] {100}, blocks(300, 39)); // the same system-prompt block, then another video
+    List<PagedBatch.Run> runs =
+        List.of(
+            decode(165, join(videoA, 500, 501)),
+            decode(170, join(new int[] {100, 700}, blocks(701, 41))), // shares only the first block
+            decode(163, join(videoA, 502)),
+            decode(162, join(videoB, 503)),
+            decode(167, join(videoA, 504, 505)));
     List<StepLayout.SharedPlan> plans = StepLayout.sharedPlans(all(runs), runs, BS);
-    assertThat(plans).containsExactly(
-        new StepLayout.SharedPlan(List.of(0, 2, 4), 40),
-        new StepLayout.SharedPlan(List.of(3), 40),
-        new StepLayout.SharedPlan(List.of(1), 42));
+    assertThat(plans)
+        .containsExactly(
+            new StepLayout.SharedPlan(List.of(0, 2, 4), 40),
+            new StepLayout.SharedPlan(List.of(3), 40),
+            new StepLayout.SharedPlan(List.of(1), 42));
   }
 
   @Test
@@ -62,32 +65,38 @@ class StepLayoutTest {
   @Test
   void shortSharedPrefixesAndLargeGroupsAreSplit() {
     // 3 shared blocks = 12 keys < MIN_SHARED_KEYS: no sharing
-    List<PagedBatch.Run> shortRuns = List.of(decode(13, join(blocks(0, 3), 7, 8)), decode(13, join(blocks(0, 3), 9, 10)));
-    assertThat(StepLayout.sharedPlans(all(shortRuns), shortRuns, BS)).extracting(p -> p.members().size())
+    List<PagedBatch.Run> shortRuns =
+        List.of(decode(13, join(blocks(0, 3), 7, 8)), decode(13, join(blocks(0, 3), 9, 10)));
+    assertThat(StepLayout.sharedPlans(all(shortRuns), shortRuns, BS))
+        .extracting(p -> p.members().size())
         .containsExactly(1, 1);
     // a prefix shared by 70 decodes: groups of at most MAX_SHARED_GROUP
     List<PagedBatch.Run> many = new ArrayList<>();
     for (int i = 0; i < 70; i++) {
       many.add(decode(33, join(blocks(0, 8), 100 + i, 200 + i)));
     }
-    assertThat(StepLayout.sharedPlans(all(many), many, BS)).extracting(p -> p.members().size())
+    assertThat(StepLayout.sharedPlans(all(many), many, BS))
+        .extracting(p -> p.members().size())
         .containsExactly(StepLayout.MAX_SHARED_GROUP, 70 - StepLayout.MAX_SHARED_GROUP);
   }
 
   @Test
   void layoutSlicesConsecutivePrefixesGathersScatteredOnesAndPadsTheRest() {
-    // shaped like LlavaStModelTest.sharedPrefixDecodesMatchContiguousReference's step, with its prefill chunk
-    List<PagedBatch.Run> runs = List.of(
-        decode(19, 10, 11, 12, 13, 30, 31),
-        decode(18, 10, 11, 12, 13, 32, 33),
-        new PagedBatch.Run(0, 3, new int[] {50, 51, 52}, false),
-        decode(21, 10, 11, 12, 13, 34, 35),
-        decode(20, 22, 5, 17, 2, 36, 37),
-        decode(23, 22, 5, 17, 2, 38, 39),
-        decode(9, 40, 41, 42));
+    // shaped like LlavaStModelTest.sharedPrefixDecodesMatchContiguousReference's step, with its
+    // prefill chunk
+    List<PagedBatch.Run> runs =
+        List.of(
+            decode(19, 10, 11, 12, 13, 30, 31),
+            decode(18, 10, 11, 12, 13, 32, 33),
+            new PagedBatch.Run(0, 3, new int[] {50, 51, 52}, false),
+            decode(21, 10, 11, 12, 13, 34, 35),
+            decode(20, 22, 5, 17, 2, 36, 37),
+            decode(23, 22, 5, 17, 2, 38, 39),
+            decode(9, 40, 41, 42));
     try (NDManager m = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
-      StepLayout layout = new StepLayout(new PagedBatch(BS, runs), 64, RandomWeights.tinyConfig(), m,
-          DataType.FLOAT32);
+      StepLayout layout =
+          new StepLayout(
+              new PagedBatch(BS, runs), 64, RandomWeights.tinyConfig(), m, DataType.FLOAT32);
       // decode groups sit where the first decode is (before the prefill chunk)
       assertThat(layout.groups).hasSize(4);
       StepLayout.Shared slice = (StepLayout.Shared) layout.groups.get(0);
@@ -97,7 +106,8 @@ class StepLayoutTest {
       // suffix keys: positions 16..21 at most -> blocks 4 and 5 -> 8 keys
       assertThat(slice.suffixKeys()).isEqualTo(8);
       assertThat(slice.suffixBlock().toLongArray()).containsExactly(30, 30, 32, 32, 34, 35);
-      float[] mask = slice.suffixMask().toFloatArray(); // [3, 1, 1, 8]: member s sees suffix keys 0..pos-16
+      float[] mask =
+          slice.suffixMask().toFloatArray(); // [3, 1, 1, 8]: member s sees suffix keys 0..pos-16
       for (int s = 0; s < 3; s++) {
         int visible = new int[] {3, 2, 5}[s];
         for (int k = 0; k < 8; k++) {
@@ -115,7 +125,8 @@ class StepLayoutTest {
       StepLayout.Padded prefill = (StepLayout.Padded) layout.groups.get(3);
       assertThat(prefill.qMax()).isEqualTo(3);
       assertThat(prefill.qRows().toLongArray()).containsExactly(2, 3, 4);
-      // concatenation: shared (rows 0,1,5), shared (6,7), padded (8), prefill (2,3,4); back to input order
+      // concatenation: shared (rows 0,1,5), shared (6,7), padded (8), prefill (2,3,4); back to
+      // input order
       assertThat(layout.reorder.toLongArray()).containsExactly(0, 1, 6, 7, 8, 2, 3, 4, 5);
     }
   }
@@ -123,13 +134,15 @@ class StepLayoutTest {
   @Test
   void prefillChunksOnOnePrefixShareItWithACausalSuffixMask() {
     // two questions on one 16-token prefix: chunks of 3 and 2 tokens from position 18 and 16
-    List<PagedBatch.Run> runs = List.of(
-        new PagedBatch.Run(18, 3, new int[] {10, 11, 12, 13, 30, 31}, true),
-        decode(40, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20),
-        new PagedBatch.Run(16, 2, new int[] {10, 11, 12, 13, 32}, true));
+    List<PagedBatch.Run> runs =
+        List.of(
+            new PagedBatch.Run(18, 3, new int[] {10, 11, 12, 13, 30, 31}, true),
+            decode(40, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20),
+            new PagedBatch.Run(16, 2, new int[] {10, 11, 12, 13, 32}, true));
     try (NDManager m = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
-      StepLayout layout = new StepLayout(new PagedBatch(BS, runs), 64, RandomWeights.tinyConfig(), m,
-          DataType.FLOAT32);
+      StepLayout layout =
+          new StepLayout(
+              new PagedBatch(BS, runs), 64, RandomWeights.tinyConfig(), m, DataType.FLOAT32);
       assertThat(layout.groups).hasSize(2);
       StepLayout.Padded decode = (StepLayout.Padded) layout.groups.get(0); // the decode, alone
       assertThat(decode.kvStart()).as("blocks 0..9 then 20: gathered").isEqualTo(-1);
@@ -139,15 +152,19 @@ class StepLayoutTest {
       assertThat(sh.prefixBlocks()).isEqualTo(4);
       assertThat(sh.qRows().toLongArray()).containsExactly(0, 1, 2, 4, 5, 4);
       assertThat(sh.outRows().toLongArray()).containsExactly(0, 1, 2, 3, 4);
-      // suffix: member 0 keys 16..20 (blocks 30, 31), member 1 keys 16..17 (block 32, padded with 32)
+      // suffix: member 0 keys 16..20 (blocks 30, 31), member 1 keys 16..17 (block 32, padded with
+      // 32)
       assertThat(sh.suffixKeys()).isEqualTo(8);
       assertThat(sh.suffixBlock().toLongArray()).containsExactly(30, 31, 32, 32);
       float[] mask = sh.suffixMask().toFloatArray(); // [2, 1, 1, 3, 8]
-      int[][] visible = {{2, 3, 4}, {0, 1, 0}}; // last visible suffix key of (s, j); padding row sees key 0
+      int[][] visible = {
+        {2, 3, 4}, {0, 1, 0}
+      }; // last visible suffix key of (s, j); padding row sees key 0
       for (int s = 0; s < 2; s++) {
         for (int j = 0; j < 3; j++) {
           for (int k = 0; k < 8; k++) {
-            assertThat(mask[(s * 3 + j) * 8 + k]).as("s=%d j=%d k=%d", s, j, k)
+            assertThat(mask[(s * 3 + j) * 8 + k])
+                .as("s=%d j=%d k=%d", s, j, k)
                 .isEqualTo(k <= visible[s][j] ? 0f : Float.NEGATIVE_INFINITY);
           }
         }
@@ -163,17 +180,22 @@ class StepLayoutTest {
     // elements = 16,384 keys: four 4,004-key contexts fit in one group, a fifth does not
     List<PagedBatch.Run> runs = new ArrayList<>();
     for (int i = 0; i < 15; i++) {
-      runs.add(i % 3 == 0
-          ? decode(4000, blocks(1100 * (i / 3), 1001))            // 4,004 keys
-          : decode(30, blocks(6000 + 8 * i, 8)));                 // 32 keys
+      runs.add(
+          i % 3 == 0
+              ? decode(4000, blocks(1100 * (i / 3), 1001)) // 4,004 keys
+              : decode(30, blocks(6000 + 8 * i, 8))); // 32 keys
     }
     try (NDManager m = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
-      StepLayout layout = new StepLayout(new PagedBatch(BS, runs), 7000, RandomWeights.tinyConfig(), m,
-          DataType.FLOAT32);
-      // short contexts first (8 + 2), then the long ones (4 + 1): a short one is never padded to 4,004 keys
-      assertThat(layout.groups).extracting(g -> ((StepLayout.Padded) g).kMax())
+      StepLayout layout =
+          new StepLayout(
+              new PagedBatch(BS, runs), 7000, RandomWeights.tinyConfig(), m, DataType.FLOAT32);
+      // short contexts first (8 + 2), then the long ones (4 + 1): a short one is never padded to
+      // 4,004 keys
+      assertThat(layout.groups)
+          .extracting(g -> ((StepLayout.Padded) g).kMax())
           .containsExactly(32, 32, 4004, 4004);
-      assertThat(layout.groups).extracting(g -> ((StepLayout.Padded) g).seqs())
+      assertThat(layout.groups)
+          .extracting(g -> ((StepLayout.Padded) g).seqs())
           .containsExactly(StepLayout.MAX_DECODE_GROUP, 10 - StepLayout.MAX_DECODE_GROUP, 4, 1);
     }
   }

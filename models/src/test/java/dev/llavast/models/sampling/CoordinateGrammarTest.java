@@ -19,8 +19,31 @@ import org.junit.jupiter.api.Test;
  */
 class CoordinateGrammarTest {
   private static final String[] TEXTS = {
-    "a", " the", ",", " ", ":", ": ", ":)", "{", " {", "[", " [", "([", ": [", "}", "}.", "]", "],", "[]", "}{",
-    "<|im_end|>", "box", "x:y", ".", " }", ",]"
+    "a",
+    " the",
+    ",",
+    " ",
+    ":",
+    ": ",
+    ":)",
+    "{",
+    " {",
+    "[",
+    " [",
+    "([",
+    ": [",
+    "}",
+    "}.",
+    "]",
+    "],",
+    "[]",
+    "}{",
+    "<|im_end|>",
+    "box",
+    "x:y",
+    ".",
+    " }",
+    ",]"
   };
   private static final int V = TEXTS.length;
   private static final int BINS = 100;
@@ -85,13 +108,31 @@ class CoordinateGrammarTest {
   @Test
   void tokensAreClassifiedByWhereTheirBracketStands() {
     int[] expected = {
-      CoordinateGrammar.WORD, CoordinateGrammar.WORD, CoordinateGrammar.SEP, CoordinateGrammar.SEP,
-      CoordinateGrammar.COLON, CoordinateGrammar.COLON, CoordinateGrammar.COLON_TEXT, CoordinateGrammar.OPEN_SPAN,
-      CoordinateGrammar.OPEN_SPAN, CoordinateGrammar.OPEN_BOX_BARE, CoordinateGrammar.OPEN_BOX_BARE,
-      CoordinateGrammar.OPEN_BOX, CoordinateGrammar.COLON_OPEN_BOX, CoordinateGrammar.CLOSE_SPAN,
-      CoordinateGrammar.CLOSE_SPAN, CoordinateGrammar.CLOSE_BOX, CoordinateGrammar.CLOSE_BOX,
-      CoordinateGrammar.BROKEN, CoordinateGrammar.BROKEN, CoordinateGrammar.SPECIAL, CoordinateGrammar.WORD,
-      CoordinateGrammar.WORD, CoordinateGrammar.WORD, CoordinateGrammar.CLOSE_SPAN, CoordinateGrammar.CLOSE_BOX
+      CoordinateGrammar.WORD,
+      CoordinateGrammar.WORD,
+      CoordinateGrammar.SEP,
+      CoordinateGrammar.SEP,
+      CoordinateGrammar.COLON,
+      CoordinateGrammar.COLON,
+      CoordinateGrammar.COLON_TEXT,
+      CoordinateGrammar.OPEN_SPAN,
+      CoordinateGrammar.OPEN_SPAN,
+      CoordinateGrammar.OPEN_BOX_BARE,
+      CoordinateGrammar.OPEN_BOX_BARE,
+      CoordinateGrammar.OPEN_BOX,
+      CoordinateGrammar.COLON_OPEN_BOX,
+      CoordinateGrammar.CLOSE_SPAN,
+      CoordinateGrammar.CLOSE_SPAN,
+      CoordinateGrammar.CLOSE_BOX,
+      CoordinateGrammar.CLOSE_BOX,
+      CoordinateGrammar.BROKEN,
+      CoordinateGrammar.BROKEN,
+      CoordinateGrammar.SPECIAL,
+      CoordinateGrammar.WORD,
+      CoordinateGrammar.WORD,
+      CoordinateGrammar.WORD,
+      CoordinateGrammar.CLOSE_SPAN,
+      CoordinateGrammar.CLOSE_BOX
     };
     int[] actual = IntStream.range(0, V).map(g::classOf).toArray();
     assertThat(actual).isEqualTo(expected);
@@ -116,7 +157,9 @@ class CoordinateGrammarTest {
     assertThat(next(c, 100, 0, 8, t(40))).isEqualTo(range(t(40), t(100)));
     assertThat(next(c, 100, 0, 8, t(40), t(41))).isEqualTo(Set.of(13, 14, 23));
     // closed with "}.": outside again
-    assertThat(next(c, 100, 0, 8, t(40), t(41), 14)).contains(0, 7, 9, STOP).doesNotContain(13, w(0));
+    assertThat(next(c, 100, 0, 8, t(40), t(41), 14))
+        .contains(0, 7, 9, STOP)
+        .doesNotContain(13, w(0));
   }
 
   @Test
@@ -135,7 +178,8 @@ class CoordinateGrammarTest {
     assertThat(next(c, 100, 20, 4, t(7))).isEqualTo(Set.of(4, 5, 12));
     assertThat(next(c, 100, 20, 4, t(7), 5)).isEqualTo(Set.of(9, 10));
     assertThat(next(c, 100, 20, 4, t(7), 12)).isEqualTo(range(w(0), w(100)));
-    assertThat(next(c, 100, 20, 4, t(7), 5, 10, w(1), h(2), w(3), h(4))).isEqualTo(Set.of(15, 16, 24));
+    assertThat(next(c, 100, 20, 4, t(7), 5, 10, w(1), h(2), w(3), h(4)))
+        .isEqualTo(Set.of(15, 16, 24));
   }
 
   @Test
@@ -169,8 +213,10 @@ class CoordinateGrammarTest {
   @Test
   void dgcHasOneBoxOrMoreAndDvcOneSpanOrMore() {
     OutputConstraint dgc = new OutputConstraint(OutputConstraint.Kind.TASK_SHAPE, "DGC", false);
-    assertThat(next(dgc, 50, 10, w(1), h(2), w(3), h(4), 15)).isEqualTo(union(TEXT, BOX_OPENERS, Set.of(STOP)));
-    assertThat(next(shape("DVC"), 50, 7, t(1), t(2), 13)).isEqualTo(union(TEXT, Set.of(7, 8), Set.of(STOP)));
+    assertThat(next(dgc, 50, 10, w(1), h(2), w(3), h(4), 15))
+        .isEqualTo(union(TEXT, BOX_OPENERS, Set.of(STOP)));
+    assertThat(next(shape("DVC"), 50, 7, t(1), t(2), 13))
+        .isEqualTo(union(TEXT, Set.of(7, 8), Set.of(STOP)));
   }
 
   @Test
@@ -178,7 +224,8 @@ class CoordinateGrammarTest {
     OutputConstraint c = shape("STVG");
     assertThat(next(c, 50)).isEqualTo(union(TEXT, Set.of(7, 8)));
     int[] afterSpan = {8, t(20), t(30), 14, 20, 4};
-    assertThat(next(c, 50, afterSpan)).isEqualTo(union(TEXT, range(t(20), t(31)))); // no stop before a box
+    assertThat(next(c, 50, afterSpan))
+        .isEqualTo(union(TEXT, range(t(20), t(31)))); // no stop before a box
     int[] afterPair = concat(afterSpan, t(25), 12, w(1), h(2), w(3), h(4), 15);
     assertThat(next(c, 50, afterPair)).isEqualTo(union(TEXT, range(t(20), t(31)), Set.of(STOP)));
     // A span needs room for itself and one timed box: 4 + 7.
@@ -214,14 +261,16 @@ class CoordinateGrammarTest {
     assertThat(g.refusal(shape("FREE_FORM"), 100)).contains("needs a task");
     assertThat(g.refusal(new OutputConstraint(OutputConstraint.Kind.TASK_SHAPE, "TVG", false), 100))
         .contains("needs a video");
-    assertThat(g.refusal(new OutputConstraint(OutputConstraint.Kind.TASK_SHAPE, "REC", true), 100)).isNull();
+    assertThat(g.refusal(new OutputConstraint(OutputConstraint.Kind.TASK_SHAPE, "REC", true), 100))
+        .isNull();
     assertThat(g.refusal(shape("TVG"), 3)).contains("at least 4");
     assertThat(g.refusal(shape("NOPE"), 100)).contains("not a task");
   }
 
   @Test
   void oneAllowedIdIsForcedAndTheMaskKeepsOnlyAllowedLogits() {
-    CoordinateGrammar single = CoordinateGrammar.of(i -> new String[] {"a", "[", "]"}[i], 3, 4, i -> false);
+    CoordinateGrammar single =
+        CoordinateGrammar.of(i -> new String[] {"a", "[", "]"}[i], 3, 4, i -> false);
     OutputConstraint c = coords(false);
     int v = 3;
     TokenMask m = single.mask(c, new int[] {1, v + 8, v + 4, v + 8, v + 4}, 20, new int[0]);

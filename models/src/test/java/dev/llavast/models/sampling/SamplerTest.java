@@ -34,9 +34,15 @@ class SamplerTest {
     assertThat(x[1]).isEqualTo(1.9f);
     assertThat((double) x[2]).isCloseTo(-1.05, within(1e-6));
     // 2/1.05 = 1.905 still wins over 1.9; a penalty of 1.1 flips the argmax
-    assertThat(Sampler.sample(new float[] {2.0f, 1.9f}, 0, 2, params(0f, 1f, 0, 1.05f, 0), new int[] {0}).tokenId())
+    assertThat(
+            Sampler.sample(
+                    new float[] {2.0f, 1.9f}, 0, 2, params(0f, 1f, 0, 1.05f, 0), new int[] {0})
+                .tokenId())
         .isEqualTo(0);
-    assertThat(Sampler.sample(new float[] {2.0f, 1.9f}, 0, 2, params(0f, 1f, 0, 1.1f, 0), new int[] {0}).tokenId())
+    assertThat(
+            Sampler.sample(
+                    new float[] {2.0f, 1.9f}, 0, 2, params(0f, 1f, 0, 1.1f, 0), new int[] {0})
+                .tokenId())
         .isEqualTo(1);
   }
 
@@ -44,8 +50,10 @@ class SamplerTest {
   void topKOneAndTinyTopPAreGreedy() {
     float[] logits = {0.1f, 0.3f, 0.2f, 0.25f};
     for (long seed = 0; seed < 20; seed++) {
-      assertThat(Sampler.sample(logits, 0, 4, params(1f, 1f, 1, 1f, seed), new int[0]).tokenId()).isEqualTo(1);
-      assertThat(Sampler.sample(logits, 0, 4, params(1f, 0.01f, 0, 1f, seed), new int[0]).tokenId()).isEqualTo(1);
+      assertThat(Sampler.sample(logits, 0, 4, params(1f, 1f, 1, 1f, seed), new int[0]).tokenId())
+          .isEqualTo(1);
+      assertThat(Sampler.sample(logits, 0, 4, params(1f, 0.01f, 0, 1f, seed), new int[0]).tokenId())
+          .isEqualTo(1);
     }
   }
 
@@ -57,7 +65,8 @@ class SamplerTest {
 
   @Test
   void topPDropsTheAscendingTailWithMassAtMostOneMinusP() {
-    // probs 0.5, 0.3, 0.15, 0.05; top_p 0.75: ascending cum 0.05, 0.20 (<= 0.25 removed), 0.50 (kept)
+    // probs 0.5, 0.3, 0.15, 0.05; top_p 0.75: ascending cum 0.05, 0.20 (<= 0.25 removed), 0.50
+    // (kept)
     double[] p = {0.5, 0.3, 0.15, 0.05};
     Sampler.applyTopP(p, 0.75f);
     assertThat(p[3]).isZero();
@@ -74,7 +83,8 @@ class SamplerTest {
     }
     SamplingParams p = params(1f, 1f, 0, 1f, 1234);
     int a = Sampler.sample(logits, 0, 50, p, new int[] {7, 8}).tokenId();
-    Sampler.sample(logits, 0, 50, params(1f, 1f, 0, 1f, 99), new int[0]); // unrelated draws in between
+    Sampler.sample(
+        logits, 0, 50, params(1f, 1f, 0, 1f, 99), new int[0]); // unrelated draws in between
     assertThat(Sampler.sample(logits, 0, 50, p, new int[] {7, 8}).tokenId()).isEqualTo(a);
     Set<Integer> seen = new HashSet<>();
     for (long seed = 0; seed < 40; seed++) {

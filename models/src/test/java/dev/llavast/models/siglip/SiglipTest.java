@@ -43,23 +43,46 @@ class SiglipTest {
       double[][] k = new double[len][];
       double[][] v = new double[len][];
       for (int i = 0; i < len; i++) {
-        h[i] = JavaNn.layerNorm(JavaNn.row(x, i, cv), rw.get(l + "layer_norm1.weight"), rw.get(l + "layer_norm1.bias"), eps);
-        q[i] = JavaNn.lin(h[i], rw.get(l + "self_attn.q_proj.weight"), rw.get(l + "self_attn.q_proj.bias"));
-        k[i] = JavaNn.lin(h[i], rw.get(l + "self_attn.k_proj.weight"), rw.get(l + "self_attn.k_proj.bias"));
-        v[i] = JavaNn.lin(h[i], rw.get(l + "self_attn.v_proj.weight"), rw.get(l + "self_attn.v_proj.bias"));
+        h[i] =
+            JavaNn.layerNorm(
+                JavaNn.row(x, i, cv),
+                rw.get(l + "layer_norm1.weight"),
+                rw.get(l + "layer_norm1.bias"),
+                eps);
+        q[i] =
+            JavaNn.lin(
+                h[i], rw.get(l + "self_attn.q_proj.weight"), rw.get(l + "self_attn.q_proj.bias"));
+        k[i] =
+            JavaNn.lin(
+                h[i], rw.get(l + "self_attn.k_proj.weight"), rw.get(l + "self_attn.k_proj.bias"));
+        v[i] =
+            JavaNn.lin(
+                h[i], rw.get(l + "self_attn.v_proj.weight"), rw.get(l + "self_attn.v_proj.bias"));
       }
       double[][] att = JavaNn.mha(q, k, v, cfg.vision().numAttentionHeads(), null);
       for (int i = 0; i < len; i++) {
-        double[] o = JavaNn.lin(att[i], rw.get(l + "self_attn.out_proj.weight"), rw.get(l + "self_attn.out_proj.bias"));
+        double[] o =
+            JavaNn.lin(
+                att[i],
+                rw.get(l + "self_attn.out_proj.weight"),
+                rw.get(l + "self_attn.out_proj.bias"));
         double[] x1 = JavaNn.row(x, i, cv);
         for (int e = 0; e < cv; e++) {
           x1[e] += o[e];
         }
-        double[] h2 = JavaNn.layerNorm(x1, rw.get(l + "layer_norm2.weight"), rw.get(l + "layer_norm2.bias"), eps);
-        double[] f = JavaNn.lin(JavaNn.geluTanh(JavaNn.lin(h2, rw.get(l + "mlp.fc1.weight"), rw.get(l + "mlp.fc1.bias"))),
-            rw.get(l + "mlp.fc2.weight"), rw.get(l + "mlp.fc2.bias"));
+        double[] h2 =
+            JavaNn.layerNorm(
+                x1, rw.get(l + "layer_norm2.weight"), rw.get(l + "layer_norm2.bias"), eps);
+        double[] f =
+            JavaNn.lin(
+                JavaNn.geluTanh(
+                    JavaNn.lin(h2, rw.get(l + "mlp.fc1.weight"), rw.get(l + "mlp.fc1.bias"))),
+                rw.get(l + "mlp.fc2.weight"),
+                rw.get(l + "mlp.fc2.bias"));
         for (int e = 0; e < cv; e++) {
-          assertThat((double) got[i * cv + e]).as("token %d dim %d", i, e).isCloseTo(x1[e] + f[e], within(1e-5));
+          assertThat((double) got[i * cv + e])
+              .as("token %d dim %d", i, e)
+              .isCloseTo(x1[e] + f[e], within(1e-5));
         }
       }
     }
@@ -84,8 +107,9 @@ class SiglipTest {
           for (int ch = 0; ch < 3; ch++) {
             for (int dy = 0; dy < 14; dy++) {
               for (int dx = 0; dx < 14; dx++) {
-                acc += w[((o * 3 + ch) * 14 + dy) * 14 + dx]
-                    * px[(ch * s + rc[0] * 14 + dy) * s + rc[1] * 14 + dx];
+                acc +=
+                    w[((o * 3 + ch) * 14 + dy) * 14 + dx]
+                        * px[(ch * s + rc[0] * 14 + dy) * s + rc[1] * 14 + dx];
               }
             }
           }

@@ -41,7 +41,8 @@ class TokenizerTest {
   void specialIdsFollowTheReleaseOrderAndTheBinInvariants() {
     SpecialTokens sp = tok.specialTokens();
     int v = config.vocabSize();
-    // tiny layout: BPE ids, then <|endoftext|> <|im_start|> <|im_end|>, then the 14 markers up to V-1
+    // tiny layout: BPE ids, then <|endoftext|> <|im_start|> <|im_end|>, then the 14 markers up to
+    // V-1
     assertThat(sp.endOfText()).isEqualTo(v - 17);
     assertThat(sp.imStart()).isEqualTo(v - 16);
     assertThat(sp.imEnd()).isEqualTo(v - 15);
@@ -57,7 +58,8 @@ class TokenizerTest {
 
   @Test
   void shiftedTokenizerFailsWithEveryBrokenInvariantNamed() throws Exception {
-    // the "+1" trap of spec §7.1: a base tokenizer that already had <image> shifts every LLaVA-ST id by one
+    // the "+1" trap of spec §7.1: a base tokenizer that already had <image> shifts every LLaVA-ST
+    // id by one
     ObjectMapper json = new ObjectMapper();
     ObjectNode root = (ObjectNode) json.readTree(dir.resolve("tokenizer.json").toFile());
     int firstMarker = config.vocabSize() - 14;
@@ -83,8 +85,8 @@ class TokenizerTest {
   void missingTokenIsNamed() throws Exception {
     ObjectMapper json = new ObjectMapper();
     ObjectNode root = (ObjectNode) json.readTree(dir.resolve("tokenizer.json").toFile());
-    com.fasterxml.jackson.databind.node.ArrayNode added = (com.fasterxml.jackson.databind.node.ArrayNode)
-        root.get("added_tokens");
+    com.fasterxml.jackson.databind.node.ArrayNode added =
+        (com.fasterxml.jackson.databind.node.ArrayNode) root.get("added_tokens");
     for (int i = added.size() - 1; i >= 0; i--) {
       if (added.get(i).get("content").asText().equals("<slow_vid_end>")) {
         added.remove(i);
@@ -100,18 +102,21 @@ class TokenizerTest {
   @Test
   void encodeUsesMergesAndSpecialsAndDecodesBack() {
     int[] ids = tok.encode("You are a helpful assistant.");
-    // the merges apply: fewer ids than the 28 bytes, and the first word is the single merged token "You"
+    // the merges apply: fewer ids than the 28 bytes, and the first word is the single merged token
+    // "You"
     assertThat(ids.length).isLessThan(28);
     assertThat(tok.tokenId("You")).hasValue(ids[0]);
     assertThat(tok.decode(ids)).isEqualTo("You are a helpful assistant.");
     String text = "Ends in <TEMP-012>, héllo 日本 😀 [<WIDTH-010><HEIGHT-020>]<|im_end|>";
     int[] enc = tok.encode(text);
     SpecialTokens sp = tok.specialTokens();
-    assertThat(enc).contains(sp.firstTempBin() + 12, sp.firstWidthBin() + 10, sp.firstHeightBin() + 20, sp.imEnd());
+    assertThat(enc)
+        .contains(
+            sp.firstTempBin() + 12, sp.firstWidthBin() + 10, sp.firstHeightBin() + 20, sp.imEnd());
     assertThat(tok.decode(enc)).isEqualTo(text);
     // our byte-table decode agrees with DJL's own decode
-    assertThat(tok.decode(enc)).isEqualTo(
-        tok.decodeRaw(IntStream.of(enc).boxed().collect(Collectors.toList())));
+    assertThat(tok.decode(enc))
+        .isEqualTo(tok.decodeRaw(IntStream.of(enc).boxed().collect(Collectors.toList())));
   }
 
   @Test
@@ -130,8 +135,10 @@ class TokenizerTest {
     for (int id : ids) {
       String piece = dec.push(id);
       assertThat(piece).doesNotContain("\uFFFD");
-      // every emitted piece is whole characters: re-encoding to UTF-8 gives back valid, complete text
-      assertThat(new String(piece.getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8)).isEqualTo(piece);
+      // every emitted piece is whole characters: re-encoding to UTF-8 gives back valid, complete
+      // text
+      assertThat(new String(piece.getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8))
+          .isEqualTo(piece);
       if (piece.isEmpty()) {
         emptyPushes++;
       }
@@ -139,7 +146,8 @@ class TokenizerTest {
     }
     all.append(dec.finish());
     assertThat(all.toString()).isEqualTo(text);
-    // the tiny vocabulary has no multi-byte merges: é (2 bytes), 日/本 (3 each), 😀 (4), ü (2) arrive byte by byte
+    // the tiny vocabulary has no multi-byte merges: é (2 bytes), 日/本 (3 each), 😀 (4), ü (2) arrive
+    // byte by byte
     assertThat(emptyPushes).isEqualTo(1 + 2 + 2 + 3 + 1);
   }
 
@@ -188,7 +196,8 @@ class TokenizerTest {
     assertThat(StreamDecoder.completePrefix(b.toByteArray())).isEqualTo(1);
     b.write(euro, 2, 1);
     assertThat(StreamDecoder.completePrefix(b.toByteArray())).isEqualTo(4);
-    assertThat(StreamDecoder.completePrefix(new byte[] {(byte) 0xF0, (byte) 0x9F, (byte) 0x98})).isZero();
+    assertThat(StreamDecoder.completePrefix(new byte[] {(byte) 0xF0, (byte) 0x9F, (byte) 0x98}))
+        .isZero();
     assertThat(StreamDecoder.completePrefix(new byte[] {'x', 'y'})).isEqualTo(2);
     assertThat(List.of()).isEmpty();
   }

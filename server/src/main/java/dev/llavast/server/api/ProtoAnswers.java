@@ -22,10 +22,9 @@ import java.util.List;
 
 /**
  * The engine's answers as {@code llavast.v1} messages, for every door that speaks them (gRPC as
- * messages, HTTP as their JSON). Only translation: which groups are whole,
- * where text may be split and what a task's result holds were decided by the answer assembly.
- * Coordinates carry seconds from the clip's start and, as {@code media_seconds}, from the media's.
- * Stateless; any thread.
+ * messages, HTTP as their JSON). Only translation: which groups are whole, where text may be split
+ * and what a task's result holds were decided by the answer assembly. Coordinates carry seconds
+ * from the clip's start and, as {@code media_seconds}, from the media's. Stateless; any thread.
  */
 public final class ProtoAnswers {
   private ProtoAnswers() {}
@@ -51,26 +50,29 @@ public final class ProtoAnswers {
   public static GenerateFinal fin(FinalAnswer a, boolean tokenIds, boolean logprobs) {
     double clipStart = a.media().clipStartSeconds();
     FinalAnswer.Timings t = a.timings();
-    GenerateFinal.Builder b = GenerateFinal.newBuilder()
-        .setRequestId(a.requestId())
-        .setFinishReason(finish(a.finish()))
-        .setText(a.text())
-        .setResult(result(a, clipStart))
-        .setMediaId(a.mediaId())
-        .setUsage(Usage.newBuilder()
-            .setPromptTokens(a.usage().promptTokens())
-            .setVisualTokens(a.usage().visualTokens())
-            .setCachedTokens(a.usage().cachedTokens())
-            .setGeneratedTokens(a.usage().generatedTokens())
-            .setFeatureCacheHit(a.featureCacheHit()))
-        .setTimings(Timings.newBuilder()
-            .setQueueSeconds(t.queue())
-            .setMediaDecodeSeconds(t.mediaDecode())
-            .setEncodeSeconds(t.encode())
-            .setPrefillSeconds(t.prefill())
-            .setDecodeSeconds(t.decode())
-            .setTotalSeconds(t.total())
-            .setTimeToFirstTokenSeconds(t.timeToFirstToken()));
+    GenerateFinal.Builder b =
+        GenerateFinal.newBuilder()
+            .setRequestId(a.requestId())
+            .setFinishReason(finish(a.finish()))
+            .setText(a.text())
+            .setResult(result(a, clipStart))
+            .setMediaId(a.mediaId())
+            .setUsage(
+                Usage.newBuilder()
+                    .setPromptTokens(a.usage().promptTokens())
+                    .setVisualTokens(a.usage().visualTokens())
+                    .setCachedTokens(a.usage().cachedTokens())
+                    .setGeneratedTokens(a.usage().generatedTokens())
+                    .setFeatureCacheHit(a.featureCacheHit()))
+            .setTimings(
+                Timings.newBuilder()
+                    .setQueueSeconds(t.queue())
+                    .setMediaDecodeSeconds(t.mediaDecode())
+                    .setEncodeSeconds(t.encode())
+                    .setPrefillSeconds(t.prefill())
+                    .setDecodeSeconds(t.decode())
+                    .setTotalSeconds(t.total())
+                    .setTimeToFirstTokenSeconds(t.timeToFirstToken()));
     addCoordinates(a.coordinates(), clipStart, b::addCoordinates);
     if (tokenIds) {
       for (int id : a.tokenIds()) {
@@ -92,7 +94,9 @@ public final class ProtoAnswers {
     return out;
   }
 
-  private static void addCoordinates(List<AnswerCoordinate> groups, double clipStart,
+  private static void addCoordinates(
+      List<AnswerCoordinate> groups,
+      double clipStart,
       java.util.function.Consumer<Coordinate> out) {
     for (AnswerCoordinate g : groups) {
       Coordinate.Builder c = Coordinate.newBuilder().setTextOffsetBytes(g.textOffsetBytes());
@@ -137,12 +141,20 @@ public final class ProtoAnswers {
   }
 
   private static BoxCoordinate coord(dev.llavast.models.coords.Coordinate c) {
-    return BoxCoordinate.newBuilder().setPx(c.pixels()).setNormalized(c.normalized()).setBin(c.bin()).build();
+    return BoxCoordinate.newBuilder()
+        .setPx(c.pixels())
+        .setNormalized(c.normalized())
+        .setBin(c.bin())
+        .build();
   }
 
   private static dev.llavast.api.v1.Box box(Box b) {
     return dev.llavast.api.v1.Box.newBuilder()
-        .setX1(coord(b.x1())).setY1(coord(b.y1())).setX2(coord(b.x2())).setY2(coord(b.y2())).build();
+        .setX1(coord(b.x1()))
+        .setY1(coord(b.y1()))
+        .setX2(coord(b.x2()))
+        .setY2(coord(b.y2()))
+        .build();
   }
 
   private static dev.llavast.api.v1.TimedBox timedBox(TimedBox tb, double clipStart) {
@@ -156,8 +168,12 @@ public final class ProtoAnswers {
   private static TaskResult result(FinalAnswer a, double clipStart) {
     dev.llavast.models.coords.TaskResult r = a.result();
     Task task = a.task();
-    TaskResult.Builder b = TaskResult.newBuilder().setTask(task == Task.FREE_FORM
-        ? dev.llavast.api.v1.Task.TASK_FREE_FORM : dev.llavast.api.v1.Task.valueOf("TASK_" + task.name()));
+    TaskResult.Builder b =
+        TaskResult.newBuilder()
+            .setTask(
+                task == Task.FREE_FORM
+                    ? dev.llavast.api.v1.Task.TASK_FREE_FORM
+                    : dev.llavast.api.v1.Task.valueOf("TASK_" + task.name()));
     if (r.span() != null) {
       b.setSpan(span(r.span(), clipStart));
     }

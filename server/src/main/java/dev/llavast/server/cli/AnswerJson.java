@@ -32,7 +32,8 @@ import java.util.Locale;
  * rendered as decimals. Stateless; any thread.
  */
 final class AnswerJson {
-  private static final ObjectMapper JSON = new ObjectMapper().disable(SerializationFeature.INDENT_OUTPUT);
+  private static final ObjectMapper JSON =
+      new ObjectMapper().disable(SerializationFeature.INDENT_OUTPUT);
 
   private AnswerJson() {}
 
@@ -45,8 +46,16 @@ final class AnswerJson {
    * @param loadNanos opening the model and starting the engine
    * @param totalNanos the whole command, model load included
    */
-  record Run(String mediaPath, String modelDir, Engine engine, String prompt, String systemPrompt, Sampling sampling,
-      int prefillChunk, long loadNanos, long totalNanos) {}
+  record Run(
+      String mediaPath,
+      String modelDir,
+      Engine engine,
+      String prompt,
+      String systemPrompt,
+      Sampling sampling,
+      int prefillChunk,
+      long loadNanos,
+      long totalNanos) {}
 
   /** The answer's text with every coordinate group rendered as decimals. */
   static String renderText(FinalAnswer a) {
@@ -90,8 +99,11 @@ final class AnswerJson {
     ObjectNode p = root.putObject("prompt");
     p.put("text", run.prompt());
     p.put("question", a.question());
-    p.put("system_prompt", run.systemPrompt() == null || run.systemPrompt().isEmpty()
-        ? ChatTemplate.DEFAULT_SYSTEM_PROMPT : run.systemPrompt());
+    p.put(
+        "system_prompt",
+        run.systemPrompt() == null || run.systemPrompt().isEmpty()
+            ? ChatTemplate.DEFAULT_SYSTEM_PROMPT
+            : run.systemPrompt());
     p.put("media_start", rendered.mediaStart());
     p.put("visual_start", rendered.visualStart());
     p.put("visual_length", rendered.visualLength());

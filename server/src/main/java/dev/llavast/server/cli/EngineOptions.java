@@ -11,26 +11,43 @@ import picocli.CommandLine.Option;
 public final class EngineOptions {
   private static final ServerConfig D = ServerConfig.defaults();
 
-  @Option(names = "--model-dir", description = "Checkpoint directory (config.json, safetensors, tokenizer.json). "
-      + "Without it, a random-weight demo checkpoint.")
+  @Option(
+      names = "--model-dir",
+      description =
+          "Checkpoint directory (config.json, safetensors, tokenizer.json). "
+              + "Without it, a random-weight demo checkpoint.")
   public Path modelDir;
 
-  @Option(names = "--devices", description = "cpu, cpu:N (N CPU workers) or cuda:0,1,... (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--devices",
+      description = "cpu, cpu:N (N CPU workers) or cuda:0,1,... (default: ${DEFAULT-VALUE}).")
   public String devices = D.devices();
 
-  @Option(names = "--feature-cache-bytes", description = "Host memory for cached video features (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--feature-cache-bytes",
+      description = "Host memory for cached video features (default: ${DEFAULT-VALUE}).")
   public long featureCacheBytes = D.featureCacheBytes();
 
-  @Option(names = "--kv-blocks", description = "KV blocks per worker; 0 sizes the pool from device memory (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--kv-blocks",
+      description =
+          "KV blocks per worker; 0 sizes the pool from device memory (default: ${DEFAULT-VALUE}).")
   public int kvBlocks = D.kvBlocks();
 
-  @Option(names = "--kv-block-size", description = "Tokens per KV block (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--kv-block-size",
+      description = "Tokens per KV block (default: ${DEFAULT-VALUE}).")
   public int kvBlockSize = D.kvBlockSize();
 
-  @Option(names = "--max-batch-tokens", description = "Token budget of one scheduler step, so also the longest "
-      + "prefill chunk (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--max-batch-tokens",
+      description =
+          "Token budget of one scheduler step, so also the longest "
+              + "prefill chunk (default: ${DEFAULT-VALUE}).")
   public int maxBatchTokens = D.maxBatchTokens();
 
-  @Option(names = "--max-running-sequences", description = "Sequences one worker runs at once (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--max-running-sequences",
+      description = "Sequences one worker runs at once (default: ${DEFAULT-VALUE}).")
   public int maxRunningSequences = D.maxRunningSequences();
 }

@@ -36,26 +36,25 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.stream.Stream;
+import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine;
 
 /**
  * {@code llavast-server generate}: one question about one video, image or frame directory, answered
- * in-process by the server's own engine without the network (as {@code vllm.LLM} is to
- * {@code vllm serve}): the same media store, pipeline and feature cache, the same prompt rendering
- * and task templates, the same scheduler (one worker) and the same answer assembly. A frame
- * directory is a video at {@code --fps}, sampled to the model's frame count like an uploaded frame
- * sequence.
+ * in-process by the server's own engine without the network (as {@code vllm.LLM} is to {@code vllm
+ * serve}): the same media store, pipeline and feature cache, the same prompt rendering and task
+ * templates, the same scheduler (one worker) and the same answer assembly. A frame directory is a
+ * video at {@code --fps}, sampled to the model's frame count like an uploaded frame sequence.
  *
- * <p>With {@code --json} it prints one JSON object (stable key order) holding the generated ids, their
- * text, the decoded coordinates (bins, normalized values, seconds and pixels), the prompt ids, the
- * media's sampling, per-token log-probabilities, timings and usage: what an independent reference
- * implementation needs to check our forward pass token by token.
+ * <p>With {@code --json} it prints one JSON object (stable key order) holding the generated ids,
+ * their text, the decoded coordinates (bins, normalized values, seconds and pixels), the prompt
+ * ids, the media's sampling, per-token log-probabilities, timings and usage: what an independent
+ * reference implementation needs to check our forward pass token by token.
  *
  * <p>Exit codes: 0 answered; 1 the checkpoint could not be opened or generation failed; 2 bad
  * command line, media or prompt. Runs on the thread that calls {@link #call()}, which waits for the
@@ -64,12 +63,14 @@ import picocli.CommandLine;
 @Command(
     name = "generate",
     mixinStandardHelpOptions = true,
-    description = "Answers one prompt about one video, image or frame directory with the server's engine, "
-        + "in-process, without a server.",
+    description =
+        "Answers one prompt about one video, image or frame directory with the server's engine, "
+            + "in-process, without a server.",
     sortOptions = false)
 public final class GenerateCommand implements Callable<Integer> {
   /** Exit code for bad input: media, prompt or flags. */
   static final int EXIT_BAD_INPUT = 2;
+
   /** Exit code for a checkpoint that cannot be opened or a failed forward pass. */
   static final int EXIT_FAILED = 1;
 
@@ -80,19 +81,27 @@ public final class GenerateCommand implements Callable<Integer> {
 
   /** Exactly one media flag. */
   static final class MediaSource {
-    @Option(names = "--video", required = true, description = "A video file (sampled to the model's frame count).")
+    @Option(
+        names = "--video",
+        required = true,
+        description = "A video file (sampled to the model's frame count).")
     Path video;
 
     @Option(names = "--image", required = true, description = "A JPEG, PNG, BMP or GIF image.")
     Path image;
 
-    @Option(names = "--frames-dir", required = true,
-        description = "A directory of image frames in file-name order: a video at --fps, sampled to the model's "
-            + "frame count like an uploaded frame sequence.")
+    @Option(
+        names = "--frames-dir",
+        required = true,
+        description =
+            "A directory of image frames in file-name order: a video at --fps, sampled to the model's "
+                + "frame count like an uploaded frame sequence.")
     Path framesDir;
   }
 
-  @Option(names = "--fps", description = "Frame rate of --frames-dir, for seconds (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--fps",
+      description = "Frame rate of --frames-dir, for seconds (default: ${DEFAULT-VALUE}).")
   double fps = 1.0;
 
   @Option(names = "--clip-start", description = "Clip start in seconds (video and frames).")
@@ -101,16 +110,22 @@ public final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--clip-end", description = "Clip end in seconds, inclusive (video and frames).")
   Double clipEnd;
 
-  @Option(names = "--prompt", required = true,
+  @Option(
+      names = "--prompt",
+      required = true,
       description = "The question; coordinates may be written <t0.41>, <h0.2>, <w0.3>.")
   String prompt;
 
-  @Option(names = "--system-prompt", description = "System prompt (default: \"" + ChatTemplate.DEFAULT_SYSTEM_PROMPT
-      + "\").")
+  @Option(
+      names = "--system-prompt",
+      description = "System prompt (default: \"" + ChatTemplate.DEFAULT_SYSTEM_PROMPT + "\").")
   String systemPrompt;
 
-  @Option(names = "--task", description = "Task template and how to read the answer: FREE_FORM, REC, REG, DGC, TVG,"
-      + " TR, STVG, SVG, ELC or DVC (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--task",
+      description =
+          "Task template and how to read the answer: FREE_FORM, REC, REG, DGC, TVG,"
+              + " TR, STVG, SVG, ELC or DVC (default: ${DEFAULT-VALUE}).")
   String task = "FREE_FORM";
 
   @Mixin SamplingOptions sampling;
@@ -132,33 +147,59 @@ public final class GenerateCommand implements Callable<Integer> {
       parsedTask = parseTask(task);
       parsedSampling = sampling.toSampling(true);
       checkFlags();
-      clip = clipStart == null && clipEnd == null ? null
-          : Clips.of(clipStart == null ? 0.0 : clipStart, clipEnd == null ? 0.0 : clipEnd, "clip");
+      clip =
+          clipStart == null && clipEnd == null
+              ? null
+              : Clips.of(
+                  clipStart == null ? 0.0 : clipStart, clipEnd == null ? 0.0 : clipEnd, "clip");
       config = engineConfig();
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     } catch (ApiException e) {
-      throw new CommandLine.ParameterException(spec.commandLine(), "--clip-start/--clip-end: "
-          + e.violations().get(0).description());
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "--clip-start/--clip-end: " + e.violations().get(0).description());
     }
     long t0 = System.nanoTime();
     Engine eng;
     try {
       eng = Engine.start(config, Metrics.noop());
     } catch (IOException | RuntimeException e) {
-      err.println("error: cannot open the checkpoint"
-          + (engine.modelDir == null ? "" : " in " + engine.modelDir) + ": " + e.getMessage());
+      err.println(
+          "error: cannot open the checkpoint"
+              + (engine.modelDir == null ? "" : " in " + engine.modelDir)
+              + ": "
+              + e.getMessage());
       return EXIT_FAILED;
     }
     long loaded = System.nanoTime();
     try {
-      GenerationJob job = new GenerationJob("", media(eng), clip, Question.text(prompt), parsedTask, parsedSampling,
-          0, null, systemPrompt, List.of());
+      GenerationJob job =
+          new GenerationJob(
+              "",
+              media(eng),
+              clip,
+              Question.text(prompt),
+              parsedTask,
+              parsedSampling,
+              0,
+              null,
+              systemPrompt,
+              List.of());
       FinalAnswer answer = answer(eng, job);
       if (json) {
-        out.println(AnswerJson.of(answer, new AnswerJson.Run(source().toAbsolutePath().toString(),
-            eng.model().directory().toAbsolutePath().toString(), eng, prompt, systemPrompt, parsedSampling,
-            config.maxBatchTokens(), loaded - t0, System.nanoTime() - t0)));
+        out.println(
+            AnswerJson.of(
+                answer,
+                new AnswerJson.Run(
+                    source().toAbsolutePath().toString(),
+                    eng.model().directory().toAbsolutePath().toString(),
+                    eng,
+                    prompt,
+                    systemPrompt,
+                    parsedSampling,
+                    config.maxBatchTokens(),
+                    loaded - t0,
+                    System.nanoTime() - t0)));
       } else {
         out.println(AnswerJson.renderText(answer));
         String coords = AnswerJson.renderGroups(answer);
@@ -181,30 +222,48 @@ public final class GenerateCommand implements Callable<Integer> {
     }
   }
 
-  /** The engine for one question: the server's defaults, the flags given, and the media in a temporary store. */
+  /**
+   * The engine for one question: the server's defaults, the flags given, and the media in a
+   * temporary store.
+   */
   private EngineConfig engineConfig() {
     EngineConfig d = dev.llavast.server.ServerConfig.defaults().engine();
-    return new EngineConfig(Optional.ofNullable(engine.modelDir), DeviceSpec.parse(engine.devices),
-        d.maxQueuedRequests(), d.maxQueuedPromptTokens(), sampling.maxNewTokens,
-        Math.max(sampling.maxNewTokens, d.maxNewTokensLimit()), d.maxUploadBytes(), 1,
-        d.sessionTtl(), engine.featureCacheBytes, engine.kvBlocks, engine.kvBlockSize, engine.maxBatchTokens,
-        engine.maxRunningSequences, d.workerStallTimeout(), Optional.empty(), false);
+    return new EngineConfig(
+        Optional.ofNullable(engine.modelDir),
+        DeviceSpec.parse(engine.devices),
+        d.maxQueuedRequests(),
+        d.maxQueuedPromptTokens(),
+        sampling.maxNewTokens,
+        Math.max(sampling.maxNewTokens, d.maxNewTokensLimit()),
+        d.maxUploadBytes(),
+        1,
+        d.sessionTtl(),
+        engine.featureCacheBytes,
+        engine.kvBlocks,
+        engine.kvBlockSize,
+        engine.maxBatchTokens,
+        engine.maxRunningSequences,
+        d.workerStallTimeout(),
+        Optional.empty(),
+        false);
   }
 
   /** Runs the job on the engine and waits for its answer. */
   private static FinalAnswer answer(Engine eng, GenerationJob job) {
     CompletableFuture<FinalAnswer> done = new CompletableFuture<>();
-    eng.start(job, new AnswerListener() {
-      @Override
-      public void onFinish(FinalAnswer answer) {
-        done.complete(answer);
-      }
+    eng.start(
+        job,
+        new AnswerListener() {
+          @Override
+          public void onFinish(FinalAnswer answer) {
+            done.complete(answer);
+          }
 
-      @Override
-      public void onError(ApiException error) {
-        done.completeExceptionally(error);
-      }
-    });
+          @Override
+          public void onError(ApiException error) {
+            done.completeExceptionally(error);
+          }
+        });
     try {
       return done.get();
     } catch (InterruptedException e) {
@@ -226,7 +285,9 @@ public final class GenerateCommand implements Callable<Integer> {
         return "bad prompt: " + v.description();
       }
     }
-    return e.reason() == Reason.MODEL_FAILURE ? "generation failed: " + e.getMessage() : e.getMessage();
+    return e.reason() == Reason.MODEL_FAILURE
+        ? "generation failed: " + e.getMessage()
+        : e.getMessage();
   }
 
   // ------------------------------------------------------------------------------------ media
@@ -235,21 +296,27 @@ public final class GenerateCommand implements Callable<Integer> {
     return media.video != null ? media.video : media.image != null ? media.image : media.framesDir;
   }
 
-  /** The media flag's file(s), stored whole in the engine's media store (hashed and probed like an upload). */
+  /**
+   * The media flag's file(s), stored whole in the engine's media store (hashed and probed like an
+   * upload).
+   */
   private GenerationJob.Media media(Engine eng) {
     if (media.video != null) {
-      return new GenerationJob.Media(DecodedMedia.Kind.VIDEO,
+      return new GenerationJob.Media(
+          DecodedMedia.Kind.VIDEO,
           eng.storeWhole(Tenant.OPEN, DecodedMedia.Kind.VIDEO, List.of(read(media.video)), 0.0));
     }
     if (media.image != null) {
-      return new GenerationJob.Media(DecodedMedia.Kind.IMAGE,
+      return new GenerationJob.Media(
+          DecodedMedia.Kind.IMAGE,
           eng.storeWhole(Tenant.OPEN, DecodedMedia.Kind.IMAGE, List.of(read(media.image)), 0.0));
     }
     List<ByteBuffer> frames = new ArrayList<>();
     for (Path f : frameFiles(media.framesDir)) {
       frames.add(read(f));
     }
-    CompletableFuture<StoredMedia> stored = eng.storeWhole(Tenant.OPEN, DecodedMedia.Kind.FRAMES, frames, fps);
+    CompletableFuture<StoredMedia> stored =
+        eng.storeWhole(Tenant.OPEN, DecodedMedia.Kind.FRAMES, frames, fps);
     return new GenerationJob.Media(DecodedMedia.Kind.FRAMES, stored);
   }
 
@@ -269,10 +336,13 @@ public final class GenerateCommand implements Callable<Integer> {
     try (Stream<Path> s = Files.list(dir)) {
       files = s.filter(Files::isRegularFile).sorted().toList();
     } catch (IOException e) {
-      throw ApiException.invalid("frames_dir", "cannot list --frames-dir " + dir + ": " + e.getMessage());
+      throw ApiException.invalid(
+          "frames_dir", "cannot list --frames-dir " + dir + ": " + e.getMessage());
     }
     if (files.isEmpty()) {
-      throw MediaErrors.toApi(new MediaException(MediaException.Reason.EMPTY, "--frames-dir " + dir + " holds no files"));
+      throw MediaErrors.toApi(
+          new MediaException(
+              MediaException.Reason.EMPTY, "--frames-dir " + dir + " holds no files"));
     }
     return files;
   }
@@ -284,7 +354,8 @@ public final class GenerateCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--fps must be in (0, 1000], got " + fps);
     }
     if (media.image != null && (clipStart != null || clipEnd != null)) {
-      throw new IllegalArgumentException("--clip-start/--clip-end apply to --video and --frames-dir, not --image");
+      throw new IllegalArgumentException(
+          "--clip-start/--clip-end apply to --video and --frames-dir, not --image");
     }
   }
 
@@ -293,7 +364,8 @@ public final class GenerateCommand implements Callable<Integer> {
     try {
       return Task.valueOf(name.trim().toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("--task " + name + " is not one of " + Arrays.toString(Task.values()));
+      throw new IllegalArgumentException(
+          "--task " + name + " is not one of " + Arrays.toString(Task.values()));
     }
   }
 }

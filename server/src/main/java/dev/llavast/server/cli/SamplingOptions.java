@@ -9,11 +9,14 @@ import picocli.CommandLine.Option;
  * API's {@code SamplingParams}.
  */
 public final class SamplingOptions {
-  @Option(names = {"--max-new-tokens", "--max-tokens"},
+  @Option(
+      names = {"--max-new-tokens", "--max-tokens"},
       description = "Tokens to generate at most (default: ${DEFAULT-VALUE}).")
   public int maxNewTokens = 128;
 
-  @Option(names = "--greedy", description = "Greedy decoding (the default); not combinable with --temperature > 0.")
+  @Option(
+      names = "--greedy",
+      description = "Greedy decoding (the default); not combinable with --temperature > 0.")
   public boolean greedy;
 
   @Option(names = "--temperature", description = "0 is greedy (default: ${DEFAULT-VALUE}).")
@@ -34,9 +37,13 @@ public final class SamplingOptions {
   @Option(names = "--stop", description = "A stop string; the answer ends before it (repeatable).")
   public List<String> stops = List.of();
 
-  @Option(names = "--constrain", paramLabel = "MODE", description = "Coordinate-constrained decoding: off, "
-      + "coordinates (every coordinate group whole and valid) or task-shape (also the --task answer shape) "
-      + "(default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--constrain",
+      paramLabel = "MODE",
+      description =
+          "Coordinate-constrained decoding: off, "
+              + "coordinates (every coordinate group whole and valid) or task-shape (also the --task answer shape) "
+              + "(default: ${DEFAULT-VALUE}).")
   public String constrain = "off";
 
   /**
@@ -61,18 +68,30 @@ public final class SamplingOptions {
       throw new IllegalArgumentException("--top-k must be >= 0, got " + topK);
     }
     if (!(repetitionPenalty > 0 && repetitionPenalty <= 2)) {
-      throw new IllegalArgumentException("--repetition-penalty must be in (0, 2], got " + repetitionPenalty);
+      throw new IllegalArgumentException(
+          "--repetition-penalty must be in (0, 2], got " + repetitionPenalty);
     }
-    return new Sampling(temperature, topP, topK, repetitionPenalty, seed, maxNewTokens, stops, false, logprobs,
+    return new Sampling(
+        temperature,
+        topP,
+        topK,
+        repetitionPenalty,
+        seed,
+        maxNewTokens,
+        stops,
+        false,
+        logprobs,
         constraints(constrain));
   }
 
   /** {@code off}, {@code coordinates} or {@code task-shape} (any case, '-' or '_'). */
   static Sampling.Constraints constraints(String mode) {
     try {
-      return Sampling.Constraints.valueOf(mode.strip().toUpperCase(java.util.Locale.ROOT).replace('-', '_'));
+      return Sampling.Constraints.valueOf(
+          mode.strip().toUpperCase(java.util.Locale.ROOT).replace('-', '_'));
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("--constrain must be off, coordinates or task-shape, got '" + mode + "'");
+      throw new IllegalArgumentException(
+          "--constrain must be off, coordinates or task-shape, got '" + mode + "'");
     }
   }
 }

@@ -48,9 +48,15 @@ public final class ApiException extends RuntimeException {
       throw new IllegalArgumentException("an invalid request names at least one field");
     }
     FieldViolation first = violations.get(0);
-    String message = violations.size() == 1
-        ? "invalid " + first.field() + ": " + first.description()
-        : violations.size() + " invalid fields: " + first.field() + ": " + first.description() + "; ...";
+    String message =
+        violations.size() == 1
+            ? "invalid " + first.field() + ": " + first.description()
+            : violations.size()
+                + " invalid fields: "
+                + first.field()
+                + ": "
+                + first.description()
+                + "; ...";
     return builder(Reason.INVALID_REQUEST, message).violations(violations).build();
   }
 
@@ -107,7 +113,10 @@ public final class ApiException extends RuntimeException {
       this.kind = reason.kind();
     }
 
-    /** Another class than the reason's usual one (an upload in progress over its cap is RESOURCE_EXHAUSTED). */
+    /**
+     * Another class than the reason's usual one (an upload in progress over its cap is
+     * RESOURCE_EXHAUSTED).
+     */
     public Builder kind(Reason.Kind k) {
       this.kind = Objects.requireNonNull(k, "kind");
       return this;

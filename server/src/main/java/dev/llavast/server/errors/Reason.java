@@ -2,8 +2,9 @@ package dev.llavast.server.errors;
 
 /**
  * Why a request failed: one stable name per failure, from where it is found to the transport that
- * reports it. The names are those of {@code llavast.v1.ErrorReason} without its prefix (a test keeps
- * the two lists equal); each has the canonical {@link Kind} a transport maps to its status code.
+ * reports it. The names are those of {@code llavast.v1.ErrorReason} without its prefix (a test
+ * keeps the two lists equal); each has the canonical {@link Kind} a transport maps to its status
+ * code.
  */
 public enum Reason {
   /** One or more fields are out of range or malformed; the violations name them. */
@@ -55,8 +56,8 @@ public enum Reason {
   }
 
   /**
-   * Transport-neutral classes of failure: the canonical codes of {@code google.rpc.Code}, which gRPC
-   * sends as they are and HTTP maps to its statuses.
+   * Transport-neutral classes of failure: the canonical codes of {@code google.rpc.Code}, which
+   * gRPC sends as they are and HTTP maps to its statuses.
    */
   public enum Kind {
     INVALID_ARGUMENT,

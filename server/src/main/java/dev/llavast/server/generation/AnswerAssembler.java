@@ -76,7 +76,8 @@ final class AnswerAssembler implements TokenSink {
   private final Metrics metrics;
   private final LongSupplier nanoClock;
 
-  private final StringBuilder text = new StringBuilder(); // the whole answer so far (literal bin tokens)
+  private final StringBuilder text =
+      new StringBuilder(); // the whole answer so far (literal bin tokens)
   private int sentChars; // prefix of `text` already sent in deltas
   private final List<Piece> pieces = new ArrayList<>();
   private final List<AnswerCoordinate> coordinates = new ArrayList<>();
@@ -95,7 +96,11 @@ final class AnswerAssembler implements TokenSink {
    * @param stops stop strings: the answer ends before the first one that appears
    * @param nanoClock the clock of {@code arrivalNanos} ({@code System::nanoTime} outside tests)
    */
-  AnswerAssembler(List<String> stops, StreamDecoder decoder, AnswerListener listener, Metrics metrics,
+  AnswerAssembler(
+      List<String> stops,
+      StreamDecoder decoder,
+      AnswerListener listener,
+      Metrics metrics,
       LongSupplier nanoClock) {
     this.stops = List.copyOf(stops);
     this.decoder = decoder;
@@ -197,19 +202,48 @@ final class AnswerAssembler implements TokenSink {
     listener.onError(error);
   }
 
-  private FinalAnswer finalAnswer(FinalAnswer.Finish finish, dev.llavast.scheduler.Usage usage, long now) {
-    FinalAnswer.Timings timings = FinalAnswer.Timings.of(now - ctx.arrivalNanos(), ctx.mediaDecodeNanos(),
-        ctx.encodeNanos(), usage.prefillNanos(), usage.decodeNanos(),
-        firstTokenNanos == 0 ? 0 : firstTokenNanos - ctx.arrivalNanos());
-    return new FinalAnswer(ctx.requestId(), ctx.mediaId(), ctx.mediaKey(), ctx.mediaKind(), finish, text.toString(), coordinates,
-        pieces, ctx.task(), TaskResult.of(ctx.task(), pieces), Arrays.copyOf(ids, count), Arrays.copyOf(logprobs, count),
-        stopTokenId, stopLogprob,
-        new FinalAnswer.Usage(usage.promptTokens(), ctx.visualTokens(), usage.cachedTokens(), usage.generatedTokens(),
+  private FinalAnswer finalAnswer(
+      FinalAnswer.Finish finish, dev.llavast.scheduler.Usage usage, long now) {
+    FinalAnswer.Timings timings =
+        FinalAnswer.Timings.of(
+            now - ctx.arrivalNanos(),
+            ctx.mediaDecodeNanos(),
+            ctx.encodeNanos(),
+            usage.prefillNanos(),
+            usage.decodeNanos(),
+            firstTokenNanos == 0 ? 0 : firstTokenNanos - ctx.arrivalNanos());
+    return new FinalAnswer(
+        ctx.requestId(),
+        ctx.mediaId(),
+        ctx.mediaKey(),
+        ctx.mediaKind(),
+        finish,
+        text.toString(),
+        coordinates,
+        pieces,
+        ctx.task(),
+        TaskResult.of(ctx.task(), pieces),
+        Arrays.copyOf(ids, count),
+        Arrays.copyOf(logprobs, count),
+        stopTokenId,
+        stopLogprob,
+        new FinalAnswer.Usage(
+            usage.promptTokens(),
+            ctx.visualTokens(),
+            usage.cachedTokens(),
+            usage.generatedTokens(),
             usage.preemptions()),
-        timings, ctx.media(), ctx.featureCacheHit(), ctx.question(), ctx.prompt());
+        timings,
+        ctx.media(),
+        ctx.featureCacheHit(),
+        ctx.question(),
+        ctx.prompt());
   }
 
-  /** Looks for a stop string that ends in the text appended since {@code from}; truncates the answer there. */
+  /**
+   * Looks for a stop string that ends in the text appended since {@code from}; truncates the answer
+   * there.
+   */
   private boolean matchStop(int from) {
     int searchFrom = Math.max(0, from - maxStopChars + 1);
     int best = -1;
@@ -236,7 +270,10 @@ final class AnswerAssembler implements TokenSink {
     }
   }
 
-  /** Sends what can be sent: nothing of an open coordinate group, nothing that may start a stop string. */
+  /**
+   * Sends what can be sent: nothing of an open coordinate group, nothing that may start a stop
+   * string.
+   */
   private void flush(boolean last) {
     int end = text.length();
     if (!last) {
@@ -253,16 +290,22 @@ final class AnswerAssembler implements TokenSink {
     if (!hasText && !hasCoords && !(last && sentIds < count)) {
       return;
     }
-    AnswerDelta d = new AnswerDelta(text.substring(sentChars, end),
-        coordinates.subList(sentCoordinates, coordinates.size()), Arrays.copyOfRange(ids, sentIds, count),
-        Arrays.copyOfRange(logprobs, sentIds, count), ctx.media().clipStartSeconds());
+    AnswerDelta d =
+        new AnswerDelta(
+            text.substring(sentChars, end),
+            coordinates.subList(sentCoordinates, coordinates.size()),
+            Arrays.copyOfRange(ids, sentIds, count),
+            Arrays.copyOfRange(logprobs, sentIds, count),
+            ctx.media().clipStartSeconds());
     sentChars = end;
     sentCoordinates = coordinates.size();
     sentIds = count;
     listener.onDelta(d);
   }
 
-  /** Where the group the parser holds begins in {@link #text}: the text of its first held symbol. */
+  /**
+   * Where the group the parser holds begins in {@link #text}: the text of its first held symbol.
+   */
   private int openGroupStart() {
     int held = parser.heldSymbols();
     if (held == 0) {
@@ -278,7 +321,10 @@ final class AnswerAssembler implements TokenSink {
       start = text.lastIndexOf("<TEMP-");
     } else if (p instanceof TimedBox) {
       int bracket = text.lastIndexOf("[");
-      start = bracket < 0 ? -1 : text.lastIndexOf("<TEMP-", bracket); // "<TEMP-012>: [..]" starts at its bin
+      start =
+          bracket < 0
+              ? -1
+              : text.lastIndexOf("<TEMP-", bracket); // "<TEMP-012>: [..]" starts at its bin
     } else if (p instanceof Span || p instanceof dev.llavast.models.coords.Box) {
       start = Math.max(text.lastIndexOf("{"), text.lastIndexOf("["));
       if (start < 0) {

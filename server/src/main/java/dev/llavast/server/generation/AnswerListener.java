@@ -3,8 +3,8 @@ package dev.llavast.server.generation;
 import dev.llavast.server.errors.ApiException;
 
 /**
- * Receives one answer: zero or more deltas, then exactly one of {@link #onFinish} or
- * {@link #onError}; nothing after it.
+ * Receives one answer: zero or more deltas, then exactly one of {@link #onFinish} or {@link
+ * #onError}; nothing after it.
  *
  * <p><b>Threading.</b> Calls come one at a time, in order, from the worker thread that generates
  * (deltas and the final answer), from a media or callback thread (a media failure), or from the

@@ -21,8 +21,10 @@ import java.util.stream.Stream;
 public final class DemoCheckpoint {
   /** The model name the demo reports. */
   public static final String MODEL_NAME = "llava-st-demo-tiny";
+
   /** Bump when the preset or the writer changes, so old caches are not reused. */
   public static final String VERSION = "v1";
+
   public static final long SEED = 2_501_08282L;
   private static final String COMPLETE_MARKER = ".complete";
 

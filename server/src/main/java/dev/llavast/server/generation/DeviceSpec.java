@@ -42,14 +42,15 @@ public record DeviceSpec(boolean gpu, List<Integer> ordinals) {
       for (String part : m.group(1).split(",")) {
         int id = Integer.parseInt(part);
         if (ids.contains(id)) {
-          throw new IllegalArgumentException("--devices lists cuda:" + id + " twice in '" + text + "'");
+          throw new IllegalArgumentException(
+              "--devices lists cuda:" + id + " twice in '" + text + "'");
         }
         ids.add(id);
       }
       return new DeviceSpec(true, ids);
     }
-    throw new IllegalArgumentException("--devices must be 'cpu', 'cpu:N' (1..999) or 'cuda:0,1,...', got '"
-        + text + "'");
+    throw new IllegalArgumentException(
+        "--devices must be 'cpu', 'cpu:N' (1..999) or 'cuda:0,1,...', got '" + text + "'");
   }
 
   /** Worker names, e.g. {@code cpu:0}, {@code cuda:1}. */

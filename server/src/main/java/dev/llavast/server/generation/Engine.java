@@ -34,8 +34,8 @@ import dev.llavast.server.media.DecoderProbe;
 import dev.llavast.server.media.FeatureCache;
 import dev.llavast.server.media.MediaGeometry;
 import dev.llavast.server.media.MediaPipeline;
-import dev.llavast.server.media.MediaStore.StoredMedia;
 import dev.llavast.server.media.MediaStore;
+import dev.llavast.server.media.MediaStore.StoredMedia;
 import dev.llavast.server.observability.LivenessWatchdog;
 import dev.llavast.server.observability.Metrics;
 import dev.llavast.server.session.SessionStore;
@@ -76,10 +76,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class Engine implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Engine.class);
+
   /** KV pool budget on a CPU device when no block count is configured. */
   public static final long CPU_KV_BUDGET_BYTES = 1L << 30;
+
   /** Tokens per sequence the default pool is sized for (a video prompt is ~2,540). */
   public static final int DEFAULT_TOKENS_PER_SEQUENCE = 4096;
+
   private static final SecureRandom RANDOM = new SecureRandom();
 
   private final EngineConfig config;
@@ -101,7 +104,12 @@ public final class Engine implements AutoCloseable {
   private final LivenessWatchdog watchdog;
   private final int videoPromptTokens;
 
-  private Engine(EngineConfig config, Metrics metrics, LlavaSt model, boolean demo, List<LlavaStModel> executors)
+  private Engine(
+      EngineConfig config,
+      Metrics metrics,
+      LlavaSt model,
+      boolean demo,
+      List<LlavaStModel> executors)
       throws IOException {
     this.config = config;
     this.metrics = metrics;
@@ -112,30 +120,33 @@ public final class Engine implements AutoCloseable {
     this.dtype = executors.get(0).computeDtype().name().toLowerCase(Locale.ROOT);
     this.callbacks = Executors.newFixedThreadPool(2, DaemonThreads.factory("scheduler-callback"));
     this.watchdog = new LivenessWatchdog(executors.size(), config.workerStallTimeout());
-    int blocks = config.kvBlocks() > 0 ? config.kvBlocks() : defaultKvBlocks(executors.get(0), config);
-    this.scheduler = Scheduler.builder()
-        .executors(executors)
-        .blockSize(config.kvBlockSize())
-        .kvBlocks(blocks)
-        .maxBatchTokens(config.maxBatchTokens())
-        .maxRunningSequences(config.maxRunningSequences())
-        .maxQueuedRequests(config.maxQueuedRequests())
-        .maxQueuedPromptTokens(config.maxQueuedPromptTokens())
-        .callbackExecutor(callbacks)
-        .listener(new SchedulerListener() {
-          @Override
-          public void onStep(StepEvent e) {
-            watchdog.progress(e.workerIndex());
-            metrics.stepDuration.observe(e.stepNanos() / 1e9);
-            metrics.batchSize.observe(e.batchSize());
-          }
+    int blocks =
+        config.kvBlocks() > 0 ? config.kvBlocks() : defaultKvBlocks(executors.get(0), config);
+    this.scheduler =
+        Scheduler.builder()
+            .executors(executors)
+            .blockSize(config.kvBlockSize())
+            .kvBlocks(blocks)
+            .maxBatchTokens(config.maxBatchTokens())
+            .maxRunningSequences(config.maxRunningSequences())
+            .maxQueuedRequests(config.maxQueuedRequests())
+            .maxQueuedPromptTokens(config.maxQueuedPromptTokens())
+            .callbackExecutor(callbacks)
+            .listener(
+                new SchedulerListener() {
+                  @Override
+                  public void onStep(StepEvent e) {
+                    watchdog.progress(e.workerIndex());
+                    metrics.stepDuration.observe(e.stepNanos() / 1e9);
+                    metrics.batchSize.observe(e.batchSize());
+                  }
 
-          @Override
-          public void onEncode(int workerIndex, long nanos, boolean success) {
-            watchdog.progress(workerIndex);
-          }
-        })
-        .build();
+                  @Override
+                  public void onEncode(int workerIndex, long nanos, boolean success) {
+                    watchdog.progress(workerIndex);
+                  }
+                })
+            .build();
     this.mediaStore = new MediaStore(config.mediaDir(), config.maxUploadBytes());
     MediaDecoder decoder = new MediaDecoder(MediaLimits.defaults());
     this.probe = new DecoderProbe(decoder);
@@ -144,18 +155,30 @@ public final class Engine implements AutoCloseable {
     this.decodePool = MediaPipeline.newDecodePool(cpus, 4 * config.maxQueuedRequests());
     this.framePool = MediaPipeline.newFramePool(cpus);
     this.featureCache = new FeatureCache(config.featureCacheBytes(), callbacks, metrics);
-    this.pipeline = new MediaPipeline(decoder, new ImagePreprocessor(), scheduler, featureCache, decodePool,
-        framePool, MediaPipeline.Params.of(model.config(), modelName + "@" + DemoCheckpoint.VERSION)
-            .withSharedCaches(config.sharedCaches()), metrics);
-    this.sessions = new SessionStore(config.maxSessions(), config.sessionTtl(), Duration.ofHours(1), System::nanoTime);
-    this.videoPromptTokens = model.chatTemplate().render(ChatTemplate.Media.VIDEO, "?").visualLength();
+    this.pipeline =
+        new MediaPipeline(
+            decoder,
+            new ImagePreprocessor(),
+            scheduler,
+            featureCache,
+            decodePool,
+            framePool,
+            MediaPipeline.Params.of(model.config(), modelName + "@" + DemoCheckpoint.VERSION)
+                .withSharedCaches(config.sharedCaches()),
+            metrics);
+    this.sessions =
+        new SessionStore(
+            config.maxSessions(), config.sessionTtl(), Duration.ofHours(1), System::nanoTime);
+    this.videoPromptTokens =
+        model.chatTemplate().render(ChatTemplate.Media.VIDEO, "?").visualLength();
     metrics.scheduler(scheduler::stats, this.devices::get);
     metrics.sessions(sessions::openCount);
     metrics.forcedTokens(() -> executors.stream().mapToLong(LlavaStModel::forcedTokens).sum());
     metrics.modelInfo(modelName, dtype, String.join(",", devices), demo);
     watchdog.start(scheduler::stats);
     metrics.workerProgress(executors.size(), watchdog::secondsSinceProgress, this.devices::get);
-    log.info("KV pool: {} blocks of {} tokens per worker on {}", blocks, config.kvBlockSize(), devices);
+    log.info(
+        "KV pool: {} blocks of {} tokens per worker on {}", blocks, config.kvBlockSize(), devices);
   }
 
   /**
@@ -166,10 +189,13 @@ public final class Engine implements AutoCloseable {
    */
   public static Engine start(EngineConfig config, Metrics metrics) throws IOException {
     boolean demo = config.modelDir().isEmpty();
-    Path dir = demo ? DemoCheckpoint.ensure(DemoCheckpoint.defaultCacheRoot()) : config.modelDir().get();
+    Path dir =
+        demo ? DemoCheckpoint.ensure(DemoCheckpoint.defaultCacheRoot()) : config.modelDir().get();
     if (demo) {
-      log.warn("*** DEMO MODE: no --model-dir given; serving a RANDOM-WEIGHT LLaVA-ST checkpoint written to {}. "
-          + "Answers are meaningless; the machinery is real. Pass --model-dir for the real model. ***", dir);
+      log.warn(
+          "*** DEMO MODE: no --model-dir given; serving a RANDOM-WEIGHT LLaVA-ST checkpoint written to {}. "
+              + "Answers are meaningless; the machinery is real. Pass --model-dir for the real model. ***",
+          dir);
     }
     LlavaSt model = LlavaSt.open(dir);
     DeviceSpec spec = config.devices();
@@ -190,12 +216,17 @@ public final class Engine implements AutoCloseable {
     }
   }
 
-  /** Blocks per worker when none is configured: enough for the running limit, within the device's memory. */
+  /**
+   * Blocks per worker when none is configured: enough for the running limit, within the device's
+   * memory.
+   */
   static int defaultKvBlocks(ModelExecutor executor, EngineConfig config) {
     long perToken = executor.spec().kvBytesPerToken();
     long free = executor.spec().freeMemoryBytes();
     long budget = free > 0 ? (long) (free * 0.9) : CPU_KV_BUDGET_BYTES;
-    long tokens = Math.min((long) config.maxRunningSequences() * DEFAULT_TOKENS_PER_SEQUENCE, budget / perToken);
+    long tokens =
+        Math.min(
+            (long) config.maxRunningSequences() * DEFAULT_TOKENS_PER_SEQUENCE, budget / perToken);
     return (int) Math.max(1, tokens / config.kvBlockSize());
   }
 
@@ -209,43 +240,75 @@ public final class Engine implements AutoCloseable {
    */
   public Generation start(GenerationJob job, AnswerListener listener) {
     long arrival = System.nanoTime();
-    AnswerAssembler sink = new AnswerAssembler(job.sampling().stops(), model.tokenizer().newStreamDecoder(),
-        listener, metrics, System::nanoTime);
+    AnswerAssembler sink =
+        new AnswerAssembler(
+            job.sampling().stops(),
+            model.tokenizer().newStreamDecoder(),
+            listener,
+            metrics,
+            System::nanoTime);
     try {
       String requestId = job.requestId().isEmpty() ? newRequestId() : job.requestId();
-      ChatTemplate.Media media = job.media().kind() == DecodedMedia.Kind.IMAGE
-          ? ChatTemplate.Media.IMAGE : ChatTemplate.Media.VIDEO;
+      ChatTemplate.Media media =
+          job.media().kind() == DecodedMedia.Kind.IMAGE
+              ? ChatTemplate.Media.IMAGE
+              : ChatTemplate.Media.VIDEO;
       // Render once with provisional geometry: the length is exact (each coordinate is one value
       // token whatever its value) and malformed shorthand is refused before anything is queued.
-      RenderedPrompt provisional = chat(job, media, PromptRenderer.render(job.question(), job.task(),
-          new PromptRenderer.Geometry(2, 1, 1, 1)));
+      RenderedPrompt provisional =
+          chat(
+              job,
+              media,
+              PromptRenderer.render(
+                  job.question(), job.task(), new PromptRenderer.Geometry(2, 1, 1, 1)));
       SamplingParams sampling = sampling(job.sampling()).withConstraint(constraint(job));
       CompletableFuture<PromptInput> prompt = new CompletableFuture<>();
       StoredMedia known = job.media().stored().getNow(null);
-      // The scheduler knows the id inside the tenant's namespace: another tenant's Abort cannot reach it.
-      RequestHandle handle = scheduler.submit(new GenerationRequest(job.tenant().scope(requestId), prompt,
-          provisional.tokenIds().length,
-          known == null ? null : known.mediaId(), sampling, job.priority(), job.timeout()), sink);
+      // The scheduler knows the id inside the tenant's namespace: another tenant's Abort cannot
+      // reach it.
+      RequestHandle handle =
+          scheduler.submit(
+              new GenerationRequest(
+                  job.tenant().scope(requestId),
+                  prompt,
+                  provisional.tokenIds().length,
+                  known == null ? null : known.mediaId(),
+                  sampling,
+                  job.priority(),
+                  job.timeout()),
+              sink);
 
       // Media work starts only after admission.
       long mediaStart = System.nanoTime();
       AtomicReference<StoredMedia> stored = new AtomicReference<>();
-      job.media().stored()
-          .thenCompose(s -> {
-            stored.set(s);
-            return pipeline.resolve(s, job.clip(), OptionalInt.empty());
-          })
-          .whenComplete((resolved, error) -> {
-            if (error != null) {
-              prompt.completeExceptionally(Failures.toApi(error));
-              return;
-            }
-            try {
-              prompt.complete(bind(job, requestId, stored.get(), resolved, media, sink, arrival, mediaStart));
-            } catch (RuntimeException e) {
-              prompt.completeExceptionally(Failures.toApi(e));
-            }
-          });
+      job.media()
+          .stored()
+          .thenCompose(
+              s -> {
+                stored.set(s);
+                return pipeline.resolve(s, job.clip(), OptionalInt.empty());
+              })
+          .whenComplete(
+              (resolved, error) -> {
+                if (error != null) {
+                  prompt.completeExceptionally(Failures.toApi(error));
+                  return;
+                }
+                try {
+                  prompt.complete(
+                      bind(
+                          job,
+                          requestId,
+                          stored.get(),
+                          resolved,
+                          media,
+                          sink,
+                          arrival,
+                          mediaStart));
+                } catch (RuntimeException e) {
+                  prompt.completeExceptionally(Failures.toApi(e));
+                }
+              });
       return handle::cancel;
     } catch (RuntimeException e) {
       sink.fail(Failures.toApi(e));
@@ -260,28 +323,56 @@ public final class Engine implements AutoCloseable {
     void cancel();
   }
 
-  /** Media resolved: render the real prompt and bind the assembler's context. Returns the prompt to release. */
-  private PromptInput bind(GenerationJob job, String requestId, StoredMedia stored, MediaPipeline.Resolved r,
-      ChatTemplate.Media media, AnswerAssembler sink, long arrival, long mediaStart) {
+  /**
+   * Media resolved: render the real prompt and bind the assembler's context. Returns the prompt to
+   * release.
+   */
+  private PromptInput bind(
+      GenerationJob job,
+      String requestId,
+      StoredMedia stored,
+      MediaPipeline.Resolved r,
+      ChatTemplate.Media media,
+      AnswerAssembler sink,
+      long arrival,
+      long mediaStart) {
     MediaGeometry g = r.geometry();
-    String question = PromptRenderer.render(job.question(), job.task(),
-        new PromptRenderer.Geometry(g.clipFrameCount(), g.fps(), g.widthPx(), g.heightPx()));
+    String question =
+        PromptRenderer.render(
+            job.question(),
+            job.task(),
+            new PromptRenderer.Geometry(g.clipFrameCount(), g.fps(), g.widthPx(), g.heightPx()));
     RenderedPrompt rendered = chat(job, media, question);
     CoordinateCodec codec = model.codec();
-    TimeAxis time = g.video() && g.fps() > 0 ? codec.time(g.clipStartFrame(), g.clipEndFrame(), g.fps()) : null;
+    TimeAxis time =
+        g.video() && g.fps() > 0 ? codec.time(g.clipStartFrame(), g.clipEndFrame(), g.fps()) : null;
     long mediaElapsed = System.nanoTime() - mediaStart;
     long decode = Math.min(r.decodeTime().toNanos(), mediaElapsed);
     long encode = Math.min(r.encodeTime().toNanos(), mediaElapsed - decode);
-    sink.bind(new AnswerAssembler.Context(requestId, stored.mediaId(), r.mediaKey(), stored.kind(), job.task(), g,
-        r.cacheHit(),
-        rendered.visualLength(), arrival, decode, encode, question, rendered),
-        codec.parser(time, codec.space(g.widthPx(), g.heightPx())), codec::isBin);
+    sink.bind(
+        new AnswerAssembler.Context(
+            requestId,
+            stored.mediaId(),
+            r.mediaKey(),
+            stored.kind(),
+            job.task(),
+            g,
+            r.cacheHit(),
+            rendered.visualLength(),
+            arrival,
+            decode,
+            encode,
+            question,
+            rendered),
+        codec.parser(time, codec.space(g.widthPx(), g.heightPx())),
+        codec::isBin);
     return rendered.toPromptInput(r.features());
   }
 
   /** The whole conversation (system prompt, earlier turns, this question) as token ids. */
   private RenderedPrompt chat(GenerationJob job, ChatTemplate.Media media, String question) {
-    String system = job.systemPrompt() == null || job.systemPrompt().isEmpty() ? null : job.systemPrompt();
+    String system =
+        job.systemPrompt() == null || job.systemPrompt().isEmpty() ? null : job.systemPrompt();
     return model.chatTemplate().render(system, media, job.history(), question);
   }
 
@@ -291,27 +382,46 @@ public final class Engine implements AutoCloseable {
     int[] stops = model.stopTokenIds();
     if (s.referencePreset()) {
       SamplingParams ref = SamplingPresets.reference(seed, max, stops);
-      return new SamplingParams(ref.temperature(), ref.topP(), ref.topK(), ref.repetitionPenalty(), seed, max,
-          stops, s.logprobs());
+      return new SamplingParams(
+          ref.temperature(),
+          ref.topP(),
+          ref.topK(),
+          ref.repetitionPenalty(),
+          seed,
+          max,
+          stops,
+          s.logprobs());
     }
-    return new SamplingParams(s.temperature(), s.topP() == 0 ? 1f : s.topP(), s.topK(),
-        s.repetitionPenalty() == 0 ? 1f : s.repetitionPenalty(), seed, max, stops, s.logprobs());
+    return new SamplingParams(
+        s.temperature(),
+        s.topP() == 0 ? 1f : s.topP(),
+        s.topK(),
+        s.repetitionPenalty() == 0 ? 1f : s.repetitionPenalty(),
+        seed,
+        max,
+        stops,
+        s.logprobs());
   }
 
   /**
-   * The job's output constraint for the executor, checked against the task, the media and the
-   * token limit here, for every door alike.
+   * The job's output constraint for the executor, checked against the task, the media and the token
+   * limit here, for every door alike.
    *
-   * @throws ApiException INVALID_ARGUMENT on {@code sampling.constraints} when it cannot be honoured
+   * @throws ApiException INVALID_ARGUMENT on {@code sampling.constraints} when it cannot be
+   *     honoured
    */
   private OutputConstraint constraint(GenerationJob job) {
     Sampling.Constraints c = job.sampling().constraints();
     if (c == Sampling.Constraints.OFF) {
       return OutputConstraint.NONE;
     }
-    OutputConstraint.Kind kind = c == Sampling.Constraints.TASK_SHAPE
-        ? OutputConstraint.Kind.TASK_SHAPE : OutputConstraint.Kind.COORDINATES;
-    OutputConstraint oc = new OutputConstraint(kind, job.task().name(), job.media().kind() != DecodedMedia.Kind.IMAGE);
+    OutputConstraint.Kind kind =
+        c == Sampling.Constraints.TASK_SHAPE
+            ? OutputConstraint.Kind.TASK_SHAPE
+            : OutputConstraint.Kind.COORDINATES;
+    OutputConstraint oc =
+        new OutputConstraint(
+            kind, job.task().name(), job.media().kind() != DecodedMedia.Kind.IMAGE);
     String why = model.grammar().refusal(oc, maxNewTokens(job.sampling()));
     if (why != null) {
       throw ApiException.invalid("sampling.constraints", why);
@@ -323,12 +433,14 @@ public final class Engine implements AutoCloseable {
   /**
    * The request's token limit, or the default when it sets none.
    *
-   * @throws ApiException INVALID_ARGUMENT on {@code sampling.max_new_tokens} above the server's limit
+   * @throws ApiException INVALID_ARGUMENT on {@code sampling.max_new_tokens} above the server's
+   *     limit
    */
   private int maxNewTokens(Sampling s) {
     if (s.maxNewTokens() > config.maxNewTokensLimit()) {
-      throw ApiException.invalid("sampling.max_new_tokens", "must be at most " + config.maxNewTokensLimit()
-          + ", got " + s.maxNewTokens());
+      throw ApiException.invalid(
+          "sampling.max_new_tokens",
+          "must be at most " + config.maxNewTokensLimit() + ", got " + s.maxNewTokens());
     }
     return s.maxNewTokens() == 0 ? config.defaultMaxNewTokens() : s.maxNewTokens();
   }
@@ -351,8 +463,12 @@ public final class Engine implements AutoCloseable {
   public CompletableFuture<Void> warmUp() {
     RenderedPrompt r = model.chatTemplate().render(ChatTemplate.Media.NONE, "Hello");
     CompletableFuture<Void> done = new CompletableFuture<>();
-    scheduler.submit(GenerationRequest.of("warm-up-" + System.nanoTime(), r.toPromptInput(null),
-        SamplingParams.greedy(1, model.stopTokenIds())), new TokenSink() {
+    scheduler.submit(
+        GenerationRequest.of(
+            "warm-up-" + System.nanoTime(),
+            r.toPromptInput(null),
+            SamplingParams.greedy(1, model.stopTokenIds())),
+        new TokenSink() {
           @Override
           public boolean onToken(int tokenId, float logprob) {
             return true;
@@ -381,8 +497,8 @@ public final class Engine implements AutoCloseable {
    * @param framesFps the frame rate of a frame sequence (0 otherwise)
    * @return completes with the stored media, or fails with an {@link ApiException}
    */
-  public CompletableFuture<StoredMedia> storeWhole(Tenant tenant, DecodedMedia.Kind kind, Iterable<ByteBuffer> chunks,
-      double framesFps) {
+  public CompletableFuture<StoredMedia> storeWhole(
+      Tenant tenant, DecodedMedia.Kind kind, Iterable<ByteBuffer> chunks, double framesFps) {
     return mediaStore.putInlineAsync(tenant, kind, chunks, framesFps, probe, decodePool);
   }
 
@@ -392,11 +508,21 @@ public final class Engine implements AutoCloseable {
    * @throws ApiException MEDIA_NOT_FOUND if there is none
    */
   public StoredMedia media(Tenant tenant, String mediaId) {
-    return mediaStore.get(tenant, mediaId).orElseThrow(() -> ApiException.of(Reason.MEDIA_NOT_FOUND,
-        "no media with id '" + mediaId + "'; upload it first (MediaService.UploadMedia)"));
+    return mediaStore
+        .get(tenant, mediaId)
+        .orElseThrow(
+            () ->
+                ApiException.of(
+                    Reason.MEDIA_NOT_FOUND,
+                    "no media with id '"
+                        + mediaId
+                        + "'; upload it first (MediaService.UploadMedia)"));
   }
 
-  /** Starts loading the features of a media item now (e.g. when a session opens), so its first question does not wait. */
+  /**
+   * Starts loading the features of a media item now (e.g. when a session opens), so its first
+   * question does not wait.
+   */
   public void prefetch(StoredMedia media, ClipRange clip) {
     pipeline.resolve(media, clip, OptionalInt.empty());
   }
@@ -491,7 +617,9 @@ public final class Engine implements AutoCloseable {
     return scheduler.shutdown(grace);
   }
 
-  /** Releases everything: the scheduler (and its executors), the pools, the media files, the model. */
+  /**
+   * Releases everything: the scheduler (and its executors), the pools, the media files, the model.
+   */
   @Override
   public void close() throws IOException {
     watchdog.close();

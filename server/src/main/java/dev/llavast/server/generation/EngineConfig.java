@@ -7,8 +7,8 @@ import java.util.Optional;
 
 /**
  * What the engine is built from: the model, its devices, the scheduler's limits and the media and
- * session stores. The server's {@code ServerConfig} adds the transports' settings to it; the
- * {@code generate} command builds one from its own flags. Immutable; any thread.
+ * session stores. The server's {@code ServerConfig} adds the transports' settings to it; the {@code
+ * generate} command builds one from its own flags. Immutable; any thread.
  *
  * @param modelDir checkpoint directory; empty means the random-weight demo checkpoint
  * @param devices the parsed {@code --devices}

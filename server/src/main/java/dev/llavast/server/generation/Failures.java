@@ -14,9 +14,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Every failure of a generation as the API's error: the one mapping from scheduler, media and
- * prompt failures to a {@link Reason}, used by every door. An unexpected exception becomes
- * {@link Reason#MODEL_FAILURE} with a message in our words; its details go to the log, once.
- * Stateless; any thread.
+ * prompt failures to a {@link Reason}, used by every door. An unexpected exception becomes {@link
+ * Reason#MODEL_FAILURE} with a message in our words; its details go to the log, once. Stateless;
+ * any thread.
  */
 public final class Failures {
   private static final Logger log = LoggerFactory.getLogger(Failures.class);
@@ -49,15 +49,22 @@ public final class Failures {
       return api;
     }
     log.error("unexpected failure while generating", e);
-    return ApiException.builder(Reason.MODEL_FAILURE,
-        "internal error while generating; the server logged the details and keeps serving").cause(e).build();
+    return ApiException.builder(
+            Reason.MODEL_FAILURE,
+            "internal error while generating; the server logged the details and keeps serving")
+        .cause(e)
+        .build();
   }
 
   private static ApiException scheduler(SchedulerException e) {
     String message = e.getMessage();
     return switch (e.reason()) {
-      case QUEUE_FULL -> ApiException.overloaded(message,
-          e instanceof OverloadedException o ? o.retryAfter() : java.time.Duration.ofSeconds(1));
+      case QUEUE_FULL ->
+          ApiException.overloaded(
+              message,
+              e instanceof OverloadedException o
+                  ? o.retryAfter()
+                  : java.time.Duration.ofSeconds(1));
       case INVALID_REQUEST -> ApiException.of(Reason.PROMPT_TOO_LONG, message);
       case DUPLICATE_REQUEST_ID -> ApiException.of(Reason.DUPLICATE_REQUEST_ID, message);
       case CANCELLED -> ApiException.of(Reason.CANCELLED, message);

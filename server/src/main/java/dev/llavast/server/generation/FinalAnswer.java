@@ -78,7 +78,8 @@ public record FinalAnswer(
    * @param generatedTokens tokens sampled (a sampled stop token counts)
    * @param preemptions how often the request was preempted and recomputed
    */
-  public record Usage(int promptTokens, int visualTokens, int cachedTokens, int generatedTokens, int preemptions) {}
+  public record Usage(
+      int promptTokens, int visualTokens, int cachedTokens, int generatedTokens, int preemptions) {}
 
   /**
    * Seconds from the request's arrival to its final message, split so that the parts add up to
@@ -92,14 +93,25 @@ public record FinalAnswer(
    * @param total arrival to the end
    * @param timeToFirstToken arrival to the first token (0 when none was generated)
    */
-  public record Timings(double queue, double mediaDecode, double encode, double prefill, double decode, double total,
+  public record Timings(
+      double queue,
+      double mediaDecode,
+      double encode,
+      double prefill,
+      double decode,
+      double total,
       double timeToFirstToken) {
 
     /**
-     * Splits {@code totalNanos} into parts that add up: each measured part is capped by what is left
-     * of the total after the parts before it, and the remainder is queue time.
+     * Splits {@code totalNanos} into parts that add up: each measured part is capped by what is
+     * left of the total after the parts before it, and the remainder is queue time.
      */
-    static Timings of(long totalNanos, long mediaDecodeNanos, long encodeNanos, long prefillNanos, long decodeNanos,
+    static Timings of(
+        long totalNanos,
+        long mediaDecodeNanos,
+        long encodeNanos,
+        long prefillNanos,
+        long decodeNanos,
         long ttftNanos) {
       long left = Math.max(0, totalNanos);
       long d = clamp(mediaDecodeNanos, left);
@@ -110,7 +122,13 @@ public record FinalAnswer(
       left -= p;
       long g = clamp(decodeNanos, left);
       left -= g;
-      return new Timings(left / 1e9, d / 1e9, e / 1e9, p / 1e9, g / 1e9, Math.max(0, totalNanos) / 1e9,
+      return new Timings(
+          left / 1e9,
+          d / 1e9,
+          e / 1e9,
+          p / 1e9,
+          g / 1e9,
+          Math.max(0, totalNanos) / 1e9,
           clamp(ttftNanos, Math.max(0, totalNanos)) / 1e9);
     }
 

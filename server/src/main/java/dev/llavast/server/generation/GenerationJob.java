@@ -51,9 +51,29 @@ public record GenerationJob(
   }
 
   /** A job of the open tenant (a server without API keys, the {@code generate} command). */
-  public GenerationJob(String requestId, Media media, ClipRange clip, Question question, Task task, Sampling sampling,
-      int priority, Duration timeout, String systemPrompt, List<ChatTemplate.Turn> history) {
-    this(requestId, media, clip, question, task, sampling, priority, timeout, systemPrompt, history, Tenant.OPEN);
+  public GenerationJob(
+      String requestId,
+      Media media,
+      ClipRange clip,
+      Question question,
+      Task task,
+      Sampling sampling,
+      int priority,
+      Duration timeout,
+      String systemPrompt,
+      List<ChatTemplate.Turn> history) {
+    this(
+        requestId,
+        media,
+        clip,
+        question,
+        task,
+        sampling,
+        priority,
+        timeout,
+        systemPrompt,
+        history,
+        Tenant.OPEN);
   }
 
   /**

@@ -1,8 +1,8 @@
 package dev.llavast.server.generation;
 
+import dev.llavast.models.coords.Task;
 import java.util.List;
 import java.util.Locale;
-import dev.llavast.models.coords.Task;
 
 /**
  * Turns a request's prompt into the plain question text the chat template tokenizes: structured
@@ -40,12 +40,21 @@ public final class PromptRenderer {
       } else if (p instanceof Question.Time t) {
         sb.append(time(t.seconds(), g));
       } else if (p instanceof Question.Span s) {
-        sb.append('{').append(time(s.startSeconds(), g)).append(',').append(time(s.endSeconds(), g)).append('}');
+        sb.append('{')
+            .append(time(s.startSeconds(), g))
+            .append(',')
+            .append(time(s.endSeconds(), g))
+            .append('}');
       } else if (p instanceof Question.Box b) {
-        sb.append('[').append(shorthand('w', b.x1Px() / g.widthPx())).append(',')
-            .append(shorthand('h', b.y1Px() / g.heightPx())).append(',')
-            .append(shorthand('w', b.x2Px() / g.widthPx())).append(',')
-            .append(shorthand('h', b.y2Px() / g.heightPx())).append(']');
+        sb.append('[')
+            .append(shorthand('w', b.x1Px() / g.widthPx()))
+            .append(',')
+            .append(shorthand('h', b.y1Px() / g.heightPx()))
+            .append(',')
+            .append(shorthand('w', b.x2Px() / g.widthPx()))
+            .append(',')
+            .append(shorthand('h', b.y2Px() / g.heightPx()))
+            .append(']');
       }
     }
     return sb.toString();
@@ -63,7 +72,10 @@ public final class PromptRenderer {
     return shorthand('t', normalizedTime(seconds, g));
   }
 
-  /** {@code <t0.409>}: rounded half-up to 3 decimals (as Python's round on typical inputs), clipped to [0, 1]. */
+  /**
+   * {@code <t0.409>}: rounded half-up to 3 decimals (as Python's round on typical inputs), clipped
+   * to [0, 1].
+   */
   static String shorthand(char axis, double normalized) {
     double v = Math.min(1, Math.max(0, Math.rint(normalized * 1000) / 1000));
     String s = String.format(Locale.ROOT, "%.3f", v);
@@ -79,17 +91,23 @@ public final class PromptRenderer {
   static String wrap(Task task, String q) {
     switch (task) {
       case TVG:
-        return "Give you a textual query: '" + q + "'. When does the described content occur in the video? "
+        return "Give you a textual query: '"
+            + q
+            + "'. When does the described content occur in the video? "
             + "Please return the start and end timestamps.";
       case STVG:
-        return "At which time interval in the video can we see " + q + " occurring? Please describe the location "
+        return "At which time interval in the video can we see "
+            + q
+            + " occurring? Please describe the location "
             + "of the corresponding subject/object in this video.Please firstly give the timestamps, and then give "
             + "the spatial bounding box corresponding to each timestamp in the time period.";
       case SVG:
-        return q + " Can you identify the position of the corresponding subject/object within this video?"
+        return q
+            + " Can you identify the position of the corresponding subject/object within this video?"
             + "Please give the spatial bounding box corresponding to each timestamp in the time period.";
       case ELC:
-        return q + " Where is the corresponding subject/object located?Please firstly give the end timestamp, then "
+        return q
+            + " Where is the corresponding subject/object located?Please firstly give the end timestamp, then "
             + "give the event associated with the object/subject, finally give the spatial bounding box "
             + "corresponding to each timestamp in the time period.";
       case TR:

@@ -19,8 +19,17 @@ import java.util.Objects;
  * @param logprobs whether to compute each token's log-probability
  * @param constraints what the answer's coordinates are guaranteed to be
  */
-public record Sampling(float temperature, float topP, int topK, float repetitionPenalty, Long seed, int maxNewTokens,
-    List<String> stops, boolean referencePreset, boolean logprobs, Constraints constraints) {
+public record Sampling(
+    float temperature,
+    float topP,
+    int topK,
+    float repetitionPenalty,
+    Long seed,
+    int maxNewTokens,
+    List<String> stops,
+    boolean referencePreset,
+    boolean logprobs,
+    Constraints constraints) {
   public Sampling {
     stops = List.copyOf(Objects.requireNonNull(stops, "stops"));
     Objects.requireNonNull(constraints, "constraints");
@@ -38,6 +47,7 @@ public record Sampling(float temperature, float topP, int topK, float repetition
 
   /** Greedy decoding of at most {@code maxNewTokens} tokens (0: the default). */
   public static Sampling greedy(int maxNewTokens) {
-    return new Sampling(0f, 0f, 0, 0f, null, maxNewTokens, List.of(), false, false, Constraints.OFF);
+    return new Sampling(
+        0f, 0f, 0, 0f, null, maxNewTokens, List.of(), false, false, Constraints.OFF);
   }
 }

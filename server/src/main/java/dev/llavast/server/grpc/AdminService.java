@@ -1,12 +1,12 @@
 package dev.llavast.server.grpc;
 
-import dev.llavast.server.errors.ApiException;
-import dev.llavast.server.errors.Reason;
 import dev.llavast.api.v1.AdminServiceGrpc;
 import dev.llavast.api.v1.GetModelInfoRequest;
 import dev.llavast.api.v1.GetServerStatusRequest;
 import dev.llavast.api.v1.ModelInfo;
 import dev.llavast.api.v1.ServerStatus;
+import dev.llavast.server.errors.ApiException;
+import dev.llavast.server.errors.Reason;
 import io.grpc.stub.StreamObserver;
 import java.util.Optional;
 import java.util.function.Supplier;
@@ -32,8 +32,11 @@ final class AdminService extends AdminServiceGrpc.AdminServiceImplBase {
   public void getModelInfo(GetModelInfoRequest request, StreamObserver<ModelInfo> response) {
     Optional<ModelInfo> info = modelInfo.get();
     if (info.isEmpty()) {
-      response.onError(GrpcErrors.toStatus(ApiException.of(Reason.NOT_IMPLEMENTED,
-          "AdminService.GetModelInfo is not available: no model is loaded in this server")));
+      response.onError(
+          GrpcErrors.toStatus(
+              ApiException.of(
+                  Reason.NOT_IMPLEMENTED,
+                  "AdminService.GetModelInfo is not available: no model is loaded in this server")));
       return;
     }
     response.onNext(info.get());
@@ -41,7 +44,8 @@ final class AdminService extends AdminServiceGrpc.AdminServiceImplBase {
   }
 
   @Override
-  public void getServerStatus(GetServerStatusRequest request, StreamObserver<ServerStatus> response) {
+  public void getServerStatus(
+      GetServerStatusRequest request, StreamObserver<ServerStatus> response) {
     response.onNext(status.get());
     response.onCompleted();
   }

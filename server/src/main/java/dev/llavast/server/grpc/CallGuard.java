@@ -24,12 +24,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * No call is ever left open and every failure has its ErrorInfo: a handler that throws
- * unexpectedly ends its call with INTERNAL / MODEL_FAILURE (logged once, with an error id the
- * client also gets), and request bytes that are not a valid message of the method's type end it
- * with INVALID_ARGUMENT / INVALID_REQUEST, where gRPC alone answers UNKNOWN "Application error
- * processing RPC". The innermost interceptor of every API service; {@link #lenient} wraps the
- * service so that a message that does not parse reaches it as null. Thread-safe.
+ * No call is ever left open and every failure has its ErrorInfo: a handler that throws unexpectedly
+ * ends its call with INTERNAL / MODEL_FAILURE (logged once, with an error id the client also gets),
+ * and request bytes that are not a valid message of the method's type end it with INVALID_ARGUMENT
+ * / INVALID_REQUEST, where gRPC alone answers UNKNOWN "Application error processing RPC". The
+ * innermost interceptor of every API service; {@link #lenient} wraps the service so that a message
+ * that does not parse reaches it as null. Thread-safe.
  */
 final class CallGuard implements ServerInterceptor {
   private static final Logger log = LoggerFactory.getLogger(CallGuard.class);
@@ -38,8 +38,9 @@ final class CallGuard implements ServerInterceptor {
   /** {@code service} with request marshallers that hand an unparsable message on as null. */
   static ServerServiceDefinition lenient(ServerServiceDefinition service) {
     ServiceDescriptor original = service.getServiceDescriptor();
-    ServiceDescriptor.Builder descriptor = ServiceDescriptor.newBuilder(original.getName())
-        .setSchemaDescriptor(original.getSchemaDescriptor());
+    ServiceDescriptor.Builder descriptor =
+        ServiceDescriptor.newBuilder(original.getName())
+            .setSchemaDescriptor(original.getSchemaDescriptor());
     List<ServerMethodDefinition<?, ?>> methods = new ArrayList<>();
     for (ServerMethodDefinition<?, ?> m : service.getMethods()) {
       ServerMethodDefinition<?, ?> wrapped = lenientMethod(m);
@@ -54,28 +55,29 @@ final class CallGuard implements ServerInterceptor {
   private static <Q, R> ServerMethodDefinition<Q, R> lenientMethod(ServerMethodDefinition<Q, R> m) {
     MethodDescriptor<Q, R> md = m.getMethodDescriptor();
     MethodDescriptor.Marshaller<Q> strict = md.getRequestMarshaller();
-    MethodDescriptor.Marshaller<Q> lenient = new MethodDescriptor.Marshaller<>() {
-      @Override
-      public InputStream stream(Q value) {
-        return strict.stream(value);
-      }
+    MethodDescriptor.Marshaller<Q> lenient =
+        new MethodDescriptor.Marshaller<>() {
+          @Override
+          public InputStream stream(Q value) {
+            return strict.stream(value);
+          }
 
-      @Override
-      public Q parse(InputStream stream) {
-        try {
-          return strict.parse(stream);
-        } catch (RuntimeException e) {
-          return null; // CallGuard answers INVALID_ARGUMENT
-        }
-      }
-    };
-    return ServerMethodDefinition.create(md.toBuilder().setRequestMarshaller(lenient).build(),
-        m.getServerCallHandler());
+          @Override
+          public Q parse(InputStream stream) {
+            try {
+              return strict.parse(stream);
+            } catch (RuntimeException e) {
+              return null; // CallGuard answers INVALID_ARGUMENT
+            }
+          }
+        };
+    return ServerMethodDefinition.create(
+        md.toBuilder().setRequestMarshaller(lenient).build(), m.getServerCallHandler());
   }
 
   @Override
-  public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
-      ServerCallHandler<Q, R> next) {
+  public <Q, R> ServerCall.Listener<Q> interceptCall(
+      ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
     Guarded<Q, R> guarded = new Guarded<>(call);
     ServerCall.Listener<Q> delegate;
     try {
@@ -91,8 +93,13 @@ final class CallGuard implements ServerInterceptor {
           return; // refused or failed already: later messages of a stream are dropped
         }
         if (message == null) {
-          guarded.closeOnce(GrpcErrors.toStatus(ApiException.of(Reason.INVALID_REQUEST, "the request is not a valid "
-              + call.getMethodDescriptor().getFullMethodName() + " request message")));
+          guarded.closeOnce(
+              GrpcErrors.toStatus(
+                  ApiException.of(
+                      Reason.INVALID_REQUEST,
+                      "the request is not a valid "
+                          + call.getMethodDescriptor().getFullMethodName()
+                          + " request message")));
           return;
         }
         try {
@@ -126,7 +133,8 @@ final class CallGuard implements ServerInterceptor {
   }
 
   /** The call as its handler sees it; remembers whether it was closed. */
-  private static final class Guarded<Q, R> extends ForwardingServerCall.SimpleForwardingServerCall<Q, R> {
+  private static final class Guarded<Q, R>
+      extends ForwardingServerCall.SimpleForwardingServerCall<Q, R> {
     final AtomicBoolean closed = new AtomicBoolean();
 
     Guarded(ServerCall<Q, R> call) {
@@ -161,16 +169,28 @@ final class CallGuard implements ServerInterceptor {
     /** An unexpected exception: logged once with an id, the call ended INTERNAL with that id. */
     void fail(RuntimeException e) {
       if (closed.get()) {
-        log.warn("{}: a handler threw after its call ended", getMethodDescriptor().getFullMethodName(), e);
+        log.warn(
+            "{}: a handler threw after its call ended",
+            getMethodDescriptor().getFullMethodName(),
+            e);
         return;
       }
       byte[] b = new byte[6];
       RANDOM.nextBytes(b);
       String id = HexFormat.of().formatHex(b);
-      log.error("{} failed unexpectedly (error id {})", getMethodDescriptor().getFullMethodName(), id, e);
-      closeOnce(GrpcErrors.toStatus(ApiException.builder(Reason.MODEL_FAILURE, "internal error; the server logged "
-          + "it with error id " + id + " and keeps serving").kind(Reason.Kind.INTERNAL).metadata("error_id", id)
-          .build()));
+      log.error(
+          "{} failed unexpectedly (error id {})", getMethodDescriptor().getFullMethodName(), id, e);
+      closeOnce(
+          GrpcErrors.toStatus(
+              ApiException.builder(
+                      Reason.MODEL_FAILURE,
+                      "internal error; the server logged "
+                          + "it with error id "
+                          + id
+                          + " and keeps serving")
+                  .kind(Reason.Kind.INTERNAL)
+                  .metadata("error_id", id)
+                  .build()));
     }
   }
 }

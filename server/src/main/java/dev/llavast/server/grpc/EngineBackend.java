@@ -17,8 +17,8 @@ import java.util.concurrent.Executor;
 import java.util.function.BooleanSupplier;
 
 /**
- * The gRPC API over an {@link Engine}: the media, generation and session services, and the
- * model's part of the admin service. Thread-safe.
+ * The gRPC API over an {@link Engine}: the media, generation and session services, and the model's
+ * part of the admin service. Thread-safe.
  */
 public final class EngineBackend implements LlavaStServer.Backend {
   private final Engine engine;
@@ -32,10 +32,16 @@ public final class EngineBackend implements LlavaStServer.Backend {
   @Override
   public List<BindableService> services(Executor handlerExecutor, BooleanSupplier draining) {
     RequestValidator validator = new RequestValidator(config);
-    GenerationServiceImpl generation = new GenerationServiceImpl(engine, validator, handlerExecutor, draining);
+    GenerationServiceImpl generation =
+        new GenerationServiceImpl(engine, validator, handlerExecutor, draining);
     return List.of(
-        new MediaServiceImpl(config.maxChunkBytes(), config.maxUploadBytes(), engine.mediaStore(), engine.probe(),
-            engine.decodePool(), engine.pipeline()),
+        new MediaServiceImpl(
+            config.maxChunkBytes(),
+            config.maxUploadBytes(),
+            engine.mediaStore(),
+            engine.probe(),
+            engine.decodePool(),
+            engine.pipeline()),
         generation,
         new SessionServiceImpl(engine, generation, validator, handlerExecutor));
   }
@@ -51,53 +57,57 @@ public final class EngineBackend implements LlavaStServer.Backend {
     }
     b.setQueueDepth(queued);
     for (SchedulerStats.WorkerStats w : stats.workers()) {
-      b.addWorkers(WorkerStatus.newBuilder()
-          .setDevice(engine.devices().get(w.index()))
-          .setHealthy(w.healthy())
-          .setRunningSequences(w.running())
-          .setWaitingSequences(w.waiting() + w.pendingPrompt())
-          .setKvBlocksTotal(w.totalBlocks())
-          .setKvBlocksUsed(w.usedBlocks())
-          .setKvUsageRatio(w.kvUsageRatio()));
+      b.addWorkers(
+          WorkerStatus.newBuilder()
+              .setDevice(engine.devices().get(w.index()))
+              .setHealthy(w.healthy())
+              .setRunningSequences(w.running())
+              .setWaitingSequences(w.waiting() + w.pendingPrompt())
+              .setKvBlocksTotal(w.totalBlocks())
+              .setKvBlocksUsed(w.usedBlocks())
+              .setKvUsageRatio(w.kvUsageRatio()));
     }
     var cache = engine.featureCache();
     var cs = cache.stats();
-    b.setFeatureCache(FeatureCacheStatus.newBuilder()
-        .setEntries(cache.entries())
-        .setWeightBytes(cache.weightBytes())
-        .setMaxWeightBytes(cache.maxWeightBytes())
-        .setHits(cs.hitCount())
-        .setMisses(cs.missCount())
-        .setEvictions(cs.evictionCount())
-        .setHitRatio(cs.hitRate()));
+    b.setFeatureCache(
+        FeatureCacheStatus.newBuilder()
+            .setEntries(cache.entries())
+            .setWeightBytes(cache.weightBytes())
+            .setMaxWeightBytes(cache.maxWeightBytes())
+            .setHits(cs.hitCount())
+            .setMisses(cs.missCount())
+            .setEvictions(cs.evictionCount())
+            .setHitRatio(cs.hitRate()));
     b.setActiveSessions(engine.sessions().openCount());
   }
 
   @Override
   public Optional<ModelInfo> modelInfo() {
     ModelConfig c = engine.modelConfig();
-    return Optional.of(ModelInfo.newBuilder()
-        .setModelName(engine.modelName())
-        .setRandomWeightsDemo(engine.demo())
-        .setHiddenSize(c.hiddenSize())
-        .setNumLayers(c.numHiddenLayers())
-        .setNumAttentionHeads(c.numAttentionHeads())
-        .setNumKeyValueHeads(c.numKeyValueHeads())
-        .setVocabSize(c.vocabSize())
-        .setCoordinateBins(c.numCoordinateBins())
-        .setFramesPerVideo(c.numFrames())
-        .setVideoPromptTokens(engine.videoPromptTokens())
-        .setImagePromptTokens(engine.imagePromptTokens())
-        .setContextLimitTokens(c.maxPositionEmbeddings())
-        .setDtype(engine.dtype())
-        .addAllDevices(engine.devices())
-        .setLimits(ServerLimits.newBuilder()
-            .setMaxUploadBytes(config.maxUploadBytes())
-            .setMaxChunkBytes(config.maxChunkBytes())
-            .setMaxNewTokens(config.maxNewTokensLimit())
-            .setMaxQueuedRequests(config.maxQueuedRequests())
-            .setMaxSessions(config.maxSessions()))
-        .build());
+    return Optional.of(
+        ModelInfo.newBuilder()
+            .setModelName(engine.modelName())
+            .setRandomWeightsDemo(engine.demo())
+            .setHiddenSize(c.hiddenSize())
+            .setNumLayers(c.numHiddenLayers())
+            .setNumAttentionHeads(c.numAttentionHeads())
+            .setNumKeyValueHeads(c.numKeyValueHeads())
+            .setVocabSize(c.vocabSize())
+            .setCoordinateBins(c.numCoordinateBins())
+            .setFramesPerVideo(c.numFrames())
+            .setVideoPromptTokens(engine.videoPromptTokens())
+            .setImagePromptTokens(engine.imagePromptTokens())
+            .setContextLimitTokens(c.maxPositionEmbeddings())
+            .setDtype(engine.dtype())
+            .addAllDevices(engine.devices())
+            .setLimits(
+                ServerLimits.newBuilder()
+                    .setMaxUploadBytes(config.maxUploadBytes())
+                    .setMaxChunkBytes(config.maxChunkBytes())
+                    .setMaxNewTokens(config.maxNewTokensLimit())
+                    .setMaxQueuedRequests(config.maxQueuedRequests())
+                    .setMaxSessions(config.maxSessions()))
+            .build());
   }
 
   @Override

@@ -14,9 +14,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * The outbound side of a server stream that producers (scheduler worker threads) can write to
  * without ever blocking or touching gRPC: messages go into a queue that is drained onto the call,
  * on {@code executor}, only while the transport is ready (gRPC flow control). A client that stops
- * reading lets the queue grow to {@code maxBuffered} messages; past that the call fails with
- * {@code FAILED_PRECONDITION} / {@code SLOW_CONSUMER} and {@code onSlowConsumer} runs, so the
- * request is cancelled and its KV blocks freed.
+ * reading lets the queue grow to {@code maxBuffered} messages; past that the call fails with {@code
+ * FAILED_PRECONDITION} / {@code SLOW_CONSUMER} and {@code onSlowConsumer} runs, so the request is
+ * cancelled and its KV blocks freed.
  *
  * <p>Threading: {@link #send}, {@link #complete} and {@link #fail} may be called from any thread;
  * exactly one terminal call ({@link #complete} or {@link #fail}) takes effect. Calls on the gRPC
@@ -41,7 +41,11 @@ final class FlowControlledStream<T> {
    * Must be constructed on the gRPC handler thread of the call, before the handler returns (it
    * installs the on-ready handler).
    */
-  FlowControlledStream(ServerCallStreamObserver<T> call, Executor executor, int maxBuffered, Runnable onSlowConsumer) {
+  FlowControlledStream(
+      ServerCallStreamObserver<T> call,
+      Executor executor,
+      int maxBuffered,
+      Runnable onSlowConsumer) {
     this.call = call;
     this.executor = executor;
     this.maxBuffered = maxBuffered;
@@ -49,15 +53,22 @@ final class FlowControlledStream<T> {
     call.setOnReadyHandler(this::scheduleDrain);
   }
 
-  /** Queues a message. Returns false if the stream is already terminated (the message is dropped). */
+  /**
+   * Queues a message. Returns false if the stream is already terminated (the message is dropped).
+   */
   boolean send(T message) {
     if (terminated.get()) {
       return false;
     }
     if (buffered.incrementAndGet() > maxBuffered) {
       buffered.decrementAndGet();
-      if (fail(GrpcErrors.toStatus(ApiException.of(Reason.SLOW_CONSUMER,
-          "the client did not read the stream; more than " + maxBuffered + " messages were waiting")))) {
+      if (fail(
+          GrpcErrors.toStatus(
+              ApiException.of(
+                  Reason.SLOW_CONSUMER,
+                  "the client did not read the stream; more than "
+                      + maxBuffered
+                      + " messages were waiting")))) {
         onSlowConsumer.run();
       }
       return false;
@@ -67,12 +78,17 @@ final class FlowControlledStream<T> {
     return true;
   }
 
-  /** Ends the stream with OK after every queued message. Returns whether this call terminated it. */
+  /**
+   * Ends the stream with OK after every queued message. Returns whether this call terminated it.
+   */
   boolean complete() {
     return terminate(null);
   }
 
-  /** Ends the stream with an error (queued messages are dropped). Returns whether this call terminated it. */
+  /**
+   * Ends the stream with an error (queued messages are dropped). Returns whether this call
+   * terminated it.
+   */
   boolean fail(Throwable error) {
     return terminate(error);
   }
@@ -141,8 +157,10 @@ final class FlowControlledStream<T> {
       // The call was cancelled or closed under us: nothing more can be sent.
       closed = true;
       queue.clear();
-      if (!(e instanceof StatusRuntimeException sre) || sre.getStatus().getCode() != Status.Code.CANCELLED) {
-        org.slf4j.LoggerFactory.getLogger(FlowControlledStream.class).debug("stream closed while draining", e);
+      if (!(e instanceof StatusRuntimeException sre)
+          || sre.getStatus().getCode() != Status.Code.CANCELLED) {
+        org.slf4j.LoggerFactory.getLogger(FlowControlledStream.class)
+            .debug("stream closed while draining", e);
       }
     }
   }

@@ -1,9 +1,5 @@
 package dev.llavast.server.grpc;
 
-import dev.llavast.server.errors.FieldViolation;
-
-import java.util.ArrayList;
-
 import dev.llavast.api.v1.AbortRequest;
 import dev.llavast.api.v1.AbortResponse;
 import dev.llavast.api.v1.GenerateFinal;
@@ -13,6 +9,7 @@ import dev.llavast.api.v1.GenerationServiceGrpc;
 import dev.llavast.api.v1.OutputOptions;
 import dev.llavast.server.api.ProtoAnswers;
 import dev.llavast.server.errors.ApiException;
+import dev.llavast.server.errors.FieldViolation;
 import dev.llavast.server.errors.Reason;
 import dev.llavast.server.generation.AnswerDelta;
 import dev.llavast.server.generation.AnswerListener;
@@ -24,6 +21,7 @@ import io.grpc.Deadline;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
@@ -33,9 +31,9 @@ import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
 /**
- * {@code GenerationService} over the {@link Engine}: validates a request, translates it to a
- * {@link GenerationJob}, and writes the engine's answer to a flow-controlled stream. The session
- * service's {@code Ask} runs through {@link #run} too.
+ * {@code GenerationService} over the {@link Engine}: validates a request, translates it to a {@link
+ * GenerationJob}, and writes the engine's answer to a flow-controlled stream. The session service's
+ * {@code Ask} runs through {@link #run} too.
  *
  * <p>Handlers run on the gRPC handler executor and never block or touch tensors.
  */
@@ -49,7 +47,10 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
   private final Executor handlerExecutor;
   private final BooleanSupplier draining;
 
-  GenerationServiceImpl(Engine engine, RequestValidator validator, Executor handlerExecutor,
+  GenerationServiceImpl(
+      Engine engine,
+      RequestValidator validator,
+      Executor handlerExecutor,
       BooleanSupplier draining) {
     this.engine = engine;
     this.mediaRefs = MediaRefResolver.of(engine);
@@ -60,32 +61,44 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
 
   @Override
   public void generate(GenerateRequest request, StreamObserver<GenerateFinal> response) {
-    ServerCallStreamObserver<GenerateFinal> call = (ServerCallStreamObserver<GenerateFinal>) response;
+    ServerCallStreamObserver<GenerateFinal> call =
+        (ServerCallStreamObserver<GenerateFinal>) response;
     AtomicReference<Engine.Generation> handle = new AtomicReference<>();
-    FlowControlledStream<GenerateFinal> stream = new FlowControlledStream<>(call, handlerExecutor, 2,
-        () -> cancel(handle));
+    FlowControlledStream<GenerateFinal> stream =
+        new FlowControlledStream<>(call, handlerExecutor, 2, () -> cancel(handle));
     OutputOptions o = request.getOutput();
-    run(call, handle, () -> job(request), new StreamListener(null) {
-      @Override
-      public void onFinish(FinalAnswer answer) {
-        stream.send(ProtoAnswers.fin(answer, o.getReturnTokenIds(), o.getReturnLogprobs()));
-        stream.complete();
-      }
+    run(
+        call,
+        handle,
+        () -> job(request),
+        new StreamListener(null) {
+          @Override
+          public void onFinish(FinalAnswer answer) {
+            stream.send(ProtoAnswers.fin(answer, o.getReturnTokenIds(), o.getReturnLogprobs()));
+            stream.complete();
+          }
 
-      @Override
-      public void onError(ApiException error) {
-        stream.fail(GrpcErrors.toStatus(error));
-      }
-    });
+          @Override
+          public void onError(ApiException error) {
+            stream.fail(GrpcErrors.toStatus(error));
+          }
+        });
   }
 
   @Override
-  public void generateStream(GenerateRequest request, StreamObserver<GenerateStreamResponse> response) {
-    ServerCallStreamObserver<GenerateStreamResponse> call = (ServerCallStreamObserver<GenerateStreamResponse>) response;
+  public void generateStream(
+      GenerateRequest request, StreamObserver<GenerateStreamResponse> response) {
+    ServerCallStreamObserver<GenerateStreamResponse> call =
+        (ServerCallStreamObserver<GenerateStreamResponse>) response;
     AtomicReference<Engine.Generation> handle = new AtomicReference<>();
-    FlowControlledStream<GenerateStreamResponse> stream = new FlowControlledStream<>(call, handlerExecutor,
-        MAX_BUFFERED_MESSAGES, () -> cancel(handle));
-    run(call, handle, () -> job(request), streamListener(stream, request.getOutput(), a -> {}, () -> {}));
+    FlowControlledStream<GenerateStreamResponse> stream =
+        new FlowControlledStream<>(
+            call, handlerExecutor, MAX_BUFFERED_MESSAGES, () -> cancel(handle));
+    run(
+        call,
+        handle,
+        () -> job(request),
+        streamListener(stream, request.getOutput(), a -> {}, () -> {}));
   }
 
   @Override
@@ -99,7 +112,10 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
       response.onError(GrpcErrors.toStatus(ApiException.invalid(v)));
       return;
     }
-    response.onNext(AbortResponse.newBuilder().setFound(engine.cancel(Tenants.current(), request.getRequestId())).build());
+    response.onNext(
+        AbortResponse.newBuilder()
+            .setFound(engine.cancel(Tenants.current(), request.getRequestId()))
+            .build());
     response.onCompleted();
   }
 
@@ -107,10 +123,18 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
   private GenerationJob job(GenerateRequest r) {
     validator.validate(r);
     GenerationJob.Media media = mediaRefs.resolve(r.getMedia(), "media");
-    return new GenerationJob(r.getRequestId(), media, ProtoRequests.clip(r.hasClip() ? r.getClip() : null, "clip"),
-        ProtoRequests.question(r.getPrompt()), ProtoRequests.task(r.getTask()),
+    return new GenerationJob(
+        r.getRequestId(),
+        media,
+        ProtoRequests.clip(r.hasClip() ? r.getClip() : null, "clip"),
+        ProtoRequests.question(r.getPrompt()),
+        ProtoRequests.task(r.getTask()),
         ProtoRequests.sampling(r.getSampling(), r.getOutput().getReturnLogprobs()),
-        ProtoRequests.priority(r.getPriority()), timeout(), null, List.of(), Tenants.current());
+        ProtoRequests.priority(r.getPriority()),
+        timeout(),
+        null,
+        List.of(),
+        Tenants.current());
   }
 
   /** Supplies a job; may refuse it with an {@link ApiException}. */
@@ -120,11 +144,14 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
   }
 
   /**
-   * Runs a job on the engine. Must be called on the gRPC handler thread of {@code call} (it installs
-   * the cancel handler). Every outcome ends {@code listener} exactly once, also when building the
-   * job throws.
+   * Runs a job on the engine. Must be called on the gRPC handler thread of {@code call} (it
+   * installs the cancel handler). Every outcome ends {@code listener} exactly once, also when
+   * building the job throws.
    */
-  void run(ServerCallStreamObserver<?> call, AtomicReference<Engine.Generation> handle, JobSource job,
+  void run(
+      ServerCallStreamObserver<?> call,
+      AtomicReference<Engine.Generation> handle,
+      JobSource job,
       AnswerListener listener) {
     call.setOnCancelHandler(() -> cancel(handle));
     GenerationJob j;
@@ -155,8 +182,11 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
    * the final answer before it is sent, and {@code onTerminal} runs once after either terminal
    * message.
    */
-  static AnswerListener streamListener(FlowControlledStream<GenerateStreamResponse> stream, OutputOptions o,
-      Consumer<FinalAnswer> onAnswer, Runnable onTerminal) {
+  static AnswerListener streamListener(
+      FlowControlledStream<GenerateStreamResponse> stream,
+      OutputOptions o,
+      Consumer<FinalAnswer> onAnswer,
+      Runnable onTerminal) {
     return new StreamListener(onTerminal) {
       @Override
       public void onDelta(AnswerDelta delta) {
@@ -166,8 +196,10 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
       @Override
       public void onFinish(FinalAnswer answer) {
         onAnswer.accept(answer);
-        stream.send(GenerateStreamResponse.newBuilder()
-            .setFinal(ProtoAnswers.fin(answer, o.getReturnTokenIds(), o.getReturnLogprobs())).build());
+        stream.send(
+            GenerateStreamResponse.newBuilder()
+                .setFinal(ProtoAnswers.fin(answer, o.getReturnTokenIds(), o.getReturnLogprobs()))
+                .build());
         stream.complete();
         terminal();
       }
@@ -199,7 +231,9 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
   /** The call's deadline as the engine's timeout (null: none). */
   static Duration timeout() {
     Deadline d = Context.current().getDeadline();
-    return d == null ? null : Duration.ofMillis(Math.max(0, d.timeRemaining(TimeUnit.MILLISECONDS)));
+    return d == null
+        ? null
+        : Duration.ofMillis(Math.max(0, d.timeRemaining(TimeUnit.MILLISECONDS)));
   }
 
   private static void cancel(AtomicReference<Engine.Generation> handle) {

@@ -15,10 +15,10 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
 
 /**
- * The API's errors as gRPC sends them: a canonical status code, a message for people, and
- * {@code google.rpc} details for programs ({@link ErrorInfo} with the stable reason of
- * {@code errors.proto}, {@link BadRequest} field violations, {@link RetryInfo}). The one place that
- * maps a {@link Reason} to gRPC. Stateless; any thread.
+ * The API's errors as gRPC sends them: a canonical status code, a message for people, and {@code
+ * google.rpc} details for programs ({@link ErrorInfo} with the stable reason of {@code
+ * errors.proto}, {@link BadRequest} field violations, {@link RetryInfo}). The one place that maps a
+ * {@link Reason} to gRPC. Stateless; any thread.
  */
 public final class GrpcErrors {
   /** {@code ErrorInfo.domain} of every error this server returns. */
@@ -28,32 +28,47 @@ public final class GrpcErrors {
 
   /** The gRPC error for an API error. */
   public static StatusRuntimeException toStatus(ApiException e) {
-    com.google.rpc.Status.Builder status = com.google.rpc.Status.newBuilder()
-        .setCode(code(e.kind()).getNumber())
-        .setMessage(e.getMessage())
-        .addDetails(Any.pack(ErrorInfo.newBuilder()
-            .setReason(e.reason().name())
-            .setDomain(DOMAIN)
-            .putAllMetadata(e.metadata())
-            .build()));
+    com.google.rpc.Status.Builder status =
+        com.google.rpc.Status.newBuilder()
+            .setCode(code(e.kind()).getNumber())
+            .setMessage(e.getMessage())
+            .addDetails(
+                Any.pack(
+                    ErrorInfo.newBuilder()
+                        .setReason(e.reason().name())
+                        .setDomain(DOMAIN)
+                        .putAllMetadata(e.metadata())
+                        .build()));
     if (!e.violations().isEmpty()) {
       BadRequest.Builder bad = BadRequest.newBuilder();
       for (FieldViolation v : e.violations()) {
-        bad.addFieldViolations(BadRequest.FieldViolation.newBuilder()
-            .setField(v.field()).setDescription(v.description()));
+        bad.addFieldViolations(
+            BadRequest.FieldViolation.newBuilder()
+                .setField(v.field())
+                .setDescription(v.description()));
       }
       status.addDetails(Any.pack(bad.build()));
     }
-    e.retryAfter().ifPresent(d -> status.addDetails(Any.pack(RetryInfo.newBuilder()
-        .setRetryDelay(Durations.fromMillis(d.toMillis())).build())));
+    e.retryAfter()
+        .ifPresent(
+            d ->
+                status.addDetails(
+                    Any.pack(
+                        RetryInfo.newBuilder()
+                            .setRetryDelay(Durations.fromMillis(d.toMillis()))
+                            .build())));
     return StatusProto.toStatusRuntimeException(status.build());
   }
 
-  /** The gRPC error for any failure: one already mapped passes through, the rest via {@link Failures}. */
+  /**
+   * The gRPC error for any failure: one already mapped passes through, the rest via {@link
+   * Failures}.
+   */
   public static StatusRuntimeException toStatus(Throwable t) {
     Throwable e = t;
     while ((e instanceof java.util.concurrent.CompletionException
-        || e instanceof java.util.concurrent.ExecutionException) && e.getCause() != null) {
+            || e instanceof java.util.concurrent.ExecutionException)
+        && e.getCause() != null) {
       e = e.getCause();
     }
     if (e instanceof StatusRuntimeException sre) {

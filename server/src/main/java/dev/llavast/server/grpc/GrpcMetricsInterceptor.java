@@ -24,22 +24,26 @@ final class GrpcMetricsInterceptor implements ServerInterceptor {
   private final Histogram handlingSeconds;
 
   GrpcMetricsInterceptor(PrometheusRegistry registry) {
-    started = Counter.builder()
-        .name("grpc_server_started_total")
-        .help("RPCs started on the server.")
-        .labelNames("grpc_type", "grpc_service", "grpc_method")
-        .register(registry);
-    handled = Counter.builder()
-        .name("grpc_server_handled_total")
-        .help("RPCs completed on the server, regardless of success or failure.")
-        .labelNames("grpc_type", "grpc_service", "grpc_method", "grpc_code")
-        .register(registry);
-    handlingSeconds = Histogram.builder()
-        .name("grpc_server_handling_seconds")
-        .help("Time from the start of an RPC to its close on the server.")
-        .labelNames("grpc_type", "grpc_service", "grpc_method")
-        .classicUpperBounds(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
-        .register(registry);
+    started =
+        Counter.builder()
+            .name("grpc_server_started_total")
+            .help("RPCs started on the server.")
+            .labelNames("grpc_type", "grpc_service", "grpc_method")
+            .register(registry);
+    handled =
+        Counter.builder()
+            .name("grpc_server_handled_total")
+            .help("RPCs completed on the server, regardless of success or failure.")
+            .labelNames("grpc_type", "grpc_service", "grpc_method", "grpc_code")
+            .register(registry);
+    handlingSeconds =
+        Histogram.builder()
+            .name("grpc_server_handling_seconds")
+            .help("Time from the start of an RPC to its close on the server.")
+            .labelNames("grpc_type", "grpc_service", "grpc_method")
+            .classicUpperBounds(
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+            .register(registry);
   }
 
   @Override
@@ -51,14 +55,17 @@ final class GrpcMetricsInterceptor implements ServerInterceptor {
     String name = method.getBareMethodName() == null ? "unknown" : method.getBareMethodName();
     long startNanos = System.nanoTime();
     started.labelValues(type, service, name).inc();
-    ServerCall<Q, R> monitored = new SimpleForwardingServerCall<>(call) {
-      @Override
-      public void close(Status status, Metadata trailers) {
-        handled.labelValues(type, service, name, status.getCode().name()).inc();
-        handlingSeconds.labelValues(type, service, name).observe((System.nanoTime() - startNanos) / 1e9);
-        super.close(status, trailers);
-      }
-    };
+    ServerCall<Q, R> monitored =
+        new SimpleForwardingServerCall<>(call) {
+          @Override
+          public void close(Status status, Metadata trailers) {
+            handled.labelValues(type, service, name, status.getCode().name()).inc();
+            handlingSeconds
+                .labelValues(type, service, name)
+                .observe((System.nanoTime() - startNanos) / 1e9);
+            super.close(status, trailers);
+          }
+        };
     return next.startCall(monitored, headers);
   }
 

@@ -1,9 +1,9 @@
 package dev.llavast.server.grpc;
 
+import dev.llavast.api.v1.ServerStatus;
 import dev.llavast.server.ServerConfig;
 import dev.llavast.server.concurrent.DaemonThreads;
 import dev.llavast.server.tenancy.ApiKeys;
-import dev.llavast.api.v1.ServerStatus;
 import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
@@ -24,7 +24,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,7 +54,8 @@ public final class LlavaStServer implements AutoCloseable {
   /** What a model backend adds to the bare server. All methods are thread-safe. */
   public interface Backend {
     /** The API services (media, generation, sessions). */
-    List<BindableService> services(java.util.concurrent.Executor handlerExecutor, java.util.function.BooleanSupplier draining);
+    List<BindableService> services(
+        java.util.concurrent.Executor handlerExecutor, java.util.function.BooleanSupplier draining);
 
     /** Fills model-dependent parts of a status snapshot (queues, workers, caches). */
     void status(ServerStatus.Builder status);
@@ -69,7 +69,8 @@ public final class LlavaStServer implements AutoCloseable {
 
   private final Backend backend;
 
-  private LlavaStServer(ServerConfig config, PrometheusRegistry registry, Backend backend, ApiKeys keys)
+  private LlavaStServer(
+      ServerConfig config, PrometheusRegistry registry, Backend backend, ApiKeys keys)
       throws IOException {
     this.config = config;
     this.registry = registry;
@@ -80,12 +81,12 @@ public final class LlavaStServer implements AutoCloseable {
     this.handlers = boundedExecutor(config.handlerThreads());
     GrpcMetricsInterceptor metrics = new GrpcMetricsInterceptor(registry);
 
-    NettyServerBuilder builder = NettyServerBuilder
-        .forAddress(new InetSocketAddress(config.host(), config.port()))
-        .executor(handlers)
-        .maxInboundMessageSize(config.maxInboundMessageBytes())
-        .permitKeepAliveTime(10, TimeUnit.SECONDS)
-        .permitKeepAliveWithoutCalls(true);
+    NettyServerBuilder builder =
+        NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
+            .executor(handlers)
+            .maxInboundMessageSize(config.maxInboundMessageBytes())
+            .permitKeepAliveTime(10, TimeUnit.SECONDS)
+            .permitKeepAliveWithoutCalls(true);
     // Interceptors run last-added first: metrics see every call, rejected ones included; the
     // guard sits next to the service, so every API call ends with a status that has its ErrorInfo.
     Tenants tenants = new Tenants(keys);
@@ -93,11 +94,13 @@ public final class LlavaStServer implements AutoCloseable {
     List<BindableService> api = new ArrayList<>(backend.services(handlers, this::isDraining));
     api.add(new AdminService(this::status, backend::modelInfo));
     for (BindableService service : api) {
-      builder.addService(ServerInterceptors.intercept(CallGuard.lenient(service.bindService()), guard, tenants,
-          metrics));
+      builder.addService(
+          ServerInterceptors.intercept(
+              CallGuard.lenient(service.bindService()), guard, tenants, metrics));
     }
     builder.addService(ServerInterceptors.intercept(health.getHealthService(), metrics));
-    builder.addService(ServerInterceptors.intercept(ProtoReflectionServiceV1.newInstance(), tenants));
+    builder.addService(
+        ServerInterceptors.intercept(ProtoReflectionServiceV1.newInstance(), tenants));
     if (config.security().tlsCert().isPresent()) {
       builder.sslContext(Tls.serverContext(config.security()));
     }
@@ -107,11 +110,12 @@ public final class LlavaStServer implements AutoCloseable {
     try {
       server.start();
       if (config.metricsPort() >= 0) {
-        http = HTTPServer.builder()
-            .hostname(config.host())
-            .port(config.metricsPort())
-            .registry(registry)
-            .buildAndStart();
+        http =
+            HTTPServer.builder()
+                .hostname(config.host())
+                .port(config.metricsPort())
+                .registry(registry)
+                .buildAndStart();
       }
     } catch (IOException | RuntimeException e) {
       server.shutdownNow();
@@ -119,8 +123,13 @@ public final class LlavaStServer implements AutoCloseable {
       throw e;
     }
     this.metricsServer = http;
-    log.info("gRPC listening on {}:{}, metrics on {}", config.host(), server.getPort(),
-        http == null ? "(disabled)" : config.host() + ":" + http.getPort() + ServerConfig.METRICS_PATH);
+    log.info(
+        "gRPC listening on {}:{}, metrics on {}",
+        config.host(),
+        server.getPort(),
+        http == null
+            ? "(disabled)"
+            : config.host() + ":" + http.getPort() + ServerConfig.METRICS_PATH);
   }
 
   /**
@@ -129,37 +138,43 @@ public final class LlavaStServer implements AutoCloseable {
    *
    * @throws IOException if a port cannot be bound
    */
-  public static LlavaStServer start(ServerConfig config, PrometheusRegistry registry, Backend backend)
-      throws IOException {
+  public static LlavaStServer start(
+      ServerConfig config, PrometheusRegistry registry, Backend backend) throws IOException {
     return start(config, registry, backend, ApiKeys.open());
   }
 
   /** Starts a server whose API calls need one of {@code keys} (health checks never do). */
-  public static LlavaStServer start(ServerConfig config, PrometheusRegistry registry, Backend backend, ApiKeys keys)
+  public static LlavaStServer start(
+      ServerConfig config, PrometheusRegistry registry, Backend backend, ApiKeys keys)
       throws IOException {
     JvmMetrics.builder().register(registry);
     return new LlavaStServer(config, registry, backend, keys);
   }
 
   /** Starts a server with the given API services and no model behind the admin service. */
-  public static LlavaStServer start(ServerConfig config, List<BindableService> apiServices) throws IOException {
-    return start(config, new PrometheusRegistry(), new Backend() {
-      @Override
-      public List<BindableService> services(java.util.concurrent.Executor e, java.util.function.BooleanSupplier d) {
-        return apiServices;
-      }
+  public static LlavaStServer start(ServerConfig config, List<BindableService> apiServices)
+      throws IOException {
+    return start(
+        config,
+        new PrometheusRegistry(),
+        new Backend() {
+          @Override
+          public List<BindableService> services(
+              java.util.concurrent.Executor e, java.util.function.BooleanSupplier d) {
+            return apiServices;
+          }
 
-      @Override
-      public void status(ServerStatus.Builder status) {}
+          @Override
+          public void status(ServerStatus.Builder status) {}
 
-      @Override
-      public java.util.Optional<dev.llavast.api.v1.ModelInfo> modelInfo() {
-        return java.util.Optional.empty();
-      }
+          @Override
+          public java.util.Optional<dev.llavast.api.v1.ModelInfo> modelInfo() {
+            return java.util.Optional.empty();
+          }
 
-      @Override
-      public void cancelAll() {}
-    });
+          @Override
+          public void cancelAll() {}
+        });
   }
 
   /** The bound gRPC port. */
@@ -181,7 +196,9 @@ public final class LlavaStServer implements AutoCloseable {
     return registry;
   }
 
-  /** Readiness SERVING: the model is loaded and a real generation succeeded. Ignored while draining. */
+  /**
+   * Readiness SERVING: the model is loaded and a real generation succeeded. Ignored while draining.
+   */
   public synchronized void markReady() {
     if (!draining) {
       ready = true;
@@ -191,7 +208,8 @@ public final class LlavaStServer implements AutoCloseable {
 
   /** Liveness: SERVING while the worker loops make progress. */
   public void setLive(boolean live) {
-    health.setStatus(ServerConfig.LIVENESS_SERVICE, live ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+    health.setStatus(
+        ServerConfig.LIVENESS_SERVICE, live ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
   }
 
   public boolean isReady() {
@@ -250,10 +268,11 @@ public final class LlavaStServer implements AutoCloseable {
   }
 
   private ServerStatus status() {
-    ServerStatus.Builder b = ServerStatus.newBuilder()
-        .setReady(isReady())
-        .setDraining(draining)
-        .setUptimeSeconds((System.nanoTime() - startNanos) / 1e9);
+    ServerStatus.Builder b =
+        ServerStatus.newBuilder()
+            .setReady(isReady())
+            .setDraining(draining)
+            .setUptimeSeconds((System.nanoTime() - startNanos) / 1e9);
     backend.status(b);
     return b.build();
   }
@@ -262,8 +281,15 @@ public final class LlavaStServer implements AutoCloseable {
     ThreadFactory factory = DaemonThreads.factory("grpc-handler");
     // A fixed number of handler threads; handlers never block on the model, so a deep queue only
     // absorbs bursts. Past it the call fails instead of growing memory without bound.
-    ThreadPoolExecutor pool = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
-        new ArrayBlockingQueue<>(threads * 256), factory, new ThreadPoolExecutor.AbortPolicy());
+    ThreadPoolExecutor pool =
+        new ThreadPoolExecutor(
+            threads,
+            threads,
+            60,
+            TimeUnit.SECONDS,
+            new ArrayBlockingQueue<>(threads * 256),
+            factory,
+            new ThreadPoolExecutor.AbortPolicy());
     pool.allowCoreThreadTimeOut(true);
     return pool;
   }

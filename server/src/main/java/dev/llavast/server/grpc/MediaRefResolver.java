@@ -10,13 +10,13 @@ import dev.llavast.server.generation.Engine;
 import dev.llavast.server.generation.GenerationJob;
 import dev.llavast.server.media.MediaStore;
 import java.util.List;
-import java.util.concurrent.Executor;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 
 /**
  * A request's {@link MediaRef} as the engine's {@link GenerationJob.Media}: an uploaded id is
- * looked up at once; inline bytes (video, image or frames) are stored through
- * {@link MediaStore#putInlineAsync}, the same hashing, size cap and probe as an upload. Thread-safe; never
+ * looked up at once; inline bytes (video, image or frames) are stored through {@link
+ * MediaStore#putInlineAsync}, the same hashing, size cap and probe as an upload. Thread-safe; never
  * blocks.
  */
 final class MediaRefResolver {
@@ -24,7 +24,9 @@ final class MediaRefResolver {
   private final MediaStore.MediaProbe probe;
   private final Executor probePool;
 
-  /** @param probePool bounded CPU pool for storing and probing inline media */
+  /**
+   * @param probePool bounded CPU pool for storing and probing inline media
+   */
   MediaRefResolver(MediaStore store, MediaStore.MediaProbe probe, Executor probePool) {
     this.store = store;
     this.probe = probe;
@@ -48,10 +50,15 @@ final class MediaRefResolver {
       case MEDIA_ID -> {
         String id = ref.getMediaId();
         if (!MediaServiceImpl.isMediaId(id)) {
-          throw ApiException.invalid(field + ".media_id", "must be \"sha256:\" followed by 64 lowercase hex digits,"
-              + " got \"" + (id.length() > 80 ? id.substring(0, 80) + "..." : id) + "\"");
+          throw ApiException.invalid(
+              field + ".media_id",
+              "must be \"sha256:\" followed by 64 lowercase hex digits,"
+                  + " got \""
+                  + (id.length() > 80 ? id.substring(0, 80) + "..." : id)
+                  + "\"");
         }
-        yield GenerationJob.Media.of(store.get(Tenants.current(), id).orElseThrow(() -> MediaServiceImpl.notFound(id)));
+        yield GenerationJob.Media.of(
+            store.get(Tenants.current(), id).orElseThrow(() -> MediaServiceImpl.notFound(id)));
       }
       case VIDEO_BYTES -> inline(DecodedMedia.Kind.VIDEO, List.of(ref.getVideoBytes()), 0.0);
       case IMAGE_BYTES -> inline(DecodedMedia.Kind.IMAGE, List.of(ref.getImageBytes()), 0.0);
@@ -66,14 +73,23 @@ final class MediaRefResolver {
         }
         yield inline(DecodedMedia.Kind.FRAMES, f.getImagesList(), fps);
       }
-      case SOURCE_NOT_SET -> throw ApiException.invalid(field, "must set media_id, video_bytes, image_bytes or frames");
+      case SOURCE_NOT_SET ->
+          throw ApiException.invalid(
+              field, "must set media_id, video_bytes, image_bytes or frames");
     };
   }
 
   private GenerationJob.Media inline(DecodedMedia.Kind kind, List<ByteString> chunks, double fps) {
-    CompletableFuture<dev.llavast.server.media.MediaStore.StoredMedia> stored = store.putInlineAsync(Tenants.current(), kind,
-        chunks.stream().map(ByteString::asReadOnlyByteBuffer).toList(), fps, probe, probePool)
-        .exceptionallyCompose(e -> CompletableFuture.failedFuture(inlineError(e)));
+    CompletableFuture<dev.llavast.server.media.MediaStore.StoredMedia> stored =
+        store
+            .putInlineAsync(
+                Tenants.current(),
+                kind,
+                chunks.stream().map(ByteString::asReadOnlyByteBuffer).toList(),
+                fps,
+                probe,
+                probePool)
+            .exceptionallyCompose(e -> CompletableFuture.failedFuture(inlineError(e)));
     return new GenerationJob.Media(kind, stored);
   }
 
@@ -83,10 +99,12 @@ final class MediaRefResolver {
    */
   private static Throwable inlineError(Throwable t) {
     Throwable e = dev.llavast.server.media.MediaErrors.unwrap(t);
-    if (e instanceof ApiException api && api.kind() == Reason.Kind.RESOURCE_EXHAUSTED
+    if (e instanceof ApiException api
+        && api.kind() == Reason.Kind.RESOURCE_EXHAUSTED
         && api.reason() == Reason.MEDIA_TOO_LARGE) {
       return ApiException.builder(Reason.MEDIA_TOO_LARGE, "inline media: " + api.getMessage())
-          .metadata("limit_bytes", api.metadata().getOrDefault("limit_bytes", "")).build();
+          .metadata("limit_bytes", api.metadata().getOrDefault("limit_bytes", ""))
+          .build();
     }
     return e;
   }

@@ -1,9 +1,7 @@
 package dev.llavast.server.grpc;
 
-import com.google.rpc.Code;
 import dev.llavast.api.v1.DeleteMediaRequest;
 import dev.llavast.api.v1.DeleteMediaResponse;
-import dev.llavast.api.v1.ErrorReason;
 import dev.llavast.api.v1.GetMediaRequest;
 import dev.llavast.api.v1.MediaInfo;
 import dev.llavast.api.v1.MediaKind;
@@ -15,9 +13,8 @@ import dev.llavast.server.errors.Reason;
 import dev.llavast.server.media.FeatureCache;
 import dev.llavast.server.media.MediaPipeline;
 import dev.llavast.server.media.MediaStore;
-import dev.llavast.server.tenancy.Tenant;
 import dev.llavast.server.media.MediaStore.StoredMedia;
-import io.grpc.Status;
+import dev.llavast.server.tenancy.Tenant;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -58,25 +55,51 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
    * @param probeExecutor bounded CPU pool for probes (a full pool answers RESOURCE_EXHAUSTED)
    * @param pipeline gives features_cached and drops cached features on delete
    */
-  MediaServiceImpl(int maxChunkBytes, long maxUploadBytes, MediaStore store, MediaStore.MediaProbe probe,
-      Executor probeExecutor, MediaPipeline pipeline) {
-    this(maxChunkBytes, maxUploadBytes, store, probe, probeExecutor,
-        m -> pipeline.hasCachedFeatures(m.tenant(), m.mediaId()), pipeline::invalidate);
+  MediaServiceImpl(
+      int maxChunkBytes,
+      long maxUploadBytes,
+      MediaStore store,
+      MediaStore.MediaProbe probe,
+      Executor probeExecutor,
+      MediaPipeline pipeline) {
+    this(
+        maxChunkBytes,
+        maxUploadBytes,
+        store,
+        probe,
+        probeExecutor,
+        m -> pipeline.hasCachedFeatures(m.tenant(), m.mediaId()),
+        pipeline::invalidate);
   }
 
   /**
    * Without a pipeline object: {@code features} is the cache the pipeline uses (keys under the
    * media id, as {@link MediaPipeline#keyPrefix} makes them for the open tenant).
    */
-  MediaServiceImpl(int maxChunkBytes, long maxUploadBytes, MediaStore store, MediaStore.MediaProbe probe,
-      Executor probeExecutor, FeatureCache features) {
-    this(maxChunkBytes, maxUploadBytes, store, probe, probeExecutor,
+  MediaServiceImpl(
+      int maxChunkBytes,
+      long maxUploadBytes,
+      MediaStore store,
+      MediaStore.MediaProbe probe,
+      Executor probeExecutor,
+      FeatureCache features) {
+    this(
+        maxChunkBytes,
+        maxUploadBytes,
+        store,
+        probe,
+        probeExecutor,
         m -> features.containsPrefix(m.tenant().scope(m.mediaId()) + "/"),
         (tenant, id) -> features.invalidatePrefix(tenant.scope(id) + "/"));
   }
 
-  private MediaServiceImpl(int maxChunkBytes, long maxUploadBytes, MediaStore store, MediaStore.MediaProbe probe,
-      Executor probeExecutor, Predicate<StoredMedia> featuresCached,
+  private MediaServiceImpl(
+      int maxChunkBytes,
+      long maxUploadBytes,
+      MediaStore store,
+      MediaStore.MediaProbe probe,
+      Executor probeExecutor,
+      Predicate<StoredMedia> featuresCached,
       java.util.function.ToLongBiFunction<Tenant, String> invalidateFeatures) {
     this.store = Objects.requireNonNull(store, "store");
     this.probe = Objects.requireNonNull(probe, "probe");
@@ -105,12 +128,14 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
   }
 
   @Override
-  public void deleteMedia(DeleteMediaRequest request, StreamObserver<DeleteMediaResponse> responses) {
+  public void deleteMedia(
+      DeleteMediaRequest request, StreamObserver<DeleteMediaResponse> responses) {
     try {
       String id = checkId(request.getMediaId());
       long stored = store.delete(Tenants.current(), id).orElseThrow(() -> notFound(id));
       long features = invalidateFeatures.applyAsLong(Tenants.current(), id);
-      responses.onNext(DeleteMediaResponse.newBuilder().setReleasedBytes(stored + features).build());
+      responses.onNext(
+          DeleteMediaResponse.newBuilder().setReleasedBytes(stored + features).build());
       responses.onCompleted();
     } catch (RuntimeException e) {
       responses.onError(GrpcErrors.toStatus(e));
@@ -121,7 +146,8 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
   static String checkId(String id) {
     if (!isMediaId(id)) {
       String shown = id.length() > 80 ? id.substring(0, 80) + "..." : id;
-      throw ApiException.invalid("media_id",
+      throw ApiException.invalid(
+          "media_id",
           "must be \"sha256:\" followed by 64 lowercase hex digits, got \"" + shown + "\"");
     }
     return id;
@@ -134,7 +160,9 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
 
   /** NOT_FOUND / MEDIA_NOT_FOUND naming the id. */
   static ApiException notFound(String id) {
-    return ApiException.builder(Reason.MEDIA_NOT_FOUND, "no media with id " + id).metadata("media_id", id).build();
+    return ApiException.builder(Reason.MEDIA_NOT_FOUND, "no media with id " + id)
+        .metadata("media_id", id)
+        .build();
   }
 
   private MediaInfo info(StoredMedia m, boolean fromThisUpload) {
@@ -189,51 +217,76 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
           upload.append(request.getChunk().asReadOnlyByteBuffer());
           received += n;
           if (expectedSize > 0 && received > expectedSize) {
-            throw invalid("header.expected_size_bytes", "the upload sent " + received
-                + " bytes, more than the " + expectedSize + " announced");
+            throw invalid(
+                "header.expected_size_bytes",
+                "the upload sent "
+                    + received
+                    + " bytes, more than the "
+                    + expectedSize
+                    + " announced");
           }
         }
       } catch (ApiException e) {
         fail(GrpcErrors.toStatus(e));
       } catch (IOException | RuntimeException e) {
         log.warn("upload failed while storing a chunk", e);
-        fail(GrpcErrors.toStatus(ApiException.of(Reason.MODEL_FAILURE,
-            "could not store the upload; the server logged the details")));
+        fail(
+            GrpcErrors.toStatus(
+                ApiException.of(
+                    Reason.MODEL_FAILURE,
+                    "could not store the upload; the server logged the details")));
       }
     }
 
     private void start(UploadMediaRequest request) throws IOException {
       if (!request.hasHeader()) {
-        throw invalid("header", "the first message of UploadMedia must carry the header, got "
-            + request.getPartCase());
+        throw invalid(
+            "header",
+            "the first message of UploadMedia must carry the header, got " + request.getPartCase());
       }
       UploadHeader h = request.getHeader();
       MediaKind kind = h.getKind();
-      if (kind != MediaKind.MEDIA_KIND_VIDEO && kind != MediaKind.MEDIA_KIND_IMAGE
+      if (kind != MediaKind.MEDIA_KIND_VIDEO
+          && kind != MediaKind.MEDIA_KIND_IMAGE
           && kind != MediaKind.MEDIA_KIND_FRAMES) {
-        throw invalid("header.kind", "must be MEDIA_KIND_VIDEO, MEDIA_KIND_IMAGE or MEDIA_KIND_FRAMES, got " + kind);
+        throw invalid(
+            "header.kind",
+            "must be MEDIA_KIND_VIDEO, MEDIA_KIND_IMAGE or MEDIA_KIND_FRAMES, got " + kind);
       }
       double fps = h.getFramesFps();
-      if (kind == MediaKind.MEDIA_KIND_FRAMES && (!(fps > 0) || !Double.isFinite(fps) || fps > 1000)) {
-        throw invalid("header.frames_fps", "must be in (0, 1000] for MEDIA_KIND_FRAMES, got " + fps);
+      if (kind == MediaKind.MEDIA_KIND_FRAMES
+          && (!(fps > 0) || !Double.isFinite(fps) || fps > 1000)) {
+        throw invalid(
+            "header.frames_fps", "must be in (0, 1000] for MEDIA_KIND_FRAMES, got " + fps);
       }
       if (h.getLabel().length() > MAX_LABEL_CHARS) {
-        throw invalid("header.label", "has " + h.getLabel().length() + " characters, over the limit of "
-            + MAX_LABEL_CHARS);
+        throw invalid(
+            "header.label",
+            "has " + h.getLabel().length() + " characters, over the limit of " + MAX_LABEL_CHARS);
       }
       long expected = h.getExpectedSizeBytes();
       if (expected < 0) {
         throw invalid("header.expected_size_bytes", "must be >= 0, got " + expected);
       }
       if (expected > maxUploadBytes) {
-        throw ApiException.builder(Reason.MEDIA_TOO_LARGE,
-                "expected_size_bytes " + expected + " is over the upload limit of " + maxUploadBytes + " bytes")
+        throw ApiException.builder(
+                Reason.MEDIA_TOO_LARGE,
+                "expected_size_bytes "
+                    + expected
+                    + " is over the upload limit of "
+                    + maxUploadBytes
+                    + " bytes")
             .kind(Reason.Kind.RESOURCE_EXHAUSTED)
             .metadata("limit_bytes", Long.toString(maxUploadBytes))
             .build();
       }
       expectedSize = expected;
-      upload = store.begin(Tenants.current(), ProtoRequests.kind(kind), h.getLabel(), kind == MediaKind.MEDIA_KIND_FRAMES ? fps : 0.0);
+      upload =
+          store.begin(
+              Tenants.current(),
+              ProtoRequests.kind(kind),
+              h.getLabel(),
+              kind == MediaKind.MEDIA_KIND_FRAMES ? fps : 0.0);
     }
 
     @Override
@@ -255,42 +308,51 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
       }
       if (expectedSize > 0 && received != expectedSize) {
         abortQuietly();
-        respondError(GrpcErrors.toStatus(invalid("header.expected_size_bytes", "the upload sent " + received
-            + " bytes but announced " + expectedSize)));
+        respondError(
+            GrpcErrors.toStatus(
+                invalid(
+                    "header.expected_size_bytes",
+                    "the upload sent " + received + " bytes but announced " + expectedSize)));
         return;
       }
       MediaStore.Upload u = upload;
       CompletableFuture<StoredMedia> done;
       try {
-        done = CompletableFuture.supplyAsync(() -> {
-          try {
-            return u.finish(probe);
-          } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-          }
-        }, probeExecutor);
+        done =
+            CompletableFuture.supplyAsync(
+                () -> {
+                  try {
+                    return u.finish(probe);
+                  } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                  }
+                },
+                probeExecutor);
       } catch (RejectedExecutionException e) {
         abortQuietly();
-        respondError(GrpcErrors.toStatus(
-            ApiException.overloaded("too many uploads are being probed; retry later", Duration.ofSeconds(1))));
+        respondError(
+            GrpcErrors.toStatus(
+                ApiException.overloaded(
+                    "too many uploads are being probed; retry later", Duration.ofSeconds(1))));
         return;
       }
-      done.whenComplete((m, e) -> {
-        if (e != null) {
-          abortQuietly();
-          respondError(GrpcErrors.toStatus(e));
-          return;
-        }
-        if (responses.isCancelled()) {
-          return; // complete content is stored; nobody is listening for its id
-        }
-        try {
-          responses.onNext(info(m, true));
-          responses.onCompleted();
-        } catch (RuntimeException late) {
-          log.debug("upload response not delivered", late);
-        }
-      });
+      done.whenComplete(
+          (m, e) -> {
+            if (e != null) {
+              abortQuietly();
+              respondError(GrpcErrors.toStatus(e));
+              return;
+            }
+            if (responses.isCancelled()) {
+              return; // complete content is stored; nobody is listening for its id
+            }
+            try {
+              responses.onNext(info(m, true));
+              responses.onCompleted();
+            } catch (RuntimeException late) {
+              log.debug("upload response not delivered", late);
+            }
+          });
     }
 
     private void fail(StatusRuntimeException e) {

@@ -14,9 +14,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Request messages of {@code llavast.v1} as the engine's plain values. Only translation: the
- * ranges were checked by {@link RequestValidator}, and every domain rule (clip, task template,
- * sampling defaults) lives below this package. Stateless; any thread.
+ * Request messages of {@code llavast.v1} as the engine's plain values. Only translation: the ranges
+ * were checked by {@link RequestValidator}, and every domain rule (clip, task template, sampling
+ * defaults) lives below this package. Stateless; any thread.
  */
 final class ProtoRequests {
   private ProtoRequests() {}
@@ -31,10 +31,19 @@ final class ProtoRequests {
       switch (part.getPartCase()) {
         case TEXT -> parts.add(new Question.Text(part.getText()));
         case TIMESTAMP_SECONDS -> parts.add(new Question.Time(part.getTimestampSeconds()));
-        case SPAN -> parts.add(new Question.Span(part.getSpan().getStartSeconds(), part.getSpan().getEndSeconds()));
-        case BOX -> parts.add(new Question.Box(part.getBox().getX1Px(), part.getBox().getY1Px(),
-            part.getBox().getX2Px(), part.getBox().getY2Px()));
-        case PART_NOT_SET -> throw new IllegalArgumentException("empty prompt part"); // refused by the validator
+        case SPAN ->
+            parts.add(
+                new Question.Span(
+                    part.getSpan().getStartSeconds(), part.getSpan().getEndSeconds()));
+        case BOX ->
+            parts.add(
+                new Question.Box(
+                    part.getBox().getX1Px(),
+                    part.getBox().getY1Px(),
+                    part.getBox().getX2Px(),
+                    part.getBox().getY2Px()));
+        case PART_NOT_SET ->
+            throw new IllegalArgumentException("empty prompt part"); // refused by the validator
       }
     }
     return Question.parts(parts);
@@ -58,7 +67,8 @@ final class ProtoRequests {
       case TASK_REG -> dev.llavast.models.coords.Task.REG;
       case TASK_DGC -> dev.llavast.models.coords.Task.DGC;
       case TASK_DVC -> dev.llavast.models.coords.Task.DVC;
-      case UNRECOGNIZED -> throw new IllegalArgumentException("unknown task"); // refused by the validator
+      case UNRECOGNIZED ->
+          throw new IllegalArgumentException("unknown task"); // refused by the validator
     };
   }
 
@@ -68,14 +78,23 @@ final class ProtoRequests {
       case PRIORITY_LOW -> -1;
       case PRIORITY_HIGH -> 1;
       case PRIORITY_UNSPECIFIED, PRIORITY_NORMAL -> 0;
-      case UNRECOGNIZED -> throw new IllegalArgumentException("unknown priority"); // refused by the validator
+      case UNRECOGNIZED ->
+          throw new IllegalArgumentException("unknown priority"); // refused by the validator
     };
   }
 
   /** Sampling as the request states it. */
   static Sampling sampling(dev.llavast.api.v1.SamplingParams s, boolean logprobs) {
-    return new Sampling(s.getTemperature(), s.getTopP(), s.getTopK(), s.getRepetitionPenalty(),
-        s.hasSeed() ? s.getSeed() : null, s.getMaxNewTokens(), s.getStopList(), s.getReferencePreset(), logprobs,
+    return new Sampling(
+        s.getTemperature(),
+        s.getTopP(),
+        s.getTopK(),
+        s.getRepetitionPenalty(),
+        s.hasSeed() ? s.getSeed() : null,
+        s.getMaxNewTokens(),
+        s.getStopList(),
+        s.getReferencePreset(),
+        logprobs,
         constraints(s.getConstraints()));
   }
 
@@ -84,7 +103,8 @@ final class ProtoRequests {
       case CONSTRAINTS_OFF -> Sampling.Constraints.OFF;
       case CONSTRAINTS_COORDINATES -> Sampling.Constraints.COORDINATES;
       case CONSTRAINTS_TASK_SHAPE -> Sampling.Constraints.TASK_SHAPE;
-      case UNRECOGNIZED -> throw new IllegalArgumentException("unknown constraints"); // refused by the validator
+      case UNRECOGNIZED ->
+          throw new IllegalArgumentException("unknown constraints"); // refused by the validator
     };
   }
 
@@ -94,7 +114,8 @@ final class ProtoRequests {
       case MEDIA_KIND_VIDEO -> DecodedMedia.Kind.VIDEO;
       case MEDIA_KIND_IMAGE -> DecodedMedia.Kind.IMAGE;
       case MEDIA_KIND_FRAMES -> DecodedMedia.Kind.FRAMES;
-      case MEDIA_KIND_UNSPECIFIED, UNRECOGNIZED -> throw new IllegalArgumentException("not a media kind: " + k);
+      case MEDIA_KIND_UNSPECIFIED, UNRECOGNIZED ->
+          throw new IllegalArgumentException("not a media kind: " + k);
     };
   }
 

@@ -9,11 +9,11 @@ import dev.llavast.api.v1.Prompt;
 import dev.llavast.api.v1.PromptPart;
 import dev.llavast.api.v1.SamplingParams;
 import dev.llavast.api.v1.SpanInput;
+import dev.llavast.server.ServerConfig;
 import dev.llavast.server.errors.ApiException;
 import dev.llavast.server.errors.FieldViolation;
 import dev.llavast.server.media.Clips;
 import dev.llavast.server.media.MediaErrors;
-import dev.llavast.server.ServerConfig;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Pattern;
@@ -42,42 +42,50 @@ final class RequestValidator {
   /**
    * Checks a generation request.
    *
-   * @throws ApiException INVALID_REQUEST with one field violation per
-   *     problem
+   * @throws ApiException INVALID_REQUEST with one field violation per problem
    */
   void validate(GenerateRequest request) {
     List<FieldViolation> v = new ArrayList<>();
     requestId("request_id", request.getRequestId(), v);
     if (!request.hasMedia()) {
-      v.add(new FieldViolation("media", "is required: a media_id from UploadMedia, or inline video, image or frames"));
+      v.add(
+          new FieldViolation(
+              "media",
+              "is required: a media_id from UploadMedia, or inline video, image or frames"));
     } else {
       media("media", request.getMedia(), v);
     }
     if (request.hasClip()) {
       clip("clip", request.getClip(), v);
     }
-    questionFields(request.hasPrompt() ? request.getPrompt() : null, request.getTaskValue(),
-        request.getPriorityValue(), request.hasSampling() ? request.getSampling() : null, v);
+    questionFields(
+        request.hasPrompt() ? request.getPrompt() : null,
+        request.getTaskValue(),
+        request.getPriorityValue(),
+        request.hasSampling() ? request.getSampling() : null,
+        v);
     throwIfAny(request.getMedia(), v);
   }
 
   /**
-   * Throws when {@code v} holds anything: MEDIA_TOO_LARGE when {@code media} is inline and over
-   * its cap (with every other violation too), else INVALID_REQUEST.
+   * Throws when {@code v} holds anything: MEDIA_TOO_LARGE when {@code media} is inline and over its
+   * cap (with every other violation too), else INVALID_REQUEST.
    */
   void throwIfAny(MediaRef media, List<FieldViolation> v) {
-    long inline = switch (media.getSourceCase()) {
-      case VIDEO_BYTES -> media.getVideoBytes().size();
-      case IMAGE_BYTES -> media.getImageBytes().size();
-      case FRAMES -> media.getFrames().getImagesList().stream().mapToLong(b -> b.size()).sum();
-      default -> 0;
-    };
+    long inline =
+        switch (media.getSourceCase()) {
+          case VIDEO_BYTES -> media.getVideoBytes().size();
+          case IMAGE_BYTES -> media.getImageBytes().size();
+          case FRAMES -> media.getFrames().getImagesList().stream().mapToLong(b -> b.size()).sum();
+          default -> 0;
+        };
     if (inline > config.maxInlineMediaBytes()) {
-      String field = switch (media.getSourceCase()) {
-        case VIDEO_BYTES -> "media.video_bytes";
-        case IMAGE_BYTES -> "media.image_bytes";
-        default -> "media.frames.images";
-      };
+      String field =
+          switch (media.getSourceCase()) {
+            case VIDEO_BYTES -> "media.video_bytes";
+            case IMAGE_BYTES -> "media.image_bytes";
+            default -> "media.frames.images";
+          };
       throw MediaErrors.inlineTooLarge(field, inline, config.maxInlineMediaBytes(), v);
     }
     throwIfAny(v);
@@ -88,13 +96,19 @@ final class RequestValidator {
    * priority and sampling. Enum fields are checked by number, so a value this server does not know
    * (a newer client, or a corrupt one) is refused instead of read as the default.
    */
-  void question(String requestId, Prompt prompt, int task, int priority, SamplingParams sampling,
+  void question(
+      String requestId,
+      Prompt prompt,
+      int task,
+      int priority,
+      SamplingParams sampling,
       List<FieldViolation> v) {
     requestId("request_id", requestId, v);
     questionFields(prompt, task, priority, sampling, v);
   }
 
-  private void questionFields(Prompt prompt, int task, int priority, SamplingParams sampling, List<FieldViolation> v) {
+  private void questionFields(
+      Prompt prompt, int task, int priority, SamplingParams sampling, List<FieldViolation> v) {
     prompt("prompt", prompt, v);
     if (dev.llavast.api.v1.Task.forNumber(task) == null) {
       v.add(new FieldViolation("task", "is not a task this server knows: " + task));
@@ -113,8 +127,14 @@ final class RequestValidator {
 
   static void requestId(String field, String id, List<FieldViolation> v) {
     if (!id.isEmpty() && !REQUEST_ID.matcher(id).matches()) {
-      v.add(new FieldViolation(field, "must be 1.." + MAX_REQUEST_ID_CHARS
-          + " characters of [A-Za-z0-9._:-], got '" + abbreviate(id) + "'"));
+      v.add(
+          new FieldViolation(
+              field,
+              "must be 1.."
+                  + MAX_REQUEST_ID_CHARS
+                  + " characters of [A-Za-z0-9._:-], got '"
+                  + abbreviate(id)
+                  + "'"));
     }
   }
 
@@ -122,8 +142,12 @@ final class RequestValidator {
     switch (media.getSourceCase()) {
       case MEDIA_ID:
         if (!MEDIA_ID.matcher(media.getMediaId()).matches()) {
-          v.add(new FieldViolation(field + ".media_id",
-              "must be 'sha256:' followed by 64 lowercase hex digits, got '" + abbreviate(media.getMediaId()) + "'"));
+          v.add(
+              new FieldViolation(
+                  field + ".media_id",
+                  "must be 'sha256:' followed by 64 lowercase hex digits, got '"
+                      + abbreviate(media.getMediaId())
+                      + "'"));
         }
         break;
       case VIDEO_BYTES:
@@ -135,7 +159,8 @@ final class RequestValidator {
       case FRAMES:
         InlineFrames f = media.getFrames();
         if (f.getImagesCount() == 0) {
-          v.add(new FieldViolation(field + ".frames.images", "must hold at least one encoded frame"));
+          v.add(
+              new FieldViolation(field + ".frames.images", "must hold at least one encoded frame"));
         }
         long total = 0;
         for (int i = 0; i < f.getImagesCount(); i++) {
@@ -146,11 +171,14 @@ final class RequestValidator {
         }
         inlineSize(field + ".frames.images", total, v);
         if (!(f.getFps() > 0) || Double.isInfinite(f.getFps()) || f.getFps() > 1000) {
-          v.add(new FieldViolation(field + ".frames.fps", "must be in (0, 1000], got " + f.getFps()));
+          v.add(
+              new FieldViolation(field + ".frames.fps", "must be in (0, 1000], got " + f.getFps()));
         }
         break;
       default:
-        v.add(new FieldViolation(field, "names no media: set media_id, video_bytes, image_bytes or frames"));
+        v.add(
+            new FieldViolation(
+                field, "names no media: set media_id, video_bytes, image_bytes or frames"));
     }
   }
 
@@ -174,12 +202,16 @@ final class RequestValidator {
       v.add(new FieldViolation(field, "sets both text and parts; use one of them"));
     }
     if (prompt.getText().length() > MAX_PROMPT_CHARS) {
-      v.add(new FieldViolation(field + ".text", "has " + prompt.getText().length() + " characters, more than "
-          + MAX_PROMPT_CHARS));
+      v.add(
+          new FieldViolation(
+              field + ".text",
+              "has " + prompt.getText().length() + " characters, more than " + MAX_PROMPT_CHARS));
     }
     if (prompt.getPartsCount() > MAX_PROMPT_PARTS) {
-      v.add(new FieldViolation(field + ".parts", "has " + prompt.getPartsCount() + " parts, more than "
-          + MAX_PROMPT_PARTS));
+      v.add(
+          new FieldViolation(
+              field + ".parts",
+              "has " + prompt.getPartsCount() + " parts, more than " + MAX_PROMPT_PARTS));
       return;
     }
     int chars = 0;
@@ -198,8 +230,13 @@ final class RequestValidator {
           nonNegative(f + ".span.start_seconds", s.getStartSeconds(), v);
           nonNegative(f + ".span.end_seconds", s.getEndSeconds(), v);
           if (s.getEndSeconds() < s.getStartSeconds()) {
-            v.add(new FieldViolation(f + ".span.end_seconds", "must be >= start_seconds " + s.getStartSeconds()
-                + ", got " + s.getEndSeconds()));
+            v.add(
+                new FieldViolation(
+                    f + ".span.end_seconds",
+                    "must be >= start_seconds "
+                        + s.getStartSeconds()
+                        + ", got "
+                        + s.getEndSeconds()));
           }
           break;
         case BOX:
@@ -209,10 +246,14 @@ final class RequestValidator {
           nonNegative(f + ".box.x2_px", b.getX2Px(), v);
           nonNegative(f + ".box.y2_px", b.getY2Px(), v);
           if (b.getX2Px() < b.getX1Px()) {
-            v.add(new FieldViolation(f + ".box.x2_px", "must be >= x1_px " + b.getX1Px() + ", got " + b.getX2Px()));
+            v.add(
+                new FieldViolation(
+                    f + ".box.x2_px", "must be >= x1_px " + b.getX1Px() + ", got " + b.getX2Px()));
           }
           if (b.getY2Px() < b.getY1Px()) {
-            v.add(new FieldViolation(f + ".box.y2_px", "must be >= y1_px " + b.getY1Px() + ", got " + b.getY2Px()));
+            v.add(
+                new FieldViolation(
+                    f + ".box.y2_px", "must be >= y1_px " + b.getY1Px() + ", got " + b.getY2Px()));
           }
           break;
         default:
@@ -220,40 +261,66 @@ final class RequestValidator {
       }
     }
     if (chars > MAX_PROMPT_CHARS) {
-      v.add(new FieldViolation(field + ".parts", "hold " + chars + " characters of text, more than " + MAX_PROMPT_CHARS));
+      v.add(
+          new FieldViolation(
+              field + ".parts",
+              "hold " + chars + " characters of text, more than " + MAX_PROMPT_CHARS));
     }
   }
 
   void sampling(String field, SamplingParams s, List<FieldViolation> v) {
     if (!(s.getTemperature() >= 0 && s.getTemperature() <= 2)) {
-      v.add(new FieldViolation(field + ".temperature", "must be in [0, 2] (0 = greedy), got " + s.getTemperature()));
+      v.add(
+          new FieldViolation(
+              field + ".temperature", "must be in [0, 2] (0 = greedy), got " + s.getTemperature()));
     }
     if (!(s.getTopP() >= 0 && s.getTopP() <= 1)) {
-      v.add(new FieldViolation(field + ".top_p", "must be in (0, 1] (0 = unset = 1), got " + s.getTopP()));
+      v.add(
+          new FieldViolation(
+              field + ".top_p", "must be in (0, 1] (0 = unset = 1), got " + s.getTopP()));
     }
     if (s.getTopK() < 0 || s.getTopK() > MAX_TOP_K) {
-      v.add(new FieldViolation(field + ".top_k", "must be in [0, " + MAX_TOP_K + "] (0 = disabled), got " + s.getTopK()));
+      v.add(
+          new FieldViolation(
+              field + ".top_k",
+              "must be in [0, " + MAX_TOP_K + "] (0 = disabled), got " + s.getTopK()));
     }
     if (!(s.getRepetitionPenalty() >= 0 && s.getRepetitionPenalty() <= 2)) {
-      v.add(new FieldViolation(field + ".repetition_penalty", "must be in (0, 2] (0 = unset = 1), got "
-          + s.getRepetitionPenalty()));
+      v.add(
+          new FieldViolation(
+              field + ".repetition_penalty",
+              "must be in (0, 2] (0 = unset = 1), got " + s.getRepetitionPenalty()));
     }
     if (s.getMaxNewTokens() < 0 || s.getMaxNewTokens() > config.maxNewTokensLimit()) {
-      v.add(new FieldViolation(field + ".max_new_tokens", "must be in [0, " + config.maxNewTokensLimit()
-          + "] (0 = server default " + config.defaultMaxNewTokens() + "), got " + s.getMaxNewTokens()));
+      v.add(
+          new FieldViolation(
+              field + ".max_new_tokens",
+              "must be in [0, "
+                  + config.maxNewTokensLimit()
+                  + "] (0 = server default "
+                  + config.defaultMaxNewTokens()
+                  + "), got "
+                  + s.getMaxNewTokens()));
     }
     if (dev.llavast.api.v1.Constraints.forNumber(s.getConstraintsValue()) == null) {
-      v.add(new FieldViolation(field + ".constraints", "is not a constraint this server knows: "
-          + s.getConstraintsValue()));
+      v.add(
+          new FieldViolation(
+              field + ".constraints",
+              "is not a constraint this server knows: " + s.getConstraintsValue()));
     }
     if (s.getStopCount() > MAX_STOP_STRINGS) {
-      v.add(new FieldViolation(field + ".stop", "has " + s.getStopCount() + " strings, more than " + MAX_STOP_STRINGS));
+      v.add(
+          new FieldViolation(
+              field + ".stop",
+              "has " + s.getStopCount() + " strings, more than " + MAX_STOP_STRINGS));
     }
     for (int i = 0; i < s.getStopCount(); i++) {
       String stop = s.getStop(i);
       if (stop.isEmpty() || stop.length() > MAX_STOP_CHARS) {
-        v.add(new FieldViolation(field + ".stop[" + i + "]", "must have 1.." + MAX_STOP_CHARS + " characters, got "
-            + stop.length()));
+        v.add(
+            new FieldViolation(
+                field + ".stop[" + i + "]",
+                "must have 1.." + MAX_STOP_CHARS + " characters, got " + stop.length()));
       }
     }
   }

@@ -26,8 +26,8 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * {@code SessionService}: conversations about one media item. Each {@code Ask} renders the whole
  * conversation (earlier questions, and earlier answers fed back as their generated ids, coordinate
- * tokens included), so the video's KV prefix is reused from the prefix cache and only the new
- * turn is prefilled. Handlers never block.
+ * tokens included), so the video's KV prefix is reused from the prefix cache and only the new turn
+ * is prefilled. Handlers never block.
  */
 final class SessionServiceImpl extends SessionServiceGrpc.SessionServiceImplBase {
   private final Engine engine;
@@ -37,7 +37,10 @@ final class SessionServiceImpl extends SessionServiceGrpc.SessionServiceImplBase
   private final MediaRefResolver mediaRefs;
   private final Executor handlerExecutor;
 
-  SessionServiceImpl(Engine engine, GenerationServiceImpl generation, RequestValidator validator,
+  SessionServiceImpl(
+      Engine engine,
+      GenerationServiceImpl generation,
+      RequestValidator validator,
       Executor handlerExecutor) {
     this.engine = engine;
     this.sessions = engine.sessions();
@@ -57,12 +60,20 @@ final class SessionServiceImpl extends SessionServiceGrpc.SessionServiceImplBase
         RequestValidator.clip("clip", request.getClip(), v);
       }
       if (request.getSystemPrompt().length() > RequestValidator.MAX_PROMPT_CHARS) {
-        v.add(new FieldViolation("system_prompt", "has " + request.getSystemPrompt().length()
-            + " characters, more than " + RequestValidator.MAX_PROMPT_CHARS));
+        v.add(
+            new FieldViolation(
+                "system_prompt",
+                "has "
+                    + request.getSystemPrompt().length()
+                    + " characters, more than "
+                    + RequestValidator.MAX_PROMPT_CHARS));
       }
       if (!Double.isFinite(request.getTtlSeconds()) || request.getTtlSeconds() < 0) {
-        v.add(new FieldViolation("ttl_seconds",
-            "must be a finite number >= 0 (0 = server default), got " + request.getTtlSeconds()));
+        v.add(
+            new FieldViolation(
+                "ttl_seconds",
+                "must be a finite number >= 0 (0 = server default), got "
+                    + request.getTtlSeconds()));
       }
       validator.media("media", request.getMedia(), v);
       validator.throwIfAny(request.getMedia(), v);
@@ -72,64 +83,101 @@ final class SessionServiceImpl extends SessionServiceGrpc.SessionServiceImplBase
       response.onError(GrpcErrors.toStatus(e));
       return;
     }
-    media.stored().whenComplete((stored, error) -> {
-      if (error != null) {
-        response.onError(GrpcErrors.toStatus(error));
-        return;
-      }
-      try {
-        Clips.checkAgainst(stored, clip);
-        SessionStore.Session s = sessions.create(Tenants.current(), stored.mediaId(), clip, request.getSystemPrompt(),
-            request.getTtlSeconds());
-        // Start loading the features now, so the first question does not wait for them.
-        engine.prefetch(stored, clip);
-        response.onNext(info(s.info()));
-        response.onCompleted();
-      } catch (RuntimeException e) {
-        response.onError(GrpcErrors.toStatus(e));
-      }
-    });
+    media
+        .stored()
+        .whenComplete(
+            (stored, error) -> {
+              if (error != null) {
+                response.onError(GrpcErrors.toStatus(error));
+                return;
+              }
+              try {
+                Clips.checkAgainst(stored, clip);
+                SessionStore.Session s =
+                    sessions.create(
+                        Tenants.current(),
+                        stored.mediaId(),
+                        clip,
+                        request.getSystemPrompt(),
+                        request.getTtlSeconds());
+                // Start loading the features now, so the first question does not wait for them.
+                engine.prefetch(stored, clip);
+                response.onNext(info(s.info()));
+                response.onCompleted();
+              } catch (RuntimeException e) {
+                response.onError(GrpcErrors.toStatus(e));
+              }
+            });
   }
 
   @Override
   public void ask(AskRequest request, StreamObserver<GenerateStreamResponse> response) {
-    ServerCallStreamObserver<GenerateStreamResponse> call = (ServerCallStreamObserver<GenerateStreamResponse>) response;
+    ServerCallStreamObserver<GenerateStreamResponse> call =
+        (ServerCallStreamObserver<GenerateStreamResponse>) response;
     AtomicReference<Engine.Generation> handle = new AtomicReference<>();
-    FlowControlledStream<GenerateStreamResponse> stream = new FlowControlledStream<>(call, handlerExecutor,
-        GenerationServiceImpl.MAX_BUFFERED_MESSAGES, () -> {
-          Engine.Generation h = handle.get();
-          if (h != null) {
-            h.cancel();
-          }
-        });
+    FlowControlledStream<GenerateStreamResponse> stream =
+        new FlowControlledStream<>(
+            call,
+            handlerExecutor,
+            GenerationServiceImpl.MAX_BUFFERED_MESSAGES,
+            () -> {
+              Engine.Generation h = handle.get();
+              if (h != null) {
+                h.cancel();
+              }
+            });
     AtomicReference<SessionStore.AskTurn> turn = new AtomicReference<>();
-    generation.run(call, handle, () -> {
-      List<FieldViolation> v = new ArrayList<>();
-      validator.question(request.getRequestId(), request.hasPrompt() ? request.getPrompt() : null,
-          request.getTaskValue(), request.getPriorityValue(), request.hasSampling() ? request.getSampling() : null, v);
-      RequestValidator.throwIfAny(v);
-      SessionStore.AskTurn t = sessions.beginAsk(Tenants.current(), request.getSessionId());
-      turn.set(t);
-      SessionStore.Session s = t.session;
-      List<ChatTemplate.Turn> history = new ArrayList<>();
-      for (SessionStore.Turn past : s.turns()) {
-        history.add(ChatTemplate.Turn.ids(past.question(), past.answerTokenIds()));
-      }
-      Tenant tenant = Tenants.current();
-      return new GenerationJob(request.getRequestId(), GenerationJob.Media.of(engine.media(tenant, s.mediaId)), s.clip,
-          ProtoRequests.question(request.getPrompt()), ProtoRequests.task(request.getTask()),
-          ProtoRequests.sampling(request.getSampling(), request.getOutput().getReturnLogprobs()),
-          ProtoRequests.priority(request.getPriority()), GenerationServiceImpl.timeout(), s.systemPrompt, history,
-          tenant);
-    }, GenerationServiceImpl.streamListener(stream, request.getOutput(),
-        a -> turn.get().commit(new SessionStore.Turn(a.question(),
-            replayableIds(a.tokenIds(), engine.model().specialTokens()), a.prompt().length() + a.tokenIds().length)),
+    generation.run(
+        call,
+        handle,
         () -> {
-          SessionStore.AskTurn t = turn.get();
-          if (t != null) {
-            t.close();
+          List<FieldViolation> v = new ArrayList<>();
+          validator.question(
+              request.getRequestId(),
+              request.hasPrompt() ? request.getPrompt() : null,
+              request.getTaskValue(),
+              request.getPriorityValue(),
+              request.hasSampling() ? request.getSampling() : null,
+              v);
+          RequestValidator.throwIfAny(v);
+          SessionStore.AskTurn t = sessions.beginAsk(Tenants.current(), request.getSessionId());
+          turn.set(t);
+          SessionStore.Session s = t.session;
+          List<ChatTemplate.Turn> history = new ArrayList<>();
+          for (SessionStore.Turn past : s.turns()) {
+            history.add(ChatTemplate.Turn.ids(past.question(), past.answerTokenIds()));
           }
-        }));
+          Tenant tenant = Tenants.current();
+          return new GenerationJob(
+              request.getRequestId(),
+              GenerationJob.Media.of(engine.media(tenant, s.mediaId)),
+              s.clip,
+              ProtoRequests.question(request.getPrompt()),
+              ProtoRequests.task(request.getTask()),
+              ProtoRequests.sampling(
+                  request.getSampling(), request.getOutput().getReturnLogprobs()),
+              ProtoRequests.priority(request.getPriority()),
+              GenerationServiceImpl.timeout(),
+              s.systemPrompt,
+              history,
+              tenant);
+        },
+        GenerationServiceImpl.streamListener(
+            stream,
+            request.getOutput(),
+            a ->
+                turn.get()
+                    .commit(
+                        new SessionStore.Turn(
+                            a.question(),
+                            replayableIds(a.tokenIds(), engine.model().specialTokens()),
+                            a.prompt().length() + a.tokenIds().length)),
+            () -> {
+              SessionStore.AskTurn t = turn.get();
+              if (t != null) {
+                t.close();
+              }
+            }));
   }
 
   /**
@@ -140,7 +188,9 @@ final class SessionServiceImpl extends SessionServiceGrpc.SessionServiceImplBase
    */
   static int[] replayableIds(int[] ids, dev.llavast.models.tokenizer.SpecialTokens sp) {
     return java.util.Arrays.stream(ids)
-        .filter(id -> id >= 0 && id < sp.extendedVocabSize() && !sp.isControl(id) && !sp.isValueSlot(id))
+        .filter(
+            id ->
+                id >= 0 && id < sp.extendedVocabSize() && !sp.isControl(id) && !sp.isValueSlot(id))
         .toArray();
   }
 
@@ -168,11 +218,12 @@ final class SessionServiceImpl extends SessionServiceGrpc.SessionServiceImplBase
     return SessionInfo.newBuilder()
         .setSessionId(s.sessionId())
         .setMediaId(s.mediaId())
-        .setState(switch (s.state()) {
-          case OPEN -> SessionState.SESSION_STATE_OPEN;
-          case CLOSED -> SessionState.SESSION_STATE_CLOSED;
-          case EXPIRED -> SessionState.SESSION_STATE_EXPIRED;
-        })
+        .setState(
+            switch (s.state()) {
+              case OPEN -> SessionState.SESSION_STATE_OPEN;
+              case CLOSED -> SessionState.SESSION_STATE_CLOSED;
+              case EXPIRED -> SessionState.SESSION_STATE_EXPIRED;
+            })
         .setTurns(s.turns())
         .setContextTokens(s.contextTokens())
         .setExpiresInSeconds(s.expiresInSeconds())

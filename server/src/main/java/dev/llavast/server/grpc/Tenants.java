@@ -13,15 +13,17 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * Authentication on the gRPC port: every call but the health checks carries
- * {@code authorization: Bearer <key>} when the server has API keys, and runs in its tenant's
- * {@link Context}. A missing or unknown key closes the call at once with UNAUTHENTICATED and its
- * ErrorInfo, before any handler runs. Thread-safe.
+ * Authentication on the gRPC port: every call but the health checks carries {@code authorization:
+ * Bearer <key>} when the server has API keys, and runs in its tenant's {@link Context}. A missing
+ * or unknown key closes the call at once with UNAUTHENTICATED and its ErrorInfo, before any handler
+ * runs. Thread-safe.
  */
 final class Tenants implements ServerInterceptor {
-  private static final Context.Key<Tenant> TENANT = Context.keyWithDefault("llavast-tenant", Tenant.OPEN);
+  private static final Context.Key<Tenant> TENANT =
+      Context.keyWithDefault("llavast-tenant", Tenant.OPEN);
   private static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+
   /** Probes (Kubernetes, load balancers) carry no key. */
   private static final Set<String> OPEN_SERVICES = Set.of("grpc.health.v1.Health");
 
@@ -31,14 +33,16 @@ final class Tenants implements ServerInterceptor {
     this.keys = keys;
   }
 
-  /** The tenant of the call this thread serves ({@link Tenant#OPEN} without keys). Handler threads. */
+  /**
+   * The tenant of the call this thread serves ({@link Tenant#OPEN} without keys). Handler threads.
+   */
   static Tenant current() {
     return TENANT.get();
   }
 
   @Override
-  public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
-      ServerCallHandler<Q, R> next) {
+  public <Q, R> ServerCall.Listener<Q> interceptCall(
+      ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
     if (!keys.required() || OPEN_SERVICES.contains(call.getMethodDescriptor().getServiceName())) {
       return next.startCall(call, headers);
     }

@@ -8,12 +8,17 @@ import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
 import javax.net.ssl.SSLException;
 
-/** TLS for the gRPC port from PEM files: a certificate chain and key, and optionally a client CA (mutual TLS). */
+/**
+ * TLS for the gRPC port from PEM files: a certificate chain and key, and optionally a client CA
+ * (mutual TLS).
+ */
 final class Tls {
   private Tls() {}
 
   static SslContext serverContext(ServerConfig.Security s) throws IOException {
-    SslContextBuilder b = SslContextBuilder.forServer(s.tlsCert().orElseThrow().toFile(), s.tlsKey().orElseThrow().toFile());
+    SslContextBuilder b =
+        SslContextBuilder.forServer(
+            s.tlsCert().orElseThrow().toFile(), s.tlsKey().orElseThrow().toFile());
     if (s.tlsClientCa().isPresent()) {
       b.trustManager(s.tlsClientCa().get().toFile()).clientAuth(ClientAuth.REQUIRE);
     }

@@ -15,13 +15,15 @@ import java.util.regex.Pattern;
 /**
  * The text of an answer as an OpenAI client reads it: coordinate tokens ({@code <TEMP-012>}) become
  * numbers. Two styles:
+ *
  * <ul>
- *   <li>normalized, as the LLaVA-ST evaluation normalises answers: every bin becomes
- *       {@code k/(bins-1)} with five decimals and a comma, then {@code ",]"} and {@code ",}"} lose the
- *       comma ({@code {0.03030,0.40404}}, {@code [0.10101,0.20202,0.50505,0.80808]});</li>
- *   <li>seconds and pixels: {@code 12.4s}, {@code {12.4s, 15s}}, {@code [65,73,323,291]},
- *       {@code 3.3s: [..]}, from the structured groups.</li>
+ *   <li>normalized, as the LLaVA-ST evaluation normalises answers: every bin becomes {@code
+ *       k/(bins-1)} with five decimals and a comma, then {@code ",]"} and {@code ",}"} lose the
+ *       comma ({@code {0.03030,0.40404}}, {@code [0.10101,0.20202,0.50505,0.80808]});
+ *   <li>seconds and pixels: {@code 12.4s}, {@code {12.4s, 15s}}, {@code [65,73,323,291]}, {@code
+ *       3.3s: [..]}, from the structured groups.
  * </ul>
+ *
  * Text arrives in pieces that never split a group, so each piece is rendered on its own. One
  * instance per answer; not thread-safe (the answer's deltas come one at a time).
  */
@@ -30,7 +32,10 @@ final class CoordinateText {
 
   private final boolean seconds;
   private final int bins;
-  /** UTF-8 bytes of answer text before the next piece (group offsets count from the answer's start). */
+
+  /**
+   * UTF-8 bytes of answer text before the next piece (group offsets count from the answer's start).
+   */
   private long bytesBefore;
 
   CoordinateText(boolean seconds, int bins) {
@@ -76,7 +81,9 @@ final class CoordinateText {
     return sb.append(text, at, text.length()).toString();
   }
 
-  /** Where the literal text of {@code p} starting at {@code start} ends, or -1 if it is not there. */
+  /**
+   * Where the literal text of {@code p} starting at {@code start} ends, or -1 if it is not there.
+   */
   private static int end(String text, int start, Piece p) {
     if (p instanceof Span) {
       int i = text.indexOf('}', start);
@@ -119,7 +126,12 @@ final class CoordinateText {
   }
 
   private static String box(Box b) {
-    return String.format(Locale.ROOT, "[%d,%d,%d,%d]", Math.round(b.x1().pixels()), Math.round(b.y1().pixels()),
-        Math.round(b.x2().pixels()), Math.round(b.y2().pixels()));
+    return String.format(
+        Locale.ROOT,
+        "[%d,%d,%d,%d]",
+        Math.round(b.x1().pixels()),
+        Math.round(b.y1().pixels()),
+        Math.round(b.x2().pixels()),
+        Math.round(b.y2().pixels()));
   }
 }

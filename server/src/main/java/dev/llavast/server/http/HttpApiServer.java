@@ -41,11 +41,12 @@ import org.slf4j.LoggerFactory;
  * gRPC (same admission, caches, media store, metrics and drain). Routes in {@link OpenAiHandler}.
  *
  * <p>Thread-safe. {@link #start} binds; {@link #markReady} opens chat completions once the engine
- * passed its warm-up; {@link #drain} refuses new requests (503), lets running answers finish
- * within a timeout, then closes every connection.
+ * passed its warm-up; {@link #drain} refuses new requests (503), lets running answers finish within
+ * a timeout, then closes every connection.
  */
 public final class HttpApiServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HttpApiServer.class);
+
   /** Largest request body: base64 media inline in a chat request (413 above). */
   public static final int MAX_BODY_BYTES = 64 << 20;
 
@@ -54,7 +55,8 @@ public final class HttpApiServer implements AutoCloseable {
   private final ApiKeys keys;
   private final EventLoopGroup boss;
   private final EventLoopGroup workers;
-  private final ChannelGroup channels = new DefaultChannelGroup("llavast-http", GlobalEventExecutor.INSTANCE);
+  private final ChannelGroup channels =
+      new DefaultChannelGroup("llavast-http", GlobalEventExecutor.INSTANCE);
   private final AtomicInteger inFlight = new AtomicInteger();
   private final long startedEpochSeconds = System.currentTimeMillis() / 1000;
   private volatile boolean ready;
@@ -73,32 +75,38 @@ public final class HttpApiServer implements AutoCloseable {
 
   /**
    * Binds {@code host:port} (0 picks a free port). Every route but {@code /health} needs one of
-   * {@code keys} ({@code Authorization: Bearer <key>}) when there are keys. Media inline in a
-   * chat request (data: URLs, decoded) are capped at {@code maxInlineMediaBytes} in all.
+   * {@code keys} ({@code Authorization: Bearer <key>}) when there are keys. Media inline in a chat
+   * request (data: URLs, decoded) are capped at {@code maxInlineMediaBytes} in all.
    *
    * @throws IOException if the port cannot be bound
    */
-  public static HttpApiServer start(String host, int port, Engine engine, Metrics metrics, ApiKeys keys,
-      long maxInlineMediaBytes) throws IOException {
+  public static HttpApiServer start(
+      String host, int port, Engine engine, Metrics metrics, ApiKeys keys, long maxInlineMediaBytes)
+      throws IOException {
     HttpApiServer s = new HttpApiServer(engine, metrics, keys, maxInlineMediaBytes);
     try {
-      s.server = new ServerBootstrap()
-          .group(s.boss, s.workers)
-          .channel(NioServerSocketChannel.class)
-          .childHandler(new ChannelInitializer<SocketChannel>() {
-            @Override
-            protected void initChannel(SocketChannel ch) {
-              s.channels.add(ch);
-              ch.pipeline()
-                  .addLast(new HttpServerCodec())
-                  .addLast(new BodyLimit(metrics))
-                  .addLast(new OpenAiHandler(s));
-            }
-          })
-          .bind(new InetSocketAddress(host, port)).syncUninterruptibly().channel();
+      s.server =
+          new ServerBootstrap()
+              .group(s.boss, s.workers)
+              .channel(NioServerSocketChannel.class)
+              .childHandler(
+                  new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                      s.channels.add(ch);
+                      ch.pipeline()
+                          .addLast(new HttpServerCodec())
+                          .addLast(new BodyLimit(metrics))
+                          .addLast(new OpenAiHandler(s));
+                    }
+                  })
+              .bind(new InetSocketAddress(host, port))
+              .syncUninterruptibly()
+              .channel();
     } catch (RuntimeException e) {
       s.shutdownLoops();
-      throw new IOException("cannot bind the HTTP port " + host + ":" + port + ": " + e.getMessage(), e);
+      throw new IOException(
+          "cannot bind the HTTP port " + host + ":" + port + ": " + e.getMessage(), e);
     }
     log.info("OpenAI-compatible HTTP API on {}:{}", host, s.port());
     return s;
@@ -204,13 +212,21 @@ public final class HttpApiServer implements AutoCloseable {
 
     @Override
     protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
-      ApiException e = ApiException.builder(Reason.MEDIA_TOO_LARGE, "the request body is larger than "
-          + MAX_BODY_BYTES + " bytes; upload large media through MediaService and refer to it as "
-          + ChatRequests.MEDIA_REF_PREFIX + "<media id>").build();
+      ApiException e =
+          ApiException.builder(
+                  Reason.MEDIA_TOO_LARGE,
+                  "the request body is larger than "
+                      + MAX_BODY_BYTES
+                      + " bytes; upload large media through MediaService and refer to it as "
+                      + ChatRequests.MEDIA_REF_PREFIX
+                      + "<media id>")
+              .build();
       HttpResponseStatus status = HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
       byte[] body = OpenAiErrors.body(e, status).toString().getBytes(StandardCharsets.UTF_8);
-      FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(body));
-      r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
+      FullHttpResponse r =
+          new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(body));
+      r.headers()
+          .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
           .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length)
           .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
       metrics.httpRequests.labelValues("other", "413").inc();

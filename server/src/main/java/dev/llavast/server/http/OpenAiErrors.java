@@ -8,10 +8,10 @@ import dev.llavast.server.errors.Reason;
 import io.netty.handler.codec.http.HttpResponseStatus;
 
 /**
- * API errors as the OpenAI API shapes them: an HTTP status and
- * {@code {"error": {"message", "type", "param", "code"}}}, where {@code code} is our stable reason
- * (the names of {@code errors.proto}) and {@code param} the first field at fault. The one place
- * that maps a {@link Reason} to HTTP. Stateless; any thread.
+ * API errors as the OpenAI API shapes them: an HTTP status and {@code {"error": {"message", "type",
+ * "param", "code"}}}, where {@code code} is our stable reason (the names of {@code errors.proto})
+ * and {@code param} the first field at fault. The one place that maps a {@link Reason} to HTTP.
+ * Stateless; any thread.
  */
 final class OpenAiErrors {
   private OpenAiErrors() {}

@@ -73,8 +73,12 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     String path = req.uri().split("\\?", 2)[0];
     boolean keepAlive = HttpUtil.isKeepAlive(req);
     try {
-      Tenant tenant = path.equals(HEALTH) ? Tenant.OPEN
-          : door.keys().authenticate(Optional.ofNullable(req.headers().get(HttpHeaderNames.AUTHORIZATION)));
+      Tenant tenant =
+          path.equals(HEALTH)
+              ? Tenant.OPEN
+              : door.keys()
+                  .authenticate(
+                      Optional.ofNullable(req.headers().get(HttpHeaderNames.AUTHORIZATION)));
       switch (path) {
         case CHAT -> {
           requireMethod(req, HttpMethod.POST);
@@ -88,10 +92,27 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
           requireMethod(req, HttpMethod.GET);
           boolean ready = door.isReady();
           ObjectNode body = JSON.createObjectNode().put("status", ready ? "ready" : "not_ready");
-          send(ctx, HEALTH, ready ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE, body, keepAlive);
+          send(
+              ctx,
+              HEALTH,
+              ready ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
+              body,
+              keepAlive);
         }
-        default -> throw ApiException.builder(Reason.INVALID_REQUEST, "no route " + path + "; this server answers "
-            + "GET " + MODELS + ", POST " + CHAT + " and GET " + HEALTH).kind(Reason.Kind.NOT_FOUND).build();
+        default ->
+            throw ApiException.builder(
+                    Reason.INVALID_REQUEST,
+                    "no route "
+                        + path
+                        + "; this server answers "
+                        + "GET "
+                        + MODELS
+                        + ", POST "
+                        + CHAT
+                        + " and GET "
+                        + HEALTH)
+                .kind(Reason.Kind.NOT_FOUND)
+                .build();
       }
     } catch (ApiException e) {
       sendError(ctx, route(path), e, keepAlive);
@@ -102,8 +123,10 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
   private static void requireMethod(FullHttpRequest req, HttpMethod expected) {
     if (!req.method().equals(expected)) {
-      throw ApiException.builder(Reason.INVALID_REQUEST, req.method() + " is not allowed here; use " + expected)
-          .kind(Reason.Kind.UNIMPLEMENTED).build();
+      throw ApiException.builder(
+              Reason.INVALID_REQUEST, req.method() + " is not allowed here; use " + expected)
+          .kind(Reason.Kind.UNIMPLEMENTED)
+          .build();
     }
   }
 
@@ -117,7 +140,8 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
   private ObjectNode models() {
     Engine engine = door.engine();
     ObjectNode root = JSON.createObjectNode().put("object", "list");
-    root.putArray("data").addObject()
+    root.putArray("data")
+        .addObject()
         .put("id", engine.modelName())
         .put("object", "model")
         .put("created", door.startedEpochSeconds())
@@ -129,10 +153,14 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
   // ------------------------------------------------------------------------------ chat
 
-  private void chat(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive, Tenant tenant) {
+  private void chat(
+      ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive, Tenant tenant) {
     if (!door.isReady()) {
-      throw ApiException.of(Reason.NOT_READY, door.isDraining() ? "the server is draining; retry on another replica"
-          : "the model is still loading; retry shortly");
+      throw ApiException.of(
+          Reason.NOT_READY,
+          door.isDraining()
+              ? "the server is draining; retry on another replica"
+              : "the model is still loading; retry shortly");
     }
     JsonNode body;
     try {
@@ -142,8 +170,9 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
     Engine engine = door.engine();
     String id = "chatcmpl-" + HexFormat.of().formatHex(randomBytes());
-    ChatRequests.Chat chat = ChatRequests.parse(body, engine.modelName(), engine, id, tenant,
-        door.maxInlineMediaBytes());
+    ChatRequests.Chat chat =
+        ChatRequests.parse(
+            body, engine.modelName(), engine, id, tenant, door.maxInlineMediaBytes());
     Answer answer = new Answer(ctx, id, chat, keepAlive);
     door.started();
     ChannelFutureListener onClose = f -> answer.clientGone();
@@ -205,7 +234,8 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
       if (!d.coordinates().isEmpty()) {
         ObjectNode ext = choice.putObject("llavast");
         ArrayNode coords = ext.putArray("coordinates");
-        ProtoAnswers.coordinates(d.coordinates(), d.clipStartSeconds()).forEach(c -> coords.add(proto(c)));
+        ProtoAnswers.coordinates(d.coordinates(), d.clipStartSeconds())
+            .forEach(c -> coords.add(proto(c)));
       }
       event(chunk);
     }
@@ -216,7 +246,8 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         return;
       }
       door.metrics().httpRequests.labelValues(CHAT, "200").inc();
-      // The final message as gRPC sends it (its text is the model's literal output, coordinate tokens included).
+      // The final message as gRPC sends it (its text is the model's literal output, coordinate
+      // tokens included).
       ObjectNode llavast = (ObjectNode) proto(ProtoAnswers.fin(a, false, false));
       if (chat.stream()) {
         if (!headersSent) {
@@ -234,16 +265,26 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
           usage.set("usage", usage(a));
           event(usage);
         }
-        ctx.write(new DefaultHttpContent(Unpooled.copiedBuffer("data: [DONE]\n\n", StandardCharsets.UTF_8)));
+        ctx.write(
+            new DefaultHttpContent(
+                Unpooled.copiedBuffer("data: [DONE]\n\n", StandardCharsets.UTF_8)));
         finishEvents();
       } else {
-        ObjectNode root = JSON.createObjectNode().put("id", id).put("object", "chat.completion").put("created", created)
-            .put("model", door.engine().modelName());
+        ObjectNode root =
+            JSON.createObjectNode()
+                .put("id", id)
+                .put("object", "chat.completion")
+                .put("created", created)
+                .put("model", door.engine().modelName());
         ObjectNode choice = root.putArray("choices").addObject();
         choice.put("index", 0);
-        choice.putObject("message").put("role", "assistant")
-            .put("content", new CoordinateText(chat.seconds(), door.engine().model().codec().bins())
-                .render(a.text(), a.coordinates()));
+        choice
+            .putObject("message")
+            .put("role", "assistant")
+            .put(
+                "content",
+                new CoordinateText(chat.seconds(), door.engine().model().codec().bins())
+                    .render(a.text(), a.coordinates()));
         choice.put("finish_reason", finishReason(a));
         choice.set("llavast", llavast);
         root.set("usage", usage(a));
@@ -268,8 +309,14 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         finishEvents();
       } else {
         FullHttpResponse r = full(status, OpenAiErrors.body(error, status));
-        error.retryAfter().ifPresent(d -> r.headers().set(HttpHeaderNames.RETRY_AFTER,
-            Long.toString(Math.max(1, (d.toMillis() + 999) / 1000))));
+        error
+            .retryAfter()
+            .ifPresent(
+                d ->
+                    r.headers()
+                        .set(
+                            HttpHeaderNames.RETRY_AFTER,
+                            Long.toString(Math.max(1, (d.toMillis() + 999) / 1000))));
         write(r);
       }
       done();
@@ -292,8 +339,12 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
 
     private ObjectNode chunk() {
-      ObjectNode c = JSON.createObjectNode().put("id", id).put("object", "chat.completion.chunk")
-          .put("created", created).put("model", door.engine().modelName());
+      ObjectNode c =
+          JSON.createObjectNode()
+              .put("id", id)
+              .put("object", "chat.completion.chunk")
+              .put("created", created)
+              .put("model", door.engine().modelName());
       c.putArray("choices");
       return c;
     }
@@ -301,7 +352,8 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private void startEvents() {
       headersSent = true;
       HttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
-      r.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8")
+      r.headers()
+          .set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8")
           .set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_CACHE);
       HttpUtil.setTransferEncodingChunked(r, true);
       HttpUtil.setKeepAlive(r, keepAlive);
@@ -310,7 +362,8 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     private void event(JsonNode data) {
       String line = "data: " + data + "\n\n";
-      ctx.writeAndFlush(new DefaultHttpContent(Unpooled.copiedBuffer(line, StandardCharsets.UTF_8)));
+      ctx.writeAndFlush(
+          new DefaultHttpContent(Unpooled.copiedBuffer(line, StandardCharsets.UTF_8)));
     }
 
     private void finishEvents() {
@@ -348,7 +401,8 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
   private static JsonNode proto(MessageOrBuilder m) {
     try {
       return JSON.readTree(PROTO_JSON.print(m));
-    } catch (InvalidProtocolBufferException | com.fasterxml.jackson.core.JsonProcessingException e) {
+    } catch (InvalidProtocolBufferException
+        | com.fasterxml.jackson.core.JsonProcessingException e) {
       throw new IllegalStateException("an API message did not print as JSON", e);
     }
   }
@@ -357,13 +411,19 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
   private static FullHttpResponse full(HttpResponseStatus status, JsonNode body) {
     byte[] bytes = body.toString().getBytes(StandardCharsets.UTF_8);
-    FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(bytes));
-    r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
+    FullHttpResponse r =
+        new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(bytes));
+    r.headers()
+        .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
         .setInt(HttpHeaderNames.CONTENT_LENGTH, bytes.length);
     return r;
   }
 
-  private void send(ChannelHandlerContext ctx, String route, HttpResponseStatus status, JsonNode body,
+  private void send(
+      ChannelHandlerContext ctx,
+      String route,
+      HttpResponseStatus status,
+      JsonNode body,
       boolean keepAlive) {
     door.metrics().httpRequests.labelValues(route, Integer.toString(status.code())).inc();
     FullHttpResponse r = full(status, body);
@@ -374,9 +434,12 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
   }
 
-  private void sendError(ChannelHandlerContext ctx, String route, ApiException e, boolean keepAlive) {
-    HttpResponseStatus status = e.kind() == Reason.Kind.UNIMPLEMENTED && e.reason() == Reason.INVALID_REQUEST
-        ? HttpResponseStatus.METHOD_NOT_ALLOWED : OpenAiErrors.status(e);
+  private void sendError(
+      ChannelHandlerContext ctx, String route, ApiException e, boolean keepAlive) {
+    HttpResponseStatus status =
+        e.kind() == Reason.Kind.UNIMPLEMENTED && e.reason() == Reason.INVALID_REQUEST
+            ? HttpResponseStatus.METHOD_NOT_ALLOWED
+            : OpenAiErrors.status(e);
     send(ctx, route, status, OpenAiErrors.body(e, status), keepAlive);
     if (status.code() >= 500) {
       log.warn("HTTP {} answered {}: {}", route, status.code(), e.getMessage());

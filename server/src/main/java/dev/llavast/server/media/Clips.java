@@ -36,16 +36,23 @@ public final class Clips {
   }
 
   /** Adds a violation for each bad end of the clip (for validators that collect every problem). */
-  public static void check(double startSeconds, double endSeconds, String field, List<FieldViolation> v) {
+  public static void check(
+      double startSeconds, double endSeconds, String field, List<FieldViolation> v) {
     if (!Double.isFinite(startSeconds) || startSeconds < 0) {
-      v.add(new FieldViolation(field + ".start_seconds", "must be a finite number >= 0, got " + startSeconds));
+      v.add(
+          new FieldViolation(
+              field + ".start_seconds", "must be a finite number >= 0, got " + startSeconds));
     }
     if (!Double.isFinite(endSeconds) || endSeconds < 0) {
-      v.add(new FieldViolation(field + ".end_seconds",
-          "must be a finite number >= 0 (0 = to the end), got " + endSeconds));
+      v.add(
+          new FieldViolation(
+              field + ".end_seconds",
+              "must be a finite number >= 0 (0 = to the end), got " + endSeconds));
     } else if (endSeconds != 0 && endSeconds <= startSeconds) {
-      v.add(new FieldViolation(field + ".end_seconds",
-          "must be greater than start_seconds " + startSeconds + ", got " + endSeconds));
+      v.add(
+          new FieldViolation(
+              field + ".end_seconds",
+              "must be greater than start_seconds " + startSeconds + ", got " + endSeconds));
     }
   }
 
@@ -66,8 +73,18 @@ public final class Clips {
     try {
       clip.resolve((int) Math.min(Integer.MAX_VALUE, m.frameCount()), m.fps());
     } catch (MediaException e) {
-      throw MediaErrors.toApi(new MediaException(e.reason(), "the media is " + m.durationSeconds()
-          + " s long (" + m.frameCount() + " frames at " + m.fps() + " fps): " + e.getMessage(), e));
+      throw MediaErrors.toApi(
+          new MediaException(
+              e.reason(),
+              "the media is "
+                  + m.durationSeconds()
+                  + " s long ("
+                  + m.frameCount()
+                  + " frames at "
+                  + m.fps()
+                  + " fps): "
+                  + e.getMessage(),
+              e));
     }
   }
 }

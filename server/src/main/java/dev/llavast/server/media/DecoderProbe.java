@@ -42,18 +42,26 @@ public final class DecoderProbe implements MediaStore.MediaProbe {
         case VIDEO -> {
           if (MediaDecoder.looksLikeImage(head(file))) {
             // FFmpeg's image demuxer would read a still as a "video" of thousands of frames
-            throw mismatch(kind, "IMAGE", "the bytes are an image (JPEG, PNG, BMP or GIF); upload it as an image");
+            throw mismatch(
+                kind,
+                "IMAGE",
+                "the bytes are an image (JPEG, PNG, BMP or GIF); upload it as an image");
           }
           VideoInfo v = decoder.probeVideo(file);
           checkPlausible(v);
-          yield new MediaMetadata(v.durationSeconds(), v.frameCount(), v.fps(), v.width(), v.height());
+          yield new MediaMetadata(
+              v.durationSeconds(), v.frameCount(), v.fps(), v.width(), v.height());
         }
         case IMAGE -> {
           byte[] head = head(file);
           if (!MediaDecoder.looksLikeImage(head)) {
-            throw mismatch(kind, looksLikeVideo(head) ? "VIDEO" : "UNKNOWN",
-                "the bytes are not a JPEG, PNG, BMP or GIF image" + (looksLikeVideo(head)
-                    ? "; they look like a video container: upload it as a video" : ""));
+            throw mismatch(
+                kind,
+                looksLikeVideo(head) ? "VIDEO" : "UNKNOWN",
+                "the bytes are not a JPEG, PNG, BMP or GIF image"
+                    + (looksLikeVideo(head)
+                        ? "; they look like a video container: upload it as a video"
+                        : ""));
           }
           VideoInfo v = decoder.decodeImage(file).info();
           yield new MediaMetadata(0.0, 1, 0.0, v.width(), v.height());
@@ -74,16 +82,25 @@ public final class DecoderProbe implements MediaStore.MediaProbe {
   }
 
   /**
-   * A container's frame count and duration must agree (within a factor of 1.5 of fps x duration, and
-   * a few frames): a stream that claims far more frames than its time holds is refused before a
+   * A container's frame count and duration must agree (within a factor of 1.5 of fps x duration,
+   * and a few frames): a stream that claims far more frames than its time holds is refused before a
    * decode spends the limits on it.
    */
   static void checkPlausible(VideoInfo v) {
     double expected = v.fps() * v.durationSeconds();
-    if (v.durationSeconds() > 0 && (v.frameCount() > 1.5 * expected + 5 || v.frameCount() < expected / 1.5 - 5)) {
-      throw ApiException.builder(Reason.MEDIA_INVALID, String.format(java.util.Locale.ROOT,
-          "the video declares %d frames but %.3f s at %.3f fps hold about %.0f", v.frameCount(), v.durationSeconds(),
-          v.fps(), expected)).metadata("media_error", "IMPLAUSIBLE").build();
+    if (v.durationSeconds() > 0
+        && (v.frameCount() > 1.5 * expected + 5 || v.frameCount() < expected / 1.5 - 5)) {
+      throw ApiException.builder(
+              Reason.MEDIA_INVALID,
+              String.format(
+                  java.util.Locale.ROOT,
+                  "the video declares %d frames but %.3f s at %.3f fps hold about %.0f",
+                  v.frameCount(),
+                  v.durationSeconds(),
+                  v.fps(),
+                  expected))
+          .metadata("media_error", "IMPLAUSIBLE")
+          .build();
     }
   }
 
@@ -99,12 +116,24 @@ public final class DecoderProbe implements MediaStore.MediaProbe {
   /** MP4/MOV ({@code ftyp} at 4), Matroska/WebM, AVI, MPEG-TS or MPEG-PS. */
   private static boolean looksLikeVideo(byte[] h) {
     boolean ftyp = h.length >= 8 && h[4] == 'f' && h[5] == 't' && h[6] == 'y' && h[7] == 'p';
-    boolean ebml = h.length >= 4 && (h[0] & 0xff) == 0x1A && (h[1] & 0xff) == 0x45 && (h[2] & 0xff) == 0xDF
-        && (h[3] & 0xff) == 0xA3;
-    boolean riff = h.length >= 12 && h[0] == 'R' && h[1] == 'I' && h[2] == 'F' && h[3] == 'F' && h[8] == 'A'
-        && h[9] == 'V' && h[10] == 'I';
+    boolean ebml =
+        h.length >= 4
+            && (h[0] & 0xff) == 0x1A
+            && (h[1] & 0xff) == 0x45
+            && (h[2] & 0xff) == 0xDF
+            && (h[3] & 0xff) == 0xA3;
+    boolean riff =
+        h.length >= 12
+            && h[0] == 'R'
+            && h[1] == 'I'
+            && h[2] == 'F'
+            && h[3] == 'F'
+            && h[8] == 'A'
+            && h[9] == 'V'
+            && h[10] == 'I';
     boolean ts = h.length >= 1 && (h[0] & 0xff) == 0x47;
-    boolean ps = h.length >= 4 && h[0] == 0 && h[1] == 0 && (h[2] & 0xff) == 1 && (h[3] & 0xff) == 0xBA;
+    boolean ps =
+        h.length >= 4 && h[0] == 0 && h[1] == 0 && (h[2] & 0xff) == 1 && (h[3] & 0xff) == 0xBA;
     return ftyp || ebml || riff || ts || ps;
   }
 
@@ -122,12 +151,15 @@ public final class DecoderProbe implements MediaStore.MediaProbe {
       throw new UncheckedIOException("cannot read stored frames " + file, e);
     }
     if (frames.isEmpty()) {
-      throw MediaErrors.toApi(new MediaException(MediaException.Reason.EMPTY, "the upload holds no frame"));
+      throw MediaErrors.toApi(
+          new MediaException(MediaException.Reason.EMPTY, "the upload holds no frame"));
     }
     int maxFrames = decoder.limits().maxFrameCount();
     if (frames.size() > maxFrames) {
-      throw MediaErrors.toApi(new MediaException(MediaException.Reason.TOO_LONG,
-          frames.size() + " frames is over the limit of " + maxFrames));
+      throw MediaErrors.toApi(
+          new MediaException(
+              MediaException.Reason.TOO_LONG,
+              frames.size() + " frames is over the limit of " + maxFrames));
     }
     int w = -1;
     int h = -1;
@@ -136,15 +168,27 @@ public final class DecoderProbe implements MediaStore.MediaProbe {
       try {
         d = decoder.decodeImage(frames.get(i));
       } catch (MediaException e) {
-        throw MediaErrors.toApi(new MediaException(e.reason(), "frame " + i + ": " + e.getMessage(), e));
+        throw MediaErrors.toApi(
+            new MediaException(e.reason(), "frame " + i + ": " + e.getMessage(), e));
       }
       VideoInfo v = d.info();
       if (i == 0) {
         w = v.width();
         h = v.height();
       } else if (v.width() != w || v.height() != h) {
-        throw MediaErrors.toApi(new MediaException(MediaException.Reason.INVALID_FRAMES,
-            "frame " + i + " is " + v.width() + "x" + v.height() + " but frame 0 is " + w + "x" + h));
+        throw MediaErrors.toApi(
+            new MediaException(
+                MediaException.Reason.INVALID_FRAMES,
+                "frame "
+                    + i
+                    + " is "
+                    + v.width()
+                    + "x"
+                    + v.height()
+                    + " but frame 0 is "
+                    + w
+                    + "x"
+                    + h));
       }
     }
     return new MediaMetadata(frames.size() / fps, frames.size(), fps, w, h);

@@ -1,11 +1,10 @@
 package dev.llavast.server.media;
 
-import dev.llavast.server.observability.Metrics;
-
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.stats.CacheStats;
 import dev.llavast.scheduler.MediaFeatures;
+import dev.llavast.server.observability.Metrics;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -19,8 +18,8 @@ import java.util.function.Function;
  *   <li>a miss starts ONE load per key (decode on the CPU pool, then one encode job on a worker),
  *       however many requests ask for it concurrently; they all wait on the same future;
  *   <li>a failed load is not cached: the next request tries again;
- *   <li>a request that cancels while waiting never cancels the shared load (callers get a
- *       dependent future, not the cached one);
+ *   <li>a request that cancels while waiting never cancels the shared load (callers get a dependent
+ *       future, not the cached one);
  *   <li>eviction never breaks a request that already holds the features: they are immutable host
  *       arrays that stay alive as long as someone references them.
  * </ul>
@@ -37,12 +36,13 @@ public final class FeatureCache {
    */
   public FeatureCache(long maxBytes, Executor executor, Metrics metrics) {
     this.metrics = metrics;
-    this.cache = Caffeine.newBuilder()
-        .maximumWeight(maxBytes)
-        .weigher((String key, MediaFeatures f) -> (int) Math.min(Integer.MAX_VALUE, f.bytes()))
-        .executor(executor)
-        .recordStats()
-        .buildAsync();
+    this.cache =
+        Caffeine.newBuilder()
+            .maximumWeight(maxBytes)
+            .weigher((String key, MediaFeatures f) -> (int) Math.min(Integer.MAX_VALUE, f.bytes()))
+            .executor(executor)
+            .recordStats()
+            .buildAsync();
     metrics.featureCache(() -> weightBytes(), () -> stats().evictionCount());
   }
 
@@ -52,25 +52,31 @@ public final class FeatureCache {
    *
    * @param loader starts the decode + encode for the key; called at most once per concurrent miss
    */
-  public CompletableFuture<Lookup> get(String mediaKey, Function<String, CompletableFuture<MediaFeatures>> loader) {
+  public CompletableFuture<Lookup> get(
+      String mediaKey, Function<String, CompletableFuture<MediaFeatures>> loader) {
     boolean[] loaded = new boolean[1];
-    CompletableFuture<MediaFeatures> shared = cache.get(mediaKey, (key, exec) -> {
-      loaded[0] = true;
-      return loader.apply(key);
-    });
+    CompletableFuture<MediaFeatures> shared =
+        cache.get(
+            mediaKey,
+            (key, exec) -> {
+              loaded[0] = true;
+              return loader.apply(key);
+            });
     boolean hit = !loaded[0];
     metrics.featureCacheRequests.labelValues(hit ? "hit" : "miss").inc();
     // A dependent future: cancelling it leaves `shared` running for the others. A failed load
     // leaves the cache before any waiter sees the failure (Caffeine's own removal runs after the
     // dependents registered later), so a request that follows one that failed loads again.
-    return shared.handle((f, e) -> {
-      if (e != null) {
-        cache.asMap().remove(mediaKey, shared);
-        throw e instanceof java.util.concurrent.CompletionException c ? c
-            : new java.util.concurrent.CompletionException(e);
-      }
-      return new Lookup(f, hit);
-    });
+    return shared.handle(
+        (f, e) -> {
+          if (e != null) {
+            cache.asMap().remove(mediaKey, shared);
+            throw e instanceof java.util.concurrent.CompletionException c
+                ? c
+                : new java.util.concurrent.CompletionException(e);
+          }
+          return new Lookup(f, hit);
+        });
   }
 
   /** The cached features if present and complete. */
@@ -119,7 +125,11 @@ public final class FeatureCache {
   }
 
   public long weightBytes() {
-    return cache.synchronous().policy().eviction().flatMap(e -> e.weightedSize().stream().boxed().findFirst())
+    return cache
+        .synchronous()
+        .policy()
+        .eviction()
+        .flatMap(e -> e.weightedSize().stream().boxed().findFirst())
         .orElse(0L);
   }
 

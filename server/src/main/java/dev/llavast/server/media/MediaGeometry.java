@@ -18,8 +18,16 @@ import dev.llavast.models.media.VideoSampling;
  * @param clipEndFrame {@code e}, last original frame of the clip, inclusive
  * @param sampledIndices original index of every frame given to the encoder, {@code [T]}
  */
-public record MediaGeometry(boolean video, int widthPx, int heightPx, double fps, double durationSeconds,
-    int frameCount, int clipStartFrame, int clipEndFrame, int[] sampledIndices) {
+public record MediaGeometry(
+    boolean video,
+    int widthPx,
+    int heightPx,
+    double fps,
+    double durationSeconds,
+    int frameCount,
+    int clipStartFrame,
+    int clipEndFrame,
+    int[] sampledIndices) {
 
   /** {@code D = e - s + 1}: frames in the clip. */
   public int clipFrameCount() {
@@ -36,7 +44,15 @@ public record MediaGeometry(boolean video, int widthPx, int heightPx, double fps
 
   static MediaGeometry of(DecodedMedia.Kind kind, VideoSampling s) {
     VideoInfo i = s.info();
-    return new MediaGeometry(kind != DecodedMedia.Kind.IMAGE, i.width(), i.height(), i.fps(), i.durationSeconds(),
-        i.frameCount(), s.clipStart(), s.clipEnd(), s.sampledIndices().clone());
+    return new MediaGeometry(
+        kind != DecodedMedia.Kind.IMAGE,
+        i.width(),
+        i.height(),
+        i.fps(),
+        i.durationSeconds(),
+        i.frameCount(),
+        s.clipStart(),
+        s.clipEnd(),
+        s.sampledIndices().clone());
   }
 }

@@ -8,15 +8,13 @@ import dev.llavast.models.media.MediaDecoder;
 import dev.llavast.models.media.MediaException;
 import dev.llavast.models.media.MediaKeys;
 import dev.llavast.models.media.RgbImage;
-import dev.llavast.models.media.VideoInfo;
-import dev.llavast.models.media.VideoSampling;
 import dev.llavast.scheduler.MediaFeatures;
 import dev.llavast.scheduler.Scheduler;
 import dev.llavast.server.concurrent.DaemonThreads;
 import dev.llavast.server.errors.ApiException;
-import dev.llavast.server.tenancy.Tenant;
 import dev.llavast.server.media.MediaStore.StoredMedia;
 import dev.llavast.server.observability.Metrics;
+import dev.llavast.server.tenancy.Tenant;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -30,19 +28,19 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Stored media to packed visual features, through the {@link FeatureCache}: a hit costs nothing; a
  * miss decodes and preprocesses on the bounded decode pool (per-frame resizing on the frame pool),
  * then submits ONE encode job to the scheduler. Concurrent requests for the same key share that one
- * load; a failed load is not cached; a caller that cancels its future never cancels the shared load.
+ * load; a failed load is not cached; a caller that cancels its future never cancels the shared
+ * load.
  *
- * <p>The cache value keeps, with the features, the {@link MediaGeometry} that prompts and coordinate
- * decoding need (original size, fps, clip, sampled frames), so a hit knows it without decoding.
+ * <p>The cache value keeps, with the features, the {@link MediaGeometry} that prompts and
+ * coordinate decoding need (original size, fps, clip, sampled frames), so a hit knows it without
+ * decoding.
  *
  * <p>Thread-safe; {@link #resolve} may be called from any thread (it never blocks: all work runs on
  * the pools and the scheduler's workers).
@@ -64,13 +62,14 @@ public final class MediaPipeline {
    * @param numFrames frames sampled from a video or a frame sequence (100 for LLaVA-ST)
    * @param imageSize resize side in pixels (384)
    * @param packerVersion identifies the model/packer (e.g. checkpoint name and revision)
-   * @param sharedCaches whether tenants share cached features (else each tenant's media has its own keys)
+   * @param sharedCaches whether tenants share cached features (else each tenant's media has its own
+   *     keys)
    */
   public record Params(int numFrames, int imageSize, String packerVersion, boolean sharedCaches) {
     public Params {
       if (numFrames < 1 || imageSize < 1) {
-        throw new IllegalArgumentException("numFrames and imageSize must be >= 1, got " + numFrames + ", "
-            + imageSize);
+        throw new IllegalArgumentException(
+            "numFrames and imageSize must be >= 1, got " + numFrames + ", " + imageSize);
       }
       Objects.requireNonNull(packerVersion, "packerVersion");
     }
@@ -101,11 +100,17 @@ public final class MediaPipeline {
    * @param decodeTime decode + preprocess time of the load this request started (zero on a hit)
    * @param encodeTime submit-to-done time of the encode job this request started (zero on a hit)
    */
-  public record Resolved(String mediaKey, MediaFeatures features, boolean cacheHit, MediaGeometry geometry, Duration decodeTime,
+  public record Resolved(
+      String mediaKey,
+      MediaFeatures features,
+      boolean cacheHit,
+      MediaGeometry geometry,
+      Duration decodeTime,
       Duration encodeTime) {}
 
   /** The cache value: features plus what the load learned. */
-  public record Encoded(MediaFeatures features, MediaGeometry geometry, long decodeNanos, long encodeNanos)
+  public record Encoded(
+      MediaFeatures features, MediaGeometry geometry, long decodeNanos, long encodeNanos)
       implements MediaFeatures {
     @Override
     public String mediaKey() {
@@ -128,8 +133,15 @@ public final class MediaPipeline {
    *     it must not be the frame pool)
    * @param framePool runs per-frame resizing; its tasks never block
    */
-  public MediaPipeline(MediaDecoder decoder, ImagePreprocessor preprocessor, Scheduler scheduler, FeatureCache cache,
-      Executor decodePool, Executor framePool, Params params, Metrics metrics) {
+  public MediaPipeline(
+      MediaDecoder decoder,
+      ImagePreprocessor preprocessor,
+      Scheduler scheduler,
+      FeatureCache cache,
+      Executor decodePool,
+      Executor framePool,
+      Params params,
+      Metrics metrics) {
     this.decoder = Objects.requireNonNull(decoder, "decoder");
     this.preprocessor = Objects.requireNonNull(preprocessor, "preprocessor");
     this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
@@ -139,8 +151,11 @@ public final class MediaPipeline {
     this.params = Objects.requireNonNull(params, "params");
     this.metrics = metrics;
     if (preprocessor.size() != params.imageSize()) {
-      throw new IllegalArgumentException("preprocessor size " + preprocessor.size() + " != params.imageSize "
-          + params.imageSize());
+      throw new IllegalArgumentException(
+          "preprocessor size "
+              + preprocessor.size()
+              + " != params.imageSize "
+              + params.imageSize());
     }
   }
 
@@ -155,7 +170,8 @@ public final class MediaPipeline {
    *     (INVALID_ARGUMENT), deleted media (NOT_FOUND) or a full decode queue (RESOURCE_EXHAUSTED),
    *     or with the scheduler's exception when the encode fails
    */
-  public CompletableFuture<Resolved> resolve(StoredMedia media, ClipRange clip, OptionalInt preferredWorker) {
+  public CompletableFuture<Resolved> resolve(
+      StoredMedia media, ClipRange clip, OptionalInt preferredWorker) {
     Objects.requireNonNull(media, "media");
     Objects.requireNonNull(preferredWorker, "preferredWorker");
     ClipRange effective = media.kind() == DecodedMedia.Kind.IMAGE ? null : clip;
@@ -169,16 +185,22 @@ public final class MediaPipeline {
       out.completeExceptionally(MediaErrors.map(e));
       return out;
     }
-    lookup.whenComplete((l, e) -> {
-      if (e != null) {
-        out.completeExceptionally(MediaErrors.map(e));
-        return;
-      }
-      Encoded enc = (Encoded) l.features();
-      out.complete(new Resolved(key, enc.features(), l.hit(), enc.geometry(),
-          l.hit() ? Duration.ZERO : Duration.ofNanos(enc.decodeNanos()),
-          l.hit() ? Duration.ZERO : Duration.ofNanos(enc.encodeNanos())));
-    });
+    lookup.whenComplete(
+        (l, e) -> {
+          if (e != null) {
+            out.completeExceptionally(MediaErrors.map(e));
+            return;
+          }
+          Encoded enc = (Encoded) l.features();
+          out.complete(
+              new Resolved(
+                  key,
+                  enc.features(),
+                  l.hit(),
+                  enc.geometry(),
+                  l.hit() ? Duration.ZERO : Duration.ofNanos(enc.decodeNanos()),
+                  l.hit() ? Duration.ZERO : Duration.ofNanos(enc.encodeNanos())));
+        });
     return out;
   }
 
@@ -190,8 +212,13 @@ public final class MediaPipeline {
   public String mediaKey(StoredMedia media, ClipRange clip) {
     DecodedMedia.Kind kind = media.kind();
     int frames = kind == DecodedMedia.Kind.IMAGE ? 1 : params.numFrames();
-    MediaKeys.Params p = new MediaKeys.Params(kind, frames, params.imageSize(),
-    kind == DecodedMedia.Kind.IMAGE ? null : clip, params.packerVersion());
+    MediaKeys.Params p =
+        new MediaKeys.Params(
+            kind,
+            frames,
+            params.imageSize(),
+            kind == DecodedMedia.Kind.IMAGE ? null : clip,
+            params.packerVersion());
     return keyPrefix(media.tenant(), media.mediaId())
         + MediaKeys.of(media.mediaId().getBytes(StandardCharsets.US_ASCII), p);
   }
@@ -217,24 +244,34 @@ public final class MediaPipeline {
 
   // ---------------------------------------------------------------- the load (one per key)
 
-  private CompletableFuture<MediaFeatures> load(StoredMedia media, ClipRange clip, String key,
-      OptionalInt preferredWorker) {
+  private CompletableFuture<MediaFeatures> load(
+      StoredMedia media, ClipRange clip, String key, OptionalInt preferredWorker) {
     CompletableFuture<Decoded> decoded;
     try {
       decoded = CompletableFuture.supplyAsync(() -> decode(media, clip, key), decodePool);
     } catch (RejectedExecutionException e) {
-      return CompletableFuture.failedFuture(ApiException.overloaded(
-          "the media decode queue is full; retry later", Duration.ofSeconds(1)));
+      return CompletableFuture.failedFuture(
+          ApiException.overloaded(
+              "the media decode queue is full; retry later", Duration.ofSeconds(1)));
     }
-    return decoded.thenCompose(d -> {
-      long t0 = System.nanoTime();
-      return scheduler.encode(d.prepared().pixels(), preferredWorker).thenApply(f -> {
-        long encodeNanos = System.nanoTime() - t0;
-        metrics.visionEncode.observe(encodeNanos / 1e9);
-        ImagePreprocessor.Prepared p = d.prepared();
-        return (MediaFeatures) new Encoded(f, MediaGeometry.of(p.kind(), p.sampling()), d.decodeNanos(), encodeNanos);
-      });
-    });
+    return decoded.thenCompose(
+        d -> {
+          long t0 = System.nanoTime();
+          return scheduler
+              .encode(d.prepared().pixels(), preferredWorker)
+              .thenApply(
+                  f -> {
+                    long encodeNanos = System.nanoTime() - t0;
+                    metrics.visionEncode.observe(encodeNanos / 1e9);
+                    ImagePreprocessor.Prepared p = d.prepared();
+                    return (MediaFeatures)
+                        new Encoded(
+                            f,
+                            MediaGeometry.of(p.kind(), p.sampling()),
+                            d.decodeNanos(),
+                            encodeNanos);
+                  });
+        });
   }
 
   private record Decoded(ImagePreprocessor.Prepared prepared, long decodeNanos) {}
@@ -242,12 +279,14 @@ public final class MediaPipeline {
   /** Decode pool thread: decodes and preprocesses; blocking. */
   private Decoded decode(StoredMedia media, ClipRange clip, String key) {
     long t0 = System.nanoTime();
-    ImagePreprocessor.Prepared p = switch (media.kind()) {
-      case VIDEO -> preprocessor.prepareVideo(decoder, media.file(), params.numFrames(), clip, key,
-          framePool);
-      case IMAGE -> preprocessor.prepare(decoder.decodeImage(media.file()), key, framePool);
-      case FRAMES -> preprocessor.prepare(decodeFrames(media, clip), key, framePool);
-    };
+    ImagePreprocessor.Prepared p =
+        switch (media.kind()) {
+          case VIDEO ->
+              preprocessor.prepareVideo(
+                  decoder, media.file(), params.numFrames(), clip, key, framePool);
+          case IMAGE -> preprocessor.prepare(decoder.decodeImage(media.file()), key, framePool);
+          case FRAMES -> preprocessor.prepare(decodeFrames(media, clip), key, framePool);
+        };
     long nanos = System.nanoTime() - t0;
     metrics.mediaDecode.observe(nanos / 1e9);
     return new Decoded(p, nanos);
@@ -279,8 +318,14 @@ public final class MediaPipeline {
    * miss fails with RESOURCE_EXHAUSTED instead of queueing without bound.
    */
   public static ExecutorService newDecodePool(int threads, int queue) {
-    return new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(queue),
-        DaemonThreads.factory("llavast-media-decode"), new ThreadPoolExecutor.AbortPolicy());
+    return new ThreadPoolExecutor(
+        threads,
+        threads,
+        60,
+        TimeUnit.SECONDS,
+        new ArrayBlockingQueue<>(queue),
+        DaemonThreads.factory("llavast-media-decode"),
+        new ThreadPoolExecutor.AbortPolicy());
   }
 
   /**
@@ -288,7 +333,13 @@ public final class MediaPipeline {
    * work itself, so it never rejects and never deadlocks.
    */
   public static ExecutorService newFramePool(int threads) {
-    return new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(threads * 64),
-        DaemonThreads.factory("llavast-media-frame"), new ThreadPoolExecutor.CallerRunsPolicy());
+    return new ThreadPoolExecutor(
+        threads,
+        threads,
+        60,
+        TimeUnit.SECONDS,
+        new ArrayBlockingQueue<>(threads * 64),
+        DaemonThreads.factory("llavast-media-frame"),
+        new ThreadPoolExecutor.CallerRunsPolicy());
   }
 }

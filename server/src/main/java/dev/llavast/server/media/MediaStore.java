@@ -1,13 +1,9 @@
 package dev.llavast.server.media;
 
+import dev.llavast.models.media.DecodedMedia;
 import dev.llavast.server.errors.ApiException;
 import dev.llavast.server.errors.Reason;
 import dev.llavast.server.tenancy.Tenant;
-import java.time.Duration;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
-import dev.llavast.models.media.DecodedMedia;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -17,9 +13,13 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -45,21 +45,30 @@ public final class MediaStore implements AutoCloseable {
    */
   public MediaStore(Optional<Path> dir, long maxBytes) throws IOException {
     this.ownsDir = dir.isEmpty();
-    this.dir = dir.isPresent() ? Files.createDirectories(dir.get()) : Files.createTempDirectory("llavast-media");
+    this.dir =
+        dir.isPresent()
+            ? Files.createDirectories(dir.get())
+            : Files.createTempDirectory("llavast-media");
     this.maxBytes = maxBytes;
   }
 
   /**
-   * Starts an upload into {@code tenant}'s namespace. The caller must end it with
-   * {@link Upload#finish} or {@link Upload#abort}.
+   * Starts an upload into {@code tenant}'s namespace. The caller must end it with {@link
+   * Upload#finish} or {@link Upload#abort}.
    */
-  public Upload begin(Tenant tenant, DecodedMedia.Kind kind, String label, double framesFps) throws IOException {
+  public Upload begin(Tenant tenant, DecodedMedia.Kind kind, String label, double framesFps)
+      throws IOException {
     return new Upload(tenant, kind, label, framesFps);
   }
 
   /** Stores inline media (a request that carries its bytes) through the same path as an upload. */
-  public StoredMedia putInline(Tenant tenant, DecodedMedia.Kind kind, Iterable<ByteBuffer> chunks, double framesFps,
-      MediaProbe probe) throws IOException {
+  public StoredMedia putInline(
+      Tenant tenant,
+      DecodedMedia.Kind kind,
+      Iterable<ByteBuffer> chunks,
+      double framesFps,
+      MediaProbe probe)
+      throws IOException {
     Upload upload = begin(tenant, kind, "", framesFps);
     try {
       for (ByteBuffer chunk : chunks) {
@@ -78,19 +87,27 @@ public final class MediaStore implements AutoCloseable {
    * @return completes with the stored media, or fails with an {@link ApiException}: the media's own
    *     failure, or OVERLOADED when the pool refuses more work
    */
-  public CompletableFuture<StoredMedia> putInlineAsync(Tenant tenant, DecodedMedia.Kind kind,
-      Iterable<ByteBuffer> chunks, double framesFps, MediaProbe probe, Executor pool) {
+  public CompletableFuture<StoredMedia> putInlineAsync(
+      Tenant tenant,
+      DecodedMedia.Kind kind,
+      Iterable<ByteBuffer> chunks,
+      double framesFps,
+      MediaProbe probe,
+      Executor pool) {
     try {
-      return CompletableFuture.supplyAsync(() -> {
-        try {
-          return putInline(tenant, kind, chunks, framesFps, probe);
-        } catch (IOException e) {
-          throw new UncheckedIOException("could not store the media", e);
-        }
-      }, pool);
+      return CompletableFuture.supplyAsync(
+          () -> {
+            try {
+              return putInline(tenant, kind, chunks, framesFps, probe);
+            } catch (IOException e) {
+              throw new UncheckedIOException("could not store the media", e);
+            }
+          },
+          pool);
     } catch (RejectedExecutionException e) {
       return CompletableFuture.failedFuture(
-          ApiException.overloaded("too many media items are being probed; retry later", Duration.ofSeconds(1)));
+          ApiException.overloaded(
+              "too many media items are being probed; retry later", Duration.ofSeconds(1)));
     }
   }
 
@@ -138,7 +155,10 @@ public final class MediaStore implements AutoCloseable {
     items.clear();
   }
 
-  /** Reads what a stored file holds; for {@link DecodedMedia.Kind#MEDIA_KIND_FRAMES}, the encoded frames. */
+  /**
+   * Reads what a stored file holds; for {@link DecodedMedia.Kind#MEDIA_KIND_FRAMES}, the encoded
+   * frames.
+   */
   public static java.util.List<byte[]> readFrames(Path file) throws IOException {
     ByteBuffer buf = ByteBuffer.wrap(Files.readAllBytes(file));
     java.util.List<byte[]> frames = new java.util.ArrayList<>();
@@ -166,7 +186,8 @@ public final class MediaStore implements AutoCloseable {
     private long size;
     private boolean done;
 
-    private Upload(Tenant tenant, DecodedMedia.Kind kind, String label, double framesFps) throws IOException {
+    private Upload(Tenant tenant, DecodedMedia.Kind kind, String label, double framesFps)
+        throws IOException {
       this.tenant = tenant;
       this.kind = kind;
       this.label = label;
@@ -183,15 +204,16 @@ public final class MediaStore implements AutoCloseable {
     /**
      * Appends one chunk (for frames: one whole encoded frame).
      *
-     * @throws ApiException RESOURCE_EXHAUSTED / MEDIA_TOO_LARGE past the cap (the upload
-     *     is aborted)
+     * @throws ApiException RESOURCE_EXHAUSTED / MEDIA_TOO_LARGE past the cap (the upload is
+     *     aborted)
      */
     public void append(ByteBuffer chunk) throws IOException {
       int length = chunk.remaining();
       long added = length + (kind == DecodedMedia.Kind.FRAMES ? 4 : 0);
       if (size + added > maxBytes) {
         abort();
-        throw ApiException.builder(Reason.MEDIA_TOO_LARGE, "media exceeds the upload limit of " + maxBytes + " bytes")
+        throw ApiException.builder(
+                Reason.MEDIA_TOO_LARGE, "media exceeds the upload limit of " + maxBytes + " bytes")
             .kind(Reason.Kind.RESOURCE_EXHAUSTED)
             .metadata("limit_bytes", Long.toString(maxBytes))
             .build();
@@ -240,9 +262,12 @@ public final class MediaStore implements AutoCloseable {
       StoredMedia existing = items.get(key);
       if (existing != null && existing.kind() != kind) {
         abort(); // the same bytes under another kind would come back as what they were stored as
-        throw ApiException.builder(Reason.MEDIA_INVALID, "these bytes are already stored as " + existing.kind()
-            + ", not " + kind).metadata("media_error", "KIND_MISMATCH")
-            .metadata("detected_kind", existing.kind().name()).build();
+        throw ApiException.builder(
+                Reason.MEDIA_INVALID,
+                "these bytes are already stored as " + existing.kind() + ", not " + kind)
+            .metadata("media_error", "KIND_MISMATCH")
+            .metadata("detected_kind", existing.kind().name())
+            .build();
       }
       if (existing != null) {
         abort();
@@ -283,7 +308,9 @@ public final class MediaStore implements AutoCloseable {
     }
   }
 
-  /** Decodes just enough of a stored file to know what it is. Implementations must be thread-safe. */
+  /**
+   * Decodes just enough of a stored file to know what it is. Implementations must be thread-safe.
+   */
   public interface MediaProbe {
     /**
      * @throws ApiException INVALID_ARGUMENT / MEDIA_INVALID or MEDIA_TOO_LARGE
@@ -292,7 +319,8 @@ public final class MediaStore implements AutoCloseable {
   }
 
   /** What a probe learned. Durations in seconds, sizes in pixels of the original media. */
-  public record MediaMetadata(double durationSeconds, long frameCount, double fps, int widthPx, int heightPx) {}
+  public record MediaMetadata(
+      double durationSeconds, long frameCount, double fps, int widthPx, int heightPx) {}
 
   /**
    * One stored item of one tenant. Immutable.
@@ -300,8 +328,15 @@ public final class MediaStore implements AutoCloseable {
    * @param tenant whose item it is
    * @param mediaId the content hash the client knows it by
    */
-  public record StoredMedia(Tenant tenant, String mediaId, DecodedMedia.Kind kind, String label, Path file,
-      long sizeBytes, MediaMetadata meta, boolean alreadyPresent) {
+  public record StoredMedia(
+      Tenant tenant,
+      String mediaId,
+      DecodedMedia.Kind kind,
+      String label,
+      Path file,
+      long sizeBytes,
+      MediaMetadata meta,
+      boolean alreadyPresent) {
     public StoredMedia asAlreadyPresent() {
       return new StoredMedia(tenant, mediaId, kind, label, file, sizeBytes, meta, true);
     }

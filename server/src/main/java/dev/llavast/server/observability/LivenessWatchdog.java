@@ -13,8 +13,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Tells whether every worker loop is alive: a worker with work queued that made no progress (no
- * step, no encode) for longer than the stall timeout turns the process not live, which the
- * liveness probe reports so that Kubernetes restarts the pod. An idle worker is never stalled.
+ * step, no encode) for longer than the stall timeout turns the process not live, which the liveness
+ * probe reports so that Kubernetes restarts the pod. An idle worker is never stalled.
  *
  * <p>{@link #progress} is called from worker threads; {@link #isLive} from any thread; the check
  * runs once a second on the watchdog's own daemon thread.
@@ -51,7 +51,10 @@ public final class LivenessWatchdog implements AutoCloseable {
     return live;
   }
 
-  /** Seconds since worker {@code index} last made progress; 0 when it was idle at the last check. Any thread. */
+  /**
+   * Seconds since worker {@code index} last made progress; 0 when it was idle at the last check.
+   * Any thread.
+   */
   public double secondsSinceProgress(int index) {
     return Math.max(0, System.nanoTime() - lastProgressNanos.get(index)) / 1e9;
   }
@@ -67,8 +70,11 @@ public final class LivenessWatchdog implements AutoCloseable {
         } else if (now - lastProgressNanos.get(w.index()) > stallTimeout.toNanos()) {
           ok = false;
           if (live) {
-            log.error("worker {} ({}) made no progress for more than {} s with work queued: liveness NOT_SERVING",
-                w.index(), w.device(), stallTimeout.toSeconds());
+            log.error(
+                "worker {} ({}) made no progress for more than {} s with work queued: liveness NOT_SERVING",
+                w.index(),
+                w.device(),
+                stallTimeout.toSeconds());
           }
         }
       }

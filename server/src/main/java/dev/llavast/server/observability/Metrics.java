@@ -1,12 +1,12 @@
 package dev.llavast.server.observability;
 
+import dev.llavast.scheduler.SchedulerStats;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import dev.llavast.scheduler.SchedulerStats;
 import java.util.function.DoubleSupplier;
 import java.util.function.Supplier;
 
@@ -16,13 +16,19 @@ import java.util.function.Supplier;
  * id. Thread-safe: every method may be called from any thread (handlers, workers, cache loaders).
  */
 public final class Metrics {
-  private static final double[] TTFT = {0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
-      20, 40};
-  private static final double[] INTER_TOKEN = {0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15,
-      0.2, 0.3, 0.4, 0.5, 0.64};
-  private static final double[] STEP = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+  private static final double[] TTFT = {
+    0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40
+  };
+  private static final double[] INTER_TOKEN = {
+    0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.64
+  };
+  private static final double[] STEP = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
+  };
   private static final double[] BATCH = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
-  private static final double[] TOKENS = {1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768};
+  private static final double[] TOKENS = {
+    1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768
+  };
 
   public final Counter promptTokens;
   public final Counter generationTokens;
@@ -53,20 +59,43 @@ public final class Metrics {
 
   public Metrics(PrometheusRegistry registry) {
     this.registry = registry;
-    promptTokens = counter("llavast_prompt_tokens_total", "Prompt tokens processed (prefilled or served from the prefix cache).");
+    promptTokens =
+        counter(
+            "llavast_prompt_tokens_total",
+            "Prompt tokens processed (prefilled or served from the prefix cache).");
     generationTokens = counter("llavast_generation_tokens_total", "Tokens generated.");
-    requestSuccess = Counter.builder().name("llavast_request_success_total")
-        .help("Requests that finished, by finish reason.").labelNames("finish_reason").register(registry);
-    requestFailure = Counter.builder().name("llavast_request_failure_total")
-        .help("Requests that failed, by error reason (errors.proto).").labelNames("reason").register(registry);
-    featureCacheRequests = Counter.builder().name("llavast_feature_cache_requests_total")
-        .help("Feature cache lookups by result.").labelNames("result").register(registry);
-    httpRequests = Counter.builder().name("http_requests_total")
-        .help("Requests to the OpenAI-compatible HTTP API, by route and status code.").labelNames("route", "code")
-        .register(registry);
-    constrainedRequests = Counter.builder().name("llavast_constrained_requests_total")
-        .help("Requests with coordinate-constrained decoding, by mode.").labelNames("mode").register(registry);
-    // Known label values start at 0, so rates and ratios exist before the first event (an alert on a
+    requestSuccess =
+        Counter.builder()
+            .name("llavast_request_success_total")
+            .help("Requests that finished, by finish reason.")
+            .labelNames("finish_reason")
+            .register(registry);
+    requestFailure =
+        Counter.builder()
+            .name("llavast_request_failure_total")
+            .help("Requests that failed, by error reason (errors.proto).")
+            .labelNames("reason")
+            .register(registry);
+    featureCacheRequests =
+        Counter.builder()
+            .name("llavast_feature_cache_requests_total")
+            .help("Feature cache lookups by result.")
+            .labelNames("result")
+            .register(registry);
+    httpRequests =
+        Counter.builder()
+            .name("http_requests_total")
+            .help("Requests to the OpenAI-compatible HTTP API, by route and status code.")
+            .labelNames("route", "code")
+            .register(registry);
+    constrainedRequests =
+        Counter.builder()
+            .name("llavast_constrained_requests_total")
+            .help("Requests with coordinate-constrained decoding, by mode.")
+            .labelNames("mode")
+            .register(registry);
+    // Known label values start at 0, so rates and ratios exist before the first event (an alert on
+    // a
     // hit ratio must see a pod that never hit).
     for (String result : new String[] {"hit", "miss"}) {
       featureCacheRequests.labelValues(result);
@@ -77,30 +106,63 @@ public final class Metrics {
     for (String mode : new String[] {"coordinates", "task_shape"}) {
       constrainedRequests.labelValues(mode);
     }
-    ttft = histogram("llavast_time_to_first_token_seconds", "Time from arrival to the first generated token.", TTFT);
-    interToken = histogram("llavast_inter_token_latency_seconds", "Time between consecutive generated tokens.", INTER_TOKEN);
-    e2e = exponential("llavast_e2e_request_latency_seconds", "Time from arrival to the final message.");
-    queueTime = exponential("llavast_request_queue_time_seconds", "Time waiting for admission to a worker.");
-    mediaDecode = exponential("llavast_media_decode_seconds", "Time decoding and preprocessing one media item.");
-    visionEncode = exponential("llavast_vision_encode_seconds", "Time running the vision encoder on one media item.");
-    stepDuration = histogram("llavast_step_duration_seconds", "Duration of one scheduler step (model execution included).", STEP);
+    ttft =
+        histogram(
+            "llavast_time_to_first_token_seconds",
+            "Time from arrival to the first generated token.",
+            TTFT);
+    interToken =
+        histogram(
+            "llavast_inter_token_latency_seconds",
+            "Time between consecutive generated tokens.",
+            INTER_TOKEN);
+    e2e =
+        exponential(
+            "llavast_e2e_request_latency_seconds", "Time from arrival to the final message.");
+    queueTime =
+        exponential(
+            "llavast_request_queue_time_seconds", "Time waiting for admission to a worker.");
+    mediaDecode =
+        exponential(
+            "llavast_media_decode_seconds", "Time decoding and preprocessing one media item.");
+    visionEncode =
+        exponential(
+            "llavast_vision_encode_seconds", "Time running the vision encoder on one media item.");
+    stepDuration =
+        histogram(
+            "llavast_step_duration_seconds",
+            "Duration of one scheduler step (model execution included).",
+            STEP);
     batchSize = histogram("llavast_batch_size", "Sequences in one scheduler step.", BATCH);
-    requestPromptTokens = histogram("llavast_request_prompt_tokens", "Prompt tokens per request.", TOKENS);
-    requestGenerationTokens = histogram("llavast_request_generation_tokens", "Generated tokens per request.", TOKENS);
+    requestPromptTokens =
+        histogram("llavast_request_prompt_tokens", "Prompt tokens per request.", TOKENS);
+    requestGenerationTokens =
+        histogram("llavast_request_generation_tokens", "Generated tokens per request.", TOKENS);
   }
 
-  /** Registers {@code llavast_model_info} (value 1, with descriptive labels of the loaded model). */
+  /**
+   * Registers {@code llavast_model_info} (value 1, with descriptive labels of the loaded model).
+   */
   public void modelInfo(String model, String dtype, String devices, boolean randomWeights) {
-    Gauge.builder().name("llavast_model_info").help("The loaded model; the value is always 1.")
-        .labelNames("model", "dtype", "devices", "random_weights").register(registry)
-        .labelValues(model, dtype, devices, Boolean.toString(randomWeights)).set(1);
+    Gauge.builder()
+        .name("llavast_model_info")
+        .help("The loaded model; the value is always 1.")
+        .labelNames("model", "dtype", "devices", "random_weights")
+        .register(registry)
+        .labelValues(model, dtype, devices, Boolean.toString(randomWeights))
+        .set(1);
   }
 
-  /** {@code llavast_forced_tokens_total}: tokens a constraint left no choice about, emitted without sampling. */
+  /**
+   * {@code llavast_forced_tokens_total}: tokens a constraint left no choice about, emitted without
+   * sampling.
+   */
   public void forcedTokens(DoubleSupplier total) {
-    CounterWithCallback.builder().name("llavast_forced_tokens_total")
+    CounterWithCallback.builder()
+        .name("llavast_forced_tokens_total")
         .help("Tokens emitted without sampling because the output constraint allowed only one.")
-        .callback(cb -> cb.call(total.getAsDouble())).register(registry);
+        .callback(cb -> cb.call(total.getAsDouble()))
+        .register(registry);
   }
 
   /**
@@ -110,12 +172,16 @@ public final class Metrics {
    * @param evictions evictions so far
    */
   public void featureCache(DoubleSupplier weightBytes, DoubleSupplier evictions) {
-    GaugeWithCallback.builder().name("llavast_feature_cache_bytes")
+    GaugeWithCallback.builder()
+        .name("llavast_feature_cache_bytes")
         .help("Host bytes held by cached visual features.")
-        .callback(cb -> cb.call(weightBytes.getAsDouble())).register(registry);
-    CounterWithCallback.builder().name("llavast_feature_cache_evictions_total")
+        .callback(cb -> cb.call(weightBytes.getAsDouble()))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("llavast_feature_cache_evictions_total")
         .help("Feature cache entries evicted.")
-        .callback(cb -> cb.call(evictions.getAsDouble())).register(registry);
+        .callback(cb -> cb.call(evictions.getAsDouble()))
+        .register(registry);
   }
 
   /**
@@ -124,69 +190,113 @@ public final class Metrics {
    *
    * @param workerName the label of worker {@code i} (unique per worker, e.g. {@code cpu:1})
    */
-  public void scheduler(Supplier<SchedulerStats> stats, java.util.function.IntFunction<String> workerName) {
-    GaugeWithCallback.builder().name("llavast_requests_running").help("Sequences running on the workers.")
-        .callback(cb -> cb.call(stats.get().running())).register(registry);
-    GaugeWithCallback.builder().name("llavast_requests_waiting")
-        .help("Requests admitted and waiting to run, media still loading included (the autoscaling signal).")
-        .callback(cb -> {
-          SchedulerStats s = stats.get();
-          cb.call(s.queuedRequests() + s.waiting());
-        }).register(registry);
-    GaugeWithCallback.builder().name("llavast_kv_cache_usage_ratio").help("Fraction of KV blocks in use, per worker.")
-        .labelNames("worker")
-        .callback(cb -> {
-          for (SchedulerStats.WorkerStats w : stats.get().workers()) {
-            cb.call(w.kvUsageRatio(), workerName.apply(w.index()));
-          }
-        }).register(registry);
-    GaugeWithCallback.builder().name("llavast_worker_healthy")
-        .help("1 while a worker's steps succeed, 0 after repeated step failures, per worker.").labelNames("worker")
-        .callback(cb -> {
-          for (SchedulerStats.WorkerStats w : stats.get().workers()) {
-            cb.call(w.healthy() ? 1 : 0, workerName.apply(w.index()));
-          }
-        }).register(registry);
-    CounterWithCallback.builder().name("llavast_preemptions_total")
-        .help("Sequences preempted for lack of KV blocks (recomputed later).")
-        .callback(cb -> cb.call(stats.get().preemptionsTotal())).register(registry);
-    CounterWithCallback.builder().name("llavast_prefix_cache_queries_total")
-        .help("Prompt tokens looked up in the KV prefix cache.")
-        .callback(cb -> cb.call(stats.get().workers().stream().mapToLong(SchedulerStats.WorkerStats::prefixQueryTokensTotal).sum()))
+  public void scheduler(
+      Supplier<SchedulerStats> stats, java.util.function.IntFunction<String> workerName) {
+    GaugeWithCallback.builder()
+        .name("llavast_requests_running")
+        .help("Sequences running on the workers.")
+        .callback(cb -> cb.call(stats.get().running()))
         .register(registry);
-    CounterWithCallback.builder().name("llavast_prefix_cache_hits_total")
+    GaugeWithCallback.builder()
+        .name("llavast_requests_waiting")
+        .help(
+            "Requests admitted and waiting to run, media still loading included (the autoscaling signal).")
+        .callback(
+            cb -> {
+              SchedulerStats s = stats.get();
+              cb.call(s.queuedRequests() + s.waiting());
+            })
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("llavast_kv_cache_usage_ratio")
+        .help("Fraction of KV blocks in use, per worker.")
+        .labelNames("worker")
+        .callback(
+            cb -> {
+              for (SchedulerStats.WorkerStats w : stats.get().workers()) {
+                cb.call(w.kvUsageRatio(), workerName.apply(w.index()));
+              }
+            })
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("llavast_worker_healthy")
+        .help("1 while a worker's steps succeed, 0 after repeated step failures, per worker.")
+        .labelNames("worker")
+        .callback(
+            cb -> {
+              for (SchedulerStats.WorkerStats w : stats.get().workers()) {
+                cb.call(w.healthy() ? 1 : 0, workerName.apply(w.index()));
+              }
+            })
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("llavast_preemptions_total")
+        .help("Sequences preempted for lack of KV blocks (recomputed later).")
+        .callback(cb -> cb.call(stats.get().preemptionsTotal()))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("llavast_prefix_cache_queries_total")
+        .help("Prompt tokens looked up in the KV prefix cache.")
+        .callback(
+            cb ->
+                cb.call(
+                    stats.get().workers().stream()
+                        .mapToLong(SchedulerStats.WorkerStats::prefixQueryTokensTotal)
+                        .sum()))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("llavast_prefix_cache_hits_total")
         .help("Prompt tokens served from the KV prefix cache.")
-        .callback(cb -> cb.call(stats.get().workers().stream().mapToLong(SchedulerStats.WorkerStats::prefixHitTokensTotal).sum()))
+        .callback(
+            cb ->
+                cb.call(
+                    stats.get().workers().stream()
+                        .mapToLong(SchedulerStats.WorkerStats::prefixHitTokensTotal)
+                        .sum()))
         .register(registry);
   }
 
   /**
    * {@code llavast_worker_seconds_since_progress{worker}}: how long a worker with work queued has
-   * made no step or encode (under a second while idle); the liveness probe fails past the stall timeout.
+   * made no step or encode (under a second while idle); the liveness probe fails past the stall
+   * timeout.
    */
-  public void workerProgress(int workers, java.util.function.IntToDoubleFunction secondsSinceProgress,
+  public void workerProgress(
+      int workers,
+      java.util.function.IntToDoubleFunction secondsSinceProgress,
       java.util.function.IntFunction<String> workerName) {
-    GaugeWithCallback.builder().name("llavast_worker_seconds_since_progress")
-        .help("Seconds since a busy worker last made progress (under a second when idle), per worker.")
+    GaugeWithCallback.builder()
+        .name("llavast_worker_seconds_since_progress")
+        .help(
+            "Seconds since a busy worker last made progress (under a second when idle), per worker.")
         .labelNames("worker")
-        .callback(cb -> {
-          for (int i = 0; i < workers; i++) {
-            cb.call(secondsSinceProgress.applyAsDouble(i), workerName.apply(i));
-          }
-        }).register(registry);
+        .callback(
+            cb -> {
+              for (int i = 0; i < workers; i++) {
+                cb.call(secondsSinceProgress.applyAsDouble(i), workerName.apply(i));
+              }
+            })
+        .register(registry);
   }
 
-  /** {@code llavast_ready}: 1 while the server takes new requests (loaded, warmed up, not draining). */
+  /**
+   * {@code llavast_ready}: 1 while the server takes new requests (loaded, warmed up, not draining).
+   */
   public void readiness(java.util.function.BooleanSupplier ready) {
-    GaugeWithCallback.builder().name("llavast_ready")
+    GaugeWithCallback.builder()
+        .name("llavast_ready")
         .help("1 while the server is ready for new requests, 0 while loading or draining.")
-        .callback(cb -> cb.call(ready.getAsBoolean() ? 1 : 0)).register(registry);
+        .callback(cb -> cb.call(ready.getAsBoolean() ? 1 : 0))
+        .register(registry);
   }
 
   /** Active sessions, read when scraped. */
   public void sessions(java.util.function.IntSupplier open) {
-    GaugeWithCallback.builder().name("llavast_sessions_active").help("Open sessions.")
-        .callback(cb -> cb.call(open.getAsInt())).register(registry);
+    GaugeWithCallback.builder()
+        .name("llavast_sessions_active")
+        .help("Open sessions.")
+        .callback(cb -> cb.call(open.getAsInt()))
+        .register(registry);
   }
 
   private Counter counter(String name, String help) {
@@ -198,7 +308,12 @@ public final class Metrics {
   }
 
   private Histogram exponential(String name, String help) {
-    // 0.01 s doubling 17 times reaches ~655 s: covers everything up to the 600 s the anchors ask for.
-    return Histogram.builder().name(name).help(help).classicExponentialUpperBounds(0.01, 2, 17).register(registry);
+    // 0.01 s doubling 17 times reaches ~655 s: covers everything up to the 600 s the anchors ask
+    // for.
+    return Histogram.builder()
+        .name(name)
+        .help(help)
+        .classicExponentialUpperBounds(0.01, 2, 17)
+        .register(registry);
   }
 }

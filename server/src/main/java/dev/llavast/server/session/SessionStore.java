@@ -16,14 +16,18 @@ import java.util.function.LongSupplier;
 /**
  * Open conversations, each bound to one media item: a bounded number of sessions, each expiring
  * after its idle TTL. A session runs one {@code Ask} at a time: {@link #beginAsk} hands out an
- * exclusive {@link AskTurn}; a second concurrent ask is rejected with SESSION_BUSY rather
- * than interleaved.
+ * exclusive {@link AskTurn}; a second concurrent ask is rejected with SESSION_BUSY rather than
+ * interleaved.
  *
  * <p>Thread-safe; any thread. Time comes from an injectable nanosecond clock.
  */
 public final class SessionStore {
-  /** Closed and expired sessions are remembered this long so callers get SESSION_CLOSED, not NOT_FOUND. */
+  /**
+   * Closed and expired sessions are remembered this long so callers get SESSION_CLOSED, not
+   * NOT_FOUND.
+   */
   public static final Duration TOMBSTONE = Duration.ofMinutes(10);
+
   private static final SecureRandom RANDOM = new SecureRandom();
 
   private final int maxSessions;
@@ -32,7 +36,8 @@ public final class SessionStore {
   private final LongSupplier nanoClock;
   private final ConcurrentHashMap<String, Session> sessions = new ConcurrentHashMap<>();
 
-  public SessionStore(int maxSessions, Duration defaultTtl, Duration maxTtl, LongSupplier nanoClock) {
+  public SessionStore(
+      int maxSessions, Duration defaultTtl, Duration maxTtl, LongSupplier nanoClock) {
     this.maxSessions = maxSessions;
     this.defaultTtl = defaultTtl;
     this.maxTtl = maxTtl;
@@ -43,24 +48,29 @@ public final class SessionStore {
    * Opens a session.
    *
    * @param clip the session's clip, or null for the whole media
-   *
    * @param ttlSeconds idle TTL; 0 means the default
    * @throws ApiException TOO_MANY_SESSIONS at the limit
    */
-  public Session create(Tenant tenant, String mediaId, ClipRange clip, String systemPrompt, double ttlSeconds) {
+  public Session create(
+      Tenant tenant, String mediaId, ClipRange clip, String systemPrompt, double ttlSeconds) {
     expire();
     Duration ttl = ttlSeconds <= 0 ? defaultTtl : Duration.ofMillis(Math.round(ttlSeconds * 1000));
     if (ttl.compareTo(maxTtl) > 0) {
-      throw ApiException.invalid("ttl_seconds", "must be at most " + maxTtl.toSeconds() + " s, got " + ttlSeconds);
+      throw ApiException.invalid(
+          "ttl_seconds", "must be at most " + maxTtl.toSeconds() + " s, got " + ttlSeconds);
     }
     synchronized (this) {
       if (openCount() >= maxSessions) {
-        throw ApiException.of(Reason.TOO_MANY_SESSIONS,
-            "the server holds its limit of " + maxSessions + " open sessions; close one or retry later");
+        throw ApiException.of(
+            Reason.TOO_MANY_SESSIONS,
+            "the server holds its limit of "
+                + maxSessions
+                + " open sessions; close one or retry later");
       }
       byte[] raw = new byte[16];
       RANDOM.nextBytes(raw);
-      Session s = new Session("ses_" + HexFormat.of().formatHex(raw), mediaId, clip, systemPrompt, ttl);
+      Session s =
+          new Session("ses_" + HexFormat.of().formatHex(raw), mediaId, clip, systemPrompt, ttl);
       sessions.put(tenant.scope(s.id), s);
       return s;
     }
@@ -69,21 +79,24 @@ public final class SessionStore {
   /**
    * The open session {@code id}.
    *
-   * @throws ApiException SESSION_NOT_FOUND if unknown,
-   *     SESSION_CLOSED if closed or expired
+   * @throws ApiException SESSION_NOT_FOUND if unknown, SESSION_CLOSED if closed or expired
    */
   public Session open(Tenant tenant, String id) {
     Session s = find(tenant, id);
     synchronized (s) {
       if (s.state != State.OPEN) {
-        throw ApiException.of(Reason.SESSION_CLOSED,
+        throw ApiException.of(
+            Reason.SESSION_CLOSED,
             "session " + id + " is " + (s.state == State.EXPIRED ? "expired" : "closed"));
       }
     }
     return s;
   }
 
-  /** Any session of {@code tenant}, open or not. SESSION_NOT_FOUND if unknown (another tenant's is unknown). */
+  /**
+   * Any session of {@code tenant}, open or not. SESSION_NOT_FOUND if unknown (another tenant's is
+   * unknown).
+   */
   public Session find(Tenant tenant, String id) {
     expire();
     Session s = sessions.get(tenant.scope(id));
@@ -101,7 +114,8 @@ public final class SessionStore {
   public AskTurn beginAsk(Tenant tenant, String id) {
     Session s = open(tenant, id);
     if (!s.busy.compareAndSet(false, true)) {
-      throw ApiException.of(Reason.SESSION_BUSY,
+      throw ApiException.of(
+          Reason.SESSION_BUSY,
           "session " + id + " is answering another question; ask again when it finishes");
     }
     s.touch();
@@ -131,7 +145,10 @@ public final class SessionStore {
     return n;
   }
 
-  /** Marks idle sessions expired and forgets tombstones past {@link #TOMBSTONE}. Cheap; called on every access. */
+  /**
+   * Marks idle sessions expired and forgets tombstones past {@link #TOMBSTONE}. Cheap; called on
+   * every access.
+   */
   public void expire() {
     long now = nanoClock.getAsLong();
     for (Session s : sessions.values()) {
@@ -161,7 +178,12 @@ public final class SessionStore {
    * @param contextTokens prompt plus answer tokens of the last turn (0 before the first)
    * @param expiresInSeconds idle time left before it expires (0 unless open)
    */
-  public record Snapshot(String sessionId, String mediaId, State state, int turns, int contextTokens,
+  public record Snapshot(
+      String sessionId,
+      String mediaId,
+      State state,
+      int turns,
+      int contextTokens,
       double expiresInSeconds) {}
 
   /** One question/answer pair of a conversation. The answer is kept as generated ids. */
@@ -199,12 +221,19 @@ public final class SessionStore {
     public synchronized Snapshot info() {
       long idle = nanoClock.getAsLong() - lastUsedNanos;
       double expiresIn = state == State.OPEN ? Math.max(0, (ttl.toNanos() - idle) / 1e9) : 0;
-      return new Snapshot(id, mediaId, state, turns.size(),
-          turns.isEmpty() ? 0 : turns.get(turns.size() - 1).contextTokens(), expiresIn);
+      return new Snapshot(
+          id,
+          mediaId,
+          state,
+          turns.size(),
+          turns.isEmpty() ? 0 : turns.get(turns.size() - 1).contextTokens(),
+          expiresIn);
     }
   }
 
-  /** The exclusive right to run one Ask on a session. Close it exactly once (try-with-resources). */
+  /**
+   * The exclusive right to run one Ask on a session. Close it exactly once (try-with-resources).
+   */
   public final class AskTurn implements AutoCloseable {
     public final Session session;
     private boolean closed;

@@ -54,7 +54,8 @@ public final class ApiKeys {
         throw new IllegalArgumentException(where + ": expected '<tenant> <key>'");
       }
       if (parts[1].length() < MIN_KEY_CHARS) {
-        throw new IllegalArgumentException(where + ": the key is shorter than " + MIN_KEY_CHARS + " characters");
+        throw new IllegalArgumentException(
+            where + ": the key is shorter than " + MIN_KEY_CHARS + " characters");
       }
       Tenant tenant;
       try {
@@ -83,7 +84,8 @@ public final class ApiKeys {
   /**
    * The tenant of an {@code authorization} header value ({@code Bearer <key>}).
    *
-   * @throws ApiException UNAUTHENTICATED when keys are required and the header is missing or unknown
+   * @throws ApiException UNAUTHENTICATED when keys are required and the header is missing or
+   *     unknown
    */
   public Tenant authenticate(Optional<String> authorization) {
     if (!required()) {
@@ -91,11 +93,14 @@ public final class ApiKeys {
     }
     String h = authorization.orElse("").strip();
     if (!h.regionMatches(true, 0, "Bearer ", 0, 7) || h.length() <= 7) {
-      throw ApiException.of(Reason.UNAUTHENTICATED, "this server needs an API key: send 'authorization: Bearer <key>'");
+      throw ApiException.of(
+          Reason.UNAUTHENTICATED,
+          "this server needs an API key: send 'authorization: Bearer <key>'");
     }
     byte[] d = digest(h.substring(7).strip());
     Tenant found = null;
-    for (Entry e : entries) { // every entry is compared, so the time does not depend on which matched
+    for (Entry e :
+        entries) { // every entry is compared, so the time does not depend on which matched
       if (MessageDigest.isEqual(e.digest(), d) && found == null) {
         found = e.tenant();
       }

@@ -23,7 +23,10 @@ public record Tenant(String id) {
     }
   }
 
-  /** {@code id} inside this tenant's namespace: unique across tenants, the same id for {@link #OPEN}. */
+  /**
+   * {@code id} inside this tenant's namespace: unique across tenants, the same id for {@link
+   * #OPEN}.
+   */
   public String scope(String id) {
     return this.id.isEmpty() ? id : this.id + "/" + id;
   }

@@ -1,7 +1,5 @@
 package dev.llavast.server.cli;
 
-import dev.llavast.server.Main;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -16,6 +14,7 @@ import dev.llavast.models.coords.Piece;
 import dev.llavast.models.coords.SpaceAxis;
 import dev.llavast.models.coords.TimeAxis;
 import dev.llavast.models.tokenizer.StreamDecoder;
+import dev.llavast.server.Main;
 import java.awt.image.BufferedImage;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -37,8 +36,8 @@ import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /**
- * The one-shot {@code generate} command, run in-process through {@link Main}'s command line on a tiny
- * random-weight checkpoint in the official layout.
+ * The one-shot {@code generate} command, run in-process through {@link Main}'s command line on a
+ * tiny random-weight checkpoint in the official layout.
  */
 @Timeout(180)
 class GenerateCommandTest {
@@ -101,8 +100,18 @@ class GenerateCommandTest {
 
   @Test
   void imageAnswerAsJsonIsCompleteConsistentAndDeterministic() throws Exception {
-    String[] args = {"--model-dir", modelDir.toString(), "--image", png.toString(), "--prompt",
-        "What is in the region [<w0.3>,<h0.045>,<w0.724>,<h0.388>]?", "--max-new-tokens", "24", "--greedy", "--json"};
+    String[] args = {
+      "--model-dir",
+      modelDir.toString(),
+      "--image",
+      png.toString(),
+      "--prompt",
+      "What is in the region [<w0.3>,<h0.045>,<w0.724>,<h0.388>]?",
+      "--max-new-tokens",
+      "24",
+      "--greedy",
+      "--json"
+    };
     Run first = run(args);
     assertThat(first.exit()).as(first.err()).isZero();
     assertThat(first.out().trim().lines().count()).as("exactly one JSON line").isEqualTo(1);
@@ -150,7 +159,8 @@ class GenerateCommandTest {
 
     JsonNode t = j.get("timings");
     double parts = 0;
-    for (String k : List.of("decode_media_s", "load_model_s", "encode_s", "prefill_s", "decode_s")) {
+    for (String k :
+        List.of("decode_media_s", "load_model_s", "encode_s", "prefill_s", "decode_s")) {
       assertThat(t.get(k).doubleValue()).as(k).isGreaterThanOrEqualTo(0.0);
       parts += t.get(k).doubleValue();
     }
@@ -164,8 +174,16 @@ class GenerateCommandTest {
 
   @Test
   void plainOutputIsTheRenderedAnswer() throws Exception {
-    String[] common = {"--model-dir", modelDir.toString(), "--image", png.toString(), "--prompt", "Describe it.",
-        "--max-new-tokens", "10"};
+    String[] common = {
+      "--model-dir",
+      modelDir.toString(),
+      "--image",
+      png.toString(),
+      "--prompt",
+      "Describe it.",
+      "--max-new-tokens",
+      "10"
+    };
     Run plain = run(common);
     assertThat(plain.exit()).as(plain.err()).isZero();
     List<String> jsonArgs = new ArrayList<>(List.of(common));
@@ -181,8 +199,23 @@ class GenerateCommandTest {
 
   @Test
   void sampledDecodingIsSeedable() throws Exception {
-    String[] args = {"--model-dir", modelDir.toString(), "--image", png.toString(), "--prompt", "Describe it.",
-        "--max-new-tokens", "12", "--temperature", "1.5", "--top-k", "50", "--seed", "42", "--json"};
+    String[] args = {
+      "--model-dir",
+      modelDir.toString(),
+      "--image",
+      png.toString(),
+      "--prompt",
+      "Describe it.",
+      "--max-new-tokens",
+      "12",
+      "--temperature",
+      "1.5",
+      "--top-k",
+      "50",
+      "--seed",
+      "42",
+      "--json"
+    };
     JsonNode a = run(args).json();
     JsonNode b = run(args).json();
     assertThat(a.get("sampling").get("greedy").booleanValue()).isFalse();
@@ -191,18 +224,52 @@ class GenerateCommandTest {
 
   @Test
   void constrainedDecodingShapesTheAnswerAndBadModesAreRefused() throws Exception {
-    String[] args = {"--model-dir", modelDir.toString(), "--image", png.toString(), "--prompt", "the red square",
-        "--task", "REC", "--constrain", "task-shape", "--max-new-tokens", "20", "--temperature", "1", "--seed", "3",
-        "--json"};
+    String[] args = {
+      "--model-dir",
+      modelDir.toString(),
+      "--image",
+      png.toString(),
+      "--prompt",
+      "the red square",
+      "--task",
+      "REC",
+      "--constrain",
+      "task-shape",
+      "--max-new-tokens",
+      "20",
+      "--temperature",
+      "1",
+      "--seed",
+      "3",
+      "--json"
+    };
     Run r = run(args);
     assertThat(r.exit()).as(r.err()).isZero();
     assertThat(r.json().at("/result/box").isObject()).as(r.out()).isTrue();
-    Run bad = run("--model-dir", modelDir.toString(), "--image", png.toString(), "--prompt", "x", "--constrain",
-        "always");
+    Run bad =
+        run(
+            "--model-dir",
+            modelDir.toString(),
+            "--image",
+            png.toString(),
+            "--prompt",
+            "x",
+            "--constrain",
+            "always");
     assertThat(bad.exit()).isEqualTo(2);
     assertThat(bad.err()).contains("--constrain must be off, coordinates or task-shape");
-    Run unshaped = run("--model-dir", modelDir.toString(), "--image", png.toString(), "--prompt", "x", "--task", "TVG",
-        "--constrain", "task-shape");
+    Run unshaped =
+        run(
+            "--model-dir",
+            modelDir.toString(),
+            "--image",
+            png.toString(),
+            "--prompt",
+            "x",
+            "--task",
+            "TVG",
+            "--constrain",
+            "task-shape");
     assertThat(unshaped.exit()).isEqualTo(2);
     assertThat(unshaped.err()).contains("needs a video");
   }
@@ -210,8 +277,21 @@ class GenerateCommandTest {
   @Test
   void videoClipMapsTimestampsToSecondsOfTheClip() throws Exception {
     Path video = writeVideo(dir.resolve("clip.mp4"), 64, 48, 30, 10.0);
-    Run r = run("--model-dir", modelDir.toString(), "--video", video.toString(), "--clip-start", "0.5",
-        "--clip-end", "2.5", "--prompt", "When does it change colour?", "--max-new-tokens", "24", "--json");
+    Run r =
+        run(
+            "--model-dir",
+            modelDir.toString(),
+            "--video",
+            video.toString(),
+            "--clip-start",
+            "0.5",
+            "--clip-end",
+            "2.5",
+            "--prompt",
+            "When does it change colour?",
+            "--max-new-tokens",
+            "24",
+            "--json");
     assertThat(r.exit()).as(r.err()).isZero();
     JsonNode j = r.json();
     JsonNode media = j.get("media");
@@ -224,7 +304,9 @@ class GenerateCommandTest {
     JsonNode sampled = media.get("sampled_frames");
     assertThat(sampled).hasSize(100);
     for (int i = 0; i < 100; i++) {
-      assertThat(sampled.get(i).intValue()).as("sampled frame %d", i).isEqualTo(5 + (int) Math.rint(i / 99.0 * 20));
+      assertThat(sampled.get(i).intValue())
+          .as("sampled frame %d", i)
+          .isEqualTo(5 + (int) Math.rint(i / 99.0 * 20));
     }
     assertThat(j.get("usage").get("visual_tokens").intValue()).isEqualTo(1620);
     int[] ids = ids(j.get("token_ids"));
@@ -236,14 +318,23 @@ class GenerateCommandTest {
   void badMediaExitsWithTwoAndNamesTheReason() throws Exception {
     Path junk = dir.resolve("junk.mp4");
     Files.write(junk, new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
-    Run r = run("--model-dir", modelDir.toString(), "--video", junk.toString(), "--prompt", "hi", "--json");
+    Run r =
+        run(
+            "--model-dir",
+            modelDir.toString(),
+            "--video",
+            junk.toString(),
+            "--prompt",
+            "hi",
+            "--json");
     assertThat(r.exit()).isEqualTo(2);
     assertThat(r.out()).isEmpty();
     assertThat(r.err()).startsWith("error: bad media (UNREADABLE)");
 
     Path empty = dir.resolve("frames");
     Files.createDirectories(empty);
-    Run f = run("--model-dir", modelDir.toString(), "--frames-dir", empty.toString(), "--prompt", "hi");
+    Run f =
+        run("--model-dir", modelDir.toString(), "--frames-dir", empty.toString(), "--prompt", "hi");
     assertThat(f.exit()).isEqualTo(2);
     assertThat(f.err()).contains("bad media (EMPTY)");
   }
@@ -255,8 +346,19 @@ class GenerateCommandTest {
     for (int i = 0; i < 3; i++) {
       Files.copy(png, frames.resolve("f" + i + ".png"));
     }
-    Run r = run("--model-dir", modelDir.toString(), "--frames-dir", frames.toString(), "--fps", "2", "--prompt", "hi",
-        "--max-new-tokens", "4", "--json");
+    Run r =
+        run(
+            "--model-dir",
+            modelDir.toString(),
+            "--frames-dir",
+            frames.toString(),
+            "--fps",
+            "2",
+            "--prompt",
+            "hi",
+            "--max-new-tokens",
+            "4",
+            "--json");
     assertThat(r.exit()).as(r.err()).isZero();
     JsonNode media = r.json().get("media");
     assertThat(media.get("kind").asText()).isEqualTo("frames");
@@ -273,21 +375,58 @@ class GenerateCommandTest {
 
   @Test
   void badFlagsAreUsageErrors() {
-    assertThat(run("--model-dir", modelDir.toString(), "--image", png.toString(), "--prompt", "x", "--greedy",
-        "--temperature", "0.7").exit()).isEqualTo(2);
-    assertThat(run("--model-dir", modelDir.toString(), "--image", png.toString(), "--video", png.toString(),
-        "--prompt", "x").exit()).isEqualTo(2);
-    Run r = run("--model-dir", modelDir.toString(), "--image", png.toString(), "--prompt", "x", "--task", "nope");
+    assertThat(
+            run(
+                    "--model-dir",
+                    modelDir.toString(),
+                    "--image",
+                    png.toString(),
+                    "--prompt",
+                    "x",
+                    "--greedy",
+                    "--temperature",
+                    "0.7")
+                .exit())
+        .isEqualTo(2);
+    assertThat(
+            run(
+                    "--model-dir",
+                    modelDir.toString(),
+                    "--image",
+                    png.toString(),
+                    "--video",
+                    png.toString(),
+                    "--prompt",
+                    "x")
+                .exit())
+        .isEqualTo(2);
+    Run r =
+        run(
+            "--model-dir",
+            modelDir.toString(),
+            "--image",
+            png.toString(),
+            "--prompt",
+            "x",
+            "--task",
+            "nope");
     assertThat(r.exit()).isEqualTo(2);
     assertThat(r.err()).contains("--task nope is not one of");
-    Run bad = run("--model-dir", modelDir.toString(), "--image", png.toString(), "--prompt", "at <t1.7x>");
+    Run bad =
+        run(
+            "--model-dir",
+            modelDir.toString(),
+            "--image",
+            png.toString(),
+            "--prompt",
+            "at <t1.7x>");
     assertThat(bad.exit()).isEqualTo(2);
     assertThat(bad.err()).startsWith("error: bad prompt: malformed coordinate");
   }
 
   /**
-   * The answer parser on a hand-written answer: text, a box, a span and a stray bin, with seconds and pixels
-   * computed here from the spec's formulas.
+   * The answer parser on a hand-written answer: text, a box, a span and a stray bin, with seconds
+   * and pixels computed here from the spec's formulas.
    */
   @Test
   void coordinatesOfAHandWrittenAnswer() {
@@ -353,13 +492,20 @@ class GenerateCommandTest {
   }
 
   /**
-   * Every coordinate id of the answer appears, in order, in exactly one decoded group, and each group's seconds
-   * and pixels follow from its bins (spec §7.2, §7.3), computed here independently.
+   * Every coordinate id of the answer appears, in order, in exactly one decoded group, and each
+   * group's seconds and pixels follow from its bins (spec §7.2, §7.3), computed here independently.
    *
    * @param clipStart first clip frame, or -1 for an image (no seconds)
    */
-  static void assertCoordinatesMatchIds(JsonNode coords, int[] ids, CoordinateCodec codec, int w, int h,
-      int clipStart, int clipEnd, double fps) {
+  static void assertCoordinatesMatchIds(
+      JsonNode coords,
+      int[] ids,
+      CoordinateCodec codec,
+      int w,
+      int h,
+      int clipStart,
+      int clipEnd,
+      double fps) {
     List<String> expected = new ArrayList<>();
     for (int id : ids) {
       if (codec.isBin(id)) {
@@ -394,7 +540,8 @@ class GenerateCommandTest {
     } else {
       int frame = clipStart + (int) Math.rint(bin / 99.0 * (clipEnd - clipStart));
       assertThat(ts.get("frame").intValue()).isEqualTo(frame);
-      assertThat(ts.get("seconds").doubleValue()).isCloseTo((frame - clipStart) / fps, within(1e-9));
+      assertThat(ts.get("seconds").doubleValue())
+          .isCloseTo((frame - clipStart) / fps, within(1e-9));
     }
     return "time" + bin;
   }
@@ -405,14 +552,16 @@ class GenerateCommandTest {
     for (int i = 0; i < 4; i++) {
       int bin = b.get("bins").get(i).intValue();
       assertThat(b.get("normalized").get(i).doubleValue()).isCloseTo(bin / 99.0, within(1e-12));
-      assertThat(b.get("pixels").get(i).doubleValue()).isCloseTo(bin / 99.0 * (i % 2 == 0 ? w : h), within(1e-9));
+      assertThat(b.get("pixels").get(i).doubleValue())
+          .isCloseTo(bin / 99.0 * (i % 2 == 0 ? w : h), within(1e-9));
       r.add(axes[i] + bin);
     }
     return r;
   }
 
   /** An MPEG-4 video of {@code frames} solid frames whose colour changes with the index. */
-  static Path writeVideo(Path file, int width, int height, int frames, double fps) throws Exception {
+  static Path writeVideo(Path file, int width, int height, int frames, double fps)
+      throws Exception {
     try (FFmpegFrameRecorder rec = new FFmpegFrameRecorder(file.toFile(), width, height, 0)) {
       rec.setFormat("mp4");
       rec.setVideoCodec(avcodec.AV_CODEC_ID_MPEG4);

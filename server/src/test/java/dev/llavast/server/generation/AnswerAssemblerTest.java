@@ -41,8 +41,10 @@ import org.junit.jupiter.api.io.TempDir;
 class AnswerAssemblerTest {
   private static final int W = 200;
   private static final int H = 100;
+
   /** Frames 5..25 of a 10 fps video: D - 1 = 20 frames, clip starts at 0.5 s. */
-  private static final MediaGeometry VIDEO = new MediaGeometry(true, W, H, 10.0, 3.0, 30, 5, 25, new int[100]);
+  private static final MediaGeometry VIDEO =
+      new MediaGeometry(true, W, H, 10.0, 3.0, 30, 5, 25, new int[100]);
 
   @TempDir static Path dir;
   static LlavaSt model;
@@ -92,10 +94,29 @@ class AnswerAssemblerTest {
 
   private static AnswerAssembler assembler(Recorder rec, List<String> stops, Task task) {
     AtomicLong clock = new AtomicLong(1_000);
-    AnswerAssembler a = new AnswerAssembler(stops, model.tokenizer().newStreamDecoder(), rec, Metrics.noop(),
-        () -> clock.addAndGet(1_000_000));
-    a.bind(new AnswerAssembler.Context("r1", "sha256:x", "sha256:x/k", DecodedMedia.Kind.VIDEO, task, VIDEO, false,
-        1620, 1_000, 0, 0, "q", null), codec.parser(codec.time(5, 25, 10.0), codec.space(W, H)),
+    AnswerAssembler a =
+        new AnswerAssembler(
+            stops,
+            model.tokenizer().newStreamDecoder(),
+            rec,
+            Metrics.noop(),
+            () -> clock.addAndGet(1_000_000));
+    a.bind(
+        new AnswerAssembler.Context(
+            "r1",
+            "sha256:x",
+            "sha256:x/k",
+            DecodedMedia.Kind.VIDEO,
+            task,
+            VIDEO,
+            false,
+            1620,
+            1_000,
+            0,
+            0,
+            "q",
+            null),
+        codec.parser(codec.time(5, 25, 10.0), codec.space(W, H)),
         codec::isBin);
     return a;
   }
@@ -113,7 +134,8 @@ class AnswerAssemblerTest {
         break;
       }
     }
-    a.onFinish(stopped ? FinishReason.STOPPED_BY_SINK : FinishReason.LENGTH,
+    a.onFinish(
+        stopped ? FinishReason.STOPPED_BY_SINK : FinishReason.LENGTH,
         new Usage(2000, 1984, fed, 1_000_000, 2_000_000, 3_000_000, 0));
     assertThat(rec.error).isNull();
     assertThat(rec.fin).isNotNull();
@@ -132,13 +154,18 @@ class AnswerAssemblerTest {
     return codec.tokenId(axis, b);
   }
 
-  /** {@code "The cat [W10 H20 W30 H99] from {T0 T50} and <T12>: [W1 H2 W3 H4] then"} with the text split at {@code k}. */
+  /**
+   * {@code "The cat [W10 H20 W30 H99] from {T0 T50} and <T12>: [W1 H2 W3 H4] then"} with the text
+   * split at {@code k}.
+   */
   private static List<Integer> answer(int k) {
     String head = "The cat [";
     List<Integer> ids = new ArrayList<>();
     ids.addAll(text(head.substring(0, Math.min(k, head.length()))));
     ids.addAll(text(head.substring(Math.min(k, head.length()))));
-    ids.addAll(List.of(bin(Axis.WIDTH, 10), bin(Axis.HEIGHT, 20), bin(Axis.WIDTH, 30), bin(Axis.HEIGHT, 99)));
+    ids.addAll(
+        List.of(
+            bin(Axis.WIDTH, 10), bin(Axis.HEIGHT, 20), bin(Axis.WIDTH, 30), bin(Axis.HEIGHT, 99)));
     String mid = "] from {";
     int m = Math.max(0, Math.min(k - head.length(), mid.length()));
     ids.addAll(text(mid.substring(0, m)));
@@ -147,7 +174,8 @@ class AnswerAssemblerTest {
     ids.addAll(text("} and "));
     ids.add(bin(Axis.TIME, 12));
     ids.addAll(text(": ["));
-    ids.addAll(List.of(bin(Axis.WIDTH, 1), bin(Axis.HEIGHT, 2), bin(Axis.WIDTH, 3), bin(Axis.HEIGHT, 4)));
+    ids.addAll(
+        List.of(bin(Axis.WIDTH, 1), bin(Axis.HEIGHT, 2), bin(Axis.WIDTH, 3), bin(Axis.HEIGHT, 4)));
     ids.addAll(text("] then"));
     return ids;
   }
@@ -166,7 +194,8 @@ class AnswerAssemblerTest {
     assertThat(box.y1().pixels()).isCloseTo(20 / 99.0 * H, within(1e-9));
     assertThat(box.y2().pixels()).isCloseTo(H, within(1e-9));
     Span span = (Span) groups.get(1);
-    // bin 50: frame 5 + rint(50/99 * 20) = 5 + rint(10.101) = 15 -> (15 - 5) / 10 fps = 1.0 s from the clip start
+    // bin 50: frame 5 + rint(50/99 * 20) = 5 + rint(10.101) = 15 -> (15 - 5) / 10 fps = 1.0 s from
+    // the clip start
     assertThat(span.start().seconds()).isEqualTo(0.0);
     assertThat(span.end().seconds()).isCloseTo(1.0, within(1e-12));
     TimedBox tb = (TimedBox) groups.get(2);
@@ -201,15 +230,22 @@ class AnswerAssemblerTest {
         int deltaBytes = d.text().getBytes(StandardCharsets.UTF_8).length;
         for (AnswerCoordinate c : d.coordinates()) {
           int end = groupEnd(text, c);
-          assertThat(c.textOffsetBytes()).as("split %d: group %s starts in its own delta", k, c.group())
+          assertThat(c.textOffsetBytes())
+              .as("split %d: group %s starts in its own delta", k, c.group())
               .isGreaterThanOrEqualTo(sentBytes);
-          assertThat(end).as("split %d: group %s ends in its own delta", k, c.group())
+          assertThat(end)
+              .as("split %d: group %s ends in its own delta", k, c.group())
               .isLessThanOrEqualTo(sentBytes + deltaBytes);
           groups++;
         }
-        // and no delta holds a group's text without its value: an opened bracket is closed in the same delta
-        assertThat(count(d.text(), '[')).as("split %d, deltas %s", k, texts(r)).isEqualTo(count(d.text(), ']'));
-        assertThat(count(d.text(), '{')).as("split %d, deltas %s", k, texts(r)).isEqualTo(count(d.text(), '}'));
+        // and no delta holds a group's text without its value: an opened bracket is closed in the
+        // same delta
+        assertThat(count(d.text(), '['))
+            .as("split %d, deltas %s", k, texts(r))
+            .isEqualTo(count(d.text(), ']'));
+        assertThat(count(d.text(), '{'))
+            .as("split %d, deltas %s", k, texts(r))
+            .isEqualTo(count(d.text(), '}'));
         sentBytes += deltaBytes;
       }
       assertThat(groups).isEqualTo(3);
@@ -219,7 +255,9 @@ class AnswerAssemblerTest {
   /** The UTF-8 offset just past a group's last character. */
   private static int groupEnd(String text, AnswerCoordinate c) {
     byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
-    String from = new String(utf8, c.textOffsetBytes(), utf8.length - c.textOffsetBytes(), StandardCharsets.UTF_8);
+    String from =
+        new String(
+            utf8, c.textOffsetBytes(), utf8.length - c.textOffsetBytes(), StandardCharsets.UTF_8);
     char close = c.group() instanceof Span ? '}' : c.group() instanceof Timestamp ? '>' : ']';
     String group = from.substring(0, from.indexOf(close) + 1);
     return c.textOffsetBytes() + group.getBytes(StandardCharsets.UTF_8).length;
@@ -237,13 +275,15 @@ class AnswerAssemblerTest {
   void aStopStringThatSpansTokensEndsTheAnswerBeforeIt() {
     List<Integer> ids = new ArrayList<>();
     for (char c : "hello world STOP here".toCharArray()) {
-      ids.addAll(text(String.valueOf(c))); // one token per character: the stop string spans four tokens
+      ids.addAll(
+          text(String.valueOf(c))); // one token per character: the stop string spans four tokens
     }
     Recorder r = run(ids, List.of("d ST", "never"), Task.FREE_FORM);
     assertThat(r.fin.text()).isEqualTo("hello worl");
     assertThat(r.fin.finish()).isEqualTo(FinalAnswer.Finish.STOP_STRING);
     assertThat(r.deltaText()).isEqualTo("hello worl");
-    assertThat(r.fin.tokenIds()).as("generation stopped at the token that completed the stop string")
+    assertThat(r.fin.tokenIds())
+        .as("generation stopped at the token that completed the stop string")
         .hasSize("hello world ST".length());
   }
 
@@ -259,21 +299,35 @@ class AnswerAssemblerTest {
     assertThat(r.deltaText()).isEqualTo(r.fin.text());
     for (AnswerDelta d : r.deltas) {
       assertThat(d.text()).doesNotContain("\uFFFD");
-      assertThat(new String(d.text().getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8)).isEqualTo(d.text());
+      assertThat(new String(d.text().getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8))
+          .isEqualTo(d.text());
     }
   }
 
   @Test
   void timingsAddUpAndNeverExceedTheTotal() {
     // media work reported longer than the request's whole life (it joined a load another started)
-    FinalAnswer.Timings t = FinalAnswer.Timings.of(5_000_000_000L, 9_000_000_000L, 1_000_000_000L, 200_000_000L,
-        300_000_000L, 4_000_000_000L);
+    FinalAnswer.Timings t =
+        FinalAnswer.Timings.of(
+            5_000_000_000L,
+            9_000_000_000L,
+            1_000_000_000L,
+            200_000_000L,
+            300_000_000L,
+            4_000_000_000L);
     assertThat(t.total()).isEqualTo(5.0);
     assertThat(t.mediaDecode()).isEqualTo(5.0);
     assertThat(t.encode()).isZero();
-    assertThat(t.queue() + t.mediaDecode() + t.encode() + t.prefill() + t.decode()).isCloseTo(5.0, within(1e-9));
-    FinalAnswer.Timings u = FinalAnswer.Timings.of(10_000_000_000L, 2_000_000_000L, 3_000_000_000L, 1_000_000_000L,
-        2_500_000_000L, 6_000_000_000L);
+    assertThat(t.queue() + t.mediaDecode() + t.encode() + t.prefill() + t.decode())
+        .isCloseTo(5.0, within(1e-9));
+    FinalAnswer.Timings u =
+        FinalAnswer.Timings.of(
+            10_000_000_000L,
+            2_000_000_000L,
+            3_000_000_000L,
+            1_000_000_000L,
+            2_500_000_000L,
+            6_000_000_000L);
     assertThat(u.queue()).isCloseTo(1.5, within(1e-9));
     assertThat(u.timeToFirstToken()).isEqualTo(6.0);
   }

@@ -23,29 +23,39 @@ class FailuresTest {
     assertThat(dup.kind()).isEqualTo(Reason.Kind.ALREADY_EXISTS);
     assertThat(dup.getMessage()).isEqualTo("request id abc is already in flight");
 
-    ApiException tooLong = Failures.toApi(new InvalidRequestException(
-        "request r: prompt of 3000 tokens + maxNewTokens 4096 can never fit: context limit 4096 tokens"));
+    ApiException tooLong =
+        Failures.toApi(
+            new InvalidRequestException(
+                "request r: prompt of 3000 tokens + maxNewTokens 4096 can never fit: context limit 4096 tokens"));
     assertThat(tooLong.reason()).isEqualTo(Reason.PROMPT_TOO_LONG);
     assertThat(tooLong.kind()).isEqualTo(Reason.Kind.INVALID_ARGUMENT);
   }
 
   @Test
   void aDuplicateIsRecognisedByTypeEvenWhenWrappedAndNeverByMessage() {
-    assertThat(Failures.toApi(new CompletionException(new DuplicateRequestException("r7"))).reason())
+    assertThat(
+            Failures.toApi(new CompletionException(new DuplicateRequestException("r7"))).reason())
         .isEqualTo(Reason.DUPLICATE_REQUEST_ID);
-    // An invalid request whose text happens to read like the duplicate message stays PROMPT_TOO_LONG.
-    assertThat(Failures.toApi(new InvalidRequestException("request id abc is already in flight")).reason())
+    // An invalid request whose text happens to read like the duplicate message stays
+    // PROMPT_TOO_LONG.
+    assertThat(
+            Failures.toApi(new InvalidRequestException("request id abc is already in flight"))
+                .reason())
         .isEqualTo(Reason.PROMPT_TOO_LONG);
   }
 
   @Test
   void overloadKeepsItsRetryHintAndAFailedPromptReportsItsCause() {
-    ApiException over = Failures.toApi(new OverloadedException("queue full", Duration.ofMillis(1500)));
+    ApiException over =
+        Failures.toApi(new OverloadedException("queue full", Duration.ofMillis(1500)));
     assertThat(over.reason()).isEqualTo(Reason.OVERLOADED);
     assertThat(over.retryAfter()).contains(Duration.ofMillis(1500));
 
-    ApiException media = Failures.toApi(new PromptFailedException("prompt of r1 failed",
-        new MediaException(MediaException.Reason.UNREADABLE, "not a video")));
+    ApiException media =
+        Failures.toApi(
+            new PromptFailedException(
+                "prompt of r1 failed",
+                new MediaException(MediaException.Reason.UNREADABLE, "not a video")));
     assertThat(media.reason()).isEqualTo(Reason.MEDIA_INVALID);
     assertThat(media.metadata()).containsEntry("media_error", "UNREADABLE");
     assertThat(Failures.toApi(new CancellationException()).reason()).isEqualTo(Reason.CANCELLED);
@@ -53,11 +63,15 @@ class FailuresTest {
 
   @Test
   void anUnexpectedExceptionIsAModelFailureInOurWordsWithoutClassOrMessage() {
-    ApiException e = Failures.toApi(new CompletionException(
-        new NullPointerException("Cannot invoke \"dev.llavast.Foo.bar()\" because x is null")));
+    ApiException e =
+        Failures.toApi(
+            new CompletionException(
+                new NullPointerException(
+                    "Cannot invoke \"dev.llavast.Foo.bar()\" because x is null")));
     assertThat(e.reason()).isEqualTo(Reason.MODEL_FAILURE);
     assertThat(e.kind()).isEqualTo(Reason.Kind.INTERNAL);
-    assertThat(e.getMessage()).doesNotContain("NullPointerException", "dev.llavast", "Cannot invoke")
+    assertThat(e.getMessage())
+        .doesNotContain("NullPointerException", "dev.llavast", "Cannot invoke")
         .contains("internal error");
   }
 }

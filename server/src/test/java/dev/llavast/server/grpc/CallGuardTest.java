@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.rpc.ErrorInfo;
 import dev.llavast.api.v1.AdminServiceGrpc;
-import dev.llavast.api.v1.GenerateRequest;
 import dev.llavast.api.v1.GenerateFinal;
+import dev.llavast.api.v1.GenerateRequest;
 import dev.llavast.api.v1.GenerationServiceGrpc;
 import dev.llavast.api.v1.GetServerStatusRequest;
 import dev.llavast.server.RawCall;
@@ -26,8 +26,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Failures gRPC would answer with a bare UNKNOWN reach the client as documented errors, over a
- * real loopback server: a handler that throws, and request bytes that are not a message.
+ * Failures gRPC would answer with a bare UNKNOWN reach the client as documented errors, over a real
+ * loopback server: a handler that throws, and request bytes that are not a message.
  */
 @Timeout(60)
 class CallGuardTest {
@@ -44,7 +44,8 @@ class CallGuardTest {
 
   @BeforeEach
   void start() throws Exception {
-    server = LlavaStServer.start(ServerConfig.defaults().withEphemeralPorts(), List.of(new Broken()));
+    server =
+        LlavaStServer.start(ServerConfig.defaults().withEphemeralPorts(), List.of(new Broken()));
     channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
   }
 
@@ -57,40 +58,62 @@ class CallGuardTest {
   @Test
   void aThrowingHandlerEndsItsCallInternalWithAnErrorIdAndTheServerKeepsServing() {
     for (int i = 0; i < 3; i++) {
-      assertThatThrownBy(() -> GenerationServiceGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS)
-          .generate(GenerateRequest.getDefaultInstance()))
-          .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INTERNAL);
-            ErrorInfo info = errorInfo(e);
-            assertThat(info.getReason()).isEqualTo("MODEL_FAILURE");
-            String id = info.getMetadataOrThrow("error_id");
-            assertThat(id).matches("[0-9a-f]{12}");
-            assertThat(e.getStatus().getDescription()).contains(id).doesNotContain("/opt", "IllegalState", "bug");
-          });
+      assertThatThrownBy(
+              () ->
+                  GenerationServiceGrpc.newBlockingStub(channel)
+                      .withDeadlineAfter(10, TimeUnit.SECONDS)
+                      .generate(GenerateRequest.getDefaultInstance()))
+          .isInstanceOfSatisfying(
+              StatusRuntimeException.class,
+              e -> {
+                assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INTERNAL);
+                ErrorInfo info = errorInfo(e);
+                assertThat(info.getReason()).isEqualTo("MODEL_FAILURE");
+                String id = info.getMetadataOrThrow("error_id");
+                assertThat(id).matches("[0-9a-f]{12}");
+                assertThat(e.getStatus().getDescription())
+                    .contains(id)
+                    .doesNotContain("/opt", "IllegalState", "bug");
+              });
     }
-    assertThat(AdminServiceGrpc.newBlockingStub(channel).getServerStatus(GetServerStatusRequest.getDefaultInstance())
-        .getReady()).isFalse();
+    assertThat(
+            AdminServiceGrpc.newBlockingStub(channel)
+                .getServerStatus(GetServerStatusRequest.getDefaultInstance())
+                .getReady())
+        .isFalse();
   }
 
   @Test
   void requestBytesThatAreNotAMessageAreInvalidArgument() throws Exception {
     // A field tag whose varint never ends: no protobuf parser accepts it.
-    byte[] garbage = {(byte) 0x0a, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff};
-    for (String method : List.of(AdminServiceGrpc.getGetServerStatusMethod().getFullMethodName(),
-        GenerationServiceGrpc.getGenerateMethod().getFullMethodName())) {
+    byte[] garbage = {
+      (byte) 0x0a, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff
+    };
+    for (String method :
+        List.of(
+            AdminServiceGrpc.getGetServerStatusMethod().getFullMethodName(),
+            GenerationServiceGrpc.getGenerateMethod().getFullMethodName())) {
       RawCall.Result r = RawCall.unary(channel, method, garbage, Duration.ofSeconds(10));
       assertThat(r.status().getCode()).as(method).isEqualTo(Status.Code.INVALID_ARGUMENT);
-      assertThat(r.status().getDescription()).contains("not a valid").doesNotContain("protobuf", "Exception");
+      assertThat(r.status().getDescription())
+          .contains("not a valid")
+          .doesNotContain("protobuf", "Exception");
       assertThat(r.reason()).isEqualTo("INVALID_REQUEST");
     }
-    assertThat(AdminServiceGrpc.newBlockingStub(channel).getServerStatus(GetServerStatusRequest.getDefaultInstance())
-        .getReady()).isFalse();
+    assertThat(
+            AdminServiceGrpc.newBlockingStub(channel)
+                .getServerStatus(GetServerStatusRequest.getDefaultInstance())
+                .getReady())
+        .isFalse();
   }
 
   private static ErrorInfo errorInfo(StatusRuntimeException e) {
     try {
-      return StatusProto.fromThrowable(e).getDetailsList().stream().filter(d -> d.is(ErrorInfo.class)).findFirst()
-          .orElseThrow().unpack(ErrorInfo.class);
+      return StatusProto.fromThrowable(e).getDetailsList().stream()
+          .filter(d -> d.is(ErrorInfo.class))
+          .findFirst()
+          .orElseThrow()
+          .unpack(ErrorInfo.class);
     } catch (com.google.protobuf.InvalidProtocolBufferException x) {
       throw new AssertionError(x);
     }

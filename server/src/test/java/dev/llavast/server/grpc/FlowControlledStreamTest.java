@@ -44,36 +44,55 @@ class FlowControlledStreamTest {
   /** Streams `count` 64 KiB deltas and a final from a producer thread that never blocks. */
   private final class Streamer extends GenerationServiceGrpc.GenerationServiceImplBase {
     @Override
-    public void generateStream(GenerateRequest request, StreamObserver<GenerateStreamResponse> response) {
+    public void generateStream(
+        GenerateRequest request, StreamObserver<GenerateStreamResponse> response) {
       int count = Integer.parseInt(request.getRequestId());
-      // A bound above the message count never trips; below it, only a client that stops reading trips it.
+      // A bound above the message count never trips; below it, only a client that stops reading
+      // trips it.
       int bound = count <= 200 ? 256 : 32;
-      FlowControlledStream<GenerateStreamResponse> out = new FlowControlledStream<>(
-          (ServerCallStreamObserver<GenerateStreamResponse>) response, handlers, bound, slowConsumer::countDown);
-      producer.execute(() -> {
-        try {
-        int sent = 0;
-        for (int i = 0; i < count; i++) {
-          if (out.send(GenerateStreamResponse.newBuilder()
-              .setDelta(GenerateDelta.newBuilder().setText(i + ":" + BIG)).build())) {
-            sent++;
-          }
-        }
-        out.send(GenerateStreamResponse.newBuilder().setFinal(GenerateFinal.newBuilder().setText("done")).build());
-        out.complete();
-        producerSent.complete(sent);
-        } catch (Throwable t) {
-          producerSent.completeExceptionally(t);
-        }
-      });
+      FlowControlledStream<GenerateStreamResponse> out =
+          new FlowControlledStream<>(
+              (ServerCallStreamObserver<GenerateStreamResponse>) response,
+              handlers,
+              bound,
+              slowConsumer::countDown);
+      producer.execute(
+          () -> {
+            try {
+              int sent = 0;
+              for (int i = 0; i < count; i++) {
+                if (out.send(
+                    GenerateStreamResponse.newBuilder()
+                        .setDelta(GenerateDelta.newBuilder().setText(i + ":" + BIG))
+                        .build())) {
+                  sent++;
+                }
+              }
+              out.send(
+                  GenerateStreamResponse.newBuilder()
+                      .setFinal(GenerateFinal.newBuilder().setText("done"))
+                      .build());
+              out.complete();
+              producerSent.complete(sent);
+            } catch (Throwable t) {
+              producerSent.completeExceptionally(t);
+            }
+          });
     }
   }
 
   private void start() throws Exception {
-    server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-        .executor(handlers).addService(new Streamer()).build().start();
-    channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext()
-        .maxInboundMessageSize(1 << 20).build();
+    server =
+        NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+            .executor(handlers)
+            .addService(new Streamer())
+            .build()
+            .start();
+    channel =
+        NettyChannelBuilder.forAddress("127.0.0.1", server.getPort())
+            .usePlaintext()
+            .maxInboundMessageSize(1 << 20)
+            .build();
   }
 
   @AfterEach
@@ -87,8 +106,9 @@ class FlowControlledStreamTest {
   @Test
   void aReadingClientGetsEveryMessageInOrder() throws Exception {
     start();
-    Iterator<GenerateStreamResponse> it = GenerationServiceGrpc.newBlockingStub(channel)
-        .generateStream(GenerateRequest.newBuilder().setRequestId("200").build());
+    Iterator<GenerateStreamResponse> it =
+        GenerationServiceGrpc.newBlockingStub(channel)
+            .generateStream(GenerateRequest.newBuilder().setRequestId("200").build());
     List<String> prefixes = new ArrayList<>();
     String last = null;
     while (it.hasNext()) {
@@ -114,27 +134,30 @@ class FlowControlledStreamTest {
     start();
     CompletableFuture<Status> closed = new CompletableFuture<>();
     AtomicReference<ClientCallStreamObserver<GenerateRequest>> client = new AtomicReference<>();
-    GenerationServiceGrpc.newStub(channel).generateStream(GenerateRequest.newBuilder().setRequestId("300").build(),
-        new ClientResponseObserver<GenerateRequest, GenerateStreamResponse>() {
-          @Override
-          public void beforeStart(ClientCallStreamObserver<GenerateRequest> requestStream) {
-            requestStream.disableAutoRequestWithInitial(1); // read one message, then stop reading
-            client.set(requestStream);
-          }
+    GenerationServiceGrpc.newStub(channel)
+        .generateStream(
+            GenerateRequest.newBuilder().setRequestId("300").build(),
+            new ClientResponseObserver<GenerateRequest, GenerateStreamResponse>() {
+              @Override
+              public void beforeStart(ClientCallStreamObserver<GenerateRequest> requestStream) {
+                requestStream.disableAutoRequestWithInitial(
+                    1); // read one message, then stop reading
+                client.set(requestStream);
+              }
 
-          @Override
-          public void onNext(GenerateStreamResponse value) {}
+              @Override
+              public void onNext(GenerateStreamResponse value) {}
 
-          @Override
-          public void onError(Throwable t) {
-            closed.complete(Status.fromThrowable(t));
-          }
+              @Override
+              public void onError(Throwable t) {
+                closed.complete(Status.fromThrowable(t));
+              }
 
-          @Override
-          public void onCompleted() {
-            closed.complete(Status.OK);
-          }
-        });
+              @Override
+              public void onCompleted() {
+                closed.complete(Status.OK);
+              }
+            });
     // The producer finishes its 300 sends quickly: it never waits for the client.
     assertThat(producerSent.get(20, TimeUnit.SECONDS)).isLessThan(300);
     assertThat(slowConsumer.await(20, TimeUnit.SECONDS)).isTrue();

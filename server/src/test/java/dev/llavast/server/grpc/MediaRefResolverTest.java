@@ -1,15 +1,5 @@
 package dev.llavast.server.grpc;
 
-import dev.llavast.models.media.DecodedMedia;
-import dev.llavast.server.errors.ApiException;
-import dev.llavast.server.generation.GenerationJob;
-
-import dev.llavast.server.media.MediaStore;
-import dev.llavast.server.media.MediaPipeline;
-import dev.llavast.server.media.DecoderProbe;
-import dev.llavast.server.media.MediaErrors;
-import dev.llavast.server.media.MediaTestFiles;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
@@ -18,9 +8,17 @@ import com.google.rpc.BadRequest;
 import com.google.rpc.ErrorInfo;
 import dev.llavast.api.v1.InlineFrames;
 import dev.llavast.api.v1.MediaRef;
+import dev.llavast.models.media.DecodedMedia;
 import dev.llavast.models.media.MediaDecoder;
 import dev.llavast.models.media.MediaLimits;
+import dev.llavast.server.errors.ApiException;
+import dev.llavast.server.generation.GenerationJob;
+import dev.llavast.server.media.DecoderProbe;
+import dev.llavast.server.media.MediaErrors;
+import dev.llavast.server.media.MediaPipeline;
+import dev.llavast.server.media.MediaStore;
 import dev.llavast.server.media.MediaStore.StoredMedia;
+import dev.llavast.server.media.MediaTestFiles;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Files;
@@ -28,7 +26,6 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -49,7 +46,9 @@ class MediaRefResolverTest {
   void setUp() throws Exception {
     store = new MediaStore(Optional.of(dir), 50_000);
     pool = MediaPipeline.newDecodePool(2, 8);
-    resolver = new MediaRefResolver(store, new DecoderProbe(new MediaDecoder(MediaLimits.defaults())), pool);
+    resolver =
+        new MediaRefResolver(
+            store, new DecoderProbe(new MediaDecoder(MediaLimits.defaults())), pool);
   }
 
   @AfterEach
@@ -62,8 +61,12 @@ class MediaRefResolverTest {
     return m.stored().get(30, TimeUnit.SECONDS);
   }
 
-  /** The error a reference fails with, at once (thrown) or later (its media's future), as gRPC sends it. */
-  private static StatusRuntimeException failure(java.util.function.Supplier<GenerationJob.Media> resolve) {
+  /**
+   * The error a reference fails with, at once (thrown) or later (its media's future), as gRPC sends
+   * it.
+   */
+  private static StatusRuntimeException failure(
+      java.util.function.Supplier<GenerationJob.Media> resolve) {
     GenerationJob.Media m;
     try {
       m = resolve.get();
@@ -88,75 +91,123 @@ class MediaRefResolverTest {
   @Test
   void inlineImageIsStoredLikeAnUploadAndThenFoundById() throws Exception {
     byte[] png = MediaTestFiles.png(12, 7, 1, 2, 3);
-    StoredMedia m = get(resolver.resolve(MediaRef.newBuilder().setImageBytes(ByteString.copyFrom(png)).build(), "media"));
-    assertThat(m.mediaId()).isEqualTo("sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(png)));
+    StoredMedia m =
+        get(
+            resolver.resolve(
+                MediaRef.newBuilder().setImageBytes(ByteString.copyFrom(png)).build(), "media"));
+    assertThat(m.mediaId())
+        .isEqualTo(
+            "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(png)));
     assertThat(m.kind()).isEqualTo(DecodedMedia.Kind.IMAGE);
     assertThat(m.meta().widthPx()).isEqualTo(12);
     assertThat(m.meta().heightPx()).isEqualTo(7);
     assertThat(Files.readAllBytes(m.file())).isEqualTo(png);
 
-    StoredMedia byId = get(resolver.resolve(MediaRef.newBuilder().setMediaId(m.mediaId()).build(), "media"));
+    StoredMedia byId =
+        get(resolver.resolve(MediaRef.newBuilder().setMediaId(m.mediaId()).build(), "media"));
     assertThat(byId).isEqualTo(m);
-    StoredMedia again = get(resolver.resolve(MediaRef.newBuilder().setImageBytes(ByteString.copyFrom(png)).build(), "media"));
+    StoredMedia again =
+        get(
+            resolver.resolve(
+                MediaRef.newBuilder().setImageBytes(ByteString.copyFrom(png)).build(), "media"));
     assertThat(again.alreadyPresent()).isTrue();
     assertThat(store.count()).isEqualTo(1);
   }
 
   @Test
   void inlineFramesAndVideo() throws Exception {
-    InlineFrames frames = InlineFrames.newBuilder().setFps(4)
-        .addImages(ByteString.copyFrom(MediaTestFiles.png(10, 10, 0, 0, 0)))
-        .addImages(ByteString.copyFrom(MediaTestFiles.png(10, 10, 9, 9, 9))).build();
+    InlineFrames frames =
+        InlineFrames.newBuilder()
+            .setFps(4)
+            .addImages(ByteString.copyFrom(MediaTestFiles.png(10, 10, 0, 0, 0)))
+            .addImages(ByteString.copyFrom(MediaTestFiles.png(10, 10, 9, 9, 9)))
+            .build();
     StoredMedia f = get(resolver.resolve(MediaRef.newBuilder().setFrames(frames).build(), "media"));
     assertThat(f.kind()).isEqualTo(DecodedMedia.Kind.FRAMES);
     assertThat(f.meta().frameCount()).isEqualTo(2);
     assertThat(f.meta().durationSeconds()).isEqualTo(0.5);
 
-    byte[] video = Files.readAllBytes(MediaTestFiles.movingSquare(dir.resolve("v.mp4.src"), 32, 32, 10, 5));
-    StoredMedia v = get(resolver.resolve(MediaRef.newBuilder().setVideoBytes(ByteString.copyFrom(video)).build(), "media"));
+    byte[] video =
+        Files.readAllBytes(MediaTestFiles.movingSquare(dir.resolve("v.mp4.src"), 32, 32, 10, 5));
+    StoredMedia v =
+        get(
+            resolver.resolve(
+                MediaRef.newBuilder().setVideoBytes(ByteString.copyFrom(video)).build(), "media"));
     assertThat(v.meta().frameCount()).isEqualTo(10);
     assertThat(v.meta().fps()).isEqualTo(5.0);
   }
 
   @Test
   void badReferencesFailWithTheirStatus() throws Exception {
-    StatusRuntimeException none = failure(() -> resolver.resolve(MediaRef.getDefaultInstance(), "media"));
+    StatusRuntimeException none =
+        failure(() -> resolver.resolve(MediaRef.getDefaultInstance(), "media"));
     assertThat(none.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(field(none)).isEqualTo("media");
 
-    StatusRuntimeException malformed = failure(() -> resolver.resolve(MediaRef.newBuilder().setMediaId("abc").build(), "media"));
+    StatusRuntimeException malformed =
+        failure(() -> resolver.resolve(MediaRef.newBuilder().setMediaId("abc").build(), "media"));
     assertThat(field(malformed)).isEqualTo("media.media_id");
 
-    StatusRuntimeException unknown = failure(() -> resolver.resolve(
-        MediaRef.newBuilder().setMediaId("sha256:" + "0".repeat(64)).build(), "media"));
+    StatusRuntimeException unknown =
+        failure(
+            () ->
+                resolver.resolve(
+                    MediaRef.newBuilder().setMediaId("sha256:" + "0".repeat(64)).build(), "media"));
     assertThat(unknown.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
     assertThat(reason(unknown)).isEqualTo("MEDIA_NOT_FOUND");
 
-    StatusRuntimeException garbage = failure(() -> resolver.resolve(
-        MediaRef.newBuilder().setVideoBytes(ByteString.copyFrom(new byte[] {0, 1, 2, 3, 4, 5, 6, 7})).build(), "media"));
+    StatusRuntimeException garbage =
+        failure(
+            () ->
+                resolver.resolve(
+                    MediaRef.newBuilder()
+                        .setVideoBytes(ByteString.copyFrom(new byte[] {0, 1, 2, 3, 4, 5, 6, 7}))
+                        .build(),
+                    "media"));
     assertThat(garbage.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(reason(garbage)).isEqualTo("MEDIA_INVALID");
 
-    StatusRuntimeException empty = failure(() -> resolver.resolve(
-        MediaRef.newBuilder().setImageBytes(ByteString.EMPTY).build(), "media"));
+    StatusRuntimeException empty =
+        failure(
+            () ->
+                resolver.resolve(
+                    MediaRef.newBuilder().setImageBytes(ByteString.EMPTY).build(), "media"));
     assertThat(reason(empty)).isEqualTo("MEDIA_INVALID");
 
-    StatusRuntimeException big = failure(() -> resolver.resolve(
-        MediaRef.newBuilder().setVideoBytes(ByteString.copyFrom(new byte[50_001])).build(), "media"));
+    StatusRuntimeException big =
+        failure(
+            () ->
+                resolver.resolve(
+                    MediaRef.newBuilder()
+                        .setVideoBytes(ByteString.copyFrom(new byte[50_001]))
+                        .build(),
+                    "media"));
     assertThat(big.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(reason(big)).isEqualTo("MEDIA_TOO_LARGE");
 
     ByteString tiny = ByteString.copyFrom(MediaTestFiles.png(4, 4, 0, 0, 0));
-    StatusRuntimeException noFps = failure(() -> resolver.resolve(MediaRef.newBuilder().setFrames(InlineFrames.newBuilder()
-        .addImages(tiny)).build(), "media"));
+    StatusRuntimeException noFps =
+        failure(
+            () ->
+                resolver.resolve(
+                    MediaRef.newBuilder()
+                        .setFrames(InlineFrames.newBuilder().addImages(tiny))
+                        .build(),
+                    "media"));
     assertThat(field(noFps)).isEqualTo("media.frames.fps");
 
-    StatusRuntimeException noImages = failure(() -> resolver.resolve(
-        MediaRef.newBuilder().setFrames(InlineFrames.newBuilder().setFps(5)).build(), "media"));
+    StatusRuntimeException noImages =
+        failure(
+            () ->
+                resolver.resolve(
+                    MediaRef.newBuilder().setFrames(InlineFrames.newBuilder().setFps(5)).build(),
+                    "media"));
     assertThat(field(noImages)).isEqualTo("media.frames.images");
 
     try (var files = Files.list(dir)) {
-      assertThat(files.filter(p -> p.getFileName().toString().endsWith(".part")).count()).as("partial files").isZero();
+      assertThat(files.filter(p -> p.getFileName().toString().endsWith(".part")).count())
+          .as("partial files")
+          .isZero();
     }
     assertThat(store.count()).isZero();
   }

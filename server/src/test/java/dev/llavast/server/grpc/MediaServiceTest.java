@@ -1,17 +1,5 @@
 package dev.llavast.server.grpc;
 
-import dev.llavast.server.observability.Metrics;
-
-import dev.llavast.server.grpc.RequestValidatorTest;
-import dev.llavast.server.media.MediaTestFiles;
-import dev.llavast.server.media.CountingModelExecutor;
-
-import dev.llavast.server.media.MediaStore;
-import dev.llavast.server.media.MediaPipeline;
-import dev.llavast.server.media.FeatureCache;
-import dev.llavast.server.media.DecoderProbe;
-import dev.llavast.server.ServerConfig;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
@@ -27,6 +15,14 @@ import dev.llavast.api.v1.UploadHeader;
 import dev.llavast.api.v1.UploadMediaRequest;
 import dev.llavast.models.media.MediaDecoder;
 import dev.llavast.models.media.MediaLimits;
+import dev.llavast.server.ServerConfig;
+import dev.llavast.server.media.CountingModelExecutor;
+import dev.llavast.server.media.DecoderProbe;
+import dev.llavast.server.media.FeatureCache;
+import dev.llavast.server.media.MediaPipeline;
+import dev.llavast.server.media.MediaStore;
+import dev.llavast.server.media.MediaTestFiles;
+import dev.llavast.server.observability.Metrics;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -49,7 +45,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import dev.llavast.server.tenancy.Tenant;
 import org.junit.jupiter.api.io.TempDir;
 
 /** MediaService over a real Netty server on 127.0.0.1, with the real decoder as probe. */
@@ -71,18 +66,47 @@ class MediaServiceTest {
   @BeforeEach
   void setUp() throws Exception {
     ServerConfig d = ServerConfig.defaults();
-    ServerConfig config = new ServerConfig("127.0.0.1", 0, -1, -1, Optional.empty(), "cpu", 8,
-        d.maxQueuedRequests(), d.maxQueuedPromptTokens(), d.maxNewTokensLimit(), d.defaultMaxNewTokens(),
-        MAX_UPLOAD, MAX_CHUNK, d.maxSessions(), d.sessionTtl(), 1 << 20, d.kvBlocks(), d.kvBlockSize(),
-        d.maxBatchTokens(), d.maxRunningSequences(), d.drainTimeout(), d.workerStallTimeout(), Optional.empty());
+    ServerConfig config =
+        new ServerConfig(
+            "127.0.0.1",
+            0,
+            -1,
+            -1,
+            Optional.empty(),
+            "cpu",
+            8,
+            d.maxQueuedRequests(),
+            d.maxQueuedPromptTokens(),
+            d.maxNewTokensLimit(),
+            d.defaultMaxNewTokens(),
+            MAX_UPLOAD,
+            MAX_CHUNK,
+            d.maxSessions(),
+            d.sessionTtl(),
+            1 << 20,
+            d.kvBlocks(),
+            d.kvBlockSize(),
+            d.maxBatchTokens(),
+            d.maxRunningSequences(),
+            d.drainTimeout(),
+            d.workerStallTimeout(),
+            Optional.empty());
     mediaDir = dir.resolve("media");
     store = new MediaStore(Optional.of(mediaDir), config.maxUploadBytes());
     cache = new FeatureCache(1 << 20, Runnable::run, Metrics.noop());
     probePool = MediaPipeline.newDecodePool(2, 16);
     MediaDecoder decoder = new MediaDecoder(MediaLimits.defaults().withMaxSize(1000, 1000));
-    server = LlavaStServer.start(config,
-        List.of(new MediaServiceImpl(config.maxChunkBytes(), config.maxUploadBytes(), store, new DecoderProbe(decoder),
-            probePool, cache)));
+    server =
+        LlavaStServer.start(
+            config,
+            List.of(
+                new MediaServiceImpl(
+                    config.maxChunkBytes(),
+                    config.maxUploadBytes(),
+                    store,
+                    new DecoderProbe(decoder),
+                    probePool,
+                    cache)));
     channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
     blocking = MediaServiceGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
     async = MediaServiceGrpc.newStub(channel);
@@ -98,16 +122,26 @@ class MediaServiceTest {
 
   // ---------------------------------------------------------------- helpers
 
-  private static UploadMediaRequest header(MediaKind kind, String label, double fps, long expected) {
-    return UploadMediaRequest.newBuilder().setHeader(UploadHeader.newBuilder().setKind(kind).setLabel(label)
-        .setFramesFps(fps).setExpectedSizeBytes(expected)).build();
+  private static UploadMediaRequest header(
+      MediaKind kind, String label, double fps, long expected) {
+    return UploadMediaRequest.newBuilder()
+        .setHeader(
+            UploadHeader.newBuilder()
+                .setKind(kind)
+                .setLabel(label)
+                .setFramesFps(fps)
+                .setExpectedSizeBytes(expected))
+        .build();
   }
 
   private static UploadMediaRequest chunk(byte[] b, int from, int to) {
-    return UploadMediaRequest.newBuilder().setChunk(ByteString.copyFrom(b, from, to - from)).build();
+    return UploadMediaRequest.newBuilder()
+        .setChunk(ByteString.copyFrom(b, from, to - from))
+        .build();
   }
 
-  private static List<UploadMediaRequest> chunked(UploadMediaRequest header, byte[] content, int chunkSize) {
+  private static List<UploadMediaRequest> chunked(
+      UploadMediaRequest header, byte[] content, int chunkSize) {
     List<UploadMediaRequest> msgs = new ArrayList<>();
     msgs.add(header);
     for (int i = 0; i < content.length; i += chunkSize) {
@@ -119,25 +153,28 @@ class MediaServiceTest {
   /** Sends the messages as one UploadMedia call; returns the answer or throws its status. */
   private MediaInfo upload(List<UploadMediaRequest> messages) throws Exception {
     CompletableFuture<MediaInfo> result = new CompletableFuture<>();
-    StreamObserver<UploadMediaRequest> requests = async.withDeadlineAfter(60, TimeUnit.SECONDS)
-        .uploadMedia(new StreamObserver<>() {
-          MediaInfo info;
+    StreamObserver<UploadMediaRequest> requests =
+        async
+            .withDeadlineAfter(60, TimeUnit.SECONDS)
+            .uploadMedia(
+                new StreamObserver<>() {
+                  MediaInfo info;
 
-          @Override
-          public void onNext(MediaInfo value) {
-            info = value;
-          }
+                  @Override
+                  public void onNext(MediaInfo value) {
+                    info = value;
+                  }
 
-          @Override
-          public void onError(Throwable t) {
-            result.completeExceptionally(t);
-          }
+                  @Override
+                  public void onError(Throwable t) {
+                    result.completeExceptionally(t);
+                  }
 
-          @Override
-          public void onCompleted() {
-            result.complete(info);
-          }
-        });
+                  @Override
+                  public void onCompleted() {
+                    result.complete(info);
+                  }
+                });
     for (UploadMediaRequest m : messages) {
       if (result.isDone()) {
         break;
@@ -173,7 +210,8 @@ class MediaServiceTest {
   }
 
   private byte[] video() throws Exception {
-    return Files.readAllBytes(MediaTestFiles.movingSquare(dir.resolve("square.mp4"), 64, 48, 30, 10));
+    return Files.readAllBytes(
+        MediaTestFiles.movingSquare(dir.resolve("square.mp4"), 64, 48, 30, 10));
   }
 
   /** Files in the media directory: stored items plus any partial uploads. */
@@ -196,7 +234,10 @@ class MediaServiceTest {
   void uploadsAVideoAnImageAndFramesWithTheirMetadataAndDeduplicates() throws Exception {
     byte[] video = video();
     assertThat(video.length).isLessThan((int) MAX_UPLOAD);
-    MediaInfo v = upload(chunked(header(MediaKind.MEDIA_KIND_VIDEO, "square.mp4", 0, video.length), video, 4096));
+    MediaInfo v =
+        upload(
+            chunked(
+                header(MediaKind.MEDIA_KIND_VIDEO, "square.mp4", 0, video.length), video, 4096));
     assertThat(v.getMediaId()).isEqualTo(sha256(video));
     assertThat(v.getKind()).isEqualTo(MediaKind.MEDIA_KIND_VIDEO);
     assertThat(v.getLabel()).isEqualTo("square.mp4");
@@ -209,7 +250,8 @@ class MediaServiceTest {
     assertThat(v.getAlreadyPresent()).isFalse();
     assertThat(v.getFeaturesCached()).isFalse();
 
-    MediaInfo again = upload(chunked(header(MediaKind.MEDIA_KIND_VIDEO, "copy.mp4", 0, 0), video, MAX_CHUNK));
+    MediaInfo again =
+        upload(chunked(header(MediaKind.MEDIA_KIND_VIDEO, "copy.mp4", 0, 0), video, MAX_CHUNK));
     assertThat(again.getMediaId()).isEqualTo(v.getMediaId());
     assertThat(again.getAlreadyPresent()).isTrue();
     assertThat(again.getLabel()).as("the first upload's label is kept").isEqualTo("square.mp4");
@@ -226,31 +268,53 @@ class MediaServiceTest {
     byte[] f0 = MediaTestFiles.png(20, 10, 1, 2, 3);
     byte[] f1 = MediaTestFiles.png(20, 10, 4, 5, 6);
     byte[] f2 = MediaTestFiles.png(20, 10, 7, 8, 9);
-    List<UploadMediaRequest> framesMsgs = List.of(header(MediaKind.MEDIA_KIND_FRAMES, "frames", 2.0, 0),
-        chunk(f0, 0, f0.length), chunk(f1, 0, f1.length), chunk(f2, 0, f2.length));
+    List<UploadMediaRequest> framesMsgs =
+        List.of(
+            header(MediaKind.MEDIA_KIND_FRAMES, "frames", 2.0, 0),
+            chunk(f0, 0, f0.length),
+            chunk(f1, 0, f1.length),
+            chunk(f2, 0, f2.length));
     MediaInfo frames = upload(framesMsgs);
-    assertThat(frames.getMediaId()).isEqualTo(sha256(
-        ByteBuffer.allocate(4).putInt(f0.length).array(), f0, ByteBuffer.allocate(4).putInt(f1.length).array(), f1,
-        ByteBuffer.allocate(4).putInt(f2.length).array(), f2, ByteBuffer.allocate(8).putDouble(2.0).array()));
+    assertThat(frames.getMediaId())
+        .isEqualTo(
+            sha256(
+                ByteBuffer.allocate(4).putInt(f0.length).array(),
+                f0,
+                ByteBuffer.allocate(4).putInt(f1.length).array(),
+                f1,
+                ByteBuffer.allocate(4).putInt(f2.length).array(),
+                f2,
+                ByteBuffer.allocate(8).putDouble(2.0).array()));
     assertThat(frames.getFrameCount()).isEqualTo(3);
     assertThat(frames.getFps()).isEqualTo(2.0);
     assertThat(frames.getDurationSeconds()).isEqualTo(1.5);
     assertThat(frames.getWidthPx()).isEqualTo(20);
     assertThat(frames.getSizeBytes()).isEqualTo(12 + f0.length + f1.length + f2.length);
-    MediaInfo got = blocking.getMedia(GetMediaRequest.newBuilder().setMediaId(v.getMediaId()).build());
+    MediaInfo got =
+        blocking.getMedia(GetMediaRequest.newBuilder().setMediaId(v.getMediaId()).build());
     assertThat(got).isEqualTo(v);
     assertThat(store.count()).isEqualTo(3);
     assertThat(filesLeft()).hasSize(3);
     // expected_size_bytes announces the content sent (the frames' bytes), not the stored size with
-    // its 4-byte frame lengths: the same frames announced that way are accepted (and already present)
+    // its 4-byte frame lengths: the same frames announced that way are accepted (and already
+    // present)
     long content = f0.length + f1.length + f2.length;
-    MediaInfo announced = upload(List.of(header(MediaKind.MEDIA_KIND_FRAMES, "frames", 2.0, content),
-        chunk(f0, 0, f0.length), chunk(f1, 0, f1.length), chunk(f2, 0, f2.length)));
+    MediaInfo announced =
+        upload(
+            List.of(
+                header(MediaKind.MEDIA_KIND_FRAMES, "frames", 2.0, content),
+                chunk(f0, 0, f0.length),
+                chunk(f1, 0, f1.length),
+                chunk(f2, 0, f2.length)));
     assertThat(announced.getMediaId()).isEqualTo(frames.getMediaId());
     assertThat(announced.getAlreadyPresent()).isTrue();
-    StatusRuntimeException overAnnounced = uploadFails(List.of(
-        header(MediaKind.MEDIA_KIND_FRAMES, "frames", 2.0, content - 1),
-        chunk(f0, 0, f0.length), chunk(f1, 0, f1.length), chunk(f2, 0, f2.length)));
+    StatusRuntimeException overAnnounced =
+        uploadFails(
+            List.of(
+                header(MediaKind.MEDIA_KIND_FRAMES, "frames", 2.0, content - 1),
+                chunk(f0, 0, f0.length),
+                chunk(f1, 0, f1.length),
+                chunk(f2, 0, f2.length)));
     assertThat(field(overAnnounced)).isEqualTo("header.expected_size_bytes");
     assertThat(overAnnounced.getStatus().getDescription()).contains("sent " + content + " bytes");
 
@@ -261,19 +325,26 @@ class MediaServiceTest {
 
   @Test
   void oversizedUploadsAreRefusedWithTheirReasonAndLeaveNoFile() throws Exception {
-    StatusRuntimeException announced = uploadFails(List.of(
-        header(MediaKind.MEDIA_KIND_VIDEO, "", 0, MAX_UPLOAD + 1), chunk(new byte[10], 0, 10)));
+    StatusRuntimeException announced =
+        uploadFails(
+            List.of(
+                header(MediaKind.MEDIA_KIND_VIDEO, "", 0, MAX_UPLOAD + 1),
+                chunk(new byte[10], 0, 10)));
     assertThat(announced.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
     assertThat(reason(announced)).isEqualTo("MEDIA_TOO_LARGE");
 
     byte[] big = new byte[(int) MAX_UPLOAD + MAX_CHUNK];
-    StatusRuntimeException total = uploadFails(chunked(header(MediaKind.MEDIA_KIND_VIDEO, "", 0, 0), big, MAX_CHUNK));
+    StatusRuntimeException total =
+        uploadFails(chunked(header(MediaKind.MEDIA_KIND_VIDEO, "", 0, 0), big, MAX_CHUNK));
     assertThat(total.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
     assertThat(reason(total)).isEqualTo("MEDIA_TOO_LARGE");
     assertThat(total.getStatus().getDescription()).contains(Long.toString(MAX_UPLOAD));
 
-    StatusRuntimeException oneChunk = uploadFails(List.of(header(MediaKind.MEDIA_KIND_VIDEO, "", 0, 0),
-        chunk(new byte[MAX_CHUNK + 1], 0, MAX_CHUNK + 1)));
+    StatusRuntimeException oneChunk =
+        uploadFails(
+            List.of(
+                header(MediaKind.MEDIA_KIND_VIDEO, "", 0, 0),
+                chunk(new byte[MAX_CHUNK + 1], 0, MAX_CHUNK + 1)));
     assertThat(oneChunk.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(reason(oneChunk)).isEqualTo("INVALID_REQUEST");
     assertThat(field(oneChunk)).isEqualTo("chunk");
@@ -281,7 +352,8 @@ class MediaServiceTest {
 
     // an image over the decoder's resolution limit (1000 x 1000 here) is too large, not broken
     byte[] wide = MediaTestFiles.png(1001, 4, 0, 0, 0);
-    StatusRuntimeException tooWide = uploadFails(chunked(header(MediaKind.MEDIA_KIND_IMAGE, "", 0, 0), wide, MAX_CHUNK));
+    StatusRuntimeException tooWide =
+        uploadFails(chunked(header(MediaKind.MEDIA_KIND_IMAGE, "", 0, 0), wide, MAX_CHUNK));
     assertThat(tooWide.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(reason(tooWide)).isEqualTo("MEDIA_TOO_LARGE");
     assertThat(tooWide.getStatus().getDescription()).contains("1001x4");
@@ -301,22 +373,29 @@ class MediaServiceTest {
     assertThat(empty.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(field(empty)).isEqualTo("header");
 
-    StatusRuntimeException twoHeaders = uploadFails(List.of(header(MediaKind.MEDIA_KIND_IMAGE, "", 0, 0),
-        header(MediaKind.MEDIA_KIND_IMAGE, "", 0, 0)));
+    StatusRuntimeException twoHeaders =
+        uploadFails(
+            List.of(
+                header(MediaKind.MEDIA_KIND_IMAGE, "", 0, 0),
+                header(MediaKind.MEDIA_KIND_IMAGE, "", 0, 0)));
     assertThat(field(twoHeaders)).isEqualTo("header");
 
-    StatusRuntimeException noKind = uploadFails(List.of(header(MediaKind.MEDIA_KIND_UNSPECIFIED, "", 0, 0)));
+    StatusRuntimeException noKind =
+        uploadFails(List.of(header(MediaKind.MEDIA_KIND_UNSPECIFIED, "", 0, 0)));
     assertThat(field(noKind)).isEqualTo("header.kind");
 
-    StatusRuntimeException noFps = uploadFails(List.of(header(MediaKind.MEDIA_KIND_FRAMES, "", 0, 0)));
+    StatusRuntimeException noFps =
+        uploadFails(List.of(header(MediaKind.MEDIA_KIND_FRAMES, "", 0, 0)));
     assertThat(field(noFps)).isEqualTo("header.frames_fps");
 
-    StatusRuntimeException longLabel = uploadFails(List.of(header(MediaKind.MEDIA_KIND_IMAGE, "x".repeat(257), 0, 0)));
+    StatusRuntimeException longLabel =
+        uploadFails(List.of(header(MediaKind.MEDIA_KIND_IMAGE, "x".repeat(257), 0, 0)));
     assertThat(field(longLabel)).isEqualTo("header.label");
 
     byte[] png = MediaTestFiles.png(8, 8, 1, 1, 1);
-    StatusRuntimeException shortOfExpected = uploadFails(chunked(
-        header(MediaKind.MEDIA_KIND_IMAGE, "", 0, png.length + 1), png, MAX_CHUNK));
+    StatusRuntimeException shortOfExpected =
+        uploadFails(
+            chunked(header(MediaKind.MEDIA_KIND_IMAGE, "", 0, png.length + 1), png, MAX_CHUNK));
     assertThat(field(shortOfExpected)).isEqualTo("header.expected_size_bytes");
     assertThat(shortOfExpected.getStatus().getDescription()).contains(Integer.toString(png.length));
 
@@ -327,16 +406,19 @@ class MediaServiceTest {
   @Test
   void theDeclaredKindMustBeWhatTheBytesAre() throws Exception {
     byte[] png = MediaTestFiles.png(20, 10, 1, 2, 3);
-    StatusRuntimeException asVideo = uploadFails(chunked(header(MediaKind.MEDIA_KIND_VIDEO, "still", 0, 0), png,
-        MAX_CHUNK));
+    StatusRuntimeException asVideo =
+        uploadFails(chunked(header(MediaKind.MEDIA_KIND_VIDEO, "still", 0, 0), png, MAX_CHUNK));
     assertThat(asVideo.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(reason(asVideo)).isEqualTo("MEDIA_INVALID");
     assertThat(RequestValidatorTest.unpack(asVideo, ErrorInfo.class).getMetadataMap())
-        .containsEntry("detected_kind", "IMAGE").containsEntry("media_error", "KIND_MISMATCH");
+        .containsEntry("detected_kind", "IMAGE")
+        .containsEntry("media_error", "KIND_MISMATCH");
     byte[] video = video();
-    MediaInfo stored = upload(chunked(header(MediaKind.MEDIA_KIND_VIDEO, "v", 0, 0), video, MAX_CHUNK));
-    StatusRuntimeException asImage = uploadFails(chunked(header(MediaKind.MEDIA_KIND_IMAGE, "v as image", 0, 0),
-        video, MAX_CHUNK));
+    MediaInfo stored =
+        upload(chunked(header(MediaKind.MEDIA_KIND_VIDEO, "v", 0, 0), video, MAX_CHUNK));
+    StatusRuntimeException asImage =
+        uploadFails(
+            chunked(header(MediaKind.MEDIA_KIND_IMAGE, "v as image", 0, 0), video, MAX_CHUNK));
     assertThat(reason(asImage)).isEqualTo("MEDIA_INVALID");
     assertThat(RequestValidatorTest.unpack(asImage, ErrorInfo.class).getMetadataMap())
         .containsEntry("detected_kind", "VIDEO");
@@ -349,19 +431,28 @@ class MediaServiceTest {
     byte[] garbage = new byte[5000];
     new java.util.Random(7).nextBytes(garbage);
     byte[] video = video();
-    byte[] truncated = java.util.Arrays.copyOf(video, video.length / 2); // the moov index is at the end: lost
+    byte[] truncated =
+        java.util.Arrays.copyOf(video, video.length / 2); // the moov index is at the end: lost
     byte[] png = MediaTestFiles.png(20, 10, 1, 2, 3);
     byte[] otherSize = MediaTestFiles.png(21, 10, 1, 2, 3);
-    List<List<UploadMediaRequest>> bad = List.of(
-        chunked(header(MediaKind.MEDIA_KIND_VIDEO, "garbage", 0, 0), garbage, MAX_CHUNK),
-        chunked(header(MediaKind.MEDIA_KIND_VIDEO, "truncated", 0, 0), truncated, MAX_CHUNK),
-        chunked(header(MediaKind.MEDIA_KIND_IMAGE, "garbage", 0, 0), garbage, MAX_CHUNK),
-        chunked(header(MediaKind.MEDIA_KIND_IMAGE, "truncated png", 0, 0), java.util.Arrays.copyOf(png, 40), MAX_CHUNK),
-        List.of(header(MediaKind.MEDIA_KIND_VIDEO, "no bytes", 0, 0)),
-        List.of(header(MediaKind.MEDIA_KIND_FRAMES, "sizes differ", 5, 0), chunk(png, 0, png.length),
-            chunk(otherSize, 0, otherSize.length)),
-        List.of(header(MediaKind.MEDIA_KIND_FRAMES, "garbage frame", 5, 0), chunk(png, 0, png.length),
-            chunk(garbage, 0, 100)));
+    List<List<UploadMediaRequest>> bad =
+        List.of(
+            chunked(header(MediaKind.MEDIA_KIND_VIDEO, "garbage", 0, 0), garbage, MAX_CHUNK),
+            chunked(header(MediaKind.MEDIA_KIND_VIDEO, "truncated", 0, 0), truncated, MAX_CHUNK),
+            chunked(header(MediaKind.MEDIA_KIND_IMAGE, "garbage", 0, 0), garbage, MAX_CHUNK),
+            chunked(
+                header(MediaKind.MEDIA_KIND_IMAGE, "truncated png", 0, 0),
+                java.util.Arrays.copyOf(png, 40),
+                MAX_CHUNK),
+            List.of(header(MediaKind.MEDIA_KIND_VIDEO, "no bytes", 0, 0)),
+            List.of(
+                header(MediaKind.MEDIA_KIND_FRAMES, "sizes differ", 5, 0),
+                chunk(png, 0, png.length),
+                chunk(otherSize, 0, otherSize.length)),
+            List.of(
+                header(MediaKind.MEDIA_KIND_FRAMES, "garbage frame", 5, 0),
+                chunk(png, 0, png.length),
+                chunk(garbage, 0, 100)));
     for (List<UploadMediaRequest> msgs : bad) {
       String label = msgs.get(0).getHeader().getLabel();
       StatusRuntimeException e = uploadFails(msgs);
@@ -369,9 +460,15 @@ class MediaServiceTest {
       assertThat(e.getStatus().getCode()).as(label).isEqualTo(Status.Code.INVALID_ARGUMENT);
       assertThat(reason(e)).as(label).isEqualTo("MEDIA_INVALID");
       // in our words: no server path, class name, source line or library advice
-      assertThat(e.getStatus().getDescription()).as(label).doesNotContain("/").doesNotContain("Exception")
-          .doesNotContain(".java:").doesNotContain(".part").doesNotContain("setFormat")
-          .doesNotContain("FFmpegLogCallback").doesNotContain("javacv");
+      assertThat(e.getStatus().getDescription())
+          .as(label)
+          .doesNotContain("/")
+          .doesNotContain("Exception")
+          .doesNotContain(".java:")
+          .doesNotContain(".part")
+          .doesNotContain("setFormat")
+          .doesNotContain("FFmpegLogCallback")
+          .doesNotContain("javacv");
     }
     awaitNoPartialFiles();
     assertThat(filesLeft()).isEmpty();
@@ -384,27 +481,32 @@ class MediaServiceTest {
   @Test
   void aClientThatCancelsMidUploadLeavesNoPartialFile() throws Exception {
     CompletableFuture<Throwable> ended = new CompletableFuture<>();
-    var requests = (io.grpc.stub.ClientCallStreamObserver<UploadMediaRequest>) async.uploadMedia(new StreamObserver<>() {
-      @Override
-      public void onNext(MediaInfo value) {
-        ended.complete(null);
-      }
+    var requests =
+        (io.grpc.stub.ClientCallStreamObserver<UploadMediaRequest>)
+            async.uploadMedia(
+                new StreamObserver<>() {
+                  @Override
+                  public void onNext(MediaInfo value) {
+                    ended.complete(null);
+                  }
 
-      @Override
-      public void onError(Throwable t) {
-        ended.complete(t);
-      }
+                  @Override
+                  public void onError(Throwable t) {
+                    ended.complete(t);
+                  }
 
-      @Override
-      public void onCompleted() {
-        ended.complete(null);
-      }
-    });
+                  @Override
+                  public void onCompleted() {
+                    ended.complete(null);
+                  }
+                });
     requests.onNext(header(MediaKind.MEDIA_KIND_VIDEO, "", 0, 0));
     requests.onNext(chunk(new byte[1000], 0, 1000));
     long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
     while (partialFiles().isEmpty()) {
-      assertThat(System.nanoTime()).as("the server started writing the upload").isLessThan(deadline);
+      assertThat(System.nanoTime())
+          .as("the server started writing the upload")
+          .isLessThan(deadline);
       Thread.sleep(10);
     }
     requests.cancel("client gave up", null);
@@ -417,44 +519,67 @@ class MediaServiceTest {
 
   @Test
   void getAndDeleteValidateIdsAnswerNotFoundAndDeleteDropsCachedFeatures() throws Exception {
-    StatusRuntimeException malformed = catchThrowableOfType(StatusRuntimeException.class,
-        () -> blocking.getMedia(GetMediaRequest.newBuilder().setMediaId("sha256:XYZ").build()));
+    StatusRuntimeException malformed =
+        catchThrowableOfType(
+            StatusRuntimeException.class,
+            () -> blocking.getMedia(GetMediaRequest.newBuilder().setMediaId("sha256:XYZ").build()));
     assertThat(malformed.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(field(malformed)).isEqualTo("media_id");
     String unknown = "sha256:" + "ab".repeat(32);
-    StatusRuntimeException notFound = catchThrowableOfType(StatusRuntimeException.class,
-        () -> blocking.getMedia(GetMediaRequest.newBuilder().setMediaId(unknown).build()));
+    StatusRuntimeException notFound =
+        catchThrowableOfType(
+            StatusRuntimeException.class,
+            () -> blocking.getMedia(GetMediaRequest.newBuilder().setMediaId(unknown).build()));
     assertThat(notFound.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
     assertThat(reason(notFound)).isEqualTo("MEDIA_NOT_FOUND");
-    StatusRuntimeException deleteUnknown = catchThrowableOfType(StatusRuntimeException.class,
-        () -> blocking.deleteMedia(DeleteMediaRequest.newBuilder().setMediaId(unknown).build()));
+    StatusRuntimeException deleteUnknown =
+        catchThrowableOfType(
+            StatusRuntimeException.class,
+            () ->
+                blocking.deleteMedia(DeleteMediaRequest.newBuilder().setMediaId(unknown).build()));
     assertThat(deleteUnknown.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
     assertThat(reason(deleteUnknown)).isEqualTo("MEDIA_NOT_FOUND");
-    StatusRuntimeException deleteMalformed = catchThrowableOfType(StatusRuntimeException.class,
-        () -> blocking.deleteMedia(DeleteMediaRequest.newBuilder().setMediaId("").build()));
+    StatusRuntimeException deleteMalformed =
+        catchThrowableOfType(
+            StatusRuntimeException.class,
+            () -> blocking.deleteMedia(DeleteMediaRequest.newBuilder().setMediaId("").build()));
     assertThat(deleteMalformed.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
 
     byte[] png = MediaTestFiles.png(16, 16, 9, 9, 9);
     MediaInfo img = upload(chunked(header(MediaKind.MEDIA_KIND_IMAGE, "", 0, 0), png, MAX_CHUNK));
     String id = img.getMediaId();
     // features of this media land in the cache (as the pipeline would put them)
-    cache.get((id + "/") + "variant", k -> CompletableFuture.completedFuture(
-        new CountingModelExecutor.Features(k, 1, 1000))).get(5, TimeUnit.SECONDS);
-    assertThat(blocking.getMedia(GetMediaRequest.newBuilder().setMediaId(id).build()).getFeaturesCached()).isTrue();
+    cache
+        .get(
+            (id + "/") + "variant",
+            k -> CompletableFuture.completedFuture(new CountingModelExecutor.Features(k, 1, 1000)))
+        .get(5, TimeUnit.SECONDS);
+    assertThat(
+            blocking
+                .getMedia(GetMediaRequest.newBuilder().setMediaId(id).build())
+                .getFeaturesCached())
+        .isTrue();
 
-    long released = blocking.deleteMedia(DeleteMediaRequest.newBuilder().setMediaId(id).build()).getReleasedBytes();
+    long released =
+        blocking
+            .deleteMedia(DeleteMediaRequest.newBuilder().setMediaId(id).build())
+            .getReleasedBytes();
     assertThat(released).isEqualTo(png.length + 1000);
     assertThat(cache.containsPrefix((id + "/"))).isFalse();
     assertThat(filesLeft()).isEmpty();
-    StatusRuntimeException gone = catchThrowableOfType(StatusRuntimeException.class,
-        () -> blocking.getMedia(GetMediaRequest.newBuilder().setMediaId(id).build()));
+    StatusRuntimeException gone =
+        catchThrowableOfType(
+            StatusRuntimeException.class,
+            () -> blocking.getMedia(GetMediaRequest.newBuilder().setMediaId(id).build()));
     assertThat(gone.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
   }
 
   private void awaitNoPartialFiles() throws Exception {
     long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
     while (!partialFiles().isEmpty()) {
-      assertThat(System.nanoTime()).as("partial files %s are removed", partialFiles()).isLessThan(deadline);
+      assertThat(System.nanoTime())
+          .as("partial files %s are removed", partialFiles())
+          .isLessThan(deadline);
       Thread.sleep(10);
     }
   }

@@ -35,8 +35,11 @@ class OpenAiErrorsTest {
     expected.put(Reason.SLOW_CONSUMER, 409);
     expected.put(Reason.UNAUTHENTICATED, 401);
     assertThat(expected.keySet()).containsExactlyInAnyOrder(Reason.values());
-    expected.forEach((reason, status) -> assertThat(OpenAiErrors.status(ApiException.of(reason, "x")).code())
-        .as("%s", reason).isEqualTo(status));
+    expected.forEach(
+        (reason, status) ->
+            assertThat(OpenAiErrors.status(ApiException.of(reason, "x")).code())
+                .as("%s", reason)
+                .isEqualTo(status));
   }
 
   @Test

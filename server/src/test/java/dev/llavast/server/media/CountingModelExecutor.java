@@ -47,7 +47,8 @@ public final class CountingModelExecutor implements ModelExecutor {
       }
     }
     if (failEncode) {
-      throw new dev.llavast.scheduler.ExecutorException("injected encode failure for " + media.mediaKey());
+      throw new dev.llavast.scheduler.ExecutorException(
+          "injected encode failure for " + media.mediaKey());
     }
     return new Features(p.mediaKey(), p.frames(), 16L * p.frames());
   }

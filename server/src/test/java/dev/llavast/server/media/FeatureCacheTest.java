@@ -1,11 +1,10 @@
 package dev.llavast.server.media;
 
-import dev.llavast.server.observability.Metrics;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.llavast.scheduler.MediaFeatures;
+import dev.llavast.server.observability.Metrics;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,7 +32,8 @@ class FeatureCacheTest {
 
   @Test
   void concurrentMissesShareOneLoad() throws Exception {
-    FeatureCache cache = new FeatureCache(1 << 30, Runnable::run, new Metrics(new PrometheusRegistry()));
+    FeatureCache cache =
+        new FeatureCache(1 << 30, Runnable::run, new Metrics(new PrometheusRegistry()));
     AtomicInteger loads = new AtomicInteger();
     CompletableFuture<MediaFeatures> gate = new CompletableFuture<>();
     CountDownLatch asked = new CountDownLatch(16);
@@ -42,19 +42,27 @@ class FeatureCacheTest {
     for (int i = 0; i < 16; i++) {
       CompletableFuture<FeatureCache.Lookup> r = new CompletableFuture<>();
       results.add(r);
-      submitted.add(CompletableFuture.runAsync(() -> {
-        cache.get("video-a", key -> {
-          loads.incrementAndGet();
-          return gate;
-        }).whenComplete((v, e) -> {
-          if (e != null) {
-            r.completeExceptionally(e);
-          } else {
-            r.complete(v);
-          }
-        });
-        asked.countDown();
-      }, pool));
+      submitted.add(
+          CompletableFuture.runAsync(
+              () -> {
+                cache
+                    .get(
+                        "video-a",
+                        key -> {
+                          loads.incrementAndGet();
+                          return gate;
+                        })
+                    .whenComplete(
+                        (v, e) -> {
+                          if (e != null) {
+                            r.completeExceptionally(e);
+                          } else {
+                            r.complete(v);
+                          }
+                        });
+                asked.countDown();
+              },
+              pool));
     }
     assertThat(asked.await(10, TimeUnit.SECONDS)).isTrue();
     Features f = new Features("video-a", 1620, 1000);
@@ -73,15 +81,23 @@ class FeatureCacheTest {
   @Test
   void failedLoadIsNotCached() throws Exception {
     FeatureCache cache = new FeatureCache(1 << 30, Runnable::run, Metrics.noop());
-    CompletableFuture<FeatureCache.Lookup> failed = cache.get("bad",
-        key -> CompletableFuture.failedFuture(new IllegalStateException("decode failed")));
-    assertThatThrownBy(() -> failed.get(5, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+    CompletableFuture<FeatureCache.Lookup> failed =
+        cache.get(
+            "bad",
+            key -> CompletableFuture.failedFuture(new IllegalStateException("decode failed")));
+    assertThatThrownBy(() -> failed.get(5, TimeUnit.SECONDS))
+        .isInstanceOf(ExecutionException.class)
         .hasRootCauseMessage("decode failed");
     AtomicInteger loads = new AtomicInteger();
-    FeatureCache.Lookup retry = cache.get("bad", key -> {
-      loads.incrementAndGet();
-      return CompletableFuture.completedFuture(new Features(key, 729, 10));
-    }).get(5, TimeUnit.SECONDS);
+    FeatureCache.Lookup retry =
+        cache
+            .get(
+                "bad",
+                key -> {
+                  loads.incrementAndGet();
+                  return CompletableFuture.completedFuture(new Features(key, 729, 10));
+                })
+            .get(5, TimeUnit.SECONDS);
     assertThat(loads).hasValue(1);
     assertThat(retry.hit()).isFalse();
   }
@@ -91,9 +107,12 @@ class FeatureCacheTest {
     FeatureCache cache = new FeatureCache(1 << 30, Runnable::run, Metrics.noop());
     CompletableFuture<MediaFeatures> gate = new CompletableFuture<>();
     CompletableFuture<FeatureCache.Lookup> a = cache.get("v", key -> gate);
-    CompletableFuture<FeatureCache.Lookup> b = cache.get("v", key -> {
-      throw new AssertionError("second load");
-    });
+    CompletableFuture<FeatureCache.Lookup> b =
+        cache.get(
+            "v",
+            key -> {
+              throw new AssertionError("second load");
+            });
     a.cancel(true);
     assertThat(gate.isCancelled()).isFalse();
     gate.complete(new Features("v", 1620, 5));
@@ -103,10 +122,14 @@ class FeatureCacheTest {
   @Test
   void evictsByWeightWithoutBreakingHolders() throws Exception {
     FeatureCache cache = new FeatureCache(2500, Runnable::run, Metrics.noop());
-    FeatureCache.Lookup first = cache.get("a", k -> CompletableFuture.completedFuture(new Features(k, 1620, 1000)))
-        .get(5, TimeUnit.SECONDS);
+    FeatureCache.Lookup first =
+        cache
+            .get("a", k -> CompletableFuture.completedFuture(new Features(k, 1620, 1000)))
+            .get(5, TimeUnit.SECONDS);
     for (String k : List.of("b", "c", "d")) {
-      cache.get(k, key -> CompletableFuture.completedFuture(new Features(key, 1620, 1000))).get(5, TimeUnit.SECONDS);
+      cache
+          .get(k, key -> CompletableFuture.completedFuture(new Features(key, 1620, 1000)))
+          .get(5, TimeUnit.SECONDS);
     }
     cache.cleanUp();
     assertThat(cache.weightBytes()).isLessThanOrEqualTo(2500);

@@ -1,29 +1,21 @@
 package dev.llavast.server.media;
 
-import dev.llavast.server.errors.ApiException;
-import dev.llavast.server.errors.Reason;
-import dev.llavast.server.media.MediaTestFiles;
-import dev.llavast.server.media.CountingModelExecutor;
-
-import dev.llavast.models.media.DecodedMedia;
-import dev.llavast.server.observability.Metrics;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
-import com.google.rpc.BadRequest;
-import com.google.rpc.ErrorInfo;
 import dev.llavast.models.PixelFrames;
 import dev.llavast.models.media.ClipRange;
+import dev.llavast.models.media.DecodedMedia;
 import dev.llavast.models.media.ImagePreprocessor;
 import dev.llavast.models.media.MediaDecoder;
 import dev.llavast.models.media.MediaLimits;
 import dev.llavast.scheduler.Scheduler;
-import dev.llavast.server.media.MediaGeometry;
+import dev.llavast.server.errors.ApiException;
+import dev.llavast.server.errors.Reason;
 import dev.llavast.server.media.MediaPipeline.Resolved;
 import dev.llavast.server.media.MediaStore.StoredMedia;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
+import dev.llavast.server.observability.Metrics;
+import dev.llavast.server.tenancy.Tenant;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -43,10 +35,12 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import dev.llavast.server.tenancy.Tenant;
 import org.junit.jupiter.api.io.TempDir;
 
-/** MediaPipeline over a real MediaStore, real decoder and a real Scheduler with a counting fake model. */
+/**
+ * MediaPipeline over a real MediaStore, real decoder and a real Scheduler with a counting fake
+ * model.
+ */
 @Timeout(120)
 class MediaPipelineTest {
   private static final int FRAMES = 5;
@@ -74,12 +68,19 @@ class MediaPipelineTest {
     cacheExecutor = Executors.newFixedThreadPool(2);
     store = new MediaStore(Optional.of(dir.resolve("media")), 64 << 20);
     cache = new FeatureCache(64 << 20, cacheExecutor, metrics);
-    pipeline = new MediaPipeline(decoder, new ImagePreprocessor(SIZE, 4), scheduler, cache,
-        r -> {
-          decodes.incrementAndGet();
-          decodePool.execute(r);
-        },
-        framePool, new MediaPipeline.Params(FRAMES, SIZE, "test-packer-1"), metrics);
+    pipeline =
+        new MediaPipeline(
+            decoder,
+            new ImagePreprocessor(SIZE, 4),
+            scheduler,
+            cache,
+            r -> {
+              decodes.incrementAndGet();
+              decodePool.execute(r);
+            },
+            framePool,
+            new MediaPipeline.Params(FRAMES, SIZE, "test-packer-1"),
+            metrics);
   }
 
   @AfterEach
@@ -93,7 +94,11 @@ class MediaPipelineTest {
 
   private StoredMedia video(int frames, double fps) throws Exception {
     Path f = MediaTestFiles.movingSquare(dir.resolve("v" + frames + ".mp4"), 64, 48, frames, fps);
-    return store.putInline(Tenant.OPEN, DecodedMedia.Kind.VIDEO, List.of(ByteBuffer.wrap(Files.readAllBytes(f))), 0,
+    return store.putInline(
+        Tenant.OPEN,
+        DecodedMedia.Kind.VIDEO,
+        List.of(ByteBuffer.wrap(Files.readAllBytes(f))),
+        0,
         new DecoderProbe(decoder));
   }
 
@@ -112,10 +117,12 @@ class MediaPipelineTest {
     try {
       List<java.util.concurrent.Future<CompletableFuture<Resolved>>> submitted = new ArrayList<>();
       for (int i = 0; i < n; i++) {
-        submitted.add(callers.submit(() -> {
-          go.await();
-          return pipeline.resolve(v, null, OptionalInt.empty());
-        }));
+        submitted.add(
+            callers.submit(
+                () -> {
+                  go.await();
+                  return pipeline.resolve(v, null, OptionalInt.empty());
+                }));
       }
       go.countDown();
       for (var s : submitted) {
@@ -130,8 +137,11 @@ class MediaPipelineTest {
     }
     assertThat(decodes).as("decodes").hasValue(1);
     assertThat(model.encodes).as("encodes").hasValue(1);
-    assertThat(results.stream().filter(r -> !r.cacheHit()).count()).as("requests that started the load").isEqualTo(1);
-    assertThat(results).allSatisfy(r -> assertThat(r.features()).isSameAs(results.get(0).features()));
+    assertThat(results.stream().filter(r -> !r.cacheHit()).count())
+        .as("requests that started the load")
+        .isEqualTo(1);
+    assertThat(results)
+        .allSatisfy(r -> assertThat(r.features()).isSameAs(results.get(0).features()));
     assertThat(metrics.mediaDecode.collect().getDataPoints().get(0).getCount()).isEqualTo(1);
     assertThat(metrics.visionEncode.collect().getDataPoints().get(0).getCount()).isEqualTo(1);
     assertThat(metrics.featureCacheRequests.labelValues("miss").get()).isEqualTo(1.0);
@@ -140,7 +150,8 @@ class MediaPipelineTest {
     Resolved miss = results.stream().filter(r -> !r.cacheHit()).findFirst().orElseThrow();
     assertThat(miss.decodeTime()).isPositive();
     assertThat(miss.encodeTime().toMillis()).isGreaterThanOrEqualTo(300);
-    // 30 frames at 10 fps, 5 sampled over [0, 29]: f_i = rint(i/4 * 29) = 0, 7.25->7, 14.5->14 (half-even), 21.75->22, 29
+    // 30 frames at 10 fps, 5 sampled over [0, 29]: f_i = rint(i/4 * 29) = 0, 7.25->7, 14.5->14
+    // (half-even), 21.75->22, 29
     MediaGeometry g = miss.geometry();
     assertThat(g.video()).isTrue();
     assertThat(g.widthPx()).isEqualTo(64);
@@ -178,7 +189,8 @@ class MediaPipelineTest {
     Resolved r = join(pipeline.resolve(v, clip, OptionalInt.empty()));
     assertThat(r.cacheHit()).isFalse();
     assertThat(r.mediaKey()).isNotEqualTo(whole.mediaKey());
-    // s = rint(1.0*10) = 10, e = 20, D = 11; f_i = 10 + rint(i/4 * 10) = 10, 12 (2.5->2), 15, 18 (7.5->8), 20
+    // s = rint(1.0*10) = 10, e = 20, D = 11; f_i = 10 + rint(i/4 * 10) = 10, 12 (2.5->2), 15, 18
+    // (7.5->8), 20
     assertThat(r.geometry().clipStartFrame()).isEqualTo(10);
     assertThat(r.geometry().clipEndFrame()).isEqualTo(20);
     assertThat(r.geometry().clipFrameCount()).isEqualTo(11);
@@ -199,13 +211,17 @@ class MediaPipelineTest {
   @Test
   void aClipOutsideTheVideoOrReversedIsInvalidArgumentOnTheClipField() throws Exception {
     StoredMedia v = video(30, 10);
-    CompletableFuture<Resolved> outside = pipeline.resolve(v, ClipRange.seconds(5.0, 6.0), OptionalInt.empty());
+    CompletableFuture<Resolved> outside =
+        pipeline.resolve(v, ClipRange.seconds(5.0, 6.0), OptionalInt.empty());
     assertThat(outside).as("refused before any decoding").isCompletedExceptionally();
     Throwable t = catchThrowable(() -> join(outside));
     ApiException e = (ApiException) (t instanceof ExecutionException ? t.getCause() : t);
     assertThat(e.reason()).isEqualTo(Reason.INVALID_REQUEST);
     assertThat(e.violations().get(0).field()).isEqualTo("clip");
-    assertThat(e.getMessage()).contains("frame 50").contains("29").contains("30 frames at 10.0 fps");
+    assertThat(e.getMessage())
+        .contains("frame 50")
+        .contains("29")
+        .contains("30 frames at 10.0 fps");
     assertThat(model.encodes).hasValue(0);
     assertThat(decodes).hasValue(0);
 
@@ -222,8 +238,13 @@ class MediaPipelineTest {
 
   @Test
   void imageIsOneFrameNormalizedAndIgnoresTheClip() throws Exception {
-    StoredMedia img = store.putInline(Tenant.OPEN, DecodedMedia.Kind.IMAGE,
-        List.of(ByteBuffer.wrap(MediaTestFiles.png(40, 30, 200, 100, 50))), 0, new DecoderProbe(decoder));
+    StoredMedia img =
+        store.putInline(
+            Tenant.OPEN,
+            DecodedMedia.Kind.IMAGE,
+            List.of(ByteBuffer.wrap(MediaTestFiles.png(40, 30, 200, 100, 50))),
+            0,
+            new DecoderProbe(decoder));
     Resolved r = join(pipeline.resolve(img, null, OptionalInt.empty()));
     MediaGeometry g = r.geometry();
     assertThat(g.video()).isFalse();
@@ -237,9 +258,12 @@ class MediaPipelineTest {
     assertThat(p.frames()).isEqualTo(1);
     int plane = SIZE * SIZE;
     // a solid colour stays solid through the resize; (x/255 - 0.5)/0.5 per channel, channel-first
-    assertThat(p.pixels()[0]).isCloseTo(200 / 127.5f - 1, org.assertj.core.data.Offset.offset(1e-6f));
-    assertThat(p.pixels()[plane + 5]).isCloseTo(100 / 127.5f - 1, org.assertj.core.data.Offset.offset(1e-6f));
-    assertThat(p.pixels()[2 * plane + plane - 1]).isCloseTo(50 / 127.5f - 1, org.assertj.core.data.Offset.offset(1e-6f));
+    assertThat(p.pixels()[0])
+        .isCloseTo(200 / 127.5f - 1, org.assertj.core.data.Offset.offset(1e-6f));
+    assertThat(p.pixels()[plane + 5])
+        .isCloseTo(100 / 127.5f - 1, org.assertj.core.data.Offset.offset(1e-6f));
+    assertThat(p.pixels()[2 * plane + plane - 1])
+        .isCloseTo(50 / 127.5f - 1, org.assertj.core.data.Offset.offset(1e-6f));
 
     Resolved withClip = join(pipeline.resolve(img, ClipRange.seconds(1, 2), OptionalInt.empty()));
     assertThat(withClip.cacheHit()).isTrue();
@@ -267,18 +291,27 @@ class MediaPipelineTest {
     int per = 3 * SIZE * SIZE;
     int[] expectedSource = {0, 0, 1, 2, 2};
     for (int i = 0; i < FRAMES; i++) {
-      assertThat(p.pixels()[i * per]).as("slot %d, red", i)
-          .isCloseTo(colours[expectedSource[i]][0] / 127.5f - 1, org.assertj.core.data.Offset.offset(1e-6f));
+      assertThat(p.pixels()[i * per])
+          .as("slot %d, red", i)
+          .isCloseTo(
+              colours[expectedSource[i]][0] / 127.5f - 1,
+              org.assertj.core.data.Offset.offset(1e-6f));
     }
   }
 
   @Test
   void aFailedLoadIsNotCachedAndTheNextRequestTriesAgain() throws Exception {
-    StoredMedia garbage = store.putInline(Tenant.OPEN, DecodedMedia.Kind.VIDEO,
-        List.of(ByteBuffer.wrap(new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10})), 0,
-        (kind, file, fps) -> new MediaStore.MediaMetadata(1, 10, 10, 64, 48)); // a probe that lets anything in
+    StoredMedia garbage =
+        store.putInline(
+            Tenant.OPEN,
+            DecodedMedia.Kind.VIDEO,
+            List.of(ByteBuffer.wrap(new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10})),
+            0,
+            (kind, file, fps) ->
+                new MediaStore.MediaMetadata(1, 10, 10, 64, 48)); // a probe that lets anything in
     for (int attempt = 1; attempt <= 2; attempt++) {
-      Throwable t = catchThrowable(() -> join(pipeline.resolve(garbage, null, OptionalInt.empty())));
+      Throwable t =
+          catchThrowable(() -> join(pipeline.resolve(garbage, null, OptionalInt.empty())));
       assertThat(t).isInstanceOf(ExecutionException.class);
       ApiException e = (ApiException) t.getCause();
       assertThat(e.reason()).isEqualTo(Reason.MEDIA_INVALID);

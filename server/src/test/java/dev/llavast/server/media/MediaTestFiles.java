@@ -18,10 +18,11 @@ public final class MediaTestFiles {
   public static final int SQUARE = 8;
 
   /**
-   * An MPEG-4 Part 2 mp4 of {@code frames} frames at {@code fps}: a white {@value #SQUARE}-px square
-   * on a dark blue background, moving one square width right per frame (wrapping around).
+   * An MPEG-4 Part 2 mp4 of {@code frames} frames at {@code fps}: a white {@value #SQUARE}-px
+   * square on a dark blue background, moving one square width right per frame (wrapping around).
    */
-  public static Path movingSquare(Path file, int width, int height, int frames, double fps) throws Exception {
+  public static Path movingSquare(Path file, int width, int height, int frames, double fps)
+      throws Exception {
     try (FFmpegFrameRecorder rec = new FFmpegFrameRecorder(file.toFile(), width, height, 0)) {
       rec.setFormat("mp4");
       rec.setVideoCodec(avcodec.AV_CODEC_ID_MPEG4);

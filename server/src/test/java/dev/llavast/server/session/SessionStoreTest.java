@@ -14,7 +14,8 @@ class SessionStoreTest {
   private static final Tenant T = Tenant.OPEN;
 
   private final AtomicLong now = new AtomicLong(1_000_000_000L);
-  private final SessionStore store = new SessionStore(2, Duration.ofSeconds(60), Duration.ofHours(1), now::get);
+  private final SessionStore store =
+      new SessionStore(2, Duration.ofSeconds(60), Duration.ofHours(1), now::get);
 
   private static void assertError(Runnable call, Reason reason) {
     ApiException e = catchThrowableOfType(ApiException.class, call::run);
@@ -26,10 +27,11 @@ class SessionStoreTest {
   void boundedCountAndLifecycle() {
     SessionStore.Session a = store.create(T, "sha256:a", null, "", 0);
     store.create(T, "sha256:b", null, "", 0);
-    assertError(() -> store.create(T, "sha256:c", null, "", 0),
-        Reason.TOO_MANY_SESSIONS);
+    assertError(() -> store.create(T, "sha256:c", null, "", 0), Reason.TOO_MANY_SESSIONS);
     assertThat(store.close(T, a.id).state()).isEqualTo(SessionStore.State.CLOSED);
-    assertThat(store.close(T, a.id).state()).as("closing twice is fine").isEqualTo(SessionStore.State.CLOSED);
+    assertThat(store.close(T, a.id).state())
+        .as("closing twice is fine")
+        .isEqualTo(SessionStore.State.CLOSED);
     store.create(T, "sha256:c", null, "", 0); // a slot was freed
     assertError(() -> store.beginAsk(T, a.id), Reason.SESSION_CLOSED);
     assertError(() -> store.open(T, "ses_unknown"), Reason.SESSION_NOT_FOUND);

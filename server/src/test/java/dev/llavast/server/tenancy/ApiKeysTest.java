@@ -16,18 +16,30 @@ class ApiKeysTest {
 
   @Test
   void keysMapToTheirTenantsAndTheHeaderIsCheckedInOurWords() throws Exception {
-    ApiKeys keys = ApiKeys.load(Files.writeString(dir.resolve("keys"),
-        "# comment\nacme  aaaaaaaaaaaaaaaaaaaa\nacme bbbbbbbbbbbbbbbbbbbb\nglobex cccccccccccccccccccc\n"));
+    ApiKeys keys =
+        ApiKeys.load(
+            Files.writeString(
+                dir.resolve("keys"),
+                "# comment\nacme  aaaaaaaaaaaaaaaaaaaa\nacme bbbbbbbbbbbbbbbbbbbb\nglobex cccccccccccccccccccc\n"));
     assertThat(keys.required()).isTrue();
     assertThat(keys.tenants()).isEqualTo(2);
-    assertThat(keys.authenticate(Optional.of("Bearer bbbbbbbbbbbbbbbbbbbb"))).isEqualTo(new Tenant("acme"));
-    assertThat(keys.authenticate(Optional.of("bearer cccccccccccccccccccc"))).isEqualTo(new Tenant("globex"));
-    for (Optional<String> bad : java.util.List.of(Optional.<String>empty(), Optional.of("Basic xyz"),
-        Optional.of("Bearer "), Optional.of("Bearer dddddddddddddddddddd"))) {
-      assertThatThrownBy(() -> keys.authenticate(bad)).isInstanceOfSatisfying(ApiException.class, e -> {
-        assertThat(e.reason()).isEqualTo(Reason.UNAUTHENTICATED);
-        assertThat(e.getMessage()).doesNotContain("dddd").doesNotContain("xyz");
-      });
+    assertThat(keys.authenticate(Optional.of("Bearer bbbbbbbbbbbbbbbbbbbb")))
+        .isEqualTo(new Tenant("acme"));
+    assertThat(keys.authenticate(Optional.of("bearer cccccccccccccccccccc")))
+        .isEqualTo(new Tenant("globex"));
+    for (Optional<String> bad :
+        java.util.List.of(
+            Optional.<String>empty(),
+            Optional.of("Basic xyz"),
+            Optional.of("Bearer "),
+            Optional.of("Bearer dddddddddddddddddddd"))) {
+      assertThatThrownBy(() -> keys.authenticate(bad))
+          .isInstanceOfSatisfying(
+              ApiException.class,
+              e -> {
+                assertThat(e.reason()).isEqualTo(Reason.UNAUTHENTICATED);
+                assertThat(e.getMessage()).doesNotContain("dddd").doesNotContain("xyz");
+              });
     }
     assertThat(ApiKeys.open().authenticate(Optional.empty())).isEqualTo(Tenant.OPEN);
   }
@@ -35,7 +47,9 @@ class ApiKeysTest {
   @Test
   void aBadFileNamesTheLineNeverTheKey() throws Exception {
     Path shortKey = Files.writeString(dir.resolve("k1"), "acme short-secret\n");
-    assertThatThrownBy(() -> ApiKeys.load(shortKey)).hasMessageContaining("k1:1").hasMessageNotContaining("short-secret");
+    assertThatThrownBy(() -> ApiKeys.load(shortKey))
+        .hasMessageContaining("k1:1")
+        .hasMessageNotContaining("short-secret");
     Path badTenant = Files.writeString(dir.resolve("k2"), "\nac/me aaaaaaaaaaaaaaaaaaaa\n");
     assertThatThrownBy(() -> ApiKeys.load(badTenant)).hasMessageContaining("k2:2");
     Path empty = Files.writeString(dir.resolve("k3"), "# nothing\n");
