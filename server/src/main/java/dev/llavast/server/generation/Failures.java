@@ -7,10 +7,9 @@ import dev.llavast.scheduler.PromptFailedException;
 import dev.llavast.scheduler.SchedulerException;
 import dev.llavast.server.errors.ApiException;
 import dev.llavast.server.errors.Reason;
+import dev.llavast.server.errors.Unexpected;
 import dev.llavast.server.media.MediaErrors;
 import java.util.concurrent.CancellationException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Every failure of a generation as the API's error: the one mapping from scheduler, media and
@@ -19,7 +18,6 @@ import org.slf4j.LoggerFactory;
  * any thread.
  */
 public final class Failures {
-  private static final Logger log = LoggerFactory.getLogger(Failures.class);
 
   private Failures() {}
 
@@ -48,12 +46,7 @@ public final class Failures {
     if (mapped instanceof ApiException api) {
       return api;
     }
-    log.error("unexpected failure while generating", e);
-    return ApiException.builder(
-            Reason.MODEL_FAILURE,
-            "internal error while generating; the server logged the details and keeps serving")
-        .cause(e)
-        .build();
+    return Unexpected.report("generating", e);
   }
 
   private static ApiException scheduler(SchedulerException e) {

@@ -2,6 +2,7 @@ package dev.llavast.server.grpc;
 
 import dev.llavast.server.errors.ApiException;
 import dev.llavast.server.errors.Reason;
+import dev.llavast.server.errors.Unexpected;
 import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
@@ -15,9 +16,7 @@ import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.InputStream;
-import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -33,7 +32,6 @@ import org.slf4j.LoggerFactory;
  */
 final class CallGuard implements ServerInterceptor {
   private static final Logger log = LoggerFactory.getLogger(CallGuard.class);
-  private static final SecureRandom RANDOM = new SecureRandom();
 
   /** {@code service} with request marshallers that hand an unparsable message on as null. */
   static ServerServiceDefinition lenient(ServerServiceDefinition service) {
@@ -175,22 +173,8 @@ final class CallGuard implements ServerInterceptor {
             e);
         return;
       }
-      byte[] b = new byte[6];
-      RANDOM.nextBytes(b);
-      String id = HexFormat.of().formatHex(b);
-      log.error(
-          "{} failed unexpectedly (error id {})", getMethodDescriptor().getFullMethodName(), id, e);
       closeOnce(
-          GrpcErrors.toStatus(
-              ApiException.builder(
-                      Reason.MODEL_FAILURE,
-                      "internal error; the server logged "
-                          + "it with error id "
-                          + id
-                          + " and keeps serving")
-                  .kind(Reason.Kind.INTERNAL)
-                  .metadata("error_id", id)
-                  .build()));
+          GrpcErrors.toStatus(Unexpected.report(getMethodDescriptor().getFullMethodName(), e)));
     }
   }
 }

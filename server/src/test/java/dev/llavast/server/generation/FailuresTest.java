@@ -73,5 +73,8 @@ class FailuresTest {
     assertThat(e.getMessage())
         .doesNotContain("NullPointerException", "dev.llavast", "Cannot invoke")
         .contains("internal error");
+    // the id the log line carries, for an operator to find it from the client's error
+    assertThat(e.metadata().get("error_id")).matches("[0-9a-f]{12}");
+    assertThat(e.getMessage()).contains(e.metadata().get("error_id"));
   }
 }
