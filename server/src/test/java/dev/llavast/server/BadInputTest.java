@@ -170,43 +170,26 @@ class BadInputTest {
                 CreateSessionRequest.newBuilder()
                     .setMedia(MediaRef.newBuilder().setMediaId(imageId))
                     .build());
+    AskRequest hi =
+        AskRequest.newBuilder()
+            .setSessionId(s.getSessionId())
+            .setPrompt(Prompt.newBuilder().setText("Hi"))
+            .setSampling(SamplingParams.newBuilder().setMaxNewTokens(2))
+            .build();
     for (int i = 0; i < 2; i++) {
+      AskRequest badTask = hi.toBuilder().setTaskValue(99).build();
       assertRefused(
-          failure(
-              () ->
-                  sessions()
-                      .ask(
-                          AskRequest.newBuilder()
-                              .setSessionId(s.getSessionId())
-                              .setPrompt(Prompt.newBuilder().setText("Hi"))
-                              .setTaskValue(99)
-                              .build())
-                      .forEachRemaining(x -> {})),
+          failure(() -> sessions().ask(badTask).forEachRemaining(x -> {})),
           "INVALID_REQUEST",
           "task");
+      AskRequest badPriority = hi.toBuilder().setPriorityValue(42).build();
       assertRefused(
-          failure(
-              () ->
-                  sessions()
-                      .ask(
-                          AskRequest.newBuilder()
-                              .setSessionId(s.getSessionId())
-                              .setPrompt(Prompt.newBuilder().setText("Hi"))
-                              .setPriorityValue(42)
-                              .build())
-                      .forEachRemaining(x -> {})),
+          failure(() -> sessions().ask(badPriority).forEachRemaining(x -> {})),
           "INVALID_REQUEST",
           "priority");
     }
     // The refused turns left the session free: a good question is answered.
-    sessions()
-        .ask(
-            AskRequest.newBuilder()
-                .setSessionId(s.getSessionId())
-                .setPrompt(Prompt.newBuilder().setText("Hi"))
-                .setSampling(SamplingParams.newBuilder().setMaxNewTokens(2))
-                .build())
-        .forEachRemaining(x -> {});
+    sessions().ask(hi).forEachRemaining(x -> {});
 
     StatusRuntimeException kind =
         upload(UploadHeader.newBuilder().setKindValue(99).build(), List.of(png));
