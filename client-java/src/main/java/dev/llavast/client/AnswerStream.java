@@ -4,7 +4,9 @@ import dev.llavast.api.v1.GenerateStreamResponse;
 import io.grpc.stub.StreamObserver;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
+import java.util.Objects;
 import java.util.concurrent.LinkedBlockingQueue;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A streaming answer as a blocking iterator: zero or more {@link Delta}s, then one {@link Answer}.
@@ -18,8 +20,8 @@ public final class AnswerStream implements Iterator<StreamEvent>, AutoCloseable 
   private static final Object COMPLETED = new Object();
 
   private final LinkedBlockingQueue<Object> queue = new LinkedBlockingQueue<>();
-  private RetryingCall<?, GenerateStreamResponse> call;
-  private Object head;
+  private @Nullable RetryingCall<?, GenerateStreamResponse> call; // set by bind, before use
+  private @Nullable Object head;
   private boolean ended;
   private volatile boolean closed;
 
@@ -27,6 +29,13 @@ public final class AnswerStream implements Iterator<StreamEvent>, AutoCloseable 
 
   void bind(RetryingCall<?, GenerateStreamResponse> c) {
     this.call = c;
+  }
+
+  private RetryingCall<?, GenerateStreamResponse> call() {
+    if (call == null) {
+      throw new IllegalStateException("the stream's call is not bound yet");
+    }
+    return call;
   }
 
   StreamObserver<GenerateStreamResponse> sink() {
@@ -86,9 +95,9 @@ public final class AnswerStream implements Iterator<StreamEvent>, AutoCloseable 
     if (!hasNext()) {
       throw new NoSuchElementException("the stream has ended");
     }
-    GenerateStreamResponse r = (GenerateStreamResponse) head;
+    GenerateStreamResponse r = (GenerateStreamResponse) Objects.requireNonNull(head, "hasNext");
     head = null;
-    call.request(1);
+    call().request(1);
     return Convert.event(r);
   }
 
@@ -111,7 +120,7 @@ public final class AnswerStream implements Iterator<StreamEvent>, AutoCloseable 
   public void close() {
     if (!closed) {
       closed = true;
-      call.cancel("client closed the stream");
+      call().cancel("client closed the stream");
     }
   }
 }

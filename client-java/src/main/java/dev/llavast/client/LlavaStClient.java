@@ -54,6 +54,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.DoubleSupplier;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The Java client of LLaVA-ST Serve: generation (blocking, async, streaming), media upload,
@@ -75,7 +76,7 @@ public final class LlavaStClient implements AutoCloseable {
       Metadata.Key.of(MEDIA_ID_HEADER, Metadata.ASCII_STRING_MARSHALLER);
 
   private final Channel channel;
-  private final ManagedChannel ownedChannel;
+  private final @Nullable ManagedChannel ownedChannel;
   private final Duration deadline;
   private final Duration uploadDeadline;
   private final RetryPolicy retry;
@@ -120,9 +121,9 @@ public final class LlavaStClient implements AutoCloseable {
 
   /** Builder; not thread-safe. */
   public static final class Builder {
-    private String target;
+    private @Nullable String target;
     private boolean tls;
-    private Channel channel;
+    private @Nullable Channel channel;
     private Duration deadline = Duration.ofSeconds(120);
     private Duration uploadDeadline = Duration.ofMinutes(10);
     private RetryPolicy retry = RetryPolicy.defaults();
@@ -376,7 +377,7 @@ public final class LlavaStClient implements AutoCloseable {
    * frame per message. Blocks; any thread.
    */
   public UploadResult uploadFrames(
-      List<byte[]> images, double fps, String label, UploadProgress progress) {
+      List<byte[]> images, double fps, String label, @Nullable UploadProgress progress) {
     if (images.isEmpty() || !(fps > 0)) {
       throw new IllegalArgumentException(
           "need at least one frame and fps > 0, got " + images.size() + " frames, fps " + fps);
@@ -442,7 +443,7 @@ public final class LlavaStClient implements AutoCloseable {
     private final Path file;
     private final InputStream in;
     private final int chunkBytes;
-    private ByteString next;
+    private @Nullable ByteString next;
 
     FileChunks(Path file, int chunkBytes) throws IOException {
       this.file = file;
@@ -451,7 +452,7 @@ public final class LlavaStClient implements AutoCloseable {
       this.next = read();
     }
 
-    private ByteString read() {
+    private @Nullable ByteString read() {
       try {
         byte[] b = in.readNBytes(chunkBytes);
         return b.length == 0 ? null : ByteString.copyFrom(b);
@@ -581,7 +582,7 @@ public final class LlavaStClient implements AutoCloseable {
       throw new UncheckedIOException(
           e instanceof IOException io ? io : ((UncheckedIOException) e).getCause());
     } catch (ExecutionException e) {
-      throw LlavaStException.from(e.getCause());
+      throw LlavaStException.from(e.getCause() != null ? e.getCause() : e);
     } finally {
       if (it instanceof java.io.Closeable c) {
         try {

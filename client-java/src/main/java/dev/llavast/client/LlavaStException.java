@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A failed call: the gRPC status code plus the server's {@code google.rpc} details, lifted into
@@ -34,7 +35,7 @@ public class LlavaStException extends RuntimeException {
   private final String reasonName;
   private final Map<String, String> metadata;
   private final List<FieldViolation> violations;
-  private final Duration retryDelay;
+  private final @Nullable Duration retryDelay;
   private final int attempts;
   private final String statusMessage;
 
@@ -44,9 +45,9 @@ public class LlavaStException extends RuntimeException {
       String message,
       Map<String, String> metadata,
       List<FieldViolation> violations,
-      Duration retryDelay,
+      @Nullable Duration retryDelay,
       int attempts,
-      Throwable cause) {
+      @Nullable Throwable cause) {
     super(
         code
             + (reasonName.isEmpty() ? "" : " / " + reasonName)
@@ -133,7 +134,7 @@ public class LlavaStException extends RuntimeException {
     String reasonName = "";
     Map<String, String> metadata = Map.of();
     List<FieldViolation> violations = new ArrayList<>();
-    Duration retry = null;
+    @Nullable Duration retry = null;
     com.google.rpc.Status details = StatusProto.fromStatusAndTrailers(status, trailers);
     for (com.google.protobuf.Any any : details.getDetailsList()) {
       try {

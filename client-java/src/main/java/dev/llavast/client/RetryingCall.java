@@ -9,6 +9,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.DoubleSupplier;
 import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One logical unary or server-streaming call made of one or more attempts. A failed attempt is
@@ -41,8 +42,8 @@ final class RetryingCall<ReqT, RespT> {
   private boolean cancelled;
   private boolean finished;
   private boolean inFlight;
-  private ClientCallStreamObserver<ReqT> current;
-  private ScheduledFuture<?> pendingRetry;
+  private @Nullable ClientCallStreamObserver<ReqT> current;
+  private @Nullable ScheduledFuture<?> pendingRetry;
 
   RetryingCall(
       Starter<ReqT, RespT> starter,

@@ -1,6 +1,7 @@
 package dev.llavast.client;
 
 import dev.llavast.api.v1.MediaKind;
+import org.jspecify.annotations.Nullable;
 
 /**
  * How {@link LlavaStClient#upload} sends a file.
@@ -14,7 +15,11 @@ import dev.llavast.api.v1.MediaKind;
  *     server has it
  */
 public record UploadOptions(
-    int chunkBytes, MediaKind kind, String label, UploadProgress progress, boolean skipIfPresent) {
+    int chunkBytes,
+    @Nullable MediaKind kind,
+    @Nullable String label,
+    UploadProgress progress,
+    boolean skipIfPresent) {
   public static final int DEFAULT_CHUNK_BYTES = 1 << 20;
 
   public UploadOptions {

@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A LLaVA-ST checkpoint directory in the official Hugging Face layout: {@code model.safetensors},
@@ -51,8 +52,8 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
   static final int CHUNK_BYTES = 256 << 20;
 
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final Method INVOKE_CLEANER;
-  private static final Object UNSAFE;
+  private static final @Nullable Method INVOKE_CLEANER;
+  private static final @Nullable Object UNSAFE;
 
   static {
     Method m = null;
@@ -283,8 +284,8 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
         if (dims.length > 0) {
           partDims[0] = nRows;
         }
-        long off = r0 * rowElems * e.dtype().bytes();
-        int len = Math.toIntExact(nRows * rowElems * e.dtype().bytes());
+        long off = r0 * rowElems * e.readableDtype().bytes();
+        int len = Math.toIntExact(nRows * rowElems * e.readableDtype().bytes());
         MappedByteBuffer mapped = map(e, off, len);
         try {
           ByteBuffer data = mapped;
@@ -295,7 +296,7 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
             }
             data.flip();
           }
-          NDArray view = manager.create(data, new Shape(partDims), e.dtype().djlLoadType());
+          NDArray view = manager.create(data, new Shape(partDims), e.readableDtype().djlLoadType());
           try {
             // the view may point at 'data' (DJL keeps a reference, no copy): make an owned copy
             parts.add(view.getDataType() == dtype ? view.duplicate() : view.toType(dtype, true));
@@ -332,7 +333,7 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
           "tensor " + name + " has " + count + " elements, too many for a float[]");
     }
     float[] out = new float[(int) count];
-    int elemBytes = e.dtype().bytes();
+    int elemBytes = e.readableDtype().bytes();
     long perChunk = chunkBytes / elemBytes;
     for (long i0 = 0; i0 < count; i0 += perChunk) {
       int n = (int) Math.min(perChunk, count - i0);
@@ -340,7 +341,7 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
       try {
         for (int i = 0; i < n; i++) {
           int at = (int) i0 + i;
-          switch (e.dtype()) {
+          switch (e.readableDtype()) {
             case F32:
               out[at] = mapped.getFloat(i * 4);
               break;
@@ -372,6 +373,9 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
 
   private MappedByteBuffer map(SafetensorsFile.Entry e, long offset, int length) {
     FileChannel ch = channels.get(e.file());
+    if (ch == null) {
+      throw new IllegalStateException("no open channel for " + e.file().getFileName());
+    }
     try {
       MappedByteBuffer b = ch.map(FileChannel.MapMode.READ_ONLY, e.fileOffset() + offset, length);
       b.order(ByteOrder.LITTLE_ENDIAN);

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashSet;
 import java.util.Objects;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One LLaVA-ST checkpoint opened from the official layout: its config, tokenizer, chat template,
@@ -30,7 +31,7 @@ public final class LlavaSt implements AutoCloseable {
   private final Tokenizer tokenizer;
   private final ChatTemplate chatTemplate;
   private final CoordinateCodec codec;
-  private CoordinateGrammar grammar; // guarded by this
+  private @Nullable CoordinateGrammar grammar; // guarded by this
 
   private LlavaSt(
       Path dir,

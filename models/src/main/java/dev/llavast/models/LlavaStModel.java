@@ -36,6 +36,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.LongAdder;
+import org.jspecify.annotations.Nullable;
 
 /**
  * LLaVA-ST on one device: SigLIP -> projector -> LAPE -> STP for {@link #encode}, and batched,
@@ -83,9 +84,9 @@ public final class LlavaStModel implements ModelExecutor {
       ValueTokenIds valueTokenIds,
       boolean fixWidthInput,
       int visionChunkFrames,
-      DataType computeDtype,
+      @Nullable DataType computeDtype,
       int cpuThreads,
-      CoordinateGrammar grammar) {
+      @Nullable CoordinateGrammar grammar) {
     public Options {
       if (cpuThreads < 0) {
         throw new IllegalArgumentException("cpuThreads must be >= 0, got " + cpuThreads);
@@ -108,7 +109,7 @@ public final class LlavaStModel implements ModelExecutor {
         ValueTokenIds valueTokenIds,
         boolean fixWidthInput,
         int visionChunkFrames,
-        DataType computeDtype,
+        @Nullable DataType computeDtype,
         int cpuThreads) {
       this(valueTokenIds, fixWidthInput, visionChunkFrames, computeDtype, cpuThreads, null);
     }
@@ -251,7 +252,7 @@ public final class LlavaStModel implements ModelExecutor {
       int s = px.size();
       int frameFloats = 3 * s * s;
       List<NDArray> stageA = new ArrayList<>();
-      float[] imageOut = null;
+      float @Nullable [] imageOut = null;
       for (int t0 = 0; t0 < frames; t0 += options.visionChunkFrames()) {
         int n = Math.min(options.visionChunkFrames(), frames - t0);
         try (NDManager cm = enc.newSubManager()) {
@@ -270,7 +271,12 @@ public final class LlavaStModel implements ModelExecutor {
         }
       }
       if (!px.video()) {
-        return new Features(px.mediaKey(), false, vc.numPatches(), cfg.hiddenSize(), imageOut);
+        return new Features(
+            px.mediaKey(),
+            false,
+            vc.numPatches(),
+            cfg.hiddenSize(),
+            Objects.requireNonNull(imageOut, "image features"));
       }
       NDArray all =
           stageA.size() == 1
@@ -303,7 +309,7 @@ public final class LlavaStModel implements ModelExecutor {
       }
     }
     int[] ids = new int[sampled];
-    float[] lps = anyLogprobs ? new float[sampled] : null;
+    float @Nullable [] lps = anyLogprobs ? new float[sampled] : null;
     int k = 0;
     for (SequenceStep s : seqs) {
       if (!s.sample()) {
@@ -335,7 +341,7 @@ public final class LlavaStModel implements ModelExecutor {
   /**
    * The ids a constrained sequence may sample next; null for an unconstrained one. Worker thread.
    */
-  private TokenMask constraintMask(SamplingParams p, int[] generated) {
+  private @Nullable TokenMask constraintMask(SamplingParams p, int[] generated) {
     if (p.constraint().isNone()) {
       return null;
     }

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The header of one {@code .safetensors} file: 8 bytes little-endian header length {@code N},
@@ -36,10 +37,18 @@ final class SafetensorsFile {
       String name,
       Path file,
       String dtypeName,
-      StoredDtype dtype,
+      @Nullable StoredDtype dtype,
       long[] shape,
       long fileOffset,
       long byteLength) {
+    /** The dtype of an entry the caller has already checked is readable. */
+    StoredDtype readableDtype() {
+      if (dtype == null) {
+        throw new IllegalStateException("tensor '" + name + "' has unsupported dtype " + dtypeName);
+      }
+      return dtype;
+    }
+
     long elementCount() {
       long n = 1;
       for (long d : shape) {

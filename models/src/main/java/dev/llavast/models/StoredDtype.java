@@ -1,6 +1,7 @@
 package dev.llavast.models;
 
 import ai.djl.ndarray.types.DataType;
+import org.jspecify.annotations.Nullable;
 
 /** Element types a checkpoint may store, with their safetensors names. */
 public enum StoredDtype {
@@ -39,7 +40,7 @@ public enum StoredDtype {
   }
 
   /** Parses a safetensors dtype string, or returns null if it is not one of F32/F16/BF16. */
-  static StoredDtype fromSafetensors(String name) {
+  static @Nullable StoredDtype fromSafetensors(String name) {
     for (StoredDtype d : values()) {
       if (d.safetensorsName.equals(name)) {
         return d;

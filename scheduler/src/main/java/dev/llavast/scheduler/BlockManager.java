@@ -205,7 +205,7 @@ final class BlockManager {
     }
     int n = 0;
     for (int b = lruHead; b != NONE; b = lruNext[b]) {
-      if (!hashed[b] || byHash.get(hash[b]) != b) {
+      if (!hashed[b] || !Integer.valueOf(b).equals(byHash.get(hash[b]))) {
         throw new IllegalStateException("cached block " + b + " is not indexed by its hash");
       }
       n++;

@@ -3,6 +3,7 @@ package dev.llavast.scheduler;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Picks the worker for a request or an encode job: the worker that most recently served the same
@@ -41,8 +42,8 @@ final class Dispatcher {
    * @param eligible workers the request can run on at all
    * @return the chosen worker, or {@code null} if no healthy eligible worker exists
    */
-  Worker choose(String mediaKey, Predicate<Worker> eligible) {
-    Worker best = null;
+  @Nullable Worker choose(@Nullable String mediaKey, Predicate<Worker> eligible) {
+    @Nullable Worker best = null;
     long bestLoad = Long.MAX_VALUE;
     for (Worker w : workers) {
       if (!w.isHealthy() || !eligible.test(w)) {
@@ -87,7 +88,7 @@ final class Dispatcher {
   }
 
   /** Remembers that {@code worker} now serves {@code mediaKey}. */
-  void served(String mediaKey, int worker) {
+  void served(@Nullable String mediaKey, int worker) {
     if (mediaKey == null) {
       return;
     }

@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One generation request as the scheduler sees it.
@@ -29,10 +30,10 @@ public record GenerationRequest(
     String requestId,
     CompletionStage<PromptInput> prompt,
     int promptTokens,
-    String mediaKey,
+    @Nullable String mediaKey,
     SamplingParams sampling,
     int priority,
-    Duration timeout) {
+    @Nullable Duration timeout) {
 
   public GenerationRequest {
     Objects.requireNonNull(requestId, "requestId");

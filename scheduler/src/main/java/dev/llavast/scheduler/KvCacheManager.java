@@ -181,7 +181,7 @@ final class KvCacheManager {
       if (i == t.hashes.length) {
         t.hashes = Arrays.copyOf(t.hashes, t.hashes.length * 2);
       }
-      t.hashes[i] = BlockHasher.hash(prev, s.tokens, s.prompt, i, blockSize);
+      t.hashes[i] = BlockHasher.hash(prev, s.tokens, s.prompt(), i, blockSize);
       t.numHashes++;
     }
     return t.hashes[index];

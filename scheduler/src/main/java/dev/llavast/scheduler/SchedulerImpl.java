@@ -9,6 +9,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,7 +27,7 @@ final class SchedulerImpl implements Scheduler {
   private final AtomicLong ids = new AtomicLong();
   private volatile boolean accepting = true;
   private final Object shutdownLock = new Object();
-  private Boolean shutdownResult; // guarded by shutdownLock
+  private @Nullable Boolean shutdownResult; // guarded by shutdownLock
 
   SchedulerImpl(SchedulerBuilder b, List<ModelExecutor> executors) {
     this.ticker = b.ticker;

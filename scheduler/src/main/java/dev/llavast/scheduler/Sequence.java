@@ -1,6 +1,7 @@
 package dev.llavast.scheduler;
 
 import java.util.Arrays;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One request inside a worker: its tokens, KV block table, progress and timings.
@@ -24,7 +25,7 @@ final class Sequence implements RequestHandle {
   private volatile boolean cancelRequested;
 
   // ---- worker thread only ----
-  PromptInput prompt;
+  private @Nullable PromptInput prompt;
   int promptLength;
 
   /** Queue reservation held in the scheduler's admission counters (0 once admitted or ended). */
@@ -33,7 +34,7 @@ final class Sequence implements RequestHandle {
   boolean holdsQueueSlot;
 
   /** Prompt then generated ids; {@code length} of them are valid. */
-  int[] tokens;
+  int[] tokens = new int[0];
 
   int length;
 
@@ -127,6 +128,14 @@ final class Sequence implements RequestHandle {
   }
 
   /** Sets the prompt once it is ready. */
+  /** The prompt; worker thread, only once {@link #setPrompt} ran (admitted sequences). */
+  PromptInput prompt() {
+    if (prompt == null) {
+      throw new IllegalStateException("sequence " + id + " has no prompt yet");
+    }
+    return prompt;
+  }
+
   void setPrompt(PromptInput p) {
     prompt = p;
     promptLength = p.length();

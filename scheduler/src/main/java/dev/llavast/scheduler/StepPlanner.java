@@ -5,6 +5,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.PriorityQueue;
 import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Decides what one worker computes next, with no threads, clocks or callbacks in it: the queues of
@@ -157,7 +158,7 @@ final class StepPlanner {
    * The limit that ends {@code s} now that its last token is appended, or null: the stop token,
    * then the token limit, then the context limit. (A sink may end it earlier.)
    */
-  FinishReason limitReached(Sequence s) {
+  @Nullable FinishReason limitReached(Sequence s) {
     if (s.sampling.isStopToken(s.tokens[s.length - 1])) {
       return FinishReason.STOP_TOKEN;
     }

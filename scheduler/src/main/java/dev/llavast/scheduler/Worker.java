@@ -4,6 +4,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
@@ -12,6 +13,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -120,7 +122,8 @@ final class Worker implements Runnable {
   }
 
   /** The prompt future of a pending sequence completed. */
-  private record PromptReady(Sequence seq, PromptInput prompt, Throwable error) implements Message {
+  private record PromptReady(Sequence seq, @Nullable PromptInput prompt, @Nullable Throwable error)
+      implements Message {
     @Override
     public void applyTo(Worker w) {
       w.onPromptReady(this);
@@ -183,7 +186,7 @@ final class Worker implements Runnable {
   }
 
   /** Called from the prompt future's completion; any thread. */
-  void promptReady(Sequence s, PromptInput prompt, Throwable error) {
+  void promptReady(Sequence s, @Nullable PromptInput prompt, @Nullable Throwable error) {
     post(new PromptReady(s, prompt, error));
   }
 
@@ -277,7 +280,7 @@ final class Worker implements Runnable {
 
   @Override
   public void run() {
-    SchedulerException endReason = null;
+    @Nullable SchedulerException endReason = null;
     try {
       start();
       while (true) {
@@ -303,7 +306,7 @@ final class Worker implements Runnable {
   }
 
   /** Ends every request and job, stops accepting, closes the executor. Worker thread, once. */
-  void stop(SchedulerException reason) {
+  void stop(@Nullable SchedulerException reason) {
     SchedulerException why =
         reason != null
             ? reason
@@ -478,7 +481,7 @@ final class Worker implements Runnable {
     }
   }
 
-  private SchedulerException dropReason(Sequence s, long now) {
+  private @Nullable SchedulerException dropReason(Sequence s, long now) {
     if (s.cancelRequested()) {
       return new RequestCancelledException(
           "request " + s.requestId() + " was cancelled in state " + s.status());
@@ -547,7 +550,8 @@ final class Worker implements Runnable {
     return spent;
   }
 
-  private void completeLater(CompletableFuture<MediaFeatures> f, MediaFeatures v, Throwable e) {
+  private void completeLater(
+      CompletableFuture<MediaFeatures> f, @Nullable MediaFeatures v, @Nullable Throwable e) {
     Runnable r =
         () -> {
           if (e == null) {
@@ -579,7 +583,7 @@ final class Worker implements Runnable {
       steps.add(
           new SequenceStep(
               s.id,
-              s.prompt,
+              s.prompt(),
               Arrays.copyOfRange(s.tokens, start, start + s.planRun),
               start,
               kv.blockTable(s),
@@ -589,7 +593,7 @@ final class Worker implements Runnable {
       samples += s.planSample ? 1 : 0;
     }
     long t = ticker.read();
-    StepResult result = null;
+    @Nullable StepResult result = null;
     RuntimeException failure = null;
     try {
       result = executor.step(new StepPlan(kv.blockSize(), steps));
@@ -616,8 +620,9 @@ final class Worker implements Runnable {
       lastStepFailed = false;
       consecutiveFailures = 0;
       healthy = true;
-      List<Sequence> sampled = planner.update(plan, result.tokenIds(), now);
-      float[] lps = result.logprobs();
+      StepResult ok = Objects.requireNonNull(result, "checked above");
+      List<Sequence> sampled = planner.update(plan, ok.tokenIds(), now);
+      float[] lps = ok.logprobs();
       for (int i = 0, m = sampled.size(); i < m; i++) {
         deliver(sampled.get(i), lps == null ? Float.NaN : lps[i], now);
       }
@@ -653,7 +658,7 @@ final class Worker implements Runnable {
     }
   }
 
-  private static String describe(StepResult r) {
+  private static String describe(@Nullable StepResult r) {
     if (r == null) {
       return "null";
     }
@@ -698,7 +703,8 @@ final class Worker implements Runnable {
    * Ends a sequence once: frees its blocks, waiting load and queue slot, makes its one terminal
    * callback. The caller removes it from {@code pending}; the planner forgets it at its next sweep.
    */
-  private void end(Sequence s, SchedulerException error, FinishReason reason, long now) {
+  private void end(
+      Sequence s, @Nullable SchedulerException error, @Nullable FinishReason reason, long now) {
     if (s.done) {
       return;
     }
@@ -711,7 +717,8 @@ final class Worker implements Runnable {
     if (error == null) {
       s.setStatus(RequestStatus.FINISHED);
       try {
-        s.sink.onFinish(reason, usage);
+        // Every caller passes a reason when it passes no error.
+        s.sink.onFinish(Objects.requireNonNull(reason, "finish reason"), usage);
       } catch (RuntimeException e) {
         log.warn("sink of request {} threw from onFinish", s.requestId(), e);
       }

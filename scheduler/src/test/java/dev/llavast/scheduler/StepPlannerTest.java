@@ -186,7 +186,7 @@ class StepPlannerTest {
     Sequence a = waiting("a", 10, 2, 0);
     step();
     end(a); // its two full blocks stay cached
-    int[] prompt = a.prompt.tokenIds();
+    int[] prompt = a.prompt().tokenIds();
     PromptInput same = PromptInput.ofTokens(prompt);
     GenerationRequest r = GenerationRequest.of("b", same, SamplingParams.greedy(2));
     Sequence b = new Sequence(99, r, new RecordingSink("b"), 99, 0, 0, () -> {});

@@ -9,6 +9,7 @@ import java.time.format.DateTimeParseException;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -122,7 +123,7 @@ public final class Main implements Callable<Integer> {
   @Option(
       names = "--media-dir",
       description = "Where uploaded media are stored (default: a temporary directory).")
-  Path mediaDir;
+  @Nullable Path mediaDir;
 
   @Option(
       names = "--api-keys-file",
@@ -131,7 +132,7 @@ public final class Main implements Callable<Integer> {
           "API keys, one '<tenant> <key>' per line: "
               + "every call needs 'authorization: Bearer <key>' and sees only its tenant's media, sessions and requests "
               + "(default: none, one open tenant).")
-  Path apiKeysFile;
+  @Nullable Path apiKeysFile;
 
   @Option(
       names = "--shared-caches",
@@ -144,16 +145,16 @@ public final class Main implements Callable<Integer> {
       names = "--tls-cert",
       paramLabel = "PEM",
       description = "Certificate chain for TLS on the gRPC port.")
-  Path tlsCert;
+  @Nullable Path tlsCert;
 
   @Option(names = "--tls-key", paramLabel = "PEM", description = "Private key of --tls-cert.")
-  Path tlsKey;
+  @Nullable Path tlsKey;
 
   @Option(
       names = "--tls-client-ca",
       paramLabel = "PEM",
       description = "Require client certificates that chain to this CA (mutual TLS).")
-  Path tlsClientCa;
+  @Nullable Path tlsClientCa;
 
   /** The configuration these flags describe. */
   ServerConfig toConfig() {

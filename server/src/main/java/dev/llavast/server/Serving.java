@@ -13,6 +13,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,10 +32,10 @@ public final class Serving implements AutoCloseable {
 
   private final Engine engine;
   private final LlavaStServer server;
-  private final HttpApiServer http; // null when disabled
+  private final @Nullable HttpApiServer http; // null when disabled
   private final ScheduledExecutorService health;
 
-  private Serving(Engine engine, LlavaStServer server, HttpApiServer http) {
+  private Serving(Engine engine, LlavaStServer server, @Nullable HttpApiServer http) {
     this.engine = engine;
     this.server = server;
     this.http = http;
@@ -66,7 +67,7 @@ public final class Serving implements AutoCloseable {
     Metrics metrics = new Metrics(registry);
     Engine engine = Engine.start(config.engine(), metrics);
     Serving s;
-    HttpApiServer http = null;
+    @Nullable HttpApiServer http = null;
     try {
       http =
           config.httpPort() < 0
@@ -113,7 +114,7 @@ public final class Serving implements AutoCloseable {
   }
 
   /** The HTTP door, or null when {@code --http-port} is -1. */
-  public HttpApiServer http() {
+  public @Nullable HttpApiServer http() {
     return http;
   }
 

@@ -45,7 +45,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -131,7 +133,7 @@ public final class LlavaStCli {
     return cl.execute(args);
   }
 
-  LlavaStClient client(String targetOverride) {
+  LlavaStClient client(@Nullable String targetOverride) {
     return LlavaStClient.builder()
         .target(targetOverride != null ? targetOverride : target)
         .tls(tls)
@@ -161,16 +163,16 @@ public final class LlavaStCli {
         names = "--video",
         paramLabel = "FILE",
         description = "A video file (uploaded unless the server has it).")
-    Path video;
+    @Nullable Path video;
 
     @Option(names = "--image", paramLabel = "FILE", description = "An image file (JPEG or PNG).")
-    Path image;
+    @Nullable Path image;
 
     @Option(
         names = "--media",
         paramLabel = "ID",
         description = "An uploaded media id (sha256:...).")
-    String mediaId;
+    @Nullable String mediaId;
   }
 
   /** Resolves the media choice to an id, uploading a file if needed (progress to stderr). */
@@ -178,7 +180,7 @@ public final class LlavaStCli {
     if (m.mediaId != null) {
       return m.mediaId;
     }
-    Path file = m.video != null ? m.video : m.image;
+    Path file = m.video != null ? m.video : Objects.requireNonNull(m.image, "picocli sets one");
     UploadOptions o =
         UploadOptions.defaults()
             .withChunkBytes(chunkBytes)
@@ -294,7 +296,7 @@ public final class LlavaStCli {
     float temperature;
 
     @Option(names = "--seed", description = "Sampling seed.")
-    Long seed;
+    @Nullable Long seed;
 
     @Option(
         names = "--constrain",
@@ -629,7 +631,7 @@ public final class LlavaStCli {
         paramLabel = "FILE",
         description =
             "Predictions (JSONL); an existing file is resumed (default: eval-<format>.jsonl).")
-    Path predictions;
+    @Nullable Path predictions;
 
     @Option(names = "--concurrency", description = "Parallel questions (default ${DEFAULT-VALUE}).")
     int concurrency = 4;
@@ -657,13 +659,13 @@ public final class LlavaStCli {
     int limit;
 
     @Option(names = "--out", paramLabel = "FILE", description = "Write the report as JSON.")
-    Path out;
+    @Nullable Path out;
 
     @Option(
         names = "--plot",
         paramLabel = "FILE",
         description = "Write a PNG histogram of per-sample IoU.")
-    Path plot;
+    @Nullable Path plot;
 
     @Option(
         names = "--progress",
@@ -784,13 +786,13 @@ public final class LlavaStCli {
     int warmup = 2;
 
     @Option(names = "--out", paramLabel = "FILE", description = "Write the report as JSON.")
-    Path jsonOut;
+    @Nullable Path jsonOut;
 
     @Option(
         names = "--plot",
         paramLabel = "FILE",
         description = "Write a PNG of latency percentiles vs concurrency.")
-    Path plot;
+    @Nullable Path plot;
 
     @Option(names = "--json", description = "Print the JSON report to stdout instead of the table.")
     boolean json;
@@ -804,7 +806,7 @@ public final class LlavaStCli {
         fallbackValue = "",
         paramLabel = "PROVIDER",
         description = "Start an embedded server (from the class path) instead of using --target.")
-    String inProcess;
+    @Nullable String inProcess;
 
     @Option(
         names = "--server-opt",
@@ -832,7 +834,7 @@ public final class LlavaStCli {
               BenchConfig.DEFAULT_QUESTIONS,
               seed,
               warmup);
-      EmbeddedServer server =
+      @Nullable EmbeddedServer server =
           inProcess == null ? null : EmbeddedServer.find(inProcess).start(serverOptions);
       try (LlavaStClient c = cli.client(server == null ? null : server.target())) {
         BenchReport report = new Bench(c, cfg, cli.bar(progress, false)).run();

@@ -287,8 +287,8 @@ public final class Datasets {
       if (timed && (!times.containsKey("<s>") || !times.containsKey("<e>"))) {
         throw new DatasetException(where + ".meta.time_token: " + task + " needs <s> and <e>");
       }
-      double ts = timed ? round3((times.get("<s>") - s) / span) : Double.NaN;
-      double te = timed ? round3((times.get("<e>") - s) / span) : Double.NaN;
+      double ts = timed ? round3((times.getOrDefault("<s>", 0) - s) / span) : Double.NaN;
+      double te = timed ? round3((times.getOrDefault("<e>", 0) - s) / span) : Double.NaN;
       out.add(
           new EvalSample(
               task + "#" + i,

@@ -28,6 +28,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Runs a benchmark through the gRPC API like a load generator: each media file is uploaded once
@@ -158,8 +159,8 @@ public final class EvalRunner {
         try {
           f.get();
         } catch (java.util.concurrent.ExecutionException e) {
-          throw new IOException(
-              "writing the predictions failed: " + e.getCause().getMessage(), e.getCause());
+          Throwable cause = e.getCause() != null ? e.getCause() : e;
+          throw new IOException("writing the predictions failed: " + cause.getMessage(), cause);
         }
       }
     } finally {
@@ -180,7 +181,7 @@ public final class EvalRunner {
    * The server's media for {@code s}'s file, uploading it the first time; null if the file is
    * missing.
    */
-  private MediaInfo media(EvalSample s, Map<Path, MediaInfo> uploaded) {
+  private @Nullable MediaInfo media(EvalSample s, Map<Path, MediaInfo> uploaded) {
     if (!Files.isRegularFile(s.media())) {
       return null;
     }

@@ -4,6 +4,7 @@ import dev.llavast.api.v1.Task;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One benchmark question: what to ask about which media, and the answer it is scored against.
@@ -18,7 +19,7 @@ import java.util.Objects;
  * @param truth the ground truth
  */
 public record EvalSample(
-    String id, Task task, Path media, String question, int[] clip, Truth truth) {
+    String id, Task task, Path media, String question, int @Nullable [] clip, Truth truth) {
   public EvalSample {
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(task, "task");

@@ -9,6 +9,7 @@ import dev.llavast.client.Coordinate;
 import dev.llavast.client.CoordinateJson;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One line of the predictions file (JSONL): the sample id, how the request went, the raw answer and
@@ -70,7 +71,7 @@ public record Prediction(
    * The first coordinate of {@code type} ({@code time}, {@code span}, {@code box}, {@code
    * timed_box}), or null.
    */
-  JsonNode first(String type) {
+  @Nullable JsonNode first(String type) {
     return coordinates.stream()
         .filter(c -> c.path("type").asText().equals(type))
         .findFirst()

@@ -5,7 +5,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The paper's metrics from predictions, in the two conventions that circulate:
@@ -78,7 +80,7 @@ public final class Scores {
     int missing = 0;
     List<EvalSample> scored = new ArrayList<>();
     for (EvalSample s : samples) {
-      Prediction p = byId.get(s.id());
+      Prediction p = predictionFor(byId, s);
       if (p.status().equals("missing_media")) {
         missing++;
         continue;
@@ -127,7 +129,7 @@ public final class Scores {
     double[] th = {0.3, 0.5, 0.7};
     List<Double> ious = new ArrayList<>();
     for (EvalSample s : samples) {
-      double iou = tvgIou((EvalSample.SpanTruth) s.truth(), byId.get(s.id()));
+      double iou = tvgIou((EvalSample.SpanTruth) s.truth(), predictionFor(byId, s));
       if (iou < 0) {
         unparseable++;
         iou = 0;
@@ -150,10 +152,19 @@ public final class Scores {
     return new TaskScores(kind, n, unparseable, failed, missing, llava, lmms, ious);
   }
 
+  /** The prediction of a sample; every sample scored has one (missing ones are recorded). */
+  private static Prediction predictionFor(Map<String, Prediction> byId, EvalSample s) {
+    Prediction p = byId.get(s.id());
+    if (p == null) {
+      throw new IllegalArgumentException("no prediction for sample " + s.id());
+    }
+    return p;
+  }
+
   // ------------------------------------------------------------------------------ REC
 
   /** The answer's first box, normalized {@code [x1, y1, x2, y2]}, or null. */
-  static double[] recBox(Prediction p) {
+  static double @Nullable [] recBox(Prediction p) {
     JsonNode b = p.ok() ? p.first("box") : null;
     if (b == null) {
       return null;
@@ -183,7 +194,7 @@ public final class Scores {
     for (EvalSample s : samples) {
       EvalSample.BoxTruth t = (EvalSample.BoxTruth) s.truth();
       double[] gt = {t.x1(), t.y1(), t.x2(), t.y2()};
-      double[] pred = recBox(byId.get(s.id()));
+      double[] pred = recBox(predictionFor(byId, s));
       double iou = pred == null ? 0 : Iou.box(gt, pred);
       ious.add(iou);
       sumAll += iou;
@@ -224,8 +235,9 @@ public final class Scores {
     if (!p.ok()) {
       return new double[] {0, 0, 0, 0};
     }
-    int first = s.clip()[0];
-    int last = s.clip()[1];
+    int[] clip = Objects.requireNonNull(s.clip(), "spatio-temporal samples carry a clip");
+    int first = clip[0];
+    int last = clip[1];
     Map<Integer, double[]> pred = new TreeMap<>();
     for (JsonNode tb : p.all("timed_box")) {
       int frame =
@@ -292,7 +304,7 @@ public final class Scores {
     int unparseable = 0;
     List<Double> ious = new ArrayList<>();
     for (EvalSample s : samples) {
-      double[] r = stIous(kind, s, byId.get(s.id()));
+      double[] r = stIous(kind, s, predictionFor(byId, s));
       for (int k = 0; k < 3; k++) {
         sums[k] += r[k];
       }

@@ -3,6 +3,7 @@ package dev.llavast.models.coords;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.util.Locale;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Coordinate tokens (spec §7): ids {@code V .. V + 3*bins - 1} ↔ (axis, bin) ↔ normalized {@code
@@ -85,7 +86,7 @@ public final class CoordinateCodec {
    * A parser for one answer. {@code time} may be null for an image (timestamps then carry no
    * seconds). The parser is single-threaded: one generation stream feeds it.
    */
-  public CoordinateStreamParser parser(TimeAxis time, SpaceAxis space) {
+  public CoordinateStreamParser parser(@Nullable TimeAxis time, SpaceAxis space) {
     java.util.Objects.requireNonNull(space, "space");
     if (space.bins() != bins || (time != null && time.bins() != bins)) {
       throw new IllegalArgumentException("axes must use " + bins + " bins");

@@ -2,6 +2,7 @@ package dev.llavast.models.coords;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Turns a generated answer, fed one token at a time, into text and whole coordinate groups (spec
@@ -44,13 +45,20 @@ public final class CoordinateStreamParser {
   }
 
   /** A symbol: a character of text ({@code bin < 0}) or a coordinate bin. */
-  private record Sym(char ch, Axis axis, int bin) {
+  private record Sym(char ch, @Nullable Axis axis, int bin) {
     static Sym of(char c) {
       return new Sym(c, null, -1);
     }
 
     boolean isBin() {
       return axis != null;
+    }
+
+    Axis binAxis() {
+      if (axis == null) {
+        throw new IllegalStateException("'" + ch + "' is not a bin");
+      }
+      return axis;
     }
 
     boolean is(char c) {
@@ -67,15 +75,17 @@ public final class CoordinateStreamParser {
   }
 
   private final CoordinateCodec codec;
-  private final TimeAxis time;
+  private final @Nullable TimeAxis time;
   private final SpaceAxis space;
   private final ArrayList<Sym> held = new ArrayList<>();
   private Mode mode = Mode.IDLE;
   private int count;
   private final StringBuilder text = new StringBuilder();
-  private List<Piece> out;
 
-  CoordinateStreamParser(CoordinateCodec codec, TimeAxis time, SpaceAxis space) {
+  /** The current call's pieces; an immutable empty list between calls. */
+  private List<Piece> out = List.of();
+
+  CoordinateStreamParser(CoordinateCodec codec, @Nullable TimeAxis time, SpaceAxis space) {
     this.codec = codec;
     this.time = time;
     this.space = space;
@@ -149,7 +159,7 @@ public final class CoordinateStreamParser {
   private List<Piece> end() {
     flushText();
     List<Piece> r = out;
-    out = null;
+    out = List.of();
     return r.isEmpty() ? List.of() : List.copyOf(r);
   }
 
@@ -224,7 +234,7 @@ public final class CoordinateStreamParser {
       open(s, Mode.AFTER_TIME);
     } else if (s.isBin()) {
       flushText();
-      out.add(new Piece.Bin(s.axis(), s.bin(), codec.normalized(s.bin())));
+      out.add(new Piece.Bin(s.binAxis(), s.bin(), codec.normalized(s.bin())));
     } else {
       text.append(s.ch());
     }
@@ -261,7 +271,7 @@ public final class CoordinateStreamParser {
    * group at the start of the held symbols, or the first held symbol as plain, and parse the rest
    * again.
    */
-  private void breakGroup(Sym next) {
+  private void breakGroup(@Nullable Sym next) {
     List<Sym> rest = new ArrayList<>(held);
     held.clear();
     Mode was = mode;

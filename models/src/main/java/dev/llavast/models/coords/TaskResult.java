@@ -3,6 +3,7 @@ package dev.llavast.models.coords;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A whole answer decoded the way the reference's parsers read each task (spec §10). Fields that a
@@ -22,13 +23,13 @@ import java.util.Objects;
 public record TaskResult(
     Task task,
     String text,
-    Span span,
-    Timestamp endTime,
-    Box box,
+    @Nullable Span span,
+    @Nullable Timestamp endTime,
+    @Nullable Box box,
     List<TimedBox> timedBoxes,
     List<Box> boxes,
     List<Span> spans,
-    String caption) {
+    @Nullable String caption) {
 
   public TaskResult {
     Objects.requireNonNull(task, "task");
@@ -45,7 +46,7 @@ public record TaskResult(
     List<Span> allSpans = new ArrayList<>();
     List<Box> allBoxes = new ArrayList<>();
     List<TimedBox> allTimed = new ArrayList<>();
-    Timestamp firstTime = null;
+    @Nullable Timestamp firstTime = null;
     for (Piece p : pieces) {
       if (p instanceof Piece.Text t) {
         text.append(t.text());
@@ -60,8 +61,8 @@ public record TaskResult(
       }
     }
     String plain = text.toString();
-    Span firstSpan = allSpans.isEmpty() ? null : allSpans.get(0);
-    Box firstBox = allBoxes.isEmpty() ? null : allBoxes.get(0);
+    @Nullable Span firstSpan = allSpans.isEmpty() ? null : allSpans.get(0);
+    @Nullable Box firstBox = allBoxes.isEmpty() ? null : allBoxes.get(0);
     List<TimedBox> none = List.of();
     return switch (task) {
       case REC, REG ->

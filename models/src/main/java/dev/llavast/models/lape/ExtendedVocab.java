@@ -8,6 +8,7 @@ import dev.llavast.models.CheckpointLayout;
 import dev.llavast.models.ModelConfig;
 import dev.llavast.models.nn.Ops;
 import dev.llavast.models.nn.Weights;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The extended vocabulary (spec §4.5): ids {@code >= V} are LAPE rows. Input table {@code
@@ -77,7 +78,7 @@ public final class ExtendedVocab {
    * @return {@code [N, C]} owned by {@code step}
    */
   public NDArray embedBlend(
-      long[] rowA, float[] weightA, long[] rowB, float[] weightB, NDManager step) {
+      long[] rowA, float[] weightA, long @Nullable [] rowB, float[] weightB, NDManager step) {
     int n = rowA.length;
     try (NDArray ia = step.create(rowA)) { // [N]
       NDArray a = Ops.own(embed.get(new NDIndex("{}", ia)), step); // [N, C]

@@ -11,6 +11,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Semaphore;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Turns decoded RGB frames into the vision tower's input (spec §1.2): resize to {@code size x size}
@@ -109,7 +110,7 @@ public final class ImagePreprocessor {
     }
     joinAll(jobs);
     for (int i = 0; i < t; i++) {
-      int src = firstSlot.get(frames.get(i));
+      int src = Objects.requireNonNull(firstSlot.get(frames.get(i)), "every frame has a slot");
       if (src != i) {
         System.arraycopy(pixels, src * per, pixels, i * per, per);
       }
@@ -131,7 +132,7 @@ public final class ImagePreprocessor {
       MediaDecoder decoder,
       Path file,
       int numFrames,
-      ClipRange clip,
+      @Nullable ClipRange clip,
       String mediaKey,
       Executor executor) {
     Objects.requireNonNull(executor, "executor");
@@ -167,7 +168,8 @@ public final class ImagePreprocessor {
     float[] pixels = new float[idx.length * per]; // [T, 3, size, size]
     joinAll(new ArrayList<>(resized.values()));
     for (int i = 0; i < idx.length; i++) {
-      normalizeInto(resized.get(idx[i]).join(), pixels, i * per);
+      normalizeInto(
+          Objects.requireNonNull(resized.get(idx[i]), "resized above").join(), pixels, i * per);
     }
     PixelFrames pf = new PixelFrames(mediaKey, true, idx.length, size, pixels);
     return new Prepared(pf, DecodedMedia.Kind.VIDEO, s);

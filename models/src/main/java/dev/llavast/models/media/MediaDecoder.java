@@ -31,6 +31,7 @@ import org.bytedeco.ffmpeg.global.avutil;
 import org.bytedeco.ffmpeg.global.swscale;
 import org.bytedeco.javacv.FFmpegFrameGrabber;
 import org.bytedeco.javacv.Frame;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Decodes videos (FFmpeg through JavaCV), images (ImageIO: JPEG, PNG, BMP, GIF; no EXIF rotation,
@@ -69,7 +70,7 @@ public final class MediaDecoder {
    * image, anything else as a video sampled to {@code numFrames} over {@code clip} (null: the whole
    * video).
    */
-  public DecodedMedia decode(byte[] content, int numFrames, ClipRange clip) {
+  public DecodedMedia decode(byte[] content, int numFrames, @Nullable ClipRange clip) {
     if (looksLikeImage(content)) {
       return decodeImage(content);
     }
@@ -96,7 +97,7 @@ public final class MediaDecoder {
    *
    * @throws MediaException when the file is not a usable video
    */
-  public DecodedMedia decodeVideo(Path file, int numFrames, ClipRange clip) {
+  public DecodedMedia decodeVideo(Path file, int numFrames, @Nullable ClipRange clip) {
     Map<Integer, RgbImage> kept = new HashMap<>();
     VideoSampling s = streamVideo(file, numFrames, clip, kept::put);
     List<RgbImage> frames = new ArrayList<>(numFrames);
@@ -111,7 +112,7 @@ public final class MediaDecoder {
    * Like {@link #decodeVideo(Path, int, ClipRange)} for content in memory (written to a temporary
    * file).
    */
-  public DecodedMedia decodeVideo(byte[] content, int numFrames, ClipRange clip) {
+  public DecodedMedia decodeVideo(byte[] content, int numFrames, @Nullable ClipRange clip) {
     limits.checkBytes(content.length);
     Path tmp = writeTemp(content);
     try {
@@ -132,7 +133,7 @@ public final class MediaDecoder {
    * @return metadata and the original index of every sampled frame
    */
   public VideoSampling streamVideo(
-      Path file, int numFrames, ClipRange clip, SampledFrameConsumer consumer) {
+      Path file, int numFrames, @Nullable ClipRange clip, SampledFrameConsumer consumer) {
     if (numFrames < 1) {
       throw new IllegalArgumentException("numFrames must be >= 1, got " + numFrames);
     }
@@ -513,7 +514,7 @@ public final class MediaDecoder {
    * Pre-decoded frames sampled like a video: {@code numFrames} frames of {@code clip} (null: all).
    */
   public DecodedMedia sampleFrames(
-      List<RgbImage> frames, double fps, int numFrames, ClipRange clip) {
+      List<RgbImage> frames, double fps, int numFrames, @Nullable ClipRange clip) {
     checkFrames(frames, fps);
     int n = frames.size();
     int[] se = clip == null ? ClipRange.whole(n) : clip.resolve(n, fps);

@@ -52,4 +52,11 @@ public final class MediaException extends RuntimeException {
   public Reason reason() {
     return reason;
   }
+
+  /** "REASON: message"; never null. */
+  @Override
+  public String getMessage() {
+    String m = super.getMessage();
+    return m == null ? reason.name() : m;
+  }
 }

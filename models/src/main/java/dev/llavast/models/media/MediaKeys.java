@@ -11,6 +11,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Media cache keys: SHA-256 over the content bytes plus every preprocessing parameter that changes
@@ -33,7 +34,11 @@ public final class MediaKeys {
    * @param packerVersion identifies the checkpoint/packer whose features are cached under the key
    */
   public record Params(
-      DecodedMedia.Kind kind, int numFrames, int size, ClipRange clip, String packerVersion) {
+      DecodedMedia.Kind kind,
+      int numFrames,
+      int size,
+      @Nullable ClipRange clip,
+      String packerVersion) {
     String canonical() {
       String c =
           clip == null

@@ -1,5 +1,7 @@
 package dev.llavast.models.media;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * A port of Pillow's 8-bit {@code BICUBIC} resampling ({@code Image.resize(size, Image.BICUBIC)},
  * Pillow 9.x, no box, no reducing gap), written from the algorithm's description, so our pixels
@@ -114,19 +116,16 @@ final class PillowBicubic {
     if (!horizontal && !vertical) {
       return src;
     }
-    Coefficients cv = vertical ? coefficients(inH, outH) : null;
+    @Nullable Coefficients cv = vertical ? coefficients(inH, outH) : null;
     byte[] cur = src.rgb();
     int curW = inW;
     int curH = inH;
     int rowOffset = 0;
-    int[] vbounds = null;
-    if (vertical) {
-      vbounds = cv.bounds().clone();
-    }
+    int @Nullable [] vbounds = cv == null ? null : cv.bounds().clone();
     if (horizontal) {
       int first = 0;
       int last = inH;
-      if (vertical) {
+      if (vbounds != null) {
         // Only the rows the vertical pass reads.
         first = vbounds[0];
         last = vbounds[outH * 2 - 2] + vbounds[outH * 2 - 1];
@@ -140,7 +139,7 @@ final class PillowBicubic {
       curH = last - first;
       rowOffset = first;
     }
-    if (vertical) {
+    if (cv != null && vbounds != null) {
       cur = verticalPass(cur, curW, outH, cv.ksize(), vbounds, cv.weights());
       curH = outH;
     }

@@ -11,6 +11,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The neural-network operations that DJL 0.36 does not ship fused, composed from basic ops.
@@ -29,7 +30,7 @@ public final class Ops {
    * {@code x · Wᵀ + b}; {@code x [..., in]}, {@code w [out, in]}, {@code b [out]} or null -> {@code
    * [..., out]}.
    */
-  public static NDArray linear(NDArray x, NDArray w, NDArray b) {
+  public static NDArray linear(NDArray x, NDArray w, @Nullable NDArray b) {
     NDList out = b == null ? Linear.linear(x, w) : Linear.linear(x, w, b);
     return out.singletonOrThrow();
   }
@@ -167,7 +168,8 @@ public final class Ops {
    * @param mask additive, broadcastable to {@code [B, H, Lq, Lk]}, or null
    * @return {@code [B, H, Lq, D]}, owned by q's manager
    */
-  public static NDArray attention(NDArray q, NDArray k, NDArray v, NDArray mask, float scale) {
+  public static NDArray attention(
+      NDArray q, NDArray k, NDArray v, @Nullable NDArray mask, float scale) {
     Shape qs = q.getShape();
     long lq = qs.get(2);
     long lk = k.getShape().get(2);
@@ -183,7 +185,10 @@ public final class Ops {
         for (long from = 0; from < lq; from += perTile) {
           long to = Math.min(lq, from + perTile);
           try (NDArray qt = q.get(new NDIndex(":, :, {}:{}", from, to)); // [B, H, T, D]
-              NDArray mt = maskPerQuery ? mask.get(new NDIndex("..., {}:{}, :", from, to)) : null) {
+              NDArray mt =
+                  maskPerQuery && mask != null
+                      ? mask.get(new NDIndex("..., {}:{}, :", from, to))
+                      : null) {
             tiles.add(attentionTile(qt, kt, v, maskPerQuery ? mt : mask, scale)); // [B, H, T, D]
           }
         }
@@ -196,7 +201,7 @@ public final class Ops {
 
   /** {@code softmax(q·kt·scale + mask)·v} for one tile of queries; {@code kt [B, H, D, Lk]}. */
   private static NDArray attentionTile(
-      NDArray q, NDArray kt, NDArray v, NDArray mask, float scale) {
+      NDArray q, NDArray kt, NDArray v, @Nullable NDArray mask, float scale) {
     try (NDArray raw = q.matMul(kt); // [B, H, T, Lk]
         NDArray scores = raw.mul(scale)) { // [B, H, T, Lk]
       NDArray probs = softmaxLastFp32(scores, mask); // [B, H, T, Lk], q's dtype
@@ -209,7 +214,7 @@ public final class Ops {
   /**
    * Softmax over the last axis in fp32 after adding an optional mask; result in the input's dtype.
    */
-  public static NDArray softmaxLastFp32(NDArray scores, NDArray mask) {
+  public static NDArray softmaxLastFp32(NDArray scores, @Nullable NDArray mask) {
     DataType dt = scores.getDataType();
     NDArray s32 = dt == DataType.FLOAT32 ? scores : scores.toType(DataType.FLOAT32, false);
     NDArray masked = mask == null ? s32 : s32.add(mask);

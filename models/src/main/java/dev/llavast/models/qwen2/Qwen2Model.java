@@ -13,6 +13,7 @@ import dev.llavast.models.nn.Ops;
 import dev.llavast.models.nn.Weights;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The Qwen2 decoder (GQA with q/k/v biases and no o bias, RMSNorm, SwiGLU, rotate-half RoPE)
@@ -32,9 +33,9 @@ public final class Qwen2Model implements AutoCloseable {
   private final NDArray finalNorm; // [C]
   private final float eps;
   private final long scoreTile; // most fp32 score elements per attention tile on this device
-  private NDManager kvManager;
-  private NDArray[] kPool; // per layer [blocks, blockSize, Hkv, D]
-  private NDArray[] vPool; // per layer [blocks, blockSize, Hkv, D]
+  private @Nullable NDManager kvManager; // null until allocateKvCache, and after close
+  private NDArray[] kPool = new NDArray[0]; // per layer [blocks, blockSize, Hkv, D]
+  private NDArray[] vPool = new NDArray[0]; // per layer [blocks, blockSize, Hkv, D]
   private int numBlocks;
   private int blockSize;
 
@@ -144,8 +145,8 @@ public final class Qwen2Model implements AutoCloseable {
    * @param step the per-step manager that owns every temporary and the result
    * @return {@code [M, C]} owned by {@code step}, M = runs with emitHidden (null if M = 0)
    */
-  public NDArray forward(NDArray x, PagedBatch batch, NDManager step) {
-    if (kPool == null) {
+  public @Nullable NDArray forward(NDArray x, PagedBatch batch, NDManager step) {
+    if (kvManager == null) {
       throw new IllegalStateException("allocateKvCache was not called");
     }
     if (batch.blockSize() != blockSize) {
@@ -299,10 +300,13 @@ public final class Qwen2Model implements AutoCloseable {
     NDArray suffixOut =
         suffix.out().transpose(1, 0, 2, 3).reshape(1, hkv, s * qm * g, d); // [1, Hkv, S*Qm*G, D]
     NDArray suffixLse =
-        suffix.lse().transpose(1, 0, 2, 3).reshape(1, hkv, s * qm * g, 1); // [1, Hkv, S*Qm*G, 1]
+        suffix
+            .requireLse()
+            .transpose(1, 0, 2, 3)
+            .reshape(1, hkv, s * qm * g, 1); // [1, Hkv, S*Qm*G, 1]
 
-    NDArray lse = prefix.lse().maximum(suffixLse); // [1, Hkv, S*Qm*G, 1]
-    NDArray wp = prefix.lse().sub(lse).exp(); // [1, Hkv, S*Qm*G, 1]
+    NDArray lse = prefix.requireLse().maximum(suffixLse); // [1, Hkv, S*Qm*G, 1]
+    NDArray wp = prefix.requireLse().sub(lse).exp(); // [1, Hkv, S*Qm*G, 1]
     NDArray ws = suffixLse.sub(lse).exp(); // [1, Hkv, S*Qm*G, 1]
     NDArray o =
         prefix.out().mul(wp).add(suffixOut.mul(ws)).div(wp.add(ws)); // [1, Hkv, S*Qm*G, D] fp32
@@ -341,7 +345,15 @@ public final class Qwen2Model implements AutoCloseable {
    * {@code [.., R, 1]}; both fp32 when the log-sum-exp is there (they are merged), else the output
    * is in the model's dtype.
    */
-  private record Part(NDArray out, NDArray lse) {}
+  private record Part(NDArray out, @Nullable NDArray lse) {
+    /** The log-sum-exp of a part computed with {@code withLse}. */
+    NDArray requireLse() {
+      if (lse == null) {
+        throw new IllegalStateException("attention part computed without its log-sum-exp");
+      }
+      return lse;
+    }
+  }
 
   /**
    * {@code softmax(q·kᵀ + mask)·v} over the keys, tiled along the query rows so that no score tile
@@ -362,7 +374,7 @@ public final class Qwen2Model implements AutoCloseable {
    * @return out {@code [B, H, R, D]} and lse {@code [B, H, R, 1]} (null unless {@code withLse}),
    *     owned by q's manager; every tile's temporaries are closed before the next tile
    */
-  private Part attend(NDArray q, NDArray kt, NDArray v, NDArray mask, boolean withLse) {
+  private Part attend(NDArray q, NDArray kt, NDArray v, @Nullable NDArray mask, boolean withLse) {
     Shape qs = q.getShape();
     long b = qs.get(0);
     long h = qs.get(1);
@@ -431,8 +443,8 @@ public final class Qwen2Model implements AutoCloseable {
     if (kvManager != null) {
       kvManager.close();
       kvManager = null;
-      kPool = null;
-      vPool = null;
+      kPool = new NDArray[0];
+      vPool = new NDArray[0];
     }
   }
 

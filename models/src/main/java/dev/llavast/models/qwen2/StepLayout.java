@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Host-side plan of one paged step, computed once and shared by all layers: RoPE tables, the pool
@@ -39,12 +40,12 @@ final class StepLayout {
       long
           kvStart, // first pool block when S = 1 and its blocks are consecutive (a slice, no copy),
       // else -1
-      NDArray
+      @Nullable NDArray
           kvBlock, // [S*Lk/bs] int64: pool block b of run s (whole blocks in logical order; padding
       // repeats
       // block 0), or null when kvStart >= 0
       NDArray mask, // [S, 1, Qm, 1, Lk] fp32: 0 where (s, j) may see key p, -inf elsewhere
-      NDArray outRows)
+      @Nullable NDArray outRows)
       implements Group {} // [n_g] int64 valid rows of the padded [S*Qm] output, or null when no
 
   // padding
@@ -64,12 +65,13 @@ final class StepLayout {
       NDArray qRows, // [S*Qm] int64: input row of (s, j); padding repeats the run's first row
       long prefixStart, // first pool block when the prefix blocks are consecutive (a slice, no
       // copy), else -1
-      NDArray prefixBlock, // [P] int64: pool blocks of the prefix, or null when prefixStart >= 0
+      @Nullable NDArray
+          prefixBlock, // [P] int64: pool blocks of the prefix, or null when prefixStart >= 0
       NDArray suffixBlock, // [S*Ls/bs] int64: pool block b of member s after the prefix (padding
       // repeats its first)
       NDArray
           suffixMask, // [S, 1, Qm, 1, Ls] fp32: 0 where (s, j) sees suffix key i, -inf elsewhere
-      NDArray outRows)
+      @Nullable NDArray outRows)
       implements Group {} // [n_g] int64 valid rows of the padded [S*Qm] output, or null when no
 
   // padding
@@ -99,7 +101,7 @@ final class StepLayout {
   final NDArray writeSlot; // [N] int64
   final long[] emitRows; // rows whose final hidden state is wanted
   final List<Group> groups = new ArrayList<>();
-  final NDArray
+  final @Nullable NDArray
       reorder; // [N] int64: row i of the output is row reorder[i] of the group concatenation, or
 
   // null
@@ -385,7 +387,7 @@ final class StepLayout {
    *     visible to (s, j) when at or before its position; a padding row sees key 0 only, so its
    *     softmax stays finite
    */
-  private record Queries(int qMax, NDArray rows, NDArray outRows, NDArray mask) {}
+  private record Queries(int qMax, NDArray rows, @Nullable NDArray outRows, NDArray mask) {}
 
   private static Queries queries(
       List<Integer> members,
@@ -417,7 +419,7 @@ final class StepLayout {
         }
       }
     }
-    NDArray outRows =
+    @Nullable NDArray outRows =
         out.size() < s * qm ? step.create(out.stream().mapToLong(Long::longValue).toArray()) : null;
     return new Queries(
         qm, step.create(qRows), outRows, step.create(mask, new Shape(s, 1, qm, 1, lk)));

@@ -7,6 +7,7 @@ import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.IntFunction;
 import java.util.function.IntPredicate;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Coordinate-constrained decoding for LLaVA-ST (spec §10): from the ids a sequence generated so
@@ -252,7 +253,7 @@ public final class CoordinateGrammar {
    * Why {@code c} cannot be honoured for an answer of at most {@code maxNewTokens}, in words for
    * the caller; null if it can.
    */
-  public String refusal(OutputConstraint c, int maxNewTokens) {
+  public @Nullable String refusal(OutputConstraint c, int maxNewTokens) {
     if (c.kind() != OutputConstraint.Kind.TASK_SHAPE) {
       return null;
     }
@@ -291,7 +292,8 @@ public final class CoordinateGrammar {
    *     open
    * @throws IllegalArgumentException if {@link #refusal} would refuse {@code c}
    */
-  public TokenMask mask(OutputConstraint c, int[] generated, int maxNewTokens, int[] stopIds) {
+  public @Nullable TokenMask mask(
+      OutputConstraint c, int[] generated, int maxNewTokens, int[] stopIds) {
     if (c.isNone()) {
       return null;
     }

@@ -3,6 +3,7 @@ package dev.llavast.models.sampling;
 import dev.llavast.scheduler.SamplingParams;
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Picks the next token from one row of logits on the host, in the order HF applies its processors:
@@ -47,7 +48,12 @@ public final class Sampler {
    * modified.
    */
   public static Sample sample(
-      float[] logits, int offset, int vocab, SamplingParams p, int[] generated, TokenMask mask) {
+      float[] logits,
+      int offset,
+      int vocab,
+      SamplingParams p,
+      int[] generated,
+      @Nullable TokenMask mask) {
     if (offset < 0 || vocab <= 0 || offset + vocab > logits.length) {
       throw new IllegalArgumentException(
           "logit row ["

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Renders LLaVA-ST's ChatML prompt (spec §6.1) into token ids with the media placeholder block
@@ -51,7 +52,7 @@ public final class ChatTemplate {
    * One earlier exchange of a session: the user's text and the assistant's answer, either as text
    * or as the ids it generated (without the stop token).
    */
-  public record Turn(String user, String assistantText, int[] assistantIds) {
+  public record Turn(String user, @Nullable String assistantText, int @Nullable [] assistantIds) {
     public Turn {
       Objects.requireNonNull(user, "user");
       if ((assistantText == null) == (assistantIds == null)) {
@@ -147,7 +148,7 @@ public final class ChatTemplate {
    * @throws PromptFormatException for a malformed coordinate or a forbidden token in any text
    */
   public RenderedPrompt render(
-      String systemPrompt, Media media, List<Turn> history, String question) {
+      @Nullable String systemPrompt, Media media, List<Turn> history, String question) {
     Objects.requireNonNull(media, "media");
     Objects.requireNonNull(question, "question");
     String system =
@@ -168,7 +169,8 @@ public final class ChatTemplate {
       if (t.assistantText() != null) {
         appendText(ids, values, t.assistantText(), 0, "assistant turn");
       } else {
-        for (int id : t.assistantIds()) {
+        int[] assistantIds = Objects.requireNonNull(t.assistantIds(), "checked by Turn");
+        for (int id : assistantIds) {
           if (id < 0 || id >= sp.extendedVocabSize() || sp.isControl(id)) {
             throw new PromptFormatException(
                 "assistant turn id "

@@ -9,4 +9,11 @@ public final class PromptFormatException extends IllegalArgumentException {
   public PromptFormatException(String message) {
     super(message);
   }
+
+  /** The message it was made with; never null. */
+  @Override
+  public String getMessage() {
+    String m = super.getMessage();
+    return m == null ? "malformed prompt" : m;
+  }
 }

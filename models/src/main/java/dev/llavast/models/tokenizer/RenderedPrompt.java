@@ -4,6 +4,7 @@ import dev.llavast.scheduler.MediaFeatures;
 import dev.llavast.scheduler.PromptInput;
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A chat prompt rendered into token ids (spec §6): where the media block sits, which part of it the
@@ -45,7 +46,7 @@ public record RenderedPrompt(
    *     prompt
    * @throws IllegalArgumentException if features are missing, superfluous or of the wrong size
    */
-  public PromptInput toPromptInput(MediaFeatures features) {
+  public PromptInput toPromptInput(@Nullable MediaFeatures features) {
     if (media == ChatTemplate.Media.NONE) {
       if (features != null) {
         throw new IllegalArgumentException(

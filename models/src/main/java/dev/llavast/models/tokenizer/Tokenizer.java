@@ -15,6 +15,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The checkpoint's {@code tokenizer.json}, through DJL's HuggingFace tokenizer (no truncation, no
@@ -33,14 +34,14 @@ public final class Tokenizer implements AutoCloseable {
 
   private final HuggingFaceTokenizer hf;
   private final Map<String, Integer> tokenIds;
-  private final byte[][] tokenBytes; // null unless the decoder is ByteLevel
+  private final byte @Nullable [][] tokenBytes; // null unless the decoder is ByteLevel
   private final int idLimit;
   private final SpecialTokens special;
 
   private Tokenizer(
       HuggingFaceTokenizer hf,
       Map<String, Integer> tokenIds,
-      byte[][] tokenBytes,
+      byte @Nullable [][] tokenBytes,
       int idLimit,
       SpecialTokens special) {
     this.hf = hf;
@@ -88,7 +89,7 @@ public final class Tokenizer implements AutoCloseable {
     for (int id : ids.values()) {
       limit = Math.max(limit, id + 1);
     }
-    byte[][] bytes = null;
+    byte @Nullable [][] bytes = null;
     if ("ByteLevel".equals(root.path("decoder").path("type").asText())) {
       bytes = new byte[limit][];
       Map<Character, Integer> unicodeToByte = unicodeToByte();
@@ -314,7 +315,7 @@ public final class Tokenizer implements AutoCloseable {
    * The raw bytes of one token for a ByteLevel tokenizer, or null if the tokenizer is not
    * byte-level.
    */
-  byte[] tokenBytes(int id) {
+  byte @Nullable [] tokenBytes(int id) {
     checkId(id);
     return tokenBytes == null ? null : tokenBytes[id];
   }

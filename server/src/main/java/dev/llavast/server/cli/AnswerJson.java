@@ -25,6 +25,7 @@ import dev.llavast.server.media.MediaGeometry;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The {@code generate} command's output: a {@link FinalAnswer} as one JSON object with a stable key
@@ -51,7 +52,7 @@ final class AnswerJson {
       String modelDir,
       Engine engine,
       String prompt,
-      String systemPrompt,
+      @Nullable String systemPrompt,
       Sampling sampling,
       int prefillChunk,
       long loadNanos,

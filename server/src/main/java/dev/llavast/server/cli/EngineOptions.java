@@ -2,6 +2,7 @@ package dev.llavast.server.cli;
 
 import dev.llavast.server.ServerConfig;
 import java.nio.file.Path;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Option;
 
 /**
@@ -16,7 +17,7 @@ public final class EngineOptions {
       description =
           "Checkpoint directory (config.json, safetensors, tokenizer.json). "
               + "Without it, a random-weight demo checkpoint.")
-  public Path modelDir;
+  public @Nullable Path modelDir;
 
   @Option(
       names = "--devices",

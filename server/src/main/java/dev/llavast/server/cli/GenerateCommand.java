@@ -31,11 +31,13 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.stream.Stream;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -85,10 +87,10 @@ public final class GenerateCommand implements Callable<Integer> {
         names = "--video",
         required = true,
         description = "A video file (sampled to the model's frame count).")
-    Path video;
+    @Nullable Path video;
 
     @Option(names = "--image", required = true, description = "A JPEG, PNG, BMP or GIF image.")
-    Path image;
+    @Nullable Path image;
 
     @Option(
         names = "--frames-dir",
@@ -96,7 +98,7 @@ public final class GenerateCommand implements Callable<Integer> {
         description =
             "A directory of image frames in file-name order: a video at --fps, sampled to the model's "
                 + "frame count like an uploaded frame sequence.")
-    Path framesDir;
+    @Nullable Path framesDir;
   }
 
   @Option(
@@ -105,10 +107,10 @@ public final class GenerateCommand implements Callable<Integer> {
   double fps = 1.0;
 
   @Option(names = "--clip-start", description = "Clip start in seconds (video and frames).")
-  Double clipStart;
+  @Nullable Double clipStart;
 
   @Option(names = "--clip-end", description = "Clip end in seconds, inclusive (video and frames).")
-  Double clipEnd;
+  @Nullable Double clipEnd;
 
   @Option(
       names = "--prompt",
@@ -119,7 +121,7 @@ public final class GenerateCommand implements Callable<Integer> {
   @Option(
       names = "--system-prompt",
       description = "System prompt (default: \"" + ChatTemplate.DEFAULT_SYSTEM_PROMPT + "\").")
-  String systemPrompt;
+  @Nullable String systemPrompt;
 
   @Option(
       names = "--task",
@@ -293,7 +295,14 @@ public final class GenerateCommand implements Callable<Integer> {
   // ------------------------------------------------------------------------------------ media
 
   private Path source() {
-    return media.video != null ? media.video : media.image != null ? media.image : media.framesDir;
+    if (media.video != null) {
+      return media.video;
+    }
+    return media.image != null ? media.image : frames();
+  }
+
+  private Path frames() {
+    return Objects.requireNonNull(media.framesDir, "picocli sets one media option");
   }
 
   /**
@@ -312,7 +321,7 @@ public final class GenerateCommand implements Callable<Integer> {
           eng.storeWhole(Tenant.OPEN, DecodedMedia.Kind.IMAGE, List.of(read(media.image)), 0.0));
     }
     List<ByteBuffer> frames = new ArrayList<>();
-    for (Path f : frameFiles(media.framesDir)) {
+    for (Path f : frameFiles(frames())) {
       frames.add(read(f));
     }
     CompletableFuture<StoredMedia> stored =

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A request that cannot be served, as the domain reports it: a {@link Reason}, a message for
@@ -21,7 +22,7 @@ public final class ApiException extends RuntimeException {
   private final Reason.Kind kind;
   private final transient List<FieldViolation> violations;
   private final transient Map<String, String> metadata;
-  private final Duration retryAfter;
+  private final @Nullable Duration retryAfter;
 
   private ApiException(Builder b) {
     super(b.message, b.cause);
@@ -30,6 +31,13 @@ public final class ApiException extends RuntimeException {
     this.violations = List.copyOf(b.violations);
     this.metadata = Map.copyOf(b.metadata);
     this.retryAfter = b.retryAfter;
+  }
+
+  /** The message it was made with; never null. */
+  @Override
+  public String getMessage() {
+    String m = super.getMessage();
+    return m == null ? reason.name() : m;
   }
 
   /** An error with a reason and a message. */
@@ -104,8 +112,8 @@ public final class ApiException extends RuntimeException {
     private Reason.Kind kind;
     private final List<FieldViolation> violations = new java.util.ArrayList<>();
     private final Map<String, String> metadata = new LinkedHashMap<>();
-    private Duration retryAfter;
-    private Throwable cause;
+    private @Nullable Duration retryAfter;
+    private @Nullable Throwable cause;
 
     private Builder(Reason reason, String message) {
       this.reason = Objects.requireNonNull(reason, "reason");

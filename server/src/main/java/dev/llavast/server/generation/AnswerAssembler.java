@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.function.IntPredicate;
 import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Turns one request's generated tokens into an answer, the one place that does it for every door
@@ -63,9 +64,10 @@ final class AnswerAssembler implements TokenSink {
   /** Symbols whose text start is remembered: more than the parser ever holds. */
   private static final int SYMBOL_RING = 256;
 
-  private Context ctx;
-  private CoordinateStreamParser parser;
-  private IntPredicate isBin;
+  // set once by bind(), before any token arrives
+  private @Nullable Context ctx;
+  private @Nullable CoordinateStreamParser parser;
+  private @Nullable IntPredicate isBin;
   // where in `text` each of the last SYMBOL_RING symbols fed to the parser begins
   private final int[] symbolStart = new int[SYMBOL_RING];
   private long symbols;
@@ -127,12 +129,33 @@ final class AnswerAssembler implements TokenSink {
     this.isBin = isCoordinate;
   }
 
+  private Context ctx() {
+    if (ctx == null) {
+      throw new IllegalStateException("bind() was not called");
+    }
+    return ctx;
+  }
+
+  private CoordinateStreamParser parser() {
+    if (parser == null) {
+      throw new IllegalStateException("bind() was not called");
+    }
+    return parser;
+  }
+
+  private IntPredicate isBin() {
+    if (isBin == null) {
+      throw new IllegalStateException("bind() was not called");
+    }
+    return isBin;
+  }
+
   @Override
   public boolean onToken(int tokenId, float logprob) {
     long now = nanoClock.getAsLong();
     if (firstTokenNanos == 0) {
       firstTokenNanos = now;
-      metrics.ttft.observe((now - ctx.arrivalNanos()) / 1e9);
+      metrics.ttft.observe((now - ctx().arrivalNanos()) / 1e9);
     } else {
       metrics.interToken.observe((now - lastTokenNanos) / 1e9);
     }
@@ -147,14 +170,14 @@ final class AnswerAssembler implements TokenSink {
     String piece = decoder.push(tokenId);
     int before = text.length();
     text.append(piece);
-    if (isBin.test(tokenId)) {
+    if (isBin().test(tokenId)) {
       symbolStart[(int) (symbols++ % SYMBOL_RING)] = before;
     } else {
       for (int i = 0; i < piece.length(); i++) {
         symbolStart[(int) (symbols++ % SYMBOL_RING)] = before + i;
       }
     }
-    absorb(parser.onToken(tokenId, piece));
+    absorb(parser().onToken(tokenId, piece));
     if (!stops.isEmpty() && matchStop(before)) {
       return false;
     }
@@ -177,12 +200,12 @@ final class AnswerAssembler implements TokenSink {
         matchStop(before);
       }
     }
-    absorb(parser.finish());
+    absorb(parser().finish());
     flush(true);
     FinalAnswer.Finish finish = stopStringHit ? FinalAnswer.Finish.STOP_STRING : finishOf(reason);
     long now = nanoClock.getAsLong();
     metrics.requestSuccess.labelValues(finish.name().toLowerCase(Locale.ROOT)).inc();
-    metrics.e2e.observe((now - ctx.arrivalNanos()) / 1e9);
+    metrics.e2e.observe((now - ctx().arrivalNanos()) / 1e9);
     metrics.requestPromptTokens.observe(usage.promptTokens());
     metrics.requestGenerationTokens.observe(usage.generatedTokens());
     metrics.generationTokens.inc(usage.generatedTokens());
@@ -206,38 +229,38 @@ final class AnswerAssembler implements TokenSink {
       FinalAnswer.Finish finish, dev.llavast.scheduler.Usage usage, long now) {
     FinalAnswer.Timings timings =
         FinalAnswer.Timings.of(
-            now - ctx.arrivalNanos(),
-            ctx.mediaDecodeNanos(),
-            ctx.encodeNanos(),
+            now - ctx().arrivalNanos(),
+            ctx().mediaDecodeNanos(),
+            ctx().encodeNanos(),
             usage.prefillNanos(),
             usage.decodeNanos(),
-            firstTokenNanos == 0 ? 0 : firstTokenNanos - ctx.arrivalNanos());
+            firstTokenNanos == 0 ? 0 : firstTokenNanos - ctx().arrivalNanos());
     return new FinalAnswer(
-        ctx.requestId(),
-        ctx.mediaId(),
-        ctx.mediaKey(),
-        ctx.mediaKind(),
+        ctx().requestId(),
+        ctx().mediaId(),
+        ctx().mediaKey(),
+        ctx().mediaKind(),
         finish,
         text.toString(),
         coordinates,
         pieces,
-        ctx.task(),
-        TaskResult.of(ctx.task(), pieces),
+        ctx().task(),
+        TaskResult.of(ctx().task(), pieces),
         Arrays.copyOf(ids, count),
         Arrays.copyOf(logprobs, count),
         stopTokenId,
         stopLogprob,
         new FinalAnswer.Usage(
             usage.promptTokens(),
-            ctx.visualTokens(),
+            ctx().visualTokens(),
             usage.cachedTokens(),
             usage.generatedTokens(),
             usage.preemptions()),
         timings,
-        ctx.media(),
-        ctx.featureCacheHit(),
-        ctx.question(),
-        ctx.prompt());
+        ctx().media(),
+        ctx().featureCacheHit(),
+        ctx().question(),
+        ctx().prompt());
   }
 
   /**
@@ -277,7 +300,7 @@ final class AnswerAssembler implements TokenSink {
   private void flush(boolean last) {
     int end = text.length();
     if (!last) {
-      if (parser.holding()) {
+      if (parser().holding()) {
         end = openGroupStart();
       }
       if (maxStopChars > 1) {
@@ -296,7 +319,7 @@ final class AnswerAssembler implements TokenSink {
             coordinates.subList(sentCoordinates, coordinates.size()),
             Arrays.copyOfRange(ids, sentIds, count),
             Arrays.copyOfRange(logprobs, sentIds, count),
-            ctx.media().clipStartSeconds());
+            ctx().media().clipStartSeconds());
     sentChars = end;
     sentCoordinates = coordinates.size();
     sentIds = count;
@@ -307,7 +330,7 @@ final class AnswerAssembler implements TokenSink {
    * Where the group the parser holds begins in {@link #text}: the text of its first held symbol.
    */
   private int openGroupStart() {
-    int held = parser.heldSymbols();
+    int held = parser().heldSymbols();
     if (held == 0) {
       return text.length();
     }

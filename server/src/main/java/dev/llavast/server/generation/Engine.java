@@ -49,11 +49,13 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -299,7 +301,7 @@ public final class Engine implements AutoCloseable {
                       bind(
                           job,
                           requestId,
-                          stored.get(),
+                          Objects.requireNonNull(stored.get(), "set before resolve"),
                           resolved,
                           media,
                           sink,
@@ -523,7 +525,7 @@ public final class Engine implements AutoCloseable {
    * Starts loading the features of a media item now (e.g. when a session opens), so its first
    * question does not wait.
    */
-  public void prefetch(StoredMedia media, ClipRange clip) {
+  public void prefetch(StoredMedia media, @Nullable ClipRange clip) {
     pipeline.resolve(media, clip, OptionalInt.empty());
   }
 

@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One question to answer, in plain values: what every door (gRPC, the {@code generate} command)
@@ -30,13 +31,13 @@ import java.util.concurrent.CompletableFuture;
 public record GenerationJob(
     String requestId,
     Media media,
-    ClipRange clip,
+    @Nullable ClipRange clip,
     Question question,
     Task task,
     Sampling sampling,
     int priority,
-    Duration timeout,
-    String systemPrompt,
+    @Nullable Duration timeout,
+    @Nullable String systemPrompt,
     List<ChatTemplate.Turn> history,
     Tenant tenant) {
 
@@ -54,13 +55,13 @@ public record GenerationJob(
   public GenerationJob(
       String requestId,
       Media media,
-      ClipRange clip,
+      @Nullable ClipRange clip,
       Question question,
       Task task,
       Sampling sampling,
       int priority,
-      Duration timeout,
-      String systemPrompt,
+      @Nullable Duration timeout,
+      @Nullable String systemPrompt,
       List<ChatTemplate.Turn> history) {
     this(
         requestId,

@@ -2,6 +2,7 @@ package dev.llavast.server.generation;
 
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * How to sample an answer, as a request states it; unset values are 0 and the engine applies the
@@ -24,7 +25,7 @@ public record Sampling(
     float topP,
     int topK,
     float repetitionPenalty,
-    Long seed,
+    @Nullable Long seed,
     int maxNewTokens,
     List<String> stops,
     boolean referencePreset,

@@ -19,6 +19,7 @@ import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,7 +62,7 @@ final class CallGuard implements ServerInterceptor {
           }
 
           @Override
-          public Q parse(InputStream stream) {
+          public @Nullable Q parse(InputStream stream) {
             try {
               return strict.parse(stream);
             } catch (RuntimeException e) {

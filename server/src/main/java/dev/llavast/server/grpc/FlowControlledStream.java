@@ -9,6 +9,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The outbound side of a server stream that producers (scheduler worker threads) can write to
@@ -33,7 +34,7 @@ final class FlowControlledStream<T> {
   private final AtomicInteger buffered = new AtomicInteger();
   private final AtomicInteger wip = new AtomicInteger();
   private final AtomicBoolean terminated = new AtomicBoolean();
-  private volatile Throwable terminalError;
+  private volatile @Nullable Throwable terminalError;
   private volatile boolean terminalSet;
   private boolean closed; // only touched by the drain loop
 
@@ -102,7 +103,7 @@ final class FlowControlledStream<T> {
     return terminated.get();
   }
 
-  private boolean terminate(Throwable error) {
+  private boolean terminate(@Nullable Throwable error) {
     if (!terminated.compareAndSet(false, true)) {
       return false;
     }

@@ -29,6 +29,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code GenerationService} over the {@link Engine}: validates a request, translates it to a {@link
@@ -214,10 +215,10 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
 
   /** Runs a terminal action at most once. */
   private abstract static class StreamListener implements AnswerListener {
-    private final Runnable onTerminal;
+    private final @Nullable Runnable onTerminal;
     private final AtomicBoolean done = new AtomicBoolean();
 
-    StreamListener(Runnable onTerminal) {
+    StreamListener(@Nullable Runnable onTerminal) {
       this.onTerminal = onTerminal;
     }
 
@@ -229,7 +230,7 @@ final class GenerationServiceImpl extends GenerationServiceGrpc.GenerationServic
   }
 
   /** The call's deadline as the engine's timeout (null: none). */
-  static Duration timeout() {
+  static @Nullable Duration timeout() {
     Deadline d = Context.current().getDeadline();
     return d == null
         ? null

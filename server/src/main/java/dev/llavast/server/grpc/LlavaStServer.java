@@ -24,6 +24,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,11 +46,11 @@ public final class LlavaStServer implements AutoCloseable {
   private final HealthStatusManager health;
   private final ExecutorService handlers;
   private final Server server;
-  private final HTTPServer metricsServer;
+  private final @Nullable HTTPServer metricsServer;
   private final long startNanos = System.nanoTime();
   private volatile boolean ready;
   private volatile boolean draining;
-  private Boolean drained; // guarded by this; null until drain() has run
+  private @Nullable Boolean drained; // guarded by this; null until drain() has run
 
   /** What a model backend adds to the bare server. All methods are thread-safe. */
   public interface Backend {

@@ -26,6 +26,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -188,7 +189,7 @@ final class MediaServiceImpl extends MediaServiceGrpc.MediaServiceImplBase {
    */
   private final class UploadCall implements StreamObserver<UploadMediaRequest> {
     private final ServerCallStreamObserver<MediaInfo> responses;
-    private MediaStore.Upload upload;
+    private MediaStore.@Nullable Upload upload;
     private long expectedSize;
     // content bytes received (the chunks' sizes): what expected_size_bytes announces. Not
     // upload.size(), which also counts the 4-byte length the store puts before each frame.

@@ -12,6 +12,7 @@ import dev.llavast.server.generation.Sampling;
 import dev.llavast.server.media.Clips;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Request messages of {@code llavast.v1} as the engine's plain values. Only translation: the ranges
@@ -50,7 +51,7 @@ final class ProtoRequests {
   }
 
   /** The clip of a request (the one rule of {@link Clips}), or null for the whole media. */
-  static ClipRange clip(dev.llavast.api.v1.ClipRange clip, String field) {
+  static @Nullable ClipRange clip(dev.llavast.api.v1.@Nullable ClipRange clip, String field) {
     return clip == null ? null : Clips.of(clip.getStartSeconds(), clip.getEndSeconds(), field);
   }
 

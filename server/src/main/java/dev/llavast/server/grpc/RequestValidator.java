@@ -17,6 +17,7 @@ import dev.llavast.server.media.MediaErrors;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The cheap checks that run before anything is queued or decoded: every field of a request is in
@@ -98,17 +99,21 @@ final class RequestValidator {
    */
   void question(
       String requestId,
-      Prompt prompt,
+      @Nullable Prompt prompt,
       int task,
       int priority,
-      SamplingParams sampling,
+      @Nullable SamplingParams sampling,
       List<FieldViolation> v) {
     requestId("request_id", requestId, v);
     questionFields(prompt, task, priority, sampling, v);
   }
 
   private void questionFields(
-      Prompt prompt, int task, int priority, SamplingParams sampling, List<FieldViolation> v) {
+      @Nullable Prompt prompt,
+      int task,
+      int priority,
+      @Nullable SamplingParams sampling,
+      List<FieldViolation> v) {
     prompt("prompt", prompt, v);
     if (dev.llavast.api.v1.Task.forNumber(task) == null) {
       v.add(new FieldViolation("task", "is not a task this server knows: " + task));
@@ -193,7 +198,7 @@ final class RequestValidator {
     Clips.check(clip.getStartSeconds(), clip.getEndSeconds(), field, v);
   }
 
-  static void prompt(String field, Prompt prompt, List<FieldViolation> v) {
+  static void prompt(String field, @Nullable Prompt prompt, List<FieldViolation> v) {
     if (prompt == null || (prompt.getText().isEmpty() && prompt.getPartsCount() == 0)) {
       v.add(new FieldViolation(field, "is required: set text or parts"));
       return;

@@ -20,6 +20,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -166,7 +167,7 @@ final class SessionServiceImpl extends SessionServiceGrpc.SessionServiceImplBase
             stream,
             request.getOutput(),
             a ->
-                turn.get()
+                Objects.requireNonNull(turn.get(), "set when the job is built")
                     .commit(
                         new SessionStore.Turn(
                             a.question(),

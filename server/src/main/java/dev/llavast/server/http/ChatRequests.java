@@ -21,6 +21,7 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * An OpenAI chat-completion request body as an engine job. Translation and the checks only this
@@ -239,7 +240,7 @@ final class ChatRequests {
     return n.asDouble();
   }
 
-  private static ClipRange clip(JsonNode clip) {
+  private static @Nullable ClipRange clip(JsonNode clip) {
     if (clip.isMissingNode() || clip.isNull()) {
       return null;
     }
@@ -251,9 +252,9 @@ final class ChatRequests {
 
   /** What the messages hold: the system prompt, earlier turns, the question and the media parts. */
   private static final class Conversation {
-    String system;
+    @Nullable String system;
     final List<ChatTemplate.Turn> history = new ArrayList<>();
-    String question;
+    String question = "";
     final List<MediaPart> media = new ArrayList<>();
   }
 
@@ -303,7 +304,7 @@ final class ChatRequests {
           if (pendingUser == null) {
             v.add(new FieldViolation(field, "an assistant message must follow a user message"));
           } else {
-            c.history.add(new ChatTemplate.Turn(pendingUser, text, null));
+            c.history.add(ChatTemplate.Turn.text(pendingUser, text));
             pendingUser = null;
           }
         }
@@ -326,7 +327,7 @@ final class ChatRequests {
               "messages",
               "no video or image: add an image_url or video_url part to a user message"));
     }
-    c.question = pendingUser;
+    c.question = pendingUser == null ? "" : pendingUser;
     return c;
   }
 

@@ -33,6 +33,7 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,7 +62,7 @@ public final class HttpApiServer implements AutoCloseable {
   private final long startedEpochSeconds = System.currentTimeMillis() / 1000;
   private volatile boolean ready;
   private volatile boolean draining;
-  private Channel server;
+  private @Nullable Channel server;
   private final long maxInlineMediaBytes;
 
   private HttpApiServer(Engine engine, Metrics metrics, ApiKeys keys, long maxInlineMediaBytes) {
@@ -114,7 +115,11 @@ public final class HttpApiServer implements AutoCloseable {
 
   /** The bound port. */
   public int port() {
-    return ((InetSocketAddress) server.localAddress()).getPort();
+    Channel s = server;
+    if (s == null) {
+      throw new IllegalStateException("not started");
+    }
+    return ((InetSocketAddress) s.localAddress()).getPort();
   }
 
   /** Chat completions are answered from now on. */

@@ -40,6 +40,7 @@ import java.security.SecureRandom;
 import java.util.HexFormat;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -200,8 +201,8 @@ final class OpenAiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final CoordinateText text;
     private final AtomicBoolean ended = new AtomicBoolean();
     private boolean headersSent; // worker thread (callbacks come one at a time)
-    volatile Engine.Generation handle;
-    volatile ChannelFutureListener onClose;
+    volatile Engine.@Nullable Generation handle;
+    volatile @Nullable ChannelFutureListener onClose;
 
     Answer(ChannelHandlerContext ctx, String id, ChatRequests.Chat chat, boolean keepAlive) {
       this.ctx = ctx;

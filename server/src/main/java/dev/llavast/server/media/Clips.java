@@ -8,6 +8,7 @@ import dev.llavast.server.errors.FieldViolation;
 import dev.llavast.server.media.MediaStore.StoredMedia;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The one rule for a request's clip, used by every request that names one (Generate,
@@ -25,7 +26,7 @@ public final class Clips {
    *     and {@code field.end_seconds}
    * @throws ApiException INVALID_REQUEST naming each bad end
    */
-  public static ClipRange of(double startSeconds, double endSeconds, String field) {
+  public static @Nullable ClipRange of(double startSeconds, double endSeconds, String field) {
     List<FieldViolation> v = new ArrayList<>();
     check(startSeconds, endSeconds, field, v);
     ApiException.throwIfAny(v);
@@ -62,7 +63,7 @@ public final class Clips {
    *
    * @throws ApiException INVALID_REQUEST on the {@code clip} field
    */
-  public static void checkAgainst(StoredMedia media, ClipRange clip) {
+  public static void checkAgainst(StoredMedia media, @Nullable ClipRange clip) {
     if (clip == null || media.kind() == DecodedMedia.Kind.IMAGE) {
       return;
     }

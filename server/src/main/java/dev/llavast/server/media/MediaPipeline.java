@@ -30,6 +30,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Stored media to packed visual features, through the {@link FeatureCache}: a hit costs nothing; a
@@ -171,10 +172,10 @@ public final class MediaPipeline {
    *     or with the scheduler's exception when the encode fails
    */
   public CompletableFuture<Resolved> resolve(
-      StoredMedia media, ClipRange clip, OptionalInt preferredWorker) {
+      StoredMedia media, @Nullable ClipRange clip, OptionalInt preferredWorker) {
     Objects.requireNonNull(media, "media");
     Objects.requireNonNull(preferredWorker, "preferredWorker");
-    ClipRange effective = media.kind() == DecodedMedia.Kind.IMAGE ? null : clip;
+    @Nullable ClipRange effective = media.kind() == DecodedMedia.Kind.IMAGE ? null : clip;
     String key = mediaKey(media, effective);
     CompletableFuture<Resolved> out = new CompletableFuture<>();
     CompletableFuture<FeatureCache.Lookup> lookup;
@@ -209,7 +210,7 @@ public final class MediaPipeline {
    * SHA-256, so it stands in for the content instead of hashing the file again; the prefix lets
    * {@link #invalidate} drop every variant of one media.
    */
-  public String mediaKey(StoredMedia media, ClipRange clip) {
+  public String mediaKey(StoredMedia media, @Nullable ClipRange clip) {
     DecodedMedia.Kind kind = media.kind();
     int frames = kind == DecodedMedia.Kind.IMAGE ? 1 : params.numFrames();
     MediaKeys.Params p =
@@ -245,7 +246,7 @@ public final class MediaPipeline {
   // ---------------------------------------------------------------- the load (one per key)
 
   private CompletableFuture<MediaFeatures> load(
-      StoredMedia media, ClipRange clip, String key, OptionalInt preferredWorker) {
+      StoredMedia media, @Nullable ClipRange clip, String key, OptionalInt preferredWorker) {
     CompletableFuture<Decoded> decoded;
     try {
       decoded = CompletableFuture.supplyAsync(() -> decode(media, clip, key), decodePool);
@@ -277,7 +278,7 @@ public final class MediaPipeline {
   private record Decoded(ImagePreprocessor.Prepared prepared, long decodeNanos) {}
 
   /** Decode pool thread: decodes and preprocesses; blocking. */
-  private Decoded decode(StoredMedia media, ClipRange clip, String key) {
+  private Decoded decode(StoredMedia media, @Nullable ClipRange clip, String key) {
     long t0 = System.nanoTime();
     ImagePreprocessor.Prepared p =
         switch (media.kind()) {
@@ -292,7 +293,7 @@ public final class MediaPipeline {
     return new Decoded(p, nanos);
   }
 
-  private DecodedMedia decodeFrames(StoredMedia media, ClipRange clip) {
+  private DecodedMedia decodeFrames(StoredMedia media, @Nullable ClipRange clip) {
     List<byte[]> encoded;
     try {
       encoded = MediaStore.readFrames(media.file());

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Open conversations, each bound to one media item: a bounded number of sessions, each expiring
@@ -52,7 +53,11 @@ public final class SessionStore {
    * @throws ApiException TOO_MANY_SESSIONS at the limit
    */
   public Session create(
-      Tenant tenant, String mediaId, ClipRange clip, String systemPrompt, double ttlSeconds) {
+      Tenant tenant,
+      String mediaId,
+      @Nullable ClipRange clip,
+      String systemPrompt,
+      double ttlSeconds) {
     expire();
     Duration ttl = ttlSeconds <= 0 ? defaultTtl : Duration.ofMillis(Math.round(ttlSeconds * 1000));
     if (ttl.compareTo(maxTtl) > 0) {
@@ -193,7 +198,7 @@ public final class SessionStore {
   public final class Session {
     public final String id;
     public final String mediaId;
-    public final ClipRange clip;
+    public final @Nullable ClipRange clip;
     public final String systemPrompt;
     public final Duration ttl;
     private final List<Turn> turns = new ArrayList<>();
@@ -202,7 +207,8 @@ public final class SessionStore {
     private long lastUsedNanos = nanoClock.getAsLong(); // guarded by this
     private long endedAtNanos; // guarded by this
 
-    private Session(String id, String mediaId, ClipRange clip, String systemPrompt, Duration ttl) {
+    private Session(
+        String id, String mediaId, @Nullable ClipRange clip, String systemPrompt, Duration ttl) {
       this.id = id;
       this.mediaId = mediaId;
       this.clip = clip;
