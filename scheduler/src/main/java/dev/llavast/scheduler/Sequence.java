@@ -127,7 +127,6 @@ final class Sequence implements RequestHandle {
     status = s;
   }
 
-  /** Sets the prompt once it is ready. */
   /** The prompt; worker thread, only once {@link #setPrompt} ran (admitted sequences). */
   PromptInput prompt() {
     if (prompt == null) {
@@ -136,6 +135,7 @@ final class Sequence implements RequestHandle {
     return prompt;
   }
 
+  /** Sets the prompt once it is ready. */
   void setPrompt(PromptInput p) {
     prompt = p;
     promptLength = p.length();
