@@ -20,6 +20,7 @@ cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 OUT="${GPU_CHECK_OUT:-$ROOT/target/gpu-check}"
 mkdir -p "$OUT"
+touch "$OUT/started"
 BUDGET=${GPU_CHECK_BUDGET_S:-570}
 START=$(date +%s)
 MVN=(./mvnw -B ${GPU_CHECK_MVN_FLAGS--o})
@@ -31,6 +32,14 @@ ROWS=()
 FAILED=0
 row() { ROWS+=("$1|$2|$3|$4"); [ "$2" = FAIL ] && FAILED=1; return 0; }
 left() { echo $((BUDGET - ($(date +%s) - START))); }
+
+# "N run, F failed, S skipped" over every module's surefire summary in a Maven log.
+tests_summary() {
+  grep -E '^\[(INFO|ERROR|WARNING)\] Tests run: [0-9]+, Failures' "$1" | grep -v ' in ' |
+    awk -F', ' '{gsub(/.*Tests run: /,"",$1); gsub("Failures: ","",$2); gsub("Errors: ","",$3);
+      gsub("Skipped: ","",$4); r+=$1; f+=$2+$3; s+=$4}
+      END {printf "%d run, %d failed, %d skipped", r, f, s}'
+}
 
 # step NAME LOGFILE CMD...: runs CMD within what is left of the budget; sets STEP_RC and STEP_S.
 step() {
@@ -71,13 +80,24 @@ elif [ -z "$CUDA_LIBTORCH" ]; then
   GPU_SKIP="SKIPPED: no CUDA libtorch: unzip libtorch 2.7.1+cu128 and set PYTORCH_LIBRARY_PATH to its lib/"
 fi
 
-# --------------------------------------------------------------------------- 1. the -Pcuda jar
-step "build -Pcuda" "$OUT/build.log" "${MVN[@]}" -q -pl server -am package -DskipTests -Pcuda \
-  -Djacoco.skip=true
-if [ "$STEP_RC" = 0 ] && [ -f "$CUDA_JAR" ]; then
-  row "build -Pcuda" PASS "$STEP_S" "$CUDA_JAR $(du -h "$CUDA_JAR" | cut -f1)"
+# --------------------------------------------------------------------------- 1. jar + start-up tests
+# One reactor pass: the -Pcuda jar, and the CPU-safe tests of the start-up path (the device check
+# and KV sizing with fixed device reports, the image/profile/overlay agreement).
+UNIT_TESTS='DeviceCheckTest,KvPoolSizerTest,CudaImageTest,ServerConfigTest'
+step "build -Pcuda" "$OUT/build.log" "${MVN[@]}" -pl server,k8s -am package -Pcuda \
+  -Djacoco.skip=true -Dtest="$UNIT_TESTS" -Dsurefire.failIfNoSpecifiedTests=false
+BUILD_RC=$STEP_RC
+BUILD_S=$STEP_S
+if [ -f "$CUDA_JAR" ] && [ "$CUDA_JAR" -nt "$OUT/started" ]; then
+  row "build -Pcuda" PASS "$BUILD_S" "$CUDA_JAR $(du -h "$CUDA_JAR" | cut -f1)"
 else
-  row "build -Pcuda" FAIL "$STEP_S" "rc $STEP_RC, see $OUT/build.log"
+  row "build -Pcuda" FAIL "$BUILD_S" "rc $BUILD_RC, see $OUT/build.log"
+fi
+summary=$(tests_summary "$OUT/build.log")
+if [ "$BUILD_RC" = 0 ]; then
+  row "start-up tests" PASS "" "$summary (${UNIT_TESTS//,/ })"
+else
+  row "start-up tests" FAIL "" "rc $BUILD_RC, $summary, see $OUT/build.log"
 fi
 
 # --------------------------------------------------------------------------- 2. what the jar holds
@@ -110,24 +130,13 @@ if [ -f "$CUDA_JAR" ]; then
   fi
 fi
 
-# --------------------------------------------------------------------------- 4. CPU-safe tests
-step "start-up tests" "$OUT/unit.log" "${MVN[@]}" -pl server,k8s -am test -Djacoco.skip=true \
-  -Dtest='DeviceCheckTest,KvPoolSizerTest,CudaImageTest,ServerConfigTest' \
-  -Dsurefire.failIfNoSpecifiedTests=false
-summary=$(grep -E 'Tests run: [0-9]+, Failures' "$OUT/unit.log" | grep -v ' in ' | awk -F', ' '{gsub("Tests run: ","",$1); gsub("Failures: ","",$2); gsub("Errors: ","",$3); gsub("Skipped: ","",$4); r+=$1; f+=$2+$3; s+=$4} END {printf "%d run, %d failed, %d skipped", r, f, s}')
-if [ "$STEP_RC" = 0 ]; then
-  row "start-up tests" PASS "$STEP_S" "$summary (DeviceCheckTest KvPoolSizerTest CudaImageTest ServerConfigTest)"
-else
-  row "start-up tests" FAIL "$STEP_S" "rc $STEP_RC, $summary, see $OUT/unit.log"
-fi
-
 # --------------------------------------------------------------------------- 5. GPU-tagged tests
 if [ -n "$GPU_SKIP" ]; then
   row "gpu tests (-Pgpu)" SKIP 0 "$GPU_SKIP"
 else
   step "gpu tests (-Pgpu)" "$OUT/gpu-tests.log" "${MVN[@]}" -pl models,server -am test -Pgpu \
     -Djacoco.skip=true -Dsurefire.failIfNoSpecifiedTests=false
-  summary=$(grep -E 'Tests run: [0-9]+, Failures' "$OUT/gpu-tests.log" | grep -v ' in ' | awk -F', ' '{gsub("Tests run: ","",$1); gsub("Failures: ","",$2); gsub("Errors: ","",$3); gsub("Skipped: ","",$4); r+=$1; f+=$2+$3; s+=$4} END {printf "%d run, %d failed, %d skipped", r, f, s}')
+  summary=$(tests_summary "$OUT/gpu-tests.log")
   if [ "$STEP_RC" = 0 ]; then
     row "gpu tests (-Pgpu)" PASS "$STEP_S" "$summary"
   else

@@ -4,6 +4,7 @@ import static dev.llavast.k8s.ManifestsTest.bytes;
 import static dev.llavast.k8s.ManifestsTest.env;
 import static dev.llavast.k8s.ManifestsTest.jvmSize;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.NodeSelectorRequirement;
@@ -37,16 +38,28 @@ class CudaImageTest {
           "PYTORCH_FLAVOR",
           "NVIDIA_DRIVER_CAPABILITIES");
 
+  private static String dockerfile() {
+    return Yaml.read(DOCKERFILE);
+  }
+
   private static List<String> instructions() {
-    String text = Yaml.read(DOCKERFILE).replaceAll("\\\\\\n", " ");
+    return instructions(dockerfile());
+  }
+
+  private static List<String> instructions(String dockerfile) {
+    String text = dockerfile.replaceAll("\\\\\\n", " ");
     return text.lines().map(String::strip).filter(l -> !l.isEmpty() && !l.startsWith("#")).toList();
   }
 
   /** Every {@code ENV k=v} of the Dockerfile (the last wins, as in Docker). */
   private static Map<String, String> dockerEnv() {
+    return dockerEnv(dockerfile());
+  }
+
+  private static Map<String, String> dockerEnv(String dockerfile) {
     Map<String, String> env = new LinkedHashMap<>();
     Pattern kv = Pattern.compile("([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|\\S+)");
-    for (String l : instructions()) {
+    for (String l : instructions(dockerfile)) {
       if (l.startsWith("ENV ")) {
         Matcher m = kv.matcher(l.substring(4));
         while (m.find()) {
@@ -58,9 +71,9 @@ class CudaImageTest {
   }
 
   /** Every {@code ARG k=v} default. */
-  private static Map<String, String> dockerArgs() {
+  private static Map<String, String> dockerArgs(String dockerfile) {
     Map<String, String> args = new LinkedHashMap<>();
-    for (String l : instructions()) {
+    for (String l : instructions(dockerfile)) {
       Matcher m = Pattern.compile("ARG ([A-Z_]+)=(\\S*)").matcher(l);
       if (m.matches()) {
         args.put(m.group(1), m.group(2));
@@ -97,21 +110,53 @@ class CudaImageTest {
 
   @Test
   void theLibtorchDownloadedIsTheOneDjlIsToldToLoad() {
-    Map<String, String> env = dockerEnv();
-    Map<String, String> args = dockerArgs();
+    assertLibtorchAgreesWithTheBuild(dockerfile(), ServerPom.load());
+  }
+
+  /** The checks notice a Dockerfile that disagrees with the build in version or flavor. */
+  @Test
+  void theAgreementChecksCatchAMismatch() {
+    String good = dockerfile();
     ServerPom pom = ServerPom.load();
+    for (String[] edit :
+        List.of(
+            new String[] {"PYTORCH_VERSION=2.7.1", "PYTORCH_VERSION=2.7.0"},
+            new String[] {"ARG LIBTORCH_VERSION=2.7.1", "ARG LIBTORCH_VERSION=2.8.0"},
+            new String[] {"ARG LIBTORCH_FLAVOR=cu128", "ARG LIBTORCH_FLAVOR=cu126"},
+            new String[] {
+              "PYTORCH_LIBRARY_PATH=/opt/libtorch/lib", "PYTORCH_LIBRARY_PATH=/opt/torch/lib"
+            })) {
+      assertThat(good).contains(edit[0]);
+      String bad = good.replace(edit[0], edit[1]);
+      assertThatThrownBy(() -> assertLibtorchAgreesWithTheBuild(bad, pom))
+          .as(edit[1])
+          .isInstanceOf(AssertionError.class);
+    }
+    String otherFlavor = good.replace("PYTORCH_FLAVOR=cu128", "PYTORCH_FLAVOR=cu126");
+    assertThatThrownBy(() -> assertOverlayRunsTheImage(otherFlavor, Variant.render(GPU_OVERLAY)))
+        .isInstanceOf(AssertionError.class)
+        .hasMessageContaining("PYTORCH_FLAVOR");
+    String otherTag = good.replace("llavast-server-cuda:0.1.0 .", "llavast-server-cuda:0.2.0 .");
+    assertThatThrownBy(() -> assertOverlayRunsTheImage(otherTag, Variant.render(GPU_OVERLAY)))
+        .isInstanceOf(AssertionError.class);
+  }
+
+  private static void assertLibtorchAgreesWithTheBuild(String dockerfile, ServerPom pom) {
+    Map<String, String> env = dockerEnv(dockerfile);
+    Map<String, String> args = dockerArgs(dockerfile);
     String pytorch = pom.parentProperty("pytorch.version");
     assertThat(env).containsEntry("PYTORCH_VERSION", pytorch);
     assertThat(args).containsEntry("LIBTORCH_VERSION", pytorch);
     assertThat(args).containsEntry("LIBTORCH_FLAVOR", env.get("PYTORCH_FLAVOR"));
-    String all = String.join("\n", instructions());
+    List<String> lines = instructions(dockerfile);
+    String all = String.join("\n", lines);
     assertThat(all)
         .contains(
             "https://download.pytorch.org/libtorch/${LIBTORCH_FLAVOR}/"
                 + "libtorch-cxx11-abi-shared-with-deps-${LIBTORCH_VERSION}%2B${LIBTORCH_FLAVOR}.zip");
     // libtorch's lib directory lands where PYTORCH_LIBRARY_PATH points, with the JNI glue in it.
     String libDir = env.get("PYTORCH_LIBRARY_PATH");
-    assertThat(instructions())
+    assertThat(lines)
         .anyMatch(
             l -> l.matches("COPY --from=libtorch /opt/libtorch/lib " + Pattern.quote(libDir)));
     assertThat(all).contains("jnilib/linux-x86_64/${LIBTORCH_FLAVOR}/libdjl_torch.so");
@@ -165,17 +210,7 @@ class CudaImageTest {
   @Test
   void theGpuOverlayRunsThisImageWithTheSameVariablesAsItsUser() {
     Variant v = Variant.render(GPU_OVERLAY);
-    Container c = v.serverContainer();
-    // The image the usage comment builds is the one the overlay runs.
-    Matcher tag =
-        Pattern.compile("docker build -f k8s/Dockerfile\\.cuda -t (\\S+) \\.")
-            .matcher(Yaml.read(DOCKERFILE));
-    assertThat(tag.find()).isTrue();
-    assertThat(c.getImage()).isEqualTo(tag.group(1));
-    Map<String, String> docker = dockerEnv();
-    for (String name : LIBTORCH_ENV) {
-      assertThat(env(c, name)).as(name).isEqualTo(docker.get(name));
-    }
+    assertOverlayRunsTheImage(dockerfile(), v);
     List<String> users = instructions().stream().filter(l -> l.startsWith("USER ")).toList();
     assertThat(users).hasSize(1);
     Matcher m = Pattern.compile("USER (\\d+):(\\d+)").matcher(users.get(0));
@@ -191,6 +226,19 @@ class CudaImageTest {
                 .mapToInt(lines()::indexOf)
                 .max()
                 .orElse(-1));
+  }
+
+  /** The image the usage comment builds is the one the overlay runs, with the same variables. */
+  private static void assertOverlayRunsTheImage(String dockerfile, Variant v) {
+    Container c = v.serverContainer();
+    Matcher tag =
+        Pattern.compile("docker build -f k8s/Dockerfile\\.cuda -t (\\S+) \\.").matcher(dockerfile);
+    assertThat(tag.find()).isTrue();
+    assertThat(c.getImage()).isEqualTo(tag.group(1));
+    Map<String, String> docker = dockerEnv(dockerfile);
+    for (String name : LIBTORCH_ENV) {
+      assertThat(env(c, name)).as(name).isEqualTo(docker.get(name));
+    }
   }
 
   private static List<String> lines() {
