@@ -108,6 +108,32 @@ record Variant(String dir, List<Resource> resources) {
    * command line. Fails on a flag the server does not know.
    */
   ServerFlags serverFlags() {
+    CommandSpec spec = serverCommand();
+    return new ServerFlags(
+        spec.findOption("--port").getValue(),
+        spec.findOption("--metrics-port").getValue(),
+        spec.findOption("--drain-timeout").getValue(),
+        spec.findOption("--devices").getValue(),
+        Optional.ofNullable(spec.findOption("--model-dir").<Path>getValue()),
+        Optional.ofNullable(spec.findOption("--media-dir").<Path>getValue()),
+        spec.findOption("--host").getValue(),
+        spec.findOption("--max-queued-requests").getValue());
+  }
+
+  /**
+   * Any one server flag's value as the server parses it from this variant (its default where the
+   * variant does not set it), e.g. {@code serverOption("--feature-cache-bytes")}.
+   */
+  <T> T serverOption(String name) {
+    var option = serverCommand().findOption(name);
+    if (option == null) {
+      throw new AssertionError("the server has no flag " + name);
+    }
+    return option.getValue();
+  }
+
+  /** The server's command line after parsing this variant's arguments. */
+  private CommandSpec serverCommand() {
     Deployment d = serverDeployment();
     PodSpec pod = d.getSpec().getTemplate().getSpec();
     Container c = serverContainer();
@@ -143,16 +169,7 @@ record Variant(String dir, List<Resource> resources) {
       }
       CommandLine cl = new CommandLine(new Main());
       cl.parseArgs(args.toArray(String[]::new));
-      CommandSpec spec = cl.getCommandSpec();
-      return new ServerFlags(
-          spec.findOption("--port").getValue(),
-          spec.findOption("--metrics-port").getValue(),
-          spec.findOption("--drain-timeout").getValue(),
-          spec.findOption("--devices").getValue(),
-          Optional.ofNullable(spec.findOption("--model-dir").<Path>getValue()),
-          Optional.ofNullable(spec.findOption("--media-dir").<Path>getValue()),
-          spec.findOption("--host").getValue(),
-          spec.findOption("--max-queued-requests").getValue());
+      return cl.getCommandSpec();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } finally {

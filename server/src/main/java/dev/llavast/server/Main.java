@@ -2,6 +2,7 @@ package dev.llavast.server;
 
 import dev.llavast.server.cli.EngineOptions;
 import dev.llavast.server.cli.GenerateCommand;
+import dev.llavast.server.generation.DeviceUnavailableException;
 import dev.llavast.server.grpc.LlavaStServer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -189,7 +190,8 @@ public final class Main implements Callable<Integer> {
                 Optional.ofNullable(tlsCert),
                 Optional.ofNullable(tlsKey),
                 Optional.ofNullable(tlsClientCa)))
-        .withMaxInlineMediaBytes(maxInlineMediaBytes);
+        .withMaxInlineMediaBytes(maxInlineMediaBytes)
+        .withGpuMemoryFraction(engine.gpuMemoryFraction);
   }
 
   @Override
@@ -200,7 +202,14 @@ public final class Main implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
     }
-    Serving serving = Serving.start(config);
+    Serving serving;
+    try {
+      serving = Serving.start(config);
+    } catch (DeviceUnavailableException e) {
+      // Said once, plainly, without a stack trace: this is configuration, not a bug.
+      log.error("cannot start on {}: {}", config.devices(), e.getMessage());
+      return DeviceUnavailableException.EXIT_CODE;
+    }
     LlavaStServer server = serving.server();
     Runnable drain =
         () -> {

@@ -41,6 +41,8 @@ import java.util.Optional;
  * @param security API keys, tenancy and TLS ({@link Security#OPEN}: one open tenant, plaintext)
  * @param maxInlineMediaBytes size cap of the media bytes inline in one request (video, image or all
  *     frames together); larger media go through UploadMedia
+ * @param gpuMemoryFraction with {@code kvBlocks} 0 on a GPU: the share of the device's free memory
+ *     after the weights that the KV pool and the activations may use, in (0, 1]
  */
 public record ServerConfig(
     String host,
@@ -67,7 +69,8 @@ public record ServerConfig(
     Duration workerStallTimeout,
     Optional<Path> mediaDir,
     Security security,
-    long maxInlineMediaBytes) {
+    long maxInlineMediaBytes,
+    double gpuMemoryFraction) {
 
   /** Default gRPC port. */
   public static final int DEFAULT_PORT = 50051;
@@ -196,7 +199,8 @@ public record ServerConfig(
         workerStallTimeout,
         mediaDir,
         Security.OPEN,
-        DEFAULT_MAX_INLINE_MEDIA_BYTES);
+        DEFAULT_MAX_INLINE_MEDIA_BYTES,
+        EngineConfig.DEFAULT_GPU_MEMORY_FRACTION);
   }
 
   /** The same configuration with {@code s}. */
@@ -226,7 +230,8 @@ public record ServerConfig(
         workerStallTimeout,
         mediaDir,
         s,
-        maxInlineMediaBytes);
+        maxInlineMediaBytes,
+        gpuMemoryFraction);
   }
 
   /** The same configuration with inline media capped at {@code bytes}. */
@@ -256,7 +261,39 @@ public record ServerConfig(
         workerStallTimeout,
         mediaDir,
         security,
-        bytes);
+        bytes,
+        gpuMemoryFraction);
+  }
+
+  /** The same configuration with the KV pool sized from {@code fraction} of free GPU memory. */
+  public ServerConfig withGpuMemoryFraction(double fraction) {
+    return new ServerConfig(
+        host,
+        port,
+        metricsPort,
+        httpPort,
+        modelDir,
+        devices,
+        handlerThreads,
+        maxQueuedRequests,
+        maxQueuedPromptTokens,
+        maxNewTokensLimit,
+        defaultMaxNewTokens,
+        maxUploadBytes,
+        maxChunkBytes,
+        maxSessions,
+        sessionTtl,
+        featureCacheBytes,
+        kvBlocks,
+        kvBlockSize,
+        maxBatchTokens,
+        maxRunningSequences,
+        drainTimeout,
+        workerStallTimeout,
+        mediaDir,
+        security,
+        maxInlineMediaBytes,
+        fraction);
   }
 
   /**
@@ -303,6 +340,10 @@ public record ServerConfig(
     requirePositive("worker-stall-timeout", workerStallTimeout);
     if (drainTimeout.isNegative()) {
       throw new IllegalArgumentException("drain-timeout must be >= 0, got " + drainTimeout);
+    }
+    if (!(gpuMemoryFraction > 0 && gpuMemoryFraction <= 1)) {
+      throw new IllegalArgumentException(
+          "--gpu-memory-fraction must be in (0, 1], got " + gpuMemoryFraction);
     }
     DeviceSpec.parse(devices); // fail early on a malformed device list
   }
@@ -362,7 +403,8 @@ public record ServerConfig(
         workerStallTimeout,
         mediaDir,
         security,
-        maxInlineMediaBytes);
+        maxInlineMediaBytes,
+        gpuMemoryFraction);
   }
 
   /** The parsed {@link #devices()} list. */
@@ -389,7 +431,8 @@ public record ServerConfig(
         maxRunningSequences,
         workerStallTimeout,
         mediaDir,
-        security.sharedCaches());
+        security.sharedCaches(),
+        gpuMemoryFraction);
   }
 
   private static void requireRange(String flag, long value, long min, long max) {

@@ -27,6 +27,25 @@ class ServerConfigTest {
   }
 
   @Test
+  void gpuMemoryFractionIsAFlagOfTheServerAndTheEngineWithinZeroToOne() {
+    Main main = new Main();
+    new CommandLine(main).parseArgs("--gpu-memory-fraction", "0.8", "--kv-blocks", "0");
+    ServerConfig c = main.toConfig();
+    assertThat(c.gpuMemoryFraction()).isEqualTo(0.8);
+    assertThat(c.engine().gpuMemoryFraction()).isEqualTo(0.8);
+    assertThat(ServerConfig.defaults().gpuMemoryFraction()).isEqualTo(0.9);
+    assertThat(c.withEphemeralPorts().gpuMemoryFraction()).isEqualTo(0.8);
+    for (String bad : List.of("0", "-0.5", "1.01", "NaN")) {
+      Main m = new Main();
+      new CommandLine(m).parseArgs("--gpu-memory-fraction", bad);
+      assertThatThrownBy(m::toConfig)
+          .as(bad)
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("--gpu-memory-fraction must be in (0, 1]");
+    }
+  }
+
+  @Test
   void flagsMapOntoTheConfig() {
     Main main = new Main();
     new CommandLine(main)

@@ -39,7 +39,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Run: {@code ./mvnw -B -pl server -am verify -Pslow -Dtest=ServingBenchmarkTest
  * -Dsurefire.failIfNoSpecifiedTests=false} (or this main with args {@code [concurrency]
- * [maxNewTokens] [rounds]}). Main thread only.
+ * [maxNewTokens] [rounds]}). The system property {@code llavast.bench.devices} picks the devices
+ * (default {@code cpu}; scripts/gpu-check.sh passes {@code cuda:0}). Main thread only.
  */
 public final class ServingBenchmark {
   private ServingBenchmark() {}
@@ -81,7 +82,12 @@ public final class ServingBenchmark {
     ServerConfig d = ServerConfig.defaults();
     ServerConfig config =
         E2eClient.config(
-            model, "cpu", d.maxQueuedRequests(), 64L << 20, 0, Math.max(concurrency, 8));
+            model,
+            System.getProperty("llavast.bench.devices", "cpu"),
+            d.maxQueuedRequests(),
+            64L << 20,
+            0,
+            Math.max(concurrency, 8));
     try (E2eClient c = E2eClient.start(config, Duration.ofMinutes(5))) {
       byte[] video =
           Files.readAllBytes(

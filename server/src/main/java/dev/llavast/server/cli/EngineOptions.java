@@ -32,8 +32,16 @@ public final class EngineOptions {
   @Option(
       names = "--kv-blocks",
       description =
-          "KV blocks per worker; 0 sizes the pool from device memory (default: ${DEFAULT-VALUE}).")
+          "KV blocks per worker; 0 sizes the pool from free GPU memory x --gpu-memory-fraction minus"
+              + " the activations of a warm-up step, or 1 GiB on CPU (default: ${DEFAULT-VALUE}).")
   public int kvBlocks = D.kvBlocks();
+
+  @Option(
+      names = "--gpu-memory-fraction",
+      description =
+          "With --kv-blocks=0 on a GPU: the share of free device memory (after the weights) for the"
+              + " KV pool and the activations measured by a warm-up step (default: ${DEFAULT-VALUE}).")
+  public double gpuMemoryFraction = D.gpuMemoryFraction();
 
   @Option(
       names = "--kv-block-size",

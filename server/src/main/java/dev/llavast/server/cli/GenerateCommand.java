@@ -10,6 +10,7 @@ import dev.llavast.server.errors.FieldViolation;
 import dev.llavast.server.errors.Reason;
 import dev.llavast.server.generation.AnswerListener;
 import dev.llavast.server.generation.DeviceSpec;
+import dev.llavast.server.generation.DeviceUnavailableException;
 import dev.llavast.server.generation.Engine;
 import dev.llavast.server.generation.EngineConfig;
 import dev.llavast.server.generation.FinalAnswer;
@@ -165,6 +166,9 @@ public final class GenerateCommand implements Callable<Integer> {
     Engine eng;
     try {
       eng = Engine.start(config, Metrics.noop());
+    } catch (DeviceUnavailableException e) {
+      err.println("error: " + e.getMessage());
+      return DeviceUnavailableException.EXIT_CODE;
     } catch (IOException | RuntimeException e) {
       err.println(
           "error: cannot open the checkpoint"
@@ -247,7 +251,8 @@ public final class GenerateCommand implements Callable<Integer> {
         engine.maxRunningSequences,
         d.workerStallTimeout(),
         Optional.empty(),
-        false);
+        false,
+        engine.gpuMemoryFraction);
   }
 
   /** Runs the job on the engine and waits for its answer. */

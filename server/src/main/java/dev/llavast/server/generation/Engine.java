@@ -16,7 +16,6 @@ import dev.llavast.models.tokenizer.ChatTemplate;
 import dev.llavast.models.tokenizer.RenderedPrompt;
 import dev.llavast.scheduler.FinishReason;
 import dev.llavast.scheduler.GenerationRequest;
-import dev.llavast.scheduler.ModelExecutor;
 import dev.llavast.scheduler.OutputConstraint;
 import dev.llavast.scheduler.PromptInput;
 import dev.llavast.scheduler.RequestHandle;
@@ -79,7 +78,7 @@ import org.slf4j.LoggerFactory;
 public final class Engine implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Engine.class);
 
-  /** KV pool budget on a CPU device when no block count is configured. */
+  /** KV pool budget on a device that reports no memory (CPU) when no block count is configured. */
   public static final long CPU_KV_BUDGET_BYTES = 1L << 30;
 
   /** Tokens per sequence the default pool is sized for (a video prompt is ~2,540). */
@@ -105,13 +104,15 @@ public final class Engine implements AutoCloseable {
   private final ExecutorService framePool;
   private final LivenessWatchdog watchdog;
   private final int videoPromptTokens;
+  private final KvPool kvPool;
 
   private Engine(
       EngineConfig config,
       Metrics metrics,
       LlavaSt model,
       boolean demo,
-      List<LlavaStModel> executors)
+      List<LlavaStModel> executors,
+      KvPool kvPool)
       throws IOException {
     this.config = config;
     this.metrics = metrics;
@@ -122,8 +123,8 @@ public final class Engine implements AutoCloseable {
     this.dtype = executors.get(0).computeDtype().name().toLowerCase(Locale.ROOT);
     this.callbacks = Executors.newFixedThreadPool(2, DaemonThreads.factory("scheduler-callback"));
     this.watchdog = new LivenessWatchdog(executors.size(), config.workerStallTimeout());
-    int blocks =
-        config.kvBlocks() > 0 ? config.kvBlocks() : defaultKvBlocks(executors.get(0), config);
+    this.kvPool = kvPool;
+    int blocks = kvPool.blocks();
     this.scheduler =
         Scheduler.builder()
             .executors(executors)
@@ -179,8 +180,7 @@ public final class Engine implements AutoCloseable {
     metrics.modelInfo(modelName, dtype, String.join(",", devices), demo);
     watchdog.start(scheduler::stats);
     metrics.workerProgress(executors.size(), watchdog::secondsSinceProgress, this.devices::get);
-    log.info(
-        "KV pool: {} blocks of {} tokens per worker on {}", blocks, config.kvBlockSize(), devices);
+    log.info("KV pool on {}: {}", devices, kvPool.describe());
   }
 
   /**
@@ -190,6 +190,21 @@ public final class Engine implements AutoCloseable {
    * @throws IOException if the checkpoint or the media directory cannot be read
    */
   public static Engine start(EngineConfig config, Metrics metrics) throws IOException {
+    return start(config, metrics, DeviceReport.djl());
+  }
+
+  /**
+   * As {@link #start(EngineConfig, Metrics)}, with what the devices report coming from {@code
+   * report}: with {@code cuda} devices, {@link DeviceCheck} runs before anything is loaded; the KV
+   * pool is sized by {@link KvPoolSizer} once the weights are. Main thread.
+   *
+   * @throws DeviceUnavailableException if the listed devices cannot serve (the message says what to
+   *     set)
+   * @throws IOException if the checkpoint or the media directory cannot be read
+   */
+  public static Engine start(EngineConfig config, Metrics metrics, DeviceReport report)
+      throws IOException {
+    DeviceCheck.require(config.devices(), config.kvBlocks(), report, System.getenv());
     boolean demo = config.modelDir().isEmpty();
     Path dir =
         demo ? DemoCheckpoint.ensure(DemoCheckpoint.defaultCacheRoot()) : config.modelDir().get();
@@ -202,13 +217,17 @@ public final class Engine implements AutoCloseable {
     LlavaSt model = LlavaSt.open(dir);
     DeviceSpec spec = config.devices();
     List<LlavaStModel> executors = new ArrayList<>();
+    List<Device> deviceList = new ArrayList<>();
     try {
       for (int ordinal : spec.ordinals()) {
         Device device = spec.gpu() ? Device.gpu(ordinal) : Device.cpu();
         // On CPU, N workers share the cores: one intra-op thread each avoids oversubscription.
         executors.add(model.newExecutor(device, false, spec.gpu() ? 0 : 1));
+        deviceList.add(device);
       }
-      return new Engine(config, metrics, model, demo, executors);
+      KvPool pool =
+          KvPoolSizer.size(executors, deviceList, config, report, model.config().vocabSize());
+      return new Engine(config, metrics, model, demo, executors, pool);
     } catch (IOException | RuntimeException e) {
       for (LlavaStModel ex : executors) {
         ex.close();
@@ -216,20 +235,6 @@ public final class Engine implements AutoCloseable {
       model.close();
       throw e;
     }
-  }
-
-  /**
-   * Blocks per worker when none is configured: enough for the running limit, within the device's
-   * memory.
-   */
-  static int defaultKvBlocks(ModelExecutor executor, EngineConfig config) {
-    long perToken = executor.spec().kvBytesPerToken();
-    long free = executor.spec().freeMemoryBytes();
-    long budget = free > 0 ? (long) (free * 0.9) : CPU_KV_BUDGET_BYTES;
-    long tokens =
-        Math.min(
-            (long) config.maxRunningSequences() * DEFAULT_TOKENS_PER_SEQUENCE, budget / perToken);
-    return (int) Math.max(1, tokens / config.kvBlockSize());
   }
 
   // ------------------------------------------------------------------------------ generation
@@ -584,6 +589,11 @@ public final class Engine implements AutoCloseable {
   /** Device names, e.g. {@code cpu:0}, one per worker. */
   public List<String> devices() {
     return devices;
+  }
+
+  /** The KV pool each worker got, and how its size was chosen. */
+  public KvPool kvPool() {
+    return kvPool;
   }
 
   /** Compute dtype of the executors, e.g. {@code float32}. */

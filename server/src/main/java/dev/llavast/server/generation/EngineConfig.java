@@ -27,6 +27,8 @@ import java.util.Optional;
  * @param workerStallTimeout a worker loop silent for longer is reported not live
  * @param mediaDir where media are stored; empty means a temporary directory removed on close
  * @param sharedCaches whether tenants share cached features (and so KV prefixes); off by default
+ * @param gpuMemoryFraction with {@code kvBlocks} 0 on a GPU: the share of the device's free memory
+ *     (after the weights) that the KV pool and the activations may use, in (0, 1]
  */
 public record EngineConfig(
     Optional<Path> modelDir,
@@ -45,9 +47,17 @@ public record EngineConfig(
     int maxRunningSequences,
     Duration workerStallTimeout,
     Optional<Path> mediaDir,
-    boolean sharedCaches) {
+    boolean sharedCaches,
+    double gpuMemoryFraction) {
+
+  /** Default {@code --gpu-memory-fraction}. */
+  public static final double DEFAULT_GPU_MEMORY_FRACTION = 0.9;
 
   public EngineConfig {
+    if (!(gpuMemoryFraction > 0 && gpuMemoryFraction <= 1)) {
+      throw new IllegalArgumentException(
+          "--gpu-memory-fraction must be in (0, 1], got " + gpuMemoryFraction);
+    }
     Objects.requireNonNull(modelDir, "modelDir");
     Objects.requireNonNull(devices, "devices");
     Objects.requireNonNull(sessionTtl, "sessionTtl");

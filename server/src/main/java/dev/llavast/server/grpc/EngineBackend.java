@@ -1,6 +1,7 @@
 package dev.llavast.server.grpc;
 
 import dev.llavast.api.v1.FeatureCacheStatus;
+import dev.llavast.api.v1.KvPoolSizing;
 import dev.llavast.api.v1.ModelInfo;
 import dev.llavast.api.v1.ServerLimits;
 import dev.llavast.api.v1.ServerStatus;
@@ -9,6 +10,7 @@ import dev.llavast.models.ModelConfig;
 import dev.llavast.scheduler.SchedulerStats;
 import dev.llavast.server.ServerConfig;
 import dev.llavast.server.generation.Engine;
+import dev.llavast.server.generation.KvPool;
 import io.grpc.BindableService;
 import java.time.Duration;
 import java.util.List;
@@ -100,6 +102,7 @@ public final class EngineBackend implements LlavaStServer.Backend {
             .setContextLimitTokens(c.maxPositionEmbeddings())
             .setDtype(engine.dtype())
             .addAllDevices(engine.devices())
+            .setKvPool(kvPool(engine.kvPool()))
             .setLimits(
                 ServerLimits.newBuilder()
                     .setMaxUploadBytes(config.maxUploadBytes())
@@ -113,5 +116,27 @@ public final class EngineBackend implements LlavaStServer.Backend {
   @Override
   public void cancelAll() {
     engine.shutdown(Duration.ZERO);
+  }
+
+  private static dev.llavast.api.v1.KvPool kvPool(KvPool p) {
+    dev.llavast.api.v1.KvPool.Builder b =
+        dev.llavast.api.v1.KvPool.newBuilder()
+            .setSizing(
+                switch (p.sizing()) {
+                  case FLAG -> KvPoolSizing.KV_POOL_SIZING_FLAG;
+                  case DEVICE -> KvPoolSizing.KV_POOL_SIZING_DEVICE;
+                  case CPU_BUDGET -> KvPoolSizing.KV_POOL_SIZING_CPU_BUDGET;
+                })
+            .setBlocks(p.blocks())
+            .setBlockSize(p.blockSize())
+            .setTokens(p.tokens())
+            .setBytes(p.bytes());
+    if (p.sizing() == KvPool.Sizing.DEVICE) {
+      b.setDeviceFreeBytes(p.deviceFreeBytes())
+          .setDeviceTotalBytes(p.deviceTotalBytes())
+          .setActivationHeadroomBytes(p.activationHeadroomBytes())
+          .setGpuMemoryFraction(p.gpuMemoryFraction());
+    }
+    return b.build();
   }
 }
