@@ -596,7 +596,8 @@ final class Worker implements Runnable {
       if (result == null
           || result.tokenIds() == null
           || result.tokenIds().length != samples
-          || (result.logprobs() != null && result.logprobs().length != samples)) {
+          || (result.logprobs() != null && result.logprobs().length != samples)
+          || (result.failures() != null && result.failures().length != samples)) {
         throw new ExecutorException(
             "executor returned "
                 + describe(result)
@@ -616,10 +617,32 @@ final class Worker implements Runnable {
       lastStepFailed = false;
       consecutiveFailures = 0;
       healthy = true;
-      List<Sequence> sampled = planner.update(plan, result.tokenIds(), now);
+      List<Sequence> sampled = planner.update(plan, result, now);
       float[] lps = result.logprobs();
       for (int i = 0, m = sampled.size(); i < m; i++) {
-        deliver(sampled.get(i), lps == null ? Float.NaN : lps[i], now);
+        Sequence s = sampled.get(i);
+        if (result.failed(i)) {
+          log.warn(
+              "worker {} ({}): sample of request {} failed: {}",
+              index,
+              device,
+              s.requestId(),
+              result.failures()[i]);
+          end(
+              s,
+              new InternalSchedulerException(
+                  "model step failed on worker "
+                      + index
+                      + " ("
+                      + device
+                      + ") for this sequence: "
+                      + result.failures()[i],
+                  null),
+              null,
+              now);
+        } else {
+          deliver(s, lps == null ? Float.NaN : lps[i], now);
+        }
       }
     }
     planner.sweep();
