@@ -175,9 +175,12 @@ public final class Qwen2Model implements AutoCloseable {
     }
     try (NDManager m = step.newSubManager()) {
       NDIndex at = new NDIndex("{}, {}", m.create(blocks), m.create(slots)); // [P], [P]
+      NDArray zero =
+          m.zeros(new Shape(blocks.length, cfg.numKeyValueHeads(), cfg.headDim()), dtype);
+      // zero: [P, Hkv, D]; a scalar value would be created in the pool's manager and outlive this
       for (int l = 0; l < layers.length; l++) {
-        kPool[l].set(at, 0f);
-        vPool[l].set(at, 0f);
+        kPool[l].set(at, zero);
+        vPool[l].set(at, zero);
       }
     }
   }
