@@ -94,7 +94,7 @@ final class StepLayout {
 
   final int rows;
   final NDArray cos; // [N, 1, D]
-  final NDArray sin; // [N, 1, D]
+  final NDArray sin; // [N, 1, D] signed: [-sin, sin] over the halves of D (Ops.ropeSigned)
   final NDArray writeBlock; // [N] int64
   final NDArray writeSlot; // [N] int64
   final long[] emitRows; // rows whose final hidden state is wanted
@@ -169,6 +169,11 @@ final class StepLayout {
     }
     emitRows = emit.stream().mapToLong(Long::longValue).toArray();
     float[][] cs = Ops.ropeTables(positions, d, cfg.ropeTheta());
+    for (int row = 0; row < rows; row++) {
+      for (int i = 0; i < d / 2; i++) {
+        cs[1][row * d + i] = -cs[1][row * d + i];
+      }
+    }
     cos = cast(step.create(cs[0], new Shape(rows, 1, d)), dtype);
     sin = cast(step.create(cs[1], new Shape(rows, 1, d)), dtype);
     writeBlock = step.create(wb);
