@@ -84,6 +84,16 @@ public final class LlavaSt implements AutoCloseable {
    * @param cpuThreads PyTorch intra-op threads on CPU (0 keeps the engine default)
    */
   public LlavaStModel newExecutor(Device device, boolean fixWidthInput, int cpuThreads) {
+    return newExecutor(device, fixWidthInput, cpuThreads, null);
+  }
+
+  /**
+   * As {@link #newExecutor(Device, boolean, int)}, with {@code --attention-fp32}: whether fp16
+   * attention scores are computed in fp32 (null: the default, on for fp16). Decode grouping and
+   * sampling follow the device ({@link LlavaStModel.Options}).
+   */
+  public LlavaStModel newExecutor(
+      Device device, boolean fixWidthInput, int cpuThreads, Boolean attentionFp32) {
     SpecialTokens s = tokenizer.specialTokens();
     LlavaStModel.ValueTokenIds ids =
         new LlavaStModel.ValueTokenIds(
@@ -100,7 +110,8 @@ public final class LlavaSt implements AutoCloseable {
         checkpoint,
         device,
         new LlavaStModel.Options(
-            ids, fixWidthInput, chunkFrames, defaults.computeDtype(), cpuThreads, grammar()));
+                ids, fixWidthInput, chunkFrames, defaults.computeDtype(), cpuThreads, grammar())
+            .withAttentionFp32(attentionFp32));
   }
 
   /**
