@@ -8,9 +8,13 @@ import dev.llavast.models.tokenizer.SpecialTokens;
 import dev.llavast.models.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -85,6 +89,16 @@ public final class LlavaSt implements AutoCloseable {
    * @param cpuThreads PyTorch intra-op threads on CPU (0 keeps the engine default)
    */
   public LlavaStModel newExecutor(Device device, boolean fixWidthInput, int cpuThreads) {
+    return newExecutor(device, fixWidthInput, cpuThreads, null);
+  }
+
+  /**
+   * As {@link #newExecutor(Device, boolean, int)}, with {@code --attention-fp32}: whether fp16
+   * attention scores are computed in fp32 (null: the default, on for fp16). Decode grouping and
+   * sampling follow the device ({@link LlavaStModel.Options}).
+   */
+  public LlavaStModel newExecutor(
+      Device device, boolean fixWidthInput, int cpuThreads, @Nullable Boolean attentionFp32) {
     SpecialTokens s = tokenizer.specialTokens();
     LlavaStModel.ValueTokenIds ids =
         new LlavaStModel.ValueTokenIds(
@@ -101,7 +115,66 @@ public final class LlavaSt implements AutoCloseable {
         checkpoint,
         device,
         new LlavaStModel.Options(
-            ids, fixWidthInput, chunkFrames, defaults.computeDtype(), cpuThreads, grammar()));
+                ids, fixWidthInput, chunkFrames, defaults.computeDtype(), cpuThreads, grammar())
+            .withAttentionFp32(attentionFp32));
+  }
+
+  /**
+   * Loads one executor per device, all at once: each device's weights are read on its own thread
+   * from the one memory-mapped checkpoint (reads are thread-safe and each maps its own windows), so
+   * two GPUs load in about the time of one. If any load fails, the executors already loaded are
+   * closed and the first failure is thrown (the others are suppressed in it). Any thread; blocks
+   * until every load has ended.
+   *
+   * @param cpuThreads as {@link #newExecutor(Device, boolean, int)}, for every device
+   * @return the executors in {@code devices} order, owned by the caller
+   */
+  public List<LlavaStModel> newExecutors(
+      List<Device> devices,
+      boolean fixWidthInput,
+      int cpuThreads,
+      @Nullable Boolean attentionFp32) {
+    List<CompletableFuture<LlavaStModel>> loads = new ArrayList<>();
+    for (Device d : devices) {
+      CompletableFuture<LlavaStModel> f = new CompletableFuture<>();
+      Thread t =
+          new Thread(
+              () -> {
+                try {
+                  f.complete(newExecutor(d, fixWidthInput, cpuThreads, attentionFp32));
+                } catch (Throwable e) { // handed to the caller
+                  f.completeExceptionally(e);
+                }
+              },
+              "llavast-load-" + d);
+      t.setDaemon(true);
+      t.start();
+      loads.add(f);
+    }
+    List<LlavaStModel> out = new ArrayList<>();
+    RuntimeException failure = null;
+    for (CompletableFuture<LlavaStModel> f : loads) {
+      try {
+        out.add(f.join());
+      } catch (CompletionException e) {
+        RuntimeException cause =
+            e.getCause() instanceof RuntimeException re
+                ? re
+                : new IllegalStateException("loading an executor failed", e.getCause());
+        if (failure == null) {
+          failure = cause;
+        } else {
+          failure.addSuppressed(cause);
+        }
+      }
+    }
+    if (failure != null) {
+      for (LlavaStModel m : out) {
+        m.close();
+      }
+      throw failure;
+    }
+    return out;
   }
 
   /**

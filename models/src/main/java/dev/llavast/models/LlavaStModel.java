@@ -18,6 +18,7 @@ import dev.llavast.models.projector.Projector;
 import dev.llavast.models.qwen2.PagedBatch;
 import dev.llavast.models.qwen2.Qwen2Model;
 import dev.llavast.models.sampling.CoordinateGrammar;
+import dev.llavast.models.sampling.DeviceSampler;
 import dev.llavast.models.sampling.Sampler;
 import dev.llavast.models.sampling.TokenMask;
 import dev.llavast.models.siglip.SiglipEncoder;
@@ -79,6 +80,15 @@ public final class LlavaStModel implements ModelExecutor {
    *     against each other (measured here: a tiny decode step 145 ms with 2 threads, 2-9 ms with 1)
    * @param grammar the tokenizer's coordinate grammar, for requests with an output constraint; null
    *     refuses such requests (their step fails)
+   * @param attentionFp32 whether the LLM's attention scores ({@code q·kᵀ}) are computed in fp32
+   *     when the compute dtype is fp16 (fp16 scores of Qwen2-7B overflow to NaN on some inputs);
+   *     null for the default, on for fp16. No effect in fp32
+   * @param maxDecodeGroup most single-token decodes attended in one padded group; 0 for the device
+   *     default ({@link #CPU_DECODE_GROUP} on CPU, where a group copies its members' whole
+   *     contexts; unbounded on a GPU, where each group costs kernel launches)
+   * @param hostSampling true picks every token on the host from the copied logits (the path before
+   *     device sampling; kept for comparison); false (default) picks greedy, top-k and top-p tokens
+   *     on the device and only rows with a penalty or a constraint on the host
    */
   public record Options(
       ValueTokenIds valueTokenIds,
@@ -86,7 +96,10 @@ public final class LlavaStModel implements ModelExecutor {
       int visionChunkFrames,
       @Nullable DataType computeDtype,
       int cpuThreads,
-      @Nullable CoordinateGrammar grammar) {
+      @Nullable CoordinateGrammar grammar,
+      @Nullable Boolean attentionFp32,
+      int maxDecodeGroup,
+      boolean hostSampling) {
     public Options {
       if (cpuThreads < 0) {
         throw new IllegalArgumentException("cpuThreads must be >= 0, got " + cpuThreads);
@@ -102,6 +115,30 @@ public final class LlavaStModel implements ModelExecutor {
         throw new IllegalArgumentException(
             "computeDtype must be FLOAT32 or FLOAT16, got " + computeDtype);
       }
+      if (maxDecodeGroup < 0) {
+        throw new IllegalArgumentException(
+            "maxDecodeGroup must be >= 0 (0: the device default), got " + maxDecodeGroup);
+      }
+    }
+
+    /** Options with the default attention, decode grouping and device sampling. */
+    public Options(
+        ValueTokenIds valueTokenIds,
+        boolean fixWidthInput,
+        int visionChunkFrames,
+        @Nullable DataType computeDtype,
+        int cpuThreads,
+        @Nullable CoordinateGrammar grammar) {
+      this(
+          valueTokenIds,
+          fixWidthInput,
+          visionChunkFrames,
+          computeDtype,
+          cpuThreads,
+          grammar,
+          null,
+          0,
+          false);
     }
 
     /** Options without a coordinate grammar. */
@@ -118,7 +155,66 @@ public final class LlavaStModel implements ModelExecutor {
     public static Options defaults(ValueTokenIds ids) {
       return new Options(ids, false, 10, null, 0);
     }
+
+    /** A copy with {@code computeDtype} changed. */
+    public Options withComputeDtype(DataType dtype) {
+      return new Options(
+          valueTokenIds,
+          fixWidthInput,
+          visionChunkFrames,
+          dtype,
+          cpuThreads,
+          grammar,
+          attentionFp32,
+          maxDecodeGroup,
+          hostSampling);
+    }
+
+    /** A copy with {@code attentionFp32} changed (null: the default). */
+    public Options withAttentionFp32(@Nullable Boolean on) {
+      return new Options(
+          valueTokenIds,
+          fixWidthInput,
+          visionChunkFrames,
+          computeDtype,
+          cpuThreads,
+          grammar,
+          on,
+          maxDecodeGroup,
+          hostSampling);
+    }
+
+    /** A copy with {@code maxDecodeGroup} changed (0: the device default). */
+    public Options withMaxDecodeGroup(int n) {
+      return new Options(
+          valueTokenIds,
+          fixWidthInput,
+          visionChunkFrames,
+          computeDtype,
+          cpuThreads,
+          grammar,
+          attentionFp32,
+          n,
+          hostSampling);
+    }
+
+    /** A copy with {@code hostSampling} changed. */
+    public Options withHostSampling(boolean on) {
+      return new Options(
+          valueTokenIds,
+          fixWidthInput,
+          visionChunkFrames,
+          computeDtype,
+          cpuThreads,
+          grammar,
+          attentionFp32,
+          maxDecodeGroup,
+          on);
+    }
   }
+
+  /** Decodes per padded attention group on CPU (see {@link Options#maxDecodeGroup}). */
+  public static final int CPU_DECODE_GROUP = 8;
 
   /**
    * Packed features in host memory: {@code [tokenCount, hidden]} fp32 row-major (video: the
@@ -154,6 +250,7 @@ public final class LlavaStModel implements ModelExecutor {
   private final Qwen2Model llm;
   private final ExecutorSpec spec;
   private final LongAdder forcedTokens = new LongAdder();
+  private final LongAdder nonFiniteLogits = new LongAdder();
 
   /**
    * Loads every weight onto {@code device}.
@@ -180,7 +277,17 @@ public final class LlavaStModel implements ModelExecutor {
       this.lape = Lape.load(cfg, w);
       this.packer = SpatialTemporalPacker.load(cfg, w);
       this.vocab = ExtendedVocab.load(cfg, w);
-      this.llm = Qwen2Model.load(cfg, w);
+      this.llm =
+          Qwen2Model.load(
+              cfg,
+              w,
+              new Qwen2Model.Settings(
+                  options.attentionFp32() != null
+                      ? options.attentionFp32()
+                      : dtype == DataType.FLOAT16,
+                  options.maxDecodeGroup() > 0
+                      ? options.maxDecodeGroup()
+                      : device.isGpu() ? Integer.MAX_VALUE : CPU_DECODE_GROUP));
       w.finish();
     } catch (RuntimeException e) {
       manager.close();
@@ -298,44 +405,131 @@ public final class LlavaStModel implements ModelExecutor {
 
   @Override
   public StepResult step(StepPlan plan) {
+    JniUtils.setGradMode(false);
     List<SequenceStep> seqs = plan.sequences();
-    float[][] logits = stepLogits(plan);
-    int sampled = 0;
+    if (seqs.isEmpty()) {
+      return new StepResult(new int[0], null);
+    }
+    try (NDManager step = manager.newSubManager()) {
+      NDArray lg = forwardLogits(plan, step); // [M, V + 3 bins] or null
+      List<SequenceStep> sampling = new ArrayList<>();
+      for (SequenceStep s : seqs) {
+        if (s.sample()) {
+          sampling.add(s);
+        }
+      }
+      return lg == null ? new StepResult(new int[0], null) : pick(sampling, lg, step);
+    } catch (IllegalArgumentException | IllegalStateException e) {
+      throw new ExecutorException("step rejected: " + e.getMessage(), e);
+    } catch (ExecutorException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw new ExecutorException("step failed: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * One token per row of {@code lg} ({@code [M, W]}, row k for {@code sampling.get(k)}): forced by
+   * the constraint when it allows one id; else on the device ({@link DeviceSampler}) unless the row
+   * needs a repetition penalty or a constraint mask (or {@link Options#hostSampling}), which copy
+   * only their rows to the host ({@link Sampler}). Every row's logits are checked: a non-finite row
+   * fails its sequence alone ({@link StepResult#failures}) and its K/V of this step are cleared.
+   */
+  private StepResult pick(List<SequenceStep> sampling, NDArray lg, NDManager step) {
+    int m = sampling.size();
+    int width = (int) lg.getShape().get(1);
+    int[] ids = new int[m];
     boolean anyLogprobs = false;
-    for (SequenceStep s : seqs) {
-      if (s.sample()) {
-        sampled++;
-        anyLogprobs |= s.sampling().logprobs();
+    SamplingParams[] onDevice = new SamplingParams[m];
+    int[] counts = new int[m];
+    TokenMask[] masks = new TokenMask[m];
+    List<Integer> hostRows = new ArrayList<>();
+    for (int k = 0; k < m; k++) {
+      SequenceStep s = sampling.get(k);
+      SamplingParams p = s.sampling();
+      anyLogprobs |= p.logprobs();
+      int[] generated = s.generated() == null ? new int[0] : s.generated();
+      counts[k] = generated.length;
+      masks[k] = constraintMask(p, generated);
+      ids[k] = masks[k] == null ? -1 : masks[k].single();
+      if (ids[k] >= 0) {
+        continue; // the grammar leaves one id (e.g. the bracket after a box's last value)
+      }
+      if (options.hostSampling() || masks[k] != null || p.repetitionPenalty() != 1f) {
+        hostRows.add(k);
+      } else {
+        onDevice[k] = p;
       }
     }
-    int[] ids = new int[sampled];
-    float @Nullable [] lps = anyLogprobs ? new float[sampled] : null;
-    int k = 0;
-    for (SequenceStep s : seqs) {
-      if (!s.sample()) {
-        continue;
-      }
-      int[] generated = s.generated() == null ? new int[0] : s.generated();
-      TokenMask mask = constraintMask(s.sampling(), generated);
-      int forced = mask == null ? -1 : mask.single();
-      if (forced >= 0) {
-        // The grammar leaves one id (e.g. the bracket after a box's last value): no sampling.
-        ids[k] = forced;
+    DeviceSampler.Picks picks = DeviceSampler.pick(lg, onDevice, counts); // checks every row
+    float @Nullable [] lps = anyLogprobs ? new float[m] : null;
+    for (int k = 0; k < m; k++) {
+      if (onDevice[k] != null) {
+        ids[k] = picks.tokenIds()[k];
+        if (lps != null) {
+          lps[k] = onDevice[k].logprobs() ? picks.logprobs()[k] : Float.NaN;
+        }
+      } else if (ids[k] >= 0) {
         forcedTokens.increment();
         if (lps != null) {
-          lps[k] = s.sampling().logprobs() ? 0f : Float.NaN;
+          lps[k] = sampling.get(k).sampling().logprobs() ? 0f : Float.NaN;
         }
-      } else {
+      }
+    }
+    if (!hostRows.isEmpty()) {
+      long[] rows = hostRows.stream().mapToLong(Integer::longValue).toArray();
+      float[] flat;
+      try (NDArray idx = step.create(rows); // [Mh]
+          NDArray sub = lg.get(new NDIndex("{}", idx))) { // [Mh, W]
+        flat = hostFloats(sub);
+      }
+      for (int r = 0; r < rows.length; r++) {
+        int k = (int) rows[r];
+        SequenceStep s = sampling.get(k);
+        if (!picks.finite()[k]) {
+          continue;
+        }
+        int[] generated = s.generated() == null ? new int[0] : s.generated();
         Sampler.Sample pick =
-            Sampler.sample(logits[k], 0, vocab.extendedSize(), s.sampling(), generated, mask);
+            Sampler.sample(
+                flat, r * width, vocab.extendedSize(), s.sampling(), generated, masks[k]);
         ids[k] = pick.tokenId();
         if (lps != null) {
           lps[k] = s.sampling().logprobs() ? pick.logprob() : Float.NaN;
         }
       }
-      k++;
     }
-    return new StepResult(ids, lps);
+    String[] failures = null;
+    for (int k = 0; k < m; k++) {
+      if (picks.finite()[k]) {
+        continue;
+      }
+      SequenceStep s = sampling.get(k);
+      failures = failures == null ? new String[m] : failures;
+      failures[k] =
+          "the model's logits for position "
+              + (s.startPosition() + s.tokenIds().length - 1)
+              + " are not finite (NaN or infinity); on fp16, --attention-fp32 computes attention"
+              + " scores in fp32";
+      ids[k] = -1;
+      nonFiniteLogits.increment();
+      clearWritten(s, step);
+    }
+    return new StepResult(ids, lps, failures);
+  }
+
+  /** Zeroes the K/V slots this step wrote for {@code s} (its logits were not finite). */
+  private void clearWritten(SequenceStep s, NDManager step) {
+    int bs = llm.blockSize();
+    int n = s.tokenIds().length;
+    long[] blocks = new long[n];
+    long[] slots = new long[n];
+    for (int j = 0; j < n; j++) {
+      int p = s.startPosition() + j;
+      blocks[j] = s.blockTable()[p / bs];
+      slots[j] = p % bs;
+    }
+    llm.clearSlots(blocks, slots, step);
   }
 
   /**
@@ -358,28 +552,25 @@ public final class LlavaStModel implements ModelExecutor {
     return forcedTokens.sum();
   }
 
+  /** Sequences whose logits were not finite, each failed alone. Any thread. */
+  public long nonFiniteLogits() {
+    return nonFiniteLogits.sum();
+  }
+
   /**
    * Runs the batch and returns the fp32 logits {@code [V + 3·bins]} of every sequence step that
-   * samples, in plan order. Worker thread only.
+   * samples, in plan order, copied to the host (for tests). Worker thread only.
    */
   float[][] stepLogits(StepPlan plan) {
     JniUtils.setGradMode(false);
-    List<SequenceStep> seqs = plan.sequences();
-    if (seqs.isEmpty()) {
+    if (plan.sequences().isEmpty()) {
       return new float[0][];
     }
     try (NDManager step = manager.newSubManager()) {
-      NDArray x = embed(seqs, step); // [N, C]
-      List<PagedBatch.Run> runs = new ArrayList<>(seqs.size());
-      for (SequenceStep s : seqs) {
-        runs.add(
-            new PagedBatch.Run(s.startPosition(), s.tokenIds().length, s.blockTable(), s.sample()));
-      }
-      NDArray hidden = llm.forward(x, new PagedBatch(plan.blockSize(), runs), step); // [M, C]
-      if (hidden == null) {
+      NDArray lg = forwardLogits(plan, step); // [M, V + 3 bins]
+      if (lg == null) {
         return new float[0][];
       }
-      NDArray lg = vocab.logits(hidden); // [M, V + 3 bins]
       int m = (int) lg.getShape().get(0);
       int width = (int) lg.getShape().get(1);
       float[] flat = hostFloats(lg);
@@ -395,6 +586,24 @@ public final class LlavaStModel implements ModelExecutor {
     } catch (RuntimeException e) {
       throw new ExecutorException("step failed: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Runs the batch on the device.
+   *
+   * @return the logits {@code [M, V + 3 bins]} in the compute dtype of the M sequence steps that
+   *     sample, in plan order, owned by {@code step}; null when none samples
+   */
+  private @Nullable NDArray forwardLogits(StepPlan plan, NDManager step) {
+    List<SequenceStep> seqs = plan.sequences();
+    NDArray x = embed(seqs, step); // [N, C]
+    List<PagedBatch.Run> runs = new ArrayList<>(seqs.size());
+    for (SequenceStep s : seqs) {
+      runs.add(
+          new PagedBatch.Run(s.startPosition(), s.tokenIds().length, s.blockTable(), s.sample()));
+    }
+    NDArray hidden = llm.forward(x, new PagedBatch(plan.blockSize(), runs), step); // [M, C]
+    return hidden == null ? null : vocab.logits(hidden); // [M, V + 3 bins]
   }
 
   /**

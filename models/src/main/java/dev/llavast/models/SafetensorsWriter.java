@@ -25,21 +25,39 @@ public final class SafetensorsWriter {
 
   private SafetensorsWriter() {}
 
+  /** The values of a tensor, produced on demand so that none needs to be whole in memory. */
+  @FunctionalInterface
+  public interface Values {
+    /** The float32 value of flat element {@code i} (row-major). */
+    float at(long i);
+  }
+
   /**
-   * One tensor to write; {@code values} are float32 and are rounded to {@code dtype} on write
+   * One tensor to write; its values are float32 and are rounded to {@code dtype} on write
    * (round-to-nearest-even for F16 and BF16).
    */
-  public record Tensor(String name, StoredDtype dtype, long[] shape, float[] values) {
+  public record Tensor(String name, StoredDtype dtype, long[] shape, Values values) {
     public Tensor {
       Objects.requireNonNull(name, "name");
       Objects.requireNonNull(dtype, "dtype");
+      Objects.requireNonNull(values, "values");
       shape = shape.clone();
-      long n = 1;
       for (long d : shape) {
         if (d < 0) {
           throw new IllegalArgumentException(
               "tensor '" + name + "': negative dimension in " + Arrays.toString(shape));
         }
+      }
+    }
+
+    /** A tensor with its values in an array, which must hold exactly the shape's elements. */
+    public Tensor(String name, StoredDtype dtype, long[] shape, float[] values) {
+      this(name, dtype, shape, checked(name, shape, values));
+    }
+
+    private static Values checked(String name, long[] shape, float[] values) {
+      long n = 1;
+      for (long d : shape) {
         n *= d;
       }
       if (n != values.length) {
@@ -53,11 +71,21 @@ public final class SafetensorsWriter {
                 + " values, got "
                 + values.length);
       }
+      return i -> values[(int) i];
+    }
+
+    /** Elements of the shape. */
+    public long count() {
+      long n = 1;
+      for (long d : shape) {
+        n *= d;
+      }
+      return n;
     }
 
     /** Bytes this tensor occupies on disk. */
     public long byteLength() {
-      return (long) values.length * dtype.bytes();
+      return count() * dtype.bytes();
     }
   }
 
@@ -99,7 +127,9 @@ public final class SafetensorsWriter {
       writeFully(ch, ByteBuffer.wrap(headerBytes));
       ByteBuffer buf = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
       for (Tensor t : tensors) {
-        for (float v : t.values()) {
+        long n = t.count();
+        for (long i = 0; i < n; i++) {
+          float v = t.values().at(i);
           if (buf.remaining() < 4) {
             writeFully(ch, buf.flip());
             buf.clear();

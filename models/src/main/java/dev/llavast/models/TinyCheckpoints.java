@@ -238,11 +238,72 @@ public final class TinyCheckpoints {
               s.name(), options.dtype(), s.shape().getShape(), init(s, seed)));
     }
     writeWeights(dir, tensors, options.shards());
-    writeTokenizer(dir, preset);
+    writeTokenizer(dir, preset.vocabSize());
     JSON.writeValue(dir.resolve(ModelConfigs.CONFIG_FILE).toFile(), configJson(config));
     JSON.writeValue(
-        dir.resolve(ModelConfigs.GENERATION_CONFIG_FILE).toFile(), generationJson(preset));
+        dir.resolve(ModelConfigs.GENERATION_CONFIG_FILE).toFile(),
+        generationJson(preset.vocabSize()));
     return config;
+  }
+
+  /**
+   * Writes a random-weight checkpoint of any dimensions (e.g. the release's, with fewer layers):
+   * {@code config}'s tensors, tokenizer (padded to its V) and config files. Values are drawn per
+   * element from a hash of ({@code seed}, name, index), so no tensor is ever whole in memory (a
+   * 7B-wide embedding is 2 GB of floats): norms near 1, everything else uniform with standard
+   * deviation 0.02.
+   *
+   * @throws IllegalArgumentException if V is below the tokenizer's own vocabulary
+   */
+  public static void writeShaped(Path dir, ModelConfig config, long seed, Options options)
+      throws IOException {
+    Files.createDirectories(dir);
+    int minimum = 256 + MERGES.length + 3 + SpecialTokens.MARKERS.size();
+    if (config.vocabSize() < minimum) {
+      throw new IllegalArgumentException(
+          "vocab_size " + config.vocabSize() + " is below the tokenizer's " + minimum);
+    }
+    List<TensorSpec> specs = new ArrayList<>(CheckpointLayout.requiredTensors(config));
+    if (options.optionalTensors()) {
+      specs.addAll(CheckpointLayout.optionalTensors(config));
+    }
+    List<SafetensorsWriter.Tensor> tensors = new ArrayList<>();
+    for (TensorSpec spec : specs) {
+      long salt = seed * 0x9E3779B97F4A7C15L + spec.name().hashCode();
+      float base = isNormWeight(spec.name()) ? 1f : 0f;
+      // uniform on [-a, a] has standard deviation a / sqrt(3): a = 0.02 sqrt(3)
+      float amp = 0.02f * (float) Math.sqrt(3.0) * 2f;
+      tensors.add(
+          new SafetensorsWriter.Tensor(
+              spec.name(),
+              options.dtype(),
+              spec.shape().getShape(),
+              i -> base + amp * (unit(salt, i) - 0.5f)));
+    }
+    writeWeights(dir, tensors, options.shards());
+    writeTokenizer(dir, config.vocabSize());
+    JSON.writeValue(dir.resolve(ModelConfigs.CONFIG_FILE).toFile(), configJson(config));
+    JSON.writeValue(
+        dir.resolve(ModelConfigs.GENERATION_CONFIG_FILE).toFile(),
+        generationJson(config.vocabSize()));
+  }
+
+  /** A uniform value in [0, 1) from a 64-bit mix of (salt, i). */
+  private static float unit(long salt, long i) {
+    long z = salt + (i + 1) * 0xBF58476D1CE4E5B9L;
+    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+    z ^= z >>> 31;
+    return (z >>> 40) * 0x1.0p-24f;
+  }
+
+  private static boolean isNormWeight(String name) {
+    return name.endsWith("norm.weight")
+        || name.endsWith("layer_norm1.weight")
+        || name.endsWith("layer_norm2.weight")
+        || name.endsWith("ln_q.weight")
+        || name.endsWith("ln_k.weight")
+        || name.endsWith("ln_v.weight");
   }
 
   private static float[] init(TensorSpec spec, long seed) {
@@ -310,7 +371,7 @@ public final class TinyCheckpoints {
     JSON.writeValue(dir.resolve(Checkpoint.INDEX_FILE).toFile(), index);
   }
 
-  private static void writeTokenizer(Path dir, Preset preset) throws IOException {
+  private static void writeTokenizer(Path dir, int vocabSize) throws IOException {
     Map<Character, Integer> u2b = dev.llavast.models.tokenizer.Tokenizer.unicodeToByte();
     char[] byteToChar = new char[256];
     for (Map.Entry<Character, Integer> e : u2b.entrySet()) {
@@ -335,7 +396,7 @@ public final class TinyCheckpoints {
       merges.add(m);
       vocab.put(merged, vocab.size());
     }
-    int base = preset.vocabSize() - 3 - SpecialTokens.MARKERS.size();
+    int base = vocabSize - 3 - SpecialTokens.MARKERS.size();
     while (vocab.size() < base) {
       vocab.put("<|extra_" + vocab.size() + "|>", vocab.size());
     }
@@ -467,8 +528,8 @@ public final class TinyCheckpoints {
     return m;
   }
 
-  private static Map<String, Object> generationJson(Preset preset) {
-    int base = preset.vocabSize() - SpecialTokens.MARKERS.size() - 3;
+  private static Map<String, Object> generationJson(int vocabSize) {
+    int base = vocabSize - SpecialTokens.MARKERS.size() - 3;
     int endOfText = base;
     int imEnd = base + 2;
     Map<String, Object> m = new LinkedHashMap<>();

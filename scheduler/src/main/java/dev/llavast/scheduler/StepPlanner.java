@@ -118,23 +118,35 @@ final class StepPlanner {
 
   /**
    * Applies a successful step: every live sequence of the plan has its run computed (full blocks
-   * enter the prefix cache) and each sampling one gets {@code tokenIds[i]} appended, in order.
+   * enter the prefix cache) and each sampling one gets {@code tokenIds[i]} appended, in order. A
+   * sample that failed on its own ({@link StepResult#failed}) gets nothing appended and caches no
+   * block (its K/V may be as broken as its logits); the caller ends it.
    *
    * @param tokenIds one id per sampling sequence of the plan that has not ended, in batch order
-   * @return the sequences that got a token, in the order of {@code tokenIds} (valid until the next
+   * @return the sequences that sampled, in the order of {@code tokenIds} (valid until the next
    *     call)
    */
   List<Sequence> update(Plan plan, int[] tokenIds, long now) {
+    return update(plan, new StepResult(tokenIds, null), now);
+  }
+
+  /** As {@link #update(Plan, int[], long)}, skipping the samples that failed. */
+  List<Sequence> update(Plan plan, StepResult result, long now) {
     sampled.clear();
     for (Sequence s : plan.batch()) {
       if (s.done) {
+        continue;
+      }
+      if (s.planSample && result.failed(sampled.size())) {
+        s.planRun = 0;
+        sampled.add(s);
         continue;
       }
       s.numComputed += s.planRun;
       s.planRun = 0;
       kv.cacheFullBlocks(s);
       if (s.planSample) {
-        s.appendToken(tokenIds[sampled.size()]);
+        s.appendToken(result.tokenIds()[sampled.size()]);
         if (s.firstTokenNanos < 0) {
           s.firstTokenNanos = now;
         }

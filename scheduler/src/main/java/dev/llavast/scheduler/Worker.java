@@ -600,7 +600,8 @@ final class Worker implements Runnable {
       if (result == null
           || result.tokenIds() == null
           || result.tokenIds().length != samples
-          || (result.logprobs() != null && result.logprobs().length != samples)) {
+          || (result.logprobs() != null && result.logprobs().length != samples)
+          || (result.failures() != null && result.failures().length != samples)) {
         throw new ExecutorException(
             "executor returned "
                 + describe(result)
@@ -621,10 +622,32 @@ final class Worker implements Runnable {
       consecutiveFailures = 0;
       healthy = true;
       StepResult ok = Objects.requireNonNull(result, "checked above");
-      List<Sequence> sampled = planner.update(plan, ok.tokenIds(), now);
+      List<Sequence> sampled = planner.update(plan, ok, now);
       float[] lps = ok.logprobs();
       for (int i = 0, m = sampled.size(); i < m; i++) {
-        deliver(sampled.get(i), lps == null ? Float.NaN : lps[i], now);
+        Sequence s = sampled.get(i);
+        if (ok.failed(i)) {
+          log.warn(
+              "worker {} ({}): sample of request {} failed: {}",
+              index,
+              device,
+              s.requestId(),
+              ok.failure(i));
+          end(
+              s,
+              new InternalSchedulerException(
+                  "model step failed on worker "
+                      + index
+                      + " ("
+                      + device
+                      + ") for this sequence: "
+                      + ok.failure(i),
+                  null),
+              null,
+              now);
+        } else {
+          deliver(s, lps == null ? Float.NaN : lps[i], now);
+        }
       }
     }
     planner.sweep();

@@ -50,6 +50,30 @@ class FailureTest extends SchedulerTestBase {
   }
 
   @Test
+  void aFailedSampleFailsOnlyItsSequenceAndCachesNoneOfItsBlocks() {
+    startManual(1, 512, b -> b.maxRunningSequences(4));
+    executors.get(0).failSampleWhen = s -> s.prompt().tokenIds()[0] == POISON && !s.isPrefill();
+    RecordingSink a = sink("a");
+    RecordingSink b = sink("b");
+    RecordingSink c = sink("c");
+    submit("a", poisoned(), 5, a);
+    submit("b", text(2, 6), 5, b);
+    submit("c", text(3, 6), 5, c);
+    runUntilIdle(20);
+    assertThat(a.error())
+        .isInstanceOf(InternalSchedulerException.class)
+        .hasMessageContaining("model step failed on worker 0 (fake:0) for this sequence")
+        .hasMessageContaining("injected sample failure");
+    assertThat(a.error().reason()).isEqualTo(SchedulerError.INTERNAL);
+    assertThat(a.tokens()).hasSize(1); // the prefill's token; its first decode failed
+    assertThat(b.tokens()).isEqualTo(FakeExecutor.expected(text(2, 6), SamplingParams.greedy(5)));
+    assertThat(c.tokens()).isEqualTo(FakeExecutor.expected(text(3, 6), SamplingParams.greedy(5)));
+    assertThat(scheduler.worker(0).blockManager().usedCount()).isZero();
+    assertThat(scheduler.isWorkerHealthy(0)).isTrue();
+    assertThat(scheduler.stats().workers().get(0).stepFailuresTotal()).isZero();
+  }
+
+  @Test
   void repeatedFailuresMarkTheWorkerUnhealthyAndASuccessfulStepRecoversIt() {
     startManual(1, 512, b -> b.maxConsecutiveFailures(2));
     executors.get(0).failWhen = p -> true;

@@ -31,6 +31,10 @@ final class FakeExecutor implements ModelExecutor {
   final AtomicInteger encodes = new AtomicInteger();
   final AtomicInteger closes = new AtomicInteger();
   volatile Predicate<StepPlan> failWhen = p -> false;
+
+  /** Samples of the sequence steps it accepts fail on their own (the rest of the step succeeds). */
+  volatile Predicate<SequenceStep> failSampleWhen = s -> false;
+
   volatile Predicate<PreparedMedia> failEncodeWhen = m -> false;
   volatile Runnable onStep = () -> {};
   volatile boolean throwError;
@@ -103,6 +107,7 @@ final class FakeExecutor implements ModelExecutor {
     }
     int[] out = new int[samples];
     float[] lps = new float[samples];
+    String[] failures = null;
     int r = 0;
     for (SequenceStep s : plan.sequences()) {
       int end = s.startPosition() + s.tokenIds().length;
@@ -128,6 +133,11 @@ final class FakeExecutor implements ModelExecutor {
         }
         out[r] = (int) Math.floorMod(h, (long) VOCAB);
         lps[r] = -0.5f;
+        if (failSampleWhen.test(s)) {
+          failures = failures == null ? new String[samples] : failures;
+          failures[r] = "injected sample failure";
+          out[r] = -1;
+        }
         r++;
       }
     }
@@ -135,7 +145,7 @@ final class FakeExecutor implements ModelExecutor {
       return new StepResult(
           java.util.Arrays.copyOf(out, samples - 1), java.util.Arrays.copyOf(lps, samples - 1));
     }
-    return new StepResult(out, lps);
+    return new StepResult(out, lps, failures);
   }
 
   @Override

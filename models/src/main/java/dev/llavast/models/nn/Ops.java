@@ -46,8 +46,7 @@ public final class Ops {
     try (NDArray sq = x32.square(); // [..., C]
         NDArray ms = sq.mean(new int[] {-1}, true); // [..., 1]
         NDArray msEps = ms.add(eps); // [..., 1]
-        NDArray root = msEps.sqrt(); // [..., 1]
-        NDArray inv = root.pow(-1f)) { // [..., 1]
+        NDArray inv = msEps.pow(-0.5f)) { // [..., 1] one op for 1 / sqrt
       NDArray normed = x32.mul(inv); // [..., C]
       if (up) {
         NDArray cast = normed.toType(dt, false);
@@ -115,6 +114,28 @@ public final class Ops {
         NDArray rot = NDArrays.concat(new NDList(negX2, x1), 2); // [N, H, D]
         NDArray a = x.mul(cos); // [N, H, D]
         NDArray b = rot.mul(sin)) { // [N, H, D]
+      return a.add(b);
+    }
+  }
+
+  /**
+   * Rotary position embedding as {@link #rope} with the rotation's sign folded into the sine table,
+   * one op fewer: {@code x·cos + [x₂, x₁]·sinSigned} with {@code sinSigned = [-sin, sin]} over the
+   * two halves of D ({@link #ropeTables}' sine with its first half negated).
+   *
+   * @param x {@code [N, H, D]}
+   * @param cos {@code [N, 1, D]}
+   * @param sinSigned {@code [N, 1, D]}
+   * @return {@code [N, H, D]}
+   */
+  public static NDArray ropeSigned(NDArray x, NDArray cos, NDArray sinSigned) {
+    long d = x.getShape().get(2);
+    long half = d / 2;
+    try (NDArray x1 = x.get(":, :, :" + half); // [N, H, D/2]
+        NDArray x2 = x.get(":, :, " + half + ":"); // [N, H, D/2]
+        NDArray swapped = NDArrays.concat(new NDList(x2, x1), 2); // [N, H, D]
+        NDArray a = x.mul(cos); // [N, H, D]
+        NDArray b = swapped.mul(sinSigned)) { // [N, H, D]
       return a.add(b);
     }
   }

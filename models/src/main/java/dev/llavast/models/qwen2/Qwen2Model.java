@@ -33,6 +33,7 @@ public final class Qwen2Model implements AutoCloseable {
   private final NDArray finalNorm; // [C]
   private final float eps;
   private final long scoreTile; // most fp32 score elements per attention tile on this device
+  private final Settings settings;
   private @Nullable NDManager kvManager; // null until allocateKvCache, and after close
   private NDArray[] kPool = new NDArray[0]; // per layer [blocks, blockSize, Hkv, D]
   private NDArray[] vPool = new NDArray[0]; // per layer [blocks, blockSize, Hkv, D]
@@ -48,8 +49,35 @@ public final class Qwen2Model implements AutoCloseable {
       NDArray wGateUp, // [2 I, C]
       NDArray wDown) {} // [C, I]
 
+  /**
+   * How the model runs on its device.
+   *
+   * @param fp32Scores compute {@code q·kᵀ} in fp32 when the dtype is fp16 (each group's keys are
+   *     cast once per layer; fp16 scores of Qwen2-7B can overflow to infinity and the softmax to
+   *     NaN)
+   * @param maxDecodeGroup most single-token decodes per padded attention group
+   */
+  public record Settings(boolean fp32Scores, int maxDecodeGroup) {
+    public Settings {
+      if (maxDecodeGroup <= 0) {
+        throw new IllegalArgumentException("maxDecodeGroup must be > 0, got " + maxDecodeGroup);
+      }
+    }
+
+    /** fp16 scores as the dtype computes them; decode groups of 8 (the CPU's). */
+    public static Settings defaults() {
+      return new Settings(false, StepLayout.MAX_DECODE_GROUP);
+    }
+  }
+
   private Qwen2Model(
-      ModelConfig cfg, DataType dtype, NDManager manager, Layer[] layers, NDArray finalNorm) {
+      ModelConfig cfg,
+      DataType dtype,
+      NDManager manager,
+      Layer[] layers,
+      NDArray finalNorm,
+      Settings settings) {
+    this.settings = settings;
     this.cfg = cfg;
     this.dtype = dtype;
     this.manager = manager;
@@ -61,6 +89,11 @@ public final class Qwen2Model implements AutoCloseable {
 
   /** Loads {@code model.layers.*} and {@code model.norm.weight}, owned by {@code w.manager()}. */
   public static Qwen2Model load(ModelConfig cfg, Weights w) {
+    return load(cfg, w, Settings.defaults());
+  }
+
+  /** As {@link #load(ModelConfig, Weights)}, run with {@code settings}. */
+  public static Qwen2Model load(ModelConfig cfg, Weights w, Settings settings) {
     long c = cfg.hiddenSize();
     long qd = (long) cfg.numAttentionHeads() * cfg.headDim();
     long kvd = (long) cfg.numKeyValueHeads() * cfg.headDim();
@@ -86,7 +119,7 @@ public final class Qwen2Model implements AutoCloseable {
               w.load(p + "mlp.down_proj.weight", c, im));
     }
     NDArray norm = w.load(CheckpointLayout.FINAL_NORM, c);
-    return new Qwen2Model(cfg, w.dtype(), w.manager(), layers, norm);
+    return new Qwen2Model(cfg, w.dtype(), w.manager(), layers, norm, settings);
   }
 
   /**
@@ -129,6 +162,30 @@ public final class Qwen2Model implements AutoCloseable {
     }
   }
 
+  /**
+   * Zeroes the K/V that this step wrote for the given rows' positions in every layer: called when a
+   * sequence's logits came out non-finite, so that its NaN or infinite K/V cannot reach the next
+   * owner of those blocks (a masked key still enters {@code q·kᵀ}, and {@code NaN - inf} is NaN).
+   *
+   * @param blocks pool block of each position
+   * @param slots slot of each position in its block
+   */
+  public void clearSlots(long[] blocks, long[] slots, NDManager step) {
+    if (kPool == null || blocks.length == 0) {
+      return;
+    }
+    try (NDManager m = step.newSubManager()) {
+      NDIndex at = new NDIndex("{}, {}", m.create(blocks), m.create(slots)); // [P], [P]
+      NDArray zero =
+          m.zeros(new Shape(blocks.length, cfg.numKeyValueHeads(), cfg.headDim()), dtype);
+      // zero: [P, Hkv, D]; a scalar value would be created in the pool's manager and outlive this
+      for (int l = 0; l < layers.length; l++) {
+        kPool[l].set(at, zero);
+        vPool[l].set(at, zero);
+      }
+    }
+  }
+
   public int numBlocks() {
     return numBlocks;
   }
@@ -158,7 +215,8 @@ public final class Qwen2Model implements AutoCloseable {
       throw new IllegalArgumentException(
           "input has " + x.getShape().get(0) + " rows, batch has " + n);
     }
-    StepLayout layout = new StepLayout(batch, numBlocks, cfg, step, dtype);
+    StepLayout layout =
+        new StepLayout(batch, numBlocks, cfg, step, dtype, settings.maxDecodeGroup());
     for (int l = 0; l < layers.length; l++) {
       NDArray next;
       try (NDManager lm = step.newSubManager()) {
@@ -188,12 +246,12 @@ public final class Qwen2Model implements AutoCloseable {
     int d = cfg.headDim();
     NDArray h = Ops.rmsNorm(x, w.inNorm, eps); // [N, C]
     NDArray qkv = Ops.linear(h, w.wQkv, w.bQkv); // [N, (Hq+2Hkv) D]
-    NDArray q = qkv.get(":, 0:" + (hq * d)).reshape(n, hq, d); // [N, Hq, D]
-    NDArray k =
-        qkv.get(":, " + (hq * d) + ":" + ((hq + hkv) * d)).reshape(n, hkv, d); // [N, Hkv, D]
+    // q and k are rotated together (one RoPE, 6 ops, instead of 7 for each)
+    NDArray qk = qkv.get(":, 0:" + ((hq + hkv) * d)).reshape(n, hq + hkv, d); // [N, Hq+Hkv, D]
     NDArray v = qkv.get(":, " + ((hq + hkv) * d) + ":").reshape(n, hkv, d); // [N, Hkv, D]
-    NDArray qr = Ops.rope(q, layout.cos, layout.sin); // [N, Hq, D]
-    NDArray kr = Ops.rope(k, layout.cos, layout.sin); // [N, Hkv, D]
+    NDArray qkr = Ops.ropeSigned(qk, layout.cos, layout.sin); // [N, Hq+Hkv, D]
+    NDArray qr = qkr.get(":, 0:" + hq); // [N, Hq, D]
+    NDArray kr = qkr.get(":, " + hq + ":"); // [N, Hkv, D]
     NDIndex writeAt = new NDIndex("{}, {}", layout.writeBlock, layout.writeSlot);
     kPool[l].set(writeAt, kr);
     vPool[l].set(writeAt, v);
@@ -385,6 +443,10 @@ public final class Qwen2Model implements AutoCloseable {
     long perTile =
         Math.max(1, Math.min(queries, scoreTile / (b * h * g * keys))); // queries per tile
     NDManager owner = q.getManager();
+    if (settings.fp32Scores() && q.getDataType() != DataType.FLOAT32) {
+      q = q.toType(DataType.FLOAT32, false); // [B, H, R, D] in owner
+      kt = kt.toType(DataType.FLOAT32, false); // [B, H, D, L] in kt's manager (the layer's)
+    }
     List<NDArray> outs = new ArrayList<>();
     List<NDArray> lses = new ArrayList<>();
     for (long from = 0; from < queries; from += perTile) {

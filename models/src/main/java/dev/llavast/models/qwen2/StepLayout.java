@@ -77,8 +77,8 @@ final class StepLayout {
   // padding
 
   /**
-   * Most single-token decode runs attended in one padded group (fewer when their K/V gather would
-   * be large).
+   * Most single-token decode runs attended in one padded group on CPU (fewer when their K/V gather
+   * would be large); the model may set another bound per device.
    */
   static final int MAX_DECODE_GROUP = 8;
 
@@ -96,7 +96,7 @@ final class StepLayout {
 
   final int rows;
   final NDArray cos; // [N, 1, D]
-  final NDArray sin; // [N, 1, D]
+  final NDArray sin; // [N, 1, D] signed: [-sin, sin] over the halves of D (Ops.ropeSigned)
   final NDArray writeBlock; // [N] int64
   final NDArray writeSlot; // [N] int64
   final long[] emitRows; // rows whose final hidden state is wanted
@@ -107,6 +107,21 @@ final class StepLayout {
   // null
 
   StepLayout(PagedBatch batch, int numBlocks, ModelConfig cfg, NDManager step, DataType dtype) {
+    this(batch, numBlocks, cfg, step, dtype, MAX_DECODE_GROUP);
+  }
+
+  /**
+   * A layout whose padded decode groups hold at most {@code maxDecodeGroup} runs; {@link
+   * Integer#MAX_VALUE} puts every decode that shares no prefix in one group, however unequal their
+   * contexts (on a GPU, where each group costs launches per layer and padding costs little).
+   */
+  StepLayout(
+      PagedBatch batch,
+      int numBlocks,
+      ModelConfig cfg,
+      NDManager step,
+      DataType dtype,
+      int maxDecodeGroup) {
     int bs = batch.blockSize();
     List<PagedBatch.Run> runs = batch.runs();
     rows = batch.rows();
@@ -156,6 +171,11 @@ final class StepLayout {
     }
     emitRows = emit.stream().mapToLong(Long::longValue).toArray();
     float[][] cs = Ops.ropeTables(positions, d, cfg.ropeTheta());
+    for (int row = 0; row < rows; row++) {
+      for (int i = 0; i < d / 2; i++) {
+        cs[1][row * d + i] = -cs[1][row * d + i];
+      }
+    }
     cos = cast(step.create(cs[0], new Shape(rows, 1, d)), dtype);
     sin = cast(step.create(cs[1], new Shape(rows, 1, d)), dtype);
     writeBlock = step.create(wb);
@@ -193,7 +213,7 @@ final class StepLayout {
               .thenComparingInt(i -> i));
       // Other chunks alone; other decodes in padded groups that gather at most kvTile K (and as
       // many V)
-      // elements and hold at most MAX_DECODE_GROUP runs: a group copies S whole contexts, and on
+      // elements and hold at most maxDecodeGroup runs: a group copies S whole contexts, and on
       // CPU 8 x
       // 2,600 keys of SMALL (10 MB per layer) cost ~410 ms a step against ~35 ms for 8 single-run
       // groups.
@@ -203,9 +223,11 @@ final class StepLayout {
         int keys = blocksUpTo(runs.get(i), bs) * bs;
         boolean fits =
             kind == decodes
-                && part.size() < MAX_DECODE_GROUP
-                && keys <= 2 * firstKeys
-                && (long) (part.size() + 1) * keys * kvRow <= kvTile;
+                && (maxDecodeGroup
+                        == Integer.MAX_VALUE // one group: launches cost more than padding
+                    || (part.size() < maxDecodeGroup
+                        && keys <= 2 * firstKeys
+                        && (long) (part.size() + 1) * keys * kvRow <= kvTile));
         if (!part.isEmpty() && !fits) {
           members.add(part);
           groups.add(padded(part, runs, rowOffset, bs, step));

@@ -177,6 +177,8 @@ public final class Engine implements AutoCloseable {
     metrics.scheduler(scheduler::stats, this.devices::get);
     metrics.sessions(sessions::openCount);
     metrics.forcedTokens(() -> executors.stream().mapToLong(LlavaStModel::forcedTokens).sum());
+    metrics.nonFiniteLogits(
+        () -> executors.stream().mapToLong(LlavaStModel::nonFiniteLogits).sum());
     metrics.modelInfo(modelName, dtype, String.join(",", devices), demo);
     watchdog.start(scheduler::stats);
     metrics.workerProgress(executors.size(), watchdog::secondsSinceProgress, this.devices::get);

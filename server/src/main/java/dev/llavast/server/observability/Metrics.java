@@ -166,6 +166,19 @@ public final class Metrics {
   }
 
   /**
+   * {@code llavast_nonfinite_logits_total}: sequences failed (INTERNAL / MODEL_FAILURE) because the
+   * model's logits for them were NaN or infinite; each failed alone, never answered with the argmax
+   * of a NaN row.
+   */
+  public void nonFiniteLogits(DoubleSupplier total) {
+    CounterWithCallback.builder()
+        .name("llavast_nonfinite_logits_total")
+        .help("Sequences failed because the model's logits for them were not finite.")
+        .callback(cb -> cb.call(total.getAsDouble()))
+        .register(registry);
+  }
+
+  /**
    * Feature-cache gauges and counters read from the cache when scraped.
    *
    * @param weightBytes current weight of the cache

@@ -29,6 +29,7 @@ class MetricsTest {
         i -> "cpu:" + i);
     m.sessions(() -> 2);
     m.forcedTokens(() -> 17);
+    m.nonFiniteLogits(() -> 3);
     m.constrainedRequests.labelValues("task_shape").inc();
     m.ttft.observe(0.3);
     m.e2e.observe(600);
@@ -53,6 +54,7 @@ class MetricsTest {
             "llavast_prefix_cache_hits_total 3000",
             "llavast_feature_cache_evictions_total 2",
             "llavast_forced_tokens_total 17",
+            "llavast_nonfinite_logits_total 3",
             "llavast_constrained_requests_total{mode=\"task_shape\"} 1",
             "llavast_time_to_first_token_seconds_bucket{le=\"0.3\"} 1",
             "llavast_time_to_first_token_seconds_bucket{le=\"40.0\"} 1",
