@@ -134,7 +134,23 @@ public final class ImagePreprocessor {
       ClipRange clip,
       String mediaKey,
       Executor executor) {
+    return prepareVideo(decoder, file, numFrames, clip, mediaKey, executor, new StageTimes());
+  }
+
+  /**
+   * {@link #prepareVideo(MediaDecoder, Path, int, ClipRange, String, Executor)}, adding the time of
+   * each stage to {@code times}.
+   */
+  public Prepared prepareVideo(
+      MediaDecoder decoder,
+      Path file,
+      int numFrames,
+      ClipRange clip,
+      String mediaKey,
+      Executor executor,
+      StageTimes times) {
     Objects.requireNonNull(executor, "executor");
+    Objects.requireNonNull(times, "times");
     Map<Integer, CompletableFuture<RgbImage>> resized = new ConcurrentHashMap<>();
     Semaphore permits = new Semaphore(maxInFlight);
     VideoSampling s;
@@ -148,29 +164,142 @@ public final class ImagePreprocessor {
                 if (permits.tryAcquire()) {
                   CompletableFuture<RgbImage> job;
                   try {
-                    job = CompletableFuture.supplyAsync(() -> resize(img), executor);
+                    job = CompletableFuture.supplyAsync(() -> resize(img, times), executor);
                   } catch (RuntimeException e) {
                     permits.release();
                     throw e;
                   }
                   resized.put(src, job.whenComplete((r, e) -> permits.release()));
                 } else {
-                  resized.put(src, CompletableFuture.completedFuture(resize(img)));
+                  resized.put(src, CompletableFuture.completedFuture(resize(img, times)));
                 }
-              });
+              },
+              times);
     } catch (RuntimeException e) {
       resized.values().forEach(f -> f.cancel(false));
       throw e;
     }
     int[] idx = s.sampledIndices();
+    joinAll(new ArrayList<>(resized.values()));
+    PixelFrames pf =
+        new PixelFrames(
+            mediaKey,
+            true,
+            idx.length,
+            size,
+            normalizeAll(idx, i -> resized.get(i).join(), executor));
+    return new Prepared(pf, DecodedMedia.Kind.VIDEO, s);
+  }
+
+  /**
+   * A frames upload: {@code encoded} PNG/JPEG/BMP/GIF frames at {@code fps}, sampled like a video
+   * ({@code numFrames} of {@code clip}, null: all). Only the sampled frames are decoded, each
+   * decoded and resized in one task on {@code executor}, so at most one full-size frame per pool
+   * thread is held. Every sampled frame must have the size of the first sampled one.
+   *
+   * @throws MediaException for a frame that does not decode (its index in the message), frames of
+   *     different sizes, or a sequence outside the limits
+   */
+  public Prepared prepareFrames(
+      MediaDecoder decoder,
+      List<byte[]> encoded,
+      double fps,
+      int numFrames,
+      ClipRange clip,
+      String mediaKey,
+      Executor executor,
+      StageTimes times) {
+    Objects.requireNonNull(executor, "executor");
+    Objects.requireNonNull(times, "times");
+    int[] plan = decoder.planFrames(encoded.size(), fps, numFrames, clip);
+    int[] idx = java.util.Arrays.copyOfRange(plan, 2, plan.length);
+    int[] distinct = java.util.Arrays.stream(idx).distinct().toArray();
+    Map<Integer, CompletableFuture<Sized>> jobs = new java.util.HashMap<>();
+    for (int i : distinct) {
+      jobs.put(
+          i,
+          CompletableFuture.supplyAsync(
+              () -> {
+                long t0 = System.nanoTime();
+                RgbImage full;
+                try {
+                  full = decoder.decodeImage(encoded.get(i)).frames().get(0);
+                } catch (MediaException e) {
+                  throw new MediaException(e.reason(), "frame " + i + ": " + e.getMessage(), e);
+                }
+                times.decoded(System.nanoTime() - t0);
+                return new Sized(full.width(), full.height(), resize(full, times));
+              },
+              executor));
+    }
+    joinAll(new ArrayList<>(jobs.values()));
+    Sized first = jobs.get(idx[0]).join();
+    for (int i : distinct) {
+      Sized f = jobs.get(i).join();
+      if (f.width() != first.width() || f.height() != first.height()) {
+        throw new MediaException(
+            MediaException.Reason.INVALID_FRAMES,
+            "frame "
+                + i
+                + " is "
+                + f.width()
+                + "x"
+                + f.height()
+                + " but frame "
+                + idx[0]
+                + " is "
+                + first.width()
+                + "x"
+                + first.height());
+      }
+    }
+    int n = encoded.size();
+    VideoInfo info = new VideoInfo(first.width(), first.height(), fps, n / fps, n);
+    float[] pixels = normalizeAll(idx, i -> jobs.get(i).join().resized(), executor);
+    return new Prepared(
+        new PixelFrames(mediaKey, true, idx.length, size, pixels),
+        DecodedMedia.Kind.FRAMES,
+        new VideoSampling(info, plan[0], plan[1], idx));
+  }
+
+  /** A decoded frame's original size and its resized picture. */
+  private record Sized(int width, int height, RgbImage resized) {}
+
+  private RgbImage resize(RgbImage image, StageTimes times) {
+    long t0 = System.nanoTime();
+    RgbImage out = resize(image);
+    times.resized(System.nanoTime() - t0);
+    return out;
+  }
+
+  /**
+   * {@code [T, 3, size, size]} pixels of the resized frames {@code frame(idx[t])}, normalised in
+   * parallel on {@code executor}; a frame sampled several times is normalised once and copied.
+   */
+  private float[] normalizeAll(
+      int[] idx, java.util.function.IntFunction<RgbImage> frame, Executor executor) {
     int per = 3 * size * size;
     float[] pixels = new float[idx.length * per]; // [T, 3, size, size]
-    joinAll(new ArrayList<>(resized.values()));
-    for (int i = 0; i < idx.length; i++) {
-      normalizeInto(resized.get(idx[i]).join(), pixels, i * per);
+    List<CompletableFuture<Void>> jobs = new ArrayList<>();
+    int t = 0;
+    while (t < idx.length) {
+      int start = t;
+      while (t < idx.length && idx[t] == idx[start]) {
+        t++;
+      }
+      int end = t; // slots [start, end) show the same source frame
+      jobs.add(
+          CompletableFuture.runAsync(
+              () -> {
+                normalizeInto(frame.apply(idx[start]), pixels, start * per);
+                for (int k = start + 1; k < end; k++) {
+                  System.arraycopy(pixels, start * per, pixels, k * per, per);
+                }
+              },
+              executor));
     }
-    PixelFrames pf = new PixelFrames(mediaKey, true, idx.length, size, pixels);
-    return new Prepared(pf, DecodedMedia.Kind.VIDEO, s);
+    joinAll(jobs);
+    return pixels;
   }
 
   /**

@@ -555,6 +555,32 @@ public final class MediaDecoder {
         DecodedMedia.Kind.FRAMES, framesInfo(frames, fps), se[0], se[1], idx, picked);
   }
 
+  /**
+   * Checks a sequence of {@code count} encoded frames at {@code fps} against the limits (without
+   * decoding any) and samples it like a video.
+   *
+   * @return {@code [clipStart, clipEnd, sampled indices...]}
+   */
+  int[] planFrames(int count, double fps, int numFrames, ClipRange clip) {
+    if (count == 0) {
+      throw new MediaException(Reason.EMPTY, "no frames given");
+    }
+    if (!(fps > 0) || !Double.isFinite(fps)) {
+      throw new MediaException(Reason.INVALID_FRAMES, "fps must be a positive number, got " + fps);
+    }
+    if (count > limits.maxFrameCount()) {
+      throw new MediaException(
+          Reason.TOO_LONG, count + " frames given, over the limit of " + limits.maxFrameCount());
+    }
+    int[] se = clip == null ? ClipRange.whole(count) : clip.resolve(count, fps);
+    int[] idx = FrameSampler.sample(se[0], se[1], numFrames);
+    int[] out = new int[idx.length + 2];
+    out[0] = se[0];
+    out[1] = se[1];
+    System.arraycopy(idx, 0, out, 2, idx.length);
+    return out;
+  }
+
   private void checkFrames(List<RgbImage> frames, double fps) {
     if (frames == null || frames.isEmpty()) {
       throw new MediaException(Reason.EMPTY, "no frames given");
