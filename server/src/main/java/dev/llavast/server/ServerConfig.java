@@ -1,5 +1,6 @@
 package dev.llavast.server;
 
+import dev.llavast.models.media.MediaDecoder;
 import dev.llavast.server.generation.DeviceSpec;
 import dev.llavast.server.generation.EngineConfig;
 import java.nio.file.Path;
@@ -41,6 +42,7 @@ import java.util.Optional;
  * @param security API keys, tenancy and TLS ({@link Security#OPEN}: one open tenant, plaintext)
  * @param maxInlineMediaBytes size cap of the media bytes inline in one request (video, image or all
  *     frames together); larger media go through UploadMedia
+ * @param decodeThreads FFmpeg decoding threads per video (0: chosen from the machine's cores)
  */
 public record ServerConfig(
     String host,
@@ -67,7 +69,8 @@ public record ServerConfig(
     Duration workerStallTimeout,
     Optional<Path> mediaDir,
     Security security,
-    long maxInlineMediaBytes) {
+    long maxInlineMediaBytes,
+    int decodeThreads) {
 
   /** Default gRPC port. */
   public static final int DEFAULT_PORT = 50051;
@@ -196,7 +199,8 @@ public record ServerConfig(
         workerStallTimeout,
         mediaDir,
         Security.OPEN,
-        DEFAULT_MAX_INLINE_MEDIA_BYTES);
+        DEFAULT_MAX_INLINE_MEDIA_BYTES,
+        0);
   }
 
   /** The same configuration with {@code s}. */
@@ -226,7 +230,8 @@ public record ServerConfig(
         workerStallTimeout,
         mediaDir,
         s,
-        maxInlineMediaBytes);
+        maxInlineMediaBytes,
+        decodeThreads);
   }
 
   /** The same configuration with inline media capped at {@code bytes}. */
@@ -256,7 +261,8 @@ public record ServerConfig(
         workerStallTimeout,
         mediaDir,
         security,
-        bytes);
+        bytes,
+        decodeThreads);
   }
 
   /**
@@ -299,6 +305,7 @@ public record ServerConfig(
     requireRange("kv-block-size", kvBlockSize, 1, 4096);
     requireRange("max-batch-tokens", maxBatchTokens, 1, Integer.MAX_VALUE);
     requireRange("max-running-sequences", maxRunningSequences, 1, 65536);
+    requireRange("decode-threads", decodeThreads, 0, MediaDecoder.MAX_DECODE_THREADS);
     requirePositive("session-ttl", sessionTtl);
     requirePositive("worker-stall-timeout", workerStallTimeout);
     if (drainTimeout.isNegative()) {
@@ -362,7 +369,39 @@ public record ServerConfig(
         workerStallTimeout,
         mediaDir,
         security,
-        maxInlineMediaBytes);
+        maxInlineMediaBytes,
+        decodeThreads);
+  }
+
+  /** The same configuration with {@code threads} FFmpeg decoding threads per video (0: auto). */
+  public ServerConfig withDecodeThreads(int threads) {
+    return new ServerConfig(
+        host,
+        port,
+        metricsPort,
+        httpPort,
+        modelDir,
+        devices,
+        handlerThreads,
+        maxQueuedRequests,
+        maxQueuedPromptTokens,
+        maxNewTokensLimit,
+        defaultMaxNewTokens,
+        maxUploadBytes,
+        maxChunkBytes,
+        maxSessions,
+        sessionTtl,
+        featureCacheBytes,
+        kvBlocks,
+        kvBlockSize,
+        maxBatchTokens,
+        maxRunningSequences,
+        drainTimeout,
+        workerStallTimeout,
+        mediaDir,
+        security,
+        maxInlineMediaBytes,
+        threads);
   }
 
   /** The parsed {@link #devices()} list. */
@@ -389,7 +428,8 @@ public record ServerConfig(
         maxRunningSequences,
         workerStallTimeout,
         mediaDir,
-        security.sharedCaches());
+        security.sharedCaches(),
+        decodeThreads);
   }
 
   private static void requireRange(String flag, long value, long min, long max) {

@@ -1,5 +1,6 @@
 package dev.llavast.server.generation;
 
+import dev.llavast.models.media.MediaDecoder;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
@@ -27,6 +28,8 @@ import java.util.Optional;
  * @param workerStallTimeout a worker loop silent for longer is reported not live
  * @param mediaDir where media are stored; empty means a temporary directory removed on close
  * @param sharedCaches whether tenants share cached features (and so KV prefixes); off by default
+ * @param decodeThreads FFmpeg decoding threads per video, 1 to 16; 0 picks half the cores (at most
+ *     8), leaving the rest to resize sampled frames while the stream decodes
  */
 public record EngineConfig(
     Optional<Path> modelDir,
@@ -45,9 +48,62 @@ public record EngineConfig(
     int maxRunningSequences,
     Duration workerStallTimeout,
     Optional<Path> mediaDir,
-    boolean sharedCaches) {
+    boolean sharedCaches,
+    int decodeThreads) {
+
+  /** The configuration with FFmpeg's decoding threads per video chosen from the machine. */
+  public EngineConfig(
+      Optional<Path> modelDir,
+      DeviceSpec devices,
+      int maxQueuedRequests,
+      int maxQueuedPromptTokens,
+      int defaultMaxNewTokens,
+      int maxNewTokensLimit,
+      long maxUploadBytes,
+      int maxSessions,
+      Duration sessionTtl,
+      long featureCacheBytes,
+      int kvBlocks,
+      int kvBlockSize,
+      int maxBatchTokens,
+      int maxRunningSequences,
+      Duration workerStallTimeout,
+      Optional<Path> mediaDir,
+      boolean sharedCaches) {
+    this(
+        modelDir,
+        devices,
+        maxQueuedRequests,
+        maxQueuedPromptTokens,
+        defaultMaxNewTokens,
+        maxNewTokensLimit,
+        maxUploadBytes,
+        maxSessions,
+        sessionTtl,
+        featureCacheBytes,
+        kvBlocks,
+        kvBlockSize,
+        maxBatchTokens,
+        maxRunningSequences,
+        workerStallTimeout,
+        mediaDir,
+        sharedCaches,
+        0);
+  }
+
+  /** FFmpeg decoding threads per video: {@link #decodeThreads} or, when 0, the machine's choice. */
+  public int effectiveDecodeThreads() {
+    return decodeThreads > 0 ? decodeThreads : MediaDecoder.defaultDecodeThreads();
+  }
 
   public EngineConfig {
+    if (decodeThreads < 0 || decodeThreads > MediaDecoder.MAX_DECODE_THREADS) {
+      throw new IllegalArgumentException(
+          "--decode-threads must be in [0, "
+              + MediaDecoder.MAX_DECODE_THREADS
+              + "], got "
+              + decodeThreads);
+    }
     Objects.requireNonNull(modelDir, "modelDir");
     Objects.requireNonNull(devices, "devices");
     Objects.requireNonNull(sessionTtl, "sessionTtl");
