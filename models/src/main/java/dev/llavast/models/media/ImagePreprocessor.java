@@ -6,11 +6,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Queue;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Semaphore;
+import java.util.function.IntFunction;
 
 /**
  * Turns decoded RGB frames into the vision tower's input (spec §1.2): resize to {@code size x size}
@@ -153,6 +156,14 @@ public final class ImagePreprocessor {
     Objects.requireNonNull(times, "times");
     Map<Integer, CompletableFuture<RgbImage>> resized = new ConcurrentHashMap<>();
     Semaphore permits = new Semaphore(maxInFlight);
+    // Full-size frames whose resize is done, for the decoder to convert the next ones into: at most
+    // maxInFlight + 1 full-size arrays exist at once, and none is allocated per frame.
+    ArrayBlockingQueue<byte[]> free = new ArrayBlockingQueue<>(maxInFlight + 1);
+    IntFunction<byte[]> buffers =
+        n -> {
+          byte[] b = free.poll();
+          return b != null && b.length == n ? b : new byte[n];
+        };
     VideoSampling s;
     try {
       s =
@@ -164,17 +175,21 @@ public final class ImagePreprocessor {
                 if (permits.tryAcquire()) {
                   CompletableFuture<RgbImage> job;
                   try {
-                    job = CompletableFuture.supplyAsync(() -> resize(img, times), executor);
+                    job =
+                        CompletableFuture.supplyAsync(
+                            () -> resizeAndRecycle(img, times, free), executor);
                   } catch (RuntimeException e) {
                     permits.release();
                     throw e;
                   }
                   resized.put(src, job.whenComplete((r, e) -> permits.release()));
                 } else {
-                  resized.put(src, CompletableFuture.completedFuture(resize(img, times)));
+                  resized.put(
+                      src, CompletableFuture.completedFuture(resizeAndRecycle(img, times, free)));
                 }
               },
-              times);
+              times,
+              buffers);
     } catch (RuntimeException e) {
       resized.values().forEach(f -> f.cancel(false));
       throw e;
@@ -264,6 +279,15 @@ public final class ImagePreprocessor {
 
   /** A decoded frame's original size and its resized picture. */
   private record Sized(int width, int height, RgbImage resized) {}
+
+  /** Resizes {@code image}, then offers its array for reuse unless the result shares it. */
+  private RgbImage resizeAndRecycle(RgbImage image, StageTimes times, Queue<byte[]> free) {
+    RgbImage out = resize(image, times);
+    if (out.rgb() != image.rgb()) {
+      free.offer(image.rgb());
+    }
+    return out;
+  }
 
   private RgbImage resize(RgbImage image, StageTimes times) {
     long t0 = System.nanoTime();

@@ -173,7 +173,22 @@ public final class MediaDecoder {
    */
   public VideoSampling streamVideo(
       Path file, int numFrames, ClipRange clip, SampledFrameConsumer consumer, StageTimes times) {
+    return streamVideo(file, numFrames, clip, consumer, times, byte[]::new);
+  }
+
+  /**
+   * The same, with the RGB frames' arrays taken from {@code buffers} (which may hand back arrays
+   * whose frames the consumer is done with).
+   */
+  VideoSampling streamVideo(
+      Path file,
+      int numFrames,
+      ClipRange clip,
+      SampledFrameConsumer consumer,
+      StageTimes times,
+      java.util.function.IntFunction<byte[]> buffers) {
     Objects.requireNonNull(times, "times");
+    Objects.requireNonNull(buffers, "buffers");
     if (numFrames < 1) {
       throw new IllegalArgumentException("numFrames must be >= 1, got " + numFrames);
     }
@@ -191,7 +206,7 @@ public final class MediaDecoder {
               ? ClipRange.whole(info.frameCount())
               : clip.resolve(info.frameCount(), info.fps());
       indices = FrameSampler.sample(se[0], se[1], numFrames);
-      decodable = decodeSelected(g, file, indices, delivered, consumer, deadline, times);
+      decodable = decodeSelected(g, file, indices, delivered, consumer, deadline, times, buffers);
     } catch (org.bytedeco.javacv.FrameGrabber.Exception e) {
       throw new MediaException(Reason.UNREADABLE, "cannot close the video decoder", e);
     }
@@ -222,7 +237,7 @@ public final class MediaDecoder {
     se = clip == null ? ClipRange.whole(decodable) : clip.resolve(decodable, info.fps());
     indices = FrameSampler.sample(se[0], se[1], numFrames);
     try (FFmpegFrameGrabber g = open(file)) {
-      int again = decodeSelected(g, file, indices, delivered, consumer, deadline, times);
+      int again = decodeSelected(g, file, indices, delivered, consumer, deadline, times, buffers);
       if (again <= indices[indices.length - 1]) {
         throw new MediaException(
             Reason.UNREADABLE,
@@ -334,10 +349,11 @@ public final class MediaDecoder {
       Set<Integer> delivered,
       SampledFrameConsumer consumer,
       long deadline,
-      StageTimes times) {
+      StageTimes times,
+      java.util.function.IntFunction<byte[]> buffers) {
     try (PacketDecoder dec = new PacketDecoder(g.getFormatContext(), decodeThreads);
         RgbConverter rgb = new RgbConverter()) {
-      return decodeSelected(dec, file, indices, delivered, consumer, deadline, times, rgb);
+      return decodeSelected(dec, file, indices, delivered, consumer, deadline, times, rgb, buffers);
     }
   }
 
@@ -349,7 +365,8 @@ public final class MediaDecoder {
       SampledFrameConsumer consumer,
       long deadline,
       StageTimes times,
-      RgbConverter rgb) {
+      RgbConverter rgb,
+      java.util.function.IntFunction<byte[]> buffers) {
     int[] wanted = Arrays.stream(indices).distinct().sorted().toArray();
     int last = wanted[wanted.length - 1];
     int next = 0; // position in wanted
@@ -382,7 +399,7 @@ public final class MediaDecoder {
       times.decoded(System.nanoTime() - t0);
       if (want) {
         long t1 = System.nanoTime();
-        RgbImage img = rgb.convert(picture);
+        RgbImage img = rgb.convert(picture, buffers);
         times.converted(System.nanoTime() - t1);
         consumer.accept(index, img);
         delivered.add(index);

@@ -39,6 +39,22 @@ final class PillowBicubic {
 
   private static final Map<Long, Coefficients> CACHE = new ConcurrentHashMap<>();
 
+  /**
+   * Per-thread scratch for the intermediate image: a pool thread resizes frame after frame of one
+   * size, and a fresh megabyte-sized array per frame (zeroed, often in newly touched pages) costs
+   * more than the arithmetic. Grows to the largest intermediate the thread has needed.
+   */
+  private static final ThreadLocal<int[][]> SCRATCH = ThreadLocal.withInitial(() -> new int[3][]);
+
+  /** A scratch array of at least {@code n} ints (contents undefined), slot {@code i}. */
+  private static int[] scratch(int i, int n) {
+    int[][] s = SCRATCH.get();
+    if (s[i] == null || s[i].length < n) {
+      s[i] = new int[n];
+    }
+    return s[i];
+  }
+
   private PillowBicubic() {}
 
   /** Pillow's {@code bicubic_filter}, with the same operation order. */
@@ -138,12 +154,12 @@ final class PillowBicubic {
     byte[] in = src.rgb(); // [inH, inW, 3]
     byte[] out = new byte[outH * outW * 3]; // [outH, outW, 3]
     if (outH == inH) {
-      int[] rows = new int[inH * outW * 3]; // [inH, outW, 3]
+      int[] rows = scratch(0, inH * outW * 3); // [inH, outW, 3]
       horizontal(in, inW, 0, inH, outW, cachedCoefficients(inW, outW), rows);
       toBytes(rows, out);
     } else if (outW == inW) {
-      int[] rows = new int[inH * inW * 3]; // [inH, inW, 3]
-      for (int i = 0; i < rows.length; i++) {
+      int[] rows = scratch(0, inH * inW * 3); // [inH, inW, 3]
+      for (int i = 0; i < in.length; i++) {
         rows[i] = in[i] & 0xff;
       }
       vertical(rows, inW * 3, 0, outH, cachedCoefficients(inH, outH), out);
@@ -153,7 +169,7 @@ final class PillowBicubic {
       // Only the rows the vertical pass reads.
       int first = vb[0];
       int last = vb[outH * 2 - 2] + vb[outH * 2 - 1];
-      int[] rows = new int[(last - first) * outW * 3]; // [last - first, outW, 3]
+      int[] rows = scratch(0, (last - first) * outW * 3); // [last - first, outW, 3]
       horizontal(in, inW, first, last - first, outW, cachedCoefficients(inW, outW), rows);
       vertical(rows, outW * 3, first, outH, cv, out);
     }
@@ -172,7 +188,7 @@ final class PillowBicubic {
     int[] k = c.weights();
     int half = 1 << (PRECISION_BITS - 1);
     int inStride = inW * 3;
-    int[] row = new int[inStride]; // [inW, 3]: one input row widened once, read ksize times
+    int[] row = scratch(1, inStride); // [inW, 3]: one input row widened once, read ksize times
     for (int y = 0; y < rows; y++) {
       int inRow = (y + firstRow) * inStride;
       for (int i = 0; i < inStride; i++) {
@@ -210,12 +226,12 @@ final class PillowBicubic {
     int[] bounds = c.bounds();
     int[] k = c.weights();
     int half = 1 << (PRECISION_BITS - 1);
-    int[] acc = new int[stride]; // [stride]: one output row's sums
+    int[] acc = scratch(2, stride); // [stride]: one output row's sums
     for (int yy = 0; yy < outH; yy++) {
       int ymin = bounds[yy * 2] - rowOffset;
       int n = bounds[yy * 2 + 1];
       int kb = yy * ksize;
-      java.util.Arrays.fill(acc, half);
+      java.util.Arrays.fill(acc, 0, stride, half);
       for (int y = 0; y < n; y++) {
         int w = k[kb + y];
         int p = (ymin + y) * stride;
@@ -231,7 +247,7 @@ final class PillowBicubic {
   }
 
   private static void toBytes(int[] v, byte[] out) {
-    for (int i = 0; i < v.length; i++) {
+    for (int i = 0; i < out.length; i++) {
       out[i] = (byte) v[i];
     }
   }

@@ -26,13 +26,18 @@ final class RgbConverter implements AutoCloseable {
   private SwsContext ctx;
   private BytePointer buf; // [h, stride]: rows of w * 3 bytes, padded to a multiple of 64
   private int stride;
+  private java.nio.ByteBuffer view; // buf as a direct buffer: row copies without a JNI call each
   private PointerPointer<?> dstData;
   private IntPointer dstLinesize;
   private int width;
   private int height;
 
-  /** Converts {@code picture} (any pixel format FFmpeg decodes to) to a new RGB image. */
-  RgbImage convert(AVFrame picture) {
+  /**
+   * Converts {@code picture} (any pixel format FFmpeg decodes to) to an RGB image whose array comes
+   * from {@code buffers} (asked for {@code 3 * w * h} bytes; it may recycle arrays no one reads any
+   * more, since a fresh frame-sized array per frame costs more than the conversion).
+   */
+  RgbImage convert(AVFrame picture, java.util.function.IntFunction<byte[]> buffers) {
     int w = picture.width();
     int h = picture.height();
     int fmt = picture.format();
@@ -65,6 +70,7 @@ final class RgbConverter implements AutoCloseable {
       if (buf.isNull()) {
         throw new OutOfMemoryError("cannot allocate a " + w + "x" + h + " RGB frame");
       }
+      view = buf.asByteBuffer();
       dstData = new PointerPointer<BytePointer>(4).put(0, buf);
       dstLinesize = new IntPointer(stride, 0, 0, 0);
       width = w;
@@ -76,16 +82,19 @@ final class RgbConverter implements AutoCloseable {
       throw new MediaException(
           Reason.UNREADABLE, "FFmpeg converted " + rows + " of " + h + " rows of a frame");
     }
-    byte[] out = new byte[3 * w * h]; // [h, w, 3]
+    byte[] out = buffers.apply(3 * w * h); // [h, w, 3]
+    if (out.length != 3 * w * h) {
+      throw new IllegalStateException("asked for " + (3 * w * h) + " bytes, got " + out.length);
+    }
     int row = 3 * w;
     for (int y = 0; y < h; y++) {
-      buf.position((long) y * stride).get(out, y * row, row);
+      view.get(y * stride, out, y * row, row);
     }
-    buf.position(0);
     return new RgbImage(w, h, out);
   }
 
   private void freeBuffer() {
+    view = null;
     if (buf != null) {
       avutil.av_free(buf);
       buf = null;
