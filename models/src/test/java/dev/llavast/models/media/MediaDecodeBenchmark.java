@@ -58,7 +58,17 @@ public final class MediaDecodeBenchmark {
       double oursNMs,
       int threadsN,
       double oldMs,
-      StageTimes stages1) {}
+      StageTimes stages1,
+      double fullCpuMs,
+      double ours1CpuMs,
+      double oldCpuMs) {}
+
+  /** CPU time of the whole process (every Java and FFmpeg thread), ns. */
+  static long processCpu() {
+    return ((com.sun.management.OperatingSystemMXBean)
+            java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
+  }
 
   private MediaDecodeBenchmark() {}
 
@@ -106,18 +116,29 @@ public final class MediaDecodeBenchmark {
     double[] ours1 = new double[runs];
     double[] oursN = new double[runs];
     double[] old = new double[runs];
+    double[] fullCpu = new double[runs];
+    double[] ours1Cpu = new double[runs];
+    double[] oldCpu = new double[runs];
     StageTimes[] stages = new StageTimes[runs];
     for (int r = 0; r < runs; r++) {
+      long c0 = processCpu();
       long t0 = System.nanoTime();
       int n = fullDecode(file);
       long t1 = System.nanoTime();
+      long c1 = processCpu();
       stages[r] = new StageTimes();
       pre.prepareVideo(one, file, SAMPLED, null, "k", pool, stages[r]);
       long t2 = System.nanoTime();
+      long c2 = processCpu();
       pre.prepareVideo(auto, file, SAMPLED, null, "k", pool);
       long t3 = System.nanoTime();
+      long c3 = processCpu();
       oldPath(file, pre, pool);
       long t4 = System.nanoTime();
+      long c4 = processCpu();
+      fullCpu[r] = (c1 - c0) / 1e6;
+      ours1Cpu[r] = (c2 - c1) / 1e6;
+      oldCpu[r] = (c4 - c3) / 1e6;
       if (n != c.frames()) {
         throw new IllegalStateException(c + ": decoded " + n + " frames");
       }
@@ -128,7 +149,16 @@ public final class MediaDecodeBenchmark {
     }
     int mid = medianIndex(ours1);
     return new Row(
-        c, median(full), ours1[mid], median(oursN), auto.decodeThreads(), median(old), stages[mid]);
+        c,
+        median(full),
+        ours1[mid],
+        median(oursN),
+        auto.decodeThreads(),
+        median(old),
+        stages[mid],
+        median(fullCpu),
+        median(ours1Cpu),
+        median(oldCpu));
   }
 
   /** Opens the file and decodes every frame with one thread, converting nothing. */
@@ -211,6 +241,7 @@ public final class MediaDecodeBenchmark {
             + " | ours, N threads (ms) | ratio | old path (ms) | old / ours"
             + " | ours 1 thread: decode / to RGB / resize (ms) |");
     out.println("|---|---|---|---|---|---|---|---|---|---|");
+    List<String> cpu = new ArrayList<>();
     for (Row r : rows) {
       StageTimes s = r.stages1();
       out.printf(
@@ -230,7 +261,25 @@ public final class MediaDecodeBenchmark {
           s.decodeNanos() / 1e6,
           s.convertNanos() / 1e6,
           s.resizeNanos() / 1e6);
+      cpu.add(
+          String.format(
+              Locale.ROOT,
+              "| %s | %.0f | %.0f | %.2fx | %.0f | %.2fx |",
+              r.clip().name(),
+              r.fullCpuMs(),
+              r.ours1CpuMs(),
+              r.ours1CpuMs() / r.fullCpuMs(),
+              r.oldCpuMs(),
+              r.oldCpuMs() / r.ours1CpuMs()));
     }
+    out.println();
+    out.println(
+        "process CPU time (all threads; what a loaded machine charges):"
+            + System.lineSeparator()
+            + "| clip | full decode CPU (ms) | ours, 1 thread, CPU (ms) | ratio | old path CPU (ms)"
+            + " | old / ours |");
+    out.println("|---|---|---|---|---|---|");
+    cpu.forEach(out::println);
   }
 
   private static double median(double[] v) {
