@@ -236,13 +236,14 @@ public final class ImagePreprocessor {
           CompletableFuture.supplyAsync(
               () -> {
                 long t0 = System.nanoTime();
+                long c0 = StageTimes.threadCpu();
                 RgbImage full;
                 try {
                   full = decoder.decodeImage(encoded.get(i)).frames().get(0);
                 } catch (MediaException e) {
                   throw new MediaException(e.reason(), "frame " + i + ": " + e.getMessage(), e);
                 }
-                times.decoded(System.nanoTime() - t0);
+                times.decoded(System.nanoTime() - t0, StageTimes.threadCpu() - c0);
                 return new Sized(full.width(), full.height(), resize(full, times));
               },
               executor));
@@ -291,8 +292,9 @@ public final class ImagePreprocessor {
 
   private RgbImage resize(RgbImage image, StageTimes times) {
     long t0 = System.nanoTime();
+    long c0 = StageTimes.threadCpu();
     RgbImage out = resize(image);
-    times.resized(System.nanoTime() - t0);
+    times.resized(System.nanoTime() - t0, StageTimes.threadCpu() - c0);
     return out;
   }
 

@@ -391,16 +391,18 @@ public final class MediaDecoder {
       }
       boolean want = wanted[next] == index && !delivered.contains(index);
       long t0 = System.nanoTime();
+      long c0 = StageTimes.threadCpu();
       // null: the end, or a broken packet mid-stream, which ends the decodable part
       AVFrame picture = dec.next();
       if (picture == null) {
         break;
       }
-      times.decoded(System.nanoTime() - t0);
+      long t1 = System.nanoTime();
+      long c1 = StageTimes.threadCpu();
+      times.decoded(t1 - t0, c1 - c0);
       if (want) {
-        long t1 = System.nanoTime();
         RgbImage img = rgb.convert(picture, buffers);
-        times.converted(System.nanoTime() - t1);
+        times.converted(System.nanoTime() - t1, StageTimes.threadCpu() - c1);
         consumer.accept(index, img);
         delivered.add(index);
       }

@@ -1,5 +1,7 @@
 package dev.llavast.models.media;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.Locale;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -19,20 +21,50 @@ public final class StageTimes {
   private final LongAdder framesConverted = new LongAdder();
   private final LongAdder resizeNanos = new LongAdder();
   private final LongAdder framesResized = new LongAdder();
+  private final LongAdder decodeCpu = new LongAdder();
+  private final LongAdder convertCpu = new LongAdder();
+  private final LongAdder resizeCpu = new LongAdder();
 
-  void decoded(long nanos) {
+  private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
+  /** CPU time of the calling thread, ns; 0 where the JVM cannot tell. */
+  static long threadCpu() {
+    return THREADS.isCurrentThreadCpuTimeSupported() ? THREADS.getCurrentThreadCpuTime() : 0;
+  }
+
+  void decoded(long nanos, long cpuNanos) {
     decodeNanos.add(nanos);
+    decodeCpu.add(cpuNanos);
     framesDecoded.increment();
   }
 
-  void converted(long nanos) {
+  void converted(long nanos, long cpuNanos) {
     convertNanos.add(nanos);
+    convertCpu.add(cpuNanos);
     framesConverted.increment();
   }
 
-  void resized(long nanos) {
+  void resized(long nanos, long cpuNanos) {
     resizeNanos.add(nanos);
+    resizeCpu.add(cpuNanos);
     framesResized.increment();
+  }
+
+  /**
+   * CPU time of the thread that decoded (FFmpeg's own worker threads, when there are several, are
+   * not in it).
+   */
+  public long decodeCpuNanos() {
+    return decodeCpu.sum();
+  }
+
+  public long convertCpuNanos() {
+    return convertCpu.sum();
+  }
+
+  /** CPU time of the resizing threads, summed. */
+  public long resizeCpuNanos() {
+    return resizeCpu.sum();
   }
 
   /** Demuxing and decoding, every decoded frame. */

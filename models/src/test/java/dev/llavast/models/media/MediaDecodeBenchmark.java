@@ -239,15 +239,16 @@ public final class MediaDecodeBenchmark {
     out.println(
         "| clip | frames | full decode, 1 thread (ms) | ours, 1 thread (ms) | ratio"
             + " | ours, N threads (ms) | ratio | old path (ms) | old / ours"
-            + " | ours 1 thread: decode / to RGB / resize (ms) |");
-    out.println("|---|---|---|---|---|---|---|---|---|---|");
+            + " | ours 1 thread: decode / to RGB / resize, wall (ms)"
+            + " | same, CPU of the threads (ms) |");
+    out.println("|---|---|---|---|---|---|---|---|---|---|---|");
     List<String> cpu = new ArrayList<>();
     for (Row r : rows) {
       StageTimes s = r.stages1();
       out.printf(
           Locale.ROOT,
           "| %s | %d | %.0f | %.0f | %.2fx | %.0f (N=%d) | %.2fx | %.0f | %.2fx"
-              + " | %.0f / %.0f / %.0f (resize summed over threads) |%n",
+              + " | %.0f / %.0f / %.0f | %.0f / %.0f / %.0f |%n",
           r.clip().name(),
           r.clip().frames(),
           r.fullMs(),
@@ -260,7 +261,10 @@ public final class MediaDecodeBenchmark {
           r.oldMs() / r.ours1Ms(),
           s.decodeNanos() / 1e6,
           s.convertNanos() / 1e6,
-          s.resizeNanos() / 1e6);
+          s.resizeNanos() / 1e6,
+          s.decodeCpuNanos() / 1e6,
+          s.convertCpuNanos() / 1e6,
+          s.resizeCpuNanos() / 1e6);
       cpu.add(
           String.format(
               Locale.ROOT,
