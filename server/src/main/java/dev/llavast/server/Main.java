@@ -191,7 +191,8 @@ public final class Main implements Callable<Integer> {
                 Optional.ofNullable(tlsKey),
                 Optional.ofNullable(tlsClientCa)))
         .withMaxInlineMediaBytes(maxInlineMediaBytes)
-        .withGpuMemoryFraction(engine.gpuMemoryFraction);
+        .withGpuMemoryFraction(engine.gpuMemoryFraction)
+        .withDecodeThreads(engine.decodeThreads);
   }
 
   @Override

@@ -1,5 +1,6 @@
 package dev.llavast.server;
 
+import dev.llavast.models.media.MediaDecoder;
 import dev.llavast.server.generation.DeviceSpec;
 import dev.llavast.server.generation.EngineConfig;
 import java.nio.file.Path;
@@ -43,6 +44,7 @@ import java.util.Optional;
  *     frames together); larger media go through UploadMedia
  * @param gpuMemoryFraction with {@code kvBlocks} 0 on a GPU: the share of the device's free memory
  *     after the weights that the KV pool and the activations may use, in (0, 1]
+ * @param decodeThreads FFmpeg decoding threads per video (0: chosen from the machine's cores)
  */
 public record ServerConfig(
     String host,
@@ -70,7 +72,8 @@ public record ServerConfig(
     Optional<Path> mediaDir,
     Security security,
     long maxInlineMediaBytes,
-    double gpuMemoryFraction) {
+    double gpuMemoryFraction,
+    int decodeThreads) {
 
   /** Default gRPC port. */
   public static final int DEFAULT_PORT = 50051;
@@ -200,7 +203,8 @@ public record ServerConfig(
         mediaDir,
         Security.OPEN,
         DEFAULT_MAX_INLINE_MEDIA_BYTES,
-        EngineConfig.DEFAULT_GPU_MEMORY_FRACTION);
+        EngineConfig.DEFAULT_GPU_MEMORY_FRACTION,
+        0);
   }
 
   /** The same configuration with {@code s}. */
@@ -231,7 +235,8 @@ public record ServerConfig(
         mediaDir,
         s,
         maxInlineMediaBytes,
-        gpuMemoryFraction);
+        gpuMemoryFraction,
+        decodeThreads);
   }
 
   /** The same configuration with inline media capped at {@code bytes}. */
@@ -262,7 +267,8 @@ public record ServerConfig(
         mediaDir,
         security,
         bytes,
-        gpuMemoryFraction);
+        gpuMemoryFraction,
+        decodeThreads);
   }
 
   /** The same configuration with the KV pool sized from {@code fraction} of free GPU memory. */
@@ -293,7 +299,8 @@ public record ServerConfig(
         mediaDir,
         security,
         maxInlineMediaBytes,
-        fraction);
+        fraction,
+        decodeThreads);
   }
 
   /**
@@ -336,6 +343,7 @@ public record ServerConfig(
     requireRange("kv-block-size", kvBlockSize, 1, 4096);
     requireRange("max-batch-tokens", maxBatchTokens, 1, Integer.MAX_VALUE);
     requireRange("max-running-sequences", maxRunningSequences, 1, 65536);
+    requireRange("decode-threads", decodeThreads, 0, MediaDecoder.MAX_DECODE_THREADS);
     requirePositive("session-ttl", sessionTtl);
     requirePositive("worker-stall-timeout", workerStallTimeout);
     if (drainTimeout.isNegative()) {
@@ -404,7 +412,40 @@ public record ServerConfig(
         mediaDir,
         security,
         maxInlineMediaBytes,
-        gpuMemoryFraction);
+        gpuMemoryFraction,
+        decodeThreads);
+  }
+
+  /** The same configuration with {@code threads} FFmpeg decoding threads per video (0: auto). */
+  public ServerConfig withDecodeThreads(int threads) {
+    return new ServerConfig(
+        host,
+        port,
+        metricsPort,
+        httpPort,
+        modelDir,
+        devices,
+        handlerThreads,
+        maxQueuedRequests,
+        maxQueuedPromptTokens,
+        maxNewTokensLimit,
+        defaultMaxNewTokens,
+        maxUploadBytes,
+        maxChunkBytes,
+        maxSessions,
+        sessionTtl,
+        featureCacheBytes,
+        kvBlocks,
+        kvBlockSize,
+        maxBatchTokens,
+        maxRunningSequences,
+        drainTimeout,
+        workerStallTimeout,
+        mediaDir,
+        security,
+        maxInlineMediaBytes,
+        gpuMemoryFraction,
+        threads);
   }
 
   /** The parsed {@link #devices()} list. */
@@ -432,7 +473,8 @@ public record ServerConfig(
         workerStallTimeout,
         mediaDir,
         security.sharedCaches(),
-        gpuMemoryFraction);
+        gpuMemoryFraction,
+        decodeThreads);
   }
 
   private static void requireRange(String flag, long value, long min, long max) {

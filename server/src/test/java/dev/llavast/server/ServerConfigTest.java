@@ -102,6 +102,25 @@ class ServerConfigTest {
   }
 
   @Test
+  void decodeThreadsFlagReachesTheEngineAndIsBounded() {
+    Main main = new Main();
+    new CommandLine(main).parseArgs("--decode-threads", "3");
+    assertThat(main.toConfig().decodeThreads()).isEqualTo(3);
+    assertThat(main.toConfig().engine().effectiveDecodeThreads()).isEqualTo(3);
+    ServerConfig d = ServerConfig.defaults();
+    assertThat(d.decodeThreads()).isZero();
+    assertThat(d.engine().effectiveDecodeThreads())
+        .isEqualTo(dev.llavast.models.media.MediaDecoder.defaultDecodeThreads());
+    assertThat(d.withSecurity(ServerConfig.Security.OPEN).withDecodeThreads(2).decodeThreads())
+        .isEqualTo(2);
+    Main bad = new Main();
+    new CommandLine(bad).parseArgs("--decode-threads", "17");
+    assertThatThrownBy(bad::toConfig)
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("--decode-threads must be in [0, 16]");
+  }
+
+  @Test
   void durationConverterAcceptsCommonForms() {
     Main.DurationConverter c = new Main.DurationConverter();
     assertThat(c.convert("250ms")).isEqualTo(Duration.ofMillis(250));

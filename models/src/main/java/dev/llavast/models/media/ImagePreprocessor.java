@@ -6,11 +6,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Queue;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Semaphore;
+import java.util.function.IntFunction;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -110,7 +113,7 @@ public final class ImagePreprocessor {
     }
     joinAll(jobs);
     for (int i = 0; i < t; i++) {
-      int src = Objects.requireNonNull(firstSlot.get(frames.get(i)), "every frame has a slot");
+      int src = present(firstSlot, frames.get(i));
       if (src != i) {
         System.arraycopy(pixels, src * per, pixels, i * per, per);
       }
@@ -135,9 +138,33 @@ public final class ImagePreprocessor {
       @Nullable ClipRange clip,
       String mediaKey,
       Executor executor) {
+    return prepareVideo(decoder, file, numFrames, clip, mediaKey, executor, new StageTimes());
+  }
+
+  /**
+   * {@link #prepareVideo(MediaDecoder, Path, int, ClipRange, String, Executor)}, adding the time of
+   * each stage to {@code times}.
+   */
+  public Prepared prepareVideo(
+      MediaDecoder decoder,
+      Path file,
+      int numFrames,
+      @Nullable ClipRange clip,
+      String mediaKey,
+      Executor executor,
+      StageTimes times) {
     Objects.requireNonNull(executor, "executor");
+    Objects.requireNonNull(times, "times");
     Map<Integer, CompletableFuture<RgbImage>> resized = new ConcurrentHashMap<>();
     Semaphore permits = new Semaphore(maxInFlight);
+    // Full-size frames whose resize is done, for the decoder to convert the next ones into: at most
+    // maxInFlight + 1 full-size arrays exist at once, and none is allocated per frame.
+    ArrayBlockingQueue<byte[]> free = new ArrayBlockingQueue<>(maxInFlight + 1);
+    IntFunction<byte[]> buffers =
+        n -> {
+          byte[] b = free.poll();
+          return b != null && b.length == n ? b : new byte[n];
+        };
     VideoSampling s;
     try {
       s =
@@ -149,30 +176,157 @@ public final class ImagePreprocessor {
                 if (permits.tryAcquire()) {
                   CompletableFuture<RgbImage> job;
                   try {
-                    job = CompletableFuture.supplyAsync(() -> resize(img), executor);
+                    job =
+                        CompletableFuture.supplyAsync(
+                            () -> resizeAndRecycle(img, times, free), executor);
                   } catch (RuntimeException e) {
                     permits.release();
                     throw e;
                   }
                   resized.put(src, job.whenComplete((r, e) -> permits.release()));
                 } else {
-                  resized.put(src, CompletableFuture.completedFuture(resize(img)));
+                  resized.put(
+                      src, CompletableFuture.completedFuture(resizeAndRecycle(img, times, free)));
                 }
-              });
+              },
+              times,
+              buffers);
     } catch (RuntimeException e) {
       resized.values().forEach(f -> f.cancel(false));
       throw e;
     }
     int[] idx = s.sampledIndices();
+    joinAll(new ArrayList<>(resized.values()));
+    PixelFrames pf =
+        new PixelFrames(
+            mediaKey,
+            true,
+            idx.length,
+            size,
+            normalizeAll(idx, i -> present(resized, i).join(), executor));
+    return new Prepared(pf, DecodedMedia.Kind.VIDEO, s);
+  }
+
+  /**
+   * A frames upload: {@code encoded} PNG/JPEG/BMP/GIF frames at {@code fps}, sampled like a video
+   * ({@code numFrames} of {@code clip}, null: all). Only the sampled frames are decoded, each
+   * decoded and resized in one task on {@code executor}, so at most one full-size frame per pool
+   * thread is held. Every sampled frame must have the size of the first sampled one.
+   *
+   * @throws MediaException for a frame that does not decode (its index in the message), frames of
+   *     different sizes, or a sequence outside the limits
+   */
+  public Prepared prepareFrames(
+      MediaDecoder decoder,
+      List<byte[]> encoded,
+      double fps,
+      int numFrames,
+      @Nullable ClipRange clip,
+      String mediaKey,
+      Executor executor,
+      StageTimes times) {
+    Objects.requireNonNull(executor, "executor");
+    Objects.requireNonNull(times, "times");
+    int[] plan = decoder.planFrames(encoded.size(), fps, numFrames, clip);
+    int[] idx = java.util.Arrays.copyOfRange(plan, 2, plan.length);
+    int[] distinct = java.util.Arrays.stream(idx).distinct().toArray();
+    Map<Integer, CompletableFuture<Sized>> jobs = new java.util.HashMap<>();
+    for (int i : distinct) {
+      jobs.put(
+          i,
+          CompletableFuture.supplyAsync(
+              () -> {
+                long t0 = System.nanoTime();
+                long c0 = StageTimes.threadCpu();
+                RgbImage full;
+                try {
+                  full = decoder.decodeImage(encoded.get(i)).frames().get(0);
+                } catch (MediaException e) {
+                  throw new MediaException(e.reason(), "frame " + i + ": " + e.getMessage(), e);
+                }
+                times.decoded(System.nanoTime() - t0, StageTimes.threadCpu() - c0);
+                return new Sized(full.width(), full.height(), resize(full, times));
+              },
+              executor));
+    }
+    joinAll(new ArrayList<>(jobs.values()));
+    Sized first = present(jobs, idx[0]).join();
+    for (int i : distinct) {
+      Sized f = present(jobs, i).join();
+      if (f.width() != first.width() || f.height() != first.height()) {
+        throw new MediaException(
+            MediaException.Reason.INVALID_FRAMES,
+            "frame "
+                + i
+                + " is "
+                + f.width()
+                + "x"
+                + f.height()
+                + " but frame "
+                + idx[0]
+                + " is "
+                + first.width()
+                + "x"
+                + first.height());
+      }
+    }
+    int n = encoded.size();
+    VideoInfo info = new VideoInfo(first.width(), first.height(), fps, n / fps, n);
+    float[] pixels = normalizeAll(idx, i -> present(jobs, i).join().resized(), executor);
+    return new Prepared(
+        new PixelFrames(mediaKey, true, idx.length, size, pixels),
+        DecodedMedia.Kind.FRAMES,
+        new VideoSampling(info, plan[0], plan[1], idx));
+  }
+
+  /** A decoded frame's original size and its resized picture. */
+  private record Sized(int width, int height, RgbImage resized) {}
+
+  /** Resizes {@code image}, then offers its array for reuse unless the result shares it. */
+  private RgbImage resizeAndRecycle(RgbImage image, StageTimes times, Queue<byte[]> free) {
+    RgbImage out = resize(image, times);
+    if (out.rgb() != image.rgb()) {
+      free.offer(image.rgb());
+    }
+    return out;
+  }
+
+  private RgbImage resize(RgbImage image, StageTimes times) {
+    long t0 = System.nanoTime();
+    long c0 = StageTimes.threadCpu();
+    RgbImage out = resize(image);
+    times.resized(System.nanoTime() - t0, StageTimes.threadCpu() - c0);
+    return out;
+  }
+
+  /**
+   * {@code [T, 3, size, size]} pixels of the resized frames {@code frame(idx[t])}, normalised in
+   * parallel on {@code executor}; a frame sampled several times is normalised once and copied.
+   */
+  private float[] normalizeAll(
+      int[] idx, java.util.function.IntFunction<RgbImage> frame, Executor executor) {
     int per = 3 * size * size;
     float[] pixels = new float[idx.length * per]; // [T, 3, size, size]
-    joinAll(new ArrayList<>(resized.values()));
-    for (int i = 0; i < idx.length; i++) {
-      normalizeInto(
-          Objects.requireNonNull(resized.get(idx[i]), "resized above").join(), pixels, i * per);
+    List<CompletableFuture<Void>> jobs = new ArrayList<>();
+    int t = 0;
+    while (t < idx.length) {
+      int start = t;
+      while (t < idx.length && idx[t] == idx[start]) {
+        t++;
+      }
+      int end = t; // slots [start, end) show the same source frame
+      jobs.add(
+          CompletableFuture.runAsync(
+              () -> {
+                normalizeInto(frame.apply(idx[start]), pixels, start * per);
+                for (int k = start + 1; k < end; k++) {
+                  System.arraycopy(pixels, start * per, pixels, k * per, per);
+                }
+              },
+              executor));
     }
-    PixelFrames pf = new PixelFrames(mediaKey, true, idx.length, size, pixels);
-    return new Prepared(pf, DecodedMedia.Kind.VIDEO, s);
+    joinAll(jobs);
+    return pixels;
   }
 
   /**
@@ -206,5 +360,14 @@ public final class ImagePreprocessor {
       }
       throw e;
     }
+  }
+
+  /** {@code m.get(k)} for a key this class put there itself. */
+  private static <K, V> V present(Map<K, V> m, K k) {
+    V v = m.get(k);
+    if (v == null) {
+      throw new IllegalStateException("no entry for " + k);
+    }
+    return v;
   }
 }

@@ -8,7 +8,6 @@ import java.awt.image.Raster;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -26,11 +25,10 @@ import javax.imageio.stream.ImageInputStream;
 import javax.imageio.stream.MemoryCacheImageInputStream;
 import org.bytedeco.ffmpeg.avformat.AVFormatContext;
 import org.bytedeco.ffmpeg.avformat.AVStream;
+import org.bytedeco.ffmpeg.avutil.AVFrame;
 import org.bytedeco.ffmpeg.global.avcodec;
 import org.bytedeco.ffmpeg.global.avutil;
-import org.bytedeco.ffmpeg.global.swscale;
 import org.bytedeco.javacv.FFmpegFrameGrabber;
-import org.bytedeco.javacv.Frame;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -38,10 +36,12 @@ import org.jspecify.annotations.Nullable;
  * like {@code PIL.Image.open(...).convert("RGB")}) and pre-decoded frames into RGB frames, sampling
  * videos per spec §1.1 ({@link FrameSampler}).
  *
- * <p>Videos are decoded sequentially once: every frame goes through the decoder (needed for
- * inter-coded streams), only the sampled ones are converted to RGB and kept. Decoding is bounded by
- * {@link MediaLimits} (bytes, size, duration, frames decoded, wall-clock time) and every way a file
- * can be bad ends in a {@link MediaException}.
+ * <p>Videos are decoded sequentially once: every frame up to the last sampled one goes through the
+ * decoder (needed for inter-coded streams, and all FFmpeg itself would do), only the sampled ones
+ * are converted to RGB ({@link RgbConverter}) and handed on. The decoder may use several FFmpeg
+ * threads per video ({@code decodeThreads}). Decoding is bounded by {@link MediaLimits} (bytes,
+ * size, duration, frames decoded, wall-clock time) and every way a file can be bad ends in a {@link
+ * MediaException}.
  *
  * <p>Thread-safe and stateless apart from its limits: any number of threads may decode at once,
  * each call uses its own native decoder. Calls are CPU-bound and blocking; run them on a bounded
@@ -55,10 +55,41 @@ public final class MediaDecoder {
     avutil.av_log_set_level(avutil.AV_LOG_ERROR);
   }
 
-  private final MediaLimits limits;
+  /** The most FFmpeg decoding threads one video may use. */
+  public static final int MAX_DECODE_THREADS = 16;
 
+  private final MediaLimits limits;
+  private final int decodeThreads;
+
+  /** A decoder with {@link #defaultDecodeThreads()} FFmpeg threads per video. */
   public MediaDecoder(MediaLimits limits) {
+    this(limits, defaultDecodeThreads());
+  }
+
+  /**
+   * @param decodeThreads FFmpeg decoding threads per video, 1 to {@link #MAX_DECODE_THREADS} (1:
+   *     FFmpeg's single-threaded decoder); several videos decode at once on the decode pool, so
+   *     this bounds threads per video, not in all
+   */
+  public MediaDecoder(MediaLimits limits, int decodeThreads) {
     this.limits = Objects.requireNonNull(limits, "limits");
+    if (decodeThreads < 1 || decodeThreads > MAX_DECODE_THREADS) {
+      throw new IllegalArgumentException(
+          "decodeThreads must be in [1, " + MAX_DECODE_THREADS + "], got " + decodeThreads);
+    }
+    this.decodeThreads = decodeThreads;
+  }
+
+  /**
+   * Half the machine's cores, 1 to 8: the other half resizes the sampled frames while the stream
+   * decodes (measured by {@code MediaDecodeBenchmark}).
+   */
+  public static int defaultDecodeThreads() {
+    return Math.max(1, Math.min(8, Runtime.getRuntime().availableProcessors() / 2));
+  }
+
+  public int decodeThreads() {
+    return decodeThreads;
   }
 
   public MediaLimits limits() {
@@ -134,6 +165,35 @@ public final class MediaDecoder {
    */
   public VideoSampling streamVideo(
       Path file, int numFrames, @Nullable ClipRange clip, SampledFrameConsumer consumer) {
+    return streamVideo(file, numFrames, clip, consumer, new StageTimes());
+  }
+
+  /**
+   * {@link #streamVideo(Path, int, ClipRange, SampledFrameConsumer)}, adding the time of each stage
+   * to {@code times} (decode: every frame; to RGB: the sampled ones).
+   */
+  public VideoSampling streamVideo(
+      Path file,
+      int numFrames,
+      @Nullable ClipRange clip,
+      SampledFrameConsumer consumer,
+      StageTimes times) {
+    return streamVideo(file, numFrames, clip, consumer, times, byte[]::new);
+  }
+
+  /**
+   * The same, with the RGB frames' arrays taken from {@code buffers} (which may hand back arrays
+   * whose frames the consumer is done with).
+   */
+  VideoSampling streamVideo(
+      Path file,
+      int numFrames,
+      @Nullable ClipRange clip,
+      SampledFrameConsumer consumer,
+      StageTimes times,
+      java.util.function.IntFunction<byte[]> buffers) {
+    Objects.requireNonNull(times, "times");
+    Objects.requireNonNull(buffers, "buffers");
     if (numFrames < 1) {
       throw new IllegalArgumentException("numFrames must be >= 1, got " + numFrames);
     }
@@ -151,7 +211,7 @@ public final class MediaDecoder {
               ? ClipRange.whole(info.frameCount())
               : clip.resolve(info.frameCount(), info.fps());
       indices = FrameSampler.sample(se[0], se[1], numFrames);
-      decodable = decodeSelected(g, file, indices, delivered, consumer, deadline);
+      decodable = decodeSelected(g, file, indices, delivered, consumer, deadline, times, buffers);
     } catch (org.bytedeco.javacv.FrameGrabber.Exception e) {
       throw new MediaException(Reason.UNREADABLE, "cannot close the video decoder", e);
     }
@@ -182,7 +242,7 @@ public final class MediaDecoder {
     se = clip == null ? ClipRange.whole(decodable) : clip.resolve(decodable, info.fps());
     indices = FrameSampler.sample(se[0], se[1], numFrames);
     try (FFmpegFrameGrabber g = open(file)) {
-      int again = decodeSelected(g, file, indices, delivered, consumer, deadline);
+      int again = decodeSelected(g, file, indices, delivered, consumer, deadline, times, buffers);
       if (again <= indices[indices.length - 1]) {
         throw new MediaException(
             Reason.UNREADABLE,
@@ -200,12 +260,11 @@ public final class MediaDecoder {
 
   private FFmpegFrameGrabber open(Path file) {
     FFmpegFrameGrabber g = new FFmpegFrameGrabber(file.toFile());
-    g.setPixelFormat(avutil.AV_PIX_FMT_RGB24);
-    // YUV -> RGB with bicubic chroma interpolation, the default of FFmpeg's scale filter that
-    // decord's filter
-    // graph goes through [inferred: not checked against decord's output]; JavaCV's own default is
-    // bilinear.
-    g.setImageScalingFlags(swscale.SWS_BICUBIC);
+    // The grabber opens and probes; PacketDecoder decodes and RgbConverter turns the sampled frames
+    // into RGB (bicubic chroma interpolation, the default of FFmpeg's scale filter that decord's
+    // filter graph goes through [inferred: not checked against decord's output]). The grabber's
+    // own decoder stays single-threaded: it only decodes what probing needs.
+    g.setVideoOption("threads", "1");
     try {
       g.start();
     } catch (org.bytedeco.javacv.FrameGrabber.Exception | RuntimeException e) {
@@ -294,7 +353,25 @@ public final class MediaDecoder {
       int[] indices,
       Set<Integer> delivered,
       SampledFrameConsumer consumer,
-      long deadline) {
+      long deadline,
+      StageTimes times,
+      java.util.function.IntFunction<byte[]> buffers) {
+    try (PacketDecoder dec = new PacketDecoder(g.getFormatContext(), decodeThreads);
+        RgbConverter rgb = new RgbConverter()) {
+      return decodeSelected(dec, file, indices, delivered, consumer, deadline, times, rgb, buffers);
+    }
+  }
+
+  private int decodeSelected(
+      PacketDecoder dec,
+      Path file,
+      int[] indices,
+      Set<Integer> delivered,
+      SampledFrameConsumer consumer,
+      long deadline,
+      StageTimes times,
+      RgbConverter rgb,
+      java.util.function.IntFunction<byte[]> buffers) {
     int[] wanted = Arrays.stream(indices).distinct().sorted().toArray();
     int last = wanted[wanted.length - 1];
     int next = 0; // position in wanted
@@ -318,20 +395,20 @@ public final class MediaDecoder {
             Reason.TOO_LONG, "the video has more than " + limits.maxFrameCount() + " frames");
       }
       boolean want = wanted[next] == index && !delivered.contains(index);
-      Frame f;
-      try {
-        f = g.grabFrame(false, true, want, false, false);
-      } catch (org.bytedeco.javacv.FrameGrabber.Exception | RuntimeException e) {
-        break; // a broken packet mid-stream: treat as the end of the decodable part
-      }
-      if (f == null) {
+      long t0 = System.nanoTime();
+      long c0 = StageTimes.threadCpu();
+      // null: the end, or a broken packet mid-stream, which ends the decodable part
+      AVFrame picture = dec.next();
+      if (picture == null) {
         break;
       }
-      if (f.image == null) {
-        continue;
-      }
+      long t1 = System.nanoTime();
+      long c1 = StageTimes.threadCpu();
+      times.decoded(t1 - t0, c1 - c0);
       if (want) {
-        consumer.accept(index, toRgb(f));
+        RgbImage img = rgb.convert(picture, buffers);
+        times.converted(System.nanoTime() - t1, StageTimes.threadCpu() - c1);
+        consumer.accept(index, img);
         delivered.add(index);
       }
       if (wanted[next] == index) {
@@ -340,31 +417,6 @@ public final class MediaDecoder {
       index++;
     }
     return index;
-  }
-
-  private static RgbImage toRgb(Frame f) {
-    int w = f.imageWidth;
-    int h = f.imageHeight;
-    int stride = f.imageStride;
-    // JavaCV reports imageChannels as stride / width, so a padded RGB24 row looks like "5
-    // channels": trust the
-    // pixel format we asked for and the stride, not that field.
-    if (f.imageDepth != Frame.DEPTH_UBYTE || stride < 3 * w) {
-      throw new IllegalStateException(
-          "expected RGB24 rows of at least "
-              + (3 * w)
-              + " bytes, got depth "
-              + f.imageDepth
-              + " and stride "
-              + stride);
-    }
-    ByteBuffer buf = ((ByteBuffer) f.image[0]).duplicate();
-    byte[] out = new byte[w * h * 3];
-    for (int y = 0; y < h; y++) {
-      buf.position(y * stride);
-      buf.get(out, y * w * 3, w * 3);
-    }
-    return new RgbImage(w, h, out);
   }
 
   // ---------------------------------------------------------------- images
@@ -525,6 +577,32 @@ public final class MediaDecoder {
     }
     return new DecodedMedia(
         DecodedMedia.Kind.FRAMES, framesInfo(frames, fps), se[0], se[1], idx, picked);
+  }
+
+  /**
+   * Checks a sequence of {@code count} encoded frames at {@code fps} against the limits (without
+   * decoding any) and samples it like a video.
+   *
+   * @return {@code [clipStart, clipEnd, sampled indices...]}
+   */
+  int[] planFrames(int count, double fps, int numFrames, @Nullable ClipRange clip) {
+    if (count == 0) {
+      throw new MediaException(Reason.EMPTY, "no frames given");
+    }
+    if (!(fps > 0) || !Double.isFinite(fps)) {
+      throw new MediaException(Reason.INVALID_FRAMES, "fps must be a positive number, got " + fps);
+    }
+    if (count > limits.maxFrameCount()) {
+      throw new MediaException(
+          Reason.TOO_LONG, count + " frames given, over the limit of " + limits.maxFrameCount());
+    }
+    int[] se = clip == null ? ClipRange.whole(count) : clip.resolve(count, fps);
+    int[] idx = FrameSampler.sample(se[0], se[1], numFrames);
+    int[] out = new int[idx.length + 2];
+    out[0] = se[0];
+    out[1] = se[1];
+    System.arraycopy(idx, 0, out, 2, idx.length);
+    return out;
   }
 
   private void checkFrames(List<RgbImage> frames, double fps) {

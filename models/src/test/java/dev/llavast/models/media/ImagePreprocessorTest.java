@@ -272,4 +272,101 @@ class ImagePreprocessorTest {
       assertThat(pf.pixels()[t * per + 2 * plane + 77]).isEqualTo(isRed ? -1f : 1f); // B
     }
   }
+
+  static byte[] png(RgbImage img) throws IOException {
+    java.awt.image.BufferedImage bi =
+        new java.awt.image.BufferedImage(
+            img.width(), img.height(), java.awt.image.BufferedImage.TYPE_INT_RGB);
+    for (int y = 0; y < img.height(); y++) {
+      for (int x = 0; x < img.width(); x++) {
+        bi.setRGB(x, y, (img.get(x, y, 0) << 16) | (img.get(x, y, 1) << 8) | img.get(x, y, 2));
+      }
+    }
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    ImageIO.write(bi, "png", out);
+    return out.toByteArray();
+  }
+
+  static RgbImage texture(int w, int h, int seed) {
+    byte[] px = new byte[w * h * 3];
+    for (int i = 0; i < px.length; i++) {
+      px[i] = (byte) noise(i % (3 * w), i / (3 * w), seed);
+    }
+    return new RgbImage(w, h, px);
+  }
+
+  @Test
+  void framesUploadDecodesOnlyTheSampledFramesAndMatchesDecodeThenPreprocess() throws Exception {
+    List<RgbImage> frames = new ArrayList<>();
+    List<byte[]> encoded = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      frames.add(texture(41, 29, i));
+      encoded.add(png(frames.get(i)));
+    }
+    MediaDecoder decoder = new MediaDecoder(MediaLimits.defaults());
+    ImagePreprocessor pre = new ImagePreprocessor();
+    DecodedMedia reference = decoder.sampleFrames(frames, 2.0, 4, null);
+    // indices 0, 3, 6, 9: the others are never decoded, so garbage there goes unnoticed
+    assertThat(reference.sampledIndices()).containsExactly(0, 3, 6, 9);
+    encoded.set(1, new byte[] {1, 2, 3});
+    encoded.set(8, new byte[] {(byte) 0x89, 'P', 'N', 'G'});
+    StageTimes times = new StageTimes();
+
+    ImagePreprocessor.Prepared p =
+        pre.prepareFrames(decoder, encoded, 2.0, 4, null, "f", pool, times);
+
+    assertThat(p.kind()).isEqualTo(DecodedMedia.Kind.FRAMES);
+    assertThat(p.sampling().sampledIndices()).containsExactly(0, 3, 6, 9);
+    assertThat(p.sampling().info().frameCount()).isEqualTo(10);
+    assertThat(p.sampling().info().width()).isEqualTo(41);
+    assertThat(p.sampling().info().height()).isEqualTo(29);
+    assertThat(p.pixels().pixels()).isEqualTo(pre.preprocess(reference, "f", pool).pixels());
+    assertThat(times.framesDecoded()).isEqualTo(4);
+    assertThat(times.framesResized()).isEqualTo(4);
+  }
+
+  @Test
+  void framesUploadWithRepeatsAndAClip() throws Exception {
+    List<RgbImage> frames = new ArrayList<>();
+    List<byte[]> encoded = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      frames.add(texture(20, 16, 100 + i));
+      encoded.add(png(frames.get(i)));
+    }
+    MediaDecoder decoder = new MediaDecoder(MediaLimits.defaults());
+    ImagePreprocessor pre = new ImagePreprocessor();
+    ClipRange clip = ClipRange.frames(1, 3);
+    DecodedMedia reference = decoder.sampleFrames(frames, 1.0, 7, clip);
+
+    ImagePreprocessor.Prepared p =
+        pre.prepareFrames(decoder, encoded, 1.0, 7, clip, "f", pool, new StageTimes());
+
+    assertThat(p.sampling().sampledIndices()).isEqualTo(reference.sampledIndices());
+    assertThat(p.sampling().clipStart()).isEqualTo(1);
+    assertThat(p.sampling().clipEnd()).isEqualTo(3);
+    assertThat(p.pixels().pixels()).isEqualTo(pre.preprocess(reference, "f", pool).pixels());
+  }
+
+  @Test
+  void framesUploadRefusesABrokenOrMisSizedSampledFrame() throws Exception {
+    MediaDecoder decoder = new MediaDecoder(MediaLimits.defaults());
+    ImagePreprocessor pre = new ImagePreprocessor();
+    List<byte[]> broken =
+        new ArrayList<>(List.of(png(texture(8, 8, 1)), new byte[] {(byte) 0xFF, (byte) 0xD8, 0}));
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> pre.prepareFrames(decoder, broken, 1.0, 2, null, "f", pool, new StageTimes()))
+        .isInstanceOf(MediaException.class)
+        .hasMessageContaining("frame 1: ");
+    List<byte[]> sizes = List.of(png(texture(8, 8, 1)), png(texture(9, 8, 2)));
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> pre.prepareFrames(decoder, sizes, 1.0, 2, null, "f", pool, new StageTimes()))
+        .isInstanceOfSatisfying(
+            MediaException.class,
+            e -> assertThat(e.reason()).isEqualTo(MediaException.Reason.INVALID_FRAMES));
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> pre.prepareFrames(decoder, List.of(), 1.0, 2, null, "f", pool, new StageTimes()))
+        .isInstanceOfSatisfying(
+            MediaException.class,
+            e -> assertThat(e.reason()).isEqualTo(MediaException.Reason.EMPTY));
+  }
 }

@@ -60,6 +60,46 @@ final class TestVideos {
     return file;
   }
 
+  /**
+   * A video of moving, textured frames (gradients, a checkerboard, a little noise), so the decoder
+   * does real work and chroma interpolation matters, unlike the solid frames of {@link #write}.
+   *
+   * @param codec an FFmpeg encoder name: {@code libopenh264} (H.264) or {@code mpeg4}
+   */
+  static Path writeTextured(Path file, int width, int height, int frames, double fps, String codec)
+      throws Exception {
+    try (FFmpegFrameRecorder rec = new FFmpegFrameRecorder(file.toFile(), width, height, 0)) {
+      rec.setFormat("mp4");
+      rec.setVideoCodecName(codec);
+      rec.setFrameRate(fps);
+      rec.setPixelFormat(avutil.AV_PIX_FMT_YUV420P);
+      rec.setVideoBitrate(width * height * 4); // ~ what a phone records at this size and rate
+      rec.setGopSize((int) Math.round(fps * 4));
+      rec.start();
+      Frame f = new Frame(width, height, Frame.DEPTH_UBYTE, 3);
+      ByteBuffer b = (ByteBuffer) f.image[0];
+      long seed = 1;
+      for (int i = 0; i < frames; i++) {
+        for (int y = 0; y < height; y++) {
+          int row = y * f.imageStride;
+          for (int x = 0; x < width; x++) {
+            int xx = x + 3 * i;
+            int yy = y + i;
+            seed = seed * 6364136223846793005L + 1442695040888963407L;
+            int noise = (int) (seed >>> 61);
+            boolean dark = ((xx >> 4) + (yy >> 4)) % 2 == 0;
+            b.put(row + 3 * x, (byte) ((xx * 255 / width) ^ (dark ? 0 : 0x40)));
+            b.put(row + 3 * x + 1, (byte) (yy * 255 / height + noise));
+            b.put(row + 3 * x + 2, (byte) (((xx + yy) * 3 + 8 * i) & 0xff));
+          }
+        }
+        rec.record(f, avutil.AV_PIX_FMT_RGB24);
+      }
+      rec.stop();
+    }
+    return file;
+  }
+
   /** A WAV file with one second of silence: a container without video. */
   static Path writeAudioOnly(Path file) throws Exception {
     try (FFmpegFrameRecorder rec = new FFmpegFrameRecorder(file.toFile(), 1)) {

@@ -59,4 +59,11 @@ public final class EngineOptions {
       names = "--max-running-sequences",
       description = "Sequences one worker runs at once (default: ${DEFAULT-VALUE}).")
   public int maxRunningSequences = D.maxRunningSequences();
+
+  @Option(
+      names = "--decode-threads",
+      description =
+          "FFmpeg decoding threads per video, 1 to 16; 0 uses half the cores, at most 8 "
+              + "(default: ${DEFAULT-VALUE}).")
+  public int decodeThreads = D.decodeThreads();
 }

@@ -252,7 +252,8 @@ public final class GenerateCommand implements Callable<Integer> {
         d.workerStallTimeout(),
         Optional.empty(),
         false,
-        engine.gpuMemoryFraction);
+        engine.gpuMemoryFraction,
+        engine.decodeThreads);
   }
 
   /** Runs the job on the engine and waits for its answer. */

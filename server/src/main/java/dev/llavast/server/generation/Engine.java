@@ -151,7 +151,8 @@ public final class Engine implements AutoCloseable {
                 })
             .build();
     this.mediaStore = new MediaStore(config.mediaDir(), config.maxUploadBytes());
-    MediaDecoder decoder = new MediaDecoder(MediaLimits.defaults());
+    MediaDecoder decoder =
+        new MediaDecoder(MediaLimits.defaults(), config.effectiveDecodeThreads());
     this.probe = new DecoderProbe(decoder);
     int cpus = Math.max(2, Runtime.getRuntime().availableProcessors());
     // Decodes wait on per-frame work, so frames get their own pool (sharing one could deadlock).

@@ -1,5 +1,6 @@
 package dev.llavast.server.generation;
 
+import dev.llavast.models.media.MediaDecoder;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
@@ -29,6 +30,8 @@ import java.util.Optional;
  * @param sharedCaches whether tenants share cached features (and so KV prefixes); off by default
  * @param gpuMemoryFraction with {@code kvBlocks} 0 on a GPU: the share of the device's free memory
  *     (after the weights) that the KV pool and the activations may use, in (0, 1]
+ * @param decodeThreads FFmpeg decoding threads per video, 1 to 16; 0 picks half the cores (at most
+ *     8), leaving the rest to resize sampled frames while the stream decodes
  */
 public record EngineConfig(
     Optional<Path> modelDir,
@@ -48,15 +51,69 @@ public record EngineConfig(
     Duration workerStallTimeout,
     Optional<Path> mediaDir,
     boolean sharedCaches,
-    double gpuMemoryFraction) {
+    double gpuMemoryFraction,
+    int decodeThreads) {
 
   /** Default {@code --gpu-memory-fraction}. */
   public static final double DEFAULT_GPU_MEMORY_FRACTION = 0.9;
+
+  /** The configuration with FFmpeg's decoding threads per video chosen from the machine. */
+  public EngineConfig(
+      Optional<Path> modelDir,
+      DeviceSpec devices,
+      int maxQueuedRequests,
+      int maxQueuedPromptTokens,
+      int defaultMaxNewTokens,
+      int maxNewTokensLimit,
+      long maxUploadBytes,
+      int maxSessions,
+      Duration sessionTtl,
+      long featureCacheBytes,
+      int kvBlocks,
+      int kvBlockSize,
+      int maxBatchTokens,
+      int maxRunningSequences,
+      Duration workerStallTimeout,
+      Optional<Path> mediaDir,
+      boolean sharedCaches) {
+    this(
+        modelDir,
+        devices,
+        maxQueuedRequests,
+        maxQueuedPromptTokens,
+        defaultMaxNewTokens,
+        maxNewTokensLimit,
+        maxUploadBytes,
+        maxSessions,
+        sessionTtl,
+        featureCacheBytes,
+        kvBlocks,
+        kvBlockSize,
+        maxBatchTokens,
+        maxRunningSequences,
+        workerStallTimeout,
+        mediaDir,
+        sharedCaches,
+        DEFAULT_GPU_MEMORY_FRACTION,
+        0);
+  }
+
+  /** FFmpeg decoding threads per video: {@link #decodeThreads} or, when 0, the machine's choice. */
+  public int effectiveDecodeThreads() {
+    return decodeThreads > 0 ? decodeThreads : MediaDecoder.defaultDecodeThreads();
+  }
 
   public EngineConfig {
     if (!(gpuMemoryFraction > 0 && gpuMemoryFraction <= 1)) {
       throw new IllegalArgumentException(
           "--gpu-memory-fraction must be in (0, 1], got " + gpuMemoryFraction);
+    }
+    if (decodeThreads < 0 || decodeThreads > MediaDecoder.MAX_DECODE_THREADS) {
+      throw new IllegalArgumentException(
+          "--decode-threads must be in [0, "
+              + MediaDecoder.MAX_DECODE_THREADS
+              + "], got "
+              + decodeThreads);
     }
     Objects.requireNonNull(modelDir, "modelDir");
     Objects.requireNonNull(devices, "devices");

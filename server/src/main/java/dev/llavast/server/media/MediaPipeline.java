@@ -5,9 +5,8 @@ import dev.llavast.models.media.ClipRange;
 import dev.llavast.models.media.DecodedMedia;
 import dev.llavast.models.media.ImagePreprocessor;
 import dev.llavast.models.media.MediaDecoder;
-import dev.llavast.models.media.MediaException;
 import dev.llavast.models.media.MediaKeys;
-import dev.llavast.models.media.RgbImage;
+import dev.llavast.models.media.StageTimes;
 import dev.llavast.scheduler.MediaFeatures;
 import dev.llavast.scheduler.Scheduler;
 import dev.llavast.server.concurrent.DaemonThreads;
@@ -19,7 +18,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.OptionalInt;
@@ -286,30 +284,28 @@ public final class MediaPipeline {
               preprocessor.prepareVideo(
                   decoder, media.file(), params.numFrames(), clip, key, framePool);
           case IMAGE -> preprocessor.prepare(decoder.decodeImage(media.file()), key, framePool);
-          case FRAMES -> preprocessor.prepare(decodeFrames(media, clip), key, framePool);
+          case FRAMES ->
+              preprocessor.prepareFrames(
+                  decoder,
+                  readFrames(media),
+                  media.meta().fps(),
+                  params.numFrames(),
+                  clip,
+                  key,
+                  framePool,
+                  new StageTimes());
         };
     long nanos = System.nanoTime() - t0;
     metrics.mediaDecode.observe(nanos / 1e9);
     return new Decoded(p, nanos);
   }
 
-  private DecodedMedia decodeFrames(StoredMedia media, @Nullable ClipRange clip) {
-    List<byte[]> encoded;
+  private static List<byte[]> readFrames(StoredMedia media) {
     try {
-      encoded = MediaStore.readFrames(media.file());
+      return MediaStore.readFrames(media.file());
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read stored frames of " + media.mediaId(), e);
     }
-    List<RgbImage> frames = new ArrayList<>(encoded.size());
-    for (int i = 0; i < encoded.size(); i++) {
-      try {
-        frames.add(decoder.decodeImage(encoded.get(i)).frames().get(0));
-      } catch (MediaException e) {
-        throw new MediaException(e.reason(), "frame " + i + ": " + e.getMessage(), e);
-      }
-      encoded.set(i, null); // the encoded bytes are no longer needed
-    }
-    return decoder.sampleFrames(frames, media.meta().fps(), params.numFrames(), clip);
   }
 
   // ---------------------------------------------------------------- pools

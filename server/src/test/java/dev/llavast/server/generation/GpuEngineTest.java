@@ -76,7 +76,8 @@ class GpuEngineTest {
             d.workerStallTimeout(),
             Optional.empty(),
             false,
-            EngineConfig.DEFAULT_GPU_MEMORY_FRACTION);
+            EngineConfig.DEFAULT_GPU_MEMORY_FRACTION,
+            0);
     long t0 = System.nanoTime();
     Engine engine = Engine.start(config, Metrics.noop(), REAL);
     try {

@@ -161,7 +161,8 @@ class KvPoolSizerTest {
         d.workerStallTimeout(),
         Optional.empty(),
         false,
-        fraction);
+        fraction,
+        0);
   }
 
   @Test
