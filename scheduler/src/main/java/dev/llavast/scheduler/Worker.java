@@ -94,7 +94,7 @@ final class Worker implements Runnable {
     ExecutorSpec spec = executor.spec();
     this.device = spec.deviceName();
     this.maxContext = spec.maxContextTokens();
-    this.kv = new KvCacheManager(numBlocks, blockSize);
+    this.kv = new KvCacheManager(numBlocks, blockSize, policy.prefixCaching());
     this.planner = new StepPlanner(kv, policy, maxContext, waitingLoad);
     this.queue = queue;
     this.onEnded = onEnded;

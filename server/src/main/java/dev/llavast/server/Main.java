@@ -188,7 +188,8 @@ public final class Main implements Callable<Integer> {
                 Optional.ofNullable(tlsCert),
                 Optional.ofNullable(tlsKey),
                 Optional.ofNullable(tlsClientCa)))
-        .withMaxInlineMediaBytes(maxInlineMediaBytes);
+        .withMaxInlineMediaBytes(maxInlineMediaBytes)
+        .withPrefixCaching(engine.prefixCaching);
   }
 
   @Override

@@ -41,6 +41,9 @@ import java.util.Optional;
  * @param security API keys, tenancy and TLS ({@link Security#OPEN}: one open tenant, plaintext)
  * @param maxInlineMediaBytes size cap of the media bytes inline in one request (video, image or all
  *     frames together); larger media go through UploadMedia
+ * @param prefixCaching whether KV blocks of a prompt prefix (system prompt, video span) are reused
+ *     by later questions; off, every question is prefilled whole (the reference flow, for
+ *     measuring)
  */
 public record ServerConfig(
     String host,
@@ -67,7 +70,8 @@ public record ServerConfig(
     Duration workerStallTimeout,
     Optional<Path> mediaDir,
     Security security,
-    long maxInlineMediaBytes) {
+    long maxInlineMediaBytes,
+    boolean prefixCaching) {
 
   /** Default gRPC port. */
   public static final int DEFAULT_PORT = 50051;
@@ -145,6 +149,62 @@ public record ServerConfig(
    * request may hold within its own limits (a prompt of 32,768 characters is at most 128 KiB).
    */
   static final int INBOUND_HEADROOM_BYTES = 1 << 20;
+
+  /** A configuration with prefix caching on. */
+  public ServerConfig(
+      String host,
+      int port,
+      int metricsPort,
+      int httpPort,
+      Optional<Path> modelDir,
+      String devices,
+      int handlerThreads,
+      int maxQueuedRequests,
+      int maxQueuedPromptTokens,
+      int maxNewTokensLimit,
+      int defaultMaxNewTokens,
+      long maxUploadBytes,
+      int maxChunkBytes,
+      int maxSessions,
+      Duration sessionTtl,
+      long featureCacheBytes,
+      int kvBlocks,
+      int kvBlockSize,
+      int maxBatchTokens,
+      int maxRunningSequences,
+      Duration drainTimeout,
+      Duration workerStallTimeout,
+      Optional<Path> mediaDir,
+      Security security,
+      long maxInlineMediaBytes) {
+    this(
+        host,
+        port,
+        metricsPort,
+        httpPort,
+        modelDir,
+        devices,
+        handlerThreads,
+        maxQueuedRequests,
+        maxQueuedPromptTokens,
+        maxNewTokensLimit,
+        defaultMaxNewTokens,
+        maxUploadBytes,
+        maxChunkBytes,
+        maxSessions,
+        sessionTtl,
+        featureCacheBytes,
+        kvBlocks,
+        kvBlockSize,
+        maxBatchTokens,
+        maxRunningSequences,
+        drainTimeout,
+        workerStallTimeout,
+        mediaDir,
+        security,
+        maxInlineMediaBytes,
+        true);
+  }
 
   /** A configuration without keys or TLS. */
   public ServerConfig(
@@ -226,7 +286,8 @@ public record ServerConfig(
         workerStallTimeout,
         mediaDir,
         s,
-        maxInlineMediaBytes);
+        maxInlineMediaBytes,
+        prefixCaching);
   }
 
   /** The same configuration with inline media capped at {@code bytes}. */
@@ -256,7 +317,8 @@ public record ServerConfig(
         workerStallTimeout,
         mediaDir,
         security,
-        bytes);
+        bytes,
+        prefixCaching);
   }
 
   /**
@@ -362,7 +424,39 @@ public record ServerConfig(
         workerStallTimeout,
         mediaDir,
         security,
-        maxInlineMediaBytes);
+        maxInlineMediaBytes,
+        prefixCaching);
+  }
+
+  /** The same configuration with prefix caching {@code on} or off. */
+  public ServerConfig withPrefixCaching(boolean on) {
+    return new ServerConfig(
+        host,
+        port,
+        metricsPort,
+        httpPort,
+        modelDir,
+        devices,
+        handlerThreads,
+        maxQueuedRequests,
+        maxQueuedPromptTokens,
+        maxNewTokensLimit,
+        defaultMaxNewTokens,
+        maxUploadBytes,
+        maxChunkBytes,
+        maxSessions,
+        sessionTtl,
+        featureCacheBytes,
+        kvBlocks,
+        kvBlockSize,
+        maxBatchTokens,
+        maxRunningSequences,
+        drainTimeout,
+        workerStallTimeout,
+        mediaDir,
+        security,
+        maxInlineMediaBytes,
+        on);
   }
 
   /** The parsed {@link #devices()} list. */
@@ -389,7 +483,8 @@ public record ServerConfig(
         maxRunningSequences,
         workerStallTimeout,
         mediaDir,
-        security.sharedCaches());
+        security.sharedCaches(),
+        prefixCaching);
   }
 
   private static void requireRange(String flag, long value, long min, long max) {

@@ -50,4 +50,13 @@ public final class EngineOptions {
       names = "--max-running-sequences",
       description = "Sequences one worker runs at once (default: ${DEFAULT-VALUE}).")
   public int maxRunningSequences = D.maxRunningSequences();
+
+  @Option(
+      names = "--prefix-caching",
+      negatable = true,
+      fallbackValue = "true",
+      description =
+          "Reuse the KV blocks of a prompt prefix (system prompt, video) shared with an earlier"
+              + " question; --no-prefix-caching prefills every question whole (default: on).")
+  public boolean prefixCaching = D.prefixCaching();
 }

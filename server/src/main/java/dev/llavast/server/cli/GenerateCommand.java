@@ -245,7 +245,8 @@ public final class GenerateCommand implements Callable<Integer> {
         engine.maxRunningSequences,
         d.workerStallTimeout(),
         Optional.empty(),
-        false);
+        false,
+        engine.prefixCaching);
   }
 
   /** Runs the job on the engine and waits for its answer. */

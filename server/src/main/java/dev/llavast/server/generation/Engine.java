@@ -129,6 +129,7 @@ public final class Engine implements AutoCloseable {
             .kvBlocks(blocks)
             .maxBatchTokens(config.maxBatchTokens())
             .maxRunningSequences(config.maxRunningSequences())
+            .prefixCaching(config.prefixCaching())
             .maxQueuedRequests(config.maxQueuedRequests())
             .maxQueuedPromptTokens(config.maxQueuedPromptTokens())
             .callbackExecutor(callbacks)

@@ -27,6 +27,7 @@ import java.util.Optional;
  * @param workerStallTimeout a worker loop silent for longer is reported not live
  * @param mediaDir where media are stored; empty means a temporary directory removed on close
  * @param sharedCaches whether tenants share cached features (and so KV prefixes); off by default
+ * @param prefixCaching whether the scheduler reuses KV blocks of a shared prompt prefix
  */
 public record EngineConfig(
     Optional<Path> modelDir,
@@ -45,7 +46,8 @@ public record EngineConfig(
     int maxRunningSequences,
     Duration workerStallTimeout,
     Optional<Path> mediaDir,
-    boolean sharedCaches) {
+    boolean sharedCaches,
+    boolean prefixCaching) {
 
   public EngineConfig {
     Objects.requireNonNull(modelDir, "modelDir");
@@ -53,5 +55,45 @@ public record EngineConfig(
     Objects.requireNonNull(sessionTtl, "sessionTtl");
     Objects.requireNonNull(workerStallTimeout, "workerStallTimeout");
     Objects.requireNonNull(mediaDir, "mediaDir");
+  }
+
+  /** A configuration with prefix caching on. */
+  public EngineConfig(
+      Optional<Path> modelDir,
+      DeviceSpec devices,
+      int maxQueuedRequests,
+      int maxQueuedPromptTokens,
+      int defaultMaxNewTokens,
+      int maxNewTokensLimit,
+      long maxUploadBytes,
+      int maxSessions,
+      Duration sessionTtl,
+      long featureCacheBytes,
+      int kvBlocks,
+      int kvBlockSize,
+      int maxBatchTokens,
+      int maxRunningSequences,
+      Duration workerStallTimeout,
+      Optional<Path> mediaDir,
+      boolean sharedCaches) {
+    this(
+        modelDir,
+        devices,
+        maxQueuedRequests,
+        maxQueuedPromptTokens,
+        defaultMaxNewTokens,
+        maxNewTokensLimit,
+        maxUploadBytes,
+        maxSessions,
+        sessionTtl,
+        featureCacheBytes,
+        kvBlocks,
+        kvBlockSize,
+        maxBatchTokens,
+        maxRunningSequences,
+        workerStallTimeout,
+        mediaDir,
+        sharedCaches,
+        true);
   }
 }
