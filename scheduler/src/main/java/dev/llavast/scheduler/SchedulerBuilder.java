@@ -102,7 +102,10 @@ public final class SchedulerBuilder {
     return this;
   }
 
-  /** Encode jobs a worker runs per iteration, between steps (default 1). */
+  /**
+   * Encode jobs a worker starts per iteration, between steps (default 1). Each runs slice by slice
+   * ({@link ModelExecutor#startEncode}), interleaved with the steps of running sequences.
+   */
   public SchedulerBuilder encodesPerIteration(int v) {
     encodesPerIteration = positive("encodesPerIteration", v);
     return this;
