@@ -241,8 +241,8 @@ public final class LlavaStModel implements ModelExecutor {
   }
 
   /**
-   * Runs one SigLIP layer (or the embedding, or the projector + LAPE + spatial packing) of one
-   * chunk of frames per slice, so that a worker interleaves a long encode with decode steps.
+   * Runs one SigLIP layer (or the embedding, the projector, or LAPE + spatial packing) of one chunk
+   * of frames per slice, so that a worker interleaves a long encode with decode steps.
    */
   @Override
   public EncodeTask startEncode(PreparedMedia media) {
@@ -251,10 +251,10 @@ public final class LlavaStModel implements ModelExecutor {
 
   /**
    * One media's encode as a sequence of slices: for each chunk of {@code visionChunkFrames} frames,
-   * the patch embedding, then each SigLIP layer, then the head (projector, LAPE, STP spatial
-   * stage); after the last chunk, the STP slow stage and the copy to host memory. Owns a
-   * sub-manager of the device's manager holding the current chunk's activations and the packed
-   * chunks done so far; closing it releases them. Worker thread only.
+   * the patch embedding, then each SigLIP layer, then the projector, then LAPE and the STP spatial
+   * stage; after the last chunk, the STP slow stage and the copy to host memory. Owns a sub-manager
+   * of the device's manager holding the current chunk's activations and the packed chunks done so
+   * far; closing it releases them. Worker thread only.
    */
   private final class VisionEncode implements EncodeTask {
     private final PixelFrames px;
@@ -264,9 +264,9 @@ public final class LlavaStModel implements ModelExecutor {
     private final int frames;
     private final int layers;
     private int t0; // first frame of the current chunk
-    private int stage; // 0: embed, 1..layers: layer stage-1, layers+1: head
+    private int stage; // 0: embed, 1..layers: layer stage-1, layers+1: projector, then LAPE+STP
     private NDManager chunkManager; // the current chunk's activations
-    private NDArray x; // [n, G², Cv] the current chunk's activations
+    private NDArray x; // current chunk: [n, G², Cv] in SigLIP, [n, G², C] after the projector
     private float[] imageOut;
     private boolean finished;
 
@@ -304,8 +304,14 @@ public final class LlavaStModel implements ModelExecutor {
           NDArray next = siglip.applyLayer(stage - 1, x, chunkManager, timer); // [n, G², Cv]
           x.close();
           x = next;
+        } else if (stage == layers + 1) {
+          long t = timer.start();
+          NDArray p = projector.forward(x); // [n, G², C]
+          x.close();
+          x = p;
+          timer.stop("projector", t);
         } else {
-          head(n);
+          head();
           chunkManager.close();
           chunkManager = null;
           x = null;
@@ -324,12 +330,10 @@ public final class LlavaStModel implements ModelExecutor {
       }
     }
 
-    /** Projector, LAPE and the STP spatial stage of the current chunk of {@code n} frames. */
-    private void head(int n) {
+    /** LAPE and the STP spatial stage of the current chunk ({@code x}: projector output). */
+    private void head() {
       long t = timer.start();
-      NDArray p = projector.forward(x); // [n, G², C]
-      t = lap("projector", t);
-      NDArray l = lape.inject(p, px.video() ? t0 : 0); // [n, G², C]
+      NDArray l = lape.inject(x, px.video() ? t0 : 0); // [n, G², C]
       t = lap("lape", t);
       if (px.video()) {
         NDArray a = packer.spatial(l); // [n, S_A, C]

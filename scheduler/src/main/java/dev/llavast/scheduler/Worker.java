@@ -534,7 +534,7 @@ final class Worker implements Runnable {
    * @return the nanoseconds spent, or -1 if nothing ran
    */
   private long runEncodes(boolean stepPending) {
-    long budget = stepPending ? lastStepNanos : IDLE_ENCODE_SLICE_NANOS;
+    long budget = stepPending ? lastStepNanos / 2 : IDLE_ENCODE_SLICE_NANOS;
     long spent = -1;
     int started = 0;
     while (true) {
