@@ -218,6 +218,11 @@ public final class LlavaStModel implements ModelExecutor {
   @Override
   public void allocateKvCache(int numBlocks, int blockSize) {
     JniUtils.setGradMode(false);
+    if (options.cpuThreads() > 0 && !device.isGpu()) {
+      // Again on the worker thread, which runs every op from here on: part of the setting is
+      // per thread (MKL's thread count is thread-local), and the constructor ran on another one.
+      JniUtils.setNumThreads(options.cpuThreads());
+    }
     llm.allocateKvCache(numBlocks, blockSize);
   }
 

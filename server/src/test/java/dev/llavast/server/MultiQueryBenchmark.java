@@ -402,6 +402,20 @@ public final class MultiQueryBenchmark {
         // cancelled by us
       }
     }
+    // the server must have ended them too before the next mode runs on the same cores
+    long idleBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (System.nanoTime() < idleBy) {
+      var st = c.serving.engine().stats();
+      if (st.running() == 0 && st.waiting() == 0) {
+        break;
+      }
+      Thread.sleep(10);
+    }
+    var st = c.serving.engine().stats();
+    if (st.running() != 0 || st.waiting() != 0) {
+      throw new IllegalStateException(
+          "the cancelled streams still run on the server 60 s later: " + st);
+    }
     int calmTokens = 0;
     int coldTokens = 0;
     long maxGap = 0;
