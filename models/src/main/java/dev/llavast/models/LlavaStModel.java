@@ -12,6 +12,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import dev.llavast.models.lape.CoordinateLerp;
 import dev.llavast.models.lape.ExtendedVocab;
 import dev.llavast.models.lape.Lape;
+import dev.llavast.models.nn.OpTimer;
 import dev.llavast.models.nn.Weights;
 import dev.llavast.models.packer.SpatialTemporalPacker;
 import dev.llavast.models.projector.Projector;
@@ -22,6 +23,7 @@ import dev.llavast.models.sampling.DeviceSampler;
 import dev.llavast.models.sampling.Sampler;
 import dev.llavast.models.sampling.TokenMask;
 import dev.llavast.models.siglip.SiglipEncoder;
+import dev.llavast.scheduler.EncodeTask;
 import dev.llavast.scheduler.ExecutorException;
 import dev.llavast.scheduler.ExecutorSpec;
 import dev.llavast.scheduler.MediaFeatures;
@@ -324,6 +326,11 @@ public final class LlavaStModel implements ModelExecutor {
   @Override
   public void allocateKvCache(int numBlocks, int blockSize) {
     JniUtils.setGradMode(false);
+    if (options.cpuThreads() > 0 && !device.isGpu()) {
+      // Again on the worker thread, which runs every op from here on: part of the setting is
+      // per thread (MKL's thread count is thread-local), and the constructor ran on another one.
+      JniUtils.setNumThreads(options.cpuThreads());
+    }
     llm.allocateKvCache(numBlocks, blockSize);
   }
 
@@ -332,6 +339,176 @@ public final class LlavaStModel implements ModelExecutor {
 
   @Override
   public MediaFeatures encode(PreparedMedia media) {
+    return encode(media, OpTimer.NONE);
+  }
+
+  /** {@link #encode(PreparedMedia)} with every stage and op timed into {@code timer}. */
+  public MediaFeatures encode(PreparedMedia media, OpTimer timer) {
+    try (VisionEncode task = new VisionEncode(media, timer)) {
+      MediaFeatures f;
+      while ((f = task.advance()) == null) {
+        // next slice
+      }
+      return f;
+    }
+  }
+
+  /**
+   * Runs one SigLIP layer (or the embedding, the projector, or LAPE + spatial packing) of one chunk
+   * of frames per slice, so that a worker interleaves a long encode with decode steps.
+   */
+  @Override
+  public EncodeTask startEncode(PreparedMedia media) {
+    return new VisionEncode(media, OpTimer.NONE);
+  }
+
+  /**
+   * One media's encode as a sequence of slices: for each chunk of {@code visionChunkFrames} frames,
+   * the patch embedding, then each SigLIP layer, then the projector, then LAPE and the STP spatial
+   * stage; after the last chunk, the STP slow stage and the copy to host memory. Owns a sub-manager
+   * of the device's manager holding the current chunk's activations and the packed chunks done so
+   * far; closing it releases them. Worker thread only.
+   */
+  private final class VisionEncode implements EncodeTask {
+    private final PixelFrames px;
+    private final OpTimer timer;
+    private final NDManager enc;
+    private final List<NDArray> stageA = new ArrayList<>(); // each [n, S_A, C]
+    private final int frames;
+    private final int layers;
+    private int t0; // first frame of the current chunk
+    private int stage; // 0: embed, 1..layers: layer stage-1, layers+1: projector, then LAPE+STP
+    private @Nullable NDManager chunkManager; // the current chunk's activations
+    private @Nullable NDArray x; // current chunk: [n, G², Cv] in SigLIP, [n, G², C] after projector
+    private float @Nullable [] imageOut;
+    private boolean finished;
+
+    VisionEncode(PreparedMedia media, OpTimer timer) {
+      this.px = checkedPixels(media);
+      this.timer = timer;
+      this.frames = px.frames();
+      this.layers = siglip.numLayers();
+      this.enc = manager.newSubManager();
+    }
+
+    private NDManager chunk() {
+      if (chunkManager == null) {
+        throw new IllegalStateException("no chunk of " + px.mediaKey() + " in progress");
+      }
+      return chunkManager;
+    }
+
+    private NDArray current() {
+      if (x == null) {
+        throw new IllegalStateException("no chunk of " + px.mediaKey() + " in progress");
+      }
+      return x;
+    }
+
+    @Override
+    public @Nullable MediaFeatures advance() {
+      if (finished) {
+        throw new IllegalStateException("encode of " + px.mediaKey() + " already finished");
+      }
+      JniUtils.setGradMode(false);
+      try {
+        if (t0 >= frames) {
+          finished = true;
+          return finish();
+        }
+        int n = Math.min(options.visionChunkFrames(), frames - t0);
+        if (stage == 0) {
+          chunkManager = enc.newSubManager();
+          long t = timer.start();
+          int s = px.size();
+          int frameFloats = 3 * s * s;
+          float[] chunk = Arrays.copyOfRange(px.pixels(), t0 * frameFloats, (t0 + n) * frameFloats);
+          NDArray pix = toDtype(chunkManager.create(chunk, new Shape(n, 3, s, s))); // [n, 3, S, S]
+          timer.stop("pixels.upload", t);
+          x = siglip.embed(pix, timer); // [n, G², Cv]
+          pix.close();
+        } else if (stage <= layers) {
+          NDArray next = siglip.applyLayer(stage - 1, current(), chunk(), timer); // [n, G², Cv]
+          current().close();
+          x = next;
+        } else if (stage == layers + 1) {
+          long t = timer.start();
+          NDArray p = projector.forward(current()); // [n, G², C]
+          current().close();
+          x = p;
+          timer.stop("projector", t);
+        } else {
+          head();
+          chunk().close();
+          chunkManager = null;
+          x = null;
+          stage = 0;
+          t0 += n;
+          return null;
+        }
+        stage++;
+        return null;
+      } catch (ExecutorException e) {
+        finished = true;
+        throw e;
+      } catch (RuntimeException e) {
+        finished = true;
+        throw new ExecutorException("encoding " + px.mediaKey() + " failed: " + e.getMessage(), e);
+      }
+    }
+
+    /** LAPE and the STP spatial stage of the current chunk ({@code x}: projector output). */
+    private void head() {
+      long t = timer.start();
+      NDArray l = lape.inject(current(), px.video() ? t0 : 0); // [n, G², C]
+      t = lap("lape", t);
+      if (px.video()) {
+        NDArray a = packer.spatial(l); // [n, S_A, C]
+        a.attach(enc);
+        stageA.add(a);
+        lap("stp.spatial", t);
+      } else {
+        imageOut = hostFloats(l); // [G², C]
+        lap("host_copy", t);
+      }
+    }
+
+    private MediaFeatures finish() {
+      ModelConfig.VisionConfig vc = cfg.vision();
+      if (!px.video()) {
+        return new Features(
+            px.mediaKey(),
+            false,
+            vc.numPatches(),
+            cfg.hiddenSize(),
+            Objects.requireNonNull(imageOut, "the image's one chunk ran"));
+      }
+      long t = timer.start();
+      NDArray all =
+          stageA.size() == 1
+              ? stageA.get(0)
+              : NDArrays.concat(new NDList(stageA), 0); // [F, S_A, C]
+      NDArray slow = packer.slow(all); // [F/5·S_A, C]
+      t = lap("stp.slow", t);
+      float[] data = hostFloats(slow);
+      lap("host_copy", t);
+      return new Features(
+          px.mediaKey(), true, (int) slow.getShape().get(0), cfg.hiddenSize(), data);
+    }
+
+    private long lap(String op, long started) {
+      timer.stop(op, started);
+      return timer.start();
+    }
+
+    @Override
+    public void close() {
+      finished = true;
+      enc.close();
+    }
+  }
+
+  private PixelFrames checkedPixels(PreparedMedia media) {
     if (!(media instanceof PixelFrames px)) {
       throw new ExecutorException(
           "LlavaStModel encodes PixelFrames, got "
@@ -353,51 +530,7 @@ public final class LlavaStModel implements ModelExecutor {
               + vc.imageSize()
               + " px");
     }
-    JniUtils.setGradMode(false);
-    try (NDManager enc = manager.newSubManager()) {
-      int frames = px.frames();
-      int s = px.size();
-      int frameFloats = 3 * s * s;
-      List<NDArray> stageA = new ArrayList<>();
-      float @Nullable [] imageOut = null;
-      for (int t0 = 0; t0 < frames; t0 += options.visionChunkFrames()) {
-        int n = Math.min(options.visionChunkFrames(), frames - t0);
-        try (NDManager cm = enc.newSubManager()) {
-          float[] chunk = Arrays.copyOfRange(px.pixels(), t0 * frameFloats, (t0 + n) * frameFloats);
-          NDArray pix = toDtype(cm.create(chunk, new Shape(n, 3, s, s))); // [n, 3, S, S]
-          NDArray v = siglip.forward(pix, cm); // [n, G², Cv]
-          NDArray p = projector.forward(v); // [n, G², C]
-          NDArray l = lape.inject(p, px.video() ? t0 : 0); // [n, G², C]
-          if (px.video()) {
-            NDArray a = packer.spatial(l); // [n, S_A, C]
-            a.attach(enc);
-            stageA.add(a);
-          } else {
-            imageOut = hostFloats(l); // [G², C]
-          }
-        }
-      }
-      if (!px.video()) {
-        return new Features(
-            px.mediaKey(),
-            false,
-            vc.numPatches(),
-            cfg.hiddenSize(),
-            Objects.requireNonNull(imageOut, "image features"));
-      }
-      NDArray all =
-          stageA.size() == 1
-              ? stageA.get(0)
-              : NDArrays.concat(new NDList(stageA), 0); // [F, S_A, C]
-      NDArray slow = packer.slow(all); // [F/5·S_A, C]
-      float[] data = hostFloats(slow);
-      return new Features(
-          px.mediaKey(), true, (int) slow.getShape().get(0), cfg.hiddenSize(), data);
-    } catch (ExecutorException e) {
-      throw e;
-    } catch (RuntimeException e) {
-      throw new ExecutorException("encoding " + px.mediaKey() + " failed: " + e.getMessage(), e);
-    }
+    return px;
   }
 
   // --------------------------------------------------------------------------------------------

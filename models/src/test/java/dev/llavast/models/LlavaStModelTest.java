@@ -6,7 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.llavast.scheduler.EncodeTask;
 import dev.llavast.scheduler.ExecutorException;
+import dev.llavast.scheduler.MediaFeatures;
 import dev.llavast.scheduler.PromptInput;
 import dev.llavast.scheduler.SamplingParams;
 import dev.llavast.scheduler.SequenceStep;
@@ -627,6 +629,42 @@ class LlavaStModelTest {
                                 new int[0])))))
         .isInstanceOf(ExecutorException.class)
         .hasMessageContaining("999");
+    assertThat(model.liveArrayCount()).isEqualTo(baseline);
+  }
+
+  @Test
+  void slicedEncodeInterleavedWithStepsEqualsOneShotAndAnAbandonedOneLeavesNoArrays() {
+    int baseline = model.liveArrayCount();
+    float[] px = new float[3 * 378 * 378];
+    SplittableRandom r = new SplittableRandom(9);
+    for (int i = 0; i < px.length; i++) {
+      px[i] = (float) (r.nextDouble() * 2 - 1);
+    }
+    PixelFrames image = new PixelFrames("img-sliced", false, 1, 378, px);
+    LlavaStModel.Features whole = (LlavaStModel.Features) model.encode(image);
+    LlavaStModel.Features sliced;
+    int slices = 0;
+    try (EncodeTask task = model.startEncode(image)) {
+      MediaFeatures f;
+      while ((f = task.advance()) == null) {
+        slices++;
+        // a decode step between slices, as a worker runs them
+        run(List.of(new Seq(50 + slices, new int[] {1, 2, 3}, new int[] {40}, 0, 2)), 1);
+      }
+      sliced = (LlavaStModel.Features) f;
+    }
+    // embedding, 2 layers, projector, LAPE: 5 slices return null, the 6th the features
+    assertThat(slices).isEqualTo(5);
+    assertThat(sliced.data()).containsExactly(whole.data());
+    assertThat(sliced.tokenCount()).isEqualTo(whole.tokenCount());
+
+    PixelFrames video =
+        new PixelFrames("vid-abandoned", true, 100, 378, new float[100 * px.length]);
+    try (EncodeTask task = model.startEncode(video)) {
+      for (int i = 0; i < 7; i++) {
+        assertThat(task.advance()).isNull();
+      }
+    }
     assertThat(model.liveArrayCount()).isEqualTo(baseline);
   }
 

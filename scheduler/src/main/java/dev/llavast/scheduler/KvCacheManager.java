@@ -12,13 +12,23 @@ import java.util.Arrays;
 final class KvCacheManager {
   private final BlockManager pool;
   private final int blockSize;
+  private final boolean prefixCaching;
 
   /** Scratch for one prefix lookup: the cached block ids found, in order. */
   private final int[] hitBuffer;
 
   KvCacheManager(int numBlocks, int blockSize) {
+    this(numBlocks, blockSize, true);
+  }
+
+  /**
+   * @param prefixCaching false: no block is ever registered under its hash or looked up, so every
+   *     sequence computes its whole prompt and a freed block is free at once
+   */
+  KvCacheManager(int numBlocks, int blockSize, boolean prefixCaching) {
     this.pool = new BlockManager(numBlocks, blockSize);
     this.blockSize = blockSize;
+    this.prefixCaching = prefixCaching;
     this.hitBuffer = new int[numBlocks];
   }
 
@@ -115,7 +125,7 @@ final class KvCacheManager {
    * else takes nothing and returns -1. At least the last known token is always left to compute.
    */
   int admitWithPrefix(Sequence s) {
-    int maxHit = (s.length - 1) / blockSize;
+    int maxHit = prefixCaching ? (s.length - 1) / blockSize : 0;
     int hits = 0;
     int hitsEvictable = 0;
     while (hits < maxHit) {
@@ -142,6 +152,9 @@ final class KvCacheManager {
 
   /** Registers the full blocks of {@code s}'s computed positions in the prefix cache. */
   void cacheFullBlocks(Sequence s) {
+    if (!prefixCaching) {
+      return;
+    }
     BlockTable t = s.kv;
     int full = s.numComputed / blockSize;
     while (t.numCached < full) {

@@ -45,6 +45,17 @@ public interface ModelExecutor extends AutoCloseable {
   MediaFeatures encode(PreparedMedia media);
 
   /**
+   * Starts an encode that the worker advances a slice at a time between steps, so that running
+   * sequences keep their step time while new media are encoded. The default runs {@link #encode} as
+   * one slice; an executor whose encode is long should split it. Worker thread only.
+   *
+   * @throws ExecutorException if the media cannot be encoded by this executor
+   */
+  default EncodeTask startEncode(PreparedMedia media) {
+    return EncodeTask.whole(this, media);
+  }
+
+  /**
    * Runs one iteration for a batch of sequences: any mix of prefill chunks and single decode
    * tokens. Reads and writes K/V through each sequence's block table; samples one token for every
    * sequence step whose {@link SequenceStep#sample()} is true. All temporaries of the step are

@@ -22,6 +22,7 @@ public final class SchedulerBuilder {
   long maxQueuedPromptTokens = 1_000_000L;
   int maxConsecutiveFailures = 3;
   int encodesPerIteration = 1;
+  boolean prefixCaching = true;
   long affinitySlackTokens = -1;
   Duration retryAfter = Duration.ofSeconds(1);
   Duration idlePoll = Duration.ofMillis(10);
@@ -101,9 +102,21 @@ public final class SchedulerBuilder {
     return this;
   }
 
-  /** Encode jobs a worker runs per iteration, between steps (default 1). */
+  /**
+   * Encode jobs a worker starts per iteration, between steps (default 1). Each runs slice by slice
+   * ({@link ModelExecutor#startEncode}), interleaved with the steps of running sequences.
+   */
   public SchedulerBuilder encodesPerIteration(int v) {
     encodesPerIteration = positive("encodesPerIteration", v);
+    return this;
+  }
+
+  /**
+   * Whether full KV blocks are reused by later sequences with the same token prefix (default on).
+   * Off, every prompt is prefilled whole: the reference behaviour, for measuring what reuse saves.
+   */
+  public SchedulerBuilder prefixCaching(boolean v) {
+    prefixCaching = v;
     return this;
   }
 

@@ -37,7 +37,8 @@ final class SchedulerImpl implements Scheduler {
             b.maxBatchTokens,
             b.maxRunningSequences,
             b.encodesPerIteration,
-            b.maxConsecutiveFailures);
+            b.maxConsecutiveFailures,
+            b.prefixCaching);
     workers = new Worker[executors.size()];
     for (int i = 0; i < workers.length; i++) {
       ModelExecutor ex = executors.get(i);

@@ -7,9 +7,22 @@ package dev.llavast.scheduler;
  * @param maxRunningSequences sequences in the running batch
  * @param encodesPerIteration encode jobs run between two steps
  * @param maxConsecutiveFailures failed steps in a row after which the worker reports unhealthy
+ * @param prefixCaching whether full KV blocks are kept under their content hash and reused by later
+ *     sequences with the same prefix (off: every prompt is prefilled whole)
  */
 record SchedulingPolicy(
     int maxBatchTokens,
     int maxRunningSequences,
     int encodesPerIteration,
-    int maxConsecutiveFailures) {}
+    int maxConsecutiveFailures,
+    boolean prefixCaching) {
+
+  /** A policy with prefix caching on. */
+  SchedulingPolicy(
+      int maxBatchTokens,
+      int maxRunningSequences,
+      int encodesPerIteration,
+      int maxConsecutiveFailures) {
+    this(maxBatchTokens, maxRunningSequences, encodesPerIteration, maxConsecutiveFailures, true);
+  }
+}

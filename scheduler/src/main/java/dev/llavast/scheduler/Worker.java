@@ -65,6 +65,8 @@ final class Worker implements Runnable {
   // ---- worker thread only ----
   private final List<Sequence> pending = new ArrayList<>();
   private final ArrayDeque<EncodeJob> encodes = new ArrayDeque<>();
+  private @Nullable RunningEncode current; // the encode advanced between steps, or null
+  private long lastStepNanos;
   private int consecutiveFailures;
   private long stepsTotal;
   private long stepFailuresTotal;
@@ -96,7 +98,7 @@ final class Worker implements Runnable {
     ExecutorSpec spec = executor.spec();
     this.device = spec.deviceName();
     this.maxContext = spec.maxContextTokens();
-    this.kv = new KvCacheManager(numBlocks, blockSize);
+    this.kv = new KvCacheManager(numBlocks, blockSize, policy.prefixCaching());
     this.planner = new StepPlanner(kv, policy, maxContext, waitingLoad);
     this.queue = queue;
     this.onEnded = onEnded;
@@ -348,6 +350,7 @@ final class Worker implements Runnable {
     return !pending.isEmpty()
         || planner.hasWork()
         || !encodes.isEmpty()
+        || current != null
         || inbox.stream().anyMatch(m -> m != Wake.INSTANCE);
   }
 
@@ -363,7 +366,6 @@ final class Worker implements Runnable {
     dropCancelledAndExpired(now);
     StepPlanner.Plan plan = planner.schedule(now);
     startAdmitted(plan, now);
-    long encodeNanos = runEncodes();
     int batchSize = 0;
     int decodes = 0;
     int tokens = 0;
@@ -374,11 +376,13 @@ final class Worker implements Runnable {
         decodes += s.isDecoding() ? 1 : 0;
       }
     }
+    long encodeNanos = runEncodes(batchSize > 0);
     if (batchSize == 0) {
       publish();
       return encodeNanos >= 0 || plan.preemptions() > 0;
     }
     long stepNanos = execute(plan, batchSize);
+    lastStepNanos = stepNanos;
     publish();
     long t1 = ticker.read();
     if (listener != SchedulerListener.NONE) {
@@ -517,37 +521,116 @@ final class Worker implements Runnable {
 
   // ---------------------------------------------------------------------------------- encodes
 
-  /** Runs up to the encode budget. Returns the nanoseconds spent, or -1 if nothing ran. */
-  private long runEncodes() {
+  /**
+   * Encode time one iteration may take when no sequence is waiting for a step: short enough that a
+   * request arriving during a long encode is admitted within about this long.
+   */
+  static final long IDLE_ENCODE_SLICE_NANOS = 200_000_000L;
+
+  /**
+   * Advances encodes slice by slice. With sequences in the step about to run, the encodes of this
+   * iteration take at most about as long as the last step did (at least one slice), so that running
+   * streams keep at least half of the worker's time (inter-token latency at most about 2x) while
+   * new media are encoded; with none, up to {@link #IDLE_ENCODE_SLICE_NANOS}. At most {@code
+   * encodesPerIteration} new jobs start per iteration.
+   *
+   * @return the nanoseconds spent, or -1 if nothing ran
+   */
+  private long runEncodes(boolean stepPending) {
+    long budget = stepPending ? lastStepNanos / 2 : IDLE_ENCODE_SLICE_NANOS;
     long spent = -1;
-    for (int n = 0; n < policy.encodesPerIteration(); ) {
-      EncodeJob j = encodes.poll();
-      if (j == null) {
-        break;
+    int started = 0;
+    while (true) {
+      if (current == null) {
+        if (started >= policy.encodesPerIteration()) {
+          break;
+        }
+        EncodeJob j = encodes.poll();
+        if (j == null) {
+          break;
+        }
+        if (j.future().isDone()) {
+          continue; // the caller gave up before we started
+        }
+        started++;
+        long t = ticker.read();
+        try {
+          current = new RunningEncode(j, executor.startEncode(j.media()));
+        } catch (RuntimeException e) {
+          log.warn("worker {}: encode of {} failed to start", index, j.media().mediaKey(), e);
+          completeLater(j.future(), null, e);
+          finishEncode(ticker.read() - t, false);
+          spent = Math.max(0, spent) + ticker.read() - t;
+          continue;
+        }
+        spent = Math.max(0, spent) + ticker.read() - t;
+      } else if (current.job().future().isDone()) {
+        current.task().close(); // every waiter gave up: stop spending time on it
+        current = null;
+        continue;
       }
-      if (j.future().isDone()) {
-        continue; // the caller gave up before we started
-      }
-      n++;
+      RunningEncode r = current;
       long t = ticker.read();
-      boolean ok = false;
+      MediaFeatures f = null;
+      RuntimeException failure = null;
       try {
-        MediaFeatures f = executor.encode(j.media());
-        ok = true;
-        completeLater(j.future(), f, null);
+        f = r.task().advance();
       } catch (RuntimeException e) {
-        log.warn("worker {}: encode of {} failed", index, j.media().mediaKey(), e);
-        completeLater(j.future(), null, e);
+        failure = e;
       }
       long d = ticker.read() - t;
+      r.nanos += d;
       spent = Math.max(0, spent) + d;
-      try {
-        listener.onEncode(index, d, ok);
-      } catch (RuntimeException e) {
-        log.warn("listener failed in onEncode", e);
+      if (failure != null || f != null) {
+        current = null;
+        closeQuietly(r.task());
+        if (failure != null) {
+          log.warn("worker {}: encode of {} failed", index, r.job().media().mediaKey(), failure);
+        }
+        completeLater(r.job().future(), f, failure);
+        finishEncode(r.nanos, failure == null);
+      }
+      if (spent >= budget) {
+        break;
       }
     }
     return spent;
+  }
+
+  /** An encode job with its task, between slices. */
+  private static final class RunningEncode {
+    private final EncodeJob job;
+    private final EncodeTask task;
+    long nanos;
+
+    RunningEncode(EncodeJob job, EncodeTask task) {
+      this.job = job;
+      this.task = task;
+    }
+
+    EncodeJob job() {
+      return job;
+    }
+
+    EncodeTask task() {
+      return task;
+    }
+  }
+
+  private void finishEncode(long nanos, boolean ok) {
+    try {
+      listener.onEncode(index, nanos, ok);
+    } catch (RuntimeException e) {
+      log.warn("listener failed in onEncode", e);
+    }
+  }
+
+  private void closeQuietly(EncodeTask task) {
+    try {
+      task.close();
+    } catch (RuntimeException e) {
+      log.warn("worker {}: closing an encode task failed", index, e);
+    }
   }
 
   private void completeLater(
@@ -764,6 +847,11 @@ final class Worker implements Runnable {
     for (Sequence s : planner.drain()) {
       end(s, why, null, now);
     }
+    if (current != null) {
+      closeQuietly(current.task());
+      completeLater(current.job().future(), null, why);
+      current = null;
+    }
     EncodeJob j;
     while ((j = encodes.poll()) != null) {
       completeLater(j.future(), null, why);
@@ -778,7 +866,7 @@ final class Worker implements Runnable {
             planner.runningCount(),
             kv.usedBlocks(),
             kv.cachedBlocks(),
-            encodes.size(),
+            encodes.size() + (current == null ? 0 : 1),
             planner.runningTokens(),
             planner.preemptionsTotal(),
             planner.prefixQueryTokensTotal(),

@@ -68,4 +68,72 @@ class EncodeTest extends SchedulerTestBase {
     runUntilIdle(10);
     assertThat(executors.get(0).encodes.get()).isZero();
   }
+
+  @Test
+  void aSlicedEncodeAlternatesWithTheStepsOfRunningSequences() {
+    startManual(1, 512, b -> {});
+    executors.get(0).encodeSlices = 3;
+    RecordingSink a = sink("a");
+    submit("a", text(1, 4), 10, a);
+    step();
+    executors.get(0).events.clear();
+    CompletableFuture<MediaFeatures> f = scheduler.encode(new FakeMedia("v1", 8));
+    step();
+    step();
+    assertThat(f).isNotDone();
+    step();
+    assertThat(f).isCompleted();
+    assertThat(executors.get(0).events)
+        .containsExactly(
+            "slice:v1:0", "step", "slice:v1:1", "step", "slice:v1:2", "encode:v1", "step");
+    assertThat(executors.get(0).encodeTasksOpen.get()).isZero();
+    runUntilIdle(20);
+    assertThat(a.tokens()).isEqualTo(FakeExecutor.expected(text(1, 4), SamplingParams.greedy(10)));
+  }
+
+  @Test
+  void withNothingRunningASlicedEncodeRunsToTheEndInOneIteration() {
+    startManual(1, 512, b -> {});
+    executors.get(0).encodeSlices = 4;
+    CompletableFuture<MediaFeatures> f = scheduler.encode(new FakeMedia("v1", 8));
+    step();
+    assertThat(f).isCompleted();
+    assertThat(executors.get(0).events)
+        .containsExactly("slice:v1:0", "slice:v1:1", "slice:v1:2", "slice:v1:3", "encode:v1");
+  }
+
+  @Test
+  void anEncodeEveryCallerGaveUpOnStopsBetweenSlicesAndReleasesItsTask() {
+    startManual(1, 512, b -> {});
+    executors.get(0).encodeSlices = 5;
+    submit("a", text(1, 4), 50, sink("a"));
+    step();
+    CompletableFuture<MediaFeatures> f = scheduler.encode(new FakeMedia("v1", 8));
+    step();
+    assertThat(executors.get(0).encodeTasksOpen.get()).isEqualTo(1);
+    f.cancel(false);
+    step();
+    step();
+    assertThat(executors.get(0).encodeTasksOpen.get()).isZero();
+    assertThat(executors.get(0).encodes.get()).isZero();
+    assertThat(executors.get(0).events).containsOnlyOnce("slice:v1:0").doesNotContain("slice:v1:1");
+    runUntilIdle(100);
+  }
+
+  @Test
+  void shutdownDuringASlicedEncodeFailsItsFutureAndReleasesItsTask() throws Exception {
+    startManual(1, 512, b -> {});
+    executors.get(0).encodeSlices = 5;
+    submit("a", text(1, 4), 50, sink("a"));
+    step();
+    CompletableFuture<MediaFeatures> f = scheduler.encode(new FakeMedia("v1", 8));
+    step();
+    shutDownByTest = true;
+    assertThat(scheduler.shutdown(java.time.Duration.ZERO)).isFalse();
+    assertThatThrownBy(() -> f.get(5, java.util.concurrent.TimeUnit.SECONDS))
+        .isInstanceOf(ExecutionException.class)
+        .cause()
+        .isInstanceOf(SchedulerUnavailableException.class);
+    assertThat(executors.get(0).encodeTasksOpen.get()).isZero();
+  }
 }

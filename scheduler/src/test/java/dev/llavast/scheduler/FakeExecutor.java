@@ -40,6 +40,12 @@ final class FakeExecutor implements ModelExecutor {
   volatile boolean throwError;
   static volatile boolean failAllocate;
 
+  /** Slices of one encode task; 1 keeps the default (the whole {@link #encode} as one slice). */
+  volatile int encodeSlices = 1;
+
+  /** Encode tasks started and closed. */
+  final AtomicInteger encodeTasksOpen = new AtomicInteger();
+
   /** Return one sampled token too few (a broken executor). */
   volatile boolean dropOneSample;
 
@@ -77,6 +83,36 @@ final class FakeExecutor implements ModelExecutor {
       throw new ExecutorException("injected encode failure for " + media.mediaKey());
     }
     return new FakeFeatures(media.mediaKey(), ((FakeMedia) media).tokens());
+  }
+
+  @Override
+  public EncodeTask startEncode(PreparedMedia media) {
+    int slices = encodeSlices;
+    if (slices <= 1) {
+      return ModelExecutor.super.startEncode(media);
+    }
+    encodeTasksOpen.incrementAndGet();
+    return new EncodeTask() {
+      int done;
+      boolean closed;
+
+      @Override
+      public MediaFeatures advance() {
+        events.add("slice:" + media.mediaKey() + ":" + done);
+        if (++done < slices) {
+          return null;
+        }
+        return encode(media);
+      }
+
+      @Override
+      public void close() {
+        if (!closed) {
+          closed = true;
+          encodeTasksOpen.decrementAndGet();
+        }
+      }
+    };
   }
 
   @Override

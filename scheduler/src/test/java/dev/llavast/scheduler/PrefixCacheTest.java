@@ -118,4 +118,20 @@ class PrefixCacheTest extends SchedulerTestBase {
     assertThat(run("b2", pb, 1).usage().cachedTokens()).isEqualTo(8);
     assertThat(run("a2", pa, 1).usage().cachedTokens()).isZero();
   }
+
+  @Test
+  void withPrefixCachingOffEveryPromptIsPrefilledWholeAndNoBlockStaysCached() {
+    startManual(1, 512, b -> b.prefixCaching(false));
+    RecordingSink first = run("q1", videoPrompt("vid-A", 1, 6), 4);
+    RecordingSink second = run("q2", videoPrompt("vid-A", 2, 6), 4);
+    RecordingSink same = run("q3", videoPrompt("vid-A", 2, 6), 4);
+    assertThat(first.usage().cachedTokens()).isZero();
+    assertThat(second.usage().cachedTokens()).isZero();
+    assertThat(same.usage().cachedTokens()).isZero();
+    assertThat(same.tokens()).isEqualTo(second.tokens());
+    SchedulerStats.WorkerStats w = scheduler.stats().workers().get(0);
+    assertThat(w.prefixHitTokensTotal()).isZero();
+    assertThat(w.cachedBlocks()).isZero();
+    assertThat(w.usedBlocks()).isZero();
+  }
 }

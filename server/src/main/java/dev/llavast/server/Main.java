@@ -192,7 +192,8 @@ public final class Main implements Callable<Integer> {
                 Optional.ofNullable(tlsClientCa)))
         .withMaxInlineMediaBytes(maxInlineMediaBytes)
         .withGpuMemoryFraction(engine.gpuMemoryFraction)
-        .withDecodeThreads(engine.decodeThreads);
+        .withDecodeThreads(engine.decodeThreads)
+        .withPrefixCaching(engine.prefixCaching);
   }
 
   @Override

@@ -45,6 +45,9 @@ import java.util.Optional;
  * @param gpuMemoryFraction with {@code kvBlocks} 0 on a GPU: the share of the device's free memory
  *     after the weights that the KV pool and the activations may use, in (0, 1]
  * @param decodeThreads FFmpeg decoding threads per video (0: chosen from the machine's cores)
+ * @param prefixCaching whether KV blocks of a prompt prefix (system prompt, video span) are reused
+ *     by later questions; off, every question is prefilled whole (the reference flow, for
+ *     measuring)
  */
 public record ServerConfig(
     String host,
@@ -73,7 +76,8 @@ public record ServerConfig(
     Security security,
     long maxInlineMediaBytes,
     double gpuMemoryFraction,
-    int decodeThreads) {
+    int decodeThreads,
+    boolean prefixCaching) {
 
   /** Default gRPC port. */
   public static final int DEFAULT_PORT = 50051;
@@ -204,7 +208,8 @@ public record ServerConfig(
         Security.OPEN,
         DEFAULT_MAX_INLINE_MEDIA_BYTES,
         EngineConfig.DEFAULT_GPU_MEMORY_FRACTION,
-        0);
+        0,
+        true);
   }
 
   /** The same configuration with {@code s}. */
@@ -236,7 +241,8 @@ public record ServerConfig(
         s,
         maxInlineMediaBytes,
         gpuMemoryFraction,
-        decodeThreads);
+        decodeThreads,
+        prefixCaching);
   }
 
   /** The same configuration with inline media capped at {@code bytes}. */
@@ -268,7 +274,8 @@ public record ServerConfig(
         security,
         bytes,
         gpuMemoryFraction,
-        decodeThreads);
+        decodeThreads,
+        prefixCaching);
   }
 
   /** The same configuration with the KV pool sized from {@code fraction} of free GPU memory. */
@@ -300,7 +307,8 @@ public record ServerConfig(
         security,
         maxInlineMediaBytes,
         fraction,
-        decodeThreads);
+        decodeThreads,
+        prefixCaching);
   }
 
   /**
@@ -413,7 +421,8 @@ public record ServerConfig(
         security,
         maxInlineMediaBytes,
         gpuMemoryFraction,
-        decodeThreads);
+        decodeThreads,
+        prefixCaching);
   }
 
   /** The same configuration with {@code threads} FFmpeg decoding threads per video (0: auto). */
@@ -445,7 +454,41 @@ public record ServerConfig(
         security,
         maxInlineMediaBytes,
         gpuMemoryFraction,
-        threads);
+        threads,
+        prefixCaching);
+  }
+
+  /** The same configuration with prefix caching {@code on} or off. */
+  public ServerConfig withPrefixCaching(boolean on) {
+    return new ServerConfig(
+        host,
+        port,
+        metricsPort,
+        httpPort,
+        modelDir,
+        devices,
+        handlerThreads,
+        maxQueuedRequests,
+        maxQueuedPromptTokens,
+        maxNewTokensLimit,
+        defaultMaxNewTokens,
+        maxUploadBytes,
+        maxChunkBytes,
+        maxSessions,
+        sessionTtl,
+        featureCacheBytes,
+        kvBlocks,
+        kvBlockSize,
+        maxBatchTokens,
+        maxRunningSequences,
+        drainTimeout,
+        workerStallTimeout,
+        mediaDir,
+        security,
+        maxInlineMediaBytes,
+        gpuMemoryFraction,
+        decodeThreads,
+        on);
   }
 
   /** The parsed {@link #devices()} list. */
@@ -474,7 +517,8 @@ public record ServerConfig(
         mediaDir,
         security.sharedCaches(),
         gpuMemoryFraction,
-        decodeThreads);
+        decodeThreads,
+        prefixCaching);
   }
 
   private static void requireRange(String flag, long value, long min, long max) {

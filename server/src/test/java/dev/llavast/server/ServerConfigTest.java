@@ -46,6 +46,19 @@ class ServerConfigTest {
   }
 
   @Test
+  void prefixCachingIsOnByDefaultAndTheFlagTurnsItOff() {
+    Main on = new Main();
+    new CommandLine(on).parseArgs();
+    assertThat(on.toConfig().prefixCaching()).isTrue();
+    assertThat(on.toConfig().engine().prefixCaching()).isTrue();
+    Main off = new Main();
+    new CommandLine(off).parseArgs("--no-prefix-caching", "--feature-cache-bytes", "0");
+    assertThat(off.toConfig().prefixCaching()).isFalse();
+    assertThat(off.toConfig().engine().prefixCaching()).isFalse();
+    assertThat(off.toConfig().engine().featureCacheBytes()).isZero();
+  }
+
+  @Test
   void flagsMapOntoTheConfig() {
     Main main = new Main();
     new CommandLine(main)

@@ -191,11 +191,22 @@ public final class Ops {
    */
   public static NDArray attention(
       NDArray q, NDArray k, NDArray v, @Nullable NDArray mask, float scale) {
+    return attention(q, k, v, mask, scale, scoreTileElements(q.getDevice()));
+  }
+
+  /**
+   * {@link #attention(NDArray, NDArray, NDArray, NDArray, float)} with score tiles of at most
+   * {@code tileElements} fp32 elements (at least one query row per tile). A caller that knows its
+   * shapes sizes tiles for the cache: scores that stay in L2 between the two matmuls and the
+   * softmax are read from memory once. With {@code scale == 1} (a caller that folded the scale into
+   * q) no scaling pass runs.
+   */
+  public static NDArray attention(
+      NDArray q, NDArray k, NDArray v, @Nullable NDArray mask, float scale, long tileElements) {
     Shape qs = q.getShape();
     long lq = qs.get(2);
     long lk = k.getShape().get(2);
-    long perTile =
-        Math.max(1, Math.min(lq, scoreTileElements(q.getDevice()) / (qs.get(0) * qs.get(1) * lk)));
+    long perTile = Math.max(1, Math.min(lq, tileElements / (qs.get(0) * qs.get(1) * lk)));
     boolean maskPerQuery = mask != null && mask.getShape().get(mask.getShape().dimension() - 2) > 1;
     try (NDArray kt = k.transpose(0, 1, 3, 2)) { // [B, H, D, Lk]
       if (perTile == lq) {
@@ -224,8 +235,8 @@ public final class Ops {
   private static NDArray attentionTile(
       NDArray q, NDArray kt, NDArray v, @Nullable NDArray mask, float scale) {
     try (NDArray raw = q.matMul(kt); // [B, H, T, Lk]
-        NDArray scores = raw.mul(scale)) { // [B, H, T, Lk]
-      NDArray probs = softmaxLastFp32(scores, mask); // [B, H, T, Lk], q's dtype
+        NDArray scores = scale == 1f ? null : raw.mul(scale)) { // [B, H, T, Lk]
+      NDArray probs = softmaxLastFp32(scores == null ? raw : scores, mask); // [B, H, T, Lk]
       NDArray out = probs.matMul(v); // [B, H, T, D]
       probs.close();
       return out;

@@ -1,12 +1,14 @@
 package dev.llavast.models.siglip;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import dev.llavast.models.CheckpointLayout;
 import dev.llavast.models.ModelConfig;
+import dev.llavast.models.nn.OpTimer;
 import dev.llavast.models.nn.Ops;
 import dev.llavast.models.nn.Weights;
-import java.util.List;
 
 /**
  * The SigLIP vision tower as the release uses it (spec §2): conv patch embedding (kernel = stride =
@@ -60,6 +62,7 @@ public final class SiglipEncoder {
     patchW.attach(w.manager());
     NDArray patchB = w.load(PREFIX + "embeddings.patch_embedding.bias", cv);
     NDArray pos = w.load(PREFIX + "embeddings.position_embedding.weight", vc.numPatches(), cv);
+    float scale = (float) (1.0 / Math.sqrt(vc.headDim()));
     Layer[] layers = new Layer[vc.numHiddenLayers()];
     for (int i = 0; i < layers.length; i++) {
       String l = PREFIX + "encoder.layers." + i + ".";
@@ -68,12 +71,8 @@ public final class SiglipEncoder {
           new Layer(
               w.load(l + "layer_norm1.weight", cv),
               w.load(l + "layer_norm1.bias", cv),
-              w.loadConcat(
-                  List.of(a + "q_proj.weight", a + "k_proj.weight", a + "v_proj.weight"),
-                  List.of(new long[] {cv, cv}, new long[] {cv, cv}, new long[] {cv, cv})),
-              w.loadConcat(
-                  List.of(a + "q_proj.bias", a + "k_proj.bias", a + "v_proj.bias"),
-                  List.of(new long[] {cv}, new long[] {cv}, new long[] {cv})),
+              qkvScaled(w, a, "weight", scale, cv, cv), // [3 Cv, Cv]
+              qkvScaled(w, a, "bias", scale, cv), // [3 Cv]
               w.load(a + "out_proj.weight", cv, cv),
               w.load(a + "out_proj.bias", cv),
               w.load(l + "layer_norm2.weight", cv),
@@ -87,6 +86,32 @@ public final class SiglipEncoder {
   }
 
   /**
+   * q|k|v projection {@code kind} ("weight" {@code [Cv, Cv]} or "bias" {@code [Cv]}) concatenated
+   * along axis 0, with q's part multiplied by the attention scale {@code 1/sqrt(D)}: softmax((x Wq
+   * s + bq s) kᵀ) is the layer's softmax(q kᵀ s), so no scaling pass runs over the [L, L] scores.
+   */
+  private static NDArray qkvScaled(Weights w, String a, String kind, float scale, long... shape) {
+    NDArray q = w.load(a + "q_proj." + kind, shape);
+    NDArray qs = q.mul(scale); // in the weights' manager
+    q.close();
+    NDArray k = w.load(a + "k_proj." + kind, shape);
+    NDArray v = w.load(a + "v_proj." + kind, shape);
+    NDArray cat = NDArrays.concat(new NDList(qs, k, v), 0); // [3 Cv, ...]
+    qs.close();
+    k.close();
+    v.close();
+    cat.attach(w.manager());
+    return cat;
+  }
+
+  /**
+   * Score-tile bound of the SigLIP attention on CPU: 2^18 fp32 elements (1 MiB), so that a tile's
+   * scores stay in a core's L2 from the q·kᵀ matmul through the softmax to the probs·v matmul; a
+   * GPU keeps {@link Ops#scoreTileElements}.
+   */
+  static final long CPU_SCORE_TILE_ELEMENTS = 1L << 18;
+
+  /**
    * Encodes a chunk of frames.
    *
    * @param pixels {@code [n, 3, S, S]} in the compute dtype, owned by the caller's manager
@@ -94,19 +119,32 @@ public final class SiglipEncoder {
    * @return {@code [n, G*G, Cv]} (the last used layer's output, before any post-LN)
    */
   public NDArray forward(NDArray pixels, NDManager scratch) {
-    NDManager owner = pixels.getManager();
     NDArray x = embed(pixels); // [n, G*G, Cv]
-    for (Layer layer : layers) {
-      NDArray next;
-      try (NDManager lm = scratch.newSubManager()) {
-        x.tempAttach(lm);
-        next = layer(layer, x);
-        next.attach(owner);
-      }
+    for (int i = 0; i < layers.length; i++) {
+      NDArray next = applyLayer(i, x, scratch, OpTimer.NONE); // [n, G*G, Cv]
       x.close();
       x = next;
     }
     return x;
+  }
+
+  /** Encoder layers. */
+  public int numLayers() {
+    return layers.length;
+  }
+
+  /**
+   * Layer {@code i} on {@code x [n, G*G, Cv]}: a new {@code [n, G*G, Cv]} in x's manager, its
+   * temporaries in a sub-manager of {@code scratch} closed before returning ({@code x} stays open).
+   */
+  public NDArray applyLayer(int i, NDArray x, NDManager scratch, OpTimer timer) {
+    NDManager owner = x.getManager();
+    try (NDManager lm = scratch.newSubManager()) {
+      x.tempAttach(lm);
+      NDArray next = layer(layers[i], x, timer); // [n, G*G, Cv]
+      next.attach(owner);
+      return next;
+    }
   }
 
   /**
@@ -114,6 +152,12 @@ public final class SiglipEncoder {
    * row-major patches. {@code pixels [n, 3, S, S]} -> {@code [n, G*G, Cv]} in pixels' manager.
    */
   public NDArray embed(NDArray pixels) {
+    return embed(pixels, OpTimer.NONE);
+  }
+
+  /** {@link #embed(NDArray)}, timed op by op. */
+  public NDArray embed(NDArray pixels, OpTimer timer) {
+    long t = timer.start();
     long n = pixels.getShape().get(0);
     int g = vc.gridSize();
     int p = vc.patchSize();
@@ -130,6 +174,7 @@ public final class SiglipEncoder {
         NDArray emb3 = emb.reshape(n, (long) g * g, cv)) { // [n, G*G, Cv]
       return emb3.add(posEmb); // [n, G*G, Cv]
     } finally {
+      timer.stop("siglip.embed", t);
       if (cropped != pixels) {
         cropped.close();
       }
@@ -138,27 +183,58 @@ public final class SiglipEncoder {
 
   /** One encoder layer; {@code x [n, L, Cv]} -> {@code [n, L, Cv]} in x's manager. */
   NDArray layer(Layer w, NDArray x) {
+    return layer(w, x, OpTimer.NONE);
+  }
+
+  private NDArray layer(Layer w, NDArray x, OpTimer timer) {
     long n = x.getShape().get(0);
     long len = x.getShape().get(1);
     int h = vc.numAttentionHeads();
     int d = vc.headDim();
     long cv = vc.hiddenSize();
     float eps = (float) vc.layerNormEps();
+    long t = timer.start();
     NDArray h1 = Ops.layerNorm(x, w.ln1W, w.ln1B, eps); // [n, L, Cv]
+    t = lap(timer, "siglip.layer_norm", t);
     NDArray qkv = Ops.linear(h1, w.wQkv, w.bQkv); // [n, L, 3 Cv]
-    NDArray heads = qkv.reshape(n, len, 3, h, d).transpose(2, 0, 3, 1, 4); // [3, n, H, L, D]
-    NDArray q = heads.get(0); // [n, H, L, D]
+    t = lap(timer, "siglip.qkv_proj", t);
+    // One copy into head-major order (reshape of the permuted view), so that every attention
+    // matmul below reads contiguous [L, D] rows per (frame, head) instead of strided ones.
+    NDArray heads =
+        qkv.reshape(n, len, 3, h, d)
+            .transpose(2, 0, 3, 1, 4) // [3, n, H, L, D] view
+            .reshape(3 * n * h, len, d) // [3 n H, L, D] contiguous copy
+            .reshape(3, n, h, len, d); // [3, n, H, L, D]
+    NDArray q = heads.get(0); // [n, H, L, D], pre-scaled by 1/sqrt(D) (see qkvScaled)
     NDArray k = heads.get(1); // [n, H, L, D]
     NDArray v = heads.get(2); // [n, H, L, D]
-    NDArray a = Ops.attention(q, k, v, null, (float) (1.0 / Math.sqrt(d))); // [n, H, L, D]
+    t = lap(timer, "siglip.split_heads", t);
+    long tile =
+        x.getDevice().isGpu() ? Ops.scoreTileElements(x.getDevice()) : CPU_SCORE_TILE_ELEMENTS;
+    NDArray a = Ops.attention(q, k, v, null, 1f, tile); // [n, H, L, D]
+    t = lap(timer, "siglip.attention", t);
     NDArray merged = a.transpose(0, 2, 1, 3).reshape(n, len, cv); // [n, L, Cv]
+    t = lap(timer, "siglip.merge_heads", t);
     NDArray o = Ops.linear(merged, w.wOut, w.bOut); // [n, L, Cv]
+    t = lap(timer, "siglip.out_proj", t);
     NDArray x1 = x.add(o); // [n, L, Cv]
+    t = lap(timer, "siglip.residual", t);
     NDArray h2 = Ops.layerNorm(x1, w.ln2W, w.ln2B, eps); // [n, L, Cv]
+    t = lap(timer, "siglip.layer_norm", t);
     NDArray f1 = Ops.linear(h2, w.fc1W, w.fc1B); // [n, L, I]
+    t = lap(timer, "siglip.fc1", t);
     NDArray act = Ops.geluTanh(f1); // [n, L, I]
+    t = lap(timer, "siglip.gelu_tanh", t);
     NDArray f2 = Ops.linear(act, w.fc2W, w.fc2B); // [n, L, Cv]
-    return x1.add(f2); // [n, L, Cv]
+    t = lap(timer, "siglip.fc2", t);
+    NDArray out = x1.add(f2); // [n, L, Cv]
+    lap(timer, "siglip.residual", t);
+    return out;
+  }
+
+  private static long lap(OpTimer timer, String op, long started) {
+    timer.stop(op, started);
+    return timer.start();
   }
 
   public ModelConfig.VisionConfig config() {

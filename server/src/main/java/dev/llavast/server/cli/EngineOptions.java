@@ -66,4 +66,13 @@ public final class EngineOptions {
           "FFmpeg decoding threads per video, 1 to 16; 0 uses half the cores, at most 8 "
               + "(default: ${DEFAULT-VALUE}).")
   public int decodeThreads = D.decodeThreads();
+
+  @Option(
+      names = "--prefix-caching",
+      negatable = true,
+      fallbackValue = "true",
+      description =
+          "Reuse the KV blocks of a prompt prefix (system prompt, video) shared with an earlier"
+              + " question; --no-prefix-caching prefills every question whole (default: on).")
+  public boolean prefixCaching = D.prefixCaching();
 }

@@ -253,7 +253,8 @@ public final class GenerateCommand implements Callable<Integer> {
         Optional.empty(),
         false,
         engine.gpuMemoryFraction,
-        engine.decodeThreads);
+        engine.decodeThreads,
+        engine.prefixCaching);
   }
 
   /** Runs the job on the engine and waits for its answer. */

@@ -132,6 +132,7 @@ public final class Engine implements AutoCloseable {
             .kvBlocks(blocks)
             .maxBatchTokens(config.maxBatchTokens())
             .maxRunningSequences(config.maxRunningSequences())
+            .prefixCaching(config.prefixCaching())
             .maxQueuedRequests(config.maxQueuedRequests())
             .maxQueuedPromptTokens(config.maxQueuedPromptTokens())
             .callbackExecutor(callbacks)
@@ -223,11 +224,12 @@ public final class Engine implements AutoCloseable {
     List<Device> deviceList = new ArrayList<>();
     try {
       for (int ordinal : spec.ordinals()) {
-        Device device = spec.gpu() ? Device.gpu(ordinal) : Device.cpu();
-        // On CPU, N workers share the cores: one intra-op thread each avoids oversubscription.
-        executors.add(model.newExecutor(device, false, spec.gpu() ? 0 : 1));
-        deviceList.add(device);
+        deviceList.add(spec.gpu() ? Device.gpu(ordinal) : Device.cpu());
       }
+      // Every device loads on its own thread from the one mapped checkpoint (two GPUs load in about
+      // the time of one). On CPU, N workers share the cores: one intra-op thread each avoids
+      // oversubscription. Fp16 devices compute attention scores in fp32 (the model's default).
+      executors.addAll(model.newExecutors(deviceList, false, spec.gpu() ? 0 : 1, null));
       KvPool pool =
           KvPoolSizer.size(executors, deviceList, config, report, model.config().vocabSize());
       return new Engine(config, metrics, model, demo, executors, pool);

@@ -32,6 +32,7 @@ import java.util.Optional;
  *     (after the weights) that the KV pool and the activations may use, in (0, 1]
  * @param decodeThreads FFmpeg decoding threads per video, 1 to 16; 0 picks half the cores (at most
  *     8), leaving the rest to resize sampled frames while the stream decodes
+ * @param prefixCaching whether the scheduler reuses KV blocks of a shared prompt prefix
  */
 public record EngineConfig(
     Optional<Path> modelDir,
@@ -52,12 +53,15 @@ public record EngineConfig(
     Optional<Path> mediaDir,
     boolean sharedCaches,
     double gpuMemoryFraction,
-    int decodeThreads) {
+    int decodeThreads,
+    boolean prefixCaching) {
 
   /** Default {@code --gpu-memory-fraction}. */
   public static final double DEFAULT_GPU_MEMORY_FRACTION = 0.9;
 
-  /** The configuration with FFmpeg's decoding threads per video chosen from the machine. */
+  /**
+   * The configuration with FFmpeg's decoding threads chosen from the machine, prefix caching on.
+   */
   public EngineConfig(
       Optional<Path> modelDir,
       DeviceSpec devices,
@@ -95,7 +99,8 @@ public record EngineConfig(
         mediaDir,
         sharedCaches,
         DEFAULT_GPU_MEMORY_FRACTION,
-        0);
+        0,
+        true);
   }
 
   /** FFmpeg decoding threads per video: {@link #decodeThreads} or, when 0, the machine's choice. */

@@ -77,7 +77,8 @@ class GpuEngineTest {
             Optional.empty(),
             false,
             EngineConfig.DEFAULT_GPU_MEMORY_FRACTION,
-            0);
+            0,
+            true);
     long t0 = System.nanoTime();
     Engine engine = Engine.start(config, Metrics.noop(), REAL);
     try {

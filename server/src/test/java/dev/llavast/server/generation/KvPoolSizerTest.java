@@ -162,7 +162,8 @@ class KvPoolSizerTest {
         Optional.empty(),
         false,
         fraction,
-        0);
+        0,
+        true);
   }
 
   @Test
