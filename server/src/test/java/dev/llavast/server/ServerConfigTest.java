@@ -124,8 +124,7 @@ class ServerConfigTest {
     assertThat(d.decodeThreads()).isZero();
     assertThat(d.engine().effectiveDecodeThreads())
         .isEqualTo(dev.llavast.models.media.MediaDecoder.defaultDecodeThreads());
-    assertThat(d.withSecurity(ServerConfig.Security.OPEN).withDecodeThreads(2).decodeThreads())
-        .isEqualTo(2);
+    assertThat(d.toBuilder().decodeThreads(2).build().decodeThreads()).isEqualTo(2);
     Main bad = new Main();
     new CommandLine(bad).parseArgs("--decode-threads", "17");
     assertThatThrownBy(bad::toConfig)

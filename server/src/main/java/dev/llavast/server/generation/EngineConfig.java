@@ -8,8 +8,9 @@ import java.util.Optional;
 
 /**
  * What the engine is built from: the model, its devices, the scheduler's limits and the media and
- * session stores. The server's {@code ServerConfig} adds the transports' settings to it; the {@code
- * generate} command builds one from its own flags. Immutable; any thread.
+ * session stores. Built by {@code ServerConfig.engine()}, the server's configuration less the
+ * transports' settings: the server and the {@code generate} command both go through {@code
+ * ServerConfig.builder()}, so a new engine setting is added in one place. Immutable; any thread.
  *
  * @param modelDir checkpoint directory; empty means the random-weight demo checkpoint
  * @param devices the parsed {@code --devices}
@@ -58,50 +59,6 @@ public record EngineConfig(
 
   /** Default {@code --gpu-memory-fraction}. */
   public static final double DEFAULT_GPU_MEMORY_FRACTION = 0.9;
-
-  /**
-   * The configuration with FFmpeg's decoding threads chosen from the machine, prefix caching on.
-   */
-  public EngineConfig(
-      Optional<Path> modelDir,
-      DeviceSpec devices,
-      int maxQueuedRequests,
-      int maxQueuedPromptTokens,
-      int defaultMaxNewTokens,
-      int maxNewTokensLimit,
-      long maxUploadBytes,
-      int maxSessions,
-      Duration sessionTtl,
-      long featureCacheBytes,
-      int kvBlocks,
-      int kvBlockSize,
-      int maxBatchTokens,
-      int maxRunningSequences,
-      Duration workerStallTimeout,
-      Optional<Path> mediaDir,
-      boolean sharedCaches) {
-    this(
-        modelDir,
-        devices,
-        maxQueuedRequests,
-        maxQueuedPromptTokens,
-        defaultMaxNewTokens,
-        maxNewTokensLimit,
-        maxUploadBytes,
-        maxSessions,
-        sessionTtl,
-        featureCacheBytes,
-        kvBlocks,
-        kvBlockSize,
-        maxBatchTokens,
-        maxRunningSequences,
-        workerStallTimeout,
-        mediaDir,
-        sharedCaches,
-        DEFAULT_GPU_MEMORY_FRACTION,
-        0,
-        true);
-  }
 
   /** FFmpeg decoding threads per video: {@link #decodeThreads} or, when 0, the machine's choice. */
   public int effectiveDecodeThreads() {
