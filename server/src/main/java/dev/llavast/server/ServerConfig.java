@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Everything the server is configured with, from command-line flags ({@link Main}) or built in code
@@ -48,6 +49,8 @@ import java.util.Optional;
  * @param prefixCaching whether KV blocks of a prompt prefix (system prompt, video span) are reused
  *     by later questions; off, every question is prefilled whole (the reference flow, for
  *     measuring)
+ * @param attentionFp32 whether the LLM's attention scores are computed in fp32; null: the model's
+ *     default (on for fp16 devices, where the scores of long prompts overflow half precision)
  */
 public record ServerConfig(
     String host,
@@ -77,7 +80,8 @@ public record ServerConfig(
     long maxInlineMediaBytes,
     double gpuMemoryFraction,
     int decodeThreads,
-    boolean prefixCaching) {
+    boolean prefixCaching,
+    @Nullable Boolean attentionFp32) {
 
   /** Default gRPC port. */
   public static final int DEFAULT_PORT = 50051;
@@ -271,6 +275,7 @@ public record ServerConfig(
     private double gpuMemoryFraction = EngineConfig.DEFAULT_GPU_MEMORY_FRACTION;
     private int decodeThreads = 0;
     private boolean prefixCaching = true;
+    private @Nullable Boolean attentionFp32;
 
     private Builder() {}
 
@@ -303,6 +308,7 @@ public record ServerConfig(
       gpuMemoryFraction = c.gpuMemoryFraction;
       decodeThreads = c.decodeThreads;
       prefixCaching = c.prefixCaching;
+      attentionFp32 = c.attentionFp32;
     }
 
     /** The configuration; validated as the record's constructor does. */
@@ -335,7 +341,8 @@ public record ServerConfig(
           maxInlineMediaBytes,
           gpuMemoryFraction,
           decodeThreads,
-          prefixCaching);
+          prefixCaching,
+          attentionFp32);
     }
 
     /** See {@link ServerConfig#host()}. */
@@ -505,6 +512,12 @@ public record ServerConfig(
       prefixCaching = v;
       return this;
     }
+
+    /** See {@link ServerConfig#attentionFp32()}; null: the model's default. */
+    public Builder attentionFp32(@Nullable Boolean v) {
+      attentionFp32 = v;
+      return this;
+    }
   }
 
   /** The parsed {@link #devices()} list. */
@@ -534,7 +547,8 @@ public record ServerConfig(
         security.sharedCaches(),
         gpuMemoryFraction,
         decodeThreads,
-        prefixCaching);
+        prefixCaching,
+        attentionFp32);
   }
 
   private static void requireRange(String flag, long value, long min, long max) {

@@ -77,6 +77,15 @@ public final class EngineOptions {
               + " question; --no-prefix-caching prefills every question whole (default: on).")
   public boolean prefixCaching = D.prefixCaching();
 
+  @Option(
+      names = "--attention-fp32",
+      negatable = true,
+      description =
+          "On fp16 devices, compute the LLM's attention scores (q.k) in fp32; --no-attention-fp32"
+              + " keeps them in fp16 (faster; long prompts may overflow to NaN). No effect in fp32"
+              + " (CPU). Default: the model's choice, on for fp16.")
+  public @Nullable Boolean attentionFp32 = D.attentionFp32();
+
   /**
    * Sets the engine's components of {@code b} from these flags; the one place that maps them, for
    * the server and the {@code generate} command alike.
@@ -93,6 +102,7 @@ public final class EngineOptions {
         .maxBatchTokens(maxBatchTokens)
         .maxRunningSequences(maxRunningSequences)
         .decodeThreads(decodeThreads)
-        .prefixCaching(prefixCaching);
+        .prefixCaching(prefixCaching)
+        .attentionFp32(attentionFp32);
   }
 }

@@ -231,7 +231,7 @@ public final class GenerateCommand implements Callable<Integer> {
    * The engine for one question: the server's defaults, the flags given, and the media in a
    * temporary store.
    */
-  private EngineConfig engineConfig() {
+  EngineConfig engineConfig() {
     int defaultLimit = ServerConfig.defaults().maxNewTokensLimit();
     return engine
         .applyTo(ServerConfig.builder())

@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What the engine is built from: the model, its devices, the scheduler's limits and the media and
@@ -34,6 +35,8 @@ import java.util.Optional;
  * @param decodeThreads FFmpeg decoding threads per video, 1 to 16; 0 picks half the cores (at most
  *     8), leaving the rest to resize sampled frames while the stream decodes
  * @param prefixCaching whether the scheduler reuses KV blocks of a shared prompt prefix
+ * @param attentionFp32 whether the LLM's attention scores are computed in fp32 on every device;
+ *     null: the model's default (on for fp16 devices)
  */
 public record EngineConfig(
     Optional<Path> modelDir,
@@ -55,7 +58,8 @@ public record EngineConfig(
     boolean sharedCaches,
     double gpuMemoryFraction,
     int decodeThreads,
-    boolean prefixCaching) {
+    boolean prefixCaching,
+    @Nullable Boolean attentionFp32) {
 
   /** Default {@code --gpu-memory-fraction}. */
   public static final double DEFAULT_GPU_MEMORY_FRACTION = 0.9;
