@@ -159,41 +159,33 @@ public final class Main implements Callable<Integer> {
 
   /** The configuration these flags describe. */
   ServerConfig toConfig() {
-    return new ServerConfig(
-            host,
-            port,
-            metricsPort,
-            httpPort,
-            Optional.ofNullable(engine.modelDir),
-            engine.devices,
-            handlerThreads,
-            maxQueuedRequests,
-            maxQueuedPromptTokens,
-            maxNewTokensLimit,
-            defaultMaxNewTokens,
-            maxUploadBytes,
-            maxChunkBytes,
-            maxSessions,
-            sessionTtl,
-            engine.featureCacheBytes,
-            engine.kvBlocks,
-            engine.kvBlockSize,
-            engine.maxBatchTokens,
-            engine.maxRunningSequences,
-            drainTimeout,
-            workerStallTimeout,
-            Optional.ofNullable(mediaDir))
-        .withSecurity(
+    return engine
+        .applyTo(ServerConfig.builder())
+        .host(host)
+        .port(port)
+        .metricsPort(metricsPort)
+        .httpPort(httpPort)
+        .handlerThreads(handlerThreads)
+        .maxQueuedRequests(maxQueuedRequests)
+        .maxQueuedPromptTokens(maxQueuedPromptTokens)
+        .maxNewTokensLimit(maxNewTokensLimit)
+        .defaultMaxNewTokens(defaultMaxNewTokens)
+        .maxUploadBytes(maxUploadBytes)
+        .maxChunkBytes(maxChunkBytes)
+        .maxInlineMediaBytes(maxInlineMediaBytes)
+        .maxSessions(maxSessions)
+        .sessionTtl(sessionTtl)
+        .drainTimeout(drainTimeout)
+        .workerStallTimeout(workerStallTimeout)
+        .mediaDir(Optional.ofNullable(mediaDir))
+        .security(
             new ServerConfig.Security(
                 Optional.ofNullable(apiKeysFile),
                 sharedCaches,
                 Optional.ofNullable(tlsCert),
                 Optional.ofNullable(tlsKey),
                 Optional.ofNullable(tlsClientCa)))
-        .withMaxInlineMediaBytes(maxInlineMediaBytes)
-        .withGpuMemoryFraction(engine.gpuMemoryFraction)
-        .withDecodeThreads(engine.decodeThreads)
-        .withPrefixCaching(engine.prefixCaching);
+        .build();
   }
 
   @Override

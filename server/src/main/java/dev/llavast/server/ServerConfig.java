@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Everything the server is configured with, from command-line flags ({@link Main}) or built in code
@@ -48,6 +49,8 @@ import java.util.Optional;
  * @param prefixCaching whether KV blocks of a prompt prefix (system prompt, video span) are reused
  *     by later questions; off, every question is prefilled whole (the reference flow, for
  *     measuring)
+ * @param attentionFp32 whether the LLM's attention scores are computed in fp32; null: the model's
+ *     default (on for fp16 devices, where the scores of long prompts overflow half precision)
  */
 public record ServerConfig(
     String host,
@@ -77,7 +80,8 @@ public record ServerConfig(
     long maxInlineMediaBytes,
     double gpuMemoryFraction,
     int decodeThreads,
-    boolean prefixCaching) {
+    boolean prefixCaching,
+    @Nullable Boolean attentionFp32) {
 
   /** Default gRPC port. */
   public static final int DEFAULT_PORT = 50051;
@@ -147,6 +151,9 @@ public record ServerConfig(
     }
   }
 
+  /** The largest {@link #maxNewTokensLimit} accepted. */
+  public static final int MAX_NEW_TOKENS_CAP = 1_000_000;
+
   /** Default cap of media inline in one request: a typical short clip fits. */
   public static final long DEFAULT_MAX_INLINE_MEDIA_BYTES = 32L << 20;
 
@@ -155,161 +162,6 @@ public record ServerConfig(
    * request may hold within its own limits (a prompt of 32,768 characters is at most 128 KiB).
    */
   static final int INBOUND_HEADROOM_BYTES = 1 << 20;
-
-  /** A configuration without keys or TLS. */
-  public ServerConfig(
-      String host,
-      int port,
-      int metricsPort,
-      int httpPort,
-      Optional<Path> modelDir,
-      String devices,
-      int handlerThreads,
-      int maxQueuedRequests,
-      int maxQueuedPromptTokens,
-      int maxNewTokensLimit,
-      int defaultMaxNewTokens,
-      long maxUploadBytes,
-      int maxChunkBytes,
-      int maxSessions,
-      Duration sessionTtl,
-      long featureCacheBytes,
-      int kvBlocks,
-      int kvBlockSize,
-      int maxBatchTokens,
-      int maxRunningSequences,
-      Duration drainTimeout,
-      Duration workerStallTimeout,
-      Optional<Path> mediaDir) {
-    this(
-        host,
-        port,
-        metricsPort,
-        httpPort,
-        modelDir,
-        devices,
-        handlerThreads,
-        maxQueuedRequests,
-        maxQueuedPromptTokens,
-        maxNewTokensLimit,
-        defaultMaxNewTokens,
-        maxUploadBytes,
-        maxChunkBytes,
-        maxSessions,
-        sessionTtl,
-        featureCacheBytes,
-        kvBlocks,
-        kvBlockSize,
-        maxBatchTokens,
-        maxRunningSequences,
-        drainTimeout,
-        workerStallTimeout,
-        mediaDir,
-        Security.OPEN,
-        DEFAULT_MAX_INLINE_MEDIA_BYTES,
-        EngineConfig.DEFAULT_GPU_MEMORY_FRACTION,
-        0,
-        true);
-  }
-
-  /** The same configuration with {@code s}. */
-  public ServerConfig withSecurity(Security s) {
-    return new ServerConfig(
-        host,
-        port,
-        metricsPort,
-        httpPort,
-        modelDir,
-        devices,
-        handlerThreads,
-        maxQueuedRequests,
-        maxQueuedPromptTokens,
-        maxNewTokensLimit,
-        defaultMaxNewTokens,
-        maxUploadBytes,
-        maxChunkBytes,
-        maxSessions,
-        sessionTtl,
-        featureCacheBytes,
-        kvBlocks,
-        kvBlockSize,
-        maxBatchTokens,
-        maxRunningSequences,
-        drainTimeout,
-        workerStallTimeout,
-        mediaDir,
-        s,
-        maxInlineMediaBytes,
-        gpuMemoryFraction,
-        decodeThreads,
-        prefixCaching);
-  }
-
-  /** The same configuration with inline media capped at {@code bytes}. */
-  public ServerConfig withMaxInlineMediaBytes(long bytes) {
-    return new ServerConfig(
-        host,
-        port,
-        metricsPort,
-        httpPort,
-        modelDir,
-        devices,
-        handlerThreads,
-        maxQueuedRequests,
-        maxQueuedPromptTokens,
-        maxNewTokensLimit,
-        defaultMaxNewTokens,
-        maxUploadBytes,
-        maxChunkBytes,
-        maxSessions,
-        sessionTtl,
-        featureCacheBytes,
-        kvBlocks,
-        kvBlockSize,
-        maxBatchTokens,
-        maxRunningSequences,
-        drainTimeout,
-        workerStallTimeout,
-        mediaDir,
-        security,
-        bytes,
-        gpuMemoryFraction,
-        decodeThreads,
-        prefixCaching);
-  }
-
-  /** The same configuration with the KV pool sized from {@code fraction} of free GPU memory. */
-  public ServerConfig withGpuMemoryFraction(double fraction) {
-    return new ServerConfig(
-        host,
-        port,
-        metricsPort,
-        httpPort,
-        modelDir,
-        devices,
-        handlerThreads,
-        maxQueuedRequests,
-        maxQueuedPromptTokens,
-        maxNewTokensLimit,
-        defaultMaxNewTokens,
-        maxUploadBytes,
-        maxChunkBytes,
-        maxSessions,
-        sessionTtl,
-        featureCacheBytes,
-        kvBlocks,
-        kvBlockSize,
-        maxBatchTokens,
-        maxRunningSequences,
-        drainTimeout,
-        workerStallTimeout,
-        mediaDir,
-        security,
-        maxInlineMediaBytes,
-        fraction,
-        decodeThreads,
-        prefixCaching);
-  }
 
   /**
    * The one limit the transport itself enforces: a gRPC message larger than this ends with a bare
@@ -335,7 +187,7 @@ public record ServerConfig(
     requireRange("handler-threads", handlerThreads, 1, 4096);
     requireRange("max-queued-requests", maxQueuedRequests, 1, 1_000_000);
     requireRange("max-queued-prompt-tokens", maxQueuedPromptTokens, 1, Integer.MAX_VALUE);
-    requireRange("max-new-tokens-limit", maxNewTokensLimit, 1, 1_000_000);
+    requireRange("max-new-tokens-limit", maxNewTokensLimit, 1, MAX_NEW_TOKENS_CAP);
     requireRange("default-max-new-tokens", defaultMaxNewTokens, 1, maxNewTokensLimit);
     if (maxUploadBytes <= 0) {
       throw new IllegalArgumentException("max-upload-bytes must be > 0, got " + maxUploadBytes);
@@ -366,129 +218,306 @@ public record ServerConfig(
 
   /** The defaults of every flag, bound to loopback: what tests start from. */
   public static ServerConfig defaults() {
-    return new ServerConfig(
-        "127.0.0.1",
-        DEFAULT_PORT,
-        DEFAULT_METRICS_PORT,
-        DEFAULT_HTTP_PORT,
-        Optional.empty(),
-        "cpu",
-        32,
-        256,
-        256 * 3000,
-        4096,
-        256,
-        2L << 30,
-        4 << 20,
-        1024,
-        Duration.ofMinutes(10),
-        1L << 30,
-        0,
-        16,
-        2048,
-        64,
-        DEFAULT_DRAIN_TIMEOUT,
-        Duration.ofSeconds(60),
-        Optional.empty());
+    return builder().build();
   }
 
-  /** A copy listening on free loopback ports (for tests). */
+  /** A builder holding {@link #defaults()}. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A builder holding this configuration, to build a copy with some components changed. */
+  public Builder toBuilder() {
+    return new Builder(this);
+  }
+
+  /** A copy listening on free loopback ports (for tests); a disabled port stays disabled. */
   public ServerConfig withEphemeralPorts() {
-    return new ServerConfig(
-        "127.0.0.1",
-        0,
-        metricsPort < 0 ? -1 : 0,
-        httpPort < 0 ? -1 : 0,
-        modelDir,
-        devices,
-        handlerThreads,
-        maxQueuedRequests,
-        maxQueuedPromptTokens,
-        maxNewTokensLimit,
-        defaultMaxNewTokens,
-        maxUploadBytes,
-        maxChunkBytes,
-        maxSessions,
-        sessionTtl,
-        featureCacheBytes,
-        kvBlocks,
-        kvBlockSize,
-        maxBatchTokens,
-        maxRunningSequences,
-        drainTimeout,
-        workerStallTimeout,
-        mediaDir,
-        security,
-        maxInlineMediaBytes,
-        gpuMemoryFraction,
-        decodeThreads,
-        prefixCaching);
+    return toBuilder()
+        .host("127.0.0.1")
+        .port(0)
+        .metricsPort(metricsPort < 0 ? -1 : 0)
+        .httpPort(httpPort < 0 ? -1 : 0)
+        .build();
   }
 
-  /** The same configuration with {@code threads} FFmpeg decoding threads per video (0: auto). */
-  public ServerConfig withDecodeThreads(int threads) {
-    return new ServerConfig(
-        host,
-        port,
-        metricsPort,
-        httpPort,
-        modelDir,
-        devices,
-        handlerThreads,
-        maxQueuedRequests,
-        maxQueuedPromptTokens,
-        maxNewTokensLimit,
-        defaultMaxNewTokens,
-        maxUploadBytes,
-        maxChunkBytes,
-        maxSessions,
-        sessionTtl,
-        featureCacheBytes,
-        kvBlocks,
-        kvBlockSize,
-        maxBatchTokens,
-        maxRunningSequences,
-        drainTimeout,
-        workerStallTimeout,
-        mediaDir,
-        security,
-        maxInlineMediaBytes,
-        gpuMemoryFraction,
-        threads,
-        prefixCaching);
-  }
+  /**
+   * Collects the components of a {@link ServerConfig}, one setter each (named and documented as the
+   * component), starting from the defaults or from a configuration; {@link #build()} validates them
+   * all. Not thread-safe: one thread builds.
+   */
+  public static final class Builder {
+    private String host = "127.0.0.1";
+    private int port = DEFAULT_PORT;
+    private int metricsPort = DEFAULT_METRICS_PORT;
+    private int httpPort = DEFAULT_HTTP_PORT;
+    private Optional<Path> modelDir = Optional.empty();
+    private String devices = "cpu";
+    private int handlerThreads = 32;
+    private int maxQueuedRequests = 256;
+    private int maxQueuedPromptTokens = 256 * 3000;
+    private int maxNewTokensLimit = 4096;
+    private int defaultMaxNewTokens = 256;
+    private long maxUploadBytes = 2L << 30;
+    private int maxChunkBytes = 4 << 20;
+    private int maxSessions = 1024;
+    private Duration sessionTtl = Duration.ofMinutes(10);
+    private long featureCacheBytes = 1L << 30;
+    private int kvBlocks = 0;
+    private int kvBlockSize = 16;
+    private int maxBatchTokens = 2048;
+    private int maxRunningSequences = 64;
+    private Duration drainTimeout = DEFAULT_DRAIN_TIMEOUT;
+    private Duration workerStallTimeout = Duration.ofSeconds(60);
+    private Optional<Path> mediaDir = Optional.empty();
+    private Security security = Security.OPEN;
+    private long maxInlineMediaBytes = DEFAULT_MAX_INLINE_MEDIA_BYTES;
+    private double gpuMemoryFraction = EngineConfig.DEFAULT_GPU_MEMORY_FRACTION;
+    private int decodeThreads = 0;
+    private boolean prefixCaching = true;
+    private @Nullable Boolean attentionFp32;
 
-  /** The same configuration with prefix caching {@code on} or off. */
-  public ServerConfig withPrefixCaching(boolean on) {
-    return new ServerConfig(
-        host,
-        port,
-        metricsPort,
-        httpPort,
-        modelDir,
-        devices,
-        handlerThreads,
-        maxQueuedRequests,
-        maxQueuedPromptTokens,
-        maxNewTokensLimit,
-        defaultMaxNewTokens,
-        maxUploadBytes,
-        maxChunkBytes,
-        maxSessions,
-        sessionTtl,
-        featureCacheBytes,
-        kvBlocks,
-        kvBlockSize,
-        maxBatchTokens,
-        maxRunningSequences,
-        drainTimeout,
-        workerStallTimeout,
-        mediaDir,
-        security,
-        maxInlineMediaBytes,
-        gpuMemoryFraction,
-        decodeThreads,
-        on);
+    private Builder() {}
+
+    private Builder(ServerConfig c) {
+      host = c.host;
+      port = c.port;
+      metricsPort = c.metricsPort;
+      httpPort = c.httpPort;
+      modelDir = c.modelDir;
+      devices = c.devices;
+      handlerThreads = c.handlerThreads;
+      maxQueuedRequests = c.maxQueuedRequests;
+      maxQueuedPromptTokens = c.maxQueuedPromptTokens;
+      maxNewTokensLimit = c.maxNewTokensLimit;
+      defaultMaxNewTokens = c.defaultMaxNewTokens;
+      maxUploadBytes = c.maxUploadBytes;
+      maxChunkBytes = c.maxChunkBytes;
+      maxSessions = c.maxSessions;
+      sessionTtl = c.sessionTtl;
+      featureCacheBytes = c.featureCacheBytes;
+      kvBlocks = c.kvBlocks;
+      kvBlockSize = c.kvBlockSize;
+      maxBatchTokens = c.maxBatchTokens;
+      maxRunningSequences = c.maxRunningSequences;
+      drainTimeout = c.drainTimeout;
+      workerStallTimeout = c.workerStallTimeout;
+      mediaDir = c.mediaDir;
+      security = c.security;
+      maxInlineMediaBytes = c.maxInlineMediaBytes;
+      gpuMemoryFraction = c.gpuMemoryFraction;
+      decodeThreads = c.decodeThreads;
+      prefixCaching = c.prefixCaching;
+      attentionFp32 = c.attentionFp32;
+    }
+
+    /** The configuration; validated as the record's constructor does. */
+    public ServerConfig build() {
+      return new ServerConfig(
+          host,
+          port,
+          metricsPort,
+          httpPort,
+          modelDir,
+          devices,
+          handlerThreads,
+          maxQueuedRequests,
+          maxQueuedPromptTokens,
+          maxNewTokensLimit,
+          defaultMaxNewTokens,
+          maxUploadBytes,
+          maxChunkBytes,
+          maxSessions,
+          sessionTtl,
+          featureCacheBytes,
+          kvBlocks,
+          kvBlockSize,
+          maxBatchTokens,
+          maxRunningSequences,
+          drainTimeout,
+          workerStallTimeout,
+          mediaDir,
+          security,
+          maxInlineMediaBytes,
+          gpuMemoryFraction,
+          decodeThreads,
+          prefixCaching,
+          attentionFp32);
+    }
+
+    /** See {@link ServerConfig#host()}. */
+    public Builder host(String v) {
+      host = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#port()}. */
+    public Builder port(int v) {
+      port = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#metricsPort()}. */
+    public Builder metricsPort(int v) {
+      metricsPort = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#httpPort()}. */
+    public Builder httpPort(int v) {
+      httpPort = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#modelDir()}. */
+    public Builder modelDir(Optional<Path> v) {
+      modelDir = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#devices()}. */
+    public Builder devices(String v) {
+      devices = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#handlerThreads()}. */
+    public Builder handlerThreads(int v) {
+      handlerThreads = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#maxQueuedRequests()}. */
+    public Builder maxQueuedRequests(int v) {
+      maxQueuedRequests = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#maxQueuedPromptTokens()}. */
+    public Builder maxQueuedPromptTokens(int v) {
+      maxQueuedPromptTokens = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#maxNewTokensLimit()}. */
+    public Builder maxNewTokensLimit(int v) {
+      maxNewTokensLimit = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#defaultMaxNewTokens()}. */
+    public Builder defaultMaxNewTokens(int v) {
+      defaultMaxNewTokens = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#maxUploadBytes()}. */
+    public Builder maxUploadBytes(long v) {
+      maxUploadBytes = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#maxChunkBytes()}. */
+    public Builder maxChunkBytes(int v) {
+      maxChunkBytes = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#maxSessions()}. */
+    public Builder maxSessions(int v) {
+      maxSessions = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#sessionTtl()}. */
+    public Builder sessionTtl(Duration v) {
+      sessionTtl = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#featureCacheBytes()}. */
+    public Builder featureCacheBytes(long v) {
+      featureCacheBytes = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#kvBlocks()}. */
+    public Builder kvBlocks(int v) {
+      kvBlocks = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#kvBlockSize()}. */
+    public Builder kvBlockSize(int v) {
+      kvBlockSize = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#maxBatchTokens()}. */
+    public Builder maxBatchTokens(int v) {
+      maxBatchTokens = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#maxRunningSequences()}. */
+    public Builder maxRunningSequences(int v) {
+      maxRunningSequences = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#drainTimeout()}. */
+    public Builder drainTimeout(Duration v) {
+      drainTimeout = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#workerStallTimeout()}. */
+    public Builder workerStallTimeout(Duration v) {
+      workerStallTimeout = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#mediaDir()}. */
+    public Builder mediaDir(Optional<Path> v) {
+      mediaDir = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#security()}. */
+    public Builder security(Security v) {
+      security = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#maxInlineMediaBytes()}. */
+    public Builder maxInlineMediaBytes(long v) {
+      maxInlineMediaBytes = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#gpuMemoryFraction()}. */
+    public Builder gpuMemoryFraction(double v) {
+      gpuMemoryFraction = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#decodeThreads()}. */
+    public Builder decodeThreads(int v) {
+      decodeThreads = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#prefixCaching()}. */
+    public Builder prefixCaching(boolean v) {
+      prefixCaching = v;
+      return this;
+    }
+
+    /** See {@link ServerConfig#attentionFp32()}; null: the model's default. */
+    public Builder attentionFp32(@Nullable Boolean v) {
+      attentionFp32 = v;
+      return this;
+    }
   }
 
   /** The parsed {@link #devices()} list. */
@@ -518,7 +547,8 @@ public record ServerConfig(
         security.sharedCaches(),
         gpuMemoryFraction,
         decodeThreads,
-        prefixCaching);
+        prefixCaching,
+        attentionFp32);
   }
 
   private static void requireRange(String flag, long value, long min, long max) {

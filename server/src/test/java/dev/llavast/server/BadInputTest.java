@@ -56,7 +56,9 @@ class BadInputTest {
     ServerConfig config =
         E2eClient.config(
                 E2eClient.tinyCheckpoint(dir.resolve("ckpt"), 17), "cpu", 32, 64 << 20, 0, 8)
-            .withMaxInlineMediaBytes(INLINE_CAP);
+            .toBuilder()
+            .maxInlineMediaBytes(INLINE_CAP)
+            .build();
     c = E2eClient.start(config, Duration.ofMinutes(3));
     png = MediaTestFiles.png(80, 60, 30, 200, 30);
     imageId = c.upload(MediaKind.MEDIA_KIND_IMAGE, png, "green.png").getMediaId();

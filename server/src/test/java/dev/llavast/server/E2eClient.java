@@ -63,31 +63,15 @@ final class E2eClient implements AutoCloseable {
       long maxUploadBytes,
       int kvBlocks,
       int maxRunningSequences) {
-    ServerConfig d = ServerConfig.defaults().withEphemeralPorts();
-    return new ServerConfig(
-        d.host(),
-        d.port(),
-        d.metricsPort(),
-        d.httpPort(),
-        Optional.of(modelDir),
-        devices,
-        d.handlerThreads(),
-        maxQueuedRequests,
-        d.maxQueuedPromptTokens(),
-        d.maxNewTokensLimit(),
-        d.defaultMaxNewTokens(),
-        maxUploadBytes,
-        d.maxChunkBytes(),
-        d.maxSessions(),
-        d.sessionTtl(),
-        d.featureCacheBytes(),
-        kvBlocks,
-        d.kvBlockSize(),
-        d.maxBatchTokens(),
-        maxRunningSequences,
-        Duration.ofSeconds(5),
-        d.workerStallTimeout(),
-        d.mediaDir());
+    return ServerConfig.defaults().withEphemeralPorts().toBuilder()
+        .modelDir(Optional.of(modelDir))
+        .devices(devices)
+        .maxQueuedRequests(maxQueuedRequests)
+        .maxUploadBytes(maxUploadBytes)
+        .kvBlocks(kvBlocks)
+        .maxRunningSequences(maxRunningSequences)
+        .drainTimeout(Duration.ofSeconds(5))
+        .build();
   }
 
   /** Starts a server and waits until readiness is SERVING (the warm-up generation passed). */

@@ -137,30 +137,16 @@ public final class LlavaStEmbeddedServerProvider implements EmbeddedServer.Provi
       String devices,
       int maxQueuedRequests,
       int maxRunningSequences) {
-    return new ServerConfig(
-        "127.0.0.1",
-        0,
-        -1,
-        -1,
-        modelDir,
-        devices,
-        d.handlerThreads(),
-        maxQueuedRequests,
-        d.maxQueuedPromptTokens(),
-        d.maxNewTokensLimit(),
-        d.defaultMaxNewTokens(),
-        d.maxUploadBytes(),
-        d.maxChunkBytes(),
-        d.maxSessions(),
-        d.sessionTtl(),
-        d.featureCacheBytes(),
-        d.kvBlocks(),
-        d.kvBlockSize(),
-        d.maxBatchTokens(),
-        maxRunningSequences,
-        d.drainTimeout(),
-        d.workerStallTimeout(),
-        d.mediaDir());
+    return d.toBuilder()
+        .host("127.0.0.1")
+        .port(0)
+        .metricsPort(-1)
+        .httpPort(-1)
+        .modelDir(modelDir)
+        .devices(devices)
+        .maxQueuedRequests(maxQueuedRequests)
+        .maxRunningSequences(maxRunningSequences)
+        .build();
   }
 
   private static void deleteTree(Path root) {

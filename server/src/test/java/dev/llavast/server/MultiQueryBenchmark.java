@@ -225,39 +225,7 @@ public final class MultiQueryBenchmark {
     ServerConfig c =
         E2eClient.config(
             model, "cpu", d.maxQueuedRequests(), 64L << 20, 0, Math.max(concurrency, 8));
-    return caches ? c : withoutFeatureCache(c).withPrefixCaching(false);
-  }
-
-  private static ServerConfig withoutFeatureCache(ServerConfig c) {
-    return new ServerConfig(
-        c.host(),
-        c.port(),
-        c.metricsPort(),
-        c.httpPort(),
-        c.modelDir(),
-        c.devices(),
-        c.handlerThreads(),
-        c.maxQueuedRequests(),
-        c.maxQueuedPromptTokens(),
-        c.maxNewTokensLimit(),
-        c.defaultMaxNewTokens(),
-        c.maxUploadBytes(),
-        c.maxChunkBytes(),
-        c.maxSessions(),
-        c.sessionTtl(),
-        0L,
-        c.kvBlocks(),
-        c.kvBlockSize(),
-        c.maxBatchTokens(),
-        c.maxRunningSequences(),
-        c.drainTimeout(),
-        c.workerStallTimeout(),
-        c.mediaDir(),
-        c.security(),
-        c.maxInlineMediaBytes(),
-        c.gpuMemoryFraction(),
-        c.decodeThreads(),
-        c.prefixCaching());
+    return caches ? c : c.toBuilder().featureCacheBytes(0).prefixCaching(false).build();
   }
 
   private static List<String> upload(E2eClient c, List<byte[]> clips) throws Exception {

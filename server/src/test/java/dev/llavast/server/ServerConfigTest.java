@@ -59,6 +59,59 @@ class ServerConfigTest {
   }
 
   @Test
+  void attentionFp32IsUnsetByDefaultAndEitherFlagFormReachesTheEngine() {
+    Main unset = new Main();
+    new CommandLine(unset).parseArgs();
+    assertThat(unset.toConfig().attentionFp32()).as("the model's default").isNull();
+    assertThat(unset.toConfig().engine().attentionFp32()).isNull();
+    assertThat(ServerConfig.defaults().attentionFp32()).isNull();
+    Main on = new Main();
+    new CommandLine(on).parseArgs("--attention-fp32");
+    assertThat(on.toConfig().attentionFp32()).isTrue();
+    assertThat(on.toConfig().engine().attentionFp32()).isTrue();
+    Main off = new Main();
+    new CommandLine(off).parseArgs("--no-attention-fp32");
+    assertThat(off.toConfig().attentionFp32()).isFalse();
+    assertThat(off.toConfig().engine().attentionFp32()).isFalse();
+    assertThat(off.toConfig().withEphemeralPorts().engine().attentionFp32()).isFalse();
+  }
+
+  @Test
+  void theBuilderStartsFromTheDefaultsAndACopyKeepsEveryComponent() {
+    assertThat(ServerConfig.builder().build()).isEqualTo(ServerConfig.defaults());
+    Main main = new Main();
+    new CommandLine(main)
+        .parseArgs(
+            "--no-prefix-caching",
+            "--no-attention-fp32",
+            "--decode-threads",
+            "3",
+            "--gpu-memory-fraction",
+            "0.5",
+            "--shared-caches",
+            "--max-inline-media-bytes",
+            "4096");
+    ServerConfig c = main.toConfig();
+    assertThat(c.toBuilder().build()).isEqualTo(c);
+    assertThat(c.toBuilder().kvBlocks(7).build())
+        .isEqualTo(
+            ServerConfig.builder()
+                .host(c.host())
+                .devices(c.devices())
+                .prefixCaching(false)
+                .attentionFp32(false)
+                .decodeThreads(3)
+                .gpuMemoryFraction(0.5)
+                .security(c.security())
+                .maxInlineMediaBytes(4096)
+                .kvBlocks(7)
+                .build());
+    assertThatThrownBy(() -> c.toBuilder().kvBlockSize(0).build())
+        .as("build() validates as the constructor does")
+        .hasMessage("--kv-block-size must be in [1, 4096], got 0");
+  }
+
+  @Test
   void flagsMapOntoTheConfig() {
     Main main = new Main();
     new CommandLine(main)
@@ -124,8 +177,7 @@ class ServerConfigTest {
     assertThat(d.decodeThreads()).isZero();
     assertThat(d.engine().effectiveDecodeThreads())
         .isEqualTo(dev.llavast.models.media.MediaDecoder.defaultDecodeThreads());
-    assertThat(d.withSecurity(ServerConfig.Security.OPEN).withDecodeThreads(2).decodeThreads())
-        .isEqualTo(2);
+    assertThat(d.toBuilder().decodeThreads(2).build().decodeThreads()).isEqualTo(2);
     Main bad = new Main();
     new CommandLine(bad).parseArgs("--decode-threads", "17");
     assertThatThrownBy(bad::toConfig)

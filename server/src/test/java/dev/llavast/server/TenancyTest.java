@@ -74,13 +74,11 @@ class TenancyTest {
     ServerConfig config =
         E2eClient.config(
                 E2eClient.tinyCheckpoint(dir.resolve("ckpt"), 13), "cpu", 32, 64 << 20, 0, 8)
-            .withSecurity(
+            .toBuilder()
+            .security(
                 new ServerConfig.Security(
-                    Optional.of(keys),
-                    false,
-                    Optional.empty(),
-                    Optional.empty(),
-                    Optional.empty()));
+                    Optional.of(keys), false, Optional.empty(), Optional.empty(), Optional.empty()))
+            .build();
     server = E2eClient.start(config, Duration.ofMinutes(3));
     acme = withKey(ACME);
     globex = withKey(GLOBEX);

@@ -97,13 +97,15 @@ class TlsTest {
     ServerConfig config =
         E2eClient.config(
                 E2eClient.tinyCheckpoint(dir.resolve("ckpt"), 17), "cpu", 8, 16 << 20, 0, 4)
-            .withSecurity(
+            .toBuilder()
+            .security(
                 new ServerConfig.Security(
                     Optional.empty(),
                     false,
                     Optional.of(dir.resolve("server.pem")),
                     Optional.of(dir.resolve("server.key")),
-                    Optional.of(dir.resolve("ca.pem"))));
+                    Optional.of(dir.resolve("ca.pem"))))
+            .build();
     try (Serving serving = Serving.start(config)) {
       int port = serving.server().port();
       ManagedChannel good =

@@ -2,6 +2,7 @@ package dev.llavast.server.cli;
 
 import dev.llavast.server.ServerConfig;
 import java.nio.file.Path;
+import java.util.Optional;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Option;
 
@@ -75,4 +76,33 @@ public final class EngineOptions {
           "Reuse the KV blocks of a prompt prefix (system prompt, video) shared with an earlier"
               + " question; --no-prefix-caching prefills every question whole (default: on).")
   public boolean prefixCaching = D.prefixCaching();
+
+  @Option(
+      names = "--attention-fp32",
+      negatable = true,
+      description =
+          "On fp16 devices, compute the LLM's attention scores (q.k) in fp32; --no-attention-fp32"
+              + " keeps them in fp16 (faster; long prompts may overflow to NaN). No effect in fp32"
+              + " (CPU). Default: the model's choice, on for fp16.")
+  public @Nullable Boolean attentionFp32 = D.attentionFp32();
+
+  /**
+   * Sets the engine's components of {@code b} from these flags; the one place that maps them, for
+   * the server and the {@code generate} command alike.
+   *
+   * @return {@code b}
+   */
+  public ServerConfig.Builder applyTo(ServerConfig.Builder b) {
+    return b.modelDir(Optional.ofNullable(modelDir))
+        .devices(devices)
+        .featureCacheBytes(featureCacheBytes)
+        .kvBlocks(kvBlocks)
+        .gpuMemoryFraction(gpuMemoryFraction)
+        .kvBlockSize(kvBlockSize)
+        .maxBatchTokens(maxBatchTokens)
+        .maxRunningSequences(maxRunningSequences)
+        .decodeThreads(decodeThreads)
+        .prefixCaching(prefixCaching)
+        .attentionFp32(attentionFp32);
+  }
 }

@@ -5,11 +5,11 @@ import dev.llavast.models.media.ClipRange;
 import dev.llavast.models.media.DecodedMedia;
 import dev.llavast.models.media.MediaException;
 import dev.llavast.models.tokenizer.ChatTemplate;
+import dev.llavast.server.ServerConfig;
 import dev.llavast.server.errors.ApiException;
 import dev.llavast.server.errors.FieldViolation;
 import dev.llavast.server.errors.Reason;
 import dev.llavast.server.generation.AnswerListener;
-import dev.llavast.server.generation.DeviceSpec;
 import dev.llavast.server.generation.DeviceUnavailableException;
 import dev.llavast.server.generation.Engine;
 import dev.llavast.server.generation.EngineConfig;
@@ -33,7 +33,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -232,29 +231,15 @@ public final class GenerateCommand implements Callable<Integer> {
    * The engine for one question: the server's defaults, the flags given, and the media in a
    * temporary store.
    */
-  private EngineConfig engineConfig() {
-    EngineConfig d = dev.llavast.server.ServerConfig.defaults().engine();
-    return new EngineConfig(
-        Optional.ofNullable(engine.modelDir),
-        DeviceSpec.parse(engine.devices),
-        d.maxQueuedRequests(),
-        d.maxQueuedPromptTokens(),
-        sampling.maxNewTokens,
-        Math.max(sampling.maxNewTokens, d.maxNewTokensLimit()),
-        d.maxUploadBytes(),
-        1,
-        d.sessionTtl(),
-        engine.featureCacheBytes,
-        engine.kvBlocks,
-        engine.kvBlockSize,
-        engine.maxBatchTokens,
-        engine.maxRunningSequences,
-        d.workerStallTimeout(),
-        Optional.empty(),
-        false,
-        engine.gpuMemoryFraction,
-        engine.decodeThreads,
-        engine.prefixCaching);
+  EngineConfig engineConfig() {
+    int defaultLimit = ServerConfig.defaults().maxNewTokensLimit();
+    return engine
+        .applyTo(ServerConfig.builder())
+        .defaultMaxNewTokens(sampling.maxNewTokens)
+        .maxNewTokensLimit(Math.max(sampling.maxNewTokens, defaultLimit))
+        .maxSessions(1)
+        .build()
+        .engine();
   }
 
   /** Runs the job on the engine and waits for its answer. */
@@ -366,6 +351,13 @@ public final class GenerateCommand implements Callable<Integer> {
   // ------------------------------------------------------------------------------------ flags
 
   private void checkFlags() {
+    if (sampling.maxNewTokens > ServerConfig.MAX_NEW_TOKENS_CAP) {
+      throw new IllegalArgumentException(
+          "--max-new-tokens must be at most "
+              + ServerConfig.MAX_NEW_TOKENS_CAP
+              + ", got "
+              + sampling.maxNewTokens);
+    }
     if (!(fps > 0) || !Double.isFinite(fps) || fps > 1000) {
       throw new IllegalArgumentException("--fps must be in (0, 1000], got " + fps);
     }

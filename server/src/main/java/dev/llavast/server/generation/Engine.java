@@ -228,8 +228,10 @@ public final class Engine implements AutoCloseable {
       }
       // Every device loads on its own thread from the one mapped checkpoint (two GPUs load in about
       // the time of one). On CPU, N workers share the cores: one intra-op thread each avoids
-      // oversubscription. Fp16 devices compute attention scores in fp32 (the model's default).
-      executors.addAll(model.newExecutors(deviceList, false, spec.gpu() ? 0 : 1, null));
+      // oversubscription. Attention scores in fp32 as configured; unset, the model's default (on
+      // for fp16 devices).
+      executors.addAll(
+          model.newExecutors(deviceList, false, spec.gpu() ? 0 : 1, config.attentionFp32()));
       KvPool pool =
           KvPoolSizer.size(executors, deviceList, config, report, model.config().vocabSize());
       return new Engine(config, metrics, model, demo, executors, pool);

@@ -5,11 +5,13 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What the engine is built from: the model, its devices, the scheduler's limits and the media and
- * session stores. The server's {@code ServerConfig} adds the transports' settings to it; the {@code
- * generate} command builds one from its own flags. Immutable; any thread.
+ * session stores. Built by {@code ServerConfig.engine()}, the server's configuration less the
+ * transports' settings: the server and the {@code generate} command both go through {@code
+ * ServerConfig.builder()}, so a new engine setting is added in one place. Immutable; any thread.
  *
  * @param modelDir checkpoint directory; empty means the random-weight demo checkpoint
  * @param devices the parsed {@code --devices}
@@ -33,6 +35,8 @@ import java.util.Optional;
  * @param decodeThreads FFmpeg decoding threads per video, 1 to 16; 0 picks half the cores (at most
  *     8), leaving the rest to resize sampled frames while the stream decodes
  * @param prefixCaching whether the scheduler reuses KV blocks of a shared prompt prefix
+ * @param attentionFp32 whether the LLM's attention scores are computed in fp32 on every device;
+ *     null: the model's default (on for fp16 devices)
  */
 public record EngineConfig(
     Optional<Path> modelDir,
@@ -54,54 +58,11 @@ public record EngineConfig(
     boolean sharedCaches,
     double gpuMemoryFraction,
     int decodeThreads,
-    boolean prefixCaching) {
+    boolean prefixCaching,
+    @Nullable Boolean attentionFp32) {
 
   /** Default {@code --gpu-memory-fraction}. */
   public static final double DEFAULT_GPU_MEMORY_FRACTION = 0.9;
-
-  /**
-   * The configuration with FFmpeg's decoding threads chosen from the machine, prefix caching on.
-   */
-  public EngineConfig(
-      Optional<Path> modelDir,
-      DeviceSpec devices,
-      int maxQueuedRequests,
-      int maxQueuedPromptTokens,
-      int defaultMaxNewTokens,
-      int maxNewTokensLimit,
-      long maxUploadBytes,
-      int maxSessions,
-      Duration sessionTtl,
-      long featureCacheBytes,
-      int kvBlocks,
-      int kvBlockSize,
-      int maxBatchTokens,
-      int maxRunningSequences,
-      Duration workerStallTimeout,
-      Optional<Path> mediaDir,
-      boolean sharedCaches) {
-    this(
-        modelDir,
-        devices,
-        maxQueuedRequests,
-        maxQueuedPromptTokens,
-        defaultMaxNewTokens,
-        maxNewTokensLimit,
-        maxUploadBytes,
-        maxSessions,
-        sessionTtl,
-        featureCacheBytes,
-        kvBlocks,
-        kvBlockSize,
-        maxBatchTokens,
-        maxRunningSequences,
-        workerStallTimeout,
-        mediaDir,
-        sharedCaches,
-        DEFAULT_GPU_MEMORY_FRACTION,
-        0,
-        true);
-  }
 
   /** FFmpeg decoding threads per video: {@link #decodeThreads} or, when 0, the machine's choice. */
   public int effectiveDecodeThreads() {

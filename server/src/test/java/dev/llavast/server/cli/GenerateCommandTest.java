@@ -15,6 +15,7 @@ import dev.llavast.models.coords.SpaceAxis;
 import dev.llavast.models.coords.TimeAxis;
 import dev.llavast.models.tokenizer.StreamDecoder;
 import dev.llavast.server.Main;
+import dev.llavast.server.generation.EngineConfig;
 import java.awt.image.BufferedImage;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -422,6 +423,41 @@ class GenerateCommandTest {
             "at <t1.7x>");
     assertThat(bad.exit()).isEqualTo(2);
     assertThat(bad.err()).startsWith("error: bad prompt: malformed coordinate");
+  }
+
+  @Test
+  void engineFlagsReachTheEngineConfigAsTheyDoForTheServer() {
+    GenerateCommand g = new GenerateCommand();
+    new CommandLine(g)
+        .parseArgs(
+            "--image",
+            png.toString(),
+            "--prompt",
+            "x",
+            "--max-new-tokens",
+            "5000",
+            "--no-attention-fp32",
+            "--no-prefix-caching",
+            "--kv-blocks",
+            "64",
+            "--devices",
+            "cpu:2");
+    EngineConfig c = g.engineConfig();
+    assertThat(c.attentionFp32()).isFalse();
+    assertThat(c.prefixCaching()).isFalse();
+    assertThat(c.kvBlocks()).isEqualTo(64);
+    assertThat(c.devices().names()).containsExactly("cpu:0", "cpu:1");
+    assertThat(c.defaultMaxNewTokens()).isEqualTo(5000);
+    assertThat(c.maxNewTokensLimit()).as("raised to the asked length").isEqualTo(5000);
+    assertThat(c.maxSessions()).isEqualTo(1);
+    assertThat(c.modelDir()).isEmpty();
+
+    GenerateCommand unset = new GenerateCommand();
+    new CommandLine(unset).parseArgs("--image", png.toString(), "--prompt", "x");
+    assertThat(unset.engineConfig().attentionFp32()).as("the model's default").isNull();
+    Run tooLong = run("--image", png.toString(), "--prompt", "x", "--max-new-tokens", "1000001");
+    assertThat(tooLong.exit()).isEqualTo(2);
+    assertThat(tooLong.err()).contains("--max-new-tokens must be at most 1000000, got 1000001");
   }
 
   /**

@@ -58,27 +58,12 @@ class GpuEngineTest {
     TinyCheckpoints.write(model, TinyCheckpoints.Preset.SMALL, 17);
     EngineConfig d = ServerConfig.defaults().engine();
     EngineConfig config =
-        new EngineConfig(
-            Optional.of(model),
-            DeviceSpec.parse("cuda:0"),
-            d.maxQueuedRequests(),
-            d.maxQueuedPromptTokens(),
-            d.defaultMaxNewTokens(),
-            d.maxNewTokensLimit(),
-            d.maxUploadBytes(),
-            d.maxSessions(),
-            d.sessionTtl(),
-            d.featureCacheBytes(),
-            0,
-            d.kvBlockSize(),
-            d.maxBatchTokens(),
-            d.maxRunningSequences(),
-            d.workerStallTimeout(),
-            Optional.empty(),
-            false,
-            EngineConfig.DEFAULT_GPU_MEMORY_FRACTION,
-            0,
-            true);
+        ServerConfig.builder()
+            .modelDir(Optional.of(model))
+            .devices("cuda:0")
+            .kvBlocks(0)
+            .build()
+            .engine();
     long t0 = System.nanoTime();
     Engine engine = Engine.start(config, Metrics.noop(), REAL);
     try {

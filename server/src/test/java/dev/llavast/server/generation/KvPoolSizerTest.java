@@ -142,28 +142,16 @@ class KvPoolSizerTest {
   }
 
   private static EngineConfig config(Path model, int kvBlocks, double fraction) {
-    EngineConfig d = ServerConfig.defaults().engine();
-    return new EngineConfig(
-        Optional.of(model),
-        DeviceSpec.parse("cpu"),
-        d.maxQueuedRequests(),
-        d.maxQueuedPromptTokens(),
-        d.defaultMaxNewTokens(),
-        d.maxNewTokensLimit(),
-        d.maxUploadBytes(),
-        d.maxSessions(),
-        d.sessionTtl(),
-        d.featureCacheBytes(),
-        kvBlocks,
-        16,
-        48, // max batch tokens: a small warm-up on 2 cores
-        8,
-        d.workerStallTimeout(),
-        Optional.empty(),
-        false,
-        fraction,
-        0,
-        true);
+    return ServerConfig.builder()
+        .modelDir(Optional.of(model))
+        .devices("cpu")
+        .kvBlocks(kvBlocks)
+        .kvBlockSize(16)
+        .maxBatchTokens(48) // a small warm-up on 2 cores
+        .maxRunningSequences(8)
+        .gpuMemoryFraction(fraction)
+        .build()
+        .engine();
   }
 
   @Test

@@ -65,32 +65,16 @@ class MediaServiceTest {
 
   @BeforeEach
   void setUp() throws Exception {
-    ServerConfig d = ServerConfig.defaults();
     ServerConfig config =
-        new ServerConfig(
-            "127.0.0.1",
-            0,
-            -1,
-            -1,
-            Optional.empty(),
-            "cpu",
-            8,
-            d.maxQueuedRequests(),
-            d.maxQueuedPromptTokens(),
-            d.maxNewTokensLimit(),
-            d.defaultMaxNewTokens(),
-            MAX_UPLOAD,
-            MAX_CHUNK,
-            d.maxSessions(),
-            d.sessionTtl(),
-            1 << 20,
-            d.kvBlocks(),
-            d.kvBlockSize(),
-            d.maxBatchTokens(),
-            d.maxRunningSequences(),
-            d.drainTimeout(),
-            d.workerStallTimeout(),
-            Optional.empty());
+        ServerConfig.builder()
+            .port(0)
+            .metricsPort(-1)
+            .httpPort(-1)
+            .handlerThreads(8)
+            .maxUploadBytes(MAX_UPLOAD)
+            .maxChunkBytes(MAX_CHUNK)
+            .featureCacheBytes(1 << 20)
+            .build();
     mediaDir = dir.resolve("media");
     store = new MediaStore(Optional.of(mediaDir), config.maxUploadBytes());
     cache = new FeatureCache(1 << 20, Runnable::run, Metrics.noop());
