@@ -23,9 +23,9 @@ import java.util.Random;
  * KV pool holds them ({@code [B, L, 4, 128]} seen transposed) under an additive {@code [B, 1, 1,
  * L]} mask that hides a random tail of each row's keys, composed in one tile as {@code
  * Qwen2Model.attend} does for decode rows (it never splits a query's G rows, and a decode has one
- * query). Each decode shape runs twice: "pool", keys and values a transposed view of {@code [B, L,
- * 4, 128]} as the KV pool's blocks hold them, and "contig", contiguous {@code [B, 4, L, 128]},
- * which separates the cost of the layout from the cost of the composition.
+ * query). Each decode shape runs three times: "pool", keys and values a transposed view of {@code
+ * [B, L, 4, 128]} as the KV pool's blocks hold them, and "contig", contiguous {@code [B, 4, L,
+ * 128]}, which separates the cost of the layout from the cost of the composition.
  *
  * <p>Usage (from the repository root, after {@code ./mvnw -B -q -o -pl models -am test-compile}):
  *
@@ -53,7 +53,7 @@ public final class SdpaBench {
       Random rng = new Random(16);
       System.out.printf(
           Locale.ROOT,
-          "%-34s %7s %12s %12s %8s %10s%n",
+          "%-36s %7s %12s %12s %8s %10s%n",
           "shape",
           "threads",
           "composed ms",
@@ -78,7 +78,9 @@ public final class SdpaBench {
           }
         }
         for (int b : batches) {
-          for (boolean paged : new boolean[] {true, false}) {
+          for (String layout : new String[] {"pool", "pool+copy", "contig"}) {
+            boolean paged = !layout.equals("contig");
+            boolean copy = layout.equals("pool+copy");
             try (NDManager s = m.newSubManager()) {
               NDArray q = rand(s, new Shape(b, 4, 7, 128), rng).muli(0.0884f); // [B, Hkv, G, D]
               NDArray k = keys(s, b, keys, paged, rng); // [B, Hkv, L, D]
@@ -92,11 +94,14 @@ public final class SdpaBench {
               }
               NDArray mask = s.create(mk, new Shape(b, 1, 1, keys)); // [B, 1, 1, L]
               row(
-                  "decode [" + b + ",4,7,128] x " + keys + (paged ? " pool" : " contig"),
+                  "decode [" + b + ",4,7,128] x " + keys + " " + layout,
                   t,
                   reps,
                   s,
-                  () -> Ops.attention(q, k, v, mask, 1f, Long.MAX_VALUE),
+                  () ->
+                      copy
+                          ? composedCopied(q, k, v, mask)
+                          : Ops.attention(q, k, v, mask, 1f, Long.MAX_VALUE),
                   () -> Ops.attentionFused(q, k, v, mask, 1f));
             }
           }
@@ -129,7 +134,7 @@ public final class SdpaBench {
     double mf = median(tf);
     System.out.printf(
         Locale.ROOT,
-        "%-34s %7d %12.2f %12.2f %8.2f %10.2e%n",
+        "%-36s %7d %12.2f %12.2f %8.2f %10.2e%n",
         name,
         threads,
         mc,
@@ -151,6 +156,18 @@ public final class SdpaBench {
     double[] c = a.clone();
     Arrays.sort(c);
     return c[c.length / 2];
+  }
+
+  /**
+   * The composed path after copying pool-layout k and v to contiguous {@code [B, Hkv, L, D]} (a
+   * reshape that cannot be a view copies), the copies counted in its time.
+   */
+  private static NDArray composedCopied(NDArray q, NDArray k, NDArray v, NDArray mask) {
+    Shape s = k.getShape();
+    try (NDArray kc = k.reshape(s.get(0) * s.get(1), s.get(2), s.get(3)).reshape(s); // contiguous
+        NDArray vc = v.reshape(s.get(0) * s.get(1), s.get(2), s.get(3)).reshape(s)) {
+      return Ops.attention(q, kc, vc, mask, 1f, Long.MAX_VALUE); // [B, Hkv, G, D]
+    }
   }
 
   /**
