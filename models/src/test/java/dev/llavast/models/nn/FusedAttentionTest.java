@@ -54,8 +54,9 @@ class FusedAttentionTest {
     int g = 2;
     int lq = 3;
     int lk = 41;
+    int rows = lq * g; // query rows per KV head, (query, group head)
     int d = 32;
-    NDArray q = rand(new Shape(s, hkv, lq * g, d)); // [S, Hkv, Qm*G, D] unscaled
+    NDArray q = rand(new Shape(s, hkv, rows, d)); // [S, Hkv, Qm*G, D] unscaled
     NDArray k = rand(new Shape(s, lk, hkv, d)).transpose(0, 2, 1, 3); // [S, Hkv, L, D] view
     NDArray v = rand(new Shape(s, lk, hkv, d)).transpose(0, 2, 1, 3); // [S, Hkv, L, D] view
     float[] mk = new float[s * lq * g * lk];
@@ -67,7 +68,7 @@ class FusedAttentionTest {
         }
       }
     }
-    NDArray mask = m.create(mk, new Shape(s, 1, lq * g, lk)); // [S, 1, Qm*G, L]
+    NDArray mask = m.create(mk, new Shape(s, 1, rows, lk)); // [S, 1, Qm*G, L]
     float scale = (float) (1 / Math.sqrt(d));
     NDArray want = Ops.attention(q, k, v, mask, scale, 1L << 8); // [S, Hkv, Qm*G, D], tiled
     NDArray got = Ops.attentionFused(q, k, v, mask, scale); // [S, Hkv, Qm*G, D]
