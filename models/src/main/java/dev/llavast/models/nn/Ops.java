@@ -231,6 +231,40 @@ public final class Ops {
     }
   }
 
+  /**
+   * {@link #attention(NDArray, NDArray, NDArray, NDArray, float)} through libtorch's fused {@code
+   * scaled_dot_product_attention} (a TorchScript module our own code writes, see {@link
+   * SdpaModuleWriter}): no score array is materialized and strided k/v (the KV pool's transposed
+   * views) are read in place. Falls back to the composed path when the module cannot be loaded on
+   * q's device (logged once). Same shapes and ownership as the composed path; the mask is cast to
+   * q's dtype when it differs.
+   */
+  public static NDArray attentionFused(
+      NDArray q, NDArray k, NDArray v, @Nullable NDArray mask, float scale) {
+    NDArray qs = scale == 1f ? q : q.mul(scale); // [B, H, Lq, D]
+    NDArray mc =
+        mask == null || mask.getDataType() == q.getDataType()
+            ? mask
+            : mask.toType(q.getDataType(), false); // broadcastable to [B, H, Lq, Lk]
+    try {
+      NDArray out = FusedAttention.forward(qs, k, v, mc); // [B, H, Lq, D]
+      return out != null ? out : attention(q, k, v, mask, scale);
+    } finally {
+      if (qs != q) {
+        qs.close();
+      }
+      if (mc != null && mc != mask) {
+        mc.close();
+      }
+    }
+  }
+
+  /** Whether {@link #attentionFused} runs fused on {@code device} (loads the modules once). */
+  public static boolean fusedAttentionAvailable(Device device) {
+    return FusedAttention.module(SdpaModuleWriter.Kind.MASKED, device) != null
+        && FusedAttention.module(SdpaModuleWriter.Kind.UNMASKED, device) != null;
+  }
+
   /** {@code softmax(q·kt·scale + mask)·v} for one tile of queries; {@code kt [B, H, D, Lk]}. */
   private static NDArray attentionTile(
       NDArray q, NDArray kt, NDArray v, @Nullable NDArray mask, float scale) {
