@@ -119,8 +119,10 @@ public final class LlavaStCli {
   public static int run(
       String[] args, PrintStream out, PrintStream err, InputStream in, boolean terminal) {
     CommandLine cl = new CommandLine(new LlavaStCli(out, err, in, terminal));
-    cl.setOut(new java.io.PrintWriter(out, true));
-    cl.setErr(new java.io.PrintWriter(err, true));
+    cl.setOut(
+        new java.io.PrintWriter(new java.io.OutputStreamWriter(out, StandardCharsets.UTF_8), true));
+    cl.setErr(
+        new java.io.PrintWriter(new java.io.OutputStreamWriter(err, StandardCharsets.UTF_8), true));
     cl.setExecutionExceptionHandler(
         (ex, cmd, parsed) -> {
           if (ex instanceof LlavaStException e) {

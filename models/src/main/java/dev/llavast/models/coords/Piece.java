@@ -6,7 +6,9 @@ package dev.llavast.models.coords;
  */
 public sealed interface Piece permits Piece.Text, Piece.Bin, Timestamp, Span, Box, TimedBox {
 
-  /** Plain text between groups (possibly a {@code {} or {@code [} that opened no group). */
+  /**
+   * Plain text between groups (possibly a <code>{</code> or <code>[</code> that opened no group).
+   */
   record Text(String text) implements Piece {}
 
   /** A HEIGHT or WIDTH bin outside a box (a malformed answer). */

@@ -33,7 +33,7 @@ public record TimeAxis(int clipStart, int clipEnd, double fps, int bins) {
 
   /**
    * Original frame of bin {@code k}: {@code s + rint(k / (bins-1) * (D-1))}, the same expression
-   * (and order of evaluation) as frame sampling, so with {@code bins} sampled frames bin k is
+   * (and order of evaluation) as frame sampling, so with as many sampled frames as bins, bin k is
    * exactly sampled frame k.
    */
   public int frameOfBin(int bin) {

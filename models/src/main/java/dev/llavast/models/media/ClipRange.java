@@ -31,7 +31,7 @@ public record ClipRange(Unit unit, double start, double end) {
               + ", "
               + end
               + "] "
-              + unit.name().toLowerCase()
+              + unit.name().toLowerCase(java.util.Locale.ROOT)
               + " must satisfy 0 <= start <= end");
     }
     if (unit == Unit.FRAMES

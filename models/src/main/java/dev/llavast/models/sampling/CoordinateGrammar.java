@@ -17,12 +17,12 @@ import org.jspecify.annotations.Nullable;
  * and y2 &ge; y1; timed box {@code T : [ W H W H ]}; and, for ELC only, the bare end time "Ends in
  * T". A coordinate id is never allowed outside a group. Brackets and colons are ordinary tokens,
  * found by their text: every token whose text <i>ends</i> with an opening bracket (after text
- * without brackets, e.g. {@code " ["}, {@code "({"}) opens a group, every token whose text
- * <i>starts</i> with the closing bracket, after blanks or commas (e.g. {@code "}."}, {@code "],"},
- * {@code " }"}) closes one, and tokens that hold a bracket anywhere else (e.g. {@code "[]"}, {@code
- * "}{"}) are never allowed under a constraint. A group is opened only if it can close within {@code
- * max_new_tokens}; a task shape also reserves room for the groups it still requires, and does not
- * let the answer end before they are there.
+ * without brackets, e.g. <code>" ["</code>, <code>"({"</code>) opens a group, every token whose
+ * text <i>starts</i> with the closing bracket, after blanks or commas (e.g. <code>"}."</code>,
+ * <code>"],"</code>, <code>" }"</code>) closes one, and tokens that hold a bracket anywhere else
+ * (e.g. <code>"[]"</code>, <code>"}{"</code>) are never allowed under a constraint. A group is
+ * opened only if it can close within {@code max_new_tokens}; a task shape also reserves room for
+ * the groups it still requires, and does not let the answer end before they are there.
  *
  * <p>Task shapes: TVG exactly one span; REC exactly one box; DGC one box or more; DVC one span or
  * more; STVG one span, then one timed box or more whose times lie inside it; SVG one timed box or
