@@ -253,22 +253,7 @@ public final class ImagePreprocessor {
     Sized first = present(jobs, idx[0]).join();
     for (int i : distinct) {
       Sized f = present(jobs, i).join();
-      if (f.width() != first.width() || f.height() != first.height()) {
-        throw new MediaException(
-            MediaException.Reason.INVALID_FRAMES,
-            "frame "
-                + i
-                + " is "
-                + f.width()
-                + "x"
-                + f.height()
-                + " but frame "
-                + idx[0]
-                + " is "
-                + first.width()
-                + "x"
-                + first.height());
-      }
+      MediaDecoder.checkSameSize(i, f.width(), f.height(), idx[0], first.width(), first.height());
     }
     int n = encoded.size();
     VideoInfo info = new VideoInfo(first.width(), first.height(), fps, n / fps, n);

@@ -621,20 +621,21 @@ public final class MediaDecoder {
     limits.checkDimensions(first.width(), first.height());
     for (int i = 1; i < frames.size(); i++) {
       RgbImage f = frames.get(i);
-      if (f.width() != first.width() || f.height() != first.height()) {
-        throw new MediaException(
-            Reason.INVALID_FRAMES,
-            "frame "
-                + i
-                + " is "
-                + f.width()
-                + "x"
-                + f.height()
-                + " but frame 0 is "
-                + first.width()
-                + "x"
-                + first.height());
-      }
+      checkSameSize(i, f.width(), f.height(), 0, first.width(), first.height());
+    }
+  }
+
+  /**
+   * Frames of one upload must share a size: frame {@code i} ({@code w x h}) against frame {@code
+   * ref} ({@code refW x refH}).
+   *
+   * @throws MediaException INVALID_FRAMES when they differ
+   */
+  static void checkSameSize(int i, int w, int h, int ref, int refW, int refH) {
+    if (w != refW || h != refH) {
+      throw new MediaException(
+          Reason.INVALID_FRAMES,
+          "frame " + i + " is " + w + "x" + h + " but frame " + ref + " is " + refW + "x" + refH);
     }
   }
 
