@@ -46,6 +46,8 @@ import org.jspecify.annotations.Nullable;
  * @param gpuMemoryFraction with {@code kvBlocks} 0 on a GPU: the share of the device's free memory
  *     after the weights that the KV pool and the activations may use, in (0, 1]
  * @param decodeThreads FFmpeg decoding threads per video (0: chosen from the machine's cores)
+ * @param mediaNice the nice value of media decoding threads (Linux), 0 to 19: above 0 they yield a
+ *     contended core to the workers and use idle cores as before; 0 keeps the normal priority
  * @param prefixCaching whether KV blocks of a prompt prefix (system prompt, video span) are reused
  *     by later questions; off, every question is prefilled whole (the reference flow, for
  *     measuring)
@@ -80,6 +82,7 @@ public record ServerConfig(
     long maxInlineMediaBytes,
     double gpuMemoryFraction,
     int decodeThreads,
+    int mediaNice,
     boolean prefixCaching,
     @Nullable Boolean attentionFp32) {
 
@@ -204,6 +207,7 @@ public record ServerConfig(
     requireRange("max-batch-tokens", maxBatchTokens, 1, Integer.MAX_VALUE);
     requireRange("max-running-sequences", maxRunningSequences, 1, 65536);
     requireRange("decode-threads", decodeThreads, 0, MediaDecoder.MAX_DECODE_THREADS);
+    requireRange("media-nice", mediaNice, 0, 19);
     requirePositive("session-ttl", sessionTtl);
     requirePositive("worker-stall-timeout", workerStallTimeout);
     if (drainTimeout.isNegative()) {
@@ -274,6 +278,7 @@ public record ServerConfig(
     private long maxInlineMediaBytes = DEFAULT_MAX_INLINE_MEDIA_BYTES;
     private double gpuMemoryFraction = EngineConfig.DEFAULT_GPU_MEMORY_FRACTION;
     private int decodeThreads = 0;
+    private int mediaNice = EngineConfig.DEFAULT_MEDIA_NICE;
     private boolean prefixCaching = true;
     private @Nullable Boolean attentionFp32;
 
@@ -307,6 +312,7 @@ public record ServerConfig(
       maxInlineMediaBytes = c.maxInlineMediaBytes;
       gpuMemoryFraction = c.gpuMemoryFraction;
       decodeThreads = c.decodeThreads;
+      mediaNice = c.mediaNice;
       prefixCaching = c.prefixCaching;
       attentionFp32 = c.attentionFp32;
     }
@@ -341,6 +347,7 @@ public record ServerConfig(
           maxInlineMediaBytes,
           gpuMemoryFraction,
           decodeThreads,
+          mediaNice,
           prefixCaching,
           attentionFp32);
     }
@@ -507,6 +514,12 @@ public record ServerConfig(
       return this;
     }
 
+    /** See {@link ServerConfig#mediaNice()}. */
+    public Builder mediaNice(int v) {
+      mediaNice = v;
+      return this;
+    }
+
     /** See {@link ServerConfig#prefixCaching()}. */
     public Builder prefixCaching(boolean v) {
       prefixCaching = v;
@@ -547,6 +560,7 @@ public record ServerConfig(
         security.sharedCaches(),
         gpuMemoryFraction,
         decodeThreads,
+        mediaNice,
         prefixCaching,
         attentionFp32);
   }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.llavast.server.generation.DeviceSpec;
+import dev.llavast.server.generation.EngineConfig;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -86,6 +87,8 @@ class ServerConfigTest {
             "--no-attention-fp32",
             "--decode-threads",
             "3",
+            "--media-nice",
+            "5",
             "--gpu-memory-fraction",
             "0.5",
             "--shared-caches",
@@ -101,6 +104,7 @@ class ServerConfigTest {
                 .prefixCaching(false)
                 .attentionFp32(false)
                 .decodeThreads(3)
+                .mediaNice(5)
                 .gpuMemoryFraction(0.5)
                 .security(c.security())
                 .maxInlineMediaBytes(4096)
@@ -183,6 +187,21 @@ class ServerConfigTest {
     assertThatThrownBy(bad::toConfig)
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("--decode-threads must be in [0, 16]");
+  }
+
+  @Test
+  void mediaNiceFlagReachesTheEngineAndIsBounded() {
+    assertThat(ServerConfig.defaults().mediaNice()).isEqualTo(EngineConfig.DEFAULT_MEDIA_NICE);
+    Main main = new Main();
+    new CommandLine(main).parseArgs("--media-nice", "0");
+    assertThat(main.toConfig().engine().mediaNice()).as("0 turns it off").isZero();
+    for (String bad : new String[] {"-1", "20"}) {
+      Main m = new Main();
+      new CommandLine(m).parseArgs("--media-nice", bad);
+      assertThatThrownBy(m::toConfig)
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessage("--media-nice must be in [0, 19], got " + bad);
+    }
   }
 
   @Test

@@ -69,6 +69,14 @@ public final class EngineOptions {
   public int decodeThreads = D.decodeThreads();
 
   @Option(
+      names = "--media-nice",
+      description =
+          "Nice value of the media decoding threads on Linux, 0 to 19: they yield a contended core"
+              + " to token generation and use idle cores fully; 0 keeps the normal priority"
+              + " (default: ${DEFAULT-VALUE}).")
+  public int mediaNice = D.mediaNice();
+
+  @Option(
       names = "--prefix-caching",
       negatable = true,
       fallbackValue = "true",
@@ -102,6 +110,7 @@ public final class EngineOptions {
         .maxBatchTokens(maxBatchTokens)
         .maxRunningSequences(maxRunningSequences)
         .decodeThreads(decodeThreads)
+        .mediaNice(mediaNice)
         .prefixCaching(prefixCaching)
         .attentionFp32(attentionFp32);
   }

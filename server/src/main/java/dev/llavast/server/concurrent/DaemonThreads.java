@@ -19,4 +19,22 @@ public final class DaemonThreads {
       return t;
     };
   }
+
+  /**
+   * As {@link #factory(String)}, each thread running at nice value {@code nice} (Linux; 0: the
+   * normal priority), for background work that should yield a contended core to the rest of the
+   * server. See {@link ThreadNice}. Thread-safe.
+   */
+  public static ThreadFactory factory(String prefix, int nice) {
+    if (nice == 0) {
+      return factory(prefix);
+    }
+    ThreadFactory plain = factory(prefix);
+    return r ->
+        plain.newThread(
+            () -> {
+              ThreadNice.applyToCurrentThread(nice);
+              r.run();
+            });
+  }
 }

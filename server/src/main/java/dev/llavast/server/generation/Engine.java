@@ -157,8 +157,10 @@ public final class Engine implements AutoCloseable {
     this.probe = new DecoderProbe(decoder);
     int cpus = Math.max(2, Runtime.getRuntime().availableProcessors());
     // Decodes wait on per-frame work, so frames get their own pool (sharing one could deadlock).
-    this.decodePool = MediaPipeline.newDecodePool(cpus, 4 * config.maxQueuedRequests());
-    this.framePool = MediaPipeline.newFramePool(cpus);
+    // Both run below the workers' priority: a new video must not stretch running streams' steps.
+    this.decodePool =
+        MediaPipeline.newDecodePool(cpus, 4 * config.maxQueuedRequests(), config.mediaNice());
+    this.framePool = MediaPipeline.newFramePool(cpus, config.mediaNice());
     this.featureCache = new FeatureCache(config.featureCacheBytes(), callbacks, metrics);
     this.pipeline =
         new MediaPipeline(

@@ -34,6 +34,8 @@ import org.jspecify.annotations.Nullable;
  *     (after the weights) that the KV pool and the activations may use, in (0, 1]
  * @param decodeThreads FFmpeg decoding threads per video, 1 to 16; 0 picks half the cores (at most
  *     8), leaving the rest to resize sampled frames while the stream decodes
+ * @param mediaNice nice value (Linux) of the media decoding threads, 0 to 19; 0 keeps the normal
+ *     priority
  * @param prefixCaching whether the scheduler reuses KV blocks of a shared prompt prefix
  * @param attentionFp32 whether the LLM's attention scores are computed in fp32 on every device;
  *     null: the model's default (on for fp16 devices)
@@ -58,11 +60,18 @@ public record EngineConfig(
     boolean sharedCaches,
     double gpuMemoryFraction,
     int decodeThreads,
+    int mediaNice,
     boolean prefixCaching,
     @Nullable Boolean attentionFp32) {
 
   /** Default {@code --gpu-memory-fraction}. */
   public static final double DEFAULT_GPU_MEMORY_FRACTION = 0.9;
+
+  /**
+   * Default {@code --media-nice}: media threads weigh about a tenth of a worker on a shared core
+   * (Linux's weights for nice 10 and 0 are 110 and 1024).
+   */
+  public static final int DEFAULT_MEDIA_NICE = 10;
 
   /** FFmpeg decoding threads per video: {@link #decodeThreads} or, when 0, the machine's choice. */
   public int effectiveDecodeThreads() {
@@ -80,6 +89,9 @@ public record EngineConfig(
               + MediaDecoder.MAX_DECODE_THREADS
               + "], got "
               + decodeThreads);
+    }
+    if (mediaNice < 0 || mediaNice > 19) {
+      throw new IllegalArgumentException("--media-nice must be in [0, 19], got " + mediaNice);
     }
     Objects.requireNonNull(modelDir, "modelDir");
     Objects.requireNonNull(devices, "devices");

@@ -312,31 +312,33 @@ public final class MediaPipeline {
 
   /**
    * A pool for decodes: {@code threads} threads, at most {@code queue} waiting loads; beyond that a
-   * miss fails with RESOURCE_EXHAUSTED instead of queueing without bound.
+   * miss fails with RESOURCE_EXHAUSTED instead of queueing without bound. Its threads (and the
+   * FFmpeg threads they start) run at nice value {@code nice} (0: normal priority).
    */
-  public static ExecutorService newDecodePool(int threads, int queue) {
+  public static ExecutorService newDecodePool(int threads, int queue, int nice) {
     return new ThreadPoolExecutor(
         threads,
         threads,
         60,
         TimeUnit.SECONDS,
         new ArrayBlockingQueue<>(queue),
-        DaemonThreads.factory("llavast-media-decode"),
+        DaemonThreads.factory("llavast-media-decode", nice),
         new ThreadPoolExecutor.AbortPolicy());
   }
 
   /**
    * A pool for per-frame resizing; when its queue is full the submitting (decode) thread does the
-   * work itself, so it never rejects and never deadlocks.
+   * work itself, so it never rejects and never deadlocks. Its threads run at nice value {@code
+   * nice}.
    */
-  public static ExecutorService newFramePool(int threads) {
+  public static ExecutorService newFramePool(int threads, int nice) {
     return new ThreadPoolExecutor(
         threads,
         threads,
         60,
         TimeUnit.SECONDS,
         new ArrayBlockingQueue<>(threads * 64),
-        DaemonThreads.factory("llavast-media-frame"),
+        DaemonThreads.factory("llavast-media-frame", nice),
         new ThreadPoolExecutor.CallerRunsPolicy());
   }
 }

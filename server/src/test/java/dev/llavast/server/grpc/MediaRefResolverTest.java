@@ -45,7 +45,7 @@ class MediaRefResolverTest {
   @BeforeEach
   void setUp() throws Exception {
     store = new MediaStore(Optional.of(dir), 50_000);
-    pool = MediaPipeline.newDecodePool(2, 8);
+    pool = MediaPipeline.newDecodePool(2, 8, 0);
     resolver =
         new MediaRefResolver(
             store, new DecoderProbe(new MediaDecoder(MediaLimits.defaults())), pool);

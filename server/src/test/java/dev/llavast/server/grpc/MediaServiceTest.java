@@ -78,7 +78,7 @@ class MediaServiceTest {
     mediaDir = dir.resolve("media");
     store = new MediaStore(Optional.of(mediaDir), config.maxUploadBytes());
     cache = new FeatureCache(1 << 20, Runnable::run, Metrics.noop());
-    probePool = MediaPipeline.newDecodePool(2, 16);
+    probePool = MediaPipeline.newDecodePool(2, 16, 0);
     MediaDecoder decoder = new MediaDecoder(MediaLimits.defaults().withMaxSize(1000, 1000));
     server =
         LlavaStServer.start(

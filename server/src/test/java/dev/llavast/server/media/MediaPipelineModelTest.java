@@ -40,8 +40,8 @@ class MediaPipelineModelTest {
     TinyCheckpoints.write(ckpt, TinyCheckpoints.Preset.TINY, 7);
     Metrics metrics = new Metrics(new PrometheusRegistry());
     MediaDecoder decoder = new MediaDecoder(MediaLimits.defaults());
-    ExecutorService decodePool = MediaPipeline.newDecodePool(2, 8);
-    ExecutorService framePool = MediaPipeline.newFramePool(2);
+    ExecutorService decodePool = MediaPipeline.newDecodePool(2, 8, 0);
+    ExecutorService framePool = MediaPipeline.newFramePool(2, 0);
     ExecutorService cacheExec = java.util.concurrent.Executors.newSingleThreadExecutor();
     try (LlavaSt model = LlavaSt.open(ckpt);
         Scheduler scheduler =

@@ -63,8 +63,8 @@ class MediaPipelineTest {
   void setUp() throws Exception {
     metrics = new Metrics(new PrometheusRegistry());
     scheduler = Scheduler.builder().addExecutor(model).kvBlocks(64).blockSize(16).build();
-    decodePool = MediaPipeline.newDecodePool(2, 16);
-    framePool = MediaPipeline.newFramePool(2);
+    decodePool = MediaPipeline.newDecodePool(2, 16, 0);
+    framePool = MediaPipeline.newFramePool(2, 0);
     cacheExecutor = Executors.newFixedThreadPool(2);
     store = new MediaStore(Optional.of(dir.resolve("media")), 64 << 20);
     cache = new FeatureCache(64 << 20, cacheExecutor, metrics);
