@@ -54,7 +54,7 @@ final class ThreadNice {
       LibC c = Holder.C;
       c.setpriority(PRIO_PROCESS, c.gettid(), nice);
       return true;
-    } catch (LastErrorException | UnsatisfiedLinkError | NoClassDefFoundError e) {
+    } catch (LastErrorException | LinkageError e) {
       warnOnce("could not lower a thread's priority (" + e.getClass().getSimpleName() + ")");
       return false;
     }
