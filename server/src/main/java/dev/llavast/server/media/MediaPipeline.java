@@ -278,11 +278,12 @@ public final class MediaPipeline {
   /** Decode pool thread: decodes and preprocesses; blocking. */
   private Decoded decode(StoredMedia media, @Nullable ClipRange clip, String key) {
     long t0 = System.nanoTime();
+    StageTimes stages = new StageTimes();
     ImagePreprocessor.Prepared p =
         switch (media.kind()) {
           case VIDEO ->
               preprocessor.prepareVideo(
-                  decoder, media.file(), params.numFrames(), clip, key, framePool);
+                  decoder, media.file(), params.numFrames(), clip, key, framePool, stages);
           case IMAGE -> preprocessor.prepare(decoder.decodeImage(media.file()), key, framePool);
           case FRAMES ->
               preprocessor.prepareFrames(
@@ -293,10 +294,11 @@ public final class MediaPipeline {
                   clip,
                   key,
                   framePool,
-                  new StageTimes());
+                  stages);
         };
     long nanos = System.nanoTime() - t0;
     metrics.mediaDecode.observe(nanos / 1e9);
+    metrics.mediaStages(stages);
     return new Decoded(p, nanos);
   }
 

@@ -1,5 +1,6 @@
 package dev.llavast.server.observability;
 
+import dev.llavast.models.media.StageTimes;
 import dev.llavast.scheduler.SchedulerStats;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
@@ -42,6 +43,8 @@ public final class Metrics {
   public final Histogram e2e;
   public final Histogram queueTime;
   public final Histogram mediaDecode;
+  public final Counter mediaStageCpu;
+  public final Counter mediaStageFrames;
   public final Histogram visionEncode;
   public final Histogram stepDuration;
   public final Histogram batchSize;
@@ -53,6 +56,21 @@ public final class Metrics {
    * Metrics that nobody scrapes (their own registry): for the {@code generate} command and tests,
    * so that no caller ever checks for a missing instance.
    */
+  private static final String[] MEDIA_STAGES = {"decode", "convert", "resize"};
+
+  /**
+   * Adds one media load's per-stage CPU time and frame counts. Any thread (the decode pool's, once
+   * the load has finished).
+   */
+  public void mediaStages(StageTimes t) {
+    mediaStageCpu.labelValues("decode").inc(t.decodeCpuNanos() / 1e9);
+    mediaStageCpu.labelValues("convert").inc(t.convertCpuNanos() / 1e9);
+    mediaStageCpu.labelValues("resize").inc(t.resizeCpuNanos() / 1e9);
+    mediaStageFrames.labelValues("decode").inc(t.framesDecoded());
+    mediaStageFrames.labelValues("convert").inc(t.framesConverted());
+    mediaStageFrames.labelValues("resize").inc(t.framesResized());
+  }
+
   public static Metrics noop() {
     return new Metrics(new PrometheusRegistry());
   }
@@ -125,6 +143,25 @@ public final class Metrics {
     mediaDecode =
         exponential(
             "llavast_media_decode_seconds", "Time decoding and preprocessing one media item.");
+    mediaStageCpu =
+        Counter.builder()
+            .name("llavast_media_stage_cpu_seconds_total")
+            .help(
+                "CPU time of media preprocessing by stage: decode (demux and decode, every frame up"
+                    + " to the last sampled one), convert (to RGB, sampled frames), resize (sampled"
+                    + " frames, summed over threads).")
+            .labelNames("stage")
+            .register(registry);
+    mediaStageFrames =
+        Counter.builder()
+            .name("llavast_media_stage_frames_total")
+            .help("Frames through each media preprocessing stage (see the CPU time's stages).")
+            .labelNames("stage")
+            .register(registry);
+    for (String stage : MEDIA_STAGES) {
+      mediaStageCpu.labelValues(stage);
+      mediaStageFrames.labelValues(stage);
+    }
     visionEncode =
         exponential(
             "llavast_vision_encode_seconds", "Time running the vision encoder on one media item.");

@@ -146,6 +146,12 @@ class MediaPipelineTest {
     assertThat(metrics.visionEncode.collect().getDataPoints().get(0).getCount()).isEqualTo(1);
     assertThat(metrics.featureCacheRequests.labelValues("miss").get()).isEqualTo(1.0);
     assertThat(metrics.featureCacheRequests.labelValues("hit").get()).isEqualTo(7.0);
+    // the stages of the one load: every frame up to the last sampled one decoded, the 5 sampled
+    // ones converted and resized
+    assertThat(metrics.mediaStageFrames.labelValues("decode").get()).isEqualTo(30.0);
+    assertThat(metrics.mediaStageFrames.labelValues("convert").get()).isEqualTo(5.0);
+    assertThat(metrics.mediaStageFrames.labelValues("resize").get()).isEqualTo(5.0);
+    assertThat(metrics.mediaStageCpu.labelValues("decode").get()).isPositive();
 
     Resolved miss = results.stream().filter(r -> !r.cacheHit()).findFirst().orElseThrow();
     assertThat(miss.decodeTime()).isPositive();

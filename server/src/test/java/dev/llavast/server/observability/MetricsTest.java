@@ -62,6 +62,8 @@ class MetricsTest {
             "llavast_e2e_request_latency_seconds_bucket{le=\"655.36\"} 1",
             "llavast_request_queue_time_seconds_count 0",
             "llavast_media_decode_seconds_count 0",
+            "llavast_media_stage_cpu_seconds_total{stage=\"resize\"} 0.0",
+            "llavast_media_stage_frames_total{stage=\"decode\"} 0.0",
             "llavast_vision_encode_seconds_count 0",
             "llavast_step_duration_seconds_count 0",
             "llavast_batch_size_count 0",
