@@ -265,6 +265,29 @@ class LlavaStModelTest {
         last[i] = got[i];
       }
     }
+    // each decoding alone: member 0's context starts with 4 consecutive blocks (16 keys) and goes
+    // on
+    // in blocks 30..32 (read in place, the rest gathered: a shared group of one), member 3's prefix
+    // is scattered (gathered whole: a padded group of one); a decode and a chunk of each kind
+    for (int i : new int[] {0, 3}) {
+      int next = argmax(last[i]);
+      history[i] = concat(history[i], new int[] {next});
+      float[] got =
+          model
+              .stepLogits(
+                  new StepPlan(
+                      BLOCK,
+                      List.of(
+                          step(
+                              60 + i,
+                              PromptInput.ofTokens(history[i]),
+                              new int[] {next},
+                              history[i].length - 1,
+                              tables[i],
+                              true,
+                              new int[] {next}))))[0];
+      assertClose(got, ref.forward(refEmbeddings(history[i]))[history[i].length - 1], 1e-4);
+    }
     assertThat(model.liveArrayCount()).isEqualTo(baseline);
   }
 

@@ -144,9 +144,12 @@ class StepLayoutTest {
           new StepLayout(
               new PagedBatch(BS, runs), 64, RandomWeights.tinyConfig(), m, DataType.FLOAT32);
       assertThat(layout.groups).hasSize(2);
-      StepLayout.Padded decode = (StepLayout.Padded) layout.groups.get(0); // the decode, alone
-      assertThat(decode.kvStart()).as("blocks 0..9 then 20: gathered").isEqualTo(-1);
-      assertThat(decode.kvBlock().toLongArray()).containsExactly(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20);
+      // the decode, alone: blocks 0..9 read in place, then block 20 gathered
+      StepLayout.Shared decode = (StepLayout.Shared) layout.groups.get(0);
+      assertThat(decode.seqs()).isEqualTo(1);
+      assertThat(decode.prefixStart()).isZero();
+      assertThat(decode.prefixBlocks()).isEqualTo(10);
+      assertThat(decode.suffixBlock().toLongArray()).containsExactly(20);
       StepLayout.Shared sh = (StepLayout.Shared) layout.groups.get(1);
       assertThat(sh.qMax()).isEqualTo(3);
       assertThat(sh.prefixBlocks()).isEqualTo(4);
@@ -172,6 +175,25 @@ class StepLayoutTest {
       // concatenation: decode (row 3), shared (rows 0, 1, 2, 4, 5)
       assertThat(layout.reorder.toLongArray()).containsExactly(1, 2, 3, 0, 4, 5);
     }
+  }
+
+  @Test
+  void aRunAloneReadsItsConsecutiveLeadInPlaceOnlyWhenItIsLongAndTheContextGoesElsewhere() {
+    // 4 consecutive blocks (16 keys) then scattered: a one-run split
+    StepLayout.SharedPlan split = StepLayout.loneSplit(decode(22, join(blocks(40, 4), 7, 3)), BS);
+    assertThat(split).isNotNull();
+    assertThat(split.prefixBlocks()).isEqualTo(4);
+    // the block being written continues the stretch: the whole context is one slice
+    assertThat(StepLayout.loneSplit(decode(19, join(blocks(40, 5), 9)), BS)).isNull();
+    // the next one does not: the 5 full blocks before the query are read in place
+    assertThat(StepLayout.loneSplit(decode(21, join(blocks(40, 5), 9)), BS).prefixBlocks())
+        .isEqualTo(5);
+    // 3 blocks = 12 keys: too short to be worth two attention parts
+    assertThat(StepLayout.loneSplit(decode(22, join(blocks(40, 3), 7, 3, 9)), BS)).isNull();
+    // consecutive to the end: a padded group reads it as one slice already
+    assertThat(StepLayout.loneSplit(decode(22, blocks(40, 6)), BS)).isNull();
+    // scattered from the start
+    assertThat(StepLayout.loneSplit(decode(22, 9, 2, 40, 41, 42, 43), BS)).isNull();
   }
 
   @Test
