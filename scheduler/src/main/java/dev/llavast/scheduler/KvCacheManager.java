@@ -1,6 +1,7 @@
 package dev.llavast.scheduler;
 
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Owns one worker's KV pool and every sequence's block table: prefix lookup at admission, growing a
@@ -125,18 +126,12 @@ final class KvCacheManager {
    * else takes nothing and returns -1. At least the last known token is always left to compute.
    */
   int admitWithPrefix(Sequence s) {
-    int maxHit = prefixCaching ? (s.length - 1) / blockSize : 0;
-    int hits = 0;
+    int hits = lookupPrefix(s);
     int hitsEvictable = 0;
-    while (hits < maxHit) {
-      int b = pool.lookup(hashOf(s, hits));
-      if (b == BlockManager.NONE) {
-        break;
-      }
-      if (pool.isEvictable(b)) {
+    for (int i = 0; i < hits; i++) {
+      if (pool.isEvictable(hitBuffer[i])) {
         hitsEvictable++;
       }
-      hitBuffer[hits++] = b;
     }
     int newBlocks = pool.blocksFor(s.length) - hits;
     if (newBlocks > pool.available() - hitsEvictable) {
@@ -148,6 +143,52 @@ final class KvCacheManager {
     }
     s.kv.numCached = hits;
     return hits * blockSize;
+  }
+
+  /**
+   * The leading blocks of {@code s} found in the prefix cache (at most all but its last known
+   * token), their ids in {@link #hitBuffer}; takes nothing.
+   */
+  private int lookupPrefix(Sequence s) {
+    int maxHit = prefixCaching ? (s.length - 1) / blockSize : 0;
+    int hits = 0;
+    while (hits < maxHit) {
+      int b = pool.lookup(hashOf(s, hits));
+      if (b == BlockManager.NONE) {
+        break;
+      }
+      hitBuffer[hits++] = b;
+    }
+    return hits;
+  }
+
+  /**
+   * Whether the first block of {@code s} that the prefix cache lacks is one that a sequence of
+   * {@code running} is still prefilling: the same tokens after the same prefix (eight questions on
+   * a video whose features just arrived). Admitted now, {@code s} would compute that block again in
+   * parallel; a step or two later it finds it cached. Always false without prefix caching.
+   */
+  boolean nextBlockInFlight(Sequence s, List<Sequence> running) {
+    if (!prefixCaching) {
+      return false;
+    }
+    int next = lookupPrefix(s);
+    if (next >= (s.length - 1) / blockSize) {
+      return false; // all that can be reused is cached already
+    }
+    long want = hashOf(s, next);
+    for (int i = 0, n = running.size(); i < n; i++) {
+      Sequence r = running.get(i);
+      if (r != s
+          && !r.done
+          && r.numComputed < r.promptLength
+          && next >= r.numComputed / blockSize
+          && next < r.promptLength / blockSize
+          && hashOf(r, next) == want) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Registers the full blocks of {@code s}'s computed positions in the prefix cache. */

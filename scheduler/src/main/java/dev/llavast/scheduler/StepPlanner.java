@@ -16,9 +16,11 @@ import org.jspecify.annotations.Nullable;
  * <p>Planning rules: decodes of running sequences first (priority, then admission order), then the
  * next chunk of each unfinished prefill, then admissions from the waiting queue (priority, then
  * arrival; strictly in order, the head waits for memory and nothing overtakes it), none in a step
- * that preempted. When a running sequence needs a block and none is available, the last running
- * sequence (lowest priority, latest admitted) is preempted: its blocks are freed and it waits again
- * for a full recompute.
+ * that preempted. A head whose next uncached prompt block a running sequence is still prefilling
+ * waits for it to be cached (one prefill per shared prefix, however many questions arrive at once).
+ * When a running sequence needs a block and none is available, the last running sequence (lowest
+ * priority, latest admitted) is preempted: its blocks are freed and it waits again for a full
+ * recompute.
  *
  * <p>Not thread-safe: confined to the worker thread (or a test thread).
  */
@@ -313,6 +315,9 @@ final class StepPlanner {
   private void admit(long now) {
     while (budget > 0 && running.size() < policy.maxRunningSequences() && !waiting.isEmpty()) {
       Sequence s = waiting.peek();
+      if (kv.nextBlockInFlight(s, running)) {
+        break; // its next prefix block is being prefilled: reuse it once it is, rather than redo it
+      }
       int hitTokens = kv.admitWithPrefix(s);
       if (hitTokens < 0) {
         break;

@@ -200,6 +200,64 @@ class StepPlannerTest {
     assertThat(planner.prefixQueryTokensTotal()).isEqualTo(20);
   }
 
+  /** A queued sequence whose prompt is {@code shared} followed by {@code tail}. */
+  private Sequence sharing(String name, int[] shared, int... tail) {
+    int[] tokens = Arrays.copyOf(shared, shared.length + tail.length);
+    System.arraycopy(tail, 0, tokens, shared.length, tail.length);
+    PromptInput prompt = PromptInput.ofTokens(tokens);
+    GenerationRequest r = GenerationRequest.of(name, prompt, SamplingParams.greedy(2));
+    long id = ++ids;
+    Sequence s = new Sequence(id, r, new RecordingSink(name), id, 0, 0, () -> {});
+    s.setPrompt(prompt);
+    planner.enqueue(s);
+    return s;
+  }
+
+  @Test
+  void questionsArrivingTogetherOnOnePrefixPrefillItOnce() {
+    // budget 16 < the 24-token shared prefix: a is prefilled in chunks; b and c, queued with it,
+    // wait until the blocks they share with a are cached instead of computing them again
+    planner(64, 16, 8);
+    int[] video = new int[24];
+    for (int i = 0; i < video.length; i++) {
+      video[i] = 100 + i;
+    }
+    Sequence a = sharing("a", video, 1, 2);
+    Sequence b = sharing("b", video, 3, 4, 5);
+    Sequence c = sharing("c", video, 6);
+    Sequence other = waiting("other", 6, 2, 0); // behind them in arrival order
+    StepPlanner.Plan p1 = step();
+    assertThat(p1.batch()).containsExactly(a);
+    assertThat(runs(p1)).containsExactly(16);
+    StepPlanner.Plan p2 = step();
+    assertThat(p2.batch())
+        .as("a's last chunk computes prefix blocks 4..5: b waits (and, in order, so do the rest)")
+        .containsExactly(a);
+    assertThat(runs(p2)).containsExactly(10);
+    StepPlanner.Plan p3 = step();
+    assertThat(p3.batch()).containsExactly(a, b, c, other);
+    assertThat(b.cachedTokens).as("the whole shared prefix: 6 blocks").isEqualTo(24);
+    assertThat(c.cachedTokens).isEqualTo(24);
+    assertThat(runs(p3)).containsExactly(1, 3, 1, 6);
+    assertThat(planner.prefixHitTokensTotal()).isEqualTo(48);
+  }
+
+  @Test
+  void aPrefixPrefilledByNobodyRunningDoesNotHoldTheQueue() {
+    planner(64, 16, 8);
+    int[] video = new int[24];
+    for (int i = 0; i < video.length; i++) {
+      video[i] = 100 + i;
+    }
+    Sequence a = waiting("a", 20, 2, 0); // another prompt, prefilled in two chunks
+    Sequence b = sharing("b", video, 3);
+    StepPlanner.Plan p1 = step();
+    assertThat(p1.batch()).containsExactly(a);
+    StepPlanner.Plan p2 = step();
+    assertThat(p2.batch()).as("nothing b needs is in flight").containsExactly(a, b);
+    assertThat(b.cachedTokens).isZero();
+  }
+
   @Test
   void limitsEndASequenceAtTheStopTokenTheTokenLimitAndTheContext() {
     planner(64, 64, 8);
