@@ -69,7 +69,12 @@ public final class MultiQueryBenchmark {
   }
 
   /** What one mode measured. */
-  record ModeResult(String mode, double wallSeconds, List<Answer> answers) {
+  record ModeResult(
+      String mode,
+      double wallSeconds,
+      double cpuSeconds,
+      long[] schedulerCounts,
+      List<Answer> answers) {
     int tokens() {
       return answers.stream().mapToInt(Answer::tokens).sum();
     }
@@ -245,6 +250,8 @@ public final class MultiQueryBenchmark {
       throws Exception {
     Semaphore slots = new Semaphore(concurrency);
     List<CompletableFuture<Answer>> all = new ArrayList<>();
+    long[] counts0 = schedulerCounts(c);
+    long cpu0 = processCpuNanos();
     long start = System.nanoTime();
     for (int q = 0; q < questions; q++) {
       for (int v = 0; v < ids.size(); v++) {
@@ -256,7 +263,31 @@ public final class MultiQueryBenchmark {
     for (CompletableFuture<Answer> f : all) {
       answers.add(f.get(30, MINUTES));
     }
-    return new ModeResult(mode, (System.nanoTime() - start) / 1e9, answers);
+    double wall = (System.nanoTime() - start) / 1e9;
+    double cpu = (processCpuNanos() - cpu0) / 1e9;
+    long[] counts = schedulerCounts(c);
+    for (int i = 0; i < counts.length; i++) {
+      counts[i] -= counts0[i];
+    }
+    return new ModeResult(mode, wall, cpu, counts, answers);
+  }
+
+  /** Prompt tokens looked up in the prefix cache, tokens found there, steps: over all workers. */
+  static long[] schedulerCounts(E2eClient c) {
+    long[] n = new long[3];
+    for (var w : c.serving.engine().stats().workers()) {
+      n[0] += w.prefixQueryTokensTotal();
+      n[1] += w.prefixHitTokensTotal();
+      n[2] += w.stepsTotal();
+    }
+    return n;
+  }
+
+  /** CPU time of this process (server and client share it; the client's part is small), ns. */
+  static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean)
+            java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
   }
 
   static void report(ModeResult m) {
@@ -290,12 +321,22 @@ public final class MultiQueryBenchmark {
     }
     System.out.printf(
         Locale.ROOT,
-        "[%s] %d questions, %d tokens in %.2f s wall: %.3f s/question%n",
+        "[%s] %d questions, %d tokens in %.2f s wall: %.3f s/question; process CPU %.2f s"
+            + " (%.0f%% of %d cores)%n",
         m.mode(),
         a.size(),
         m.tokens(),
         m.wallSeconds(),
-        m.wallSeconds() / a.size());
+        m.wallSeconds() / a.size(),
+        m.cpuSeconds(),
+        100 * m.cpuSeconds() / m.wallSeconds() / Runtime.getRuntime().availableProcessors(),
+        Runtime.getRuntime().availableProcessors());
+    System.out.printf(
+        Locale.ROOT,
+        "  prompt tokens %d, of them %d reused from the prefix cache; %d scheduler steps%n",
+        m.schedulerCounts()[0],
+        m.schedulerCounts()[1],
+        m.schedulerCounts()[2]);
     boolean[] shown = new boolean[SHAPES.length];
     for (Answer x : a) {
       if (!shown[x.video()]) {
