@@ -528,16 +528,51 @@ final class Worker implements Runnable {
   static final long IDLE_ENCODE_SLICE_NANOS = 200_000_000L;
 
   /**
-   * Advances encodes slice by slice. With sequences in the step about to run, the encodes of this
-   * iteration take at most about as long as the last step did (at least one slice), so that running
-   * streams keep at least half of the worker's time (inter-token latency at most about 2x) while
-   * new media are encoded; with none, up to {@link #IDLE_ENCODE_SLICE_NANOS}. At most {@code
+   * Encode time earned per step while sequences run, as a share of that step's time: encodes take
+   * at most a third of the worker then (inter-token latency about 1.5x at most from them).
+   */
+  static final double ENCODE_SHARE_OF_STEP = 0.5;
+
+  /**
+   * Encode time this worker may still spend between steps, ns; negative while a slice longer than
+   * what was earned is being paid back. Worker thread only.
+   */
+  private long encodeCredit;
+
+  /**
+   * Advances encodes slice by slice. With sequences in the step about to run, encodes run on
+   * credit: each step earns {@link #ENCODE_SHARE_OF_STEP} of its time (at most one step's worth is
+   * kept), slices run while the credit is not negative, and their time is taken off it, so a slice
+   * longer than a step (one SigLIP layer against a tiny model's decode) runs every few steps
+   * instead of after every one, and running streams keep their share of the worker while new media
+   * are encoded. With none, up to {@link #IDLE_ENCODE_SLICE_NANOS}. At most {@code
    * encodesPerIteration} new jobs start per iteration.
    *
    * @return the nanoseconds spent, or -1 if nothing ran
    */
   private long runEncodes(boolean stepPending) {
-    long budget = stepPending ? lastStepNanos / 2 : IDLE_ENCODE_SLICE_NANOS;
+    if (current == null && encodes.isEmpty()) {
+      encodeCredit = 0; // nothing to encode: no credit is banked for later
+      return -1;
+    }
+    long budget = IDLE_ENCODE_SLICE_NANOS;
+    if (stepPending) {
+      encodeCredit =
+          Math.min(encodeCredit + (long) (lastStepNanos * ENCODE_SHARE_OF_STEP), lastStepNanos);
+      if (encodeCredit < 0) {
+        return -1;
+      }
+      budget = encodeCredit;
+    }
+    long spent = encodeSlices(budget);
+    if (stepPending) {
+      encodeCredit -= Math.max(0, spent);
+    }
+    return spent;
+  }
+
+  /** Runs encode slices until {@code budget} ns are spent (at least one slice); -1 if none ran. */
+  private long encodeSlices(long budget) {
     long spent = -1;
     int started = 0;
     while (true) {

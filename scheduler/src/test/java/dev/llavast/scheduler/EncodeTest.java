@@ -92,6 +92,46 @@ class EncodeTest extends SchedulerTestBase {
   }
 
   @Test
+  void slicesLongerThanAStepRunOnCreditEveryFewSteps() {
+    // 2 ms steps, 5 ms slices: each step earns 1 ms of encode time, so a slice runs, then the
+    // steps repay it; the encode takes a third of the worker, not the 5/7 one slice a step would
+    startManual(1, 512, b -> {});
+    FakeExecutor ex = executors.get(0);
+    ex.encodeSlices = 3;
+    ex.onStep = () -> ticker.advance(java.time.Duration.ofMillis(2));
+    ex.onSlice = () -> ticker.advance(java.time.Duration.ofMillis(5));
+    RecordingSink a = sink("a");
+    submit("a", text(1, 4), 40, a);
+    step();
+    ex.events.clear();
+    CompletableFuture<MediaFeatures> f = scheduler.encode(new FakeMedia("v1", 8));
+    for (int i = 0; i < 12 && !f.isDone(); i++) {
+      step();
+    }
+    assertThat(f).isCompleted();
+    // credit at each iteration: 1 -> slice (-4), then -3 -2 -1 skipped, 0 -> slice (-5), then
+    // -4 .. -1 skipped, 0 -> the last slice
+    assertThat(ex.events)
+        .containsExactly(
+            "slice:v1:0",
+            "step",
+            "step",
+            "step",
+            "step",
+            "slice:v1:1",
+            "step",
+            "step",
+            "step",
+            "step",
+            "step",
+            "slice:v1:2",
+            "encode:v1",
+            "step");
+    runUntilIdle(60);
+    assertThat(a.tokens()).isEqualTo(FakeExecutor.expected(text(1, 4), SamplingParams.greedy(40)));
+  }
+
+  @Test
   void withNothingRunningASlicedEncodeRunsToTheEndInOneIteration() {
     startManual(1, 512, b -> {});
     executors.get(0).encodeSlices = 4;

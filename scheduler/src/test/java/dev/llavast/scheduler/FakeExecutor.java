@@ -37,6 +37,10 @@ final class FakeExecutor implements ModelExecutor {
 
   volatile Predicate<PreparedMedia> failEncodeWhen = m -> false;
   volatile Runnable onStep = () -> {};
+
+  /** Runs at every slice of a sliced encode (a test advances its clock here). */
+  volatile Runnable onSlice = () -> {};
+
   volatile boolean throwError;
   static volatile boolean failAllocate;
 
@@ -99,6 +103,7 @@ final class FakeExecutor implements ModelExecutor {
       @Override
       public MediaFeatures advance() {
         events.add("slice:" + media.mediaKey() + ":" + done);
+        onSlice.run();
         if (++done < slices) {
           return null;
         }
