@@ -283,13 +283,37 @@ final class PillowBicubic {
   /**
    * Rows {@code [y0, y0 + r)} of {@code in} ({@code [*, w, 3]} bytes) into {@code cols} ({@code
    * [w][r, 3]} ints 0..255), a block of {@link #TRANSPOSE_COLUMNS} columns at a time so the arrays
-   * being written stay in the first-level cache.
+   * being written stay in the first-level cache, four rows at a time so each column array is
+   * fetched once per twelve ints written.
    */
   private static void transposeIn(byte[] in, int w, int y0, int r, int[][] cols) {
     int stride = w * 3;
     for (int x0 = 0; x0 < w; x0 += TRANSPOSE_COLUMNS) {
       int x1 = Math.min(w, x0 + TRANSPOSE_COLUMNS);
-      for (int y = 0; y < r; y++) {
+      int y = 0;
+      for (; y + 4 <= r; y += 4) {
+        int s = (y0 + y) * stride + x0 * 3;
+        int d = y * 3;
+        for (int x = x0; x < x1; x++, s += 3) {
+          int[] col = cols[x];
+          int s1 = s + stride;
+          int s2 = s1 + stride;
+          int s3 = s2 + stride;
+          col[d] = in[s] & 0xff;
+          col[d + 1] = in[s + 1] & 0xff;
+          col[d + 2] = in[s + 2] & 0xff;
+          col[d + 3] = in[s1] & 0xff;
+          col[d + 4] = in[s1 + 1] & 0xff;
+          col[d + 5] = in[s1 + 2] & 0xff;
+          col[d + 6] = in[s2] & 0xff;
+          col[d + 7] = in[s2 + 1] & 0xff;
+          col[d + 8] = in[s2 + 2] & 0xff;
+          col[d + 9] = in[s3] & 0xff;
+          col[d + 10] = in[s3 + 1] & 0xff;
+          col[d + 11] = in[s3 + 2] & 0xff;
+        }
+      }
+      for (; y < r; y++) {
         int s = (y0 + y) * stride + x0 * 3;
         int d = y * 3;
         for (int x = x0; x < x1; x++, s += 3) {
