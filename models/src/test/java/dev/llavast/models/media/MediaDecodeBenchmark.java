@@ -37,18 +37,20 @@ import org.bytedeco.javacv.Frame;
  * The clips ({@link TestVideos#writeCameraLike}) are Main profile with CABAC, at {@code width *
  * height * 4} bit/s asked for, with a moving texture and per-pixel noise in every channel that
  * changes every frame. They replaced openh264's default Constrained Baseline (CAVLC) clips at 30
- * fps, which decoded 2-5x faster per frame than these (0.13-0.5 ms per frame here): not for lack of
- * bits (the encoder met its bitrate, 0.17-0.19 bit per pixel per frame), but because CAVLC costs
- * about half of CABAC per bit and the 320x480 clip spread the bits over five times more frames than
- * the issue's. The issue's camera clips still took longer per frame on the reporter's machine
- * (about 2.0 / 1.1 / 0.6 ms with {@code ffmpeg -threads 1}, process start included): their bitrates
- * are not known, so the ratios here are for these clips.
+ * fps, which decoded 5.6x / 2.0x / 1.6x faster per frame than these (0.27 / 0.13 / 0.51 against
+ * 1.50 / 0.27 / 0.83 ms of CPU in one session): not for lack of bits (the encoder met or passed its
+ * bitrate, 0.17-0.19 bit per pixel per frame, and the noise changed neither bitrate nor decode
+ * time), but because CAVLC costs about half of CABAC per bit and the 320x480 clip ran at 30 fps
+ * where the issue's runs at 6.1, so at the same bitrate each frame carried a fifth of the bits. The
+ * issue's camera clips took longer per frame on the reporter's machine (about 2.0 / 1.1 / 0.6 ms
+ * with {@code ffmpeg -threads 1}, process start included); their bitrates are not known, so the
+ * ratios here are for these clips.
  *
- * <p>Run: {@code ./mvnw -B -q -o -pl models -am test-compile}, then {@code java -cp -Xms2g -Xmx2g
+ * <p>Run: {@code ./mvnw -B -q -o -pl models -am test-compile}, then {@code java -Xms2g -Xmx2g
  * -XX:+AlwaysPreTouch -cp models/target/classes:models/target/test-classes:$(cat cp.txt)
  * dev.llavast.models.media.MediaDecodeBenchmark [runs] [dir]} (a pre-touched fixed heap, as
  * deployments run: otherwise the 177 MB pixel array of a 100-frame video now and then lands in
- * fresh memory and costs its thread ~0.5 s of page faults, which is not decode work) with {@code
+ * fresh memory and costs its thread ~0.5 s of page faults, which is not decode work), with {@code
  * cp.txt} from {@code ./mvnw -q -o -pl models dependency:build-classpath -Dmdep.outputFile=cp.txt
  * -Dmdep.includeScope=test}; or the slow {@code MediaBenchmarkTest}. Ratios are what to compare;
  * absolute times depend on the machine and its load.
