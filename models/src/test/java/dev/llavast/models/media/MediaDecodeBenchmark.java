@@ -20,8 +20,9 @@ import org.bytedeco.javacv.Frame;
 
 /**
  * Media decode against FFmpeg's own full decode, in one run (issue 15). Writes three H.264 clips of
- * the issue's shapes (320x480 187 frames, 320x240 604 frames, 640x360 1,090 frames, 30 fps,
- * textured and moving) and prints, per clip, the median of several interleaved runs of:
+ * the issue's shapes (320x480 187 frames at 6.1 fps, the issue's clip being 187 frames in 30.6 s;
+ * 320x240 604 frames and 640x360 1,090 frames at 30 fps, their rates not known) and prints, per
+ * clip, the median of several interleaved runs of:
  *
  * <ul>
  *   <li><b>full decode</b>: open the file and decode every frame with one FFmpeg thread, converting
@@ -33,26 +34,47 @@ import org.bytedeco.javacv.Frame;
  *       converting the sampled frames (auto threads), and the reference Pillow port resizing them.
  * </ul>
  *
- * Run: {@code ./mvnw -B -q -o -pl models -am test-compile}, then {@code java -cp
- * models/target/classes:models/target/test-classes:$(cat cp.txt)
- * dev.llavast.models.media.MediaDecodeBenchmark [runs] [dir]} with {@code cp.txt} from {@code
- * ./mvnw -q -o -pl models dependency:build-classpath -Dmdep.outputFile=cp.txt
+ * The clips ({@link TestVideos#writeCameraLike}) are Main profile with CABAC, at {@code width *
+ * height * 4} bit/s asked for, with a moving texture and per-pixel noise in every channel that
+ * changes every frame. They replaced openh264's default Constrained Baseline (CAVLC) clips at 30
+ * fps, which decoded 5.6x / 2.0x / 1.6x faster per frame than these (0.27 / 0.13 / 0.51 against
+ * 1.50 / 0.27 / 0.83 ms of CPU in one session): not for lack of bits (the encoder met or passed its
+ * bitrate, 0.17-0.19 bit per pixel per frame, and the noise changed neither bitrate nor decode
+ * time), but because CAVLC costs about half of CABAC per bit and the 320x480 clip ran at 30 fps
+ * where the issue's runs at 6.1, so at the same bitrate each frame carried a fifth of the bits. The
+ * issue's camera clips took longer per frame on the reporter's machine (about 2.0 / 1.1 / 0.6 ms
+ * with {@code ffmpeg -threads 1}, process start included); their bitrates are not known, so the
+ * ratios here are for these clips.
+ *
+ * <p>Run: {@code ./mvnw -B -q -o -pl models -am test-compile}, then {@code java -Xms2g -Xmx2g
+ * -XX:+AlwaysPreTouch -cp models/target/classes:models/target/test-classes:$(cat cp.txt)
+ * dev.llavast.models.media.MediaDecodeBenchmark [runs] [dir]} (a pre-touched fixed heap, as
+ * deployments run: otherwise the 177 MB pixel array of a 100-frame video now and then lands in
+ * fresh memory and costs its thread ~0.5 s of page faults, which is not decode work), with {@code
+ * cp.txt} from {@code ./mvnw -q -o -pl models dependency:build-classpath -Dmdep.outputFile=cp.txt
  * -Dmdep.includeScope=test}; or the slow {@code MediaBenchmarkTest}. Ratios are what to compare;
  * absolute times depend on the machine and its load.
  */
 public final class MediaDecodeBenchmark {
   static final int SAMPLED = 100;
 
-  record Clip(String name, int width, int height, int frames) {}
+  /**
+   * Untimed runs of every path per clip first: with one, the first clip's resize still ran partly
+   * before C2 had compiled it (1.8 against 1.0 ms of CPU per frame).
+   */
+  static final int WARMUP = 3;
+
+  record Clip(String name, int width, int height, int frames, double fps) {}
 
   static final List<Clip> CLIPS =
       List.of(
-          new Clip("320x480", 320, 480, 187),
-          new Clip("320x240", 320, 240, 604),
-          new Clip("640x360", 640, 360, 1090));
+          new Clip("320x480", 320, 480, 187, 6.1),
+          new Clip("320x240", 320, 240, 604, 30.0),
+          new Clip("640x360", 640, 360, 1090, 30.0));
 
   record Row(
       Clip clip,
+      long fileBytes,
       double fullMs,
       double ours1Ms,
       double oursNMs,
@@ -92,9 +114,12 @@ public final class MediaDecodeBenchmark {
     List<Row> rows = new ArrayList<>();
     try {
       for (Clip c : CLIPS) {
-        Path file = dir.resolve("h264-" + c.name() + "-" + c.frames() + ".mp4");
+        Path file =
+            dir.resolve(
+                String.format(
+                    Locale.ROOT, "h264main-%s-%d-%sfps.mp4", c.name(), c.frames(), c.fps()));
         if (!Files.exists(file)) {
-          TestVideos.writeTextured(file, c.width(), c.height(), c.frames(), 30.0, "libopenh264");
+          TestVideos.writeCameraLike(file, c.width(), c.height(), c.frames(), c.fps());
         }
         rows.add(measure(c, file, runs, pool));
       }
@@ -108,10 +133,12 @@ public final class MediaDecodeBenchmark {
     ImagePreprocessor pre = new ImagePreprocessor();
     MediaDecoder one = new MediaDecoder(MediaLimits.defaults(), 1);
     MediaDecoder auto = new MediaDecoder(MediaLimits.defaults());
-    // warm up every path once (JIT, FFmpeg's tables)
-    fullDecode(file);
-    pre.prepareVideo(one, file, SAMPLED, null, "w", pool);
-    oldPath(file, pre, pool);
+    // warm up every path (JIT, FFmpeg's tables)
+    for (int w = 0; w < WARMUP; w++) {
+      fullDecode(file);
+      pre.prepareVideo(one, file, SAMPLED, null, "w", pool);
+      oldPath(file, pre, pool);
+    }
     double[] full = new double[runs];
     double[] ours1 = new double[runs];
     double[] oursN = new double[runs];
@@ -150,6 +177,7 @@ public final class MediaDecodeBenchmark {
     int mid = medianIndex(ours1);
     return new Row(
         c,
+        Files.size(file),
         median(full),
         ours1[mid],
         median(oursN),
@@ -232,8 +260,8 @@ public final class MediaDecodeBenchmark {
   static void print(List<Row> rows, java.io.PrintStream out) {
     out.printf(
         Locale.ROOT,
-        "media decode benchmark: H.264 (openh264), 30 fps, %d frames sampled and resized to 384x384,"
-            + " %d cores, medians%n",
+        "media decode benchmark: H.264 (openh264, Main, CABAC), %d frames sampled and resized to"
+            + " 384x384, %d cores, medians%n",
         SAMPLED,
         Runtime.getRuntime().availableProcessors());
     out.println(
@@ -284,6 +312,23 @@ public final class MediaDecodeBenchmark {
             + " | old / ours |");
     out.println("|---|---|---|---|---|---|");
     cpu.forEach(out::println);
+    out.println();
+    out.println(
+        "clips (H.264 Main, CABAC): | clip | fps | kbit/s (size * 8 / duration) | bit per pixel"
+            + " per frame | full decode CPU per frame (ms) |");
+    out.println("|---|---|---|---|---|");
+    for (Row r : rows) {
+      Clip c = r.clip();
+      double bits = r.fileBytes() * 8.0;
+      out.printf(
+          Locale.ROOT,
+          "| %s | %.1f | %.0f | %.2f | %.3f |%n",
+          c.name(),
+          c.fps(),
+          bits / (c.frames() / c.fps()) / 1000,
+          bits / c.frames() / ((double) c.width() * c.height()),
+          r.fullCpuMs() / c.frames());
+    }
   }
 
   private static double median(double[] v) {

@@ -82,6 +82,46 @@ class PillowBicubicTest {
     }
   }
 
+  /**
+   * Shapes at and around the blocking of the fast horizontal pass (bands of 64 rows, transposes of
+   * 128 input columns, blocks of 16 output columns): the last band, block or column group short, a
+   * single one, or exactly full.
+   */
+  @Test
+  void equalToTheReferenceAtBlockBoundaries() {
+    SplittableRandom r = new SplittableRandom(64);
+    int[] widths = {1, 2, 15, 16, 17, 127, 128, 129, 256, 257};
+    int[] heights = {1, 2, 63, 64, 65, 128, 129, 200};
+    int[] outs = {1, 15, 16, 17, 33, 384};
+    for (int w : widths) {
+      for (int h : heights) {
+        RgbImage img = random(r, w, h);
+        for (int i = 0; i < 3; i++) {
+          int outW = outs[r.nextInt(outs.length)];
+          int outH = outs[r.nextInt(outs.length)];
+          if (outW != w || outH != h) {
+            assertSame(img, outW, outH);
+          }
+        }
+        assertSame(img, 384, 384);
+      }
+    }
+  }
+
+  /** The per-thread scratch outgrown, then reused by a smaller image: stale contents don't leak. */
+  @Test
+  void equalToTheReferenceAfterLargerImagesOnTheSameThread() {
+    SplittableRandom r = new SplittableRandom(11);
+    int[][] shapes = {{1000, 700}, {30, 20}, {640, 360}, {7, 300}, {1280, 90}, {320, 480}};
+    for (int[] s : shapes) {
+      RgbImage img = random(r, s[0], s[1]);
+      assertSame(img, 384, 384);
+      assertSame(img, 100, 61);
+      assertSame(img, s[0], 384);
+      assertSame(img, 384, s[1]);
+    }
+  }
+
   @Test
   void extremeRatios() {
     SplittableRandom r = new SplittableRandom(3);

@@ -64,9 +64,28 @@ final class TestVideos {
    * A video of moving, textured frames (gradients, a checkerboard, a little noise), so the decoder
    * does real work and chroma interpolation matters, unlike the solid frames of {@link #write}.
    *
-   * @param codec an FFmpeg encoder name: {@code libopenh264} (H.264) or {@code mpeg4}
+   * @param codec an FFmpeg encoder name: {@code libopenh264} (H.264, Constrained Baseline, CAVLC)
+   *     or {@code mpeg4}
    */
   static Path writeTextured(Path file, int width, int height, int frames, double fps, String codec)
+      throws Exception {
+    return writeMoving(file, width, height, frames, fps, codec, false);
+  }
+
+  /**
+   * An H.264 video closer to what a phone records than {@link #writeTextured}: Main profile with
+   * CABAC entropy coding (openh264's default, Constrained Baseline with CAVLC, decodes about half
+   * as fast per bit, which is not what camera clips cost), and sensor-like noise of up to 8 levels
+   * in every channel of every pixel, new in each frame, on the same moving texture. The bitrate
+   * asked for is {@code width * height * 4} bits per second, as for {@link #writeTextured}.
+   */
+  static Path writeCameraLike(Path file, int width, int height, int frames, double fps)
+      throws Exception {
+    return writeMoving(file, width, height, frames, fps, "libopenh264", true);
+  }
+
+  private static Path writeMoving(
+      Path file, int width, int height, int frames, double fps, String codec, boolean camera)
       throws Exception {
     try (FFmpegFrameRecorder rec = new FFmpegFrameRecorder(file.toFile(), width, height, 0)) {
       rec.setFormat("mp4");
@@ -75,6 +94,10 @@ final class TestVideos {
       rec.setPixelFormat(avutil.AV_PIX_FMT_YUV420P);
       rec.setVideoBitrate(width * height * 4); // ~ what a phone records at this size and rate
       rec.setGopSize((int) Math.round(fps * 4));
+      if (camera) {
+        rec.setVideoOption("profile", Integer.toString(avcodec.AV_PROFILE_H264_MAIN));
+        rec.setVideoOption("coder", "cabac");
+      }
       rec.start();
       Frame f = new Frame(width, height, Frame.DEPTH_UBYTE, 3);
       ByteBuffer b = (ByteBuffer) f.image[0];
@@ -88,9 +111,17 @@ final class TestVideos {
             seed = seed * 6364136223846793005L + 1442695040888963407L;
             int noise = (int) (seed >>> 61);
             boolean dark = ((xx >> 4) + (yy >> 4)) % 2 == 0;
-            b.put(row + 3 * x, (byte) ((xx * 255 / width) ^ (dark ? 0 : 0x40)));
-            b.put(row + 3 * x + 1, (byte) (yy * 255 / height + noise));
-            b.put(row + 3 * x + 2, (byte) (((xx + yy) * 3 + 8 * i) & 0xff));
+            int red = ((xx * 255 / width) ^ (dark ? 0 : 0x40)) & 0xff;
+            int green = (yy * 255 / height + noise) & 0xff;
+            int blue = ((xx + yy) * 3 + 8 * i) & 0xff;
+            if (camera) { // three values in -8..8 from the seed's other bits
+              red = clamp(red + (int) ((seed >>> 40) & 0xff) % 17 - 8);
+              green = clamp(green + (int) ((seed >>> 24) & 0xff) % 17 - 8);
+              blue = clamp(blue + (int) ((seed >>> 8) & 0xff) % 17 - 8);
+            }
+            b.put(row + 3 * x, (byte) red);
+            b.put(row + 3 * x + 1, (byte) green);
+            b.put(row + 3 * x + 2, (byte) blue);
           }
         }
         rec.record(f, avutil.AV_PIX_FMT_RGB24);
@@ -98,6 +129,10 @@ final class TestVideos {
       rec.stop();
     }
     return file;
+  }
+
+  private static int clamp(int v) {
+    return Math.max(0, Math.min(255, v));
   }
 
   /** A WAV file with one second of silence: a container without video. */
