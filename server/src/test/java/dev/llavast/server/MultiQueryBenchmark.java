@@ -74,6 +74,7 @@ public final class MultiQueryBenchmark {
       double wallSeconds,
       double cpuSeconds,
       long[] schedulerCounts,
+      java.util.Map<String, Double> threadCpuSeconds,
       List<Answer> answers) {
     int tokens() {
       return answers.stream().mapToInt(Answer::tokens).sum();
@@ -251,6 +252,7 @@ public final class MultiQueryBenchmark {
     Semaphore slots = new Semaphore(concurrency);
     List<CompletableFuture<Answer>> all = new ArrayList<>();
     long[] counts0 = schedulerCounts(c);
+    java.util.Map<Long, Long> threads0 = threadCpuNanos();
     long cpu0 = processCpuNanos();
     long start = System.nanoTime();
     for (int q = 0; q < questions; q++) {
@@ -269,7 +271,39 @@ public final class MultiQueryBenchmark {
     for (int i = 0; i < counts.length; i++) {
       counts[i] -= counts0[i];
     }
-    return new ModeResult(mode, wall, cpu, counts, answers);
+    return new ModeResult(mode, wall, cpu, counts, cpuByThreadGroup(threads0), answers);
+  }
+
+  /** CPU time of every live Java thread, by id, ns. */
+  static java.util.Map<Long, Long> threadCpuNanos() {
+    java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+    java.util.Map<Long, Long> m = new java.util.HashMap<>();
+    for (long id : mx.getAllThreadIds()) {
+      long t = mx.getThreadCpuTime(id);
+      if (t >= 0) {
+        m.put(id, t);
+      }
+    }
+    return m;
+  }
+
+  /**
+   * CPU seconds since {@code before} by thread group (the name without its trailing number), the
+   * largest first; what the JVM's own threads (GC, JIT) used is the process's total minus these.
+   */
+  static java.util.Map<String, Double> cpuByThreadGroup(java.util.Map<Long, Long> before) {
+    java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+    java.util.Map<String, Double> groups = new java.util.TreeMap<>();
+    for (var e : threadCpuNanos().entrySet()) {
+      var info = mx.getThreadInfo(e.getKey());
+      if (info == null) {
+        continue;
+      }
+      String group = info.getThreadName().replaceAll("-?\\d+$", "");
+      double s = (e.getValue() - before.getOrDefault(e.getKey(), 0L)) / 1e9;
+      groups.merge(group, s, Double::sum);
+    }
+    return groups;
   }
 
   /** Prompt tokens looked up in the prefix cache, tokens found there, steps: over all workers. */
@@ -337,6 +371,23 @@ public final class MultiQueryBenchmark {
         m.schedulerCounts()[0],
         m.schedulerCounts()[1],
         m.schedulerCounts()[2]);
+    StringBuilder cpuText = new StringBuilder();
+    double javaThreads = 0;
+    for (var e :
+        m.threadCpuSeconds().entrySet().stream()
+            .sorted(java.util.Map.Entry.comparingByValue(Comparator.reverseOrder()))
+            .limit(5)
+            .toList()) {
+      cpuText.append(String.format(Locale.ROOT, "%s %.2f, ", e.getKey(), e.getValue()));
+    }
+    for (double v : m.threadCpuSeconds().values()) {
+      javaThreads += v;
+    }
+    System.out.printf(
+        Locale.ROOT,
+        "  CPU seconds by thread: %sJVM and native threads %.2f%n",
+        cpuText,
+        m.cpuSeconds() - javaThreads);
     boolean[] shown = new boolean[SHAPES.length];
     for (Answer x : a) {
       if (!shown[x.video()]) {
