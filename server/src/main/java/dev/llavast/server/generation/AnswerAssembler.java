@@ -15,7 +15,6 @@ import dev.llavast.scheduler.SchedulerException;
 import dev.llavast.scheduler.TokenSink;
 import dev.llavast.server.media.MediaGeometry;
 import dev.llavast.server.observability.Metrics;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -81,6 +80,8 @@ final class AnswerAssembler implements TokenSink {
   private final StringBuilder text =
       new StringBuilder(); // the whole answer so far (literal bin tokens)
   private int sentChars; // prefix of `text` already sent in deltas
+  private int utf8Chars; // prefix of `text` whose UTF-8 length is `utf8Bytes`
+  private int utf8Bytes;
   private final List<Piece> pieces = new ArrayList<>();
   private final List<AnswerCoordinate> coordinates = new ArrayList<>();
   private int sentCoordinates;
@@ -280,6 +281,10 @@ final class AnswerAssembler implements TokenSink {
       return false;
     }
     text.setLength(Math.max(best, sentChars));
+    if (utf8Chars > text.length()) {
+      utf8Chars = 0; // counted over text that is gone
+      utf8Bytes = 0;
+    }
     stopStringHit = true;
     return true;
   }
@@ -356,7 +361,38 @@ final class AnswerAssembler implements TokenSink {
     } else {
       start = text.lastIndexOf("<"); // a stray bin: its own token
     }
-    return start < 0 ? 0 : text.substring(0, start).getBytes(StandardCharsets.UTF_8).length;
+    return start < 0 ? 0 : utf8Offset(start);
+  }
+
+  /**
+   * UTF-8 length of {@code text[0, chars)}, counted on from the last offset asked for (groups
+   * complete in order), so a long answer costs linear time, not a re-encoding of its whole prefix
+   * per group. {@code chars} is never inside a surrogate pair (groups start at ASCII).
+   */
+  private int utf8Offset(int chars) {
+    if (chars < utf8Chars) {
+      utf8Chars = 0;
+      utf8Bytes = 0;
+    }
+    for (int i = utf8Chars; i < chars; i++) {
+      char c = text.charAt(i);
+      if (c < 0x80) {
+        utf8Bytes += 1;
+      } else if (c < 0x800) {
+        utf8Bytes += 2;
+      } else if (Character.isHighSurrogate(c)
+          && i + 1 < chars
+          && Character.isLowSurrogate(text.charAt(i + 1))) {
+        utf8Bytes += 4;
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        utf8Bytes += 1; // an unpaired surrogate encodes as '?', as String.getBytes does
+      } else {
+        utf8Bytes += 3;
+      }
+    }
+    utf8Chars = chars;
+    return utf8Bytes;
   }
 
   private static FinalAnswer.Finish finishOf(FinishReason reason) {

@@ -288,6 +288,30 @@ class AnswerAssemblerTest {
   }
 
   @Test
+  void offsetsCountUtf8BytesOfEveryCharacterBeforeTheGroup() {
+    // two-, three- and four-byte characters before, between and after the groups
+    List<Integer> ids = new ArrayList<>(text("Le chat \u00e9 \u732b \uD83C\uDFA5 ["));
+    ids.addAll(
+        List.of(
+            bin(Axis.WIDTH, 10), bin(Axis.HEIGHT, 20), bin(Axis.WIDTH, 30), bin(Axis.HEIGHT, 99)));
+    ids.addAll(text("] puis \u00e0 {"));
+    ids.addAll(List.of(bin(Axis.TIME, 0), bin(Axis.TIME, 50)));
+    ids.addAll(text("} \uD83C\uDFA5\u00e9 "));
+    ids.add(bin(Axis.TIME, 12));
+    ids.addAll(text(" fin"));
+    FinalAnswer a = run(ids, List.of(), Task.FREE_FORM).fin;
+    byte[] utf8 = a.text().getBytes(StandardCharsets.UTF_8);
+    List<String> starts = new ArrayList<>();
+    for (AnswerCoordinate c : a.coordinates()) {
+      starts.add(new String(utf8, c.textOffsetBytes(), 6, StandardCharsets.UTF_8));
+    }
+    assertThat(starts).containsExactly("[<WIDT", "{<TEMP", "<TEMP-");
+    int firstGroup = a.text().indexOf('[');
+    assertThat(a.coordinates().get(0).textOffsetBytes())
+        .isEqualTo(a.text().substring(0, firstGroup).getBytes(StandardCharsets.UTF_8).length);
+  }
+
+  @Test
   void aPartialUtf8CharacterNeverLeaves() {
     List<Integer> emoji = text("\uD83C\uDFA5"); // U+1F3A5, four UTF-8 bytes
     assertThat(emoji).as("the byte-level tokenizer splits it").hasSizeGreaterThan(1);
