@@ -528,10 +528,12 @@ final class Worker implements Runnable {
   static final long IDLE_ENCODE_SLICE_NANOS = 200_000_000L;
 
   /**
-   * Encode time earned per step while sequences run, as a share of that step's time: encodes take
-   * at most a third of the worker then (inter-token latency about 1.5x at most from them).
+   * Encode time earned per step while sequences run: that step's time divided by this, so encodes
+   * take at most a quarter of the worker then. Steps also run slower between slices (on `SMALL`,
+   * ~1.3x: the encode has evicted their data from the caches), so a half share measured 1.99x the
+   * normal inter-token latency where the target is 2x; a third leaves room.
    */
-  static final double ENCODE_SHARE_OF_STEP = 0.5;
+  static final int ENCODE_SHARE_DIVISOR = 3;
 
   /**
    * Encode time this worker may still spend between steps, ns; negative while a slice longer than
@@ -541,9 +543,9 @@ final class Worker implements Runnable {
 
   /**
    * Advances encodes slice by slice. With sequences in the step about to run, encodes run on
-   * credit: each step earns {@link #ENCODE_SHARE_OF_STEP} of its time (at most one step's worth is
-   * kept), slices run while the credit is not negative, and their time is taken off it, so a slice
-   * longer than a step (one SigLIP layer against a tiny model's decode) runs every few steps
+   * credit: each step earns its time over {@link #ENCODE_SHARE_DIVISOR} (at most one step's worth
+   * is kept), slices run while the credit is not negative, and their time is taken off it, so a
+   * slice longer than a step (one SigLIP layer against a tiny model's decode) runs every few steps
    * instead of after every one, and running streams keep their share of the worker while new media
    * are encoded. With none, up to {@link #IDLE_ENCODE_SLICE_NANOS}. At most {@code
    * encodesPerIteration} new jobs start per iteration.
@@ -557,8 +559,7 @@ final class Worker implements Runnable {
     }
     long budget = IDLE_ENCODE_SLICE_NANOS;
     if (stepPending) {
-      encodeCredit =
-          Math.min(encodeCredit + (long) (lastStepNanos * ENCODE_SHARE_OF_STEP), lastStepNanos);
+      encodeCredit = Math.min(encodeCredit + lastStepNanos / ENCODE_SHARE_DIVISOR, lastStepNanos);
       if (encodeCredit < 0) {
         return -1;
       }

@@ -93,12 +93,12 @@ class EncodeTest extends SchedulerTestBase {
 
   @Test
   void slicesLongerThanAStepRunOnCreditEveryFewSteps() {
-    // 2 ms steps, 5 ms slices: each step earns 1 ms of encode time, so a slice runs, then the
-    // steps repay it; the encode takes a third of the worker, not the 5/7 one slice a step would
+    // 3 ms steps, 5 ms slices: each step earns 1 ms of encode time, so a slice runs, then the
+    // steps repay it; the encode takes a quarter of the worker, not the 5/8 one slice a step would
     startManual(1, 512, b -> {});
     FakeExecutor ex = executors.get(0);
     ex.encodeSlices = 3;
-    ex.onStep = () -> ticker.advance(java.time.Duration.ofMillis(2));
+    ex.onStep = () -> ticker.advance(java.time.Duration.ofMillis(3));
     ex.onSlice = () -> ticker.advance(java.time.Duration.ofMillis(5));
     RecordingSink a = sink("a");
     submit("a", text(1, 4), 40, a);

@@ -199,15 +199,13 @@ final class StepLayout {
     for (List<Integer> kind : List.of(decodes, chunks)) {
       List<Integer> alone = new ArrayList<>();
       for (SharedPlan sp : sharedPlans(kind, runs, bs)) {
-        SharedPlan lone =
-            sp.members().size() == 1 ? loneSplit(runs.get(sp.members().get(0)), bs) : null;
-        if (lone != null) {
+        int lone = sp.members().size() == 1 ? loneSplit(runs.get(sp.members().get(0)), bs) : 0;
+        if (lone > 0) {
           // one run whose context starts with a long stretch of consecutive pool blocks (a cached
           // video prefix) and continues elsewhere (its own blocks): read the stretch in place and
           // gather only the rest, instead of gathering its whole context every step
           members.add(sp.members());
-          groups.add(
-              shared(new SharedPlan(sp.members(), lone.prefixBlocks()), runs, rowOffset, bs, step));
+          groups.add(shared(new SharedPlan(sp.members(), lone), runs, rowOffset, bs, step));
         } else if (sp.members().size() < 2) {
           alone.addAll(sp.members());
         } else {
@@ -317,11 +315,12 @@ final class StepLayout {
   }
 
   /**
-   * For a run alone: a one-member plan over its leading consecutive pool blocks, when they are at
-   * least {@link #MIN_SHARED_KEYS} keys before its first query and its context does not continue
-   * them (a consecutive context is read in place by a {@link Padded} group already); else null.
+   * For a run alone: how many of its leading blocks to read in place as a one-member {@link Shared}
+   * group's prefix, the consecutive pool blocks it starts with, when they are at least {@link
+   * #MIN_SHARED_KEYS} keys before its first query and its context does not continue them (a
+   * consecutive context is read in place by a {@link Padded} group already); else 0.
    */
-  static @Nullable SharedPlan loneSplit(PagedBatch.Run run, int bs) {
+  static int loneSplit(PagedBatch.Run run, int bs) {
     int[] table = run.blockTable();
     int limit = full(run, bs);
     int lead = 0;
@@ -333,10 +332,7 @@ final class StepLayout {
     for (int b = limit; b < used && wholeConsecutive; b++) {
       wholeConsecutive = table[b] == table[0] + b;
     }
-    if (wholeConsecutive || lead * bs < MIN_SHARED_KEYS) {
-      return null;
-    }
-    return new SharedPlan(List.of(), lead);
+    return wholeConsecutive || lead * bs < MIN_SHARED_KEYS ? 0 : lead;
   }
 
   /** Length of the longest common prefix of two block tables. */

@@ -180,20 +180,17 @@ class StepLayoutTest {
   @Test
   void aRunAloneReadsItsConsecutiveLeadInPlaceOnlyWhenItIsLongAndTheContextGoesElsewhere() {
     // 4 consecutive blocks (16 keys) then scattered: a one-run split
-    StepLayout.SharedPlan split = StepLayout.loneSplit(decode(22, join(blocks(40, 4), 7, 3)), BS);
-    assertThat(split).isNotNull();
-    assertThat(split.prefixBlocks()).isEqualTo(4);
+    assertThat(StepLayout.loneSplit(decode(22, join(blocks(40, 4), 7, 3)), BS)).isEqualTo(4);
     // the block being written continues the stretch: the whole context is one slice
-    assertThat(StepLayout.loneSplit(decode(19, join(blocks(40, 5), 9)), BS)).isNull();
+    assertThat(StepLayout.loneSplit(decode(19, join(blocks(40, 5), 9)), BS)).isZero();
     // the next one does not: the 5 full blocks before the query are read in place
-    assertThat(StepLayout.loneSplit(decode(21, join(blocks(40, 5), 9)), BS).prefixBlocks())
-        .isEqualTo(5);
+    assertThat(StepLayout.loneSplit(decode(21, join(blocks(40, 5), 9)), BS)).isEqualTo(5);
     // 3 blocks = 12 keys: too short to be worth two attention parts
-    assertThat(StepLayout.loneSplit(decode(22, join(blocks(40, 3), 7, 3, 9)), BS)).isNull();
+    assertThat(StepLayout.loneSplit(decode(22, join(blocks(40, 3), 7, 3, 9)), BS)).isZero();
     // consecutive to the end: a padded group reads it as one slice already
-    assertThat(StepLayout.loneSplit(decode(22, blocks(40, 6)), BS)).isNull();
+    assertThat(StepLayout.loneSplit(decode(22, blocks(40, 6)), BS)).isZero();
     // scattered from the start
-    assertThat(StepLayout.loneSplit(decode(22, 9, 2, 40, 41, 42, 43), BS)).isNull();
+    assertThat(StepLayout.loneSplit(decode(22, 9, 2, 40, 41, 42, 43), BS)).isZero();
   }
 
   @Test
