@@ -62,7 +62,7 @@ final class ThreadNice {
 
   private static void warnOnce(String why) {
     if (WARNED.compareAndSet(false, true)) {
-      log.warn("media threads keep the normal priority: {}", why);
+      log.warn("background threads (media decoding) keep the normal priority: {}", why);
     }
   }
 }
