@@ -200,14 +200,16 @@ final class PillowBicubic {
     byte[] out = new byte[outH * outW * 3]; // [outH, outW, 3]
     Scratch sc = SCRATCH.get();
     if (outH == inH) {
-      int[][] rows = sc.rows = Scratch.grow(sc.rows, inH, outW * 3); // [inH][outW, 3]
+      sc.rows = Scratch.grow(sc.rows, inH, outW * 3); // [inH][outW, 3]
+      int[][] rows = sc.rows;
       horizontal(in, inW, 0, inH, outW, cachedCoefficients(inW, outW), rows, sc);
       for (int y = 0; y < inH; y++) {
         toBytes(rows[y], out, y * outW * 3, outW * 3);
       }
     } else if (outW == inW) {
       int stride = inW * 3;
-      int[][] rows = sc.rows = Scratch.grow(sc.rows, inH, stride); // [inH][inW, 3]
+      sc.rows = Scratch.grow(sc.rows, inH, stride); // [inH][inW, 3]
+      int[][] rows = sc.rows;
       for (int y = 0; y < inH; y++) {
         int[] row = rows[y];
         for (int i = 0, p = y * stride; i < stride; i++, p++) {
@@ -221,7 +223,8 @@ final class PillowBicubic {
       // Only the rows the vertical pass reads.
       int first = vb[0];
       int last = vb[outH * 2 - 2] + vb[outH * 2 - 1];
-      int[][] rows = sc.rows = Scratch.grow(sc.rows, last - first, outW * 3); // [rows][outW, 3]
+      sc.rows = Scratch.grow(sc.rows, last - first, outW * 3); // [rows][outW, 3]
+      int[][] rows = sc.rows;
       horizontal(in, inW, first, last - first, outW, cachedCoefficients(inW, outW), rows, sc);
       vertical(rows, outW * 3, first, outH, cv, out, sc);
     }
@@ -252,9 +255,11 @@ final class PillowBicubic {
     int[] bounds = c.bounds();
     int[] k = c.weights();
     int band = Math.min(BAND, rows);
-    int[][] cols = sc.cols = Scratch.grow(sc.cols, inW, band * 3); // [inW][band, 3]
+    sc.cols = Scratch.grow(sc.cols, inW, band * 3); // [inW][band, 3]
+    int[][] cols = sc.cols;
     // [OUT_COLUMNS][band, 3]: a block of output columns of the band
-    int[][] accs = sc.accs = Scratch.grow(sc.accs, OUT_COLUMNS, band * 3);
+    sc.accs = Scratch.grow(sc.accs, OUT_COLUMNS, band * 3);
+    int[][] accs = sc.accs;
     for (int y0 = 0; y0 < rows; y0 += band) {
       int r = Math.min(band, rows - y0);
       int len = r * 3;

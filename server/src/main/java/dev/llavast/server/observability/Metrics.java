@@ -66,9 +66,9 @@ public final class Metrics {
     mediaStageCpu.labelValues("decode").inc(t.decodeCpuNanos() / 1e9);
     mediaStageCpu.labelValues("convert").inc(t.convertCpuNanos() / 1e9);
     mediaStageCpu.labelValues("resize").inc(t.resizeCpuNanos() / 1e9);
-    mediaStageFrames.labelValues("decode").inc(t.framesDecoded());
-    mediaStageFrames.labelValues("convert").inc(t.framesConverted());
-    mediaStageFrames.labelValues("resize").inc(t.framesResized());
+    mediaStageFrames.labelValues("decode").inc((double) t.framesDecoded());
+    mediaStageFrames.labelValues("convert").inc((double) t.framesConverted());
+    mediaStageFrames.labelValues("resize").inc((double) t.framesResized());
   }
 
   public static Metrics noop() {

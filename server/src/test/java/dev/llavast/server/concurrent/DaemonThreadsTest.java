@@ -18,7 +18,7 @@ class DaemonThreadsTest {
     try {
       String stat = Files.readString(Path.of("/proc/thread-self/stat"));
       // the command name (field 2) is in parentheses and may hold spaces: count after its end
-      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ", -1);
       return Integer.parseInt(f[19 - 3]);
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);
