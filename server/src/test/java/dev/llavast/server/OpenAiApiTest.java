@@ -441,16 +441,24 @@ class OpenAiApiTest {
         "at most");
     assertError(get("/v1/nothing"), 404, null, "no route");
     byte[] huge = new byte[dev.llavast.server.http.HttpApiServer.MAX_BODY_BYTES + 1];
+    HttpClient oneConnection = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     assertError(
-        HttpClient.newHttpClient()
-            .send(
-                HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
-                    .POST(HttpRequest.BodyPublishers.ofByteArray(huge))
-                    .build(),
-                HttpResponse.BodyHandlers.ofString()),
+        oneConnection.send(
+            HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(huge))
+                .build(),
+            HttpResponse.BodyHandlers.ofString()),
         413,
         null,
         "larger than");
+    // the rest of the body was read and dropped: the connection serves the next request
+    assertThat(
+            oneConnection
+                .send(
+                    HttpRequest.newBuilder(URI.create(base + "/v1/models")).build(),
+                    HttpResponse.BodyHandlers.ofString())
+                .statusCode())
+        .isEqualTo(200);
     OpenAIServiceException sdk =
         catchThrowableOfType(
             OpenAIServiceException.class,

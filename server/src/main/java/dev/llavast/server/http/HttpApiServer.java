@@ -16,9 +16,11 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpMessage;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -26,12 +28,14 @@ import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -197,17 +201,20 @@ public final class HttpApiServer implements AutoCloseable {
     if (server != null) {
       server.close().syncUninterruptibly();
     }
-    channels.close().awaitUninterruptibly(5, java.util.concurrent.TimeUnit.SECONDS);
+    channels.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
     shutdownLoops();
   }
 
   private void shutdownLoops() {
-    boss.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
-    workers.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
+    boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
   }
 
   /** Aggregates a request up to {@link #MAX_BODY_BYTES}; a larger one gets an OpenAI-shaped 413. */
   private static final class BodyLimit extends HttpObjectAggregator {
+    /** How long a connection that asked to close may go on sending an oversized body. */
+    private static final Duration LINGER = Duration.ofSeconds(5);
+
     private final Metrics metrics;
 
     BodyLimit(Metrics metrics) {
@@ -232,10 +239,32 @@ public final class HttpApiServer implements AutoCloseable {
           new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(body));
       r.headers()
           .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
-          .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length)
-          .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+          .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
       metrics.httpRequests.labelValues("other", "413").inc();
-      ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+      // The client is still sending the body. Closing at once would reset the connection with its
+      // bytes unread, and a reset can destroy our response before the client reads it. So the rest
+      // of the body is read and dropped (the aggregator does that after this call): a keep-alive
+      // connection then serves the next request; any other is closed for writing now and closed
+      // once the client has finished, or after LINGER.
+      if (HttpUtil.isKeepAlive(oversized) && !(oversized instanceof FullHttpMessage)) {
+        ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
+        return;
+      }
+      r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+      ctx.writeAndFlush(r)
+          .addListener(
+              (ChannelFutureListener)
+                  f -> {
+                    if (!f.isSuccess() || !(f.channel() instanceof DuplexChannel d)) {
+                      f.channel().close();
+                      return;
+                    }
+                    d.shutdownOutput();
+                    f.channel()
+                        .eventLoop()
+                        .schedule(
+                            () -> f.channel().close(), LINGER.toMillis(), TimeUnit.MILLISECONDS);
+                  });
     }
   }
 }
