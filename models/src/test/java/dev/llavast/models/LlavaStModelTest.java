@@ -71,6 +71,15 @@ class LlavaStModelTest {
         id, prompt, ids, start, table, sample, SamplingParams.greedy(16), generated);
   }
 
+  /**
+   * The step that decodes the last token of {@code history} (its earlier ones are in the cache).
+   */
+  static SequenceStep decode(long id, int[] history, int[] table) {
+    int[] last = {history[history.length - 1]};
+    return step(
+        id, PromptInput.ofTokens(history), last, history.length - 1, table, true, last.clone());
+  }
+
   static float[][] refEmbeddings(int[] ids) {
     float[][] e = new float[ids.length][];
     for (int i = 0; i < ids.length; i++) {
@@ -234,17 +243,8 @@ class LlavaStModelTest {
     for (int t = 0; t < 3; t++) {
       List<SequenceStep> batch = new ArrayList<>();
       for (int i = 0; i < tails.length; i++) {
-        int next = argmax(last[i]);
-        history[i] = concat(history[i], new int[] {next});
-        batch.add(
-            step(
-                60 + i,
-                PromptInput.ofTokens(history[i]),
-                new int[] {next},
-                history[i].length - 1,
-                tables[i],
-                true,
-                new int[] {next}));
+        history[i] = concat(history[i], new int[] {argmax(last[i])});
+        batch.add(decode(60 + i, history[i], tables[i]));
       }
       // a prefill chunk of an unrelated sequence between the decodes
       batch.add(
@@ -266,26 +266,12 @@ class LlavaStModelTest {
       }
     }
     // each decoding alone: member 0's context starts with 4 consecutive blocks (16 keys) and goes
-    // on
-    // in blocks 30..32 (read in place, the rest gathered: a shared group of one), member 3's prefix
-    // is scattered (gathered whole: a padded group of one); a decode and a chunk of each kind
+    // on in blocks 30..32 (the run read in place, the rest gathered: a shared group of one); member
+    // 3's prefix is scattered (gathered whole: a padded group of one)
     for (int i : new int[] {0, 3}) {
-      int next = argmax(last[i]);
-      history[i] = concat(history[i], new int[] {next});
+      history[i] = concat(history[i], new int[] {argmax(last[i])});
       float[] got =
-          model
-              .stepLogits(
-                  new StepPlan(
-                      BLOCK,
-                      List.of(
-                          step(
-                              60 + i,
-                              PromptInput.ofTokens(history[i]),
-                              new int[] {next},
-                              history[i].length - 1,
-                              tables[i],
-                              true,
-                              new int[] {next}))))[0];
+          model.stepLogits(new StepPlan(BLOCK, List.of(decode(60 + i, history[i], tables[i]))))[0];
       assertClose(got, ref.forward(refEmbeddings(history[i]))[history[i].length - 1], 1e-4);
     }
     assertThat(model.liveArrayCount()).isEqualTo(baseline);

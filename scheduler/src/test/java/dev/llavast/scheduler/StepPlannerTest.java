@@ -31,6 +31,11 @@ class StepPlannerTest {
     for (int i = 0; i < promptTokens; i++) {
       tokens[i] = 1 + (int) ((ids * 131 + i) % 900);
     }
+    return queued(name, tokens, maxNew, priority);
+  }
+
+  /** A sequence with the ready prompt {@code tokens}, queued in the planner. */
+  private Sequence queued(String name, int[] tokens, int maxNew, int priority) {
     long id = ++ids;
     PromptInput prompt = PromptInput.ofTokens(tokens);
     GenerationRequest r =
@@ -186,12 +191,7 @@ class StepPlannerTest {
     Sequence a = waiting("a", 10, 2, 0);
     step();
     end(a); // its two full blocks stay cached
-    int[] prompt = a.prompt().tokenIds();
-    PromptInput same = PromptInput.ofTokens(prompt);
-    GenerationRequest r = GenerationRequest.of("b", same, SamplingParams.greedy(2));
-    Sequence b = new Sequence(99, r, new RecordingSink("b"), 99, 0, 0, () -> {});
-    b.setPrompt(same);
-    planner.enqueue(b);
+    Sequence b = queued("b", a.prompt().tokenIds(), 2, 0);
     StepPlanner.Plan p = planner.schedule(0);
     assertThat(p.batch()).containsExactly(b);
     assertThat(b.cachedTokens).isEqualTo(8);
@@ -200,17 +200,16 @@ class StepPlannerTest {
     assertThat(planner.prefixQueryTokensTotal()).isEqualTo(20);
   }
 
+  /** A 24-token prompt prefix (six blocks) that several questions share. */
+  private static int[] videoPrefix() {
+    return java.util.stream.IntStream.range(100, 124).toArray();
+  }
+
   /** A queued sequence whose prompt is {@code shared} followed by {@code tail}. */
   private Sequence sharing(String name, int[] shared, int... tail) {
     int[] tokens = Arrays.copyOf(shared, shared.length + tail.length);
     System.arraycopy(tail, 0, tokens, shared.length, tail.length);
-    PromptInput prompt = PromptInput.ofTokens(tokens);
-    GenerationRequest r = GenerationRequest.of(name, prompt, SamplingParams.greedy(2));
-    long id = ++ids;
-    Sequence s = new Sequence(id, r, new RecordingSink(name), id, 0, 0, () -> {});
-    s.setPrompt(prompt);
-    planner.enqueue(s);
-    return s;
+    return queued(name, tokens, 2, 0);
   }
 
   @Test
@@ -218,10 +217,7 @@ class StepPlannerTest {
     // budget 16 < the 24-token shared prefix: a is prefilled in chunks; b and c, queued with it,
     // wait until the blocks they share with a are cached instead of computing them again
     planner(64, 16, 8);
-    int[] video = new int[24];
-    for (int i = 0; i < video.length; i++) {
-      video[i] = 100 + i;
-    }
+    int[] video = videoPrefix();
     Sequence a = sharing("a", video, 1, 2);
     Sequence b = sharing("b", video, 3, 4, 5);
     Sequence c = sharing("c", video, 6);
@@ -245,10 +241,7 @@ class StepPlannerTest {
   @Test
   void aPrefixPrefilledByNobodyRunningDoesNotHoldTheQueue() {
     planner(64, 16, 8);
-    int[] video = new int[24];
-    for (int i = 0; i < video.length; i++) {
-      video[i] = 100 + i;
-    }
+    int[] video = videoPrefix();
     Sequence a = waiting("a", 20, 2, 0); // another prompt, prefilled in two chunks
     Sequence b = sharing("b", video, 3);
     StepPlanner.Plan p1 = step();
