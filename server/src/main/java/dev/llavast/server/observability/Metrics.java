@@ -195,11 +195,10 @@ public final class Metrics {
    * sampling.
    */
   public void forcedTokens(DoubleSupplier total) {
-    CounterWithCallback.builder()
-        .name("llavast_forced_tokens_total")
-        .help("Tokens emitted without sampling because the output constraint allowed only one.")
-        .callback(cb -> cb.call(total.getAsDouble()))
-        .register(registry);
+    counterFrom(
+        "llavast_forced_tokens_total",
+        "Tokens emitted without sampling because the output constraint allowed only one.",
+        total);
   }
 
   /**
@@ -208,11 +207,10 @@ public final class Metrics {
    * of a NaN row.
    */
   public void nonFiniteLogits(DoubleSupplier total) {
-    CounterWithCallback.builder()
-        .name("llavast_nonfinite_logits_total")
-        .help("Sequences failed because the model's logits for them were not finite.")
-        .callback(cb -> cb.call(total.getAsDouble()))
-        .register(registry);
+    counterFrom(
+        "llavast_nonfinite_logits_total",
+        "Sequences failed because the model's logits for them were not finite.",
+        total);
   }
 
   /**
@@ -222,16 +220,10 @@ public final class Metrics {
    * @param evictions evictions so far
    */
   public void featureCache(DoubleSupplier weightBytes, DoubleSupplier evictions) {
-    GaugeWithCallback.builder()
-        .name("llavast_feature_cache_bytes")
-        .help("Host bytes held by cached visual features.")
-        .callback(cb -> cb.call(weightBytes.getAsDouble()))
-        .register(registry);
-    CounterWithCallback.builder()
-        .name("llavast_feature_cache_evictions_total")
-        .help("Feature cache entries evicted.")
-        .callback(cb -> cb.call(evictions.getAsDouble()))
-        .register(registry);
+    gaugeFrom(
+        "llavast_feature_cache_bytes", "Host bytes held by cached visual features.", weightBytes);
+    counterFrom(
+        "llavast_feature_cache_evictions_total", "Feature cache entries evicted.", evictions);
   }
 
   /**
@@ -242,68 +234,49 @@ public final class Metrics {
    */
   public void scheduler(
       Supplier<SchedulerStats> stats, java.util.function.IntFunction<String> workerName) {
-    GaugeWithCallback.builder()
-        .name("llavast_requests_running")
-        .help("Sequences running on the workers.")
-        .callback(cb -> cb.call(stats.get().running()))
-        .register(registry);
-    GaugeWithCallback.builder()
-        .name("llavast_requests_waiting")
-        .help(
-            "Requests admitted and waiting to run, media still loading included (the autoscaling signal).")
-        .callback(
-            cb -> {
-              SchedulerStats s = stats.get();
-              cb.call(s.queuedRequests() + s.waiting());
-            })
-        .register(registry);
-    GaugeWithCallback.builder()
-        .name("llavast_kv_cache_usage_ratio")
-        .help("Fraction of KV blocks in use, per worker.")
-        .labelNames("worker")
-        .callback(
-            cb -> {
-              for (SchedulerStats.WorkerStats w : stats.get().workers()) {
-                cb.call(w.kvUsageRatio(), workerName.apply(w.index()));
-              }
-            })
-        .register(registry);
-    GaugeWithCallback.builder()
-        .name("llavast_worker_healthy")
-        .help("1 while a worker's steps succeed, 0 after repeated step failures, per worker.")
-        .labelNames("worker")
-        .callback(
-            cb -> {
-              for (SchedulerStats.WorkerStats w : stats.get().workers()) {
-                cb.call(w.healthy() ? 1 : 0, workerName.apply(w.index()));
-              }
-            })
-        .register(registry);
-    CounterWithCallback.builder()
-        .name("llavast_preemptions_total")
-        .help("Sequences preempted for lack of KV blocks (recomputed later).")
-        .callback(cb -> cb.call(stats.get().preemptionsTotal()))
-        .register(registry);
-    CounterWithCallback.builder()
-        .name("llavast_prefix_cache_queries_total")
-        .help("Prompt tokens looked up in the KV prefix cache.")
-        .callback(
-            cb ->
-                cb.call(
-                    stats.get().workers().stream()
-                        .mapToLong(SchedulerStats.WorkerStats::prefixQueryTokensTotal)
-                        .sum()))
-        .register(registry);
-    CounterWithCallback.builder()
-        .name("llavast_prefix_cache_hits_total")
-        .help("Prompt tokens served from the KV prefix cache.")
-        .callback(
-            cb ->
-                cb.call(
-                    stats.get().workers().stream()
-                        .mapToLong(SchedulerStats.WorkerStats::prefixHitTokensTotal)
-                        .sum()))
-        .register(registry);
+    gaugeFrom(
+        "llavast_requests_running",
+        "Sequences running on the workers.",
+        () -> stats.get().running());
+    gaugeFrom(
+        "llavast_requests_waiting",
+        "Requests admitted and waiting to run, media still loading included (the autoscaling signal).",
+        () -> {
+          SchedulerStats s = stats.get();
+          return s.queuedRequests() + s.waiting();
+        });
+    perWorkerGauge(
+        "llavast_kv_cache_usage_ratio",
+        "Fraction of KV blocks in use, per worker.",
+        stats,
+        workerName,
+        w -> w.kvUsageRatio());
+    perWorkerGauge(
+        "llavast_worker_healthy",
+        "1 while a worker's steps succeed, 0 after repeated step failures, per worker.",
+        stats,
+        workerName,
+        w -> w.healthy() ? 1 : 0);
+    counterFrom(
+        "llavast_preemptions_total",
+        "Sequences preempted for lack of KV blocks (recomputed later).",
+        () -> (double) stats.get().preemptionsTotal());
+    counterFrom(
+        "llavast_prefix_cache_queries_total",
+        "Prompt tokens looked up in the KV prefix cache.",
+        () ->
+            (double)
+                stats.get().workers().stream()
+                    .mapToLong(SchedulerStats.WorkerStats::prefixQueryTokensTotal)
+                    .sum());
+    counterFrom(
+        "llavast_prefix_cache_hits_total",
+        "Prompt tokens served from the KV prefix cache.",
+        () ->
+            (double)
+                stats.get().workers().stream()
+                    .mapToLong(SchedulerStats.WorkerStats::prefixHitTokensTotal)
+                    .sum());
   }
 
   /**
@@ -333,19 +306,52 @@ public final class Metrics {
    * {@code llavast_ready}: 1 while the server takes new requests (loaded, warmed up, not draining).
    */
   public void readiness(java.util.function.BooleanSupplier ready) {
-    GaugeWithCallback.builder()
-        .name("llavast_ready")
-        .help("1 while the server is ready for new requests, 0 while loading or draining.")
-        .callback(cb -> cb.call(ready.getAsBoolean() ? 1 : 0))
-        .register(registry);
+    gaugeFrom(
+        "llavast_ready",
+        "1 while the server is ready for new requests, 0 while loading or draining.",
+        () -> ready.getAsBoolean() ? 1 : 0);
   }
 
   /** Active sessions, read when scraped. */
   public void sessions(java.util.function.IntSupplier open) {
+    gaugeFrom("llavast_sessions_active", "Open sessions.", open::getAsInt);
+  }
+
+  /** A gauge labelled {@code worker}: {@code value} of each worker's stats when scraped. */
+  private void perWorkerGauge(
+      String name,
+      String help,
+      Supplier<SchedulerStats> stats,
+      java.util.function.IntFunction<String> workerName,
+      java.util.function.ToDoubleFunction<SchedulerStats.WorkerStats> value) {
     GaugeWithCallback.builder()
-        .name("llavast_sessions_active")
-        .help("Open sessions.")
-        .callback(cb -> cb.call(open.getAsInt()))
+        .name(name)
+        .help(help)
+        .labelNames("worker")
+        .callback(
+            cb -> {
+              for (SchedulerStats.WorkerStats w : stats.get().workers()) {
+                cb.call(value.applyAsDouble(w), workerName.apply(w.index()));
+              }
+            })
+        .register(registry);
+  }
+
+  /** A counter without labels whose value {@code total} gives when scraped. */
+  private void counterFrom(String name, String help, DoubleSupplier total) {
+    CounterWithCallback.builder()
+        .name(name)
+        .help(help)
+        .callback(cb -> cb.call(total.getAsDouble()))
+        .register(registry);
+  }
+
+  /** A gauge without labels whose value {@code value} gives when scraped. */
+  private void gaugeFrom(String name, String help, DoubleSupplier value) {
+    GaugeWithCallback.builder()
+        .name(name)
+        .help(help)
+        .callback(cb -> cb.call(value.getAsDouble()))
         .register(registry);
   }
 
