@@ -120,13 +120,29 @@ final class KvCacheManager {
     }
   }
 
+  /** {@link #admitWithPrefix}: the pool cannot hold the sequence yet. */
+  static final int NO_ROOM = -1;
+
+  /**
+   * {@link #admitWithPrefix}: the first prompt block the prefix cache lacks is one a running
+   * sequence is still prefilling (the same tokens after the same prefix: questions on a video whose
+   * features just arrived). Admitted now, the sequence would compute it again in parallel; a step
+   * or two later it finds it cached.
+   */
+  static final int PREFIX_IN_FLIGHT = -2;
+
   /**
    * Admission of a waiting sequence: if its whole known length fits once the cached prefix is
    * reused, takes that prefix (one more reference per block) and returns the positions it covers;
-   * else takes nothing and returns -1. At least the last known token is always left to compute.
+   * else takes nothing and returns {@link #NO_ROOM}, or {@link #PREFIX_IN_FLIGHT} when a sequence
+   * of {@code running} is computing its next block. At least the last known token is always left to
+   * compute.
    */
-  int admitWithPrefix(Sequence s) {
+  int admitWithPrefix(Sequence s, List<Sequence> running) {
     int hits = lookupPrefix(s);
+    if (nextBlockInFlight(s, hits, running)) {
+      return PREFIX_IN_FLIGHT;
+    }
     int hitsEvictable = 0;
     for (int i = 0; i < hits; i++) {
       if (pool.isEvictable(hitBuffer[i])) {
@@ -135,7 +151,7 @@ final class KvCacheManager {
     }
     int newBlocks = pool.blocksFor(s.length) - hits;
     if (newBlocks > pool.available() - hitsEvictable) {
-      return -1;
+      return NO_ROOM;
     }
     for (int i = 0; i < hits; i++) {
       pool.acquire(hitBuffer[i]);
@@ -163,18 +179,12 @@ final class KvCacheManager {
   }
 
   /**
-   * Whether the first block of {@code s} that the prefix cache lacks is one that a sequence of
-   * {@code running} is still prefilling: the same tokens after the same prefix (eight questions on
-   * a video whose features just arrived). Admitted now, {@code s} would compute that block again in
-   * parallel; a step or two later it finds it cached. Always false without prefix caching.
+   * Whether block {@code next} of {@code s}, the first the prefix cache lacks, is one a sequence of
+   * {@code running} is still prefilling (see {@link #PREFIX_IN_FLIGHT}).
    */
-  boolean nextBlockInFlight(Sequence s, List<Sequence> running) {
-    if (!prefixCaching) {
-      return false;
-    }
-    int next = lookupPrefix(s);
-    if (next >= (s.length - 1) / blockSize) {
-      return false; // all that can be reused is cached already
+  private boolean nextBlockInFlight(Sequence s, int next, List<Sequence> running) {
+    if (!prefixCaching || next >= (s.length - 1) / blockSize) {
+      return false; // nothing more could be reused
     }
     long want = hashOf(s, next);
     for (int i = 0, n = running.size(); i < n; i++) {

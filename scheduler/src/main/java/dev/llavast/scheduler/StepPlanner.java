@@ -315,12 +315,9 @@ final class StepPlanner {
   private void admit(long now) {
     while (budget > 0 && running.size() < policy.maxRunningSequences() && !waiting.isEmpty()) {
       Sequence s = waiting.peek();
-      if (kv.nextBlockInFlight(s, running)) {
-        break; // its next prefix block is being prefilled: reuse it once it is, rather than redo it
-      }
-      int hitTokens = kv.admitWithPrefix(s);
+      int hitTokens = kv.admitWithPrefix(s, running);
       if (hitTokens < 0) {
-        break;
+        break; // no room yet, or its next prefix block is being prefilled: reuse it once it is
       }
       waiting.poll();
       s.numComputed = hitTokens;
