@@ -73,7 +73,7 @@ public final class MultiQueryBenchmark {
       String mode,
       double wallSeconds,
       double cpuSeconds,
-      long[] schedulerCounts,
+      SchedulerCounts schedulerCounts,
       java.util.Map<String, Double> threadCpuSeconds,
       List<Answer> answers) {
     int tokens() {
@@ -289,7 +289,7 @@ public final class MultiQueryBenchmark {
       throws Exception {
     Semaphore slots = new Semaphore(concurrency);
     List<CompletableFuture<Answer>> all = new ArrayList<>();
-    long[] counts0 = schedulerCounts(c);
+    SchedulerCounts counts0 = SchedulerCounts.of(c);
     java.util.Map<Long, Long> threads0 = threadCpuNanos();
     long cpu0 = processCpuNanos();
     long start = System.nanoTime();
@@ -305,10 +305,7 @@ public final class MultiQueryBenchmark {
     }
     double wall = (System.nanoTime() - start) / 1e9;
     double cpu = (processCpuNanos() - cpu0) / 1e9;
-    long[] counts = schedulerCounts(c);
-    for (int i = 0; i < counts.length; i++) {
-      counts[i] -= counts0[i];
-    }
+    SchedulerCounts counts = SchedulerCounts.of(c).minus(counts0);
     return new ModeResult(mode, wall, cpu, counts, cpuByThreadGroup(threads0), answers);
   }
 
@@ -326,8 +323,8 @@ public final class MultiQueryBenchmark {
   }
 
   /**
-   * CPU seconds since {@code before} by thread group (the name without its trailing number), the
-   * largest first; what the JVM's own threads (GC, JIT) used is the process's total minus these.
+   * CPU seconds since {@code before} by thread group (the name without its trailing number); what
+   * the JVM's own threads (GC, JIT) used is the process's total minus these.
    */
   static java.util.Map<String, Double> cpuByThreadGroup(java.util.Map<Long, Long> before) {
     java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
@@ -344,15 +341,26 @@ public final class MultiQueryBenchmark {
     return groups;
   }
 
-  /** Prompt tokens looked up in the prefix cache, tokens found there, steps: over all workers. */
-  static long[] schedulerCounts(E2eClient c) {
-    long[] n = new long[3];
-    for (var w : c.serving.engine().stats().workers()) {
-      n[0] += w.prefixQueryTokensTotal();
-      n[1] += w.prefixHitTokensTotal();
-      n[2] += w.stepsTotal();
+  /**
+   * Prompt tokens looked up in the prefix cache, tokens found there, and steps, over all workers.
+   */
+  record SchedulerCounts(long promptTokens, long reusedTokens, long steps) {
+    static SchedulerCounts of(E2eClient c) {
+      long prompt = 0;
+      long reused = 0;
+      long steps = 0;
+      for (var w : c.serving.engine().stats().workers()) {
+        prompt += w.prefixQueryTokensTotal();
+        reused += w.prefixHitTokensTotal();
+        steps += w.stepsTotal();
+      }
+      return new SchedulerCounts(prompt, reused, steps);
     }
-    return n;
+
+    SchedulerCounts minus(SchedulerCounts o) {
+      return new SchedulerCounts(
+          promptTokens - o.promptTokens, reusedTokens - o.reusedTokens, steps - o.steps);
+    }
   }
 
   /** CPU time of this process (server and client share it; the client's part is small), ns. */
@@ -406,9 +414,9 @@ public final class MultiQueryBenchmark {
     System.out.printf(
         Locale.ROOT,
         "  prompt tokens %d, of them %d reused from the prefix cache; %d scheduler steps%n",
-        m.schedulerCounts()[0],
-        m.schedulerCounts()[1],
-        m.schedulerCounts()[2]);
+        m.schedulerCounts().promptTokens(),
+        m.schedulerCounts().reusedTokens(),
+        m.schedulerCounts().steps());
     StringBuilder cpuText = new StringBuilder();
     double javaThreads = 0;
     for (var e :
